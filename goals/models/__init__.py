@@ -1,0 +1,41 @@
+from goals.models.activity import (
+    ActivityDefinition,
+    ActivityGroup,
+    MetricDefinition,
+    SplitDefinition,
+)
+from goals.models.goal import (
+    GOAL_TYPE_MODELS,
+    Goal,
+    GoalType,
+    ImmediateGoal,
+    LongTermGoal,
+    MicroGoal,
+    MidTermGoal,
+    NanoGoal,
+    PracticeSession,
+    PracticeSessionGoal,
+    ShortTermGoal,
+    UltimateGoal,
+)
+from goals.models.session_template import SessionTemplate
+
+__all__ = [
+    "GOAL_TYPE_MODELS",
+    "ActivityDefinition",
+    "ActivityGroup",
+    "Goal",
+    "GoalType",
+    "ImmediateGoal",
+    "LongTermGoal",
+    "MetricDefinition",
+    "MicroGoal",
+    "MidTermGoal",
+    "NanoGoal",
+    "PracticeSession",
+    "PracticeSessionGoal",
+    "SessionTemplate",
+    "ShortTermGoal",
+    "SplitDefinition",
+    "UltimateGoal",
+]

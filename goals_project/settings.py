@@ -1,0 +1,114 @@
+"""Settings for Fractal Goals.
+
+Everything that differs between machines comes from the environment (see README, "Configuration").
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+# The default key only suits a local, single-user install; set DJANGO_SECRET_KEY anywhere else.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "fractal-goals-local-only-insecure-key")  # noqa: S105
+DEBUG = _env_bool("DJANGO_DEBUG", True)
+ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+
+INSTALLED_APPS = [
+    # Project apps first so their management commands (migrate) take precedence over Django's.
+    "goals.apps.GoalsConfig",
+    "sessions.apps.PracticeSessionsConfig",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "goals_project.urls"
+WSGI_APPLICATION = "goals_project.wsgi.application"
+ASGI_APPLICATION = "goals_project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Time: the legacy app wrote naive local wall-clock text ("2025-12-21 22:52:28.442831") with no zone.
+# USE_TZ stays on so code handles aware datetimes only; on SQLite the connection reads and writes
+# naive text in FRACTAL_TIME_ZONE, so a legacy value read and saved again is the same text, and new
+# rows are written in the same local time as the old ones. Set it to the zone the legacy app ran in.
+USE_TZ = True
+TIME_ZONE = os.environ.get("FRACTAL_TIME_ZONE", "UTC")
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+
+DEFAULT_SQLITE_PATH = BASE_DIR / "goals_dev.db"
+
+# SQLite (the embedded default): foreign keys are always on in Django's backend; a busy timeout lets
+# a writer wait for another instead of failing at once; IMMEDIATE transactions take the write lock up
+# front so two writers never deadlock upgrading a read lock. WAL is switched on by `migrate` (it is a
+# persistent property of the file, so it is never set on a file that is only inspected or refused).
+SQLITE_OPTIONS = {
+    "timeout": float(os.environ.get("FRACTAL_SQLITE_TIMEOUT", "20")),
+    "transaction_mode": "IMMEDIATE",
+}
+
+DATABASES = {
+    "default": dj_database_url.config(
+        env="DATABASE_URL",
+        default=f"sqlite:///{DEFAULT_SQLITE_PATH}",
+        conn_max_age=0,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
+    DATABASES["default"]["TIME_ZONE"] = TIME_ZONE
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+# Index names come from the improvement plan; some are longer than the 30 characters that Oracle
+# allows (models.E034). SQLite and PostgreSQL (63) are the supported databases.
+SILENCED_SYSTEM_CHECKS = ["models.E034"]

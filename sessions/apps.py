@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class PracticeSessionsConfig(AppConfig):
+    """What happens in practice sessions: activity instances, metric values, templates' use, programs."""
+
+    name = "sessions"
+    # django.contrib.sessions (needed by the admin) already owns the label "sessions".
+    label = "practice_sessions"
+    verbose_name = "Practice sessions"
+    default_auto_field = "django.db.models.BigAutoField"
