@@ -21,7 +21,7 @@ def _env_bool(name: str, default: bool) -> bool:
 
 
 # The default key only suits a local, single-user install; set DJANGO_SECRET_KEY anywhere else.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "fractal-goals-local-only-insecure-key")  # noqa: S105
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "fractal-goals-local-only-insecure-key")
 DEBUG = _env_bool("DJANGO_DEBUG", True)
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
 
@@ -66,7 +66,7 @@ TEMPLATES = [
     },
 ]
 
-# Time: the legacy app wrote naive local wall-clock text ("2025-12-21 22:52:28.442831") with no zone.
+# Time: the legacy app wrote naive local wall-clock text ("2025-12-21 22:52:28.442831"), no zone.
 # USE_TZ stays on so code handles aware datetimes only; on SQLite the connection reads and writes
 # naive text in FRACTAL_TIME_ZONE, so a legacy value read and saved again is the same text, and new
 # rows are written in the same local time as the old ones. Set it to the zone the legacy app ran in.
@@ -77,10 +77,10 @@ USE_I18N = True
 
 DEFAULT_SQLITE_PATH = BASE_DIR / "goals_dev.db"
 
-# SQLite (the embedded default): foreign keys are always on in Django's backend; a busy timeout lets
-# a writer wait for another instead of failing at once; IMMEDIATE transactions take the write lock up
-# front so two writers never deadlock upgrading a read lock. WAL is switched on by `migrate` (it is a
-# persistent property of the file, so it is never set on a file that is only inspected or refused).
+# SQLite (the embedded default): foreign keys are always on in Django's backend; a busy timeout
+# lets a writer wait for another instead of failing at once; IMMEDIATE transactions take the write
+# lock up front so two writers never deadlock upgrading a read lock. WAL is switched on by
+# `migrate` (a persistent property of the file, never set on a file only inspected or refused).
 SQLITE_OPTIONS = {
     "timeout": float(os.environ.get("FRACTAL_SQLITE_TIMEOUT", "20")),
     "transaction_mode": "IMMEDIATE",

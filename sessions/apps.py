@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class PracticeSessionsConfig(AppConfig):
-    """What happens in practice sessions: activity instances, metric values, templates' use, programs."""
+    """What happens in practice sessions: activity instances, metric values, and programs."""
 
     name = "sessions"
     # django.contrib.sessions (needed by the admin) already owns the label "sessions".

@@ -2,8 +2,9 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import goals.models.fields
 from django.db import migrations, models
+
+import goals.models.fields
 
 
 class Migration(migrations.Migration):

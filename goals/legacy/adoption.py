@@ -1,0 +1,214 @@
+"""Adoption: make Django the owner of a legacy Fractal Goals SQLite file, at the baseline migration.
+
+Each legacy table is rebuilt into the exact table Django's baseline migration describes (same
+columns, same values, Django's column types, no unenforced REFERENCES clauses) and the baseline is
+recorded as applied, all in one transaction: either the file is adopted or it is left as it was.
+Rebuilding matters because SQLite's `PRAGMA foreign_key_check`, which Django runs after every
+migration, would otherwise fail on the dangling references that real legacy files contain before
+the repair migrations have had a chance to run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.models.expressions import Value
+
+from goals.legacy.inspection import (
+    DbState,
+    LegacyDbError,
+    LegacyDbProblem,
+    check_not_locked,
+    check_writable,
+    is_file_database,
+    legacy_db_inspect,
+)
+from goals.legacy.schemas import LEGACY_TABLES
+
+Progress = Callable[[str, int, int], None]
+
+BASELINE_NODES: tuple[tuple[str, str], ...] = (
+    ("goals", "0001_legacy_baseline"),
+    ("practice_sessions", "0001_legacy_baseline"),
+)
+
+
+@dataclass(frozen=True)
+class AdoptionResult:
+    """What adoption found and did."""
+
+    path: Path | None
+    state_before: DbState
+    variant: str | None = None
+    adopted: bool = False
+    row_counts: dict[str, int] = field(default_factory=dict)
+    added_columns: tuple[str, ...] = ()
+    replaced_indexes: tuple[str, ...] = ()
+    other_tables: tuple[str, ...] = ()
+
+
+def database_path(using: str = DEFAULT_DB_ALIAS) -> Path | None:
+    """The SQLite file behind a connection alias; None for in-memory databases."""
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        raise LegacyDbError(
+            LegacyDbProblem.NOT_SQLITE_BACKEND,
+            f"The '{using}' database is {connection.vendor}, not SQLite. Legacy files are SQLite: "
+            "adopt and migrate the file first (DATABASE_URL=sqlite:///path), then move the data.",
+        )
+    name = connection.settings_dict["NAME"]
+    return Path(name) if is_file_database(name) else None
+
+
+def legacy_db_inspect_alias(*, using: str = DEFAULT_DB_ALIAS) -> AdoptionResult:
+    """What adoption would do to the database behind `using`, without changing it."""
+    if connections[using].vendor != "sqlite":
+        return AdoptionResult(path=None, state_before=DbState.ADOPTED)
+    path = database_path(using)
+    if path is None:
+        return AdoptionResult(path=None, state_before=DbState.NEW)
+    inspection = legacy_db_inspect(path)
+    return AdoptionResult(
+        path=path,
+        state_before=inspection.state,
+        variant=inspection.variant,
+        row_counts=inspection.row_counts,
+        other_tables=inspection.other_tables,
+    )
+
+
+def legacy_db_adopt(
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    require_legacy: bool = False,
+    progress: Progress | None = None,
+) -> AdoptionResult:
+    """Adopt the legacy file behind `using`; a no-op for already adopted databases.
+
+    A new database (no file, or no tables) is left to `migrate`, or refused with
+    `require_legacy`, since there is nothing to adopt.
+    """
+    found = legacy_db_inspect_alias(using=using)
+    if require_legacy:
+        _require_legacy_data(found)
+    if found.state_before != DbState.LEGACY or found.path is None:
+        return found
+    check_writable(found.path)
+    check_not_locked(found.path)
+    connection = connections[using]
+    connection.close()  # a fresh connection, so no earlier transaction state leaks in
+    state = MigrationLoader(connection, ignore_no_migrations=True).project_state(
+        nodes=list(BASELINE_NODES), at_end=True
+    )
+    models = {
+        model._meta.db_table: model for model in state.apps.get_models() if not model._meta.proxy
+    }
+    added: list[str] = []
+    try:
+        with connection.schema_editor(atomic=True) as editor:
+            before_indexes = _index_names(connection)
+            for table in LEGACY_TABLES:
+                added += _add_missing_columns(editor, models[table])
+                editor._remake_table(models[table])
+                counted = _count(connection, table)
+                if counted != found.row_counts[table]:
+                    raise LegacyDbError(
+                        LegacyDbProblem.CORRUPT,
+                        f"Rebuilding {table} gave {counted} rows instead of "
+                        f"{found.row_counts[table]}; nothing was changed.",
+                    )
+                if progress is not None:
+                    progress(table, counted, found.row_counts[table])
+            replaced = sorted(before_indexes - _index_names(connection))
+            recorder = MigrationRecorder(connection)
+            if not recorder.has_table():
+                editor.create_model(recorder.Migration)
+            for app, name in BASELINE_NODES:
+                recorder.record_applied(app, name)
+    except LegacyDbError:
+        raise
+    except Exception as error:
+        if "locked" in str(error):
+            raise LegacyDbError(
+                LegacyDbProblem.LOCKED,
+                f"{found.path} became locked by another process during adoption ({error}). "
+                "Stop the other program and run again; nothing was changed.",
+            ) from error
+        raise
+    sqlite_enable_wal(using=using)
+    return AdoptionResult(
+        path=found.path,
+        state_before=found.state_before,
+        variant=found.variant,
+        adopted=True,
+        row_counts=found.row_counts,
+        added_columns=tuple(added),
+        replaced_indexes=tuple(replaced),
+        other_tables=found.other_tables,
+    )
+
+
+def _require_legacy_data(found: AdoptionResult) -> None:
+    if found.path is None or found.state_before == DbState.MISSING:
+        where = found.path or "An in-memory database"
+        raise LegacyDbError(
+            LegacyDbProblem.MISSING,
+            f"{where} does not exist, so there is nothing to adopt. Point DATABASE_URL at "
+            "the legacy file (e.g. sqlite:////path/to/goals.db).",
+        )
+    if found.state_before == DbState.NEW:
+        raise LegacyDbError(
+            LegacyDbProblem.EMPTY,
+            f"{found.path} holds no tables: there is nothing to adopt. Point DATABASE_URL at "
+            "a legacy Fractal Goals file, or run `manage.py migrate` to start a new database.",
+        )
+
+
+def sqlite_enable_wal(*, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Switch a SQLite file to write-ahead logging: readers no longer block the writer."""
+    connection = connections[using]
+    if connection.vendor == "sqlite" and database_path(using) is not None:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=WAL")
+
+
+def _add_missing_columns(editor, model) -> list[str]:
+    """Add the columns an older variant lacks, with the default the legacy app gave new rows."""
+    table = model._meta.db_table
+    with editor.connection.cursor() as cursor:
+        present = {
+            column.name
+            for column in editor.connection.introspection.get_table_description(cursor, table)
+        }
+    added = []
+    for model_field in model._meta.local_concrete_fields:
+        if model_field.column in present:
+            continue
+        default = ""
+        if isinstance(model_field.db_default, Value):
+            default = f" DEFAULT {editor.quote_value(model_field.db_default.value)}"
+        editor.execute(
+            f"ALTER TABLE {editor.quote_name(table)} "
+            f"ADD COLUMN {editor.quote_name(model_field.column)}{default}"
+        )
+        added.append(f"{table}.{model_field.column}")
+    return added
+
+
+def _index_names(connection) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        )
+        return {name for name, table in cursor.fetchall() if table in LEGACY_TABLES}
+
+
+def _count(connection, table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")  # noqa: S608
+        return cursor.fetchone()[0]

@@ -1,0 +1,250 @@
+"""Read-only inspection of a database file before anything touches it.
+
+Everything here opens the file with SQLite's read-only URI mode, so inspecting a file, and refusing
+it, never changes a byte of it.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sqlite3
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from goals.legacy.schemas import LEGACY_TABLES, VARIANTS, table_columns, variant_columns
+
+BASELINE_MIGRATION = ("goals", "0001_legacy_baseline")
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class LegacyDbProblem(enum.IntEnum):
+    """Why a file cannot be adopted; the value is the command's exit status."""
+
+    MISSING = 2
+    NOT_SQLITE = 3
+    EMPTY = 4
+    FOREIGN = 5
+    UNSUPPORTED_SCHEMA = 6
+    READ_ONLY = 7
+    LOCKED = 8
+    CORRUPT = 9
+    NOT_SQLITE_BACKEND = 10
+
+
+class LegacyDbError(Exception):
+    """A database that cannot be adopted, with what was found and what to do."""
+
+    def __init__(self, problem: LegacyDbProblem, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+class DbState(enum.StrEnum):
+    MISSING = "missing"  # no file yet: Django creates a new database
+    NEW = "new"  # no tables, or only Django's own: a new database
+    LEGACY = "legacy"  # a legacy Fractal Goals file that Django does not own yet
+    ADOPTED = "adopted"  # Django owns it (the baseline migration is recorded)
+
+
+@dataclass(frozen=True)
+class LegacyDbInspection:
+    """What a database file holds, as far as adoption is concerned."""
+
+    path: Path
+    state: DbState
+    variant: str | None = None
+    row_counts: dict[str, int] = field(default_factory=dict)
+    other_tables: tuple[str, ...] = ()
+
+
+def is_file_database(name: str | os.PathLike) -> bool:
+    """False for SQLite's in-memory databases, which have no file to inspect."""
+    text = str(name)
+    return bool(text) and text != ":memory:" and "mode=memory" not in text
+
+
+def legacy_db_inspect(path: Path, *, timeout: float = 2.0) -> LegacyDbInspection:
+    """Classify the SQLite file at `path` without modifying it; raise LegacyDbError if refused."""
+    if not path.exists():
+        return LegacyDbInspection(path=path, state=DbState.MISSING)
+    if path.is_dir():
+        raise LegacyDbError(
+            LegacyDbProblem.NOT_SQLITE,
+            f"{path} is a directory, not a database file. Point DATABASE_URL at the .db file.",
+        )
+    with path.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if not header:
+        return LegacyDbInspection(path=path, state=DbState.NEW)
+    if header != SQLITE_HEADER:
+        raise LegacyDbError(
+            LegacyDbProblem.NOT_SQLITE,
+            f"{path} is not a SQLite database (its first bytes are {header[:16]!r}). "
+            "Point DATABASE_URL at a Fractal Goals database file (goals.db or goals_dev.db).",
+        )
+    connection = _connect_read_only(path, timeout=timeout)
+    try:
+        tables = _read_tables(connection, path)
+        _check_integrity(connection, path)
+        return _classify(connection, path, tables)
+    finally:
+        connection.close()
+
+
+def check_writable(path: Path) -> None:
+    """Refuse a file or folder marked read-only, even for root, who could write it anyway."""
+    for target, what in ((path, "file"), (path.parent, "folder")):
+        if not os.stat(target).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+            raise LegacyDbError(
+                LegacyDbProblem.READ_ONLY,
+                f"The database {what} {target} is read-only. Make it writable "
+                f"(chmod u+w {target}) or work on a copy; nothing was changed.",
+            )
+
+
+def check_not_locked(path: Path, *, timeout: float = 2.0) -> None:
+    """Refuse a file that another process is writing to (it holds SQLite's write lock)."""
+    connection = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ROLLBACK")
+    except sqlite3.OperationalError as error:
+        raise _locked_error(path, error) from error
+    finally:
+        connection.close()
+
+
+def _connect_read_only(path: Path, *, timeout: float) -> sqlite3.Connection:
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        return sqlite3.connect(uri, uri=True, timeout=timeout)
+    except sqlite3.Error as error:
+        raise LegacyDbError(
+            LegacyDbProblem.NOT_SQLITE, f"{path} cannot be opened as SQLite ({error})."
+        ) from error
+
+
+def _read_tables(connection: sqlite3.Connection, path: Path) -> dict[str, tuple[str, ...]]:
+    try:
+        return table_columns(connection)
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error) or "busy" in str(error):
+            raise _locked_error(path, error) from error
+        raise _corrupt_error(path, str(error)) from error
+    except sqlite3.DatabaseError as error:
+        raise _corrupt_error(path, str(error)) from error
+
+
+def _check_integrity(connection: sqlite3.Connection, path: Path) -> None:
+    try:
+        rows = [row[0] for row in connection.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as error:
+        raise _corrupt_error(path, str(error)) from error
+    if rows != ["ok"]:
+        raise _corrupt_error(path, "; ".join(rows))
+
+
+def _classify(
+    connection: sqlite3.Connection, path: Path, tables: dict[str, tuple[str, ...]]
+) -> LegacyDbInspection:
+    legacy_present = [name for name in LEGACY_TABLES if name in tables]
+    if "django_migrations" in tables and _baseline_recorded(connection):
+        return LegacyDbInspection(
+            path=path,
+            state=DbState.ADOPTED,
+            row_counts=_row_counts(connection, legacy_present),
+        )
+    if "practice_sessions" in tables and "goals" in tables:
+        raise _unsupported(path, "pre_sti")
+    if not legacy_present:
+        if not tables or all(name.startswith(("django_", "auth_")) for name in tables):
+            return LegacyDbInspection(path=path, state=DbState.NEW)
+        raise LegacyDbError(
+            LegacyDbProblem.FOREIGN,
+            f"{path} is a SQLite database without Fractal Goals tables "
+            f"(found: {', '.join(sorted(tables)[:10])}). Point DATABASE_URL at a Fractal "
+            "Goals database (goals.db or goals_dev.db), or at a new file to start empty.",
+        )
+    found = {name: frozenset(tables[name]) for name in legacy_present}
+    for variant in VARIANTS.values():
+        expected = {
+            name: cols
+            for name, cols in variant_columns(variant.name).items()
+            if name in LEGACY_TABLES
+        }
+        if found == expected:
+            if not variant.supported:
+                raise _unsupported(path, variant.name)
+            other = tuple(sorted(set(tables) - set(LEGACY_TABLES)))
+            return LegacyDbInspection(
+                path=path,
+                state=DbState.LEGACY,
+                variant=variant.name,
+                row_counts=_row_counts(connection, legacy_present),
+                other_tables=other,
+            )
+    raise LegacyDbError(
+        LegacyDbProblem.UNSUPPORTED_SCHEMA,
+        f"{path} has Fractal Goals tables but matches no supported schema: "
+        f"{_describe_difference(found)}. Supported: "
+        f"{', '.join(f'{v.name} ({v.description})' for v in VARIANTS.values() if v.supported)}. "
+        "Nothing was changed.",
+    )
+
+
+def _describe_difference(found: dict[str, frozenset[str]]) -> str:
+    expected = variant_columns("dev")
+    parts: list[str] = []
+    missing_tables = [name for name in LEGACY_TABLES if name not in found]
+    if missing_tables:
+        parts.append(f"missing tables {', '.join(missing_tables)}")
+    for name, columns in found.items():
+        unknown = sorted(columns - expected[name])
+        absent = sorted(expected[name] - columns)
+        if unknown:
+            parts.append("unknown columns " + ", ".join(f"{name}.{col}" for col in unknown))
+        if absent:
+            parts.append("missing columns " + ", ".join(f"{name}.{col}" for col in absent))
+    return "; ".join(parts) or "unrecognised table layout"
+
+
+def _baseline_recorded(connection: sqlite3.Connection) -> bool:
+    row = connection.execute(
+        "SELECT 1 FROM django_migrations WHERE app = ? AND name = ?", BASELINE_MIGRATION
+    ).fetchone()
+    return row is not None
+
+
+def _row_counts(connection: sqlite3.Connection, tables: list[str]) -> dict[str, int]:
+    return {
+        name: connection.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]  # noqa: S608
+        for name in tables
+    }
+
+
+def _unsupported(path: Path, variant: str) -> LegacyDbError:
+    supported = ", ".join(v.name for v in VARIANTS.values() if v.supported)
+    return LegacyDbError(
+        LegacyDbProblem.UNSUPPORTED_SCHEMA,
+        f"{path} uses the unsupported '{variant}' legacy schema "
+        f"({VARIANTS[variant].description}). Supported schemas: {supported}. "
+        "Nothing was changed.",
+    )
+
+
+def _locked_error(path: Path, error: Exception) -> LegacyDbError:
+    return LegacyDbError(
+        LegacyDbProblem.LOCKED,
+        f"{path} is locked by another process ({error}). Stop the program that is using it "
+        "(the old app, another migrate) and try again; nothing was changed.",
+    )
+
+
+def _corrupt_error(path: Path, detail: str) -> LegacyDbError:
+    return LegacyDbError(
+        LegacyDbProblem.CORRUPT,
+        f"{path} is damaged: SQLite reports '{detail}'. Restore it from a backup "
+        "(manage.py restore_db, or your own copy); nothing was changed.",
+    )

@@ -1,0 +1,98 @@
+"""manage.py adopt_legacy_db: make Django the owner of a legacy Fractal Goals SQLite file."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS
+
+from goals.legacy.adoption import AdoptionResult, legacy_db_adopt, legacy_db_inspect_alias
+from goals.legacy.inspection import DbState, LegacyDbError
+
+
+class Command(BaseCommand):
+    help = (
+        "Adopt a legacy Fractal Goals SQLite file (dev or prod schema) at the baseline migration, "
+        "keeping every row and value; `migrate` does this by itself when needed."
+    )
+    # Checks would open the database; the file must be inspected read-only first.
+    requires_system_checks = []
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--database",
+            default=DEFAULT_DB_ALIAS,
+            help="Database alias whose SQLite file to adopt (default: %(default)s).",
+        )
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Only inspect the file and say what adoption would do; change nothing.",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="Print the result as JSON for machines."
+        )
+
+    def handle(self, *args, **options) -> None:
+        try:
+            if options["check"]:
+                result = legacy_db_inspect_alias(using=options["database"])
+            else:
+                result = legacy_db_adopt(
+                    using=options["database"],
+                    require_legacy=True,
+                    progress=None if options["json"] else self._progress(options["verbosity"]),
+                )
+        except LegacyDbError as error:
+            raise CommandError(str(error), returncode=int(error.problem)) from error
+        if options["json"]:
+            self.stdout.write(json.dumps(_as_dict(result), indent=2))
+        else:
+            self._render(result, checking=options["check"])
+
+    def _progress(self, verbosity: int):
+        def report(table: str, done: int, total: int) -> None:
+            if verbosity >= 1:
+                self.stdout.write(f"  rebuilt {table}: {done}/{total} rows")
+
+        return report
+
+    def _render(self, result: AdoptionResult, *, checking: bool) -> None:
+        where = result.path or "the in-memory database"
+        if result.state_before == DbState.ADOPTED:
+            self.stdout.write(self.style.SUCCESS(f"{where} is already adopted; nothing to do."))
+        elif result.state_before in (DbState.NEW, DbState.MISSING):
+            self.stdout.write(f"{where} holds no legacy data; `migrate` creates a new database.")
+        elif checking:
+            self.stdout.write(
+                f"{where} is a legacy '{result.variant}' database "
+                f"({sum(result.row_counts.values())} rows); it can be adopted."
+            )
+        else:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Adopted {where} ('{result.variant}' schema): "
+                    f"{sum(result.row_counts.values())} rows kept "
+                    f"in {len(result.row_counts)} tables."
+                )
+            )
+            for column in result.added_columns:
+                self.stdout.write(f"  added missing column {column}")
+            for index in result.replaced_indexes:
+                self.stdout.write(f"  replaced legacy index {index}")
+        for table in result.other_tables:
+            self.stdout.write(self.style.WARNING(f"  left untouched: unknown table {table}"))
+
+
+def _as_dict(result: AdoptionResult) -> dict:
+    return {
+        "path": str(result.path) if result.path else None,
+        "state_before": str(result.state_before),
+        "variant": result.variant,
+        "adopted": result.adopted,
+        "row_counts": result.row_counts,
+        "added_columns": list(result.added_columns),
+        "replaced_indexes": list(result.replaced_indexes),
+        "other_tables": list(result.other_tables),
+    }

@@ -1,0 +1,252 @@
+"""Adoption of legacy SQLite files: every value kept, bad input refused untouched."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from goals.legacy.inspection import LegacyDbProblem
+from tests.conftest import file_sha256
+from tests.legacy_snapshot import legacy_columns, legacy_snapshot
+
+pytestmark = pytest.mark.sqlite_only
+
+
+def _adopt(alias: str, *extra: str) -> str:
+    out = StringIO()
+    call_command("adopt_legacy_db", *extra, database=alias, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("variant", ["dev", "prod"])
+def test_adoption_keeps_every_row_and_value(variant, make_legacy_db, legacy_database):
+    """Every row and every legacy column value is the same after adoption."""
+    path = make_legacy_db(variant)
+    columns = legacy_columns(path)
+    before = legacy_snapshot(path, columns)
+    with legacy_database(path) as alias:
+        output = _adopt(alias)
+    assert f"Adopted {path} ('{variant}' schema)" in output
+    after = legacy_snapshot(path, columns)
+    assert after == before
+    assert sum(len(rows) for rows in before.values()) > 500
+
+
+def test_prod_adoption_adds_the_columns_it_lacks(make_legacy_db, legacy_database):
+    """A prod file gains the dev columns, with the defaults the legacy app gave new rows."""
+    path = make_legacy_db("prod")
+    with legacy_database(path) as alias:
+        output = _adopt(alias)
+    assert "added missing column activity_definitions.has_splits" in output
+    assert "added missing column metric_values.split_definition_id" in output
+    connection = sqlite3.connect(path)
+    has_splits = connection.execute(
+        "SELECT DISTINCT has_splits FROM activity_definitions"
+    ).fetchall()
+    groups = connection.execute(
+        "SELECT COUNT(*) FROM activity_definitions WHERE group_id IS NOT NULL"
+    ).fetchone()
+    connection.close()
+    assert has_splits == [(0,)]
+    assert groups == (0,)
+    assert legacy_columns(path) == legacy_columns(make_legacy_db("dev"))
+
+
+def test_adoption_records_the_baseline_migrations(make_legacy_db, legacy_database):
+    """After adoption the baseline migrations of both apps are recorded as applied."""
+    path = make_legacy_db("dev")
+    with legacy_database(path) as alias:
+        _adopt(alias)
+    connection = sqlite3.connect(path)
+    applied = connection.execute("SELECT app, name FROM django_migrations ORDER BY app").fetchall()
+    connection.close()
+    assert applied == [
+        ("goals", "0001_legacy_baseline"),
+        ("practice_sessions", "0001_legacy_baseline"),
+    ]
+
+
+def test_second_adoption_changes_nothing(make_legacy_db, legacy_database):
+    """Adopting an adopted file is a no-op that leaves its bytes unchanged."""
+    path = make_legacy_db("dev")
+    with legacy_database(path) as alias:
+        _adopt(alias)
+    digest = file_sha256(path)
+    with legacy_database(path) as alias:
+        output = _adopt(alias)
+    assert output.strip() == f"{path} is already adopted; nothing to do."
+    assert file_sha256(path) == digest
+
+
+def test_check_reports_without_changing(make_legacy_db, legacy_database):
+    """--check --json describes the file and changes nothing."""
+    path = make_legacy_db("prod")
+    digest = file_sha256(path)
+    with legacy_database(path) as alias:
+        report = json.loads(_adopt(alias, "--check", "--json"))
+    assert report["variant"] == "prod"
+    assert report["state_before"] == "legacy"
+    assert report["adopted"] is False
+    assert report["row_counts"]["goals"] > 0
+    assert file_sha256(path) == digest
+
+
+def test_migrate_adopts_a_legacy_file_then_migrates(make_legacy_db, legacy_database):
+    """`migrate` adopts a legacy file by itself and then applies Django's migrations."""
+    path = make_legacy_db("dev")
+    columns = legacy_columns(path)
+    before = legacy_snapshot(path, columns)
+    out = StringIO()
+    with legacy_database(path) as alias:
+        call_command("migrate", database=alias, stdout=out, verbosity=1)
+    assert "Adopted legacy 'dev' database" in out.getvalue()
+    assert legacy_snapshot(path, columns) == before
+    connection = sqlite3.connect(path)
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    connection.close()
+    assert {"auth_user", "django_admin_log", "django_session"} <= tables
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _sqlite_with(path: Path, script: str) -> Path:
+    connection = sqlite3.connect(path)
+    connection.executescript(script)
+    connection.close()
+    return path
+
+
+def _assert_refused(path: Path, alias: str, problem: LegacyDbProblem, message: str) -> None:
+    digest = file_sha256(path)
+    with pytest.raises(CommandError, match=message) as raised:
+        _adopt(alias)
+    assert raised.value.returncode == int(problem)
+    assert file_sha256(path) == digest
+
+
+def test_pre_sti_schema_is_refused(make_legacy_db, legacy_database):
+    """The pre-STI schema is refused by name, with the supported schemas listed."""
+    path = make_legacy_db("pre_sti")
+    with legacy_database(path) as alias:
+        _assert_refused(
+            path,
+            alias,
+            LegacyDbProblem.UNSUPPORTED_SCHEMA,
+            r"uses the unsupported 'pre_sti' legacy schema \(pre-2026 design with a separate "
+            r"practice_sessions table\)\. Supported schemas: dev, prod",
+        )
+
+
+def test_pre_sti_schema_is_refused_by_migrate(make_legacy_db, legacy_database):
+    """`migrate` refuses the pre-STI schema too, before changing anything."""
+    path = make_legacy_db("pre_sti")
+    digest = file_sha256(path)
+    with legacy_database(path) as alias, pytest.raises(CommandError, match="pre_sti"):
+        call_command("migrate", database=alias, stdout=StringIO())
+    assert file_sha256(path) == digest
+
+
+def test_empty_file_is_refused(tmp_path, legacy_database):
+    """An empty file has nothing to adopt."""
+    path = _write(tmp_path / "empty.db", b"")
+    with legacy_database(path) as alias:
+        _assert_refused(path, alias, LegacyDbProblem.EMPTY, "holds no tables: there is nothing")
+
+
+def test_missing_file_is_refused_and_not_created(tmp_path, legacy_database):
+    """A path with no file is an error, and no file appears there."""
+    path = tmp_path / "nowhere.db"
+    with legacy_database(path) as alias, pytest.raises(CommandError, match="does not exist"):
+        _adopt(alias)
+    assert not path.exists()
+
+
+def test_file_that_is_not_sqlite_is_refused(tmp_path, legacy_database):
+    """A file that is not SQLite is named as such."""
+    path = _write(tmp_path / "notes.db", b"name,deadline\nrun a marathon,2026-05-01\n" * 50)
+    with legacy_database(path) as alias:
+        _assert_refused(path, alias, LegacyDbProblem.NOT_SQLITE, "is not a SQLite database")
+
+
+def test_database_without_our_tables_is_refused(tmp_path, legacy_database):
+    """A SQLite database of something else lists what it found."""
+    path = _sqlite_with(
+        tmp_path / "other.db", "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL);"
+    )
+    with legacy_database(path) as alias:
+        _assert_refused(
+            path,
+            alias,
+            LegacyDbProblem.FOREIGN,
+            r"without Fractal Goals tables \(found: invoices\)",
+        )
+
+
+def test_unknown_column_is_refused(make_legacy_db, legacy_database):
+    """A legacy file with a column no variant has is refused rather than losing that column."""
+    path = make_legacy_db("dev")
+    _sqlite_with(path, "ALTER TABLE goals ADD COLUMN mood TEXT; UPDATE goals SET mood = 'good';")
+    with legacy_database(path) as alias:
+        _assert_refused(
+            path, alias, LegacyDbProblem.UNSUPPORTED_SCHEMA, "unknown columns goals.mood"
+        )
+
+
+def test_read_only_file_is_refused(make_legacy_db, legacy_database):
+    """A file marked read-only is refused even for a user who could write it anyway."""
+    path = make_legacy_db("dev")
+    path.chmod(0o444)
+    try:
+        with legacy_database(path) as alias:
+            _assert_refused(path, alias, LegacyDbProblem.READ_ONLY, "is read-only")
+    finally:
+        path.chmod(0o644)
+
+
+def test_locked_file_is_refused(make_legacy_db, legacy_database):
+    """A file another process is writing to is refused, not waited on forever."""
+    path = make_legacy_db("dev")
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE goals SET name = name")
+    try:
+        with legacy_database(path) as alias:
+            _assert_refused(path, alias, LegacyDbProblem.LOCKED, "is locked by another process")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_exclusively_locked_file_is_refused(make_legacy_db, legacy_database):
+    """A file another process holds exclusively cannot even be read, and says so."""
+    path = make_legacy_db("dev")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with legacy_database(path) as alias:
+            _assert_refused(path, alias, LegacyDbProblem.LOCKED, "is locked by another process")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_corrupt_file_is_refused(make_legacy_db, legacy_database):
+    """A damaged database is refused with SQLite's own finding."""
+    path = make_legacy_db("dev")
+    data = bytearray(path.read_bytes())
+    page_size = int.from_bytes(data[16:18], "big")
+    # Overwrite the pages after the schema page: the schema still reads, the data does not.
+    for offset in range(page_size * 3, min(len(data), page_size * 12)):
+        data[offset] = 0x5A
+    path.write_bytes(bytes(data))
+    with legacy_database(path) as alias:
+        _assert_refused(path, alias, LegacyDbProblem.CORRUPT, "is damaged")
