@@ -18,6 +18,7 @@ from goals.models.goal import (
     ShortTermGoal,
     UltimateGoal,
 )
+from goals.models.legacy_repair import LegacyRepair
 from goals.models.session_template import SessionTemplate
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Goal",
     "GoalType",
     "ImmediateGoal",
+    "LegacyRepair",
     "LongTermGoal",
     "MetricDefinition",
     "MicroGoal",

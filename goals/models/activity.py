@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from django.db import models
-from django.utils import timezone
 
+from goals.mixins import SoftDeleteMixin, TimestampMixin
 from goals.models.fields import legacy_id_field
 
 
-class ActivityGroup(models.Model):
+def unique_live_name(*fields: str, name: str) -> models.UniqueConstraint:
+    """Names are unique within their scope among live rows, so a deleted name can be reused."""
+    return models.UniqueConstraint(
+        fields=[*fields, "name"], condition=models.Q(deleted_at__isnull=True), name=name
+    )
+
+
+class ActivityGroup(TimestampMixin, SoftDeleteMixin, models.Model):
     """A named group of activity definitions within a fractal."""
 
     id = legacy_id_field()
@@ -16,22 +23,22 @@ class ActivityGroup(models.Model):
         "goals.Goal",
         on_delete=models.PROTECT,
         related_name="activity_groups",
-        db_constraint=False,
         db_index=False,
     )
     name = models.CharField(max_length=255)
     description = models.TextField(null=True, blank=True, default="", db_default="")
-    created_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     sort_order = models.IntegerField(null=True, blank=True, default=0, db_default=0)
 
     class Meta:
         db_table = "activity_groups"
+        constraints = [unique_live_name("root", name="uniq_activity_group_name_per_root")]
+        indexes = [models.Index(fields=["root"], name="idx_activity_groups_root")]
 
     def __str__(self) -> str:
         return self.name
 
 
-class ActivityDefinition(models.Model):
+class ActivityDefinition(TimestampMixin, SoftDeleteMixin, models.Model):
     """An activity that can be practised (e.g. "Squat") and how it is measured."""
 
     id = legacy_id_field()
@@ -39,12 +46,10 @@ class ActivityDefinition(models.Model):
         "goals.Goal",
         on_delete=models.PROTECT,
         related_name="activity_definitions",
-        db_constraint=False,
         db_index=False,
     )
     name = models.CharField(max_length=255)
     description = models.TextField(null=True, blank=True, default="", db_default="")
-    created_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     has_sets = models.BooleanField(null=True, default=False, db_default=False)
     has_metrics = models.BooleanField(null=True, default=True, db_default=True)
     metrics_multiplicative = models.BooleanField(null=True, default=False, db_default=False)
@@ -55,19 +60,28 @@ class ActivityDefinition(models.Model):
         null=True,
         blank=True,
         related_name="activity_definitions",
-        db_constraint=False,
         db_index=False,
     )
 
     class Meta:
         db_table = "activity_definitions"
-        indexes = [models.Index(fields=["group"], name="idx_activity_group")]
+        constraints = [unique_live_name("root", name="uniq_activity_definition_name_per_root")]
+        # idx_activity_definitions_group replaces the legacy idx_activity_group (same column).
+        indexes = [
+            models.Index(fields=["group"], name="idx_activity_definitions_group"),
+            models.Index(fields=["root"], name="idx_activity_definitions_root"),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
 
-class MetricDefinition(models.Model):
+def activity_root_id(activity_id: str) -> str:
+    """The root of an activity definition, which its metric and split definitions share."""
+    return ActivityDefinition._base_manager.values_list("root_id", flat=True).get(pk=activity_id)
+
+
+class MetricDefinition(TimestampMixin, SoftDeleteMixin, models.Model):
     """A quantity recorded for an activity (weight, reps, distance...) and its unit."""
 
     id = legacy_id_field()
@@ -75,25 +89,46 @@ class MetricDefinition(models.Model):
         ActivityDefinition,
         on_delete=models.PROTECT,
         related_name="metric_definitions",
-        db_constraint=False,
         db_index=False,
     )
     name = models.CharField(max_length=255)
     unit = models.CharField(max_length=64)
-    created_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
-    deleted_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(null=True, default=True, db_default=True)
     is_top_set_metric = models.BooleanField(null=True, default=False, db_default=False)
     is_multiplicative = models.BooleanField(null=True, default=True, db_default=True)
+    sort_order = models.IntegerField(default=0)
+    root = models.ForeignKey(
+        "goals.Goal",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        editable=False,
+    )
 
     class Meta:
         db_table = "metric_definitions"
+        constraints = [unique_live_name("activity", name="uniq_metric_name_per_activity")]
+        # idx_metric_definitions_active shares its leading column with ..._activity: it is the
+        # plan's smaller index for the common "active metrics of an activity" lookup.
+        indexes = [
+            models.Index(fields=["activity"], name="idx_metric_definitions_activity"),
+            models.Index(fields=["root"], name="idx_metric_definitions_root"),
+            models.Index(
+                fields=["activity"],
+                name="idx_metric_definitions_active",
+                condition=models.Q(is_active=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.unit})"
 
+    def save(self, *args, **kwargs) -> None:
+        self.root_id = activity_root_id(self.activity_id)
+        super().save(*args, **kwargs)
 
-class SplitDefinition(models.Model):
+
+class SplitDefinition(TimestampMixin, SoftDeleteMixin, models.Model):
     """A named part of an activity (left/right, set 1/set 2) that metric values can be split by."""
 
     id = legacy_id_field()
@@ -101,15 +136,29 @@ class SplitDefinition(models.Model):
         ActivityDefinition,
         on_delete=models.PROTECT,
         related_name="split_definitions",
-        db_constraint=False,
         db_index=False,
     )
     name = models.CharField(max_length=255)
     order = models.IntegerField()
-    created_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    root = models.ForeignKey(
+        "goals.Goal",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        editable=False,
+    )
 
     class Meta:
         db_table = "split_definitions"
+        constraints = [unique_live_name("activity", name="uniq_split_name_per_activity")]
+        indexes = [
+            models.Index(fields=["activity"], name="idx_split_definitions_activity"),
+            models.Index(fields=["root"], name="idx_split_definitions_root"),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.root_id = activity_root_id(self.activity_id)
+        super().save(*args, **kwargs)

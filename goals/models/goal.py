@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.db import models
-from django.utils import timezone
 
+from goals.mixins import SoftDeleteMixin, SoftDeleteQuerySet, TimestampMixin
 from goals.models.fields import legacy_id_field
 
 
@@ -21,14 +21,14 @@ class GoalType(models.TextChoices):
     NANO = "NanoGoal", "Nano goal"
 
 
-class GoalTypeManager(models.Manager):
+class GoalTypeManager(models.Manager.from_queryset(SoftDeleteQuerySet)):
     """Rows of the proxy model's goal type only."""
 
     def get_queryset(self) -> models.QuerySet:
         return super().get_queryset().filter(type=self.model.goal_type)
 
 
-class Goal(models.Model):
+class Goal(TimestampMixin, SoftDeleteMixin, models.Model):
     """A node of a fractal: its `type` column says which kind (single-table inheritance)."""
 
     id = legacy_id_field()
@@ -37,29 +37,25 @@ class Goal(models.Model):
     description = models.TextField(null=True, blank=True, default="", db_default="")
     deadline = models.DateTimeField(null=True, blank=True)
     completed = models.BooleanField(null=True, default=False, db_default=False)
-    created_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     parent = models.ForeignKey(
         "self",
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="children",
-        db_constraint=False,
         db_index=False,
     )
+    # The UltimateGoal at the top of this goal's fractal (itself, for an UltimateGoal).
     root = models.ForeignKey(
         "self",
-        on_delete=models.DO_NOTHING,
-        null=True,
-        blank=True,
+        on_delete=models.PROTECT,
         related_name="+",
-        db_constraint=False,
         db_index=False,
+        editable=False,
     )
     duration_minutes = models.IntegerField(null=True, blank=True)
     session_data = models.TextField(null=True, blank=True)
     targets = models.TextField(null=True, blank=True)
-    updated_at = models.DateTimeField(null=True, blank=True)
     session_start = models.DateTimeField(null=True, blank=True)
     session_end = models.DateTimeField(null=True, blank=True)
     total_duration_seconds = models.IntegerField(null=True, blank=True)
@@ -69,17 +65,57 @@ class Goal(models.Model):
         null=True,
         blank=True,
         related_name="practice_sessions",
-        db_constraint=False,
         db_index=False,
     )
     attributes = models.TextField(null=True, blank=True)
+    sort_order = models.IntegerField(default=0)
 
     # The proxy models below set this; on `Goal` itself any type may be stored.
     goal_type: ClassVar[str | None] = None
 
     class Meta:
         db_table = "goals"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(type__in=GoalType.values), name="goals_valid_type"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(session_end__isnull=True)
+                | models.Q(session_start__isnull=True)
+                | models.Q(session_end__gte=models.F("session_start")),
+                name="goals_session_end_after_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(total_duration_seconds__isnull=True)
+                | models.Q(total_duration_seconds__gte=0),
+                name="goals_total_duration_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(duration_minutes__isnull=True)
+                | models.Q(duration_minutes__gte=0),
+                name="goals_duration_minutes_not_negative",
+            ),
+        ]
         indexes = [
+            # The improvement plan's indexes. The single-column parent and root indexes share
+            # their leading column with the composite ones; the plan keeps them as the smaller
+            # index for foreign-key lookups and deletes, and verify_root_ids checks all of them.
+            models.Index(fields=["parent"], name="idx_goals_parent_id"),
+            models.Index(fields=["root"], name="idx_goals_root_id"),
+            models.Index(fields=["type"], name="idx_goals_type"),
+            models.Index(fields=["created_at"], name="idx_goals_created_at"),
+            models.Index(fields=["parent", "type"], name="idx_goals_parent_type"),
+            models.Index(fields=["root", "type"], name="idx_goals_root_type"),
+            models.Index(
+                fields=["root", "type"],
+                name="idx_goals_completed",
+                condition=models.Q(completed=True),
+            ),
+            models.Index(
+                fields=["root", "created_at"],
+                name="idx_goals_practice_sessions",
+                condition=models.Q(type="PracticeSession"),
+            ),
             # Legacy partial indexes of the dev schema, kept under their legacy names.
             models.Index(
                 fields=["session_start"],
@@ -110,6 +146,26 @@ class Goal(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.root_id = self.derived_root_id()
+        super().save(*args, **kwargs)
+
+    def derived_root_id(self) -> str:
+        """The root this goal must have: its parent's, its own for an UltimateGoal.
+
+        A practice session without a parent keeps the root it was given by the service that
+        linked it to its short-term goals (`practice_session_goals`).
+        """
+        if self.parent_id is not None:
+            return Goal._base_manager.values_list("root_id", flat=True).get(pk=self.parent_id)
+        if self.type == GoalType.ULTIMATE:
+            return self.pk
+        if self.root_id is None:
+            raise ValueError(
+                f"{self.get_type_display()} '{self.name}' has no parent, so its fractal is unknown."
+            )
+        return self.root_id
 
     def as_typed(self) -> Goal:
         """This row as an instance of the proxy model for its type."""
@@ -210,14 +266,12 @@ class PracticeSessionGoal(models.Model):
         Goal,
         on_delete=models.CASCADE,
         related_name="short_term_goal_links",
-        db_constraint=False,
         db_index=False,
     )
     short_term_goal = models.ForeignKey(
         Goal,
         on_delete=models.CASCADE,
         related_name="practice_session_links",
-        db_constraint=False,
         db_index=False,
     )
 

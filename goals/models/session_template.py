@@ -7,12 +7,13 @@ imports and migration dependencies pointing one way (`sessions` → `goals`).
 from __future__ import annotations
 
 from django.db import models
-from django.utils import timezone
 
+from goals.mixins import SoftDeleteMixin, TimestampMixin
+from goals.models.activity import unique_live_name
 from goals.models.fields import legacy_id_field
 
 
-class SessionTemplate(models.Model):
+class SessionTemplate(TimestampMixin, SoftDeleteMixin, models.Model):
     """A reusable plan for a practice session; `template_data` is JSON text."""
 
     id = legacy_id_field()
@@ -22,14 +23,14 @@ class SessionTemplate(models.Model):
         "goals.Goal",
         on_delete=models.PROTECT,
         related_name="session_templates",
-        db_constraint=False,
         db_index=False,
     )
-    created_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     template_data = models.TextField(default="{}")
 
     class Meta:
         db_table = "session_templates"
+        constraints = [unique_live_name("root", name="uniq_session_template_name_per_root")]
+        indexes = [models.Index(fields=["root"], name="idx_session_templates_root")]
 
     def __str__(self) -> str:
         return self.name

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.db import models
-from django.utils import timezone
 
+from goals.mixins import SoftDeleteMixin, TimestampMixin
+from goals.models import Goal
 from goals.models.fields import legacy_id_field
 
 
-class ActivityInstance(models.Model):
+class ActivityInstance(TimestampMixin, SoftDeleteMixin, models.Model):
     """One activity performed in a practice session, optionally timed."""
 
     id = legacy_id_field()
@@ -16,29 +17,66 @@ class ActivityInstance(models.Model):
         "goals.Goal",
         on_delete=models.CASCADE,
         related_name="activity_instances",
-        db_constraint=False,
         db_index=False,
     )
     activity_definition = models.ForeignKey(
         "goals.ActivityDefinition",
         on_delete=models.PROTECT,
         related_name="activity_instances",
-        db_constraint=False,
         db_index=False,
     )
-    created_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     time_start = models.DateTimeField(null=True, blank=True)
     time_stop = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.IntegerField(null=True, blank=True)
+    sort_order = models.IntegerField(default=0)
+    completed = models.BooleanField(default=False)
+    notes = models.TextField(null=True, blank=True)
+    data = models.TextField(null=True, blank=True)
+    root = models.ForeignKey(
+        "goals.Goal",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        editable=False,
+    )
 
     class Meta:
         db_table = "activity_instances"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(time_stop__isnull=True)
+                | models.Q(time_start__isnull=True)
+                | models.Q(time_stop__gte=models.F("time_start")),
+                name="activity_instances_stop_after_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(duration_seconds__isnull=True)
+                | models.Q(duration_seconds__gte=0),
+                name="activity_instances_duration_not_negative",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["practice_session"], name="idx_activity_instances_session"),
+            models.Index(fields=["activity_definition"], name="idx_activity_instances_definition"),
+            models.Index(fields=["root"], name="idx_activity_instances_root"),
+            models.Index(fields=["root", "-created_at"], name="idx_activity_instances_root_date"),
+            models.Index(
+                fields=["practice_session", "created_at"],
+                name="idx_activity_instances_session_created",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.activity_definition_id} in {self.practice_session_id}"
 
+    def save(self, *args, **kwargs) -> None:
+        self.root_id = Goal._base_manager.values_list("root_id", flat=True).get(
+            pk=self.practice_session_id
+        )
+        super().save(*args, **kwargs)
 
-class MetricValue(models.Model):
+
+class MetricValue(TimestampMixin, models.Model):
     """A measured value of a metric for an activity instance, optionally for one split."""
 
     id = legacy_id_field()
@@ -46,14 +84,12 @@ class MetricValue(models.Model):
         ActivityInstance,
         on_delete=models.CASCADE,
         related_name="metric_values",
-        db_constraint=False,
         db_index=False,
     )
     metric_definition = models.ForeignKey(
         "goals.MetricDefinition",
         on_delete=models.PROTECT,
         related_name="metric_values",
-        db_constraint=False,
         db_index=False,
     )
     value = models.FloatField()
@@ -63,12 +99,33 @@ class MetricValue(models.Model):
         null=True,
         blank=True,
         related_name="metric_values",
-        db_constraint=False,
         db_index=False,
+    )
+
+    root = models.ForeignKey(
+        "goals.Goal",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        editable=False,
     )
 
     class Meta:
         db_table = "metric_values"
+        indexes = [
+            models.Index(fields=["activity_instance"], name="idx_metric_values_instance"),
+            models.Index(fields=["metric_definition"], name="idx_metric_values_definition"),
+            models.Index(fields=["root"], name="idx_metric_values_root"),
+            models.Index(
+                fields=["root", "metric_definition"], name="idx_metric_values_root_metric"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.metric_definition_id} = {self.value}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.root_id = ActivityInstance._base_manager.values_list("root_id", flat=True).get(
+            pk=self.activity_instance_id
+        )
+        super().save(*args, **kwargs)

@@ -16,8 +16,6 @@ class Program(models.Model):
         "goals.Goal",
         on_delete=models.PROTECT,
         related_name="programs",
-        db_constraint=False,
-        db_index=False,
     )
     name = models.CharField(max_length=255)
     description = models.TextField(null=True, blank=True)
@@ -44,8 +42,6 @@ class ProgramBlock(models.Model):
         Program,
         on_delete=models.CASCADE,
         related_name="blocks",
-        db_constraint=False,
-        db_index=False,
     )
     name = models.CharField(max_length=255)
     start_date = models.DateField(null=True, blank=True)
@@ -68,8 +64,6 @@ class ProgramDay(models.Model):
         ProgramBlock,
         on_delete=models.CASCADE,
         related_name="days",
-        db_constraint=False,
-        db_index=False,
     )
     date = models.DateField(null=True, blank=True)
     day_number = models.IntegerField(null=True, blank=True)
@@ -91,8 +85,6 @@ class ScheduledSession(models.Model):
         ProgramDay,
         on_delete=models.CASCADE,
         related_name="scheduled_sessions",
-        db_constraint=False,
-        db_index=False,
     )
     session_template = models.ForeignKey(
         "goals.SessionTemplate",
@@ -100,8 +92,6 @@ class ScheduledSession(models.Model):
         null=True,
         blank=True,
         related_name="scheduled_sessions",
-        db_constraint=False,
-        db_index=False,
     )
     is_completed = models.BooleanField(null=True, default=False)
     completion_data = models.TextField(null=True, blank=True)

@@ -67,9 +67,10 @@ def test_legacy_timestamp_text_survives_read_and_save():
     legacy_text = "2025-12-21 22:52:28.442831"
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO goals (id, type, name, created_at, session_start, description) "
-            "VALUES ('g1', 'UltimateGoal', 'Legacy', %s, %s, NULL)",
-            [legacy_text, legacy_text],
+            "INSERT INTO goals (id, type, name, created_at, updated_at, session_start, "
+            "description, root_id, sort_order) "
+            "VALUES ('g1', 'UltimateGoal', 'Legacy', %s, %s, %s, NULL, 'g1', 0)",
+            [legacy_text, legacy_text, legacy_text],
         )
     goal = Goal.objects.get(pk="g1")
     goal.name = "Legacy, renamed"

@@ -1,0 +1,95 @@
+"""Stop before any change when legacy rows would violate the new constraints.
+
+Duplicate names are repaired later (renamed, reported, reversible); the violations below cannot
+be repaired without guessing, so they are listed with how to fix them, and nothing changes.
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import CommandError
+from django.db import migrations
+
+GOAL_TYPES = (
+    "UltimateGoal",
+    "LongTermGoal",
+    "MidTermGoal",
+    "ShortTermGoal",
+    "PracticeSession",
+    "ImmediateGoal",
+    "MicroGoal",
+    "NanoGoal",
+)
+SHOWN = 10
+
+# (table, condition, what is wrong, how to fix it)
+CHECKS = (
+    (
+        "goals",
+        "type NOT IN ({types})",
+        "goals with an unknown type",
+        "set type to one of {types_list}",
+    ),
+    (
+        "goals",
+        "session_end < session_start",
+        "practice sessions that end before they start",
+        "correct session_start/session_end, or set session_end to NULL",
+    ),
+    (
+        "goals",
+        "total_duration_seconds < 0 OR duration_minutes < 0",
+        "goals with a negative duration",
+        "set total_duration_seconds/duration_minutes to the real value or NULL",
+    ),
+    (
+        "activity_instances",
+        "time_stop < time_start",
+        "activity instances stopped before they started",
+        "correct time_start/time_stop, or set time_stop to NULL",
+    ),
+    (
+        "activity_instances",
+        "duration_seconds < 0",
+        "activity instances with a negative duration",
+        "set duration_seconds to the real value or NULL",
+    ),
+)
+
+
+def check_legacy_data(apps, schema_editor) -> None:
+    connection = schema_editor.connection
+    quote = connection.ops.quote_name
+    types = ", ".join(f"'{name}'" for name in GOAL_TYPES)
+    problems = []
+    with connection.cursor() as cursor:
+        for table, condition, what, fix in CHECKS:
+            where = condition.format(types=types)
+            cursor.execute(f"SELECT COUNT(*) FROM {quote(table)} WHERE {where}")
+            count = cursor.fetchone()[0]
+            if not count:
+                continue
+            cursor.execute(f"SELECT id FROM {quote(table)} WHERE {where} ORDER BY id LIMIT {SHOWN}")
+            ids = ", ".join(row[0] for row in cursor.fetchall())
+            problems.append(
+                f"- {count} {what} in {table} (first ids: {ids}): "
+                f"{fix.format(types_list=', '.join(GOAL_TYPES))}; "
+                f"find them with: SELECT * FROM {table} WHERE {where};"
+            )
+    if problems:
+        raise CommandError(
+            "The database has rows that the new constraints would reject; nothing was changed.\n"
+            + "\n".join(problems)
+            + "\nFix these rows (after a backup), then run migrate again.",
+            returncode=3,
+        )
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("goals", "0001_legacy_baseline"),
+        ("practice_sessions", "0001_legacy_baseline"),
+    ]
+
+    operations = [
+        migrations.RunPython(check_legacy_data, migrations.RunPython.noop, elidable=True),
+    ]

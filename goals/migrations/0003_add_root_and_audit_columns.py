@@ -1,0 +1,82 @@
+"""Add the improvement plan's columns to the goal-side tables, nullable, so SQLite adds them in
+place (ALTER TABLE ADD COLUMN) instead of rebuilding tables; 0005 makes them NOT NULL once filled.
+"""
+
+import django.db.models.deletion
+import django.utils.timezone
+from django.db import migrations, models
+
+
+def nullable_root():
+    return models.ForeignKey(
+        db_constraint=False,
+        db_index=False,
+        editable=False,
+        null=True,
+        on_delete=django.db.models.deletion.PROTECT,
+        related_name="+",
+        to="goals.goal",
+    )
+
+
+def deleted_at():
+    return models.DateTimeField(blank=True, editable=False, null=True)
+
+
+def nullable_timestamp():
+    return models.DateTimeField(blank=True, null=True)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("goals", "0002_check_legacy_data"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="LegacyRepair",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("table_name", models.CharField(max_length=64)),
+                ("row_id", models.CharField(max_length=64)),
+                (
+                    "column_name",
+                    models.CharField(
+                        help_text="'*' when the migration created the row.", max_length=64
+                    ),
+                ),
+                ("old_value", models.TextField(blank=True, null=True)),
+                ("new_value", models.TextField(blank=True, null=True)),
+                ("reason", models.CharField(max_length=64)),
+                ("migration", models.CharField(max_length=128)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+            ],
+            options={
+                "db_table": "legacy_repairs",
+                "indexes": [
+                    models.Index(
+                        fields=["table_name", "column_name"], name="idx_legacy_repairs_column"
+                    )
+                ],
+            },
+        ),
+        migrations.AddField("goal", "deleted_at", deleted_at()),
+        migrations.AddField("goal", "sort_order", models.IntegerField(null=True)),
+        migrations.AddField("activitygroup", "deleted_at", deleted_at()),
+        migrations.AddField("activitygroup", "updated_at", nullable_timestamp()),
+        migrations.AddField("activitydefinition", "deleted_at", deleted_at()),
+        migrations.AddField("activitydefinition", "updated_at", nullable_timestamp()),
+        migrations.AddField("metricdefinition", "updated_at", nullable_timestamp()),
+        migrations.AddField("metricdefinition", "sort_order", models.IntegerField(null=True)),
+        migrations.AddField("metricdefinition", "root", nullable_root()),
+        migrations.AddField("splitdefinition", "deleted_at", deleted_at()),
+        migrations.AddField("splitdefinition", "updated_at", nullable_timestamp()),
+        migrations.AddField("splitdefinition", "root", nullable_root()),
+        migrations.AddField("sessiontemplate", "deleted_at", deleted_at()),
+        migrations.AddField("sessiontemplate", "updated_at", nullable_timestamp()),
+    ]

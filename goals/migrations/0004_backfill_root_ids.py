@@ -1,0 +1,803 @@
+"""Repair dangling references and derive root_id for every row, in set-based SQL.
+
+Rules (README, "The improvements"):
+- A goal's root comes from its parent chain; a practice session without a parent takes the root
+  of the goal(s) it is linked to (the smallest root id when they disagree; reported).
+- Existing root_id values are not trusted: they are recomputed, and every change is recorded.
+- A row whose root cannot be derived is never deleted and never made its own root: it goes
+  under a "Recovered records" root created here.
+- A reference to a missing row gets a clearly named placeholder with the missing id, so the rows
+  pointing to it keep their data and the foreign keys of 0005 hold.
+- Audit columns get values derived from the row (never NULL timestamps).
+Every changed legacy value and every created row is written to `legacy_repairs`; migrating
+backwards restores the old values from it and removes the created rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.management.color import color_style
+from django.db import migrations
+from django.utils import timezone
+
+MIGRATION = "goals.0004_backfill_root_ids"
+RECOVERY_NAME = "Recovered records"
+RECOVERY_DESCRIPTION = (
+    "Created by the root_id migration for rows whose fractal could not be determined (their "
+    "fractal was deleted, or they had no parent, link or root). Nothing here was deleted: move "
+    "each row to its fractal, then delete this goal."
+)
+MODELS = {
+    "goals": ("goals", "Goal"),
+    "links": ("goals", "PracticeSessionGoal"),
+    "groups": ("goals", "ActivityGroup"),
+    "activities": ("goals", "ActivityDefinition"),
+    "metrics": ("goals", "MetricDefinition"),
+    "splits": ("goals", "SplitDefinition"),
+    "templates": ("goals", "SessionTemplate"),
+    "repairs": ("goals", "LegacyRepair"),
+    "instances": ("practice_sessions", "ActivityInstance"),
+    "values": ("practice_sessions", "MetricValue"),
+    "programs": ("practice_sessions", "Program"),
+    "blocks": ("practice_sessions", "ProgramBlock"),
+    "days": ("practice_sessions", "ProgramDay"),
+    "scheduled": ("practice_sessions", "ScheduledSession"),
+}
+# Tables whose name must be unique per scope among live rows (constraints of 0005).
+UNIQUE_NAMES = (
+    ("groups", "root_id"),
+    ("activities", "root_id"),
+    ("templates", "root_id"),
+    ("metrics", "activity_id"),
+    ("splits", "activity_id"),
+)
+
+
+class Backfill:
+    """One run of the backfill on one connection."""
+
+    def __init__(self, apps, schema_editor) -> None:
+        self.connection = schema_editor.connection
+        self.quote = self.connection.ops.quote_name
+        self.now = self.connection.ops.adapt_datetimefield_value(timezone.now())
+        self.style = color_style()
+        self.tables = {
+            key: apps.get_model(app, model)._meta.db_table for key, (app, model) in MODELS.items()
+        }
+        self.recovery_id = str(uuid.uuid4())
+
+    def t(self, key: str) -> str:
+        return self.quote(self.tables[key])
+
+    def execute(self, sql: str, params=()) -> int:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+
+    def rows(self, sql: str, params=()) -> list[tuple]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def say(self, message: str, warning: bool = False) -> None:
+        print(f"    {self.style.WARNING(message) if warning else message}")
+
+    def as_text(self, sql: str) -> str:
+        return f"CAST({sql} AS TEXT)" if self.connection.vendor == "postgresql" else sql
+
+    # -- recording -------------------------------------------------------------------------------
+
+    def record(self, key: str, column: str, select: str, params=()) -> int:
+        """Record the changes that `select` lists as (row_id, old_value, new_value, reason)."""
+        return self.execute(
+            f"INSERT INTO {self.t('repairs')} (table_name, row_id, column_name, old_value, "
+            "new_value, reason, migration, created_at) "
+            "SELECT %s, s.row_id, %s, s.old_value, s.new_value, s.reason, %s, %s "
+            f"FROM ({select}) s",
+            (self.tables[key], column, MIGRATION, self.now, *params),
+        )
+
+    def record_created(self, key: str, ids: list[str], reason: str) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {self.t('repairs')} (table_name, row_id, column_name, old_value, "
+                "new_value, reason, migration, created_at) "
+                "VALUES (%s, %s, '*', NULL, NULL, %s, %s, %s)",
+                [(self.tables[key], row_id, reason, MIGRATION, self.now) for row_id in ids],
+            )
+
+    def set_column(
+        self,
+        key: str,
+        column: str,
+        expression: str,
+        *,
+        reason: str,
+        legacy: bool,
+        where: str = "1 = 1",
+        params=(),
+    ) -> int:
+        """Set `column` to `expression` (SQL over alias t) on rows where it differs.
+
+        Old values of legacy columns are recorded; for a column added by 0003, only values an
+        earlier script had already written (not NULL) are worth recording.
+        """
+        col = f"t.{self.quote(column)}"
+        differs = f"({where}) AND ({col} IS NULL OR {col} <> ({expression}))"
+        recorded = (
+            differs if legacy else f"({where}) AND {col} IS NOT NULL AND {col} <> ({expression})"
+        )
+        self.record(
+            key,
+            column,
+            f"SELECT t.id AS row_id, {self.as_text(col)} AS old_value, "
+            f"{self.as_text(f'({expression})')} AS new_value, %s AS reason "
+            f"FROM {self.t(key)} t WHERE {recorded}",
+            (reason,),
+        )
+        return self.execute(
+            f"UPDATE {self.t(key)} AS t SET {self.quote(column)} = ({expression}) WHERE {differs}"
+        )
+
+    # -- placeholders ----------------------------------------------------------------------------
+
+    def placeholders(
+        self, child: str, column: str, target: str, values: dict[str, str], params=()
+    ) -> int:
+        """One clearly named row in `target` for each id that `child.column` points to but that
+        does not exist; `values` are SQL expressions aggregated over the pointing rows (alias c)."""
+        ref = f"c.{self.quote(column)}"
+        missing = (
+            f"FROM {self.t(child)} c LEFT JOIN {self.t(target)} x ON x.id = {ref} "
+            f"WHERE {ref} IS NOT NULL AND x.id IS NULL"
+        )
+        ids = [row[0] for row in self.rows(f"SELECT DISTINCT {ref} {missing}")]
+        if not ids:
+            return 0
+        columns = ", ".join(self.quote(name) for name in values)
+        self.execute(
+            f"INSERT INTO {self.t(target)} (id, {columns}) "
+            f"SELECT {ref}, {', '.join(values.values())} {missing} GROUP BY {ref}",
+            params,
+        )
+        self.record_created(target, ids, f"placeholder for {self.tables[child]}.{column}")
+        self.say(
+            f"{self.tables[target]}: {len(ids)} placeholder row(s) for missing ids that "
+            f"{self.tables[child]}.{column} points to",
+            warning=True,
+        )
+        return len(ids)
+
+    # -- the steps, in dependency order ----------------------------------------------------------
+
+    def run(self) -> None:
+        self.create_recovery_root()
+        self.goal_placeholders()
+        self.goal_roots()
+        self.owned_roots()
+        self.definition_placeholders_and_roots()
+        self.session_rows()
+        self.program_rows()
+        self.timestamps()
+        self.metric_values()
+        self.unique_names()
+        self.drop_recovery_root_if_unused()
+
+    def create_recovery_root(self) -> None:
+        self.execute(
+            f"INSERT INTO {self.t('goals')} (id, type, name, description, completed, created_at, "
+            "updated_at, parent_id, root_id, sort_order) "
+            "VALUES (%s, 'UltimateGoal', %s, %s, %s, %s, %s, NULL, %s, 0)",
+            (
+                self.recovery_id,
+                RECOVERY_NAME,
+                RECOVERY_DESCRIPTION,
+                False,
+                self.now,
+                self.now,
+                self.recovery_id,
+            ),
+        )
+        self.record_created("goals", [self.recovery_id], "recovery root")
+
+    def missing_goal(self, goal_type: str) -> dict[str, str]:
+        return {
+            "type": f"'{goal_type}'",
+            "name": f"'Missing goal (' || MIN({self.as_text('c.__ref__')}) || ')'",
+            "description": "'Placeholder for a goal that was deleted; rows pointing to it kept.'",
+            "completed": "FALSE" if self.connection.vendor == "postgresql" else "0",
+            "created_at": "%s",
+            "updated_at": "%s",
+            "parent_id": "%s",
+            "root_id": "%s",
+            "sort_order": "0",
+        }
+
+    def goal_placeholders(self) -> None:
+        for column, goal_type in (("parent_id", "LongTermGoal"),):
+            values = self.missing_goal(goal_type)
+            values["name"] = values["name"].replace("__ref__", column)
+            self.placeholders(
+                "goals",
+                column,
+                "goals",
+                values,
+                (self.now, self.now, self.recovery_id, self.recovery_id),
+            )
+        for column, goal_type in (
+            ("short_term_goal_id", "ShortTermGoal"),
+            ("practice_session_id", "PracticeSession"),
+        ):
+            values = self.missing_goal(goal_type)
+            values["name"] = values["name"].replace("__ref__", column)
+            self.placeholders(
+                "links",
+                column,
+                "goals",
+                values,
+                (self.now, self.now, self.recovery_id, self.recovery_id),
+            )
+
+    def goal_roots(self) -> None:
+        goals, links = self.t("goals"), self.t("links")
+        # Goals that are not part of a tree topped by an UltimateGoal hang under the recovery
+        # root: orphans (no parent, not a session) get it as parent; cycles keep their parents.
+        orphans = "t.parent_id IS NULL AND t.type NOT IN ('UltimateGoal', 'PracticeSession')"
+        self.record(
+            "goals",
+            "parent_id",
+            f"SELECT t.id AS row_id, NULL AS old_value, %s AS new_value, "
+            f"'orphan goal moved under the recovery root' AS reason FROM {goals} t WHERE {orphans}",
+            (self.recovery_id,),
+        )
+        moved = self.execute(
+            f"UPDATE {goals} AS t SET parent_id = %s WHERE {orphans}", (self.recovery_id,)
+        )
+        if moved:
+            self.say(
+                f"goals: {moved} goal(s) without a parent moved under '{RECOVERY_NAME}'",
+                warning=True,
+            )
+        self.execute("DROP TABLE IF EXISTS goal_roots_backfill")
+        self.execute(
+            "CREATE TEMPORARY TABLE goal_roots_backfill "
+            "(id VARCHAR(64) PRIMARY KEY, root_id VARCHAR(64) NOT NULL)"
+        )
+        # UNION (not UNION ALL) also stops on a cycle under a root.
+        self.execute(
+            "INSERT INTO goal_roots_backfill (id, root_id) "
+            "WITH RECURSIVE tree(id, root_id) AS ("
+            f" SELECT id, id FROM {goals} WHERE parent_id IS NULL AND type = 'UltimateGoal'"
+            f" UNION SELECT g.id, tree.root_id FROM {goals} g JOIN tree ON g.parent_id = tree.id"
+            ") SELECT id, MIN(root_id) FROM tree GROUP BY id"
+        )
+        # Sessions without a parent: the root of the goal(s) they are linked to.
+        parentless = f"SELECT id FROM {goals} WHERE parent_id IS NULL AND type = 'PracticeSession'"
+        disagree = self.rows(
+            f"SELECT l.practice_session_id FROM {links} l "
+            "JOIN goal_roots_backfill r ON r.id = l.short_term_goal_id "
+            f"WHERE l.practice_session_id IN ({parentless}) "
+            "GROUP BY l.practice_session_id HAVING COUNT(DISTINCT r.root_id) > 1"
+        )
+        self.execute(
+            "INSERT INTO goal_roots_backfill (id, root_id) "
+            f"SELECT l.practice_session_id, MIN(r.root_id) FROM {links} l "
+            "JOIN goal_roots_backfill r ON r.id = l.short_term_goal_id "
+            f"WHERE l.practice_session_id IN ({parentless}) "
+            "AND l.practice_session_id NOT IN (SELECT id FROM goal_roots_backfill) "
+            "GROUP BY l.practice_session_id"
+        )
+        if disagree:
+            self.say(
+                f"goals: {len(disagree)} session(s) linked to goals of different fractals took "
+                f"the smallest root id (first: {', '.join(row[0] for row in disagree[:5])})",
+                warning=True,
+            )
+        # Unlinked sessions without a parent keep a root_id that leads to an existing fractal.
+        self.execute(
+            "INSERT INTO goal_roots_backfill (id, root_id) "
+            f"SELECT s.id, r.root_id FROM {goals} s "
+            "JOIN goal_roots_backfill r ON r.id = s.root_id "
+            "WHERE s.parent_id IS NULL AND s.type = 'PracticeSession' "
+            "AND s.id NOT IN (SELECT id FROM goal_roots_backfill)"
+        )
+        recovered = self.execute(
+            "INSERT INTO goal_roots_backfill (id, root_id) "
+            f"SELECT id, %s FROM {goals} WHERE id NOT IN (SELECT id FROM goal_roots_backfill)",
+            (self.recovery_id,),
+        )
+        if recovered:
+            self.say(
+                f"goals: {recovered} row(s) whose fractal is unknown moved under '{RECOVERY_NAME}'",
+                warning=True,
+            )
+        changed = self.set_column(
+            "goals",
+            "root_id",
+            "SELECT r.root_id FROM goal_roots_backfill r WHERE r.id = t.id",
+            reason="root derived from the tree",
+            legacy=True,
+        )
+        total = self.rows(f"SELECT COUNT(*) FROM {goals}")[0][0]
+        self.say(f"goals: root_id {total}/{total} rows ({changed} set or corrected)")
+        self.execute("DROP TABLE goal_roots_backfill")
+
+    def valid_root(self, column: str) -> str:
+        """The root of the goal `column` points to, or the recovery root if it is missing."""
+        return (
+            f"COALESCE((SELECT g.root_id FROM {self.t('goals')} g WHERE g.id = t.{column}), "
+            f"'{self.recovery_id}')"
+        )
+
+    def report_roots(self, key: str, changed: int) -> None:
+        total = self.rows(f"SELECT COUNT(*) FROM {self.t(key)}")[0][0]
+        recovered = self.rows(
+            f"SELECT COUNT(*) FROM {self.t(key)} WHERE root_id = %s", (self.recovery_id,)
+        )[0][0]
+        self.say(f"{self.tables[key]}: root_id {total}/{total} rows ({changed} set or corrected)")
+        if recovered:
+            self.say(
+                f"{self.tables[key]}: {recovered} row(s) under '{RECOVERY_NAME}'", warning=True
+            )
+
+    def owned_roots(self) -> None:
+        for key in ("groups", "activities", "templates", "programs"):
+            changed = self.set_column(
+                key,
+                "root_id",
+                self.valid_root("root_id"),
+                reason="root corrected to the fractal's root",
+                legacy=True,
+            )
+            self.report_roots(key, changed)
+
+    def named_placeholder(self, what: str, column: str) -> str:
+        return f"'{what} (missing ' || SUBSTR(MIN({self.as_text('c.' + column)}), 1, 8) || ')'"
+
+    def definition_placeholders_and_roots(self) -> None:
+        now = self.now
+        false = "FALSE" if self.connection.vendor == "postgresql" else "0"
+        true = "TRUE" if self.connection.vendor == "postgresql" else "1"
+        self.placeholders(
+            "activities",
+            "group_id",
+            "groups",
+            {
+                "root_id": "MIN(c.root_id)",
+                "name": self.named_placeholder("Activity group", "group_id"),
+                "description": "'Placeholder for a deleted activity group.'",
+                "created_at": "%s",
+                "updated_at": "%s",
+                "sort_order": "0",
+            },
+            (now, now),
+        )
+        activity = {
+            "root_id": "%s",
+            "name": self.named_placeholder("Activity", "__col__"),
+            "description": "'Placeholder for a deleted activity definition.'",
+            "created_at": "%s",
+            "updated_at": "%s",
+            "has_sets": false,
+            "has_metrics": true,
+            "metrics_multiplicative": false,
+            "has_splits": false,
+        }
+        for child in ("metrics", "splits"):
+            values = dict(activity, name=activity["name"].replace("__col__", "activity_id"))
+            self.placeholders(
+                child, "activity_id", "activities", values, (self.recovery_id, now, now)
+            )
+        for key in ("metrics", "splits"):
+            changed = self.set_column(
+                key,
+                "root_id",
+                f"SELECT a.root_id FROM {self.t('activities')} a WHERE a.id = t.activity_id",
+                reason="root of the activity",
+                legacy=False,
+            )
+            self.report_roots(key, changed)
+
+    def session_rows(self) -> None:
+        now = self.now
+        false = "FALSE" if self.connection.vendor == "postgresql" else "0"
+        true = "TRUE" if self.connection.vendor == "postgresql" else "1"
+        goals = self.t("goals")
+        self.placeholders(
+            "goals",
+            "template_id",
+            "templates",
+            {
+                "root_id": "MIN(c.root_id)",
+                "name": self.named_placeholder("Session template", "template_id"),
+                "description": "'Placeholder for a deleted session template.'",
+                "template_data": "'{}'",
+                "created_at": "%s",
+                "updated_at": "%s",
+            },
+            (now, now),
+        )
+        session = self.missing_goal("PracticeSession")
+        session["name"] = session["name"].replace("__ref__", "practice_session_id")
+        self.placeholders(
+            "instances", "practice_session_id", "goals", session, (now, now, None, self.recovery_id)
+        )
+        self.placeholders(
+            "instances",
+            "activity_definition_id",
+            "activities",
+            {
+                "root_id": f"MIN((SELECT g.root_id FROM {goals} g "
+                "WHERE g.id = c.practice_session_id))",
+                "name": self.named_placeholder("Activity", "activity_definition_id"),
+                "description": "'Placeholder for a deleted activity definition.'",
+                "created_at": "%s",
+                "updated_at": "%s",
+                "has_sets": false,
+                "has_metrics": true,
+                "metrics_multiplicative": false,
+                "has_splits": false,
+            },
+            (now, now),
+        )
+        changed = self.set_column(
+            "instances",
+            "root_id",
+            f"SELECT g.root_id FROM {goals} g WHERE g.id = t.practice_session_id",
+            reason="root of the session",
+            legacy=False,
+        )
+        self.report_roots("instances", changed)
+
+    def metric_values(self) -> None:
+        """Instances, definitions and splits that were deleted; then root and timestamps."""
+        now = self.now
+        false = "FALSE" if self.connection.vendor == "postgresql" else "0"
+        true = "TRUE" if self.connection.vendor == "postgresql" else "1"
+        goals = self.t("goals")
+        recovered_session = str(uuid.uuid4())
+        recovered_activity = str(uuid.uuid4())
+        if self.rows(
+            f"SELECT COUNT(*) FROM {self.t('values')} c LEFT JOIN {self.t('instances')} x "
+            "ON x.id = c.activity_instance_id WHERE x.id IS NULL"
+        )[0][0]:
+            self.execute(
+                f"INSERT INTO {goals} (id, type, name, description, completed, created_at, "
+                "updated_at, parent_id, root_id, sort_order) VALUES "
+                "(%s, 'PracticeSession', 'Recovered activity instances', "
+                "'Placeholder session for activity instances that were deleted.', "
+                f"{false}, %s, %s, NULL, %s, 0)",
+                (recovered_session, now, now, self.recovery_id),
+            )
+            self.record_created("goals", [recovered_session], "recovery session")
+            self.execute(
+                f"INSERT INTO {self.t('activities')} (id, root_id, name, description, created_at, "
+                "updated_at, has_sets, has_metrics, metrics_multiplicative, has_splits) VALUES "
+                "(%s, %s, 'Recovered activity', 'Placeholder for deleted activity instances.', "
+                f"%s, %s, {false}, {true}, {false}, {false})",
+                (recovered_activity, self.recovery_id, now, now),
+            )
+            self.record_created("activities", [recovered_activity], "recovery activity")
+            self.placeholders(
+                "values",
+                "activity_instance_id",
+                "instances",
+                {
+                    "practice_session_id": "%s",
+                    "activity_definition_id": "%s",
+                    "root_id": "%s",
+                    "created_at": "%s",
+                    "updated_at": "%s",
+                    "sort_order": "0",
+                    "completed": false,
+                },
+                (recovered_session, recovered_activity, self.recovery_id, now, now),
+            )
+        instances = self.t("instances")
+        root_of_value = (
+            f"MIN((SELECT i.root_id FROM {instances} i WHERE i.id = c.activity_instance_id))"
+        )
+        activity_of_value = (
+            f"MIN((SELECT i.activity_definition_id FROM {instances} i "
+            "WHERE i.id = c.activity_instance_id))"
+        )
+        self.placeholders(
+            "values",
+            "metric_definition_id",
+            "metrics",
+            {
+                "activity_id": activity_of_value,
+                "root_id": root_of_value,
+                "name": self.named_placeholder("Deleted metric", "metric_definition_id"),
+                "unit": "''",
+                "created_at": "%s",
+                "updated_at": "%s",
+                "deleted_at": "%s",
+                "is_active": false,
+                "is_top_set_metric": false,
+                "is_multiplicative": true,
+                "sort_order": "0",
+            },
+            (now, now, now),
+        )
+        self.placeholders(
+            "values",
+            "split_definition_id",
+            "splits",
+            {
+                "activity_id": activity_of_value,
+                "root_id": root_of_value,
+                "name": self.named_placeholder("Deleted split", "split_definition_id"),
+                "order": "0",
+                "created_at": "%s",
+                "updated_at": "%s",
+                "deleted_at": "%s",
+            },
+            (now, now, now),
+        )
+        # One pass over the big table: root and audit timestamps from the instance.
+        values = self.t("values")
+        self.record(
+            "values",
+            "root_id",
+            f"SELECT t.id AS row_id, t.root_id AS old_value, i.root_id AS new_value, "
+            f"'root of the activity instance' AS reason FROM {values} t "
+            f"JOIN {instances} i ON i.id = t.activity_instance_id "
+            "WHERE t.root_id IS NOT NULL AND t.root_id <> i.root_id",
+        )
+        total = self.execute(
+            f"UPDATE {values} AS t SET "
+            f"root_id = (SELECT i.root_id FROM {instances} i WHERE i.id = t.activity_instance_id), "
+            "created_at = COALESCE(t.created_at, (SELECT COALESCE(i.created_at, i.time_start) "
+            f"FROM {instances} i WHERE i.id = t.activity_instance_id), %s), "
+            "updated_at = COALESCE(t.updated_at, t.created_at, (SELECT COALESCE(i.created_at, "
+            f"i.time_start) FROM {instances} i WHERE i.id = t.activity_instance_id), %s)",
+            (now, now),
+        )
+        self.say(f"{self.tables['values']}: root_id {total}/{total} rows")
+
+    def program_rows(self) -> None:
+        now = self.now
+        false = "FALSE" if self.connection.vendor == "postgresql" else "0"
+        self.placeholders(
+            "blocks",
+            "program_id",
+            "programs",
+            {
+                "root_id": "%s",
+                "name": self.named_placeholder("Program", "program_id"),
+                "description": "'Placeholder for a deleted program.'",
+                "start_date": "%s",
+                "end_date": "%s",
+                "created_at": "%s",
+                "updated_at": "%s",
+                "is_active": false,
+                "goal_ids": "'[]'",
+                "weekly_schedule": "'{}'",
+            },
+            (self.recovery_id, now, now, now, now),
+        )
+        if self.placeholders(
+            "days",
+            "block_id",
+            "blocks",
+            {"program_id": "%s", "name": self.named_placeholder("Program block", "block_id")},
+            ("__program__",),
+        ):
+            self.execute(
+                f"UPDATE {self.t('blocks')} SET program_id = %s WHERE program_id = %s",
+                (self.recovery_program(), "__program__"),
+            )
+        self.placeholders(
+            "scheduled",
+            "session_template_id",
+            "templates",
+            {
+                "root_id": "%s",
+                "name": self.named_placeholder("Session template", "session_template_id"),
+                "description": "'Placeholder for a deleted session template.'",
+                "template_data": "'{}'",
+                "created_at": "%s",
+                "updated_at": "%s",
+            },
+            (self.recovery_id, now, now),
+        )
+        if self.placeholders(
+            "scheduled",
+            "day_id",
+            "days",
+            {"block_id": "%s", "name": self.named_placeholder("Program day", "day_id")},
+            ("__block__",),
+        ):
+            block = str(uuid.uuid4())
+            self.execute(
+                f"INSERT INTO {self.t('blocks')} (id, program_id, name) VALUES "
+                "(%s, %s, 'Recovered program days')",
+                (block, self.recovery_program()),
+            )
+            self.record_created("blocks", [block], "recovery block")
+            self.execute(
+                f"UPDATE {self.t('days')} SET block_id = %s WHERE block_id = %s",
+                (block, "__block__"),
+            )
+
+    def recovery_program(self) -> str:
+        """A program under the recovery root for blocks and days whose program was deleted."""
+        if not hasattr(self, "_recovery_program"):
+            self._recovery_program = str(uuid.uuid4())
+            false = "FALSE" if self.connection.vendor == "postgresql" else "0"
+            self.execute(
+                f"INSERT INTO {self.t('programs')} (id, root_id, name, description, start_date, "
+                "end_date, created_at, updated_at, is_active, goal_ids, weekly_schedule) VALUES "
+                "(%s, %s, 'Recovered program', 'Placeholder for deleted programs.', %s, %s, %s, "
+                f"%s, {false}, '[]', '{{}}')",
+                (self._recovery_program, self.recovery_id, self.now, self.now, self.now, self.now),
+            )
+            self.record_created("programs", [self._recovery_program], "recovery program")
+        return self._recovery_program
+
+    def timestamps(self) -> None:
+        now = self.now
+        goals = self.t("goals")
+        for key, expression in (
+            ("goals", "COALESCE(t.session_start, t.updated_at, %s)"),
+            (
+                "instances",
+                "COALESCE(t.time_start, (SELECT COALESCE(g.created_at, g.session_start) "
+                f"FROM {goals} g WHERE g.id = t.practice_session_id), %s)",
+            ),
+            ("groups", "%s"),
+            ("activities", "%s"),
+            ("metrics", "%s"),
+            ("splits", "%s"),
+            ("templates", "%s"),
+            ("programs", "COALESCE(t.updated_at, t.start_date, %s)"),
+        ):
+            filled = self.fill_null(key, "created_at", expression, (now,), legacy=True)
+            if filled:
+                self.say(f"{self.tables[key]}: created_at filled on {filled} row(s) that had none")
+        for key in ("goals", "programs"):
+            self.fill_null(key, "updated_at", "t.created_at", (), legacy=True)
+        for key in ("groups", "activities", "metrics", "splits", "templates"):
+            self.fill_null(key, "updated_at", "t.created_at", (), legacy=False)
+        self.fill_null(
+            "instances", "updated_at", "COALESCE(t.time_stop, t.created_at)", (), legacy=False
+        )
+        for key in ("goals", "metrics", "instances"):
+            self.fill_null(key, "sort_order", "0", (), legacy=False)
+        false = "FALSE" if self.connection.vendor == "postgresql" else "0"
+        self.fill_null("instances", "completed", false, (), legacy=False)
+
+    def fill_null(self, key: str, column: str, expression: str, params, *, legacy: bool) -> int:
+        col = self.quote(column)
+        if legacy:
+            self.record(
+                key,
+                column,
+                f"SELECT t.id AS row_id, NULL AS old_value, {self.as_text(f'({expression})')} "
+                f"AS new_value, 'missing {column} filled' AS reason "
+                f"FROM {self.t(key)} t WHERE t.{col} IS NULL",
+                params,
+            )
+        return self.execute(
+            f"UPDATE {self.t(key)} AS t SET {col} = ({expression}) WHERE t.{col} IS NULL", params
+        )
+
+    def unique_names(self) -> None:
+        for key, scope in UNIQUE_NAMES:
+            table = self.t(key)
+            duplicates = self.rows(
+                f"SELECT t.id, t.{scope}, t.name FROM {table} t "
+                f"JOIN (SELECT {scope} AS scope, name FROM {table} WHERE deleted_at IS NULL "
+                f"GROUP BY {scope}, name HAVING COUNT(*) > 1) d "
+                f"ON d.scope = t.{scope} AND d.name = t.name "
+                f"WHERE t.deleted_at IS NULL ORDER BY t.{scope}, t.name, t.created_at, t.id"
+            )
+            renamed = 0
+            seen: dict[tuple, int] = {}
+            for row_id, scope_id, name in duplicates:
+                position = seen[(scope_id, name)] = seen.get((scope_id, name), 0) + 1
+                if position == 1:
+                    continue
+                taken = {
+                    row[0]
+                    for row in self.rows(
+                        f"SELECT name FROM {table} WHERE {scope} = %s AND deleted_at IS NULL",
+                        (scope_id,),
+                    )
+                }
+                number = position
+                while f"{name} ({number})" in taken:
+                    number += 1
+                new_name = f"{name} ({number})"
+                self.record(
+                    key,
+                    "name",
+                    "SELECT %s AS row_id, %s AS old_value, %s AS new_value, "
+                    "'duplicate name renamed' AS reason",
+                    (row_id, name, new_name),
+                )
+                self.execute(f"UPDATE {table} SET name = %s WHERE id = %s", (new_name, row_id))
+                renamed += 1
+            if renamed:
+                self.say(
+                    f"{self.tables[key]}: {renamed} duplicate name(s) renamed '<name> (n)'",
+                    warning=True,
+                )
+
+    def drop_recovery_root_if_unused(self) -> None:
+        used = sum(
+            self.rows(
+                f"SELECT COUNT(*) FROM {self.t(key)} WHERE root_id = %s AND id <> %s",
+                (self.recovery_id, self.recovery_id),
+            )[0][0]
+            for key in (
+                "goals",
+                "groups",
+                "activities",
+                "metrics",
+                "splits",
+                "templates",
+                "instances",
+                "values",
+                "programs",
+            )
+        )
+        if used:
+            self.say(f"'{RECOVERY_NAME}' ({self.recovery_id}) holds {used} row(s)", warning=True)
+            return
+        self.execute(f"DELETE FROM {self.t('goals')} WHERE id = %s", (self.recovery_id,))
+        self.execute(f"DELETE FROM {self.t('repairs')} WHERE row_id = %s", (self.recovery_id,))
+
+
+def backfill(apps, schema_editor) -> None:
+    print()
+    Backfill(apps, schema_editor).run()
+
+
+def restore(apps, schema_editor) -> None:
+    """Put back every recorded legacy value and remove every row this migration created."""
+    connection = schema_editor.connection
+    quote = connection.ops.quote_name
+    repairs = quote(apps.get_model("goals", "LegacyRepair")._meta.db_table)
+    types = {
+        model._meta.db_table: {field.column: field for field in model._meta.concrete_fields}
+        for model in apps.get_models()
+        if not model._meta.proxy
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT table_name, column_name FROM {repairs} WHERE migration = %s",
+            (MIGRATION,),
+        )
+        columns = [row for row in cursor.fetchall() if row[1] != "*"]
+        for table, column in columns:
+            old = "r.old_value"
+            if connection.vendor == "postgresql":
+                old = f"CAST(r.old_value AS {types[table][column].db_type(connection)})"
+            match = "r.table_name = %s AND r.column_name = %s AND r.migration = %s"
+            cursor.execute(
+                f"UPDATE {quote(table)} AS t SET {quote(column)} = (SELECT {old} FROM {repairs} r "
+                f"WHERE {match} AND r.row_id = t.id) "
+                f"WHERE t.id IN (SELECT r.row_id FROM {repairs} r WHERE {match})",
+                (table, column, MIGRATION, table, column, MIGRATION),
+            )
+        cursor.execute(
+            f"SELECT table_name, row_id FROM {repairs} WHERE migration = %s AND column_name = '*'",
+            (MIGRATION,),
+        )
+        for table, row_id in cursor.fetchall():
+            cursor.execute(f"DELETE FROM {quote(table)} WHERE id = %s", (row_id,))
+        cursor.execute(f"DELETE FROM {repairs} WHERE migration = %s", (MIGRATION,))
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("goals", "0003_add_root_and_audit_columns"),
+        ("practice_sessions", "0002_add_root_and_audit_columns"),
+    ]
+
+    operations = [
+        migrations.RunPython(backfill, restore),
+    ]

@@ -1,0 +1,46 @@
+"""Add the improvement plan's columns to activity instances and metric values, nullable, so
+SQLite adds them in place; 0003 makes them NOT NULL once goals.0004 has filled them.
+"""
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+
+def nullable_root():
+    return models.ForeignKey(
+        db_constraint=False,
+        db_index=False,
+        editable=False,
+        null=True,
+        on_delete=django.db.models.deletion.PROTECT,
+        related_name="+",
+        to="goals.goal",
+    )
+
+
+def nullable_timestamp():
+    return models.DateTimeField(blank=True, null=True)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("goals", "0003_add_root_and_audit_columns"),
+        ("practice_sessions", "0001_legacy_baseline"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            "activityinstance",
+            "deleted_at",
+            models.DateTimeField(blank=True, editable=False, null=True),
+        ),
+        migrations.AddField("activityinstance", "updated_at", nullable_timestamp()),
+        migrations.AddField("activityinstance", "sort_order", models.IntegerField(null=True)),
+        migrations.AddField("activityinstance", "completed", models.BooleanField(null=True)),
+        migrations.AddField("activityinstance", "notes", models.TextField(blank=True, null=True)),
+        migrations.AddField("activityinstance", "data", models.TextField(blank=True, null=True)),
+        migrations.AddField("activityinstance", "root", nullable_root()),
+        migrations.AddField("metricvalue", "created_at", nullable_timestamp()),
+        migrations.AddField("metricvalue", "updated_at", nullable_timestamp()),
+        migrations.AddField("metricvalue", "root", nullable_root()),
+    ]
