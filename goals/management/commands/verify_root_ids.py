@@ -1,0 +1,61 @@
+"""manage.py verify_root_ids: prove that every row knows its fractal's root."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS
+
+from goals.selectors import RootIdReport, root_id_report
+
+
+class Command(BaseCommand):
+    help = (
+        "Check root_id on every table that carries it (NOT NULL, no missing or non-root goals, "
+        "agreement with parent and owner chains) and that the plan's 26 indexes exist."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--database",
+            default=DEFAULT_DB_ALIAS,
+            help="Database alias to verify (default: %(default)s).",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="Print the checks as JSON for machines."
+        )
+
+    def handle(self, *args, **options) -> None:
+        report = root_id_report(using=options["database"])
+        if options["json"]:
+            self._render_json(report)
+        else:
+            self._render(report, verbosity=options["verbosity"])
+        if not report.ok:
+            raise CommandError(
+                f"{report.failed} root_id checks failed (listed above).", returncode=1
+            )
+
+    def _render(self, report: RootIdReport, *, verbosity: int) -> None:
+        for check in report.checks:
+            if check.ok:
+                if verbosity >= 1:
+                    self.stdout.write(f"{self.style.SUCCESS('OK  ')} {check.table}: {check.check}")
+                continue
+            sample = f" (first: {', '.join(check.sample_ids)})" if check.sample_ids else ""
+            self.stdout.write(
+                f"{self.style.ERROR('FAIL')} {check.table}: {check.check}: "
+                f"{check.failures} failing{sample}"
+            )
+        if report.ok:
+            self.stdout.write(self.style.SUCCESS(f"All {len(report.checks)} root_id checks pass."))
+
+    def _render_json(self, report: RootIdReport) -> None:
+        payload = {
+            "ok": report.ok,
+            "failed": report.failed,
+            "checks": [dict(asdict(check), ok=check.ok) for check in report.checks],
+        }
+        self.stdout.write(json.dumps(payload, indent=2))
