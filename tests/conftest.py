@@ -56,16 +56,16 @@ def legacy_database(django_db_blocker) -> Callable[[Path], contextlib.AbstractCo
             "OPTIONS": dict(settings.SQLITE_OPTIONS, timeout=1.0),
             "TIME_ZONE": settings.TIME_ZONE,
         }
-        connections.settings[LEGACY_ALIAS] = connections.configure_settings({LEGACY_ALIAS: config})[
-            LEGACY_ALIAS
-        ]
+        configured = connections.configure_settings(
+            {"default": connections.settings["default"], LEGACY_ALIAS: config}
+        )
+        connections.settings[LEGACY_ALIAS] = configured[LEGACY_ALIAS]
         try:
             with django_db_blocker.unblock():
                 yield LEGACY_ALIAS
         finally:
-            if LEGACY_ALIAS in connections:
-                connections[LEGACY_ALIAS].close()
-                del connections[LEGACY_ALIAS]
+            connections[LEGACY_ALIAS].close()
+            del connections[LEGACY_ALIAS]
             connections.settings.pop(LEGACY_ALIAS, None)
 
     return use

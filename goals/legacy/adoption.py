@@ -17,6 +17,7 @@ from pathlib import Path
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
+from django.db.models import NOT_PROVIDED
 from django.db.models.expressions import Value
 
 from goals.legacy.inspection import (
@@ -190,8 +191,11 @@ def _add_missing_columns(editor, model) -> list[str]:
         if model_field.column in present:
             continue
         default = ""
-        if isinstance(model_field.db_default, Value):
-            default = f" DEFAULT {editor.quote_value(model_field.db_default.value)}"
+        value = model_field.db_default
+        if isinstance(value, Value):
+            value = value.value
+        if value is not NOT_PROVIDED and not hasattr(value, "resolve_expression"):
+            default = f" DEFAULT {editor.quote_value(value)}"
         editor.execute(
             f"ALTER TABLE {editor.quote_name(table)} "
             f"ADD COLUMN {editor.quote_name(model_field.column)}{default}"

@@ -536,6 +536,15 @@ class Backfill:
             },
             (now, now, now),
         )
+        # A placeholder definition belongs to its activity's fractal, whatever the values say.
+        for key in ("metrics", "splits"):
+            self.execute(
+                f"UPDATE {self.t(key)} AS t SET root_id = (SELECT a.root_id FROM "
+                f"{self.t('activities')} a WHERE a.id = t.activity_id) WHERE t.id IN "
+                f"(SELECT r.row_id FROM {self.t('repairs')} r WHERE r.table_name = %s "
+                "AND r.column_name = '*')",
+                (self.tables[key],),
+            )
         # One pass over the big table: root and audit timestamps from the instance.
         values = self.t("values")
         self.record(

@@ -1,0 +1,110 @@
+"""verify_root_ids on consistent data and on data corrupted in each way it checks."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from goals.selectors import PLAN_INDEXES
+from tests.factories import LongTermGoalFactory, MetricValueFactory, UltimateGoalFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def value():
+    """A metric value at the end of a full chain: fractal, goals, session, instance."""
+    return MetricValueFactory()
+
+
+def _verify(*args: str) -> str:
+    out = StringIO()
+    call_command("verify_root_ids", *args, stdout=out)
+    return out.getvalue()
+
+
+def _failing(*args: str) -> tuple[str, CommandError]:
+    out = StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command("verify_root_ids", *args, stdout=out)
+    return out.getvalue(), raised.value
+
+
+def _sql(statement: str, params=()) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+
+
+def test_passes_when_every_root_is_right(value):
+    """Consistent data passes every check, and the plan's 26 indexes exist."""
+    output = _verify()
+    assert sum(len(names) for names in PLAN_INDEXES.values()) == 26
+    assert "FAIL" not in output
+    assert output.strip().endswith("root_id checks pass.")
+
+
+def test_roots_are_derived_through_the_models(value):
+    """Saving through the models derives root_id from the chain, down to the metric value."""
+    root_id = value.activity_instance.practice_session.parent.parent.parent.pk
+    assert value.root_id == root_id
+    assert value.activity_instance.root_id == root_id
+    assert value.metric_definition.root_id == value.activity_instance.activity_definition.root_id
+
+
+def test_names_a_goal_disagreeing_with_its_parent(value):
+    """A goal whose root differs from its parent's root is named."""
+    session = value.activity_instance.practice_session
+    other = UltimateGoalFactory()
+    _sql("UPDATE goals SET root_id = %s WHERE id = %s", (other.pk, session.pk))
+    output, error = _failing()
+    assert f"FAIL goals: agrees with its parent's root: 1 failing (first: {session.pk})" in output
+    assert error.returncode == 1
+
+
+def test_names_a_root_that_is_not_a_root(value):
+    """A root_id pointing to a goal that is not a root is named."""
+    long_term = LongTermGoalFactory()
+    instance = value.activity_instance
+    _sql("UPDATE activity_instances SET root_id = %s WHERE id = %s", (long_term.pk, instance.pk))
+    output, _ = _failing()
+    assert (
+        "FAIL activity_instances: no root_id pointing to a goal that is not a root: "
+        f"1 failing (first: {instance.pk})"
+    ) in output
+    assert "FAIL activity_instances: agrees with its session's root: 1 failing" in output
+
+
+def test_names_a_root_pointing_to_a_missing_goal(value):
+    """A root_id pointing to a goal that does not exist is named."""
+    _sql("UPDATE metric_values SET root_id = 'no-such-goal' WHERE id = %s", (value.pk,))
+    output, _ = _failing()
+    # Put it back: the deferred foreign key is checked when the test's transaction ends.
+    _sql("UPDATE metric_values SET root_id = %s WHERE id = %s", (value.root_id, value.pk))
+    assert (
+        f"FAIL metric_values: no root_id pointing to a missing goal: 1 failing (first: {value.pk})"
+    ) in output
+
+
+def test_names_a_missing_plan_index(value):
+    """A dropped plan index is named."""
+    _sql("DROP INDEX idx_metric_values_root_metric")
+    output, _ = _failing()
+    assert (
+        "FAIL metric_values: has its 4 plan indexes: 1 failing "
+        "(first: idx_metric_values_root_metric)"
+    ) in output
+
+
+def test_json_lists_every_check(value):
+    """--json gives machines every check with its result."""
+    report = json.loads(_verify("--json"))
+    assert report["ok"] is True
+    assert report["failed"] == 0
+    tables = {check["table"] for check in report["checks"]}
+    assert {"goals", "metric_values", "programs", "session_templates"} <= tables
+    assert all(check["ok"] for check in report["checks"])
