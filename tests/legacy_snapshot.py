@@ -20,7 +20,7 @@ def legacy_snapshot(path: Path, columns: dict[str, tuple[str, ...]] | None = Non
             names = columns[table]
             key = ("practice_session_id", "short_term_goal_id") if "id" not in names else ("id",)
             select = ", ".join(f'"{name}"' for name in (*key, *names))
-            rows = connection.execute(f'SELECT {select} FROM "{table}"')  # noqa: S608
+            rows = connection.execute(f'SELECT {select} FROM "{table}"')
             snapshot[table] = {row[: len(key)]: row[len(key) :] for row in rows}
         return snapshot
     finally:
