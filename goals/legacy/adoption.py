@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
+from types import SimpleNamespace
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.loader import MigrationLoader
@@ -29,14 +31,9 @@ from goals.legacy.inspection import (
     is_file_database,
     legacy_db_inspect,
 )
-from goals.legacy.schemas import LEGACY_TABLES
+from goals.legacy.schemas import LEGACY_TABLES, VARIANTS
 
 Progress = Callable[[str, int, int], None]
-
-BASELINE_NODES: tuple[tuple[str, str], ...] = (
-    ("goals", "0001_legacy_baseline"),
-    ("practice_sessions", "0001_legacy_baseline"),
-)
 
 
 @dataclass(frozen=True)
@@ -51,6 +48,7 @@ class AdoptionResult:
     added_columns: tuple[str, ...] = ()
     replaced_indexes: tuple[str, ...] = ()
     other_tables: tuple[str, ...] = ()
+    recorded: tuple[str, ...] = ()  # the migrations recorded as applied, "app.name"
 
 
 def database_path(using: str = DEFAULT_DB_ALIAS) -> Path | None:
@@ -103,16 +101,20 @@ def legacy_db_adopt(
     check_not_locked(found.path)
     connection = connections[using]
     connection.close()  # a fresh connection, so no earlier transaction state leaks in
-    state = MigrationLoader(connection, ignore_no_migrations=True).project_state(
-        nodes=list(BASELINE_NODES), at_end=True
-    )
+    targets = list(VARIANTS[found.variant].adopt_at)
+    loader = MigrationLoader(connection, ignore_no_migrations=True)
+    state = loader.project_state(nodes=targets, at_end=True)
+    applied = sorted({node for target in targets for node in loader.graph.forwards_plan(target)})
     models = {
         model._meta.db_table: model for model in state.apps.get_models() if not model._meta.proxy
     }
+    preflight_legacy_data(connection)
     added: list[str] = []
     try:
         with connection.schema_editor(atomic=True) as editor:
             before_indexes = _index_names(connection)
+            for table in sorted(set(models) - set(LEGACY_TABLES)):
+                editor.create_model(models[table])  # tables of the recorded migrations
             for table in LEGACY_TABLES:
                 added += _add_missing_columns(editor, models[table])
                 editor._remake_table(models[table])
@@ -129,7 +131,7 @@ def legacy_db_adopt(
             recorder = MigrationRecorder(connection)
             if not recorder.has_table():
                 editor.create_model(recorder.Migration)
-            for app, name in BASELINE_NODES:
+            for app, name in applied:
                 recorder.record_applied(app, name)
     except LegacyDbError:
         raise
@@ -151,6 +153,7 @@ def legacy_db_adopt(
         added_columns=tuple(added),
         replaced_indexes=tuple(replaced),
         other_tables=found.other_tables,
+        recorded=tuple(f"{app}.{name}" for app, name in applied),
     )
 
 
@@ -168,6 +171,16 @@ def _require_legacy_data(found: AdoptionResult) -> None:
             f"{found.path} holds no tables: there is nothing to adopt. Point DATABASE_URL at "
             "a legacy Fractal Goals file, or run `manage.py migrate` to start a new database.",
         )
+
+
+def preflight_legacy_data(connection) -> None:
+    """Run the constraint check of goals.0002 before adoption changes anything.
+
+    The check lives in that migration (migrations stay self-contained); it only reads, so it is
+    as valid on the legacy tables as on the adopted ones.
+    """
+    check = import_module("goals.migrations.0002_check_legacy_data").check_legacy_data
+    check(None, SimpleNamespace(connection=connection))
 
 
 def sqlite_enable_wal(*, using: str = DEFAULT_DB_ALIAS) -> None:

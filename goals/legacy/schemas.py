@@ -38,6 +38,11 @@ class SchemaVariant:
     description: str
     supported: bool
     ddl_file: str
+    # The migrations whose schema matches the variant's columns: adoption rebuilds to their state.
+    adopt_at: tuple[tuple[str, str], ...] = (
+        ("goals", "0001_legacy_baseline"),
+        ("practice_sessions", "0001_legacy_baseline"),
+    )
 
     @property
     def ddl(self) -> str:
@@ -62,8 +67,13 @@ VARIANTS: dict[str, SchemaVariant] = {
         SchemaVariant(
             name="script_migrated",
             description="older legacy schema after the earlier standalone improvement script",
-            supported=False,
+            supported=True,
             ddl_file="script_migrated.sql",
+            # The script added exactly the columns of goals.0003/practice_sessions.0002.
+            adopt_at=(
+                ("goals", "0003_add_root_and_audit_columns"),
+                ("practice_sessions", "0002_add_root_and_audit_columns"),
+            ),
         ),
         SchemaVariant(
             name="pre_sti",

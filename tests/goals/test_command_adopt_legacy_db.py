@@ -24,7 +24,7 @@ def _adopt(alias: str, *extra: str) -> str:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("variant", ["dev", "prod"])
+@pytest.mark.parametrize("variant", ["dev", "prod", "script_migrated"])
 def test_adoption_keeps_every_row_and_value(variant, make_legacy_db, legacy_database):
     """Every row and every legacy column value is the same after adoption."""
     path = make_legacy_db(variant)
@@ -108,6 +108,40 @@ def test_migrate_adopts_a_legacy_file_then_migrates(make_legacy_db, legacy_datab
     tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     connection.close()
     assert {"auth_user", "django_admin_log", "django_session", "legacy_repairs"} <= tables
+
+
+def test_script_migrated_file_is_adopted_with_its_added_columns(make_legacy_db, legacy_database):
+    """The earlier script's columns are kept, and its migrations are recorded as applied."""
+    path = make_legacy_db("script_migrated")
+    with legacy_database(path) as alias:
+        output = _adopt(alias)
+    assert "goals.0003_add_root_and_audit_columns" in output
+    connection = sqlite3.connect(path)
+    applied = connection.execute("SELECT app, name FROM django_migrations ORDER BY id").fetchall()
+    repairs = connection.execute("SELECT COUNT(*) FROM legacy_repairs").fetchone()
+    connection.close()
+    assert ("goals", "0002_check_legacy_data") in applied
+    assert ("practice_sessions", "0002_add_root_and_audit_columns") in applied
+    assert len(applied) == 5
+    assert repairs == (0,)
+
+
+def test_migrate_refuses_constraint_violators_before_adopting(make_legacy_db, legacy_database):
+    """Rows the new checks would reject stop migrate before adoption touches the file."""
+    path = make_legacy_db("dev")
+    connection = sqlite3.connect(path)
+    connection.execute(
+        "UPDATE goals SET session_end = '2001-01-01 00:00:00.000001' WHERE type = 'PracticeSession'"
+    )
+    connection.commit()
+    connection.close()
+    digest = file_sha256(path)
+    with (
+        legacy_database(path) as alias,
+        pytest.raises(CommandError, match="practice sessions that end before they start"),
+    ):
+        call_command("migrate", database=alias, stdout=StringIO())
+    assert file_sha256(path) == digest
 
 
 def _write(path: Path, data: bytes) -> Path:

@@ -77,6 +77,7 @@ class Command(BaseCommand):
                     f"in {len(result.row_counts)} tables."
                 )
             )
+            self.stdout.write(f"  recorded as applied: {', '.join(result.recorded)}")
             for column in result.added_columns:
                 self.stdout.write(f"  added missing column {column}")
             for index in result.replaced_indexes:
@@ -95,4 +96,5 @@ def _as_dict(result: AdoptionResult) -> dict:
         "added_columns": list(result.added_columns),
         "replaced_indexes": list(result.replaced_indexes),
         "other_tables": list(result.other_tables),
+        "recorded": list(result.recorded),
     }

@@ -42,6 +42,7 @@ class Command(DjangoMigrateCommand):
         if result.adopted and verbosity >= 1:
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Adopted legacy '{result.variant}' database {result.path} at the baseline."
+                    f"Adopted legacy '{result.variant}' database {result.path} "
+                    f"(recorded as applied: {', '.join(result.recorded)})."
                 )
             )

@@ -1,0 +1,44 @@
+"""A file the earlier standalone script had already changed reaches the same final state."""
+
+from __future__ import annotations
+
+import sqlite3
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from goals.legacy.generator import legacy_db_generate
+from goals.selectors import root_id_report
+
+pytestmark = pytest.mark.sqlite_only
+
+
+def test_script_migrated_file_is_corrected_and_verified(tmp_path, legacy_database):
+    """Wrong, missing and self-made roots of the earlier script are corrected; verify passes."""
+    generated = legacy_db_generate(
+        path=tmp_path / "script.db",
+        variant="script_migrated",
+        fractals=4,
+        sessions_per_fractal=25,
+        seed=5,
+    )
+    assert generated.dirt["wrong_root_other_fractal"] > 0
+    assert generated.dirt["session_own_root"] == 1
+    with legacy_database(generated.path) as alias:
+        call_command("migrate", database=alias, stdout=StringIO())
+        report = root_id_report(using=alias)
+    assert report.ok, [check for check in report.checks if not check.ok]
+    connection = sqlite3.connect(generated.path)
+    (orphan,) = generated.dirt_ids["session_own_root"]
+    root = connection.execute("SELECT root_id FROM goals WHERE id = ?", (orphan,)).fetchone()[0]
+    recovery = connection.execute(
+        "SELECT id FROM goals WHERE name = 'Recovered records'"
+    ).fetchone()[0]
+    corrected = connection.execute(
+        "SELECT COUNT(*) FROM legacy_repairs "
+        "WHERE column_name = 'root_id' AND old_value IS NOT NULL"
+    ).fetchone()[0]
+    connection.close()
+    assert root == recovery != orphan
+    assert corrected >= generated.dirt["wrong_root_other_fractal"]
