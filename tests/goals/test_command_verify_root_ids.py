@@ -108,3 +108,19 @@ def test_json_lists_every_check(value):
     tables = {check["table"] for check in report["checks"]}
     assert {"goals", "metric_values", "programs", "session_templates"} <= tables
     assert all(check["ok"] for check in report["checks"])
+
+
+@pytest.mark.sqlite_only
+def test_names_missing_and_nullable_roots_before_the_migrations(make_legacy_db, legacy_database):
+    """On a file adopted but not migrated, the nullable, NULL and absent root_id are reported."""
+    path = make_legacy_db("dev")
+    with legacy_database(path) as alias:
+        call_command("adopt_legacy_db", database=alias, stdout=StringIO())
+        out = StringIO()
+        with pytest.raises(CommandError):
+            call_command("verify_root_ids", database=alias, stdout=out)
+    output = out.getvalue()
+    assert "FAIL goals: root_id is NOT NULL in the schema: 1 failing" in output
+    assert "FAIL goals: no NULL root_id:" in output
+    assert "FAIL metric_values: has a root_id column: 1 failing" in output
+    assert "FAIL goals: has its 8 plan indexes: 8 failing" in output

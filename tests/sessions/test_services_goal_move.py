@@ -1,0 +1,69 @@
+"""Moving a goal to another fractal moves the root of everything that hangs off it."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from goals.models import Goal, PracticeSession, PracticeSessionGoal
+from goals.selectors import root_id_report
+from sessions.models import ActivityInstance, MetricValue
+from sessions.services import goal_move
+from tests.factories import (
+    ActivityInstanceFactory,
+    LongTermGoalFactory,
+    MetricValueFactory,
+    ShortTermGoalFactory,
+    UltimateGoalFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _tree_with_sessions(sessions: int):
+    short = ShortTermGoalFactory()
+    for _ in range(sessions):
+        MetricValueFactory(
+            activity_instance=ActivityInstanceFactory(practice_session__parent=short)
+        )
+    return short
+
+
+def test_move_carries_subtree_sessions_instances_and_values():
+    """The subtree, its sessions, their activity instances and metric values take the new root."""
+    short = _tree_with_sessions(3)
+    linked_only = PracticeSession.objects.create(name="Linked", root=short.root)
+    PracticeSessionGoal.objects.create(practice_session=linked_only, short_term_goal=short)
+    target = LongTermGoalFactory()
+    goal_move(goal=short, new_parent=target)
+    new_root = target.root_id
+    assert set(Goal.objects.filter(parent=short).values_list("root_id", flat=True)) == {new_root}
+    assert Goal.objects.get(pk=linked_only.pk).root_id == new_root
+    assert set(ActivityInstance.objects.values_list("root_id", flat=True)) == {new_root}
+    assert set(MetricValue.objects.values_list("root_id", flat=True)) == {new_root}
+    assert root_id_report().ok
+
+
+def test_move_takes_constant_queries(django_assert_num_queries):
+    """The number of queries does not grow with the subtree."""
+    small, large = _tree_with_sessions(1), _tree_with_sessions(6)
+    target = LongTermGoalFactory()
+    with django_assert_num_queries(9):
+        goal_move(goal=small, new_parent=target)
+    with django_assert_num_queries(9):
+        goal_move(goal=large, new_parent=target)
+
+
+def test_move_under_own_subtree_is_refused():
+    """A goal cannot move under one of its descendants."""
+    short = ShortTermGoalFactory()
+    child = Goal.objects.create(name="Inside", type="ImmediateGoal", parent=short)
+    with pytest.raises(ValidationError, match="cannot move under its own subtree"):
+        goal_move(goal=short, new_parent=child)
+    assert Goal.objects.get(pk=short.pk).parent_id != child.pk
+
+
+def test_ultimate_goal_cannot_move():
+    """An ultimate goal stays the top of its fractal."""
+    with pytest.raises(ValidationError, match="cannot be moved"):
+        goal_move(goal=UltimateGoalFactory(), new_parent=LongTermGoalFactory())
