@@ -238,23 +238,78 @@ def test_duplicate_names_are_renamed_and_restored(legacy_rows):
         assert [row[0] for row in cursor.fetchall()] == [name, name]
 
 
-def test_constraint_violators_stop_the_migration_unchanged(legacy_rows):
-    """An activity stopped before it started stops migrate with the row listed; nothing changes."""
+VIOLATIONS = {
+    "activity stopped before it started": (
+        "UPDATE activity_instances SET time_stop = '2020-01-01 00:00:00.000001' WHERE id = %s",
+        "activity_instances",
+        "1 activity instances stopped before they started",
+    ),
+    "negative activity duration": (
+        "UPDATE activity_instances SET duration_seconds = -5 WHERE id = %s",
+        "activity_instances",
+        "1 activity instances with a negative duration",
+    ),
+    "session ending before it starts": (
+        "UPDATE goals SET session_end = '2020-01-01 00:00:00.000001' WHERE id = %s",
+        "goals WHERE type = 'PracticeSession'",
+        "1 practice sessions that end before they start",
+    ),
+    "negative session duration": (
+        "UPDATE goals SET total_duration_seconds = -60 WHERE id = %s",
+        "goals WHERE type = 'PracticeSession'",
+        "1 goals with a negative duration",
+    ),
+    "unknown goal type": (
+        "UPDATE goals SET type = 'DreamGoal' WHERE id = %s",
+        "goals WHERE type = 'NanoGoal'",
+        "1 goals with an unknown type",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(VIOLATIONS))
+def test_constraint_violators_stop_the_migration_unchanged(legacy_rows, kind):
+    """A row the new checks would reject stops migrate with the row listed; nothing changes."""
     rows, _ = legacy_rows
+    update, source, message = VIOLATIONS[kind]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id FROM activity_instances ORDER BY id LIMIT 1")
-        (instance_id,) = cursor.fetchone()
-        cursor.execute(
-            "UPDATE activity_instances SET time_stop = '2020-01-01 00:00:00.000001' WHERE id = %s",
-            [instance_id],
-        )
+        cursor.execute(f"SELECT id FROM {source} ORDER BY id LIMIT 1")
+        (row_id,) = cursor.fetchone()
+        cursor.execute(update, [row_id])
     before = _snapshot(rows)
-    with pytest.raises(CommandError, match="1 activity instances stopped before they started"):
+    with pytest.raises(CommandError, match=f"{message} in .*first ids: {row_id}"):
         call_command("migrate", stdout=StringIO())
     assert _snapshot(rows) == before
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM django_migrations WHERE app = 'goals'")
         assert cursor.fetchone()[0] == 1
+        # Repaired, so the fixture can migrate forward again.
+        cursor.execute(f"DELETE FROM {update.split()[1]} WHERE id = %s", [row_id])
+
+
+def test_session_linked_to_two_fractals_takes_the_smallest_root(legacy_rows):
+    """Links to goals of two fractals are resolved deterministically: the smaller root id."""
+    with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE activity_instances SET time_stop = time_start WHERE id = %s", [instance_id]
+            "SELECT id, (SELECT MIN(g2.id) FROM goals g2 WHERE g2.type = 'ShortTermGoal') "
+            "FROM goals WHERE type = 'ShortTermGoal' ORDER BY id DESC LIMIT 1"
         )
+        last, first = cursor.fetchone()
+        cursor.execute(
+            "INSERT INTO goals (id, type, name, completed) "
+            "VALUES ('two-fractals', 'PracticeSession', 'Shared', %s)",
+            [False],
+        )
+        for short_term in (last, first):
+            cursor.execute(
+                "INSERT INTO practice_session_goals VALUES ('two-fractals', %s)", [short_term]
+            )
+    _migrate(_latest())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT MIN(g.root_id) FROM practice_session_goals l "
+            "JOIN goals g ON g.id = l.short_term_goal_id "
+            "WHERE l.practice_session_id = 'two-fractals'"
+        )
+        (expected,) = cursor.fetchone()
+    assert _root_of("two-fractals") == expected
