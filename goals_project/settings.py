@@ -109,6 +109,13 @@ AUTH_PASSWORD_VALIDATORS = [
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 
+# Backups (goals/backups.py): the folder (default: backups/ beside the SQLite file, var/backups
+# for PostgreSQL), whether `migrate` backs up first (off only for throw-away databases), and the
+# free space to leave after a backup.
+FRACTAL_BACKUP_DIR = os.environ.get("FRACTAL_BACKUP_DIR") or None
+FRACTAL_BACKUP_BEFORE_MIGRATE = _env_bool("FRACTAL_BACKUP_BEFORE_MIGRATE", True)
+FRACTAL_BACKUP_MIN_FREE_BYTES = int(os.environ.get("FRACTAL_BACKUP_MIN_FREE_BYTES", "0"))
+
 # Index names come from the improvement plan; some are longer than the 30 characters that Oracle
 # allows (models.E034). SQLite and PostgreSQL (63) are the supported databases.
 SILENCED_SYSTEM_CHECKS = ["models.E034"]

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import CommandError
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
+from django.db import connections
+from django.db.migrations.executor import MigrationExecutor
 
+from goals.backups import BackupError, backup_create
 from goals.legacy.adoption import legacy_db_adopt, legacy_db_inspect_alias
 from goals.legacy.inspection import DbState, LegacyDbError
 
 
 class Command(DjangoMigrateCommand):
     help = (
-        "Update the database schema; a legacy Fractal Goals SQLite file is adopted first "
-        "(see adopt_legacy_db)."
+        "Update the database schema; a database holding data is backed up and verified first, "
+        "and a legacy Fractal Goals SQLite file is adopted (see adopt_legacy_db)."
     )
+
+    def add_arguments(self, parser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--no-backup",
+            action="store_true",
+            help="Do not back up first (for throw-away databases; also "
+            "FRACTAL_BACKUP_BEFORE_MIGRATE=0).",
+        )
 
     def handle(self, *args, **options) -> None:
         database = options["database"]
@@ -28,10 +41,44 @@ class Command(DjangoMigrateCommand):
                         )
                     )
             else:
+                found = legacy_db_inspect_alias(using=database)
+                if self._wants_backup(options) and self._holds_data_to_migrate(database, found):
+                    self._backup(database)
                 self._adopt(database, options["verbosity"])
         except LegacyDbError as error:
             raise CommandError(str(error), returncode=int(error.problem)) from error
+        except BackupError as error:
+            raise CommandError(
+                f"{error} The backup taken before migrating failed, so nothing was migrated.",
+                returncode=error.code,
+            ) from error
         super().handle(*args, **options)
+
+    def _wants_backup(self, options) -> bool:
+        return settings.FRACTAL_BACKUP_BEFORE_MIGRATE and not options["no_backup"]
+
+    def _holds_data_to_migrate(self, database: str, found) -> bool:
+        """True when migrations are pending on a database that has rows in the goals table."""
+        if found.state_before == DbState.LEGACY:
+            return any(found.row_counts.values())
+        if found.state_before in (DbState.NEW, DbState.MISSING):
+            return False
+        if connections[database].vendor == "sqlite" and found.path is None:
+            return False  # in memory: nothing outlives the process anyway
+        connection = connections[database]
+        executor = MigrationExecutor(connection)
+        if not executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            return False
+        with connection.cursor() as cursor:
+            if "goals" not in connection.introspection.table_names(cursor):
+                return False
+            cursor.execute("SELECT 1 FROM goals LIMIT 1")
+            return cursor.fetchone() is not None
+
+    def _backup(self, database: str) -> None:
+        self.stdout.write(self.style.MIGRATE_HEADING("Backing up before migrating:"))
+        backup = backup_create(using=database)
+        self.stdout.write(f"  verified backup {backup.path}")
 
     def _adopt(self, database: str, verbosity: int) -> None:
         def progress(table: str, done: int, total: int) -> None:
