@@ -56,8 +56,8 @@ CHECKS = (
 )
 
 
-def check_legacy_data(apps, schema_editor) -> None:
-    connection = schema_editor.connection
+def find_violations(connection) -> list[str]:
+    """One line per kind of violation: count, first ids, how to fix, how to find them."""
     quote = connection.ops.quote_name
     types = ", ".join(f"'{name}'" for name in GOAL_TYPES)
     problems = []
@@ -71,14 +71,19 @@ def check_legacy_data(apps, schema_editor) -> None:
             cursor.execute(f"SELECT id FROM {quote(table)} WHERE {where} ORDER BY id LIMIT {SHOWN}")
             ids = ", ".join(row[0] for row in cursor.fetchall())
             problems.append(
-                f"- {count} {what} in {table} (first ids: {ids}): "
+                f"{count} {what} in {table} (first ids: {ids}): "
                 f"{fix.format(types_list=', '.join(GOAL_TYPES))}; "
                 f"find them with: SELECT * FROM {table} WHERE {where};"
             )
+    return problems
+
+
+def check_legacy_data(apps, schema_editor) -> None:
+    problems = find_violations(schema_editor.connection)
     if problems:
         raise CommandError(
             "The database has rows that the new constraints would reject; nothing was changed.\n"
-            + "\n".join(problems)
+            + "\n".join(f"- {problem}" for problem in problems)
             + "\nFix these rows (after a backup), then run migrate again.",
             returncode=3,
         )

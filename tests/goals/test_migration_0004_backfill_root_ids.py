@@ -6,125 +6,32 @@ migrated forward, verified, migrated back to the baseline and compared, and migr
 
 from __future__ import annotations
 
-import datetime
-import sqlite3
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
-from goals.legacy.generator import legacy_db_generate
-from goals.legacy.schemas import LEGACY_TABLES
 from goals.selectors import root_id_report
+from tests.legacy_loading import BASELINE, latest_migrations, migrate_to, normal, snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-BASELINE = [("goals", "0001_legacy_baseline"), ("practice_sessions", "0001_legacy_baseline")]
-
-
-def _migrate(targets) -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-
-
-def _latest() -> list[tuple[str, str]]:
-    executor = MigrationExecutor(connection)
-    return [
-        key
-        for key in executor.loader.graph.leaf_nodes()
-        if key[0] in {"goals", "practice_sessions"}
-    ]
-
-
-def _normal(value):
-    """Values as the legacy file holds them, whatever the backend returns."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, datetime.datetime):
-        return value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return value
-
-
-def _legacy_rows(path: Path) -> dict[str, tuple[tuple[str, ...], list[tuple]]]:
-    source = sqlite3.connect(path)
-    try:
-        rows = {}
-        for table in LEGACY_TABLES:
-            cursor = source.execute(f'SELECT * FROM "{table}"')
-            columns = tuple(description[0] for description in cursor.description)
-            rows[table] = (columns, cursor.fetchall())
-        return rows
-    finally:
-        source.close()
-
-
-def _load(rows) -> None:
-    with connection.cursor() as cursor:
-        boolean = {
-            (table, column.name)
-            for table in LEGACY_TABLES
-            for column in connection.introspection.get_table_description(cursor, table)
-            if "bool" in str(column.type_code).lower() or column.type_code == 16
-        }
-        for table, (columns, values) in rows.items():
-            names = ", ".join(connection.ops.quote_name(name) for name in columns)
-            marks = ", ".join(["%s"] * len(columns))
-            converted = [
-                tuple(
-                    bool(value) if (table, name) in boolean and value is not None else value
-                    for name, value in zip(columns, row, strict=True)
-                )
-                for row in values
-            ]
-            cursor.executemany(
-                f"INSERT INTO {connection.ops.quote_name(table)} ({names}) VALUES ({marks})",
-                converted,
-            )
-
-
-def _snapshot(rows) -> dict[str, set[tuple]]:
-    snapshot = {}
-    with connection.cursor() as cursor:
-        for table, (columns, _) in rows.items():
-            names = ", ".join(connection.ops.quote_name(name) for name in columns)
-            cursor.execute(f"SELECT {names} FROM {connection.ops.quote_name(table)}")
-            snapshot[table] = {tuple(_normal(v) for v in row) for row in cursor.fetchall()}
-    return snapshot
-
-
-@pytest.fixture
-def legacy_rows(tmp_path):
-    """A dirty generated dev file's rows, loaded into the baseline tables."""
-    generated = legacy_db_generate(
-        path=tmp_path / "legacy.db", variant="dev", fractals=3, sessions_per_fractal=15, seed=11
-    )
-    rows = _legacy_rows(generated.path)
-    _migrate(BASELINE)
-    _load(rows)
-    yield rows, generated
-    _migrate(_latest())
 
 
 def test_forward_back_and_forward_again_loses_nothing(legacy_rows):
     """Migrated and verified, then back at the baseline every legacy value is as it was."""
     rows, _ = legacy_rows
     expected = {
-        table: {tuple(_normal(v) for v in row) for row in values}
+        table: {tuple(normal(v) for v in row) for row in values}
         for table, (_, values) in rows.items()
     }
-    assert _snapshot(rows) == expected
-    _migrate(_latest())
+    assert snapshot(rows) == expected
+    migrate_to(latest_migrations())
     assert root_id_report().ok
-    _migrate(BASELINE)
-    assert _snapshot(rows) == expected
-    _migrate(_latest())
+    migrate_to(BASELINE)
+    assert snapshot(rows) == expected
+    migrate_to(latest_migrations())
     report = root_id_report()
     assert report.ok, [check for check in report.checks if not check.ok]
 
@@ -147,7 +54,7 @@ def _recovery_root() -> str:
 def test_rows_of_a_deleted_fractal_go_under_the_recovery_root(legacy_rows):
     """Sessions and definitions whose fractal is gone sit under "Recovered records", kept."""
     _, generated = legacy_rows
-    _migrate(_latest())
+    migrate_to(latest_migrations())
     recovery = _recovery_root()
     assert _root_of(recovery) == recovery
     for kind in ("sessions_of_deleted_fractal", "session_without_anything"):
@@ -170,7 +77,7 @@ def test_rows_of_a_deleted_fractal_go_under_the_recovery_root(legacy_rows):
 
 def test_parentless_sessions_take_the_root_of_their_linked_goal(legacy_rows):
     """A session without a parent gets the root of the short-term goal it is linked to."""
-    _migrate(_latest())
+    migrate_to(latest_migrations())
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT s.id, s.root_id, g.root_id FROM goals s "
@@ -187,7 +94,7 @@ def test_values_of_deleted_metrics_keep_their_data_through_placeholders(legacy_r
     """Metric values of a deleted definition point to a marked, soft-deleted placeholder."""
     _, generated = legacy_rows
     value_ids = generated.dirt_ids["metric_values_with_deleted_definition"]
-    _migrate(_latest())
+    migrate_to(latest_migrations())
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT m.name, m.deleted_at IS NOT NULL, v.root_id = i.root_id FROM metric_values v "
@@ -206,7 +113,7 @@ def test_missing_template_gets_a_placeholder_in_the_session_fractal(legacy_rows)
     """A session's missing template is recreated, with its id, in the session's fractal."""
     _, generated = legacy_rows
     (session_id,) = generated.dirt_ids["session_with_missing_template"]
-    _migrate(_latest())
+    migrate_to(latest_migrations())
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT t.name, t.root_id, s.root_id FROM goals s "
@@ -228,11 +135,11 @@ def test_duplicate_names_are_renamed_and_restored(legacy_rows):
             "VALUES ('dup-group', %s, %s, %s)",
             [root_id, name, "2030-01-01 00:00:00.000001"],
         )
-    _migrate(_latest())
+    migrate_to(latest_migrations())
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM activity_groups WHERE id = 'dup-group'")
         assert cursor.fetchone()[0] == f"{name} (2)"
-    _migrate(BASELINE)
+    migrate_to(BASELINE)
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM activity_groups WHERE id IN (%s, 'dup-group')", [group_id])
         assert [row[0] for row in cursor.fetchall()] == [name, name]
@@ -276,10 +183,10 @@ def test_constraint_violators_stop_the_migration_unchanged(legacy_rows, kind):
         cursor.execute(f"SELECT id FROM {source} ORDER BY id LIMIT 1")
         (row_id,) = cursor.fetchone()
         cursor.execute(update, [row_id])
-    before = _snapshot(rows)
+    before = snapshot(rows)
     with pytest.raises(CommandError, match=f"{message} in .*first ids: {row_id}"):
         call_command("migrate", no_backup=True, stdout=StringIO())
-    assert _snapshot(rows) == before
+    assert snapshot(rows) == before
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM django_migrations WHERE app = 'goals'")
         assert cursor.fetchone()[0] == 1
@@ -304,7 +211,7 @@ def test_session_linked_to_two_fractals_takes_the_smallest_root(legacy_rows):
             cursor.execute(
                 "INSERT INTO practice_session_goals VALUES ('two-fractals', %s)", [short_term]
             )
-    _migrate(_latest())
+    migrate_to(latest_migrations())
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT MIN(g.root_id) FROM practice_session_goals l "

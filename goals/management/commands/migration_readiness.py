@@ -1,0 +1,84 @@
+"""manage.py migration_readiness: is this database ready for the improvement migrations?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS
+
+from goals.readiness import ReadinessReport, migration_readiness
+
+
+class Command(BaseCommand):
+    help = (
+        "Assess the database before migrating (rows, schema variant, pending phases, data "
+        "problems and what migrate does about them, integrity, backups, disk, duration); "
+        "ends READY or NOT READY. Changes nothing."
+    )
+    requires_system_checks = []
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--database", default=DEFAULT_DB_ALIAS, help="Database alias.")
+        parser.add_argument(
+            "--format",
+            choices=["text", "markdown"],
+            default="text",
+            help="text for the terminal, markdown for a document to keep (default: text).",
+        )
+        parser.add_argument("--output", type=Path, help="Write the report to this file.")
+
+    def handle(self, *args, **options) -> None:
+        report = migration_readiness(using=options["database"])
+        lines = _render(report, markdown=options["format"] == "markdown")
+        text = "\n".join(lines) + "\n"
+        if options["output"]:
+            options["output"].write_text(text, encoding="utf-8")
+            self.stdout.write(f"Report written to {options['output']}")
+        else:
+            self.stdout.write(text, ending="")
+        if not report.ready:
+            raise CommandError(
+                f"NOT READY: {len(report.reasons)} reason(s) (listed above).", returncode=1
+            )
+
+
+def _render(report: ReadinessReport, *, markdown: bool) -> list[str]:
+    head = "# " if markdown else ""
+    sub = "## " if markdown else "== "
+    item = "- "
+    lines = [
+        f"{head}Migration readiness: {report.database}",
+        "",
+        f"{item}engine: {report.engine}",
+        f"{item}state: {report.state}",
+        f"{item}integrity: {report.integrity}",
+        "",
+        f"{sub}Rows",
+    ]
+    lines += [f"{item}{table}: {count}" for table, count in report.row_counts.items()] or [
+        f"{item}none"
+    ]
+    lines += ["", f"{sub}Pending migrations"]
+    lines += [
+        f"{item}{pending.phase}: {pending.label}: {pending.summary}" for pending in report.pending
+    ] or [f"{item}none: the database is up to date"]
+    lines += ["", f"{sub}Data problems and what the migration does"]
+    lines += [
+        f"{item}{problem.count} {problem.what}: {problem.action}" for problem in report.problems
+    ] or [f"{item}none found"]
+    backup = report.newest_backup
+    lines += ["", f"{sub}Backup, disk and time"]
+    freshness = "fresh" if report.backup_fresh else "older than 24 h"
+    lines.append(
+        f"{item}newest verified backup: "
+        + (f"{backup.path} ({backup.created_at}, {freshness})" if backup else "none")
+    )
+    lines.append(
+        f"{item}free disk: {report.free_bytes} bytes; needed: about {report.needed_bytes} bytes"
+    )
+    lines.append(f"{item}estimated duration: about {max(1, round(report.estimated_seconds))} s")
+    lines += [f"{item}note: {note}" for note in report.notes]
+    lines += ["", f"{sub}Verdict", "READY" if report.ready else "NOT READY"]
+    lines += [f"{item}{reason}" for reason in report.reasons]
+    return lines

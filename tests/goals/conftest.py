@@ -1,0 +1,21 @@
+"""Fixtures for the goals tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from goals.legacy.generator import legacy_db_generate
+from tests.legacy_loading import BASELINE, latest_migrations, legacy_rows_of, load, migrate_to
+
+
+@pytest.fixture
+def legacy_rows(tmp_path):
+    """A dirty generated dev file's rows, loaded into the baseline tables."""
+    generated = legacy_db_generate(
+        path=tmp_path / "legacy.db", variant="dev", fractals=3, sessions_per_fractal=15, seed=11
+    )
+    rows = legacy_rows_of(generated.path)
+    migrate_to(BASELINE)
+    load(rows)
+    yield rows, generated
+    migrate_to(latest_migrations())
