@@ -7,7 +7,6 @@ import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import import_module
-from pathlib import Path
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -138,9 +137,12 @@ def migration_readiness(*, using: str = DEFAULT_DB_ALIAS) -> ReadinessReport:
         if found.state_before == DbState.LEGACY
         else str(found.state_before)
     )
-    if found.state_before in (DbState.MISSING, DbState.NEW):
+    in_memory = connection.vendor == "sqlite" and found.path is None
+    if found.state_before in (DbState.MISSING, DbState.NEW) and not in_memory:
         report.notes.append("No data yet: migrate creates a new database.")
         return report
+    if in_memory:
+        report.state = "in-memory database"
     report.row_counts = _row_counts(connection)
     report.pending = _pending(connection, legacy=found.state_before == DbState.LEGACY)
     if any(item.label == "goals.0004_backfill_root_ids" for item in report.pending):
@@ -214,10 +216,13 @@ def _data_problems(connection) -> list[DataProblem]:
             if count:
                 problems.append(DataProblem(what, count, action))
     check = import_module("goals.migrations.0002_check_legacy_data")
-    for line in check.find_violations(connection):
-        count, _, rest = line.partition(" ")
-        what, _, fix = rest.partition(": ")
-        problems.append(DataProblem(what, int(count), f"migrate will stop; {fix}", blocking=True))
+    for violation in check.find_violations(connection):
+        what = (
+            f"{violation['what']} in {violation['table']} "
+            f"(first ids: {', '.join(violation['ids'])})"
+        )
+        action = f"migrate will stop; {violation['fix']}"
+        problems.append(DataProblem(what, violation["count"], action, blocking=True))
     return problems
 
 
@@ -252,7 +257,11 @@ def _assess_backup(report: ReadinessReport, using: str) -> None:
 def _assess_space(report: ReadinessReport, using: str) -> None:
     connection = connections[using]
     if connection.vendor == "sqlite":
-        size = Path(connection.settings_dict["NAME"]).stat().st_size
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA page_count")
+            pages = cursor.fetchone()[0]
+            cursor.execute("PRAGMA page_size")
+            size = pages * cursor.fetchone()[0]
     else:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_database_size(current_database())")

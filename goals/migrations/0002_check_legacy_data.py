@@ -56,11 +56,11 @@ CHECKS = (
 )
 
 
-def find_violations(connection) -> list[str]:
-    """One line per kind of violation: count, first ids, how to fix, how to find them."""
+def find_violations(connection) -> list[dict]:
+    """One entry per kind of violation: count, what, table, first ids, fix, and the WHERE."""
     quote = connection.ops.quote_name
     types = ", ".join(f"'{name}'" for name in GOAL_TYPES)
-    problems = []
+    found = []
     with connection.cursor() as cursor:
         for table, condition, what, fix in CHECKS:
             where = condition.format(types=types)
@@ -69,13 +69,25 @@ def find_violations(connection) -> list[str]:
             if not count:
                 continue
             cursor.execute(f"SELECT id FROM {quote(table)} WHERE {where} ORDER BY id LIMIT {SHOWN}")
-            ids = ", ".join(row[0] for row in cursor.fetchall())
-            problems.append(
-                f"{count} {what} in {table} (first ids: {ids}): "
-                f"{fix.format(types_list=', '.join(GOAL_TYPES))}; "
-                f"find them with: SELECT * FROM {table} WHERE {where};"
+            found.append(
+                {
+                    "count": count,
+                    "what": what,
+                    "table": table,
+                    "ids": [row[0] for row in cursor.fetchall()],
+                    "fix": fix.format(types_list=", ".join(GOAL_TYPES)),
+                    "where": where,
+                }
             )
-    return problems
+    return found
+
+
+def describe(violation: dict) -> str:
+    return (
+        f"{violation['count']} {violation['what']} in {violation['table']} "
+        f"(first ids: {', '.join(violation['ids'])}): {violation['fix']}; find them with: "
+        f"SELECT * FROM {violation['table']} WHERE {violation['where']};"
+    )
 
 
 def check_legacy_data(apps, schema_editor) -> None:
@@ -83,7 +95,7 @@ def check_legacy_data(apps, schema_editor) -> None:
     if problems:
         raise CommandError(
             "The database has rows that the new constraints would reject; nothing was changed.\n"
-            + "\n".join(f"- {problem}" for problem in problems)
+            + "\n".join(f"- {describe(problem)}" for problem in problems)
             + "\nFix these rows (after a backup), then run migrate again.",
             returncode=3,
         )

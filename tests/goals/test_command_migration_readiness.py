@@ -1,0 +1,78 @@
+"""migration_readiness on SQLite and PostgreSQL: READY when clean, NOT READY with reasons."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from tests.legacy_loading import latest_migrations, migrate_to
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _readiness(*args: str) -> str:
+    out = StringIO()
+    call_command("migration_readiness", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_legacy_data_is_ready_and_problems_are_explained(legacy_rows):
+    """Pending phases and the dirt found are listed with what migrate does about each."""
+    _, generated = legacy_rows
+    output = _readiness()
+    assert "phase 1: repairs and root_id backfill: goals.0004_backfill_root_ids" in output
+    assert "phase 3: indexes: goals.0006_add_indexes" in output
+    deleted = generated.dirt["metric_values_with_deleted_definition"]
+    assert (
+        f"- {deleted} metric values whose metric definition was deleted: kept; a soft-deleted "
+        "'Deleted metric' placeholder is recreated with the missing id"
+    ) in output
+    assert "moved under the 'Recovered records' root" in output
+    assert output.rstrip().endswith("READY")
+
+
+def test_constraint_violators_make_it_not_ready(legacy_rows):
+    """A row the new checks would reject makes the verdict NOT READY, naming it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM activity_instances ORDER BY id LIMIT 1")
+        (instance_id,) = cursor.fetchone()
+        cursor.execute(
+            "UPDATE activity_instances SET duration_seconds = -1 WHERE id = %s", [instance_id]
+        )
+    out = StringIO()
+    with pytest.raises(CommandError, match=r"NOT READY: 1 reason\(s\)") as raised:
+        call_command("migration_readiness", stdout=out)
+    assert raised.value.returncode == 1
+    assert "NOT READY" in out.getvalue()
+    assert (
+        "1 activity instances with a negative duration in activity_instances "
+        f"(first ids: {instance_id})"
+    ) in out.getvalue()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE activity_instances SET duration_seconds = 0 WHERE id = %s", [instance_id]
+        )
+
+
+def test_migrated_database_is_ready_with_nothing_pending(legacy_rows, tmp_path):
+    """After migrating, nothing is pending, verification holds, and markdown is written."""
+    migrate_to(latest_migrations())
+    report = tmp_path / "readiness.md"
+    _readiness("--format", "markdown", "--output", str(report))
+    text = report.read_text()
+    assert text.startswith("# Migration readiness:")
+    assert "- none: the database is up to date" in text
+    assert text.rstrip().endswith("READY")
+
+
+def test_no_backup_and_no_automatic_backup_is_not_ready(legacy_rows, settings):
+    """With migrate's own backup turned off, a missing fresh backup is a reason."""
+    settings.FRACTAL_BACKUP_BEFORE_MIGRATE = False
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("migration_readiness", stdout=out)
+    assert "No verified backup from the last 24 hours" in out.getvalue()
