@@ -6,11 +6,22 @@ point one way: `sessions` → `goals`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from goals.models import Goal, GoalType
+from goals.models import (
+    ActivityDefinition,
+    ActivityGroup,
+    Goal,
+    GoalType,
+    MetricDefinition,
+    SessionTemplate,
+    SplitDefinition,
+)
 from sessions.models import ActivityInstance, MetricValue
 
 
@@ -69,6 +80,88 @@ def goal_move(*, goal: Goal, new_parent: Goal) -> Goal:
 def _subtree_ids_sql() -> str:
     """SQL listing the ids of a goal (bound parameter) and all its descendants."""
     return (
-        "WITH RECURSIVE subtree(id) AS (SELECT %s UNION "
+        "WITH RECURSIVE subtree(id) AS (SELECT id FROM goals WHERE id = %s UNION "
         "SELECT g.id FROM goals g JOIN subtree s ON g.parent_id = s.id) SELECT id FROM subtree"
     )
+
+
+@dataclass(frozen=True)
+class CascadeResult:
+    """Rows one soft deletion or restore touched, per model label (Django's delete() shape)."""
+
+    total: int
+    counts: dict[str, int]
+
+
+def goal_delete(*, goal: Goal) -> CascadeResult:
+    """Soft-delete a goal, its subtree and what hangs off it, all stamped with one time.
+
+    Sessions of the subtree take their activity instances along; deleting an ultimate goal also
+    takes the fractal's activity groups and definitions, metric and split definitions and
+    session templates. Rows deleted earlier keep their own time, so `goal_restore` leaves them
+    deleted. A constant number of queries, in one transaction.
+    """
+    if goal.deleted_at is not None:
+        raise ValidationError(f"'{goal}' is already deleted.")
+    with transaction.atomic():
+        stamp = timezone.now()
+        counts = _cascade(goal, deleted_at=None, to=stamp)
+    goal.deleted_at = stamp
+    return CascadeResult(sum(counts.values()), counts)
+
+
+def goal_restore(*, goal: Goal) -> CascadeResult:
+    """Bring back exactly what the deletion of `goal` took; refuse while its parent is deleted."""
+    if goal.deleted_at is None:
+        raise ValidationError(f"'{goal}' is not deleted.")
+    parent = Goal.all_objects.filter(pk=goal.parent_id).first() if goal.parent_id else None
+    if parent is not None and parent.deleted_at is not None:
+        raise ValidationError(
+            f"'{goal}' is inside '{parent}', which is deleted too: restore '{parent}' first."
+        )
+    with transaction.atomic():
+        counts = _cascade(goal, deleted_at=goal.deleted_at, to=None)
+    goal.deleted_at = None
+    return CascadeResult(sum(counts.values()), counts)
+
+
+def _cascade(goal: Goal, *, deleted_at, to) -> dict[str, int]:
+    """Set deleted_at to `to` on the rows of the goal's cascade whose deleted_at is `deleted_at`."""
+    subtree = RawSQL(_subtree_ids_sql(), [goal.pk])  # noqa: S611 - constant SQL, bound id
+    matching = {"deleted_at__isnull": True} if deleted_at is None else {"deleted_at": deleted_at}
+    now = timezone.now()
+    targets = [
+        (Goal, {"pk__in": subtree}),
+        (ActivityInstance, {"practice_session_id__in": subtree}),
+    ]
+    if goal.type == GoalType.ULTIMATE:
+        targets += [
+            (model, {"root_id": goal.pk})
+            for model in (
+                ActivityGroup,
+                ActivityDefinition,
+                MetricDefinition,
+                SplitDefinition,
+                SessionTemplate,
+            )
+        ]
+    counts = {}
+    for model, scope in targets:
+        updated = model.all_objects.filter(**scope, **matching).update(
+            deleted_at=to, updated_at=now
+        )
+        counts[model._meta.label] = updated
+    return counts
+
+
+def definition_restore(*, definition) -> None:
+    """Restore one deleted definition or template; refuse if its name was taken since."""
+    definition.deleted_at = None
+    try:
+        definition.validate_constraints()
+    except ValidationError as error:
+        raise ValidationError(
+            f"'{definition}' cannot be restored: its name is used by another live row in the "
+            "same scope. Rename one of them first."
+        ) from error
+    type(definition).all_objects.filter(pk=definition.pk).restore()
