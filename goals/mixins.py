@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import models
+from django.utils import timezone
 from model_utils.fields import AutoCreatedField, AutoLastModifiedField
 
 
@@ -23,7 +26,12 @@ class TimestampMixin(models.Model):
 
 
 class SoftDeleteQuerySet(models.QuerySet):
-    """Live and deleted rows, by `deleted_at`."""
+    """Live and deleted rows, by `deleted_at`; deleting stamps it instead of removing rows.
+
+    `delete()` and `restore()` touch only the rows of this queryset; cascades over the goal tree
+    are services (sessions.services), which stamp every row of one deletion with the same time so
+    that a restore brings back exactly what that deletion took.
+    """
 
     def alive(self) -> SoftDeleteQuerySet:
         return self.filter(deleted_at__isnull=True)
@@ -31,16 +39,66 @@ class SoftDeleteQuerySet(models.QuerySet):
     def dead(self) -> SoftDeleteQuerySet:
         return self.filter(deleted_at__isnull=False)
 
+    def delete(self) -> tuple[int, dict[str, int]]:
+        count = self.alive().update(**_stamp(self.model, timezone.now()))
+        return count, {self.model._meta.label: count}
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+    def hard_delete(self) -> tuple[int, dict[str, int]]:
+        """Really remove the rows (purge)."""
+        return super().delete()
+
+    hard_delete.alters_data = True
+
+    def restore(self) -> tuple[int, dict[str, int]]:
+        count = self.dead().update(**_stamp(self.model, None))
+        return count, {self.model._meta.label: count}
+
+    restore.alters_data = True
+
+
+def _stamp(model: type[models.Model], deleted_at) -> dict:
+    """`update()` skips pre_save, so updated_at is set here along with deleted_at."""
+    values = {"deleted_at": deleted_at}
+    if any(field.name == "updated_at" for field in model._meta.concrete_fields):
+        values["updated_at"] = timezone.now()
+    return values
+
+
+class LiveManager(models.Manager.from_queryset(SoftDeleteQuerySet)):
+    """Rows that are not deleted."""
+
+    def get_queryset(self) -> SoftDeleteQuerySet:
+        return super().get_queryset().alive()
+
+
+class DeletedManager(models.Manager.from_queryset(SoftDeleteQuerySet)):
+    """Deleted rows only (the recycle bin)."""
+
+    def get_queryset(self) -> SoftDeleteQuerySet:
+        return super().get_queryset().dead()
+
 
 class SoftDeleteMixin(models.Model):
-    """A row that is never removed by the app, only stamped `deleted_at`."""
+    """A row that the app never removes, only stamps `deleted_at`."""
 
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    objects = SoftDeleteQuerySet.as_manager()
+    objects: ClassVar[LiveManager] = LiveManager()
+    all_objects: ClassVar[models.Manager] = models.Manager.from_queryset(SoftDeleteQuerySet)()
+    deleted_objects: ClassVar[DeletedManager] = DeletedManager()
 
     class Meta:
         abstract = True
+
+    def delete(self, using=None, keep_parents=False) -> tuple[int, dict[str, int]]:
+        """Stamp this row deleted; related rows are the services' business."""
+        return type(self).all_objects.using(using or self._state.db).filter(pk=self.pk).delete()
+
+    def hard_delete(self, using=None, keep_parents=False):
+        return super().delete(using=using, keep_parents=keep_parents)
 
     @property
     def is_deleted(self) -> bool:

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from django.db import models
 
-from goals.mixins import SoftDeleteMixin, SoftDeleteQuerySet, TimestampMixin
+from goals.mixins import LiveManager, SoftDeleteMixin, TimestampMixin
 from goals.models.fields import legacy_id_field
 
 
@@ -21,8 +21,8 @@ class GoalType(models.TextChoices):
     NANO = "NanoGoal", "Nano goal"
 
 
-class GoalTypeManager(models.Manager.from_queryset(SoftDeleteQuerySet)):
-    """Rows of the proxy model's goal type only."""
+class GoalTypeManager(LiveManager):
+    """Live rows of the proxy model's goal type only."""
 
     def get_queryset(self) -> models.QuerySet:
         return super().get_queryset().filter(type=self.model.goal_type)
