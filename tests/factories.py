@@ -83,3 +83,13 @@ class MetricValueFactory(factory.django.DjangoModelFactory):
         activity=factory.SelfAttribute("..activity_instance.activity_definition"),
     )
     value = 42.5
+
+
+def short_term_goal_with_sessions(sessions: int) -> ShortTermGoal:
+    """A short-term goal with `sessions` practice sessions, each with an instance and a value."""
+    short = ShortTermGoalFactory()
+    for _ in range(sessions):
+        MetricValueFactory(
+            activity_instance=ActivityInstanceFactory(practice_session__parent=short)
+        )
+    return short

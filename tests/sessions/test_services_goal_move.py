@@ -10,28 +10,18 @@ from goals.selectors import root_id_report
 from sessions.models import ActivityInstance, MetricValue
 from sessions.services import goal_move
 from tests.factories import (
-    ActivityInstanceFactory,
     LongTermGoalFactory,
-    MetricValueFactory,
     ShortTermGoalFactory,
     UltimateGoalFactory,
+    short_term_goal_with_sessions,
 )
 
 pytestmark = pytest.mark.django_db
 
 
-def _tree_with_sessions(sessions: int):
-    short = ShortTermGoalFactory()
-    for _ in range(sessions):
-        MetricValueFactory(
-            activity_instance=ActivityInstanceFactory(practice_session__parent=short)
-        )
-    return short
-
-
 def test_move_carries_subtree_sessions_instances_and_values():
     """The subtree, its sessions, their activity instances and metric values take the new root."""
-    short = _tree_with_sessions(3)
+    short = short_term_goal_with_sessions(3)
     linked_only = PracticeSession.objects.create(name="Linked", root=short.root)
     PracticeSessionGoal.objects.create(practice_session=linked_only, short_term_goal=short)
     target = LongTermGoalFactory()
@@ -46,7 +36,7 @@ def test_move_carries_subtree_sessions_instances_and_values():
 
 def test_move_takes_constant_queries(django_assert_num_queries):
     """The number of queries does not grow with the subtree."""
-    small, large = _tree_with_sessions(1), _tree_with_sessions(6)
+    small, large = short_term_goal_with_sessions(1), short_term_goal_with_sessions(6)
     target = LongTermGoalFactory()
     with django_assert_num_queries(9):
         goal_move(goal=small, new_parent=target)

@@ -11,26 +11,15 @@ from sessions.models import ActivityInstance, MetricValue
 from sessions.services import definition_restore, goal_delete, goal_restore
 from tests.factories import (
     ActivityDefinitionFactory,
-    ActivityInstanceFactory,
-    MetricValueFactory,
-    ShortTermGoalFactory,
+    short_term_goal_with_sessions,
 )
 
 pytestmark = pytest.mark.django_db
 
 
-def _fractal(sessions: int):
-    short = ShortTermGoalFactory()
-    for _ in range(sessions):
-        MetricValueFactory(
-            activity_instance=ActivityInstanceFactory(practice_session__parent=short)
-        )
-    return short
-
-
 def test_deleting_a_goal_soft_deletes_its_subtree_and_sessions():
     """The goal, its sessions and their activity instances are stamped, not removed."""
-    short = _fractal(2)
+    short = short_term_goal_with_sessions(2)
     result = goal_delete(goal=short)
     assert result.counts == {"goals.Goal": 3, "practice_sessions.ActivityInstance": 2}
     assert not Goal.objects.filter(pk=short.pk).exists()
@@ -43,7 +32,7 @@ def test_deleting_a_goal_soft_deletes_its_subtree_and_sessions():
 
 def test_restore_brings_back_exactly_what_the_deletion_took():
     """A session deleted on its own earlier stays deleted when its goal is restored."""
-    short = _fractal(3)
+    short = short_term_goal_with_sessions(3)
     earlier = Goal.objects.filter(parent=short).first()
     goal_delete(goal=earlier)
     goal_delete(goal=Goal.all_objects.get(pk=short.pk))
@@ -55,7 +44,7 @@ def test_restore_brings_back_exactly_what_the_deletion_took():
 
 def test_delete_then_restore_leaves_every_row_as_it_was():
     """No foreign key or root_id is nulled by the round trip."""
-    short = _fractal(2)
+    short = short_term_goal_with_sessions(2)
     before = sorted(
         ActivityInstance.all_objects.values_list("id", "practice_session_id", "root_id")
     )
@@ -72,7 +61,7 @@ def test_delete_then_restore_leaves_every_row_as_it_was():
 
 def test_cascade_takes_constant_queries(django_assert_num_queries):
     """The number of queries does not grow with the subtree."""
-    small, large = _fractal(1), _fractal(5)
+    small, large = short_term_goal_with_sessions(1), short_term_goal_with_sessions(5)
     with django_assert_num_queries(4):
         goal_delete(goal=small)
     with django_assert_num_queries(4):
@@ -81,7 +70,7 @@ def test_cascade_takes_constant_queries(django_assert_num_queries):
 
 def test_restore_inside_a_deleted_parent_is_refused():
     """Restoring a session whose goal is still deleted says what to restore first."""
-    short = _fractal(1)
+    short = short_term_goal_with_sessions(1)
     session = Goal.objects.get(parent=short)
     goal_delete(goal=short)
     with pytest.raises(ValidationError, match=r"restore '.*' first"):
