@@ -1,0 +1,88 @@
+"""Reads for one fractal's analytics, each filtered on the indexed `root_id` column.
+
+Every selector answers for live rows of one fractal without joining through the goal tree: that
+is what `root_id` on every table is for. The index each one is meant to use is named beside it
+(`bench/` checks the query plans).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, QuerySet, Sum
+from django.db.models.functions import TruncWeek
+
+from goals.models import Goal, GoalType, MetricDefinition
+from sessions.models import ActivityInstance, MetricValue
+
+
+@dataclass(frozen=True)
+class WeekCount:
+    """Practice sessions started in the week beginning `week`."""
+
+    week: datetime
+    sessions: int
+
+
+def practice_sessions_per_week(*, root_id: str) -> list[WeekCount]:
+    """Sessions per week of the fractal, oldest first (idx_goals_practice_sessions)."""
+    rows = (
+        Goal.objects.filter(root_id=root_id, type=GoalType.PRACTICE_SESSION)
+        .annotate(week=TruncWeek("created_at"))
+        .values("week")
+        .annotate(sessions=Count("id"))
+        .order_by("week")
+    )
+    return [WeekCount(row["week"], row["sessions"]) for row in rows]
+
+
+def practice_time_total(*, root_id: str) -> int:
+    """Seconds practised in the fractal's sessions (idx_goals_practice_sessions)."""
+    total = Goal.objects.filter(root_id=root_id, type=GoalType.PRACTICE_SESSION).aggregate(
+        seconds=Sum("total_duration_seconds")
+    )["seconds"]
+    return total or 0
+
+
+def metric_series(*, root_id: str, metric_definition_id: str) -> QuerySet:
+    """(created_at, value) of one metric over time in the fractal (idx_metric_values_root_metric).
+
+    Metric values are stamped with their activity instance's time by the backfill and by the app,
+    so no join is needed to place them in time.
+    """
+    return (
+        MetricValue.objects.filter(root_id=root_id, metric_definition_id=metric_definition_id)
+        .order_by("created_at")
+        .values_list("created_at", "value")
+    )
+
+
+def metric_definitions_in_use(*, root_id: str) -> QuerySet:
+    """Live metric definitions of the fractal, with their activity, for choosing a series."""
+    return (
+        MetricDefinition.objects.filter(root_id=root_id)
+        .select_related("activity")
+        .order_by("activity__name", "name")
+    )
+
+
+def session_report(*, root_id: str, start: datetime, end: datetime) -> QuerySet:
+    """Activity instances of the fractal created in [start, end), newest first
+    (idx_activity_instances_root_date)."""
+    return (
+        ActivityInstance.objects.filter(root_id=root_id, created_at__gte=start, created_at__lt=end)
+        .select_related("activity_definition")
+        .order_by("-created_at")
+    )
+
+
+def goal_progress(*, root_id: str) -> dict[str, int]:
+    """Completed live goals of the fractal per type (idx_goals_completed)."""
+    rows = (
+        Goal.objects.filter(root_id=root_id, completed=True)
+        .values("type")
+        .annotate(completed=Count("id"))
+        .order_by("type")
+    )
+    return {row["type"]: row["completed"] for row in rows}
