@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from goals.mixins import LiveManager, SoftDeleteMixin, TimestampMixin
@@ -69,6 +71,16 @@ class Goal(TimestampMixin, SoftDeleteMixin, models.Model):
     )
     attributes = models.TextField(null=True, blank=True)
     sort_order = models.IntegerField(default=0)
+    # Who the fractal belongs to: set on ultimate goals only; every other row reaches its owner
+    # through root_id. Fractals without an owner are visible to superusers only.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="fractals",
+        db_index=False,
+    )
 
     # The proxy models below set this; on `Goal` itself any type may be stored.
     goal_type: ClassVar[str | None] = None
@@ -94,6 +106,10 @@ class Goal(TimestampMixin, SoftDeleteMixin, models.Model):
                 condition=models.Q(duration_minutes__isnull=True)
                 | models.Q(duration_minutes__gte=0),
                 name="goals_duration_minutes_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(owner__isnull=True) | models.Q(type=GoalType.ULTIMATE),
+                name="goals_owner_on_ultimate_goals_only",
             ),
         ]
         indexes = [
@@ -137,6 +153,9 @@ class Goal(TimestampMixin, SoftDeleteMixin, models.Model):
                 name="idx_session_duration",
                 condition=models.Q(type="PracticeSession"),
             ),
+            models.Index(
+                fields=["owner"], name="idx_goals_owner", condition=models.Q(owner__isnull=False)
+            ),
         ]
 
     def __init__(self, *args, **kwargs) -> None:
@@ -150,6 +169,16 @@ class Goal(TimestampMixin, SoftDeleteMixin, models.Model):
     def save(self, *args, **kwargs) -> None:
         self.root_id = self.derived_root_id()
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if self.type == GoalType.ULTIMATE and self.parent_id is not None:
+            raise ValidationError({"parent": "An ultimate goal is the top of its fractal."})
+        if self.type != GoalType.ULTIMATE and self.owner_id is not None:
+            raise ValidationError({"owner": "Only an ultimate goal has an owner."})
+        if self.type != GoalType.ULTIMATE and self.parent_id is None and self.root_id is None:
+            raise ValidationError({"parent": "Choose the goal this one belongs under."})
+        if self.parent_id is not None and self.pk is not None and self.parent_id == self.pk:
+            raise ValidationError({"parent": "A goal cannot be its own parent."})
 
     def derived_root_id(self) -> str:
         """The root this goal must have: its parent's, its own for an UltimateGoal.

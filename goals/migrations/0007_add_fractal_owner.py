@@ -1,0 +1,48 @@
+"""Owners: each fractal's ultimate goal may name the user it belongs to (admin isolation).
+
+Existing fractals get no owner: only superusers see them until `assign_fractal_owner` gives
+them one. Adding a nullable column is done in place; the check rebuilds `goals` once on SQLite.
+"""
+
+import django.db.models.deletion
+from django.conf import settings
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("goals", "0006_add_indexes"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="goal",
+            name="owner",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="fractals",
+                to=settings.AUTH_USER_MODEL,
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="goal",
+            index=models.Index(
+                condition=models.Q(("owner__isnull", False)),
+                fields=["owner"],
+                name="idx_goals_owner",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="goal",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("owner__isnull", True), ("type", "UltimateGoal"), _connector="OR"
+                ),
+                name="goals_owner_on_ultimate_goals_only",
+            ),
+        ),
+    ]
