@@ -6,23 +6,35 @@ point one way: `sessions` → `goals`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models.expressions import RawSQL
+from django.db.models import Q
 from django.utils import timezone
 
 from goals.models import (
     ActivityDefinition,
-    ActivityGroup,
     Goal,
     GoalType,
-    MetricDefinition,
+    PracticeSessionGoal,
     SessionTemplate,
-    SplitDefinition,
 )
-from sessions.models import ActivityInstance, MetricValue
+from goals.services import CascadeResult, row_purge, rows_purge_in_order
+from sessions.cascade import (
+    FRACTAL_DEFINITIONS,
+    cascade_scopes,
+    linked_sessions_sql,
+    subtree_ids_sql,
+)
+from sessions.models import (
+    ActivityInstance,
+    MetricValue,
+    Program,
+    ProgramBlock,
+    ProgramDay,
+    ScheduledSession,
+)
 
 
 def goal_move(*, goal: Goal, new_parent: Goal) -> Goal:
@@ -35,7 +47,7 @@ def goal_move(*, goal: Goal, new_parent: Goal) -> Goal:
     if goal.type == GoalType.ULTIMATE:
         raise ValidationError("An ultimate goal is the top of its fractal and cannot be moved.")
     with transaction.atomic():
-        subtree = _subtree_ids_sql()
+        subtree = subtree_ids_sql()
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT COUNT(*) FROM ({subtree}) s WHERE s.id = %s",  # noqa: S608 - constant SQL
@@ -60,12 +72,8 @@ def goal_move(*, goal: Goal, new_parent: Goal) -> Goal:
             # Sessions without a parent belong to the goals they are linked to.
             cursor.execute(
                 "UPDATE goals SET root_id = %s, updated_at = %s "  # noqa: S608 - constant SQL
-                "WHERE parent_id IS NULL AND type = %s AND id IN "
-                "(SELECT practice_session_id FROM practice_session_goals "
-                f"WHERE short_term_goal_id IN ({subtree})) AND NOT EXISTS (SELECT 1 FROM "
-                "practice_session_goals other WHERE other.practice_session_id = goals.id "
-                f"AND other.short_term_goal_id NOT IN ({subtree}))",
-                [root_id, now, GoalType.PRACTICE_SESSION, goal.pk, goal.pk],
+                f"WHERE id IN ({linked_sessions_sql()})",
+                [root_id, now, goal.pk, goal.pk],
             )
         sessions = Goal._base_manager.filter(root_id=root_id, type=GoalType.PRACTICE_SESSION)
         ActivityInstance._base_manager.filter(practice_session__in=sessions).exclude(
@@ -75,22 +83,6 @@ def goal_move(*, goal: Goal, new_parent: Goal) -> Goal:
             root_id=root_id
         ).update(root_id=root_id, updated_at=now)
     return goal
-
-
-def _subtree_ids_sql() -> str:
-    """SQL listing the ids of a goal (bound parameter) and all its descendants."""
-    return (
-        "WITH RECURSIVE subtree(id) AS (SELECT id FROM goals WHERE id = %s UNION "
-        "SELECT g.id FROM goals g JOIN subtree s ON g.parent_id = s.id) SELECT id FROM subtree"
-    )
-
-
-@dataclass(frozen=True)
-class CascadeResult:
-    """Rows one soft deletion or restore touched, per model label (Django's delete() shape)."""
-
-    total: int
-    counts: dict[str, int]
 
 
 def goal_delete(*, goal: Goal) -> CascadeResult:
@@ -127,41 +119,174 @@ def goal_restore(*, goal: Goal) -> CascadeResult:
 
 def _cascade(goal: Goal, *, deleted_at, to) -> dict[str, int]:
     """Set deleted_at to `to` on the rows of the goal's cascade whose deleted_at is `deleted_at`."""
-    subtree = RawSQL(_subtree_ids_sql(), [goal.pk])  # noqa: S611 - constant SQL, bound id
     matching = {"deleted_at__isnull": True} if deleted_at is None else {"deleted_at": deleted_at}
     now = timezone.now()
-    targets = [
-        (Goal, {"pk__in": subtree}),
-        (ActivityInstance, {"practice_session_id__in": subtree}),
-    ]
-    if goal.type == GoalType.ULTIMATE:
-        targets += [
-            (model, {"root_id": goal.pk})
-            for model in (
-                ActivityGroup,
-                ActivityDefinition,
-                MetricDefinition,
-                SplitDefinition,
-                SessionTemplate,
-            )
-        ]
     counts = {}
-    for model, scope in targets:
-        updated = model.all_objects.filter(**scope, **matching).update(
-            deleted_at=to, updated_at=now
-        )
+    for model, scope in cascade_scopes(goal):
+        updated = model.all_objects.filter(scope, **matching).update(deleted_at=to, updated_at=now)
         counts[model._meta.label] = updated
     return counts
 
 
-def definition_restore(*, definition) -> None:
-    """Restore one deleted definition or template; refuse if its name was taken since."""
-    definition.deleted_at = None
-    try:
-        definition.validate_constraints()
-    except ValidationError as error:
+def goal_purge(*, goal: Goal) -> CascadeResult:
+    """Remove a deleted goal for good, with everything its deletion took (set-based, atomic).
+
+    Refused while any row of its cascade is live, and when rows outside it still refer to it;
+    in both cases nothing is removed.
+    """
+    if goal.deleted_at is None:
+        raise ValidationError(f"'{goal}' is not deleted: delete it before purging it.")
+    scopes = cascade_scopes(goal)
+    live = sum(model.all_objects.filter(scope).alive().count() for model, scope in scopes)
+    if live:
         raise ValidationError(
-            f"'{definition}' cannot be restored: its name is used by another live row in the "
-            "same scope. Rename one of them first."
+            f"'{goal}' cannot be purged: {live} row(s) under it are live. Delete them first."
+        )
+    scope_of = dict(scopes)
+    instances = ActivityInstance._base_manager.filter(scope_of[ActivityInstance])
+    goals = Goal._base_manager.filter(scope_of[Goal])
+    # Children before parents, so every statement leaves the foreign keys valid.
+    steps = [
+        MetricValue._base_manager.filter(activity_instance__in=instances),
+        instances,
+        PracticeSessionGoal._base_manager.filter(
+            Q(practice_session__in=goals) | Q(short_term_goal__in=goals)
+        ),
+    ]
+    if goal.type == GoalType.ULTIMATE:
+        steps += [
+            MetricValue._base_manager.filter(root_id=goal.pk),
+            ActivityInstance._base_manager.filter(root_id=goal.pk),
+            ScheduledSession._base_manager.filter(
+                Q(day__block__program__root_id=goal.pk) | Q(session_template__root_id=goal.pk)
+            ),
+            ProgramDay._base_manager.filter(block__program__root_id=goal.pk),
+            ProgramBlock._base_manager.filter(program__root_id=goal.pk),
+            Program._base_manager.filter(root_id=goal.pk),
+        ]
+        steps += [
+            model._base_manager.filter(root_id=goal.pk) for model in reversed(FRACTAL_DEFINITIONS)
+        ]
+    steps.append(goals)
+    return rows_purge_in_order(steps, what=str(goal))
+
+
+def activity_instance_purge(*, instance: ActivityInstance) -> CascadeResult:
+    """Remove a deleted activity instance for good, with its metric values."""
+    return row_purge(
+        row=instance, before=[MetricValue._base_manager.filter(activity_instance_id=instance.pk)]
+    )
+
+
+def activity_timer_start(*, instance: ActivityInstance) -> ActivityInstance:
+    """Start timing an activity; refused when it was started already."""
+    now = timezone.now()
+    started = ActivityInstance.objects.filter(pk=instance.pk, time_start__isnull=True).update(
+        time_start=now, time_stop=None, duration_seconds=None, updated_at=now
+    )
+    if not started:
+        instance.refresh_from_db(fields=["time_start", "deleted_at"])
+        if instance.deleted_at is not None:
+            raise ValidationError(f"'{instance}' is deleted: restore it before timing it.")
+        raise ValidationError(
+            f"The timer of '{instance}' was already started at {_moment(instance.time_start)}."
+        )
+    instance.refresh_from_db(fields=["time_start", "time_stop", "duration_seconds", "updated_at"])
+    return instance
+
+
+def activity_timer_stop(*, instance: ActivityInstance) -> ActivityInstance:
+    """Stop a running timer: time_stop and duration_seconds are set together."""
+    instance.refresh_from_db(fields=["time_start", "time_stop", "deleted_at"])
+    if instance.deleted_at is not None:
+        raise ValidationError(f"'{instance}' is deleted: restore it before timing it.")
+    if instance.time_start is None:
+        raise ValidationError(f"The timer of '{instance}' has not been started.")
+    if instance.time_stop is not None:
+        raise ValidationError(
+            f"The timer of '{instance}' was already stopped at {_moment(instance.time_stop)}."
+        )
+    now = max(timezone.now(), instance.time_start)
+    # The condition makes a second stop racing this one change nothing.
+    stopped = ActivityInstance.objects.filter(
+        pk=instance.pk, time_start=instance.time_start, time_stop__isnull=True
+    ).update(
+        time_stop=now,
+        duration_seconds=int((now - instance.time_start).total_seconds()),
+        updated_at=now,
+    )
+    if not stopped:
+        raise ValidationError(f"The timer of '{instance}' was stopped meanwhile.")
+    instance.refresh_from_db(fields=["time_start", "time_stop", "duration_seconds", "updated_at"])
+    return instance
+
+
+def _moment(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def template_activity_ids(template: SessionTemplate) -> list[str]:
+    """The activity definition ids a template lists, in order.
+
+    `template_data` is JSON text: `{"activities": [id, ...]}`, items also as `{"activity_id": id}`.
+    """
+    try:
+        data = json.loads(template.template_data or "{}")
+    except ValueError as error:
+        raise ValidationError(
+            f"Template '{template}' has invalid JSON in template_data ({error}); fix it first."
         ) from error
-    type(definition).all_objects.filter(pk=definition.pk).restore()
+    items = data.get("activities", []) if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ValidationError(
+            f"Template '{template}' has no list of activities in template_data; expected "
+            '{"activities": [activity ids]}.'
+        )
+    ids = []
+    for item in items:
+        if isinstance(item, dict):
+            item = item.get("activity_id") or item.get("id")
+        if not isinstance(item, str):
+            raise ValidationError(f"Template '{template}' lists an activity that is not an id.")
+        ids.append(item)
+    return ids
+
+
+def practice_session_create_from_template(
+    *, template: SessionTemplate, parent: Goal, name: str | None = None
+) -> Goal:
+    """Create a practice session under `parent` with one activity instance per template activity.
+
+    A session under a short-term goal is also linked to it (`practice_session_goals`), as the
+    legacy app did. Activities of the template that are deleted or of another fractal refuse it.
+    """
+    if template.deleted_at is not None or parent.deleted_at is not None:
+        raise ValidationError("Restore the template and the parent goal before using them.")
+    if template.root_id != parent.root_id:
+        raise ValidationError(f"Template '{template}' belongs to another fractal than '{parent}'.")
+    activity_ids = template_activity_ids(template)
+    activities = ActivityDefinition.objects.filter(pk__in=activity_ids, root_id=parent.root_id)
+    found = set(activities.values_list("pk", flat=True))
+    missing = [pk for pk in activity_ids if pk not in found]
+    if missing:
+        raise ValidationError(
+            f"Template '{template}' lists activities that are deleted or not in this fractal: "
+            f"{', '.join(missing[:5])}."
+        )
+    with transaction.atomic():
+        session = Goal(
+            type=GoalType.PRACTICE_SESSION,
+            name=name or template.name,
+            parent=parent,
+            template=template,
+        )
+        session.full_clean()
+        session.save()
+        if parent.type == GoalType.SHORT_TERM:
+            PracticeSessionGoal.objects.create(practice_session=session, short_term_goal=parent)
+        for order, activity_id in enumerate(activity_ids):
+            instance = ActivityInstance(
+                practice_session=session, activity_definition_id=activity_id, sort_order=order
+            )
+            instance.save()
+    return session.as_typed()

@@ -7,8 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from goals.models import ActivityDefinition, Goal
+from goals.services import row_restore
 from sessions.models import ActivityInstance, MetricValue
-from sessions.services import definition_restore, goal_delete, goal_restore
+from sessions.services import goal_delete, goal_restore
 from tests.factories import (
     ActivityDefinitionFactory,
     short_term_goal_with_sessions,
@@ -86,5 +87,5 @@ def test_names_are_reusable_after_delete_and_restore_refuses_a_taken_name():
     ActivityDefinition.objects.create(name="Squat", root=first.root)
     deleted = ActivityDefinition.all_objects.get(pk=first.pk)
     with pytest.raises(ValidationError, match="name is used by another live row"):
-        definition_restore(definition=deleted)
+        row_restore(row=deleted)
     assert ActivityDefinition.all_objects.get(pk=first.pk).deleted_at is not None
