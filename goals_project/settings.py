@@ -29,7 +29,7 @@ INSTALLED_APPS = [
     # Project apps first so their management commands (migrate) take precedence over Django's.
     "goals.apps.GoalsConfig",
     "sessions.apps.PracticeSessionsConfig",
-    "django.contrib.admin",
+    "goals.apps.FractalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

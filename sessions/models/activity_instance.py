@@ -67,7 +67,7 @@ class ActivityInstance(TimestampMixin, SoftDeleteMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.activity_definition_id} in {self.practice_session_id}"
+        return f"{self.activity_definition} in {self.practice_session}"
 
     def save(self, *args, **kwargs) -> None:
         self.root_id = Goal._base_manager.values_list("root_id", flat=True).get(

@@ -1,0 +1,60 @@
+"""List filters that respect soft deletion and owner isolation."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from goals.models import Goal, GoalType
+
+
+class DeletedListFilter(admin.SimpleListFilter):
+    """Live rows by default; all rows, or deleted rows only (the recycle bin's view) on demand."""
+
+    title = _("deleted")
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("all", _("All")), ("only", _("Deleted only"))]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": _("Live"),
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == "all":
+            return queryset
+        if self.value() == "only":
+            return queryset.filter(deleted_at__isnull=False)
+        return queryset.filter(deleted_at__isnull=True)
+
+
+class FractalListFilter(admin.SimpleListFilter):
+    """The fractals the user may see, by name; filters on the admin's `fractal_path` (root_id)."""
+
+    title = _("fractal")
+    parameter_name = "fractal"
+
+    def lookups(self, request, model_admin):
+        fractals = model_admin.scope_fractals(
+            request, Goal.all_objects.filter(type=GoalType.ULTIMATE, deleted_at__isnull=True)
+        )
+        return list(fractals.order_by("name").values_list("pk", "name"))
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        return queryset.filter(**{f"{self.model_admin_fractal_path}_id": self.value()})
+
+    def __init__(self, request, params, model, model_admin):
+        self.model_admin_fractal_path = model_admin.fractal_path
+        super().__init__(request, params, model, model_admin)
