@@ -64,6 +64,26 @@ class ScopedRawIdWidget(widgets.ForeignKeyRawIdWidget):
         return Truncator(obj).words(14), url
 
 
+class PreloadedAutocompleteSelect(widgets.AutocompleteSelect):
+    """Autocomplete whose selected labels may come from one query for a whole inline formset.
+
+    Django's widget looks up each form's selected row on its own: one query per inline row.
+    """
+
+    labels: dict[str, str] | None = None
+
+    def optgroups(self, name, value, attr=None):
+        selected = [str(v) for v in value if str(v) not in self.choices.field.empty_values]
+        if self.labels is None or not all(v in self.labels for v in selected):
+            return super().optgroups(name, value, attr)
+        options = []
+        if not self.is_required:
+            options.append(self.create_option(name, "", "", False, 0))
+        for v in selected:
+            options.append(self.create_option(name, v, self.labels[v], set(selected), len(options)))
+        return [(None, options, 0)]
+
+
 class OwnedAdminMixin:
     """Staff who are not superusers see and touch only rows of fractals they own.
 
@@ -111,6 +131,10 @@ class OwnedAdminMixin:
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         queryset = self.related_scope(request, db_field.remote_field.model)
+        if db_field.name in self.get_autocomplete_fields(request) and "widget" not in kwargs:
+            kwargs["widget"] = PreloadedAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
         if queryset is not None and "queryset" not in kwargs:
             kwargs["queryset"] = queryset
             if db_field.name in self.raw_id_fields and "widget" not in kwargs:
@@ -124,6 +148,17 @@ class OwnedAdminMixin:
         if field is not None and hasattr(db_field.remote_field.model, "deleted_objects"):
             field.live_or_current = True
         return field
+
+    def preloaded_labels(self, request, obj) -> dict[str, dict[str, str]]:
+        """Per autocomplete field of an inline, the labels of the rows its forms point to."""
+        return {}
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        for name, labels in self.preloaded_labels(request, obj).items():
+            widget = formset.form.base_fields[name].widget
+            getattr(widget, "widget", widget).labels = labels
+        return formset
 
     def get_search_results(self, request, queryset, search_term):
         # Autocomplete offers live rows only; it is always a search of this admin.

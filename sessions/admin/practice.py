@@ -15,7 +15,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from goals.admin.filters import FractalListFilter
 from goals.admin.mixins import OwnedAdminMixin, SoftDeleteAdminMixin
-from goals.models import Goal, GoalType, PracticeSession, SessionTemplate
+from goals.models import (
+    ActivityDefinition,
+    Goal,
+    GoalType,
+    MetricDefinition,
+    PracticeSession,
+    SessionTemplate,
+)
 from sessions.admin.goals import GoalServicesMixin
 from sessions.models import ActivityInstance, MetricValue
 from sessions.services import (
@@ -88,6 +95,14 @@ class ActivityInstanceInline(OwnedAdminMixin, admin.TabularInline):
             .prefetch_related(metric_values_prefetch())
             .order_by("sort_order", "created_at")
         )
+
+    def preloaded_labels(self, request, obj) -> dict[str, dict[str, str]]:
+        if obj is None:
+            return {}
+        activities = ActivityDefinition.all_objects.filter(
+            activity_instances__practice_session=obj
+        ).distinct()
+        return {"activity_definition": dict(activities.values_list("pk", "name"))}
 
     @admin.display(description="metric values")
     def metrics(self, obj) -> str:
@@ -164,13 +179,14 @@ class PracticeSessionAdmin(
         form.fields["template"].queryset = self.related_scope(request, SessionTemplate).filter(
             deleted_at__isnull=True
         )
+        form.fields["parent"].widget = AutocompleteSelect(
+            Goal._meta.get_field("parent"), self.admin_site
+        )
+        # Assigned after the widget: the queryset setter hands the choices to the widget.
         form.fields["parent"].queryset = (
             self.related_scope(request, Goal)
             .filter(deleted_at__isnull=True)
             .exclude(type=GoalType.PRACTICE_SESSION)
-        )
-        form.fields["parent"].widget = AutocompleteSelect(
-            Goal._meta.get_field("parent"), self.admin_site
         )
         if request.method == "POST" and form.is_valid():
             try:
@@ -207,6 +223,17 @@ class MetricValueInline(OwnedAdminMixin, admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("metric_definition")
+
+    def preloaded_labels(self, request, obj) -> dict[str, dict[str, str]]:
+        if obj is None:
+            return {}
+        metrics = MetricDefinition.all_objects.filter(metric_values__activity_instance=obj)
+        return {
+            "metric_definition": {
+                pk: f"{name} ({unit})"
+                for pk, name, unit in metrics.distinct().values_list("pk", "name", "unit")
+            }
+        }
 
 
 @admin.register(ActivityInstance)

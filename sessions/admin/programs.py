@@ -15,7 +15,9 @@ class MetricValueAdmin(OwnedAdminMixin, admin.ModelAdmin):
     list_filter = (FractalListFilter,)
     list_select_related = ("metric_definition", "activity_instance")
     search_fields = ("metric_definition__name",)
-    autocomplete_fields = ("activity_instance", "metric_definition", "split_definition")
+    # Instances are the biggest table after metric values: a raw id, labelled within scope.
+    raw_id_fields = ("activity_instance",)
+    autocomplete_fields = ("metric_definition", "split_definition")
     ordering = ("-created_at",)
     show_full_result_count = False
 

@@ -1,0 +1,177 @@
+"""The goals admin: the tree, constant queries, soft delete, restore and purge with confirmation."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from goals.admin.mixins import LiveChoicesForm
+from goals.models import Goal
+from sessions.models import ActivityInstance, MetricValue
+from sessions.services import goal_delete
+from tests.factories import (
+    ActivityInstanceFactory,
+    PracticeSessionFactory,
+    ShortTermGoalFactory,
+    short_term_goal_with_sessions,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def queries_for(client, url) -> int:
+    """Queries of one page view, after a first view has filled process-wide caches."""
+    client.get(url)
+    with CaptureQueriesContext(connection) as context:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(context.captured_queries)
+
+
+def test_the_goal_list_shows_each_goals_place_in_the_tree(admin_client):
+    """A short-term goal is listed indented with its ancestors' names, root first."""
+    short = ShortTermGoalFactory(name="Deadlift 200", parent__name="Get strong")
+    page = admin_client.get(reverse("admin:goals_goal_changelist")).content.decode()
+    fractal = short.root.name
+    assert f"{fractal} / Get strong" in page
+    assert "padding-left: 3.0em" in page  # two levels below the fractal
+
+
+def test_the_goal_list_costs_the_same_queries_at_two_sizes(admin_client):
+    """Listing 10 or 60 goals (with paths, fractal and filters) takes the same query count."""
+    url = reverse("admin:goals_goal_changelist")
+    short_term_goal_with_sessions(3)
+    small = queries_for(admin_client, url)
+    for _ in range(10):
+        short_term_goal_with_sessions(4)
+    assert Goal.objects.count() > 50
+    assert queries_for(admin_client, url) == small
+
+
+def test_a_session_page_costs_the_same_queries_at_two_sizes(admin_client):
+    """A session with 2 or 12 activities (and their metric values) takes the same query count."""
+    session = PracticeSessionFactory()
+    ActivityInstanceFactory.create_batch(2, practice_session=session)
+    url = reverse("admin:goals_practicesession_change", args=[session.pk])
+    small = queries_for(admin_client, url)
+    ActivityInstanceFactory.create_batch(10, practice_session=session)
+    assert queries_for(admin_client, url) == small
+
+
+def test_a_goal_page_lists_children_and_linked_sessions(admin_client):
+    """The change page names the goal's children and the sessions linked to it."""
+    short = short_term_goal_with_sessions(2)
+    session = Goal.objects.filter(parent=short).first()
+    page = admin_client.get(reverse("admin:goals_goal_change", args=[short.pk])).content.decode()
+    assert session.name in page
+
+
+def test_deleting_in_the_admin_soft_deletes_the_cascade(admin_client):
+    """The delete page previews the cascade; confirming stamps deleted_at and removes nothing."""
+    short = short_term_goal_with_sessions(2)
+    url = reverse("admin:goals_goal_delete", args=[short.pk])
+    preview = admin_client.get(url).content.decode()
+    assert "3 goals" in preview and "2 activity instances" in preview
+    assert admin_client.post(url, {"post": "yes"}).status_code == 302
+    assert Goal.deleted_objects.count() == 3
+    assert ActivityInstance.deleted_objects.count() == 2
+    assert MetricValue.objects.count() == 2
+
+
+def test_a_deleted_goal_is_read_only(admin_client):
+    """Posting the change form of a deleted goal is refused and the goal stays deleted."""
+    short = ShortTermGoalFactory()
+    goal_delete(goal=short)
+    url = reverse("admin:goals_goal_change", args=[short.pk])
+    page = admin_client.get(url).content.decode()
+    assert "it is read-only" in page
+    response = admin_client.post(url, {"name": "Renamed", "type": short.type, "sort_order": 0})
+    assert response.status_code == 403
+    reloaded = Goal.all_objects.get(pk=short.pk)
+    assert reloaded.deleted_at is not None and reloaded.name == short.name
+
+
+def test_saving_a_deleted_row_through_a_model_form_keeps_it_deleted():
+    """deleted_at is not a form field, so a form save cannot silently restore the row."""
+    short = ShortTermGoalFactory()
+    goal_delete(goal=short)
+    deleted = Goal.all_objects.get(pk=short.pk)
+
+    class GoalForm(LiveChoicesForm):
+        class Meta:
+            model = Goal
+            fields = ["name", "type", "sort_order"]
+
+    form = GoalForm({"name": "Edited", "type": deleted.type, "sort_order": 0}, instance=deleted)
+    assert form.is_valid(), form.errors
+    form.save()
+    reloaded = Goal.all_objects.get(pk=short.pk)
+    assert reloaded.name == "Edited"
+    assert reloaded.deleted_at == deleted.deleted_at
+
+
+def test_restore_asks_first_then_restores_the_cascade(admin_client):
+    """The restore action shows what it will bring back; the second post restores and logs it."""
+    short = short_term_goal_with_sessions(2)
+    goal_delete(goal=short)
+    url = reverse("admin:goals_goal_changelist") + "?deleted=only"
+    data = {"action": "restore_selected", "_selected_action": [short.pk]}
+    page = admin_client.post(url, data).content.decode()
+    assert "Are you sure you want to restore" in page and "3 goals" in page
+    assert Goal.objects.filter(pk=short.pk).count() == 0
+    response = admin_client.post(url, {**data, "post": "yes"}, follow=True)
+    assert "Restored 1 goal." in response.content.decode()
+    assert Goal.deleted_objects.count() == 0
+    assert ActivityInstance.deleted_objects.count() == 0
+    assert LogEntry.objects.filter(object_id=short.pk).exists()
+
+
+def test_restoring_inside_a_deleted_parent_explains_what_to_restore(admin_client):
+    """A session whose goal is still deleted is not restored; the message names the goal."""
+    short = short_term_goal_with_sessions(1)
+    session = Goal.objects.get(parent=short)
+    goal_delete(goal=session)
+    goal_delete(goal=Goal.objects.get(pk=short.pk))
+    url = reverse("admin:goals_goal_changelist") + "?deleted=only"
+    data = {"action": "restore_selected", "_selected_action": [session.pk], "post": "yes"}
+    page = admin_client.post(url, data, follow=True).content.decode()
+    assert f"restore &#x27;{short.name}&#x27; first" in page
+    assert Goal.all_objects.get(pk=session.pk).deleted_at is not None
+
+
+def test_purge_asks_first_and_is_for_superusers_only(admin_client, alice):
+    """Staff cannot purge; a superuser sees what will be removed, then removes it for good."""
+    short = short_term_goal_with_sessions(2)
+    goal_delete(goal=short)
+    url = reverse("admin:goals_goal_changelist") + "?deleted=only"
+    data = {"action": "purge_selected", "_selected_action": [short.pk]}
+
+    own = alice.short
+    goal_delete(goal=own)
+    staff = alice.client.post(url, {**data, "_selected_action": [own.pk], "post": "yes"})
+    assert staff.status_code in {200, 302}
+    assert Goal.all_objects.filter(pk=own.pk).exists()
+
+    page = admin_client.post(url, data).content.decode()
+    assert "purge" in page and "3 goals" in page and "2 metric values" in page
+    assert Goal.all_objects.filter(pk=short.pk).exists()
+    response = admin_client.post(url, {**data, "post": "yes"}, follow=True)
+    assert "Purged 1 goal." in response.content.decode()
+    assert not Goal.all_objects.filter(pk=short.pk).exists()
+    assert ActivityInstance.all_objects.filter(root_id=short.root_id).count() == 0
+
+
+def test_the_deleted_filter_lists_live_rows_by_default(admin_client):
+    """Deleted goals are hidden by default, shown with 'deleted only' and 'all'."""
+    kept, gone = ShortTermGoalFactory(name="Kept goal"), ShortTermGoalFactory(name="Gone goal")
+    goal_delete(goal=gone)
+    url = reverse("admin:goals_goal_changelist")
+    default = admin_client.get(url).content.decode()
+    assert kept.name in default and gone.name not in default
+    only = admin_client.get(url, {"deleted": "only"}).content.decode()
+    assert gone.name in only and kept.name not in only
+    every = admin_client.get(url, {"deleted": "all"}).content.decode()
+    assert gone.name in every and kept.name in every
