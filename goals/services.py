@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connections, models, transaction
 from django.utils import timezone
 
 from goals.mixins import SoftDeleteMixin
@@ -24,6 +24,13 @@ class CascadeResult:
 def rows_purge_in_order(steps: list[models.QuerySet], *, what: str) -> CascadeResult:
     """Delete each queryset in order in one transaction; a row still referred to stops it all."""
     counts: dict[str, int] = {}
+    # Tables whose rows may point at the purged ones, checked before the transaction ends:
+    # foreign keys are deferred, and inside an outer transaction a commit would come too late.
+    referring = {
+        relation.related_model._meta.db_table
+        for queryset in steps
+        for relation in queryset.model._meta.related_objects
+    }
     try:
         with transaction.atomic():
             for queryset in steps:
@@ -32,6 +39,7 @@ def rows_purge_in_order(steps: list[models.QuerySet], *, what: str) -> CascadeRe
                 removed = queryset._raw_delete(queryset.db)
                 label = queryset.model._meta.label
                 counts[label] = counts.get(label, 0) + removed
+            connections[steps[0].db].check_constraints(table_names=sorted(referring))
     except IntegrityError as error:
         raise ValidationError(
             f"'{what}' cannot be purged: rows outside it still refer to it ({error}). "

@@ -1,0 +1,132 @@
+"""Sessions in the admin: timers, sessions from templates, and the fractal analytics page."""
+
+from __future__ import annotations
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from goals.models import Goal, GoalType, PracticeSessionGoal, SessionTemplate
+from sessions.models import ActivityInstance
+
+pytestmark = pytest.mark.django_db
+
+
+def timer(world, action: str, follow: bool = True):
+    url = reverse(
+        "admin:practice_sessions_activityinstance_timer", args=[world.instance.pk, action]
+    )
+    back = reverse("admin:goals_practicesession_change", args=[world.session.pk])
+    return world.client.post(f"{url}?next={back}", follow=follow)
+
+
+def test_timer_buttons_start_and_stop_an_activity(alice):
+    """Start sets time_start; stop sets time_stop and duration_seconds; both go back to the page."""
+    with time_machine.travel("2026-03-01 10:00:00+00:00", tick=False):
+        response = timer(alice, "start", follow=False)
+    assert response.status_code == 302
+    assert response["Location"].endswith(
+        reverse("admin:goals_practicesession_change", args=[alice.session.pk])
+    )
+    with time_machine.travel("2026-03-01 10:01:30+00:00", tick=False):
+        timer(alice, "stop")
+    instance = ActivityInstance.objects.get(pk=alice.instance.pk)
+    assert instance.time_start.isoformat() == "2026-03-01T10:00:00+00:00"
+    assert instance.time_stop.isoformat() == "2026-03-01T10:01:30+00:00"
+    assert instance.duration_seconds == 90
+
+
+def test_stopping_a_stopped_timer_is_an_error_message(alice):
+    """A second stop answers with a message, changes nothing and does not crash."""
+    timer(alice, "start")
+    timer(alice, "stop")
+    before = ActivityInstance.objects.get(pk=alice.instance.pk)
+    page = timer(alice, "stop").content.decode()
+    assert "was already stopped at" in page
+    after = ActivityInstance.objects.get(pk=alice.instance.pk)
+    assert (after.time_stop, after.duration_seconds) == (before.time_stop, before.duration_seconds)
+
+
+def test_stopping_a_timer_never_started_is_an_error_message(alice):
+    """Stop before start answers with a message."""
+    assert "has not been started" in timer(alice, "stop").content.decode()
+
+
+def test_the_timer_of_another_owner_is_not_found(alice, bob):
+    """Another owner's activity cannot be timed by guessing its id."""
+    url = reverse("admin:practice_sessions_activityinstance_timer", args=[bob.instance.pk, "start"])
+    assert alice.client.post(url).status_code == 404
+    assert ActivityInstance.objects.get(pk=bob.instance.pk).time_start is None
+
+
+def test_the_session_page_shows_activities_with_metric_values_and_timer(alice):
+    """The inline lists each activity with its metric values and a start button."""
+    page = alice.client.get(
+        reverse("admin:goals_practicesession_change", args=[alice.session.pk])
+    ).content.decode()
+    assert "Alice squat" in page
+    assert "Alice weight 42.5 kg" in page
+    assert "Start timer" in page
+
+
+def test_the_timer_actions_of_the_activity_list(alice):
+    """The list actions start and then stop the selected activities."""
+    url = reverse("admin:practice_sessions_activityinstance_changelist")
+    data = {"_selected_action": [alice.instance.pk]}
+    alice.client.post(url, {**data, "action": "start_timer"})
+    alice.client.post(url, {**data, "action": "stop_timer"})
+    instance = ActivityInstance.objects.get(pk=alice.instance.pk)
+    assert instance.time_stop is not None and instance.duration_seconds is not None
+
+
+def test_a_session_is_created_from_a_template(alice):
+    """The session is under the chosen goal, linked to it, with the template's activities."""
+    url = reverse("admin:goals_practicesession_from_template")
+    response = alice.client.post(
+        url, {"template": alice.template.pk, "parent": alice.short.pk, "name": "Tuesday"}
+    )
+    assert response.status_code == 302
+    session = Goal.objects.get(name="Tuesday")
+    assert session.type == GoalType.PRACTICE_SESSION
+    assert session.parent_id == alice.short.pk and session.root_id == alice.fractal.pk
+    assert session.template_id == alice.template.pk
+    assert PracticeSessionGoal.objects.filter(
+        practice_session=session, short_term_goal=alice.short
+    ).exists()
+    activities = list(session.activity_instances.values_list("activity_definition_id", flat=True))
+    assert activities == [alice.activity.pk]
+
+
+def test_a_template_with_invalid_json_is_refused_with_a_message(alice):
+    """A template whose data is not JSON creates nothing and says why."""
+    SessionTemplate.objects.filter(pk=alice.template.pk).update(template_data="{not json")
+    sessions = Goal.all_objects.filter(type=GoalType.PRACTICE_SESSION).count()
+    response = alice.client.post(
+        reverse("admin:goals_practicesession_from_template"),
+        {"template": alice.template.pk, "parent": alice.short.pk},
+    )
+    assert response.status_code == 200
+    assert "invalid JSON in template_data" in response.content.decode()
+    assert Goal.all_objects.filter(type=GoalType.PRACTICE_SESSION).count() == sessions
+
+
+def test_the_template_form_rejects_invalid_json(alice):
+    """Saving a template with data that is not JSON is a form error, not a 500."""
+    url = reverse("admin:goals_sessiontemplate_change", args=[alice.template.pk])
+    response = alice.client.post(
+        url, {"name": "Alice template", "root": alice.fractal.pk, "template_data": "[oops"}
+    )
+    assert response.status_code == 200
+    assert "Not valid JSON" in response.content.decode()
+
+
+def test_the_analytics_page_shows_the_fractals_figures(alice, bob):
+    """Sessions per week, practice time and the chosen metric's series; 404 for other owners."""
+    Goal.objects.filter(pk=alice.session.pk).update(total_duration_seconds=5400)
+    url = reverse("admin:goals_ultimategoal_analytics", args=[alice.fractal.pk])
+    page = alice.client.get(url, {"metric": alice.metric.pk}).content.decode()
+    assert "1 h 30 min" in page
+    assert "Practice sessions per week" in page
+    assert "<polyline" in page and "42.5" in page
+    other = reverse("admin:goals_ultimategoal_analytics", args=[bob.fractal.pk])
+    assert alice.client.get(other).status_code == 404

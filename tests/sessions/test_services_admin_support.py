@@ -1,0 +1,170 @@
+"""Services behind the admin: purge, linked sessions in the cascade, definitions, owners."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+
+from goals.models import Goal, GoalType, MetricDefinition, PracticeSessionGoal
+from goals.services import row_delete, row_purge, row_restore
+from sessions.models import ActivityInstance, MetricValue
+from sessions.services import (
+    activity_timer_start,
+    goal_delete,
+    goal_purge,
+    goal_restore,
+)
+from tests.factories import (
+    ActivityInstanceFactory,
+    MetricDefinitionFactory,
+    MetricValueFactory,
+    PracticeSessionFactory,
+    ShortTermGoalFactory,
+    UltimateGoalFactory,
+    short_term_goal_with_sessions,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def parentless_session_linked_to(*goals) -> Goal:
+    """A session without a parent that belongs to goals only through practice_session_goals."""
+    session = PracticeSessionFactory(parent=None, root=goals[0].root)
+    for goal in goals:
+        PracticeSessionGoal.objects.create(practice_session=session, short_term_goal=goal)
+    ActivityInstanceFactory(practice_session=session)
+    return session
+
+
+def test_the_cascade_takes_sessions_linked_only_to_the_subtree():
+    """A parentless session linked only to the deleted goal goes and comes back with it."""
+    short = ShortTermGoalFactory()
+    session = parentless_session_linked_to(short)
+    result = goal_delete(goal=short)
+    assert result.counts == {"goals.Goal": 2, "practice_sessions.ActivityInstance": 1}
+    assert Goal.all_objects.get(pk=session.pk).deleted_at is not None
+    goal_restore(goal=Goal.all_objects.get(pk=short.pk))
+    assert Goal.objects.filter(pk=session.pk).exists()
+    assert ActivityInstance.objects.filter(practice_session=session).exists()
+
+
+def test_a_session_also_linked_elsewhere_stays():
+    """A parentless session serving a goal outside the subtree is not deleted with it."""
+    short = ShortTermGoalFactory()
+    other = ShortTermGoalFactory(parent=short.parent)
+    session = parentless_session_linked_to(short, other)
+    goal_delete(goal=short)
+    assert Goal.objects.filter(pk=session.pk).exists()
+
+
+def test_purge_removes_a_deleted_fractal_and_everything_in_it():
+    """Purging a deleted fractal removes its goals, sessions, values and definitions, only those."""
+    short = short_term_goal_with_sessions(2)
+    fractal = Goal.objects.get(pk=short.root_id)
+    kept = MetricValueFactory()
+    goal_delete(goal=fractal)
+    result = goal_purge(goal=Goal.all_objects.get(pk=fractal.pk))
+    assert result.counts["practice_sessions.MetricValue"] == 2
+    assert not Goal.all_objects.filter(root_id=fractal.pk).exists()
+    assert not MetricDefinition.all_objects.filter(root_id=fractal.pk).exists()
+    assert list(MetricValue.objects.all()) == [kept]
+
+
+def test_purge_refuses_a_live_goal_and_changes_nothing():
+    """Only deleted goals can be purged."""
+    short = short_term_goal_with_sessions(1)
+    with pytest.raises(ValidationError, match="is not deleted: delete it before purging it"):
+        goal_purge(goal=short)
+    assert Goal.objects.filter(pk=short.pk).exists()
+
+
+def test_purge_stops_when_rows_outside_still_refer_to_it():
+    """A definition used by another fractal's activity cannot be purged; nothing is removed."""
+    metric = MetricDefinitionFactory()
+    MetricValueFactory(metric_definition=metric, activity_instance=ActivityInstanceFactory())
+    row_delete(row=metric)
+    with pytest.raises(ValidationError, match="rows outside it still refer to it"):
+        row_purge(row=MetricDefinition.all_objects.get(pk=metric.pk))
+    assert MetricDefinition.all_objects.filter(pk=metric.pk).exists()
+
+
+def test_a_definition_takes_its_metrics_along_and_brings_them_back():
+    """Deleting an activity definition deletes its metric definitions; restore brings them back."""
+    metric = MetricDefinitionFactory()
+    activity = metric.activity
+    result = row_delete(row=activity)
+    assert result.counts["goals.MetricDefinition"] == 1
+    assert not MetricDefinition.objects.filter(pk=metric.pk).exists()
+    row_restore(row=type(activity).all_objects.get(pk=activity.pk))
+    assert MetricDefinition.objects.filter(pk=metric.pk).exists()
+
+
+def test_restoring_a_metric_of_a_deleted_activity_says_what_to_restore():
+    """A metric definition is not restored while its activity is deleted."""
+    metric = MetricDefinitionFactory()
+    row_delete(row=metric.activity)
+    with pytest.raises(ValidationError, match=r"restore '.*' first"):
+        row_restore(row=MetricDefinition.all_objects.get(pk=metric.pk))
+
+
+def test_a_started_timer_cannot_start_again():
+    """Starting twice is refused with the time it was started."""
+    instance = ActivityInstanceFactory()
+    activity_timer_start(instance=instance)
+    with pytest.raises(ValidationError, match="was already started at"):
+        activity_timer_start(instance=instance)
+
+
+def test_assign_fractal_owner_gives_unowned_fractals_to_a_user():
+    """Without --root, every fractal without an owner goes to the user; owned ones stay."""
+    alice = User.objects.create_user("alice")
+    bob = User.objects.create_user("bob")
+    free = UltimateGoalFactory()
+    taken = UltimateGoalFactory(owner=bob)
+    out = StringIO()
+    call_command("assign_fractal_owner", "alice", stdout=out)
+    assert "1 fractal(s) now owned by alice." in out.getvalue()
+    assert Goal.objects.get(pk=free.pk).owner == alice
+    assert Goal.objects.get(pk=taken.pk).owner == bob
+
+
+def test_assign_fractal_owner_refuses_to_take_without_reassign():
+    """A named fractal of another user is left alone unless --reassign is given."""
+    alice = User.objects.create_user("alice")
+    taken = UltimateGoalFactory(owner=User.objects.create_user("bob"))
+    with pytest.raises(CommandError, match="Add --reassign to take them") as error:
+        call_command("assign_fractal_owner", "alice", "--root", taken.pk, stdout=StringIO())
+    assert error.value.returncode == 4
+    call_command(
+        "assign_fractal_owner", "alice", "--root", taken.pk, "--reassign", stdout=StringIO()
+    )
+    assert Goal.objects.get(pk=taken.pk).owner == alice
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "code"),
+    [
+        (["nobody"], "No user named 'nobody'", 2),
+        (["alice", "--root", "not-a-root"], "Not the id of an ultimate goal: not-a-root", 3),
+    ],
+)
+def test_assign_fractal_owner_explains_bad_arguments(args, message, code):
+    """An unknown user or root is a clear error with its own exit status."""
+    User.objects.create_user("alice")
+    with pytest.raises(CommandError, match=message) as error:
+        call_command("assign_fractal_owner", *args, stdout=StringIO())
+    assert error.value.returncode == code
+
+
+def test_only_ultimate_goals_have_owners():
+    """The database refuses an owner on a goal that is not a fractal's root."""
+    from django.db import IntegrityError, transaction
+
+    short = ShortTermGoalFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Goal.objects.filter(pk=short.pk).update(owner=User.objects.create_user("carol"))
+    assert short.type == GoalType.SHORT_TERM
