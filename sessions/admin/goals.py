@@ -184,7 +184,10 @@ class FractalAdmin(GoalServicesMixin, SoftDeleteAdminMixin, OwnedAdminMixin, adm
             "most_sessions": max((week.sessions for week in weeks), default=1),
             "total_sessions": sum(week.sessions for week in weeks),
             "practice_time": f"{seconds // 3600} h {seconds % 3600 // 60} min",
-            "progress": selectors.goal_progress(root_id=fractal.pk),
+            "progress": {
+                GoalType(goal_type).label: count
+                for goal_type, count in selectors.goal_progress(root_id=fractal.pk).items()
+            },
             "metrics": metrics,
             "chosen": chosen,
             "series": series,
