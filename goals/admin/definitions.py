@@ -25,6 +25,7 @@ class DefinitionAdmin(SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin):
     """What the definition admins share: soft delete, owner scope, the fractal column."""
 
     list_select_related = ("root",)
+    ordering = ("name",)
     show_full_result_count = False
 
     @admin.display(description="fractal", ordering="root__name")

@@ -135,6 +135,9 @@ class OwnedAdminMixin:
             kwargs["widget"] = PreloadedAutocompleteSelect(
                 db_field, self.admin_site, using=kwargs.get("using")
             )
+        if queryset is not None and db_field.name == "root":
+            # A row's fractal is chosen among fractals: the ultimate goals.
+            queryset = queryset.filter(type="UltimateGoal")
         if queryset is not None and "queryset" not in kwargs:
             kwargs["queryset"] = queryset
             if db_field.name in self.raw_id_fields and "widget" not in kwargs:
@@ -166,6 +169,8 @@ class OwnedAdminMixin:
         autocomplete = match is not None and match.url_name == "autocomplete"
         if autocomplete and hasattr(self.model, "deleted_objects"):
             queryset = queryset.filter(deleted_at__isnull=True)
+        if autocomplete and request.GET.get("field_name") == "root":
+            queryset = queryset.filter(type="UltimateGoal")
         return super().get_search_results(request, queryset, search_term)
 
     def get_list_filter(self, request):

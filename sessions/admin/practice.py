@@ -51,7 +51,7 @@ def metric_summary(instance: ActivityInstance) -> str:
 
 def timer_buttons(instance: ActivityInstance, *, back: str) -> str:
     """Submit buttons that post to the timer view (formaction), so they work inside any form."""
-    if instance.pk is None or instance.deleted_at is not None:
+    if instance._state.adding or instance.deleted_at is not None:
         return "-"
     if instance.time_start is None:
         action, label = "start", "Start timer"
@@ -106,11 +106,11 @@ class ActivityInstanceInline(OwnedAdminMixin, admin.TabularInline):
 
     @admin.display(description="metric values")
     def metrics(self, obj) -> str:
-        return metric_summary(obj) if obj.pk else "-"
+        return "-" if obj._state.adding else metric_summary(obj)
 
     @admin.display(description="timer")
     def timer(self, obj) -> str:
-        if obj.pk is None:
+        if obj._state.adding:
             return "-"
         back = reverse("admin:goals_practicesession_change", args=[obj.practice_session_id])
         return timer_buttons(obj, back=back)

@@ -59,7 +59,7 @@ def log_in(page: Page, base: str, username: str, password: str) -> None:
 
 def choose_autocomplete(page: Page, field: str, text: str) -> None:
     """Pick `text` in the admin's select2 autocomplete for `field` (e.g. "parent")."""
-    page.click(f"#select2-id_{field}-container")
+    page.click(f"[aria-labelledby='select2-id_{field}-container']")
     page.fill(".select2-search__field", text)
-    page.wait_for_selector(f".select2-results__option:has-text('{text}')")
-    page.keyboard.press("Enter")
+    # Click the option itself: Enter would take whichever option a stale result list highlights.
+    page.click(f".select2-results__option:text-is('{text}')")
