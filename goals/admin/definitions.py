@@ -28,10 +28,6 @@ class DefinitionAdmin(SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin):
     ordering = ("name",)
     show_full_result_count = False
 
-    @admin.display(description="fractal", ordering="root__name")
-    def fractal(self, obj) -> str:
-        return obj.root.name
-
 
 class MetricDefinitionInline(OwnedAdminMixin, admin.TabularInline):
     model = MetricDefinition

@@ -97,6 +97,11 @@ class OwnedAdminMixin:
     include_deleted = True
     form = LiveChoicesForm
 
+    @admin.display(description="fractal", ordering="root__name")
+    def fractal(self, obj) -> str:
+        """The fractal's name, for list columns (select the `root` relation with the rows)."""
+        return obj.root.name
+
     def scope(self, request, queryset: models.QuerySet) -> models.QuerySet:
         if request.user.is_superuser:
             return queryset

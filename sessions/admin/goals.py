@@ -109,10 +109,6 @@ class GoalAdmin(GoalServicesMixin, SoftDeleteAdminMixin, OwnedAdminMixin, admin.
     def place_in_tree(self, obj) -> str:
         return " / ".join(getattr(obj, "ancestor_names", [])) or "-"
 
-    @admin.display(description="fractal", ordering="root__name")
-    def fractal(self, obj) -> str:
-        return obj.root.name
-
     @admin.display(description="children")
     def children_list(self, obj) -> str:
         children = Goal.objects.filter(parent=obj).order_by("sort_order", "name")

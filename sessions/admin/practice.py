@@ -155,10 +155,6 @@ class PracticeSessionAdmin(
     ordering = ("-created_at",)
     show_full_result_count = False
 
-    @admin.display(description="fractal", ordering="root__name")
-    def fractal(self, obj) -> str:
-        return obj.root.name
-
     def get_urls(self):
         return [
             path(
@@ -272,10 +268,6 @@ class ActivityInstanceAdmin(SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAd
 
     def purge_service(self, obj):
         return activity_instance_purge(instance=obj)
-
-    @admin.display(description="fractal", ordering="root__name")
-    def fractal(self, obj) -> str:
-        return obj.root.name
 
     @admin.display(description="timer")
     def timer(self, obj) -> str:
