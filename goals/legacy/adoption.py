@@ -86,8 +86,12 @@ def legacy_db_adopt(
     using: str = DEFAULT_DB_ALIAS,
     require_legacy: bool = False,
     progress: Progress | None = None,
+    enable_wal: bool = True,
 ) -> AdoptionResult:
     """Adopt the legacy file behind `using`; a no-op for already adopted databases.
+
+    `migrate` passes enable_wal=False and switches to WAL once its migrations are done: table
+    rebuilds under a rollback journal write each page once, under WAL twice (log, then checkpoint).
 
     A new database (no file, or no tables) is left to `migrate`, or refused with
     `require_legacy`, since there is nothing to adopt.
@@ -143,7 +147,8 @@ def legacy_db_adopt(
                 "Stop the other program and run again; nothing was changed.",
             ) from error
         raise
-    sqlite_enable_wal(using=using)
+    if enable_wal:
+        sqlite_enable_wal(using=using)
     return AdoptionResult(
         path=found.path,
         state_before=found.state_before,

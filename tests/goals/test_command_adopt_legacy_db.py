@@ -106,8 +106,21 @@ def test_migrate_adopts_a_legacy_file_then_migrates(make_legacy_db, legacy_datab
     assert "Adopted legacy 'dev' database" in out.getvalue()
     connection = sqlite3.connect(path)
     tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    journal = connection.execute("PRAGMA journal_mode").fetchone()[0]
     connection.close()
     assert {"auth_user", "django_admin_log", "django_session", "legacy_repairs"} <= tables
+    # Rebuilt under the rollback journal, then left in WAL for the app's readers and writer.
+    assert journal == "wal"
+
+
+def test_adopt_command_leaves_the_file_in_wal(make_legacy_db, legacy_database):
+    """Adoption on its own also switches the file to WAL journaling."""
+    path = make_legacy_db("dev")
+    with legacy_database(path) as alias:
+        _adopt(alias)
+    connection = sqlite3.connect(path)
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    connection.close()
 
 
 def test_script_migrated_file_is_adopted_with_its_added_columns(make_legacy_db, legacy_database):

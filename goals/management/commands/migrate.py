@@ -9,7 +9,12 @@ from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
 from goals.backups import BackupError, backup_create
-from goals.legacy.adoption import legacy_db_adopt, legacy_db_inspect_alias
+from goals.db_tuning import planner_statistics_refresh, sqlite_bulk_cache
+from goals.legacy.adoption import (
+    legacy_db_adopt,
+    legacy_db_inspect_alias,
+    sqlite_enable_wal,
+)
 from goals.legacy.inspection import DbState, LegacyDbError
 
 
@@ -30,29 +35,46 @@ class Command(DjangoMigrateCommand):
 
     def handle(self, *args, **options) -> None:
         database = options["database"]
-        try:
-            if options["plan"]:
-                found = legacy_db_inspect_alias(using=database)
-                if found.state_before == DbState.LEGACY:
-                    self.stdout.write(
-                        self.style.MIGRATE_HEADING(
-                            f"{found.path} is a legacy '{found.variant}' database: it will be "
-                            "adopted at the baseline first."
-                        )
-                    )
-            else:
+        if options["plan"]:
+            self._explain_adoption(database)
+            super().handle(*args, **options)
+            return
+        with sqlite_bulk_cache(using=database):
+            try:
                 found = legacy_db_inspect_alias(using=database)
                 if self._wants_backup(options) and self._holds_data_to_migrate(database, found):
                     self._backup(database)
                 self._adopt(database, options["verbosity"])
+            except LegacyDbError as error:
+                raise CommandError(str(error), returncode=int(error.problem)) from error
+            except BackupError as error:
+                raise CommandError(
+                    f"{error} The backup taken before migrating failed, so nothing was migrated.",
+                    returncode=error.code,
+                ) from error
+            pending = self._pending(database)
+            super().handle(*args, **options)
+        # Only now: the rebuilds above wrote each page once under the rollback journal.
+        sqlite_enable_wal(using=database)
+        if pending:
+            planner_statistics_refresh(using=database)
+
+    def _explain_adoption(self, database: str) -> None:
+        try:
+            found = legacy_db_inspect_alias(using=database)
         except LegacyDbError as error:
             raise CommandError(str(error), returncode=int(error.problem)) from error
-        except BackupError as error:
-            raise CommandError(
-                f"{error} The backup taken before migrating failed, so nothing was migrated.",
-                returncode=error.code,
-            ) from error
-        super().handle(*args, **options)
+        if found.state_before == DbState.LEGACY:
+            self.stdout.write(
+                self.style.MIGRATE_HEADING(
+                    f"{found.path} is a legacy '{found.variant}' database: it will be "
+                    "adopted at the baseline first."
+                )
+            )
+
+    def _pending(self, database: str) -> bool:
+        executor = MigrationExecutor(connections[database])
+        return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
 
     def _wants_backup(self, options) -> bool:
         return settings.FRACTAL_BACKUP_BEFORE_MIGRATE and not options["no_backup"]
@@ -85,7 +107,7 @@ class Command(DjangoMigrateCommand):
             if verbosity >= 1:
                 self.stdout.write(f"  Adopting {table}... {done}/{total} rows")
 
-        result = legacy_db_adopt(using=database, progress=progress)
+        result = legacy_db_adopt(using=database, progress=progress, enable_wal=False)
         if result.adopted and verbosity >= 1:
             self.stdout.write(
                 self.style.SUCCESS(
