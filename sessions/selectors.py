@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncWeek
 
 from goals.models import Goal, GoalType, MetricDefinition
@@ -69,12 +69,22 @@ def metric_definitions_in_use(*, root_id: str) -> QuerySet:
 
 
 def session_report(*, root_id: str, start: datetime, end: datetime) -> QuerySet:
-    """Activity instances of the fractal created in [start, end), newest first
-    (idx_activity_instances_root_date)."""
+    """What was practised in the fractal in [start, end), newest first
+    (idx_activity_instances_root_date).
+
+    Rows are dicts (id, practice_session_id, activity, created_at, duration_seconds): a report of
+    thousands of instances needs these columns, not two model instances per row.
+    """
     return (
         ActivityInstance.objects.filter(root_id=root_id, created_at__gte=start, created_at__lt=end)
-        .select_related("activity_definition")
         .order_by("-created_at")
+        .values(
+            "id",
+            "practice_session_id",
+            "created_at",
+            "duration_seconds",
+            activity=F("activity_definition__name"),
+        )
     )
 
 

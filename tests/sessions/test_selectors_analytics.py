@@ -81,7 +81,9 @@ def test_session_report_is_a_date_range_of_the_fractal():
 
     report = session_report(root_id=short.root_id, start=MONDAY, end=MONDAY + timedelta(days=7))
 
-    assert [row.pk for row in report] == [made[1].pk, made[0].pk]
+    assert [row["id"] for row in report] == [made[1].pk, made[0].pk]
+    assert report[0]["activity"] == made[1].activity_definition.name
+    assert report[0]["created_at"] == MONDAY + timedelta(days=1)
 
 
 def test_goal_progress_counts_completed_live_goals_per_type():
