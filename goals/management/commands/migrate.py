@@ -16,6 +16,7 @@ from goals.legacy.adoption import (
     sqlite_enable_wal,
 )
 from goals.legacy.inspection import DbState, LegacyDbError
+from goals.locking import MaintenanceBusy, maintenance_lock
 
 
 class Command(DjangoMigrateCommand):
@@ -39,6 +40,14 @@ class Command(DjangoMigrateCommand):
             self._explain_adoption(database)
             super().handle(*args, **options)
             return
+        try:
+            with maintenance_lock(operation="migrate", using=database):
+                self._migrate(*args, **options)
+        except MaintenanceBusy as error:
+            raise CommandError(str(error), returncode=error.code) from error
+
+    def _migrate(self, *args, **options) -> None:
+        database = options["database"]
         with sqlite_bulk_cache(using=database):
             try:
                 found = legacy_db_inspect_alias(using=database)

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS
 
 from goals.backups import BackupError, backup_read, backup_restore
+from goals.locking import MaintenanceBusy, maintenance_lock
 
 
 class Command(BaseCommand):
@@ -35,10 +36,11 @@ class Command(BaseCommand):
         if not options["yes"] and not self._confirm(backup):
             raise CommandError("Restore cancelled; nothing was changed.", returncode=1)
         try:
-            result = backup_restore(
-                path=options["backup"], using=options["database"], directory=options["dir"]
-            )
-        except BackupError as error:
+            with maintenance_lock(operation="restore_db", using=options["database"]):
+                result = backup_restore(
+                    path=options["backup"], using=options["database"], directory=options["dir"]
+                )
+        except (BackupError, MaintenanceBusy) as error:
             raise CommandError(str(error), returncode=error.code) from error
         if result.safety_backup is not None:
             self.stdout.write(
