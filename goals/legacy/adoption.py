@@ -49,6 +49,7 @@ class AdoptionResult:
     replaced_indexes: tuple[str, ...] = ()
     other_tables: tuple[str, ...] = ()
     recorded: tuple[str, ...] = ()  # the migrations recorded as applied, "app.name"
+    extra_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def database_path(using: str = DEFAULT_DB_ALIAS) -> Path | None:
@@ -78,6 +79,7 @@ def legacy_db_inspect_alias(*, using: str = DEFAULT_DB_ALIAS) -> AdoptionResult:
         variant=inspection.variant,
         row_counts=inspection.row_counts,
         other_tables=inspection.other_tables,
+        extra_columns=inspection.extra_columns,
     )
 
 
@@ -120,6 +122,8 @@ def legacy_db_adopt(
             for table in sorted(set(models) - set(LEGACY_TABLES)):
                 editor.create_model(models[table])  # tables of the recorded migrations
             for table in LEGACY_TABLES:
+                if table in found.extra_columns:
+                    _keep_extra_columns(editor, table, found.extra_columns[table])
                 added += _add_missing_columns(editor, models[table])
                 editor._remake_table(models[table])
                 counted = _count(connection, table)
@@ -159,6 +163,7 @@ def legacy_db_adopt(
         replaced_indexes=tuple(replaced),
         other_tables=found.other_tables,
         recorded=tuple(f"{app}.{name}" for app, name in applied),
+        extra_columns=found.extra_columns,
     )
 
 
@@ -194,6 +199,31 @@ def sqlite_enable_wal(*, using: str = DEFAULT_DB_ALIAS) -> None:
     if connection.vendor == "sqlite" and database_path(using) is not None:
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA journal_mode=WAL")
+
+
+EXTRA_PREFIX = "legacy_extra_"
+
+
+def _keep_extra_columns(editor, table: str, columns: tuple[str, ...]) -> None:
+    """Copy columns no variant has into legacy_extra_<table>, keyed like the table, before the
+    rebuild drops them: their values are someone's data, so they are kept, not judged."""
+    quote = editor.quote_name
+    side = EXTRA_PREFIX + table
+    with editor.connection.cursor() as cursor:
+        if side in editor.connection.introspection.table_names(cursor):
+            raise LegacyDbError(
+                LegacyDbProblem.UNSUPPORTED_SCHEMA,
+                f"{table} has columns no schema variant has ({', '.join(columns)}), and the table "
+                f"that would keep them, {side}, already exists. Rename that table and run again; "
+                "nothing was changed.",
+            )
+        cursor.execute(f"PRAGMA table_info({quote(table)})")
+        described = cursor.fetchall()
+    key = [row[1] for row in sorted(described, key=lambda row: row[5]) if row[5]]
+    key = key or [row[1] for row in described if row[1] not in columns]
+    selected = ", ".join(quote(column) for column in [*key, *columns])
+    # Names come from the file's own schema, quoted; no values are interpolated.
+    editor.execute(f"CREATE TABLE {quote(side)} AS SELECT {selected} FROM {quote(table)}")  # noqa: S608
 
 
 def _add_missing_columns(editor, model) -> list[str]:

@@ -57,6 +57,9 @@ class LegacyDbInspection:
     variant: str | None = None
     row_counts: dict[str, int] = field(default_factory=dict)
     other_tables: tuple[str, ...] = ()
+    # Columns of legacy tables that no variant has (added by hand or by another tool): adoption
+    # keeps their values in legacy_extra_<table> side tables instead of dropping them.
+    extra_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def is_file_database(name: str | os.PathLike) -> bool:
@@ -168,30 +171,50 @@ def _classify(
             "Goals database (goals.db or goals_dev.db), or at a new file to start empty.",
         )
     found = {name: frozenset(tables[name]) for name in legacy_present}
+    matched = _match_variant(found)
+    if matched is None:
+        raise LegacyDbError(
+            LegacyDbProblem.UNSUPPORTED_SCHEMA,
+            f"{path} has Fractal Goals tables but matches no supported schema: "
+            f"{_describe_difference(found)}. Supported: "
+            f"{', '.join(f'{v.name} ({v.description})' for v in VARIANTS.values() if v.supported)}"
+            ". Nothing was changed.",
+        )
+    variant, extra = matched
+    if not VARIANTS[variant].supported:
+        raise _unsupported(path, variant)
+    return LegacyDbInspection(
+        path=path,
+        state=DbState.LEGACY,
+        variant=variant,
+        row_counts=_row_counts(connection, legacy_present),
+        other_tables=tuple(sorted(set(tables) - set(LEGACY_TABLES))),
+        extra_columns=extra,
+    )
+
+
+def _match_variant(
+    found: dict[str, frozenset[str]],
+) -> tuple[str, dict[str, tuple[str, ...]]] | None:
+    """The variant whose tables the file has with every column, and the columns left over.
+
+    An exact match wins; otherwise the variant leaving the fewest extra columns. A table missing
+    a column of the variant never matches: adoption cannot invent its values.
+    """
+    best: tuple[int, str, dict[str, tuple[str, ...]]] | None = None
     for variant in VARIANTS.values():
         expected = {
             name: cols
             for name, cols in variant_columns(variant.name).items()
             if name in LEGACY_TABLES
         }
-        if found == expected:
-            if not variant.supported:
-                raise _unsupported(path, variant.name)
-            other = tuple(sorted(set(tables) - set(LEGACY_TABLES)))
-            return LegacyDbInspection(
-                path=path,
-                state=DbState.LEGACY,
-                variant=variant.name,
-                row_counts=_row_counts(connection, legacy_present),
-                other_tables=other,
-            )
-    raise LegacyDbError(
-        LegacyDbProblem.UNSUPPORTED_SCHEMA,
-        f"{path} has Fractal Goals tables but matches no supported schema: "
-        f"{_describe_difference(found)}. Supported: "
-        f"{', '.join(f'{v.name} ({v.description})' for v in VARIANTS.values() if v.supported)}. "
-        "Nothing was changed.",
-    )
+        if set(found) != set(expected) or any(not expected[t] <= found[t] for t in found):
+            continue
+        extra = {t: tuple(sorted(found[t] - expected[t])) for t in found if found[t] - expected[t]}
+        count = sum(len(columns) for columns in extra.values())
+        if best is None or count < best[0]:
+            best = (count, variant.name, extra)
+    return None if best is None else (best[1], best[2])
 
 
 def _describe_difference(found: dict[str, frozenset[str]]) -> str:

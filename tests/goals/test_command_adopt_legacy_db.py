@@ -235,13 +235,48 @@ def test_database_without_our_tables_is_refused(tmp_path, legacy_database):
         )
 
 
-def test_unknown_column_is_refused(make_legacy_db, legacy_database):
-    """A legacy file with a column no variant has is refused rather than losing that column."""
+def test_unknown_columns_are_kept_in_a_side_table(make_legacy_db, legacy_database):
+    """Columns no variant has survive migrate in legacy_extra_<table>, keyed by the row's id."""
     path = make_legacy_db("dev")
-    _sqlite_with(path, "ALTER TABLE goals ADD COLUMN mood TEXT; UPDATE goals SET mood = 'good';")
+    _sqlite_with(
+        path,
+        "ALTER TABLE goals ADD COLUMN mood TEXT; UPDATE goals SET mood = 'good ' || id;"
+        "ALTER TABLE practice_session_goals ADD COLUMN weight REAL;"
+        "UPDATE practice_session_goals SET weight = 0.5;",
+    )
+    before = sqlite3.connect(path)
+    moods = dict(before.execute("SELECT id, mood FROM goals"))
+    links = before.execute(
+        "SELECT practice_session_id, short_term_goal_id, weight FROM practice_session_goals"
+    ).fetchall()
+    before.close()
+    with legacy_database(path) as alias:
+        out = StringIO()
+        call_command("migrate", database=alias, stdout=out, verbosity=1)
+    after = sqlite3.connect(path)
+    kept = dict(after.execute("SELECT id, mood FROM legacy_extra_goals"))
+    kept_links = after.execute(
+        "SELECT practice_session_id, short_term_goal_id, weight "
+        "FROM legacy_extra_practice_session_goals"
+    ).fetchall()
+    goal_columns = {row[1] for row in after.execute("PRAGMA table_info(goals)")}
+    after.close()
+    assert kept == moods
+    assert sorted(kept_links) == sorted(links)
+    assert "mood" not in goal_columns
+    assert "kept in legacy_extra_goals: mood" in out.getvalue()
+
+
+def test_missing_column_is_refused(make_legacy_db, legacy_database):
+    """A legacy table without a column its variant has cannot be adopted: nothing to fill in."""
+    path = make_legacy_db("dev")
+    _sqlite_with(path, "ALTER TABLE activity_groups DROP COLUMN sort_order;")
     with legacy_database(path) as alias:
         _assert_refused(
-            path, alias, LegacyDbProblem.UNSUPPORTED_SCHEMA, "unknown columns goals.mood"
+            path,
+            alias,
+            LegacyDbProblem.UNSUPPORTED_SCHEMA,
+            "missing columns activity_groups.sort_order",
         )
 
 

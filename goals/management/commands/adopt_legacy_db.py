@@ -82,6 +82,13 @@ class Command(BaseCommand):
                 self.stdout.write(f"  added missing column {column}")
             for index in result.replaced_indexes:
                 self.stdout.write(f"  replaced legacy index {index}")
+        for table, columns in result.extra_columns.items():
+            self.stdout.write(
+                self.style.WARNING(
+                    f"  columns no schema variant has, kept in legacy_extra_{table}: "
+                    f"{', '.join(columns)}"
+                )
+            )
         for table in result.other_tables:
             self.stdout.write(self.style.WARNING(f"  left untouched: unknown table {table}"))
 
@@ -96,5 +103,6 @@ def _as_dict(result: AdoptionResult) -> dict:
         "added_columns": list(result.added_columns),
         "replaced_indexes": list(result.replaced_indexes),
         "other_tables": list(result.other_tables),
+        "extra_columns": {table: list(columns) for table, columns in result.extra_columns.items()},
         "recorded": list(result.recorded),
     }
