@@ -17,6 +17,7 @@ from goals.legacy.adoption import (
 )
 from goals.legacy.inspection import DbState, LegacyDbError
 from goals.locking import MaintenanceBusy, maintenance_lock
+from goals.migration_executor import recording_executor
 
 
 class Command(DjangoMigrateCommand):
@@ -62,7 +63,8 @@ class Command(DjangoMigrateCommand):
                     returncode=error.code,
                 ) from error
             pending = self._pending(database)
-            super().handle(*args, **options)
+            with recording_executor():
+                super().handle(*args, **options)
         # Only now: the rebuilds above wrote each page once under the rollback journal.
         sqlite_enable_wal(using=database)
         if pending:
