@@ -1,0 +1,108 @@
+"""Run a manage.py command that kills itself, with SIGKILL, at its Nth step.
+
+    FRACTAL_CRASH_AT=N [FRACTAL_CRASH_STEPS=file] python -m tests.reliability.crash_child ARGS...
+
+A step is an SQL statement sent through Django, or one of the file operations a backup or a
+restore is made of (copy, rename, fsync, manifest, checksum). With FRACTAL_CRASH_AT=0 nothing is
+killed and every step is written to FRACTAL_CRASH_STEPS, one per line, so the harness can choose
+its points. The whole process group is killed, as a power cut would: a pg_dump or pg_restore the
+command started dies with it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import signal
+import sys
+
+
+class Steps:
+    def __init__(self, kill_at: int, log_path: str | None) -> None:
+        self.kill_at = kill_at
+        self.count = 0
+        self.phase = "startup"
+        self.log = open(log_path, "w", encoding="utf-8") if log_path else None  # noqa: SIM115
+
+    def step(self, label: str) -> None:
+        self.count += 1
+        if self.log is not None:
+            self.log.write(f"{self.phase}\t{' '.join(label.split())[:100]}\n")
+            self.log.flush()
+        if self.count == self.kill_at:
+            os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    def sql(self, execute, sql, params, many, context):
+        self.step(f"sql {' '.join(str(sql).split())}")
+        return execute(sql, params, many, context)
+
+    def enter(self, phase: str, function):
+        """`function` with the phase set while it runs (and restored after)."""
+
+        @functools.wraps(function)
+        def wrapped(*args, **kwargs):
+            before, self.phase = self.phase, phase
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.phase = before
+
+        return wrapped
+
+    def wrap(self, name: str, function):
+        @functools.wraps(function)
+        def wrapped(*args, **kwargs):
+            self.step(f"file {name}")
+            return function(*args, **kwargs)
+
+        return wrapped
+
+
+def main() -> None:
+    steps = Steps(
+        int(os.environ.get("FRACTAL_CRASH_AT", "0")), os.environ.get("FRACTAL_CRASH_STEPS")
+    )
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "goals_project.settings")
+    import django
+
+    django.setup()
+    from django.db.backends.signals import connection_created
+
+    def instrument(sender, connection, **kwargs) -> None:
+        if steps.sql not in connection.execute_wrappers:
+            connection.execute_wrappers.append(steps.sql)
+
+    connection_created.connect(instrument, weak=False)
+    from django.db.migrations.executor import MigrationExecutor
+
+    import goals.backups as backups
+    import goals.legacy.adoption as adoption
+
+    apply_migration = MigrationExecutor.apply_migration
+
+    def applying(executor, state, migration, *args, **kwargs):
+        return steps.enter(f"{migration.app_label}.{migration.name}", apply_migration)(
+            executor, state, migration, *args, **kwargs
+        )
+
+    MigrationExecutor.apply_migration = applying
+    adoption.legacy_db_adopt = steps.enter("adoption", adoption.legacy_db_adopt)
+    backups.backup_create = steps.enter("backup", backups.backup_create)
+    backups._sqlite_swap = steps.enter("restore: swap", backups._sqlite_swap)
+    backups._postgres_restore = steps.enter("restore: pg_restore", backups._postgres_restore)
+
+    for name in ("_sqlite_copy", "_sha256", "_write_manifest", "_fsync_dir", "_postgres_dump"):
+        setattr(backups, name, steps.wrap(name, getattr(backups, name)))
+    # Process-wide: this process exists only to run the one command.
+    os.replace = steps.wrap("os.replace", os.replace)
+    os.fsync = steps.wrap("os.fsync", os.fsync)
+    os.unlink = steps.wrap("os.unlink", os.unlink)
+    shutil.copyfile = steps.wrap("shutil.copyfile", shutil.copyfile)
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["manage.py", *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    main()
