@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from io import StringIO
 from pathlib import Path
 
@@ -59,3 +60,48 @@ def test_read_only_folder_is_refused_unchanged(command, make_legacy_db, legacy_d
     assert file_sha256(path) == digest
     # No lock file, no backup folder: root could have written them, the refusal comes first.
     assert [entry.name for entry in folder.iterdir()] == [path.name]
+
+
+def _execute(path: Path, script: str, parameters: tuple = ()) -> None:
+    connection = sqlite3.connect(path)
+    if parameters:
+        connection.execute(script, parameters)
+    else:
+        connection.executescript(script)
+    connection.commit()
+    connection.close()
+
+
+def _select(path: Path, sql: str, parameters: tuple = ()) -> list[tuple]:
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute(sql, parameters).fetchall()
+    finally:
+        connection.close()
+
+
+def _migrate(alias: str) -> str:
+    out = StringIO()
+    call_command("migrate", database=alias, stdout=out, stderr=StringIO(), verbosity=1)
+    return out.getvalue()
+
+
+def test_unknown_table_survives_migrate_value_for_value(make_legacy_db, legacy_database):
+    """A table the legacy app never had keeps its rows, values and storage types after migrate."""
+    path = make_legacy_db("dev")
+    _execute(
+        path,
+        "CREATE TABLE my_notes (id INTEGER PRIMARY KEY, note TEXT, weight REAL, raw BLOB, "
+        "extra);"
+        "INSERT INTO my_notes VALUES (1, 'run 5k ☀', 72.5, x'00ff10', NULL);"
+        "INSERT INTO my_notes VALUES (2, '', -0.0, x'', 'text in an untyped column');"
+        "INSERT INTO my_notes VALUES (3, NULL, 1e308, NULL, 42);",
+    )
+    query = "SELECT *, typeof(weight), typeof(raw), typeof(extra) FROM my_notes ORDER BY id"
+    before = _select(path, query)
+    assert len(before) == 3
+    schema = _select(path, "SELECT sql FROM sqlite_master WHERE name = 'my_notes'")
+    with legacy_database(path) as alias:
+        _migrate(alias)
+    assert _select(path, query) == before
+    assert _select(path, "SELECT sql FROM sqlite_master WHERE name = 'my_notes'") == schema
