@@ -105,3 +105,43 @@ def test_unknown_table_survives_migrate_value_for_value(make_legacy_db, legacy_d
         _migrate(alias)
     assert _select(path, query) == before
     assert _select(path, "SELECT sql FROM sqlite_master WHERE name = 'my_notes'") == schema
+
+
+CYCLE_GOALS = (
+    # A and B are each other's parent; C is its own parent.
+    ("cycle-a", "ShortTermGoal", "Goal A of a cycle", "cycle-b"),
+    ("cycle-b", "MidTermGoal", "Goal B of a cycle", "cycle-a"),
+    ("cycle-c", "LongTermGoal", "Goal C, its own parent", "cycle-c"),
+)
+
+
+def test_parent_cycles_migrate_and_verify(make_legacy_db, legacy_database, capsys):
+    """Goals whose parents form a cycle are migrated, kept, and verify_root_ids passes."""
+    path = make_legacy_db("dev")
+    for row in CYCLE_GOALS:
+        _execute(
+            path,
+            "INSERT INTO goals (id, type, name, parent_id, created_at) "
+            "VALUES (?, ?, ?, ?, '2024-01-01 00:00:00')",
+            row,
+        )
+    before = _select(path, "SELECT id, type, name, description FROM goals ORDER BY id")
+    with legacy_database(path) as alias:
+        _migrate(alias)
+        verified = StringIO()
+        call_command("verify_root_ids", database=alias, stdout=verified)
+    after = _select(path, "SELECT id, type, name, description FROM goals ORDER BY id")
+    assert set(before) <= set(after)
+    (recovery_id,) = _select(path, "SELECT id FROM goals WHERE name = 'Recovered records'")[0]
+    # Cycles keep their parents; their fractal is unknown, so they hang under the recovery root.
+    assert _select(
+        path, "SELECT id, parent_id, root_id FROM goals WHERE id LIKE 'cycle-%' ORDER BY id"
+    ) == [
+        ("cycle-a", "cycle-b", recovery_id),
+        ("cycle-b", "cycle-a", recovery_id),
+        ("cycle-c", "cycle-c", recovery_id),
+    ]
+    # The backfill reports through print(), as only migrations may.
+    printed = capsys.readouterr().out
+    assert re.search(r"row\(s\) whose fractal is unknown moved under 'Recovered records'", printed)
+    assert "root_id checks pass." in verified.getvalue()
