@@ -145,3 +145,39 @@ def test_parent_cycles_migrate_and_verify(make_legacy_db, legacy_database, capsy
     printed = capsys.readouterr().out
     assert re.search(r"row\(s\) whose fractal is unknown moved under 'Recovered records'", printed)
     assert "root_id checks pass." in verified.getvalue()
+
+
+ABSURD_VALUES = (
+    # (table, column, row of this goal type (None: any row), value)
+    ("goals", "name", "ShortTermGoal", "x" * 1_000_000),
+    ("goals", "targets", "ShortTermGoal", '{"weight": [100, '),
+    ("goals", "attributes", "MidTermGoal", "not json at all"),
+    ("goals", "session_data", "PracticeSession", "{{{"),
+    ("session_templates", "template_data", None, '{"activities": ['),
+    ("goals", "created_at", "ShortTermGoal", "not a date"),
+    ("goals", "created_at", "PracticeSession", "2024-13-45"),
+    ("goals", "deadline", "LongTermGoal", "2024-13-45"),
+    ("goals", "deadline", "ShortTermGoal", "not a date"),
+)
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "goal_type", "value"),
+    ABSURD_VALUES,
+    ids=[f"{table}.{column}={value[:12]}" for table, column, _, value in ABSURD_VALUES],
+)
+def test_absurd_values_are_kept_by_migrate(
+    table, column, goal_type, value, make_legacy_db, legacy_database
+):
+    """Huge names, broken JSON and impossible dates come out of migrate exactly as they went in."""
+    path = make_legacy_db("dev")
+    if goal_type:
+        found = _select(path, f"SELECT id FROM {table} WHERE type = ? ORDER BY id", (goal_type,))
+    else:
+        found = _select(path, f"SELECT id FROM {table} ORDER BY id")
+    row_id = found[0][0]
+    _execute(path, f"UPDATE {table} SET {column} = ? WHERE id = ?", (value, row_id))
+    with legacy_database(path) as alias:
+        _migrate(alias)
+    kept = _select(path, f"SELECT {column}, typeof({column}) FROM {table} WHERE id = ?", (row_id,))
+    assert kept == [(value, "text")]
