@@ -181,3 +181,93 @@ def test_absurd_values_are_kept_by_migrate(
         _migrate(alias)
     kept = _select(path, f"SELECT {column}, typeof({column}) FROM {table} WHERE id = ?", (row_id,))
     assert kept == [(value, "text")]
+
+
+def _refused(command: str, *args: str, **options) -> CommandError:
+    with pytest.raises(CommandError) as raised:
+        call_command(command, *args, stdout=StringIO(), stderr=StringIO(), **options)
+    return raised.value
+
+
+def test_restore_of_a_missing_path_is_refused(tmp_path):
+    """restore_db of a path with no file says so and exits 3."""
+    error = _refused("restore_db", str(tmp_path / "nowhere.db"), "--yes")
+    assert str(error) == (
+        f"{tmp_path / 'nowhere.db'} cannot be restored: the backup file does not exist. "
+        "Choose a verified backup (manage.py list_backups)."
+    )
+    assert error.returncode == 3
+
+
+def test_restore_of_a_file_that_is_not_a_backup_is_refused(make_legacy_db, legacy_database):
+    """restore_db of a database file without a backup manifest refuses and replaces nothing."""
+    target = make_legacy_db("dev")
+    stranger = make_legacy_db("prod")
+    digests = (file_sha256(target), file_sha256(stranger))
+    with legacy_database(target) as alias:
+        error = _refused("restore_db", str(stranger), "--yes", database=alias)
+    assert str(error) == (
+        f"{stranger} cannot be restored: no manifest: not verified. "
+        "Choose a verified backup (manage.py list_backups)."
+    )
+    assert error.returncode == 3
+    assert (file_sha256(target), file_sha256(stranger)) == digests
+
+
+def test_backup_with_negative_keep_is_refused_before_copying(make_legacy_db, legacy_database):
+    """backup_db --keep -1 exits 2 without leaving a backup behind."""
+    path = make_legacy_db("dev")
+    folder = path.parent / "backups"
+    with legacy_database(path) as alias:
+        error = _refused("backup_db", "--keep", "-1", "--dir", str(folder), database=alias)
+    assert str(error) == "--keep must be 1 or more: the newest verified backup always stays."
+    assert error.returncode == 2
+    assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_backup_with_keep_not_a_number_is_a_usage_error():
+    """backup_db --keep with a word is rejected by the argument parser."""
+    error = _refused("backup_db", "--keep", "all")
+    assert "argument --keep: invalid int value: 'all'" in str(error)
+
+
+@pytest.mark.parametrize("fractals", ["-1", "-30"])
+def test_make_legacy_db_refuses_a_negative_count(fractals, tmp_path):
+    """make_legacy_db --fractals below 0 exits 2 and writes no file."""
+    path = tmp_path / "negative.db"
+    error = _refused("make_legacy_db", str(path), "--fractals", fractals)
+    assert str(error) == "fractals must be 0 or more."
+    assert error.returncode == 2
+    assert not path.exists()
+
+
+def test_make_legacy_db_with_no_fractals_writes_empty_legacy_tables(tmp_path):
+    """make_legacy_db --fractals 0 is allowed: the legacy tables, without a row."""
+    path = tmp_path / "none.db"
+    call_command("make_legacy_db", str(path), "--fractals", "0", verbosity=0)
+    tables = [row[0] for row in _select(path, "SELECT name FROM sqlite_master WHERE type='table'")]
+    assert "goals" in tables
+    assert len(tables) == 13
+    assert [_select(path, f'SELECT COUNT(*) FROM "{table}"')[0][0] for table in tables] == (
+        [0] * 13
+    )
+
+
+def test_verify_root_ids_with_an_unknown_alias_is_refused():
+    """verify_root_ids --database with an alias not configured names the known ones and exits 2."""
+    error = _refused("verify_root_ids", "--database", "nope")
+    assert str(error) == (
+        "No database alias 'nope' is configured (known: default). Pass one of those to --database."
+    )
+    assert error.returncode == 2
+
+
+@pytest.mark.django_db
+def test_assign_fractal_owner_to_an_unknown_user_is_refused():
+    """assign_fractal_owner for a user that does not exist says so and exits 2."""
+    error = _refused("assign_fractal_owner", "ghost")
+    assert str(error) == (
+        "No user named 'ghost'. Create one first with `manage.py createsuperuser` "
+        "(or in the admin)."
+    )
+    assert error.returncode == 2
