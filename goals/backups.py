@@ -91,6 +91,8 @@ def backup_create(
     min_free_bytes: int | None = None,
 ) -> Backup:
     """Take a consistent backup, verify it, write its manifest; then apply `keep` retention."""
+    if keep is not None:
+        _check_keep(keep)  # before the copy: a bad --keep must not leave a backup behind
     connection = connections[using]
     folder = backup_dir(using=using, directory=directory)
     _prepare_folder(folder)
@@ -407,12 +409,16 @@ def backups_list(*, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None
     return [backup_read(path) for path in sorted(paths, key=lambda p: p.name, reverse=True)]
 
 
+def _check_keep(keep: int) -> None:
+    if keep < 1:
+        raise BackupError("--keep must be 1 or more: the newest verified backup always stays.", 2)
+
+
 def backups_prune(
     *, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None, keep: int
 ) -> list[Path]:
     """Delete verified backups beyond the newest `keep`; the newest verified one always stays."""
-    if keep < 1:
-        raise BackupError("--keep must be 1 or more: the newest verified backup always stays.", 2)
+    _check_keep(keep)
     verified = [
         backup for backup in backups_list(using=using, directory=directory) if backup.verified
     ]

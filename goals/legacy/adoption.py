@@ -65,6 +65,19 @@ def database_path(using: str = DEFAULT_DB_ALIAS) -> Path | None:
     return Path(name) if is_file_database(name) else None
 
 
+def legacy_db_check_writable(*, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Refuse an existing SQLite file, or its folder, marked read-only; raise LegacyDbError.
+
+    `migrate` calls this before it writes anything beside the file (its lock file, a backup), so a
+    read-only folder is refused as such and left as it was, even for root.
+    """
+    if connections[using].vendor != "sqlite":
+        return
+    path = database_path(using)
+    if path is not None and path.exists():
+        check_writable(path)
+
+
 def legacy_db_inspect_alias(*, using: str = DEFAULT_DB_ALIAS) -> AdoptionResult:
     """What adoption would do to the database behind `using`, without changing it."""
     if connections[using].vendor != "sqlite":

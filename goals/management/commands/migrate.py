@@ -12,6 +12,7 @@ from goals.backups import BackupError, backup_create
 from goals.db_tuning import planner_statistics_refresh, sqlite_bulk_cache
 from goals.legacy.adoption import (
     legacy_db_adopt,
+    legacy_db_check_writable,
     legacy_db_inspect_alias,
     sqlite_enable_wal,
 )
@@ -41,6 +42,10 @@ class Command(DjangoMigrateCommand):
             self._explain_adoption(database)
             super().handle(*args, **options)
             return
+        try:
+            legacy_db_check_writable(using=database)
+        except LegacyDbError as error:
+            raise CommandError(str(error), returncode=int(error.problem)) from error
         try:
             with maintenance_lock(operation="migrate", using=database):
                 self._migrate(*args, **options)

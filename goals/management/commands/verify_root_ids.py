@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from goals.selectors import RootIdReport, root_id_report
 
@@ -28,6 +28,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        if options["database"] not in connections:
+            raise CommandError(
+                f"No database alias '{options['database']}' is configured (known: "
+                f"{', '.join(connections)}). Pass one of those to --database.",
+                returncode=2,
+            )
         report = root_id_report(using=options["database"])
         if options["json"]:
             self._render_json(report)

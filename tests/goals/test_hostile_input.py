@@ -1,0 +1,273 @@
+"""Hostile and broken legacy files: refused clearly and untouched, or migrated losing nothing."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from goals.legacy.inspection import LegacyDbProblem
+from tests.conftest import file_sha256
+
+pytestmark = pytest.mark.sqlite_only
+
+
+def _truncate_to_half(path: Path) -> Path:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.mark.parametrize("command", ["migrate", "adopt_legacy_db"])
+def test_truncated_file_is_refused_unchanged(command, make_legacy_db, legacy_database):
+    """A legacy file cut to half its bytes is refused as damaged and left byte-for-byte as is."""
+    path = _truncate_to_half(make_legacy_db("dev"))
+    digest = file_sha256(path)
+    with (
+        legacy_database(path) as alias,
+        pytest.raises(
+            CommandError, match=r"is damaged: SQLite reports 'database disk image is malformed'"
+        ) as raised,
+    ):
+        call_command(command, database=alias, stdout=StringIO(), stderr=StringIO())
+    assert raised.value.returncode == LegacyDbProblem.CORRUPT
+    assert file_sha256(path) == digest
+
+
+@pytest.mark.parametrize("command", ["migrate", "adopt_legacy_db"])
+def test_read_only_folder_is_refused_unchanged(command, make_legacy_db, legacy_database):
+    """A writable file in a folder marked read-only is refused, and nothing is written there."""
+    path = make_legacy_db("dev")
+    folder = path.parent
+    digest = file_sha256(path)
+    folder.chmod(0o555)
+    try:
+        with (
+            legacy_database(path) as alias,
+            pytest.raises(
+                CommandError, match=rf"The database folder {re.escape(str(folder))} is read-only\."
+            ) as raised,
+        ):
+            call_command(command, database=alias, stdout=StringIO(), stderr=StringIO())
+    finally:
+        folder.chmod(0o755)
+    assert raised.value.returncode == LegacyDbProblem.READ_ONLY
+    assert file_sha256(path) == digest
+    # No lock file, no backup folder: root could have written them, the refusal comes first.
+    assert [entry.name for entry in folder.iterdir()] == [path.name]
+
+
+def _execute(path: Path, script: str, parameters: tuple = ()) -> None:
+    connection = sqlite3.connect(path)
+    if parameters:
+        connection.execute(script, parameters)
+    else:
+        connection.executescript(script)
+    connection.commit()
+    connection.close()
+
+
+def _select(path: Path, sql: str, parameters: tuple = ()) -> list[tuple]:
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute(sql, parameters).fetchall()
+    finally:
+        connection.close()
+
+
+def _migrate(alias: str) -> str:
+    out = StringIO()
+    call_command("migrate", database=alias, stdout=out, stderr=StringIO(), verbosity=1)
+    return out.getvalue()
+
+
+def test_unknown_table_survives_migrate_value_for_value(make_legacy_db, legacy_database):
+    """A table the legacy app never had keeps its rows, values and storage types after migrate."""
+    path = make_legacy_db("dev")
+    _execute(
+        path,
+        "CREATE TABLE my_notes (id INTEGER PRIMARY KEY, note TEXT, weight REAL, raw BLOB, "
+        "extra);"
+        "INSERT INTO my_notes VALUES (1, 'run 5k ☀', 72.5, x'00ff10', NULL);"
+        "INSERT INTO my_notes VALUES (2, '', -0.0, x'', 'text in an untyped column');"
+        "INSERT INTO my_notes VALUES (3, NULL, 1e308, NULL, 42);",
+    )
+    query = "SELECT *, typeof(weight), typeof(raw), typeof(extra) FROM my_notes ORDER BY id"
+    before = _select(path, query)
+    assert len(before) == 3
+    schema = _select(path, "SELECT sql FROM sqlite_master WHERE name = 'my_notes'")
+    with legacy_database(path) as alias:
+        _migrate(alias)
+    assert _select(path, query) == before
+    assert _select(path, "SELECT sql FROM sqlite_master WHERE name = 'my_notes'") == schema
+
+
+CYCLE_GOALS = (
+    # A and B are each other's parent; C is its own parent.
+    ("cycle-a", "ShortTermGoal", "Goal A of a cycle", "cycle-b"),
+    ("cycle-b", "MidTermGoal", "Goal B of a cycle", "cycle-a"),
+    ("cycle-c", "LongTermGoal", "Goal C, its own parent", "cycle-c"),
+)
+
+
+def test_parent_cycles_migrate_and_verify(make_legacy_db, legacy_database, capsys):
+    """Goals whose parents form a cycle are migrated, kept, and verify_root_ids passes."""
+    path = make_legacy_db("dev")
+    for row in CYCLE_GOALS:
+        _execute(
+            path,
+            "INSERT INTO goals (id, type, name, parent_id, created_at) "
+            "VALUES (?, ?, ?, ?, '2024-01-01 00:00:00')",
+            row,
+        )
+    before = _select(path, "SELECT id, type, name, description FROM goals ORDER BY id")
+    with legacy_database(path) as alias:
+        _migrate(alias)
+        verified = StringIO()
+        call_command("verify_root_ids", database=alias, stdout=verified)
+    after = _select(path, "SELECT id, type, name, description FROM goals ORDER BY id")
+    assert set(before) <= set(after)
+    (recovery_id,) = _select(path, "SELECT id FROM goals WHERE name = 'Recovered records'")[0]
+    # Cycles keep their parents; their fractal is unknown, so they hang under the recovery root.
+    assert _select(
+        path, "SELECT id, parent_id, root_id FROM goals WHERE id LIKE 'cycle-%' ORDER BY id"
+    ) == [
+        ("cycle-a", "cycle-b", recovery_id),
+        ("cycle-b", "cycle-a", recovery_id),
+        ("cycle-c", "cycle-c", recovery_id),
+    ]
+    # The backfill reports through print(), as only migrations may.
+    printed = capsys.readouterr().out
+    assert re.search(r"row\(s\) whose fractal is unknown moved under 'Recovered records'", printed)
+    assert "root_id checks pass." in verified.getvalue()
+
+
+ABSURD_VALUES = (
+    # (table, column, row of this goal type (None: any row), value)
+    ("goals", "name", "ShortTermGoal", "x" * 1_000_000),
+    ("goals", "targets", "ShortTermGoal", '{"weight": [100, '),
+    ("goals", "attributes", "MidTermGoal", "not json at all"),
+    ("goals", "session_data", "PracticeSession", "{{{"),
+    ("session_templates", "template_data", None, '{"activities": ['),
+    ("goals", "created_at", "ShortTermGoal", "not a date"),
+    ("goals", "created_at", "PracticeSession", "2024-13-45"),
+    ("goals", "deadline", "LongTermGoal", "2024-13-45"),
+    ("goals", "deadline", "ShortTermGoal", "not a date"),
+)
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "goal_type", "value"),
+    ABSURD_VALUES,
+    ids=[f"{table}.{column}={value[:12]}" for table, column, _, value in ABSURD_VALUES],
+)
+def test_absurd_values_are_kept_by_migrate(
+    table, column, goal_type, value, make_legacy_db, legacy_database
+):
+    """Huge names, broken JSON and impossible dates come out of migrate exactly as they went in."""
+    path = make_legacy_db("dev")
+    if goal_type:
+        found = _select(path, f"SELECT id FROM {table} WHERE type = ? ORDER BY id", (goal_type,))
+    else:
+        found = _select(path, f"SELECT id FROM {table} ORDER BY id")
+    row_id = found[0][0]
+    _execute(path, f"UPDATE {table} SET {column} = ? WHERE id = ?", (value, row_id))
+    with legacy_database(path) as alias:
+        _migrate(alias)
+    kept = _select(path, f"SELECT {column}, typeof({column}) FROM {table} WHERE id = ?", (row_id,))
+    assert kept == [(value, "text")]
+
+
+def _refused(command: str, *args: str, **options) -> CommandError:
+    with pytest.raises(CommandError) as raised:
+        call_command(command, *args, stdout=StringIO(), stderr=StringIO(), **options)
+    return raised.value
+
+
+def test_restore_of_a_missing_path_is_refused(tmp_path):
+    """restore_db of a path with no file says so and exits 3."""
+    error = _refused("restore_db", str(tmp_path / "nowhere.db"), "--yes")
+    assert str(error) == (
+        f"{tmp_path / 'nowhere.db'} cannot be restored: the backup file does not exist. "
+        "Choose a verified backup (manage.py list_backups)."
+    )
+    assert error.returncode == 3
+
+
+def test_restore_of_a_file_that_is_not_a_backup_is_refused(make_legacy_db, legacy_database):
+    """restore_db of a database file without a backup manifest refuses and replaces nothing."""
+    target = make_legacy_db("dev")
+    stranger = make_legacy_db("prod")
+    digests = (file_sha256(target), file_sha256(stranger))
+    with legacy_database(target) as alias:
+        error = _refused("restore_db", str(stranger), "--yes", database=alias)
+    assert str(error) == (
+        f"{stranger} cannot be restored: no manifest: not verified. "
+        "Choose a verified backup (manage.py list_backups)."
+    )
+    assert error.returncode == 3
+    assert (file_sha256(target), file_sha256(stranger)) == digests
+
+
+def test_backup_with_negative_keep_is_refused_before_copying(make_legacy_db, legacy_database):
+    """backup_db --keep -1 exits 2 without leaving a backup behind."""
+    path = make_legacy_db("dev")
+    folder = path.parent / "backups"
+    with legacy_database(path) as alias:
+        error = _refused("backup_db", "--keep", "-1", "--dir", str(folder), database=alias)
+    assert str(error) == "--keep must be 1 or more: the newest verified backup always stays."
+    assert error.returncode == 2
+    assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_backup_with_keep_not_a_number_is_a_usage_error():
+    """backup_db --keep with a word is rejected by the argument parser."""
+    error = _refused("backup_db", "--keep", "all")
+    assert "argument --keep: invalid int value: 'all'" in str(error)
+
+
+@pytest.mark.parametrize("fractals", ["-1", "-30"])
+def test_make_legacy_db_refuses_a_negative_count(fractals, tmp_path):
+    """make_legacy_db --fractals below 0 exits 2 and writes no file."""
+    path = tmp_path / "negative.db"
+    error = _refused("make_legacy_db", str(path), "--fractals", fractals)
+    assert str(error) == "fractals must be 0 or more."
+    assert error.returncode == 2
+    assert not path.exists()
+
+
+def test_make_legacy_db_with_no_fractals_writes_empty_legacy_tables(tmp_path):
+    """make_legacy_db --fractals 0 is allowed: the legacy tables, without a row."""
+    path = tmp_path / "none.db"
+    call_command("make_legacy_db", str(path), "--fractals", "0", verbosity=0)
+    tables = [row[0] for row in _select(path, "SELECT name FROM sqlite_master WHERE type='table'")]
+    assert "goals" in tables
+    assert len(tables) == 13
+    assert [_select(path, f'SELECT COUNT(*) FROM "{table}"')[0][0] for table in tables] == (
+        [0] * 13
+    )
+
+
+def test_verify_root_ids_with_an_unknown_alias_is_refused():
+    """verify_root_ids --database with an alias not configured names the known ones and exits 2."""
+    error = _refused("verify_root_ids", "--database", "nope")
+    assert str(error) == (
+        "No database alias 'nope' is configured (known: default). Pass one of those to --database."
+    )
+    assert error.returncode == 2
+
+
+@pytest.mark.django_db
+def test_assign_fractal_owner_to_an_unknown_user_is_refused():
+    """assign_fractal_owner for a user that does not exist says so and exits 2."""
+    error = _refused("assign_fractal_owner", "ghost")
+    assert str(error) == (
+        "No user named 'ghost'. Create one first with `manage.py createsuperuser` "
+        "(or in the admin)."
+    )
+    assert error.returncode == 2
