@@ -218,9 +218,9 @@ def postgres_templates(make_legacy_db, tmp_path):
     (with that backup)."""
     import psycopg
 
-    from bench.postgres import create_database, load_legacy
+    from bench.postgres import create_database, database_url, load_legacy
 
-    server = os.environ["DATABASE_URL"]
+    server = database_url(os.environ["DATABASE_URL"], "postgres")
     legacy = make_legacy_db("dev")
     load_legacy(server, "crash_legacy", legacy)
     migrated = create_database(server, "crash_migrated", template="crash_legacy")
