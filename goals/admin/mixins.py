@@ -7,6 +7,8 @@ owner mixin routes each of them through the related model's own admin scope.
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers, widgets
@@ -39,6 +41,23 @@ class LiveChoicesForm(forms.ModelForm):
                 current = self.initial.get(name)
                 live = Q(deleted_at__isnull=True)
                 field.queryset = field.queryset.filter(live | Q(pk=current) if current else live)
+
+
+class GoalForm(LiveChoicesForm):
+    """Goals' JSON text columns must hold JSON, checked only when edited: legacy rows that
+    already hold broken JSON (kept as they were by the migration) stay editable otherwise."""
+
+    json_fields = ("targets", "attributes", "session_data")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        for name in self.json_fields:
+            if name in self.changed_data and cleaned.get(name):
+                try:
+                    json.loads(cleaned[name])
+                except ValueError as error:
+                    self.add_error(name, f"Not valid JSON ({error}).")
+        return cleaned
 
 
 class ScopedRawIdWidget(widgets.ForeignKeyRawIdWidget):

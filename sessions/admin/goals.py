@@ -13,7 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from goals.admin.filters import FractalListFilter
-from goals.admin.mixins import OwnedAdminMixin, SoftDeleteAdminMixin
+from goals.admin.mixins import GoalForm, OwnedAdminMixin, SoftDeleteAdminMixin
 from goals.models import Goal, GoalType, UltimateGoal
 from goals.selectors import goal_ancestor_names
 from sessions import selectors
@@ -34,7 +34,10 @@ class GoalChangeList(ChangeList):
 
 
 class GoalServicesMixin:
-    """Goals delete, restore and purge with their subtree and the session data hanging off it."""
+    """Goals delete, restore and purge with their subtree and the session data hanging off it;
+    their JSON text columns are checked when edited."""
+
+    form = GoalForm
 
     def delete_service(self, obj):
         return goal_delete(goal=obj)

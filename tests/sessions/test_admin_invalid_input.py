@@ -156,6 +156,18 @@ INVALID_CHANGES = {
         {"metric_values-0-value": "heavy"},
         "Enter a number.",
     ),
+    "goal targets not JSON": (
+        "admin:goals_goal_change",
+        "short",
+        {"targets": "{not json"},
+        "Not valid JSON (Expecting property name enclosed in double quotes",
+    ),
+    "session data not JSON": (
+        "admin:goals_practicesession_change",
+        "session",
+        {"session_data": "[1, 2"},
+        "Not valid JSON (Expecting",
+    ),
     "template data not JSON": (
         "admin:goals_sessiontemplate_change",
         "template",
@@ -194,3 +206,13 @@ def test_adding_a_goal_without_a_name_is_an_error(alice, admin_client):
     assert Goal.all_objects.count() == count
     assert admin_client.post(url, {**data, "name": "Run a marathon"}).status_code == 302
     assert Goal.all_objects.count() == count + 1
+
+
+def test_a_goal_holding_legacy_broken_json_stays_editable(alice, admin_client):
+    """JSON is checked when edited: a legacy row's broken attributes do not block a rename."""
+    Goal.all_objects.filter(pk=alice.short.pk).update(attributes="{legacy: not json")
+    url = reverse("admin:goals_goal_change", args=[alice.short.pk])
+    data = form_data(admin_client.get(url))
+    assert admin_client.post(url, {**data, "name": "Renamed"}).status_code == 302
+    kept = Goal.all_objects.get(pk=alice.short.pk)
+    assert (kept.name, kept.attributes) == ("Renamed", "{legacy: not json")
