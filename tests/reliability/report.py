@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
+from bench.report import write_between_markers
 from tests.reliability.harness import RESULTS, ROOT
 
 DOCUMENT = ROOT / "docs" / "reliability.md"
@@ -25,13 +25,7 @@ def main() -> None:
     document = Path(os.environ.get("FRACTAL_RELIABILITY_DOCUMENT", DOCUMENT))
     results = [json.loads(path.read_text()) for path in sorted(RESULTS.glob("*.json"))]
     results.sort(key=lambda result: (ORDER.get(result["command"], 9), result["backend"]))
-    text = document.read_text()
-    if START not in text or END not in text:
-        sys.exit(f"{document} has lost its results markers; put back:\n{START}\n{END}")
-    before, rest = text.split(START, 1)
-    _, after = rest.split(END, 1)
-    document.write_text(f"{before}{START}\n{render(results)}\n{END}{after}")
-    print(f"wrote {document}")  # noqa: T201 - the one line this command says
+    write_between_markers(document, START, END, render(results))
 
 
 def render(results: list[dict]) -> str:

@@ -1,0 +1,64 @@
+"""The two databases the read benchmarks compare: the legacy data as it was, and a migrated copy."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common import PYTHON, ROOT, WORK, django_env, fresh_copy, log, run_measured
+
+
+@dataclass(frozen=True)
+class Pair:
+    legacy_url: str
+    migrated_url: str
+
+
+@contextlib.contextmanager
+def legacy_and_migrated(backend: str, legacy: Path) -> Iterator[Pair]:
+    """The legacy data untouched and a migrated copy of it (SQLite: cached beside the file)."""
+    if backend == "sqlite":
+        migrated = WORK / f"migrated_{legacy.stem.removeprefix('legacy_')}.db"
+        if not migrated.exists() or migrated.stat().st_mtime < legacy.stat().st_mtime:
+            partial = fresh_copy(legacy, f"{migrated.name}.partial")
+            _migrate(f"sqlite:///{partial}")
+            partial.replace(migrated)
+        yield Pair(f"sqlite:///{legacy}", f"sqlite:///{migrated}")
+        return
+    from bench.postgres import cluster, create_database, load_legacy
+
+    with cluster() as server:
+        legacy_url = load_legacy(server, "bench_legacy", legacy)
+        migrated_url = create_database(server, "bench_migrated", template="bench_legacy")
+        _migrate(migrated_url)
+        yield Pair(legacy_url, migrated_url)
+
+
+def _migrate(url: str) -> None:
+    log(f"migrating {url}")
+    run_measured(
+        [PYTHON, str(ROOT / "manage.py"), "migrate", "--no-backup", "--verbosity", "0"],
+        django_env(url),
+    )
+
+
+def django_setup(url: str) -> None:
+    """Configure Django in this process for the database at `url`."""
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "goals_project.settings")
+    import django
+
+    django.setup()
+
+
+def raw_connection(url: str):
+    """A bare driver connection (sqlite3 read-only, or psycopg) to `url`."""
+    if url.startswith("sqlite:///"):
+        return sqlite3.connect(f"file:{url.removeprefix('sqlite:///')}?mode=ro", uri=True)
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True)

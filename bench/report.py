@@ -1,0 +1,211 @@
+"""Render the results in docs/benchmarks/*.json into docs/benchmarks.md.
+
+    .venv/bin/python -m bench.report
+
+Only the part between the two `results` markers is replaced: the explanations around it are
+written by people and stay as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from bench.common import RESULTS, ROOT
+
+DOCUMENT = ROOT / "docs" / "benchmarks.md"
+START = "<!-- results:start (written by `python -m bench.report`) -->"
+END = "<!-- results:end -->"
+SIZE_ORDER = {"smoke": 0, "10k": 1, "100k": 2, "1m": 3}
+
+MIGRATE_RATIO = 1.5
+VERIFY_RATIO = 1.0
+PEAK_MB = 200
+SPEEDUP = 20
+SELECTOR_RATIO = 1.5
+ADMIN_RATIO = 2.0
+
+
+def main() -> None:
+    directory = Path(os.environ.get("FRACTAL_BENCH_RESULTS", RESULTS))
+    document = Path(os.environ.get("FRACTAL_BENCH_DOCUMENT", DOCUMENT))
+    results = [json.loads(path.read_text()) for path in sorted(directory.glob("*.json"))]
+    if not document.exists():
+        document.write_text(f"# Benchmarks\n\n{START}\n{END}\n")
+    write_between_markers(document, START, END, render(results))
+
+
+def write_between_markers(document: Path, start: str, end: str, body: str) -> None:
+    """Replace what lies between the two marker lines of a document written by people."""
+    text = document.read_text()
+    if start not in text or end not in text:
+        sys.exit(f"{document} has lost its results markers; put back:\n{start}\n{end}")
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    document.write_text(f"{before}{start}\n{body}\n{end}{after}")
+    print(f"wrote {document}")  # noqa: T201 - the one line this command says
+
+
+def render(results: list[dict]) -> str:
+    parts = [_machines(results), _migrate(results), _phases(results), _queries(results)]
+    parts += [_plans(results), _admin(results)]
+    return "\n\n".join(part for part in parts if part)
+
+
+def _sorted(results: list[dict], kind: str) -> list[dict]:
+    return sorted(
+        (result for result in results if result["kind"] == kind),
+        key=lambda result: (result["backend"], SIZE_ORDER.get(result["size"], 9)),
+    )
+
+
+def _machines(results: list[dict]) -> str:
+    seen = {}
+    for result in results:
+        machine = result["machine"]
+        key = (machine["cpu"], machine["cores"], machine["python"], machine["sqlite"])
+        seen.setdefault(key, []).append(machine["date"])
+    lines = ["### Where and when", ""]
+    for (cpu, cores, python, sqlite), dates in seen.items():
+        lines.append(
+            f"- {cpu}, {cores} cores; Python {python}, SQLite {sqlite}; "
+            f"runs from {min(dates)} to {max(dates)}"
+        )
+    return "\n".join(lines)
+
+
+def _verdict(ok: bool, measured: str, target: str) -> str:
+    return f"{measured} ({'met' if ok else 'missed'}: {target})"
+
+
+def _migrate(results: list[dict]) -> str:
+    rows = _sorted(results, "migrate")
+    if not rows:
+        return ""
+    lines = [
+        "### Migrate and verify_root_ids",
+        "",
+        "| backend | size | metric values | raw-SQL baseline | migrate | migrate / baseline "
+        "| migrate peak RSS | verify_root_ids | verify / baseline |",
+        "|---|---|---:|---:|---:|---|---|---:|---|",
+    ]
+    for result in rows:
+        ratio = result["migrate_ratio"]
+        verify_ratio = result["verify_ratio"]
+        big = result["size"] == "1m"  # the targets are set for the largest size
+        peak = result["migrate"]["peak_rss_mb"]
+        migrate = f"{ratio:.1f}x"
+        verify = f"{verify_ratio:.2f}x"
+        if big:
+            migrate = _verdict(ratio <= MIGRATE_RATIO, migrate, f"<= {MIGRATE_RATIO}x")
+            verify = _verdict(verify_ratio <= VERIFY_RATIO, verify, f"<= {VERIFY_RATIO}x")
+        memory = _verdict(peak <= PEAK_MB, f"{peak:.0f} MB", f"<= {PEAK_MB} MB")
+        lines.append(
+            f"| {result['backend']} | {result['size']} | {result['rows']['metric_values']:,} "
+            f"| {result['baseline']['seconds']:.2f} s | {result['migrate']['seconds']:.2f} s "
+            f"| {migrate} | {memory} | {result['verify']['seconds']:.2f} s | {verify} |"
+        )
+    lines += ["", "Medians of the runs listed in each JSON file; ratios are of those medians."]
+    return "\n".join(lines)
+
+
+def _phases(results: list[dict]) -> str:
+    rows = [result for result in _sorted(results, "migrate") if result["size"] == "1m"]
+    if not rows:
+        return ""
+    lines = ["### Where the migrate time goes at 1m", ""]
+    for result in rows:
+        phases = result["migrate"]["phases"]
+        total = result["migrate"]["seconds"]
+        lines += [f"{result['backend']} (total {total:.1f} s):", ""]
+        lines += ["| phase | seconds | share |", "|---|---:|---:|"]
+        for name, seconds in sorted(phases.items(), key=lambda item: -item[1]):
+            if seconds >= 0.1:
+                lines.append(f"| {name} | {seconds:.2f} | {seconds / total:.0%} |")
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def _queries(results: list[dict]) -> str:
+    rows = _sorted(results, "queries")
+    if not rows:
+        return ""
+    lines = [
+        "### Analytics queries for one fractal out of 100",
+        "",
+        "| backend | size | query | legacy | selector (ORM) | its SQL alone | hand SQL "
+        "| legacy / selector | selector / hand SQL | rows |",
+        "|---|---|---|---:|---:|---:|---:|---|---|---:|",
+    ]
+    for result in rows:
+        for name, query in result["queries"].items():
+            speedup = query["speedup_vs_legacy"]
+            ratio = query["selector_vs_hand_sql"]
+            lines.append(
+                f"| {result['backend']} | {result['size']} | {name} "
+                f"| {_ms(query['legacy'])} | {_ms(query['selector'])} "
+                f"| {_ms(query['selector_sql'])} | {_ms(query['hand_sql'])} "
+                f"| {_verdict(speedup >= SPEEDUP, f'{speedup:.0f}x', f'>= {SPEEDUP}x')} "
+                f"| {_verdict(ratio <= SELECTOR_RATIO, f'{ratio:.2f}x', f'<= {SELECTOR_RATIO}x')} "
+                f"(SQL alone {query['selector_sql_vs_hand_sql']:.2f}x) "
+                f"| {query['selector']['rows']:,} |"
+            )
+    return "\n".join(lines)
+
+
+def _ms(way: dict) -> str:
+    return f"{way['seconds'] * 1000:.2f} ms"
+
+
+def _plans(results: list[dict]) -> str:
+    rows = [result for result in _sorted(results, "queries") if result["size"] == "1m"]
+    if not rows:
+        return ""
+    lines = ["### Query plans at 1m", ""]
+    for result in rows:
+        for name, query in result["queries"].items():
+            for way in ("selector", "hand_sql", "legacy"):
+                indexes = ", ".join(query[way]["indexes"]) or "none"
+                lines += [
+                    f"{result['backend']}, {name}, {way.replace('_', ' ')} (indexes: {indexes}):",
+                    "",
+                    "```",
+                    *query[way]["plan"],
+                    "```",
+                    "",
+                ]
+    return "\n".join(lines).rstrip()
+
+
+def _admin(results: list[dict]) -> str:
+    rows = _sorted(results, "admin")
+    if not rows:
+        return ""
+    lines = [
+        "### Admin pages",
+        "",
+        "| backend | page | goals | queries | median | goals | queries | median "
+        "| same queries | time ratio |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for result in rows:
+        small, large = result["sizes"]
+        for page, verdict in result["pages"].items():
+            at_small = result["sizes"][small]
+            at_large = result["sizes"][large]
+            ratio = verdict["time_ratio"]
+            lines.append(
+                f"| {result['backend']} | {page} | {at_small['goals']:,} "
+                f"| {at_small['pages'][page]['queries']} | {_ms(at_small['pages'][page])} "
+                f"| {at_large['goals']:,} | {at_large['pages'][page]['queries']} "
+                f"| {_ms(at_large['pages'][page])} "
+                f"| {'met' if verdict['same_queries'] else 'missed'} "
+                f"| {_verdict(ratio <= ADMIN_RATIO, f'{ratio:.2f}x', f'<= {ADMIN_RATIO}x')} |"
+            )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The benchmark scripts at their smallest size, so they cannot rot; no timing is asserted.
+
+What is asserted is what the scripts themselves promise: results for every measurement, the
+selector and the hand-written SQL answering with the same rows, the plans naming the indexes the
+migration built, and the report rendering every figure with its target.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.sqlite_only
+
+
+@pytest.fixture(scope="module")
+def bench_results(tmp_path_factory) -> Path:
+    """Every bench script run once at the smoke size, results under a temporary folder."""
+    base = tmp_path_factory.mktemp("bench")
+    env = {
+        **os.environ,
+        "FRACTAL_BENCH_WORK": str(base / "work"),
+        "FRACTAL_BENCH_RESULTS": str(base / "results"),
+        "FRACTAL_BENCH_DOCUMENT": str(base / "benchmarks.md"),
+    }
+    env.pop("DATABASE_URL", None)
+    for argv in (
+        ["bench.migrate", "--size", "smoke", "--repeat", "1"],
+        ["bench.queries", "--size", "smoke", "--min-seconds", "0"],
+        ["bench.admin", "--sizes", "smoke", "1k", "--requests", "2"],
+        ["bench.report"],
+    ):
+        subprocess.run(  # noqa: S603 - the project's own bench modules
+            [sys.executable, "-m", *argv], cwd=ROOT, env=env, check=True, timeout=300
+        )
+    return base
+
+
+def read(base: Path, name: str) -> dict:
+    return json.loads((base / "results" / name).read_text())
+
+
+def test_migrate_bench_measures_both_ways_and_every_migration(bench_results):
+    migrate = read(bench_results, "migrate-sqlite-smoke.json")
+
+    assert migrate["baseline"]["seconds"] > 0
+    assert migrate["migrate"]["seconds"] > 0
+    assert migrate["verify"]["seconds"] > 0
+    ratio = migrate["migrate"]["seconds"] / migrate["baseline"]["seconds"]
+    assert migrate["migrate_ratio"] == pytest.approx(ratio)
+    phases = migrate["migrate"]["phases"]
+    assert {"backup", "adoption", "goals.0004_backfill_root_ids"} <= set(phases)
+    # The baseline builds the plan's 26 indexes.
+    assert migrate["baseline_statements"] >= 26
+    assert migrate["rows"]["metric_values"] > 0
+
+
+def test_queries_bench_uses_the_plan_indexes(bench_results):
+    queries = read(bench_results, "queries-sqlite-smoke.json")["queries"]
+
+    assert set(queries) == {"analytics", "session_report", "progress"}
+    expected = {
+        "analytics": "idx_metric_values_root_metric",
+        "session_report": "idx_activity_instances_root_date",
+        "progress": "idx_goals_completed",
+    }
+    for name, index in expected.items():
+        assert index in queries[name]["selector"]["indexes"], queries[name]["selector"]["plan"]
+        assert queries[name]["selector"]["rows"] == queries[name]["hand_sql"]["rows"] > 0
+        assert index not in queries[name]["legacy"]["indexes"]
+
+
+def test_admin_bench_counts_queries_at_two_sizes(bench_results):
+    admin = read(bench_results, "admin-sqlite-smoke-1k.json")
+
+    small, large = admin["sizes"]["smoke"], admin["sizes"]["1k"]
+    assert large["goals"] > small["goals"]
+    for page, verdict in admin["pages"].items():
+        assert small["pages"][page]["queries"] > 0
+        assert verdict["same_queries"] == (
+            small["pages"][page]["queries"] == large["pages"][page]["queries"]
+        )
+
+
+def test_report_renders_every_result_with_its_target(bench_results):
+    text = (bench_results / "benchmarks.md").read_text()
+
+    assert "### Migrate and verify_root_ids" in text
+    assert "| sqlite | smoke |" in text
+    for query in ("analytics", "session_report", "progress"):
+        assert f"| {query} |" in text
+    assert "goals changelist" in text
+    assert "idx_metric_values_root_metric" not in text  # plans are shown for the 1m size only
