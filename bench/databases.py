@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,10 +54,18 @@ def django_setup(url: str) -> None:
     django.setup()
 
 
-def raw_connection(url: str):
-    """A bare driver connection (sqlite3 read-only, or psycopg) to `url`."""
-    if url.startswith("sqlite:///"):
-        return sqlite3.connect(f"file:{url.removeprefix('sqlite:///')}?mode=ro", uri=True)
-    import psycopg
+def django_alias(alias: str, url: str) -> None:
+    """Make the database at `url` reachable as connections[alias] (a SQLite file read-only)."""
+    import dj_database_url
+    from django.conf import settings
+    from django.db import connections
 
-    return psycopg.connect(url, autocommit=True)
+    config = dj_database_url.parse(url)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["NAME"] = f"file:{config['NAME']}?mode=ro"
+        config["OPTIONS"] = {"uri": True}
+        config["TIME_ZONE"] = settings.TIME_ZONE
+    configured = connections.configure_settings(
+        {"default": connections.settings["default"], alias: config}
+    )
+    connections.settings[alias] = configured[alias]

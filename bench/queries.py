@@ -5,9 +5,12 @@
 - selector: the function the app calls (sessions/selectors.py), through the ORM, on the migrated
   copy;
 - hand SQL: the same question written by hand against the migrated copy, through Django's cursor;
-- legacy: the question as it had to be asked before the migration, on the untouched legacy data
-  through the bare driver: walk the goal tree from the root (recursive CTE), add the sessions linked
-  through practice_session_goals, then join down to what is wanted.
+- legacy: the question as it had to be asked before the migration, on the untouched legacy data:
+  walk the goal tree from the root (recursive CTE), add the sessions linked through
+  practice_session_goals, then join down to what is wanted.
+
+All three go through Django's connection layer, so they pay the same driver and value conversion
+costs and differ by their SQL (and the selector by the ORM around it).
 
 Each is timed by its median over repeated calls after a warm-up; the plans (EXPLAIN QUERY PLAN on
 SQLite, EXPLAIN on PostgreSQL) name the index each one uses.
@@ -24,9 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.common import SIZES, legacy_file, log, save
-from bench.databases import Pair, django_setup, legacy_and_migrated, raw_connection
+from bench.databases import Pair, django_alias, django_setup, legacy_and_migrated
 
 RECOVERY_NAME = "Recovered records"
+DEFAULT = "default"  # the migrated copy
+LEGACY = "legacy"  # the legacy data, untouched
 
 # The legacy question starts from the tree: the root, every goal below it (UNION stops at the
 # cycles real files have), and the parentless sessions linked to any of them.
@@ -135,7 +140,9 @@ def measure(pair: Pair, min_seconds: float) -> dict:
     subject = choose_subject()
     log(f"fractal {subject.name!r} ({subject.root_id}), metric {subject.metric_definition_id}")
     sqlite = connection.vendor == "sqlite"
-    legacy = raw_connection(pair.legacy_url)
+    # The legacy query goes through Django's connection layer too, so all ways pay the same
+    # driver and value conversion costs and differ only by their SQL.
+    django_alias(LEGACY, pair.legacy_url)
     results: dict = {
         "subject": {
             "fractal": subject.name,
@@ -146,54 +153,49 @@ def measure(pair: Pair, min_seconds: float) -> dict:
         },
         "queries": {},
     }
-    try:
-        for name, spec in QUERIES.items():
-            log(f"{name}: {spec['question']}")
-            selector = _selector(name, subject)
-            selector_sql = _sql_sent_by(selector)
-            hand_params = _hand_params(name, subject, connection)
-            legacy_params = _legacy_params(name, subject, sqlite)
-            ways = {
-                "selector": _timed(selector, min_seconds),
-                # The selector's own SQL without the ORM around it: the plan's share of its time.
-                "selector_sql": _timed(
-                    lambda sql=selector_sql: _django_rows(sql, None), min_seconds
-                ),
-                "hand_sql": _timed(
-                    lambda spec=spec, p=hand_params: _django_rows(spec["hand"], p), min_seconds
-                ),
-                "legacy": _timed(
-                    lambda spec=spec, p=legacy_params: _bare_rows(legacy, spec["legacy"], p),
-                    min_seconds,
-                ),
-            }
-            if ways["selector"]["rows"] != ways["hand_sql"]["rows"]:
-                raise RuntimeError(
-                    f"{name}: the selector returned {ways['selector']['rows']} rows, the hand "
-                    f"SQL {ways['hand_sql']['rows']}: they do not ask the same question"
-                )
-            ways["selector"]["plan"] = ways["selector_sql"]["plan"] = _plan_django(selector_sql)
-            ways["hand_sql"]["plan"] = _plan_django(_django_sql(spec["hand"], hand_params))
-            ways["legacy"]["plan"] = _plan_bare(legacy, spec["legacy"], legacy_params)
-            for way in ways.values():
-                way["indexes"] = _index_names(way["plan"])
-            results["queries"][name] = {
-                "question": spec["question"],
-                **ways,
-                "speedup_vs_legacy": ways["legacy"]["seconds"] / ways["selector"]["seconds"],
-                "selector_vs_hand_sql": ways["selector"]["seconds"] / ways["hand_sql"]["seconds"],
-                "selector_sql_vs_hand_sql": (
-                    ways["selector_sql"]["seconds"] / ways["hand_sql"]["seconds"]
-                ),
-            }
-            log(
-                f"{name}: selector {ways['selector']['seconds'] * 1000:.2f} ms (its SQL alone "
-                f"{ways['selector_sql']['seconds'] * 1000:.2f} ms), hand SQL "
-                f"{ways['hand_sql']['seconds'] * 1000:.2f} ms, legacy "
-                f"{ways['legacy']['seconds'] * 1000:.2f} ms"
+    for name, spec in QUERIES.items():
+        log(f"{name}: {spec['question']}")
+        selector = _selector(name, subject)
+        selector_sql = _sql_sent_by(selector)
+        hand_params = _hand_params(name, subject, connection)
+        legacy_params = _legacy_params(name, subject, sqlite)
+        ways = {
+            "selector": _timed(selector, min_seconds),
+            # The selector's own SQL without the ORM around it: the plan's share of its time.
+            "selector_sql": _timed(lambda sql=selector_sql: _rows(DEFAULT, sql, None), min_seconds),
+            "hand_sql": _timed(
+                lambda spec=spec, p=hand_params: _rows(DEFAULT, spec["hand"], p), min_seconds
+            ),
+            "legacy": _timed(
+                lambda spec=spec, p=legacy_params: _rows(LEGACY, spec["legacy"], p),
+                min_seconds,
+            ),
+        }
+        if ways["selector"]["rows"] != ways["hand_sql"]["rows"]:
+            raise RuntimeError(
+                f"{name}: the selector returned {ways['selector']['rows']} rows, the hand "
+                f"SQL {ways['hand_sql']['rows']}: they do not ask the same question"
             )
-    finally:
-        legacy.close()
+        ways["selector"]["plan"] = ways["selector_sql"]["plan"] = _plan(DEFAULT, selector_sql, None)
+        ways["hand_sql"]["plan"] = _plan(DEFAULT, spec["hand"], hand_params)
+        ways["legacy"]["plan"] = _plan(LEGACY, spec["legacy"], legacy_params)
+        for way in ways.values():
+            way["indexes"] = _index_names(way["plan"])
+        results["queries"][name] = {
+            "question": spec["question"],
+            **ways,
+            "speedup_vs_legacy": ways["legacy"]["seconds"] / ways["selector"]["seconds"],
+            "selector_vs_hand_sql": ways["selector"]["seconds"] / ways["hand_sql"]["seconds"],
+            "selector_sql_vs_hand_sql": (
+                ways["selector_sql"]["seconds"] / ways["hand_sql"]["seconds"]
+            ),
+        }
+        log(
+            f"{name}: selector {ways['selector']['seconds'] * 1000:.2f} ms (its SQL alone "
+            f"{ways['selector_sql']['seconds'] * 1000:.2f} ms), hand SQL "
+            f"{ways['hand_sql']['seconds'] * 1000:.2f} ms, legacy "
+            f"{ways['legacy']['seconds'] * 1000:.2f} ms"
+        )
     return results
 
 
@@ -281,37 +283,12 @@ def _legacy_params(name: str, subject: Subject, sqlite: bool) -> list:
     return [subject.root_id, True]
 
 
-def _django_rows(sql: str, params: list) -> list:
-    from django.db import connection
+def _rows(alias: str, sql: str, params: list | None) -> list:
+    from django.db import connections
 
-    with connection.cursor() as cursor:
+    with connections[alias].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
-
-
-def _django_sql(sql: str, params: list) -> str:
-    """`sql` with its parameters inlined, as the backend itself would quote them."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        cursor.fetchall()
-        return connection.ops.last_executed_query(cursor, sql, params)
-
-
-def _bare_rows(connection, sql: str, params: list) -> list:
-    cursor = connection.cursor()
-    try:
-        cursor.execute(_placeholders(connection, sql), params)
-        return cursor.fetchall()
-    finally:
-        cursor.close()
-
-
-def _placeholders(connection, sql: str) -> str:
-    import sqlite3
-
-    return sql.replace("%s", "?") if isinstance(connection, sqlite3.Connection) else sql
 
 
 def _timed(call: Callable[[], list], min_seconds: float) -> dict:
@@ -326,29 +303,17 @@ def _timed(call: Callable[[], list], min_seconds: float) -> dict:
     return {"seconds": statistics.median(times), "calls": len(times), "rows": rows}
 
 
-def _plan_django(sql: str) -> list[str]:
-    from django.db import connection
+def _plan(alias: str, sql: str, params: list | None) -> list[str]:
+    """EXPLAIN QUERY PLAN on SQLite (its detail column), EXPLAIN on PostgreSQL."""
+    from django.db import connections
 
+    connection = connections[alias]
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
-            cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
-            return [row[-1] for row in cursor.fetchall()]
-        cursor.execute(f"EXPLAIN {sql}")
-        return [row[0] for row in cursor.fetchall()]
-
-
-def _plan_bare(connection, sql: str, params: list) -> list[str]:
-    import sqlite3
-
-    cursor = connection.cursor()
-    try:
-        if isinstance(connection, sqlite3.Connection):
-            cursor.execute(f"EXPLAIN QUERY PLAN {_placeholders(connection, sql)}", params)
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
             return [row[-1] for row in cursor.fetchall()]
         cursor.execute(f"EXPLAIN {sql}", params)
         return [row[0] for row in cursor.fetchall()]
-    finally:
-        cursor.close()
 
 
 def _index_names(plan: list[str]) -> list[str]:
