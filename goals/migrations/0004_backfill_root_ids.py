@@ -555,13 +555,13 @@ class Backfill:
             f"JOIN {instances} i ON i.id = t.activity_instance_id "
             "WHERE t.root_id IS NOT NULL AND t.root_id <> i.root_id",
         )
+        # A join, not three correlated lookups a row: every value has an instance by now (the
+        # placeholders above), so the FROM matches each row once.
         total = self.execute(
-            f"UPDATE {values} AS t SET "
-            f"root_id = (SELECT i.root_id FROM {instances} i WHERE i.id = t.activity_instance_id), "
-            "created_at = COALESCE(t.created_at, (SELECT COALESCE(i.created_at, i.time_start) "
-            f"FROM {instances} i WHERE i.id = t.activity_instance_id), %s), "
-            "updated_at = COALESCE(t.updated_at, t.created_at, (SELECT COALESCE(i.created_at, "
-            f"i.time_start) FROM {instances} i WHERE i.id = t.activity_instance_id), %s)",
+            f"UPDATE {values} AS t SET root_id = i.root_id, "
+            "created_at = COALESCE(t.created_at, i.created_at, i.time_start, %s), "
+            "updated_at = COALESCE(t.updated_at, t.created_at, i.created_at, i.time_start, %s) "
+            f"FROM {instances} i WHERE i.id = t.activity_instance_id",
             (now, now),
         )
         self.say(f"{self.tables['values']}: root_id {total}/{total} rows")
@@ -670,13 +670,26 @@ class Backfill:
             self.fill_null(key, "updated_at", "t.created_at", (), legacy=True)
         for key in ("groups", "activities", "metrics", "splits", "templates"):
             self.fill_null(key, "updated_at", "t.created_at", (), legacy=False)
-        self.fill_null(
-            "instances", "updated_at", "COALESCE(t.time_stop, t.created_at)", (), legacy=False
-        )
-        for key in ("goals", "metrics", "instances"):
+        for key in ("goals", "metrics"):
             self.fill_null(key, "sort_order", "0", (), legacy=False)
         false = "FALSE" if self.connection.vendor == "postgresql" else "0"
-        self.fill_null("instances", "completed", false, (), legacy=False)
+        # One pass over a big table for the columns 0003 added to it (they hold only NULLs, so
+        # nothing is recorded): each UPDATE writes every row again.
+        self.fill_nulls(
+            "instances",
+            {
+                "updated_at": "COALESCE(t.time_stop, t.created_at)",
+                "sort_order": "0",
+                "completed": false,
+            },
+        )
+
+    def fill_nulls(self, key: str, expressions: dict[str, str]) -> int:
+        """Fill the NULLs of several added columns of one table in a single UPDATE."""
+        columns = [(self.quote(column), expression) for column, expression in expressions.items()]
+        sets = ", ".join(f"{col} = COALESCE(t.{col}, {expression})" for col, expression in columns)
+        where = " OR ".join(f"t.{col} IS NULL" for col, _ in columns)
+        return self.execute(f"UPDATE {self.t(key)} AS t SET {sets} WHERE {where}")
 
     def fill_null(self, key: str, column: str, expression: str, params, *, legacy: bool) -> int:
         col = self.quote(column)
