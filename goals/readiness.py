@@ -32,8 +32,9 @@ PHASES = {
     ("goals", "0006_add_indexes"): "phase 3: indexes",
     ("practice_sessions", "0004_add_indexes"): "phase 3: indexes",
 }
-# Measured on the 1M-metric-value benchmark file (about 1.4M rows in all): 43 s.
-SECONDS_PER_ROW = 35e-6
+# Measured on the 1M-metric-value benchmark file (about 1.4M rows in all): 33 s on SQLite, with
+# the backup (docs/benchmarks.md).
+SECONDS_PER_ROW = 25e-6
 FRESH_BACKUP = timedelta(hours=24)
 
 # (what, SQL counting it on the legacy columns, what the migration does about it)
