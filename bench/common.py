@@ -13,11 +13,9 @@ import os
 import platform
 import shutil
 import sqlite3
-import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,17 +134,6 @@ def run_measured(argv: list[str], env: dict[str, str]) -> Measured:
         tail = "\n".join(line for _, line in lines[-30:])
         raise RuntimeError(f"{' '.join(argv)} exited {child.returncode}:\n{tail}")
     return Measured(seconds, usage.ru_maxrss / 1024, lines)
-
-
-def median_seconds(run: Callable[[], object], repeat: int) -> tuple[float, object]:
-    """The median wall time of `repeat` calls after one warm-up call, and the last result."""
-    result = run()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def machine() -> dict[str, str]:

@@ -33,6 +33,7 @@ from bench.common import (
     run_measured,
     save,
 )
+from bench.databases import django_setup
 
 APPLYING = re.compile(r"Applying (\S+)\.\.\.")
 # A migration that reports progress prints its OK on a line of its own.
@@ -119,26 +120,15 @@ def _measure(fresh, repeat: int) -> dict:
 
 def _statements(url: str) -> list[str]:
     """The baseline SQL for this backend, written by Django in this process, then let go."""
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "goals_project.settings")
-    import django
+    django_setup(url)
     from django.db import connections
 
-    django.setup()
     from bench.raw_sql import baseline_statements
 
-    connections["default"].settings_dict.update(_database_settings(url))
     try:
         return baseline_statements(connections["default"])
     finally:
         connections.close_all()
-
-
-def _database_settings(url: str) -> dict:
-    import dj_database_url
-
-    parsed = dj_database_url.parse(url)
-    return {"NAME": parsed["NAME"], "HOST": parsed.get("HOST", ""), "PORT": parsed.get("PORT", "")}
 
 
 def _summary(runs: list[Measured]) -> dict:

@@ -51,6 +51,13 @@ class AdoptionResult:
     recorded: tuple[str, ...] = ()  # the migrations recorded as applied, "app.name"
     extra_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
+    def kept_columns_notes(self) -> list[str]:
+        """One line per table whose unknown columns went to a side table (see adoption)."""
+        return [
+            f"  columns no schema variant has, kept in {EXTRA_PREFIX}{table}: {', '.join(columns)}"
+            for table, columns in self.extra_columns.items()
+        ]
+
 
 def database_path(using: str = DEFAULT_DB_ALIAS) -> Path | None:
     """The SQLite file behind a connection alias; None for in-memory databases."""

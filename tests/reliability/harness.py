@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bench.common import django_env
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(os.environ.get("FRACTAL_RELIABILITY_RESULTS", ROOT / "var" / "reliability"))
 TIMEOUT = 300
@@ -35,13 +37,7 @@ class Target:
     workdir: Path
 
     def env(self, **extra: str) -> dict[str, str]:
-        return {
-            **os.environ,
-            "DATABASE_URL": self.url,
-            "DJANGO_SETTINGS_MODULE": "goals_project.settings",
-            "FRACTAL_BACKUP_DIR": str(self.workdir / "backups"),
-            **extra,
-        }
+        return django_env(self.url, FRACTAL_BACKUP_DIR=str(self.workdir / "backups"), **extra)
 
 
 @dataclass

@@ -82,13 +82,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"  added missing column {column}")
             for index in result.replaced_indexes:
                 self.stdout.write(f"  replaced legacy index {index}")
-        for table, columns in result.extra_columns.items():
-            self.stdout.write(
-                self.style.WARNING(
-                    f"  columns no schema variant has, kept in legacy_extra_{table}: "
-                    f"{', '.join(columns)}"
-                )
-            )
+        for note in result.kept_columns_notes():
+            self.stdout.write(self.style.WARNING(note))
         for table in result.other_tables:
             self.stdout.write(self.style.WARNING(f"  left untouched: unknown table {table}"))
 

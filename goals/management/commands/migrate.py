@@ -131,10 +131,5 @@ class Command(DjangoMigrateCommand):
                     f"(recorded as applied: {', '.join(result.recorded)})."
                 )
             )
-            for table, columns in result.extra_columns.items():
-                self.stdout.write(
-                    self.style.WARNING(
-                        f"  columns no schema variant has, kept in legacy_extra_{table}: "
-                        f"{', '.join(columns)}"
-                    )
-                )
+            for note in result.kept_columns_notes():
+                self.stdout.write(self.style.WARNING(note))
