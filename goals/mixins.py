@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from django.db import models
+from django.db import DEFAULT_DB_ALIAS, models
 from django.utils import timezone
 from model_utils.fields import AutoCreatedField, AutoLastModifiedField
 
@@ -103,3 +103,41 @@ class SoftDeleteMixin(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+class RootedModel(models.Model):
+    """A row of a fractal: `root_id` names the fractal's root goal and is derived, never passed.
+
+    `root_from` names the foreign key whose row this one takes its root from (the chains of
+    goals.roots, which the database enforces too); None for a row that names its fractal itself.
+    """
+
+    root_from: ClassVar[str | None] = None
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        self.root_id = self.derived_root_id(using=kwargs.get("using"))
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and self.root_from in update_fields:
+            kwargs["update_fields"] = {*update_fields, "root"}
+        super().save(*args, **kwargs)
+
+    def derived_root_id(self, using: str | None = None) -> str:
+        """The root this row must have: the root of the row `root_from` points to."""
+        if self.root_from is None:
+            return self.root_id
+        field = self._meta.get_field(self.root_from)
+        source_id = getattr(self, field.attname)
+        if source_id is None:
+            return self.parentless_root_id()
+        manager = field.related_model._base_manager
+        return (
+            manager.using(using or self._state.db or DEFAULT_DB_ALIAS)
+            .values_list("root_id", flat=True)
+            .get(pk=source_id)
+        )
+
+    def parentless_root_id(self) -> str:
+        raise ValueError(f"{self._meta.verbose_name} '{self}' hangs from nothing.")

@@ -1,4 +1,5 @@
-"""Writes on single rows and fractal owners; cascades over the goal tree are in sessions."""
+"""Writes on single rows, moves in the goal tree and fractal owners; cascades over the goal tree
+are in sessions."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from django.db import IntegrityError, connections, models, transaction
 from django.utils import timezone
 
 from goals.mixins import SoftDeleteMixin
-from goals.models import ActivityDefinition, Goal, GoalType, MetricDefinition, SplitDefinition
+from goals.models import ActivityDefinition, Goal, MetricDefinition, SplitDefinition
+from goals.roots import IS_OWN_ROOT
+from goals.tree import subtree_ids_sql
 
 
 @dataclass(frozen=True)
@@ -160,9 +163,9 @@ def fractal_owner_assign(
     """Give fractals to `owner`: the named ones, or else every fractal that has no owner yet.
 
     A fractal owned by someone else keeps its owner unless `reassign` is set; nothing changes
-    when a named root is not an ultimate goal.
+    when a named goal is not a fractal's root.
     """
-    roots = Goal.all_objects.using(using).filter(type=GoalType.ULTIMATE)
+    roots = Goal.all_objects.using(using).filter(IS_OWN_ROOT)
     if root_ids is None:
         roots = roots.filter(owner__isnull=True)
     else:
@@ -170,8 +173,8 @@ def fractal_owner_assign(
         unknown = [pk for pk in root_ids if pk not in found]
         if unknown:
             raise ValidationError(
-                f"Not the id of an ultimate goal: {', '.join(unknown)}. "
-                "List fractals with their ids in the admin (Goals, type Ultimate goal)."
+                f"Not the id of a fractal's root goal: {', '.join(unknown)}. "
+                "List fractals with their ids in the admin (Fractals and analytics)."
             )
         roots = roots.filter(pk__in=root_ids)
     others = roots.exclude(owner__isnull=True).exclude(owner_id=owner.pk)
@@ -185,3 +188,36 @@ def fractal_owner_assign(
             owner_id=owner.pk, updated_at=timezone.now()
         )
     return OwnerAssignment(assigned, owned_by_others)
+
+
+def goal_move(*, goal: Goal, new_parent: Goal, user: AbstractBaseUser | None = None) -> Goal:
+    """Move `goal` (and its subtree) under `new_parent`, in one transaction.
+
+    The tree keeps its shape (Goal.clean: the order of types, no cycles, roots stay roots). Into
+    another owner's fractal only for a superuser (`user`, when the move is someone's). The new
+    root reaches the whole subtree, its activity instances and metric values through the
+    database's cascading keys (goals.roots), and sessions without a parent linked only to goals of
+    the subtree follow (Goal.save), in a constant number of queries whatever the subtree's size.
+    """
+    if user is not None and not user.is_superuser:
+        owners = set(
+            Goal._base_manager.filter(pk__in=[goal.root_id, new_parent.root_id]).values_list(
+                "owner_id", flat=True
+            )
+        )
+        if owners != {user.pk}:
+            raise ValidationError(
+                f"'{new_parent}' is in a fractal you do not own: only a superuser moves goals "
+                "between owners' fractals."
+            )
+    goal.parent = new_parent
+    goal.clean()
+    with transaction.atomic():
+        goal.save(update_fields=["parent"])
+        # update() skips pre_save, so updated_at is set here for the rows that moved with it.
+        with connections[goal._state.db].cursor() as cursor:
+            cursor.execute(
+                f"UPDATE goals SET updated_at = %s WHERE id IN ({subtree_ids_sql()})",  # noqa: S608
+                [timezone.now(), goal.pk],
+            )
+    return goal

@@ -1,7 +1,7 @@
 """Writes that span the goal tree and the session data hanging off it.
 
-`goal_move` lives here rather than in `goals` because it rewrites session rows too, and imports
-point one way: `sessions` → `goals`.
+`goal_move` lives in goals.services (the database carries a moved goal's root into the session
+rows); it is re-exported here for the callers that know it from here.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -21,12 +21,8 @@ from goals.models import (
     SessionTemplate,
 )
 from goals.services import CascadeResult, row_purge, rows_purge_in_order
-from sessions.cascade import (
-    FRACTAL_DEFINITIONS,
-    cascade_scopes,
-    linked_sessions_sql,
-    subtree_ids_sql,
-)
+from goals.services import goal_move as goal_move  # re-exported for its callers here
+from sessions.cascade import FRACTAL_DEFINITIONS, cascade_scopes
 from sessions.models import (
     ActivityInstance,
     MetricValue,
@@ -35,54 +31,6 @@ from sessions.models import (
     ProgramDay,
     ScheduledSession,
 )
-
-
-def goal_move(*, goal: Goal, new_parent: Goal) -> Goal:
-    """Move `goal` (and its subtree) under `new_parent`, in its fractal, in one transaction.
-
-    The root of every goal of the subtree, of sessions without a parent that are linked only to
-    goals of the subtree, and of their activity instances and metric values follows, in a constant
-    number of set-based queries whatever the size of the subtree.
-    """
-    if goal.type == GoalType.ULTIMATE:
-        raise ValidationError("An ultimate goal is the top of its fractal and cannot be moved.")
-    with transaction.atomic():
-        subtree = subtree_ids_sql()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT COUNT(*) FROM ({subtree}) s WHERE s.id = %s",  # noqa: S608 - constant SQL
-                [goal.pk, new_parent.pk],
-            )
-            inside = cursor.fetchone()[0]
-        if inside:
-            raise ValidationError(
-                f"'{new_parent}' is inside '{goal}': a goal cannot move under its own subtree."
-            )
-        goal.parent = new_parent
-        goal.save(update_fields=["parent", "root"])
-        root_id = goal.root_id
-        now = timezone.now()
-        # update() and raw SQL skip pre_save, so updated_at is set here.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE goals SET root_id = %s, updated_at = %s WHERE id IN ({subtree}) "  # noqa: S608
-                "AND root_id <> %s",
-                [root_id, now, goal.pk, root_id],
-            )
-            # Sessions without a parent belong to the goals they are linked to.
-            cursor.execute(
-                "UPDATE goals SET root_id = %s, updated_at = %s "  # noqa: S608 - constant SQL
-                f"WHERE id IN ({linked_sessions_sql()})",
-                [root_id, now, goal.pk, goal.pk],
-            )
-        sessions = Goal._base_manager.filter(root_id=root_id, type=GoalType.PRACTICE_SESSION)
-        ActivityInstance._base_manager.filter(practice_session__in=sessions).exclude(
-            root_id=root_id
-        ).update(root_id=root_id, updated_at=now)
-        MetricValue._base_manager.filter(activity_instance__root_id=root_id).exclude(
-            root_id=root_id
-        ).update(root_id=root_id, updated_at=now)
-    return goal
 
 
 def goal_delete(*, goal: Goal) -> CascadeResult:
@@ -153,7 +101,7 @@ def goal_purge(*, goal: Goal) -> CascadeResult:
             Q(practice_session__in=goals) | Q(short_term_goal__in=goals)
         ),
     ]
-    if goal.type == GoalType.ULTIMATE:
+    if goal.is_root:
         steps += [
             MetricValue._base_manager.filter(root_id=goal.pk),
             ActivityInstance._base_manager.filter(root_id=goal.pk),

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from goals.models import Goal, GoalType
+from goals.models import Goal
+from goals.roots import IS_OWN_ROOT
 
 
 class DeletedListFilter(admin.SimpleListFilter):
@@ -45,9 +46,7 @@ class FractalListFilter(admin.SimpleListFilter):
     parameter_name = "fractal"
 
     def lookups(self, request, model_admin):
-        fractals = model_admin.scope_fractals(
-            request, Goal.all_objects.filter(type=GoalType.ULTIMATE, deleted_at__isnull=True)
-        )
+        fractals = model_admin.scope_fractals(request, Goal.objects.filter(IS_OWN_ROOT))
         return list(fractals.order_by("name").values_list("pk", "name"))
 
     def queryset(self, request, queryset):

@@ -21,6 +21,8 @@ from django.core.management.color import color_style
 from django.db import migrations
 from django.utils import timezone
 
+from goals.roots import PARENTLESS_TYPES, ROOT_TYPES, GoalType
+
 MIGRATION = "goals.0004_backfill_root_ids"
 RECOVERY_NAME = "Recovered records"
 RECOVERY_DESCRIPTION = (
@@ -240,10 +242,19 @@ class Backfill:
             )
 
     def goal_roots(self) -> None:
+        """Every goal's root by the one rule (goals.roots), over the whole graph.
+
+        Roots are the goals without a parent of a root type. Rows below a root take its root;
+        a session without a parent takes the root of the goal(s) it is linked to (or, unlinked,
+        the fractal its legacy root_id leads to), and everything below it follows it. That is
+        repeated until nothing more is found; what is left has no fractal and goes under the
+        recovery root.
+        """
         goals, links = self.t("goals"), self.t("links")
-        # Goals that are not part of a tree topped by an UltimateGoal hang under the recovery
-        # root: orphans (no parent, not a session) get it as parent; cycles keep their parents.
-        orphans = "t.parent_id IS NULL AND t.type NOT IN ('UltimateGoal', 'PracticeSession')"
+        root_types = ", ".join(f"'{goal_type}'" for goal_type in ROOT_TYPES)
+        parentless = ", ".join(f"'{goal_type}'" for goal_type in PARENTLESS_TYPES)
+        # Goals that only hang below another (immediate, micro, nano) but have no parent: orphans.
+        orphans = f"t.parent_id IS NULL AND t.type NOT IN ({parentless})"
         self.record(
             "goals",
             "parent_id",
@@ -259,49 +270,41 @@ class Backfill:
                 f"goals: {moved} goal(s) without a parent moved under '{RECOVERY_NAME}'",
                 warning=True,
             )
-        self.execute("DROP TABLE IF EXISTS goal_roots_backfill")
+        for table in ("goal_roots_backfill", "goal_roots_frontier"):
+            self.execute(f"DROP TABLE IF EXISTS {table}")
+            self.execute(
+                f"CREATE TEMPORARY TABLE {table} "
+                "(id VARCHAR(64) PRIMARY KEY, root_id VARCHAR(64) NOT NULL)"
+            )
         self.execute(
-            "CREATE TEMPORARY TABLE goal_roots_backfill "
-            "(id VARCHAR(64) PRIMARY KEY, root_id VARCHAR(64) NOT NULL)"
+            "INSERT INTO goal_roots_frontier (id, root_id) "
+            f"SELECT id, id FROM {goals} WHERE parent_id IS NULL AND type IN ({root_types})"
         )
-        # UNION (not UNION ALL) also stops on a cycle under a root.
-        self.execute(
-            "INSERT INTO goal_roots_backfill (id, root_id) "
-            "WITH RECURSIVE tree(id, root_id) AS ("
-            f" SELECT id, id FROM {goals} WHERE parent_id IS NULL AND type = 'UltimateGoal'"
-            f" UNION SELECT g.id, tree.root_id FROM {goals} g JOIN tree ON g.parent_id = tree.id"
-            ") SELECT id, MIN(root_id) FROM tree GROUP BY id"
-        )
-        # Sessions without a parent: the root of the goal(s) they are linked to.
-        parentless = f"SELECT id FROM {goals} WHERE parent_id IS NULL AND type = 'PracticeSession'"
-        disagree = self.rows(
-            f"SELECT l.practice_session_id FROM {links} l "
-            "JOIN goal_roots_backfill r ON r.id = l.short_term_goal_id "
-            f"WHERE l.practice_session_id IN ({parentless}) "
-            "GROUP BY l.practice_session_id HAVING COUNT(DISTINCT r.root_id) > 1"
-        )
-        self.execute(
-            "INSERT INTO goal_roots_backfill (id, root_id) "
-            f"SELECT l.practice_session_id, MIN(r.root_id) FROM {links} l "
-            "JOIN goal_roots_backfill r ON r.id = l.short_term_goal_id "
-            f"WHERE l.practice_session_id IN ({parentless}) "
-            "AND l.practice_session_id NOT IN (SELECT id FROM goal_roots_backfill) "
-            "GROUP BY l.practice_session_id"
-        )
+        disagree: list[str] = []
+        while self.descend_from_frontier():
+            # Sessions without a parent: the root of the goal(s) they are linked to...
+            found = self.parentless_sessions(
+                "SELECT l.practice_session_id AS session_id, MIN(r.root_id) AS root_id, "
+                "COUNT(DISTINCT r.root_id) AS roots "
+                f"FROM {links} l JOIN goal_roots_backfill r ON r.id = l.short_term_goal_id "
+                "GROUP BY l.practice_session_id",
+                disagree,
+            )
+            if not found:
+                # ...or, unlinked, the fractal their legacy root_id leads to.
+                self.parentless_sessions(
+                    f"SELECT s.id AS session_id, r.root_id AS root_id, 1 AS roots FROM {goals} s "
+                    "JOIN goal_roots_backfill r ON r.id = s.root_id "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {links} l "
+                    "WHERE l.practice_session_id = s.id)",
+                    disagree,
+                )
         if disagree:
             self.say(
                 f"goals: {len(disagree)} session(s) linked to goals of different fractals took "
-                f"the smallest root id (first: {', '.join(row[0] for row in disagree[:5])})",
+                f"the smallest root id (first: {', '.join(disagree[:5])})",
                 warning=True,
             )
-        # Unlinked sessions without a parent keep a root_id that leads to an existing fractal.
-        self.execute(
-            "INSERT INTO goal_roots_backfill (id, root_id) "
-            f"SELECT s.id, r.root_id FROM {goals} s "
-            "JOIN goal_roots_backfill r ON r.id = s.root_id "
-            "WHERE s.parent_id IS NULL AND s.type = 'PracticeSession' "
-            "AND s.id NOT IN (SELECT id FROM goal_roots_backfill)"
-        )
         recovered = self.execute(
             "INSERT INTO goal_roots_backfill (id, root_id) "
             f"SELECT id, %s FROM {goals} WHERE id NOT IN (SELECT id FROM goal_roots_backfill)",
@@ -322,6 +325,41 @@ class Backfill:
         total = self.rows(f"SELECT COUNT(*) FROM {goals}")[0][0]
         self.say(f"goals: root_id {total}/{total} rows ({changed} set or corrected)")
         self.execute("DROP TABLE goal_roots_backfill")
+        self.execute("DROP TABLE goal_roots_frontier")
+
+    def descend_from_frontier(self) -> int:
+        """Give the frontier's goals and everything below them their root; empty the frontier.
+
+        Returns how many goals got a root. UNION (not UNION ALL) stops on a cycle.
+        """
+        goals = self.t("goals")
+        found = self.execute(
+            "INSERT INTO goal_roots_backfill (id, root_id) "
+            "WITH RECURSIVE tree(id, root_id) AS ("
+            " SELECT id, root_id FROM goal_roots_frontier"
+            f" UNION SELECT g.id, tree.root_id FROM {goals} g JOIN tree ON g.parent_id = tree.id"
+            ") SELECT id, MIN(root_id) FROM tree "
+            "WHERE id NOT IN (SELECT id FROM goal_roots_backfill) GROUP BY id"
+        )
+        self.execute("DELETE FROM goal_roots_frontier")
+        return found
+
+    def parentless_sessions(self, candidates: str, disagree: list[str]) -> int:
+        """Put sessions without a parent and without a root yet on the frontier, with the root
+        that `candidates` (SELECT session_id, root_id, roots: how many distinct) gives them."""
+        eligible = (
+            f"FROM ({candidates}) c JOIN {self.t('goals')} s ON s.id = c.session_id "
+            f"WHERE s.parent_id IS NULL AND s.type = '{GoalType.PRACTICE_SESSION.value}' "
+            "AND s.id NOT IN (SELECT id FROM goal_roots_backfill)"
+        )
+        disagree += [
+            row[0]
+            for row in self.rows(f"SELECT c.session_id {eligible} AND c.roots > 1 ORDER BY 1")
+        ]
+        return self.execute(
+            f"INSERT INTO goal_roots_frontier (id, root_id) SELECT c.session_id, c.root_id "
+            f"{eligible}"
+        )
 
     def valid_root(self, column: str) -> str:
         """The root of the goal `column` points to, or the recovery root if it is missing."""

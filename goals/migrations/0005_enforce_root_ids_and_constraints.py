@@ -1,14 +1,42 @@
-"""Phase 2: NOT NULL root_id and audit columns, real foreign keys, unique names and checks.
+"""Phase 2: NOT NULL root_id and audit columns, real foreign keys, unique names and checks, and
+the root rule enforced by the database (goals.roots).
 
-Each table is rebuilt once on SQLite (AlterTableInOnePass); 0004 has filled every column.
+The rows are checked against the root rule first: a failure lists them, rolls this migration back
+and stops migrate. Each table is then rebuilt once on SQLite (AlterTableInOnePass); 0004 has
+filled every column.
 """
 
 import django.db.models.deletion
 import django.utils.timezone
 import model_utils.fields
+from django.core.management.base import CommandError
 from django.db import migrations, models
 
+import goals.constraints
 import goals.migration_operations
+from goals.selectors import root_id_report
+
+# migrate's exit status when rows break the root rule (README, "Exit codes").
+ROOTS_DISAGREE = 12
+
+
+def check_roots(apps, schema_editor) -> None:
+    """Every row's root as goals.roots says, before the constraints that hold it are added."""
+    report = root_id_report(using=schema_editor.connection.alias, data_only=True)
+    if report.ok:
+        return
+    failures = [
+        f"- {check.table}: {check.check}: {check.failures} row(s) "
+        f"(first: {', '.join(check.sample_ids)})"
+        for check in report.checks
+        if not check.ok
+    ]
+    raise CommandError(
+        "Rows break the root rule, so the constraints that enforce it cannot be added; this "
+        "migration was rolled back.\n" + "\n".join(failures) + "\nThe backup taken before "
+        "migrating is unchanged. Report this with the ids above (verify_root_ids lists them).",
+        returncode=ROOTS_DISAGREE,
+    )
 
 
 class Migration(migrations.Migration):
@@ -17,92 +45,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        goals.migration_operations.AlterTableInOnePass(
-            model_name="activitydefinition",
-            operations=[
-                migrations.AlterField(
-                    model_name="activitydefinition",
-                    name="created_at",
-                    field=model_utils.fields.AutoCreatedField(
-                        default=django.utils.timezone.now, editable=False
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="activitydefinition",
-                    name="group",
-                    field=models.ForeignKey(
-                        blank=True,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="activity_definitions",
-                        to="goals.activitygroup",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="activitydefinition",
-                    name="root",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="activity_definitions",
-                        to="goals.goal",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="activitydefinition",
-                    name="updated_at",
-                    field=model_utils.fields.AutoLastModifiedField(
-                        default=django.utils.timezone.now, editable=False
-                    ),
-                ),
-                migrations.AddConstraint(
-                    model_name="activitydefinition",
-                    constraint=models.UniqueConstraint(
-                        condition=models.Q(("deleted_at__isnull", True)),
-                        fields=("root", "name"),
-                        name="uniq_activity_definition_name_per_root",
-                    ),
-                ),
-            ],
-        ),
-        goals.migration_operations.AlterTableInOnePass(
-            model_name="activitygroup",
-            operations=[
-                migrations.AlterField(
-                    model_name="activitygroup",
-                    name="created_at",
-                    field=model_utils.fields.AutoCreatedField(
-                        default=django.utils.timezone.now, editable=False
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="activitygroup",
-                    name="root",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="activity_groups",
-                        to="goals.goal",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="activitygroup",
-                    name="updated_at",
-                    field=model_utils.fields.AutoLastModifiedField(
-                        default=django.utils.timezone.now, editable=False
-                    ),
-                ),
-                migrations.AddConstraint(
-                    model_name="activitygroup",
-                    constraint=models.UniqueConstraint(
-                        condition=models.Q(("deleted_at__isnull", True)),
-                        fields=("root", "name"),
-                        name="uniq_activity_group_name_per_root",
-                    ),
-                ),
-            ],
-        ),
+        migrations.RunPython(check_roots, migrations.RunPython.noop),
         goals.migration_operations.AlterTableInOnePass(
             model_name="goal",
             operations=[
@@ -215,6 +158,212 @@ class Migration(migrations.Migration):
                         name="goals_duration_minutes_not_negative",
                     ),
                 ),
+                migrations.AddConstraint(
+                    model_name="goal",
+                    constraint=models.UniqueConstraint(
+                        fields=("id", "root"), name="goals_id_root_key"
+                    ),
+                ),
+                migrations.AddConstraint(
+                    model_name="goal",
+                    constraint=goals.constraints.CompositeForeignKey(
+                        columns=("parent_id", "root_id"),
+                        name="goals_root_follows_parent",
+                        on_update="CASCADE",
+                        to_columns=("id", "root_id"),
+                        to_table="goals",
+                    ),
+                ),
+                migrations.AddConstraint(
+                    model_name="goal",
+                    constraint=goals.constraints.CompositeForeignKey(
+                        columns=("root_id", "root_id"),
+                        name="goals_root_is_a_root",
+                        on_update="NO ACTION",
+                        to_columns=("id", "root_id"),
+                        to_table="goals",
+                    ),
+                ),
+                migrations.AddConstraint(
+                    model_name="goal",
+                    constraint=models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("root", models.F("id")), _negated=True),
+                            models.Q(
+                                ("parent__isnull", True),
+                                (
+                                    "type__in",
+                                    (
+                                        "UltimateGoal",
+                                        "LongTermGoal",
+                                        "MidTermGoal",
+                                        "ShortTermGoal",
+                                    ),
+                                ),
+                            ),
+                            _connector="OR",
+                        ),
+                        name="goals_own_root_is_a_parentless_root_type",
+                        violation_error_message="Only a parentless goal of a root type is a root.",
+                    ),
+                ),
+                migrations.AddConstraint(
+                    model_name="goal",
+                    constraint=models.CheckConstraint(
+                        condition=models.Q(
+                            ("parent__isnull", False),
+                            models.Q(
+                                (
+                                    "type__in",
+                                    (
+                                        "UltimateGoal",
+                                        "LongTermGoal",
+                                        "MidTermGoal",
+                                        "ShortTermGoal",
+                                    ),
+                                ),
+                                _negated=True,
+                            ),
+                            ("root", models.F("id")),
+                            _connector="OR",
+                        ),
+                        name="goals_parentless_root_type_is_own_root",
+                        violation_error_message="A parentless goal of a root type is its own root.",
+                    ),
+                ),
+                migrations.AddConstraint(
+                    model_name="goal",
+                    constraint=models.CheckConstraint(
+                        condition=models.Q(
+                            ("parent__isnull", False),
+                            (
+                                "type__in",
+                                (
+                                    "UltimateGoal",
+                                    "LongTermGoal",
+                                    "MidTermGoal",
+                                    "ShortTermGoal",
+                                    "PracticeSession",
+                                ),
+                            ),
+                            _connector="OR",
+                        ),
+                        name="goals_parentless_only_roots_and_sessions",
+                        violation_error_message="Only roots and sessions may lack a parent.",
+                    ),
+                ),
+            ],
+        ),
+        goals.migration_operations.AlterTableInOnePass(
+            model_name="activitydefinition",
+            operations=[
+                migrations.AlterField(
+                    model_name="activitydefinition",
+                    name="created_at",
+                    field=model_utils.fields.AutoCreatedField(
+                        default=django.utils.timezone.now, editable=False
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="activitydefinition",
+                    name="group",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="activity_definitions",
+                        to="goals.activitygroup",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="activitydefinition",
+                    name="root",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="activity_definitions",
+                        to="goals.goal",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="activitydefinition",
+                    name="updated_at",
+                    field=model_utils.fields.AutoLastModifiedField(
+                        default=django.utils.timezone.now, editable=False
+                    ),
+                ),
+                migrations.AddConstraint(
+                    model_name="activitydefinition",
+                    constraint=models.UniqueConstraint(
+                        condition=models.Q(("deleted_at__isnull", True)),
+                        fields=("root", "name"),
+                        name="uniq_activity_definition_name_per_root",
+                    ),
+                ),
+                migrations.AddConstraint(
+                    model_name="activitydefinition",
+                    constraint=models.UniqueConstraint(
+                        fields=("id", "root"), name="activity_definitions_id_root_key"
+                    ),
+                ),
+                migrations.AddConstraint(
+                    model_name="activitydefinition",
+                    constraint=goals.constraints.CompositeForeignKey(
+                        columns=("root_id", "root_id"),
+                        name="activity_definitions_root_is_a_root",
+                        on_update="NO ACTION",
+                        to_columns=("id", "root_id"),
+                        to_table="goals",
+                    ),
+                ),
+            ],
+        ),
+        goals.migration_operations.AlterTableInOnePass(
+            model_name="activitygroup",
+            operations=[
+                migrations.AlterField(
+                    model_name="activitygroup",
+                    name="created_at",
+                    field=model_utils.fields.AutoCreatedField(
+                        default=django.utils.timezone.now, editable=False
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="activitygroup",
+                    name="root",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="activity_groups",
+                        to="goals.goal",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="activitygroup",
+                    name="updated_at",
+                    field=model_utils.fields.AutoLastModifiedField(
+                        default=django.utils.timezone.now, editable=False
+                    ),
+                ),
+                migrations.AddConstraint(
+                    model_name="activitygroup",
+                    constraint=models.UniqueConstraint(
+                        condition=models.Q(("deleted_at__isnull", True)),
+                        fields=("root", "name"),
+                        name="uniq_activity_group_name_per_root",
+                    ),
+                ),
+                migrations.AddConstraint(
+                    model_name="activitygroup",
+                    constraint=goals.constraints.CompositeForeignKey(
+                        columns=("root_id", "root_id"),
+                        name="activity_groups_root_is_a_root",
+                        on_update="NO ACTION",
+                        to_columns=("id", "root_id"),
+                        to_table="goals",
+                    ),
+                ),
             ],
         ),
         goals.migration_operations.AlterTableInOnePass(
@@ -271,6 +420,16 @@ class Migration(migrations.Migration):
                         condition=models.Q(("deleted_at__isnull", True)),
                         fields=("activity", "name"),
                         name="uniq_metric_name_per_activity",
+                    ),
+                ),
+                migrations.AddConstraint(
+                    model_name="metricdefinition",
+                    constraint=goals.constraints.CompositeForeignKey(
+                        columns=("activity_id", "root_id"),
+                        name="metric_definitions_root_follows_activity",
+                        on_update="CASCADE",
+                        to_columns=("id", "root_id"),
+                        to_table="activity_definitions",
                     ),
                 ),
             ],
@@ -335,6 +494,16 @@ class Migration(migrations.Migration):
                         name="uniq_session_template_name_per_root",
                     ),
                 ),
+                migrations.AddConstraint(
+                    model_name="sessiontemplate",
+                    constraint=goals.constraints.CompositeForeignKey(
+                        columns=("root_id", "root_id"),
+                        name="session_templates_root_is_a_root",
+                        on_update="NO ACTION",
+                        to_columns=("id", "root_id"),
+                        to_table="goals",
+                    ),
+                ),
             ],
         ),
         goals.migration_operations.AlterTableInOnePass(
@@ -381,6 +550,16 @@ class Migration(migrations.Migration):
                         condition=models.Q(("deleted_at__isnull", True)),
                         fields=("activity", "name"),
                         name="uniq_split_name_per_activity",
+                    ),
+                ),
+                migrations.AddConstraint(
+                    model_name="splitdefinition",
+                    constraint=goals.constraints.CompositeForeignKey(
+                        columns=("activity_id", "root_id"),
+                        name="split_definitions_root_follows_activity",
+                        on_update="CASCADE",
+                        to_columns=("id", "root_id"),
+                        to_table="activity_definitions",
                     ),
                 ),
             ],

@@ -1,4 +1,4 @@
-"""Owners: each fractal's ultimate goal may name the user it belongs to (admin isolation).
+"""Owners: each fractal's root goal may name the user it belongs to (admin isolation).
 
 Existing fractals get no owner: only superusers see them until `assign_fractal_owner` gives
 them one. Adding a nullable column is done in place; the check rebuilds `goals` once on SQLite.
@@ -40,9 +40,10 @@ class Migration(migrations.Migration):
             model_name="goal",
             constraint=models.CheckConstraint(
                 condition=models.Q(
-                    ("owner__isnull", True), ("type", "UltimateGoal"), _connector="OR"
+                    ("owner__isnull", True), ("root", models.F("id")), _connector="OR"
                 ),
-                name="goals_owner_on_ultimate_goals_only",
+                name="goals_owner_on_roots_only",
+                violation_error_message="Only a fractal's root goal has an owner.",
             ),
         ),
     ]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.db import models
 
-from goals.mixins import SoftDeleteMixin, TimestampMixin
+from goals.mixins import RootedModel, SoftDeleteMixin, TimestampMixin
 from goals.models.fields import legacy_id_field
+from goals.roots import root_constraints
 
 
 def unique_live_name(*fields: str, name: str) -> models.UniqueConstraint:
@@ -15,7 +16,7 @@ def unique_live_name(*fields: str, name: str) -> models.UniqueConstraint:
     )
 
 
-class ActivityGroup(TimestampMixin, SoftDeleteMixin, models.Model):
+class ActivityGroup(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
     """A named group of activity definitions within a fractal."""
 
     id = legacy_id_field()
@@ -31,14 +32,17 @@ class ActivityGroup(TimestampMixin, SoftDeleteMixin, models.Model):
 
     class Meta:
         db_table = "activity_groups"
-        constraints = [unique_live_name("root", name="uniq_activity_group_name_per_root")]
+        constraints = [
+            unique_live_name("root", name="uniq_activity_group_name_per_root"),
+            *root_constraints("activity_groups"),
+        ]
         indexes = [models.Index(fields=["root"], name="idx_activity_groups_root")]
 
     def __str__(self) -> str:
         return self.name
 
 
-class ActivityDefinition(TimestampMixin, SoftDeleteMixin, models.Model):
+class ActivityDefinition(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
     """An activity that can be practised (e.g. "Squat") and how it is measured."""
 
     id = legacy_id_field()
@@ -65,7 +69,10 @@ class ActivityDefinition(TimestampMixin, SoftDeleteMixin, models.Model):
 
     class Meta:
         db_table = "activity_definitions"
-        constraints = [unique_live_name("root", name="uniq_activity_definition_name_per_root")]
+        constraints = [
+            unique_live_name("root", name="uniq_activity_definition_name_per_root"),
+            *root_constraints("activity_definitions"),
+        ]
         # idx_activity_definitions_group replaces the legacy idx_activity_group (same column).
         indexes = [
             models.Index(fields=["group"], name="idx_activity_definitions_group"),
@@ -76,13 +83,10 @@ class ActivityDefinition(TimestampMixin, SoftDeleteMixin, models.Model):
         return self.name
 
 
-def activity_root_id(activity_id: str) -> str:
-    """The root of an activity definition, which its metric and split definitions share."""
-    return ActivityDefinition._base_manager.values_list("root_id", flat=True).get(pk=activity_id)
-
-
-class MetricDefinition(TimestampMixin, SoftDeleteMixin, models.Model):
+class MetricDefinition(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
     """A quantity recorded for an activity (weight, reps, distance...) and its unit."""
+
+    root_from = "activity"
 
     id = legacy_id_field()
     activity = models.ForeignKey(
@@ -107,7 +111,10 @@ class MetricDefinition(TimestampMixin, SoftDeleteMixin, models.Model):
 
     class Meta:
         db_table = "metric_definitions"
-        constraints = [unique_live_name("activity", name="uniq_metric_name_per_activity")]
+        constraints = [
+            unique_live_name("activity", name="uniq_metric_name_per_activity"),
+            *root_constraints("metric_definitions"),
+        ]
         # idx_metric_definitions_active shares its leading column with ..._activity: it is the
         # plan's smaller index for the common "active metrics of an activity" lookup.
         indexes = [
@@ -123,13 +130,11 @@ class MetricDefinition(TimestampMixin, SoftDeleteMixin, models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.unit})"
 
-    def save(self, *args, **kwargs) -> None:
-        self.root_id = activity_root_id(self.activity_id)
-        super().save(*args, **kwargs)
 
-
-class SplitDefinition(TimestampMixin, SoftDeleteMixin, models.Model):
+class SplitDefinition(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
     """A named part of an activity (left/right, set 1/set 2) that metric values can be split by."""
+
+    root_from = "activity"
 
     id = legacy_id_field()
     activity = models.ForeignKey(
@@ -150,7 +155,10 @@ class SplitDefinition(TimestampMixin, SoftDeleteMixin, models.Model):
 
     class Meta:
         db_table = "split_definitions"
-        constraints = [unique_live_name("activity", name="uniq_split_name_per_activity")]
+        constraints = [
+            unique_live_name("activity", name="uniq_split_name_per_activity"),
+            *root_constraints("split_definitions"),
+        ]
         indexes = [
             models.Index(fields=["activity"], name="idx_split_definitions_activity"),
             models.Index(fields=["root"], name="idx_split_definitions_root"),
@@ -158,7 +166,3 @@ class SplitDefinition(TimestampMixin, SoftDeleteMixin, models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    def save(self, *args, **kwargs) -> None:
-        self.root_id = activity_root_id(self.activity_id)
-        super().save(*args, **kwargs)

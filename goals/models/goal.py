@@ -6,21 +6,21 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.utils import timezone
 
-from goals.mixins import LiveManager, SoftDeleteMixin, TimestampMixin
+from goals.mixins import LiveManager, RootedModel, SoftDeleteMixin, TimestampMixin
 from goals.models.fields import legacy_id_field
+from goals.roots import (
+    GOAL_ROOT_CHECKS,
+    ROOT_TYPES,
+    GoalType,
+    placement_error,
+    root_constraints,
+)
+from goals.tree import linked_sessions_sql, subtree_ids_sql
 
-
-class GoalType(models.TextChoices):
-    ULTIMATE = "UltimateGoal", "Ultimate goal"
-    LONG_TERM = "LongTermGoal", "Long-term goal"
-    MID_TERM = "MidTermGoal", "Mid-term goal"
-    SHORT_TERM = "ShortTermGoal", "Short-term goal"
-    PRACTICE_SESSION = "PracticeSession", "Practice session"
-    IMMEDIATE = "ImmediateGoal", "Immediate goal"
-    MICRO = "MicroGoal", "Micro goal"
-    NANO = "NanoGoal", "Nano goal"
+__all__ = ["GOAL_TYPE_MODELS", "Goal", "GoalType", "PracticeSessionGoal"]
 
 
 class GoalTypeManager(LiveManager):
@@ -30,8 +30,10 @@ class GoalTypeManager(LiveManager):
         return super().get_queryset().filter(type=self.model.goal_type)
 
 
-class Goal(TimestampMixin, SoftDeleteMixin, models.Model):
+class Goal(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
     """A node of a fractal: its `type` column says which kind (single-table inheritance)."""
+
+    root_from = "parent"
 
     id = legacy_id_field()
     type = models.CharField(max_length=32, choices=GoalType.choices)
@@ -47,7 +49,7 @@ class Goal(TimestampMixin, SoftDeleteMixin, models.Model):
         related_name="children",
         db_index=False,
     )
-    # The UltimateGoal at the top of this goal's fractal (itself, for an UltimateGoal).
+    # The root goal of this goal's fractal (itself, for a root: goals.roots).
     root = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
@@ -71,7 +73,7 @@ class Goal(TimestampMixin, SoftDeleteMixin, models.Model):
     )
     attributes = models.TextField(null=True, blank=True)
     sort_order = models.IntegerField(default=0)
-    # Who the fractal belongs to: set on ultimate goals only; every other row reaches its owner
+    # Who the fractal belongs to: set on root goals only; every other row reaches its owner
     # through root_id. Fractals without an owner are visible to superusers only.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -107,10 +109,8 @@ class Goal(TimestampMixin, SoftDeleteMixin, models.Model):
                 | models.Q(duration_minutes__gte=0),
                 name="goals_duration_minutes_not_negative",
             ),
-            models.CheckConstraint(
-                condition=models.Q(owner__isnull=True) | models.Q(type=GoalType.ULTIMATE),
-                name="goals_owner_on_ultimate_goals_only",
-            ),
+            *GOAL_ROOT_CHECKS,
+            *root_constraints("goals"),
         ]
         indexes = [
             # The improvement plan's indexes. The single-column parent and root indexes share
@@ -167,34 +167,122 @@ class Goal(TimestampMixin, SoftDeleteMixin, models.Model):
         return self.name
 
     def save(self, *args, **kwargs) -> None:
-        self.root_id = self.derived_root_id()
-        super().save(*args, **kwargs)
+        """Save; when the goal's root changes (it moved to another fractal), the database carries
+        the new root down its subtree, instances and values (goals.roots), and the sessions
+        without a parent linked only to goals of the subtree follow here, in one transaction."""
+        using = kwargs.get("using") or self._state.db or DEFAULT_DB_ALIAS
+        with transaction.atomic(using=using):
+            before = None
+            if not self._state.adding:
+                before = (
+                    Goal._base_manager.using(using)
+                    .filter(pk=self.pk)
+                    .values_list("root_id", flat=True)
+                    .first()
+                )
+            super().save(*args, **kwargs)
+            if before is not None and before != self.root_id:
+                self._carry_linked_sessions(using)
+
+    def _carry_linked_sessions(self, using: str) -> None:
+        with connections[using].cursor() as cursor:
+            cursor.execute(
+                f"UPDATE goals SET root_id = %s, updated_at = %s "  # noqa: S608 - constant SQL
+                f"WHERE id IN ({linked_sessions_sql()}) AND root_id <> %s",
+                [self.root_id, timezone.now(), self.pk, self.pk, self.root_id],
+            )
 
     def clean(self) -> None:
-        if self.type == GoalType.ULTIMATE and self.parent_id is not None:
-            raise ValidationError({"parent": "An ultimate goal is the top of its fractal."})
-        if self.type != GoalType.ULTIMATE and self.owner_id is not None:
-            raise ValidationError({"owner": "Only an ultimate goal has an owner."})
-        if self.type != GoalType.ULTIMATE and self.parent_id is None and self.root_id is None:
-            raise ValidationError({"parent": "Choose the goal this one belongs under."})
-        if self.parent_id is not None and self.pk is not None and self.parent_id == self.pk:
-            raise ValidationError({"parent": "A goal cannot be its own parent."})
+        """The tree keeps its shape: the legacy app's order of types, no cycles, roots stay roots.
 
-    def derived_root_id(self) -> str:
-        """The root this goal must have: its parent's, its own for an UltimateGoal.
-
-        A practice session without a parent keeps the root it was given by the service that
-        linked it to its short-term goals (`practice_session_goals`).
+        Only what changes is checked, so a legacy row that already breaks the order can still be
+        edited; a change never makes it worse.
         """
-        if self.parent_id is not None:
-            return Goal._base_manager.values_list("root_id", flat=True).get(pk=self.parent_id)
-        if self.type == GoalType.ULTIMATE:
-            return self.pk
-        if self.root_id is None:
-            raise ValueError(
-                f"{self.get_type_display()} '{self.name}' has no parent, so its fractal is unknown."
+        stored = (
+            Goal._base_manager.filter(pk=self.pk).values("type", "parent_id").first()
+            if self.pk is not None
+            else None
+        )
+        moved = stored is None or stored["parent_id"] != self.parent_id
+        retyped = stored is not None and stored["type"] != self.type
+        if stored is not None and (moved or retyped):
+            was_root = stored["parent_id"] is None and stored["type"] in ROOT_TYPES
+            if was_root != self.is_root:
+                raise ValidationError(
+                    "A fractal's root stays a root, and a goal inside a fractal stays inside: "
+                    + (
+                        "this change would turn a fractal's root into a goal of another fractal."
+                        if was_root
+                        else "this change would make it the root of a new fractal."
+                    )
+                    + " Create the goal anew where it belongs instead."
+                )
+            if stored["parent_id"] is not None and self.parent_id is None:
+                raise ValidationError({"parent": "Choose the goal this one belongs under."})
+        errors: dict[str, str] = {}
+        if moved or retyped:
+            parent_type = (
+                Goal._base_manager.filter(pk=self.parent_id).values_list("type", flat=True).first()
+                if self.parent_id is not None
+                else None
             )
-        return self.root_id
+            error = placement_error(self.type, parent_type)
+            was_misplaced = (
+                stored is not None and not moved and placement_error(stored["type"], parent_type)
+            )
+            if error and not was_misplaced:
+                errors["parent" if moved else "type"] = error
+        if retyped:
+            errors.update(self._children_refusing(stored["type"]))
+        if (
+            moved
+            and self.parent_id is not None
+            and (self.parent_id == self.pk or self._in_subtree(self.parent_id))
+        ):
+            errors["parent"] = "A goal cannot move under itself or one of its descendants."
+        if self.owner_id is not None and not self.is_root:
+            errors["owner"] = "Only a fractal's root goal has an owner."
+        if errors:
+            raise ValidationError(errors)
+
+    def _children_refusing(self, old_type: str) -> dict[str, str]:
+        """Children that fit under the old type but would not fit under the new one."""
+        children = set(Goal._base_manager.filter(parent_id=self.pk).values_list("type", flat=True))
+        refusing = [
+            child
+            for child in children
+            if placement_error(child, self.type) and not placement_error(child, old_type)
+        ]
+        if not refusing:
+            return {}
+        return {
+            "type": f"Its children cannot hang under a {GoalType(self.type).label.lower()}: "
+            + " ".join(placement_error(child, self.type) for child in sorted(refusing))
+        }
+
+    def _in_subtree(self, goal_id: str) -> bool:
+        with connections[self._state.db or DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM ({subtree_ids_sql()}) s WHERE s.id = %s",  # noqa: S608
+                [self.pk, goal_id],
+            )
+            return cursor.fetchone() is not None
+
+    @property
+    def is_root(self) -> bool:
+        """Whether this goal is a fractal's root: no parent, and of a root type."""
+        return self.parent_id is None and self.type in ROOT_TYPES
+
+    def parentless_root_id(self) -> str:
+        """A root is its own root; a practice session without a parent keeps the root of the
+        goal(s) it is linked to, which the service that linked it gave it."""
+        if self.type in ROOT_TYPES:
+            return self.pk
+        if self.type == GoalType.PRACTICE_SESSION and self.root_id is not None:
+            return self.root_id
+        raise ValueError(
+            f"{self.get_type_display()} '{self.name}' has no parent, so its fractal is unknown."
+        )
 
     def as_typed(self) -> Goal:
         """This row as an instance of the proxy model for its type."""

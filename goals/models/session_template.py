@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from django.db import models
 
-from goals.mixins import SoftDeleteMixin, TimestampMixin
+from goals.mixins import RootedModel, SoftDeleteMixin, TimestampMixin
 from goals.models.activity import unique_live_name
 from goals.models.fields import legacy_id_field
+from goals.roots import root_constraints
 
 
-class SessionTemplate(TimestampMixin, SoftDeleteMixin, models.Model):
+class SessionTemplate(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
     """A reusable plan for a practice session; `template_data` is JSON text."""
 
     id = legacy_id_field()
@@ -29,7 +30,10 @@ class SessionTemplate(TimestampMixin, SoftDeleteMixin, models.Model):
 
     class Meta:
         db_table = "session_templates"
-        constraints = [unique_live_name("root", name="uniq_session_template_name_per_root")]
+        constraints = [
+            unique_live_name("root", name="uniq_session_template_name_per_root"),
+            *root_constraints("session_templates"),
+        ]
         indexes = [models.Index(fields=["root"], name="idx_session_templates_root")]
 
     def __str__(self) -> str:

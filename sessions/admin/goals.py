@@ -53,7 +53,7 @@ class GoalServicesMixin:
 
     def save_model(self, request, obj, form, change) -> None:
         # A fractal created by a staff user who is not a superuser belongs to them.
-        if not change and obj.type == GoalType.ULTIMATE and not request.user.is_superuser:
+        if not change and obj.is_root and not request.user.is_superuser:
             obj.owner = request.user
         super().save_model(request, obj, form, change)
 

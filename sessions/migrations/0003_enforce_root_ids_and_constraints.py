@@ -8,6 +8,7 @@ import django.utils.timezone
 import model_utils.fields
 from django.db import migrations, models
 
+import goals.constraints
 import goals.migration_operations
 
 
@@ -99,6 +100,22 @@ class Migration(migrations.Migration):
                         name="activity_instances_duration_not_negative",
                     ),
                 ),
+                migrations.AddConstraint(
+                    model_name="activityinstance",
+                    constraint=models.UniqueConstraint(
+                        fields=("id", "root"), name="activity_instances_id_root_key"
+                    ),
+                ),
+                migrations.AddConstraint(
+                    model_name="activityinstance",
+                    constraint=goals.constraints.CompositeForeignKey(
+                        columns=("practice_session_id", "root_id"),
+                        name="activity_instances_root_follows_practice_session",
+                        on_update="CASCADE",
+                        to_columns=("id", "root_id"),
+                        to_table="goals",
+                    ),
+                ),
             ],
         ),
         goals.migration_operations.AlterTableInOnePass(
@@ -161,6 +178,16 @@ class Migration(migrations.Migration):
                         default=django.utils.timezone.now, editable=False
                     ),
                 ),
+                migrations.AddConstraint(
+                    model_name="metricvalue",
+                    constraint=goals.constraints.CompositeForeignKey(
+                        columns=("activity_instance_id", "root_id"),
+                        name="metric_values_root_follows_activity_instance",
+                        on_update="CASCADE",
+                        to_columns=("id", "root_id"),
+                        to_table="activity_instances",
+                    ),
+                ),
             ],
         ),
         goals.migration_operations.AlterTableInOnePass(
@@ -174,7 +201,17 @@ class Migration(migrations.Migration):
                         related_name="programs",
                         to="goals.goal",
                     ),
-                )
+                ),
+                migrations.AddConstraint(
+                    model_name="program",
+                    constraint=goals.constraints.CompositeForeignKey(
+                        columns=("root_id", "root_id"),
+                        name="programs_root_is_a_root",
+                        on_update="NO ACTION",
+                        to_columns=("id", "root_id"),
+                        to_table="goals",
+                    ),
+                ),
             ],
         ),
         goals.migration_operations.AlterTableInOnePass(

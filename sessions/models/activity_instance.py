@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from django.db import models
 
-from goals.mixins import SoftDeleteMixin, TimestampMixin
-from goals.models import Goal
+from goals.mixins import RootedModel, SoftDeleteMixin, TimestampMixin
 from goals.models.fields import legacy_id_field
+from goals.roots import root_constraints
 
 
-class ActivityInstance(TimestampMixin, SoftDeleteMixin, models.Model):
+class ActivityInstance(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
     """One activity performed in a practice session, optionally timed."""
+
+    root_from = "practice_session"
 
     id = legacy_id_field()
     practice_session = models.ForeignKey(
@@ -54,6 +56,7 @@ class ActivityInstance(TimestampMixin, SoftDeleteMixin, models.Model):
                 | models.Q(duration_seconds__gte=0),
                 name="activity_instances_duration_not_negative",
             ),
+            *root_constraints("activity_instances"),
         ]
         indexes = [
             models.Index(fields=["practice_session"], name="idx_activity_instances_session"),
@@ -69,15 +72,11 @@ class ActivityInstance(TimestampMixin, SoftDeleteMixin, models.Model):
     def __str__(self) -> str:
         return f"{self.activity_definition} in {self.practice_session}"
 
-    def save(self, *args, **kwargs) -> None:
-        self.root_id = Goal._base_manager.values_list("root_id", flat=True).get(
-            pk=self.practice_session_id
-        )
-        super().save(*args, **kwargs)
 
-
-class MetricValue(TimestampMixin, models.Model):
+class MetricValue(RootedModel, TimestampMixin, models.Model):
     """A measured value of a metric for an activity instance, optionally for one split."""
+
+    root_from = "activity_instance"
 
     id = legacy_id_field()
     activity_instance = models.ForeignKey(
@@ -112,6 +111,7 @@ class MetricValue(TimestampMixin, models.Model):
 
     class Meta:
         db_table = "metric_values"
+        constraints = root_constraints("metric_values")
         indexes = [
             models.Index(fields=["activity_instance"], name="idx_metric_values_instance"),
             models.Index(fields=["metric_definition"], name="idx_metric_values_definition"),
@@ -123,9 +123,3 @@ class MetricValue(TimestampMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric_definition_id} = {self.value}"
-
-    def save(self, *args, **kwargs) -> None:
-        self.root_id = ActivityInstance._base_manager.values_list("root_id", flat=True).get(
-            pk=self.activity_instance_id
-        )
-        super().save(*args, **kwargs)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from goals.mixins import RootedModel
 from goals.models.fields import legacy_id_field
+from goals.roots import root_constraints
 
 
-class Program(models.Model):
+class Program(RootedModel, models.Model):
     """A dated training plan for a fractal; `goal_ids` and `weekly_schedule` are JSON text."""
 
     id = legacy_id_field()
@@ -29,6 +31,7 @@ class Program(models.Model):
 
     class Meta:
         db_table = "programs"
+        constraints = root_constraints("programs")
 
     def __str__(self) -> str:
         return self.name

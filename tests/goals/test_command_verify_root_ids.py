@@ -12,6 +12,7 @@ from django.db import connection
 
 from goals.selectors import PLAN_INDEXES
 from tests.factories import LongTermGoalFactory, MetricValueFactory, UltimateGoalFactory
+from tests.root_enforcement import root_enforcement_suspended
 
 pytestmark = pytest.mark.django_db
 
@@ -60,20 +61,24 @@ def test_names_a_goal_disagreeing_with_its_parent(value):
     """A goal whose root differs from its parent's root is named."""
     session = value.activity_instance.practice_session
     other = UltimateGoalFactory()
-    _sql("UPDATE goals SET root_id = %s WHERE id = %s", (other.pk, session.pk))
-    output, error = _failing()
+    with root_enforcement_suspended():
+        _sql("UPDATE goals SET root_id = %s WHERE id = %s", (other.pk, session.pk))
+        output, error = _failing()
     assert f"FAIL goals: agrees with its parent's root: 1 failing (first: {session.pk})" in output
     assert error.returncode == 1
 
 
 def test_names_a_root_that_is_not_a_root(value):
     """A root_id pointing to a goal that is not a root is named."""
-    long_term = LongTermGoalFactory()
+    long_term = LongTermGoalFactory(parent=value.root)
     instance = value.activity_instance
-    _sql("UPDATE activity_instances SET root_id = %s WHERE id = %s", (long_term.pk, instance.pk))
-    output, _ = _failing()
+    with root_enforcement_suspended():
+        _sql(
+            "UPDATE activity_instances SET root_id = %s WHERE id = %s", (long_term.pk, instance.pk)
+        )
+        output, _ = _failing()
     assert (
-        "FAIL activity_instances: no root_id pointing to a goal that is not a root: "
+        "FAIL activity_instances: no root_id pointing to a goal that is not its own root: "
         f"1 failing (first: {instance.pk})"
     ) in output
     assert "FAIL activity_instances: agrees with its session's root: 1 failing" in output
@@ -81,10 +86,9 @@ def test_names_a_root_that_is_not_a_root(value):
 
 def test_names_a_root_pointing_to_a_missing_goal(value):
     """A root_id pointing to a goal that does not exist is named."""
-    _sql("UPDATE metric_values SET root_id = 'no-such-goal' WHERE id = %s", (value.pk,))
-    output, _ = _failing()
-    # Put it back: the deferred foreign key is checked when the test's transaction ends.
-    _sql("UPDATE metric_values SET root_id = %s WHERE id = %s", (value.root_id, value.pk))
+    with root_enforcement_suspended():
+        _sql("UPDATE metric_values SET root_id = 'no-such-goal' WHERE id = %s", (value.pk,))
+        output, _ = _failing()
     assert (
         f"FAIL metric_values: no root_id pointing to a missing goal: 1 failing (first: {value.pk})"
     ) in output
