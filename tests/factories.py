@@ -8,6 +8,7 @@ from goals.models import (
     ActivityDefinition,
     LongTermGoal,
     MetricDefinition,
+    MidTermGoal,
     PracticeSession,
     ShortTermGoal,
     UltimateGoal,
@@ -30,12 +31,20 @@ class LongTermGoalFactory(factory.django.DjangoModelFactory):
     parent = factory.SubFactory(UltimateGoalFactory)
 
 
+class MidTermGoalFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MidTermGoal
+
+    name = factory.Sequence(lambda n: f"Mid-term goal {n}")
+    parent = factory.SubFactory(LongTermGoalFactory)
+
+
 class ShortTermGoalFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = ShortTermGoal
 
     name = factory.Sequence(lambda n: f"Short-term goal {n}")
-    parent = factory.SubFactory(LongTermGoalFactory)
+    parent = factory.SubFactory(MidTermGoalFactory)
 
 
 class PracticeSessionFactory(factory.django.DjangoModelFactory):

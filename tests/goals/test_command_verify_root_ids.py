@@ -51,7 +51,7 @@ def test_passes_when_every_root_is_right(value):
 
 def test_roots_are_derived_through_the_models(value):
     """Saving through the models derives root_id from the chain, down to the metric value."""
-    root_id = value.activity_instance.practice_session.parent.parent.parent.pk
+    root_id = value.activity_instance.practice_session.parent.parent.parent.parent.pk
     assert value.root_id == root_id
     assert value.activity_instance.root_id == root_id
     assert value.metric_definition.root_id == value.activity_instance.activity_definition.root_id

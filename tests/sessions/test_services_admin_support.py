@@ -149,7 +149,7 @@ def test_assign_fractal_owner_refuses_to_take_without_reassign():
     ("args", "message", "code"),
     [
         (["nobody"], "No user named 'nobody'", 2),
-        (["alice", "--root", "not-a-root"], "Not the id of an ultimate goal: not-a-root", 3),
+        (["alice", "--root", "not-a-root"], "Not the id of a fractal.s root goal: not-a-root", 3),
     ],
 )
 def test_assign_fractal_owner_explains_bad_arguments(args, message, code):

@@ -1,0 +1,148 @@
+"""The backfill follows the one root rule (goals.roots) over the whole legacy graph.
+
+Each case is a shape of data the legacy app itself wrote, added to a generated dirty file loaded
+into the baseline tables, then migrated on the backend under test.
+"""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from goals.selectors import root_id_report
+from tests.legacy_loading import BASELINE, latest_migrations, migrate_to, snapshot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _sql(statement: str, params=()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _goal(goal_id: str, goal_type: str, parent_id: str | None = None) -> None:
+    _sql(
+        "INSERT INTO goals (id, type, name, completed, parent_id) VALUES (%s, %s, %s, %s, %s)",
+        [goal_id, goal_type, f"{goal_type} {goal_id}", False, parent_id],
+    )
+
+
+def _root_of(goal_id: str) -> str:
+    return _sql("SELECT root_id FROM goals WHERE id = %s", [goal_id])[0][0]
+
+
+def _parent_of(goal_id: str) -> str | None:
+    return _sql("SELECT parent_id FROM goals WHERE id = %s", [goal_id])[0][0]
+
+
+def _recovery_root() -> str:
+    (row,) = _sql("SELECT id FROM goals WHERE name = 'Recovered records' AND parent_id IS NULL")
+    return row[0]
+
+
+def _a_short_term_goal() -> str:
+    return _sql("SELECT id FROM goals WHERE type = 'ShortTermGoal' ORDER BY id LIMIT 1")[0][0]
+
+
+def _session_chain(session_id: str) -> list[str]:
+    """Immediate → micro → nano goals under a session, as the legacy app made them."""
+    _goal(f"{session_id}-immediate", "ImmediateGoal", session_id)
+    _goal(f"{session_id}-micro", "MicroGoal", f"{session_id}-immediate")
+    _goal(f"{session_id}-nano", "NanoGoal", f"{session_id}-micro")
+    return [f"{session_id}-immediate", f"{session_id}-micro", f"{session_id}-nano"]
+
+
+def test_goals_under_a_session_linked_only_by_practice_session_goals_follow_it(legacy_rows):
+    """A session without a parent belongs to its linked goal's fractal; so do its goals."""
+    short_term = _a_short_term_goal()
+    _goal("linked-session", "PracticeSession")
+    _sql("INSERT INTO practice_session_goals VALUES ('linked-session', %s)", [short_term])
+    chain = _session_chain("linked-session")
+    migrate_to(latest_migrations())
+    fractal = _root_of(short_term)
+    assert fractal != _recovery_root()
+    assert _root_of("linked-session") == fractal
+    assert [_root_of(goal_id) for goal_id in chain] == [fractal] * 3
+    assert _parent_of("linked-session-immediate") == "linked-session"
+    report = root_id_report()
+    assert report.ok, [check for check in report.checks if not check.ok]
+
+
+def test_goals_under_a_session_with_a_parent_follow_it(legacy_rows):
+    short_term = _a_short_term_goal()
+    _goal("child-session", "PracticeSession", short_term)
+    chain = _session_chain("child-session")
+    migrate_to(latest_migrations())
+    assert [_root_of(goal_id) for goal_id in chain] == [_root_of(short_term)] * 3
+
+
+@pytest.mark.parametrize("root_type", ["LongTermGoal", "MidTermGoal", "ShortTermGoal"])
+def test_a_fractal_may_start_at_any_of_the_four_root_types(legacy_rows, root_type):
+    """A parentless LongTermGoal (or mid- or short-term goal) is a fractal, not an orphan."""
+    below = {"LongTermGoal": "MidTermGoal", "MidTermGoal": "ShortTermGoal"}
+    _goal("test-root", root_type)
+    _sql("UPDATE goals SET name = 'Test' WHERE id = 'test-root'")
+    child_type = below.get(root_type, "PracticeSession")
+    _goal("test-child", child_type, "test-root")
+    _goal("test-session", "PracticeSession")
+    _sql("INSERT INTO practice_session_goals VALUES ('test-session', 'test-child')")
+    _session_chain("test-session")
+    migrate_to(latest_migrations())
+    assert _parent_of("test-root") is None
+    assert _root_of("test-root") == "test-root"
+    for goal_id in ("test-child", "test-session", "test-session-immediate", "test-session-nano"):
+        assert _root_of(goal_id) == "test-root"
+    assert root_id_report().ok
+
+
+def test_only_rows_without_a_fractal_go_under_recovered_records(legacy_rows):
+    """Goals under an unlinked session without a root, and parentless immediate goals, have no
+    fractal: they are kept under "Recovered records", their legacy parent kept where it exists."""
+    _goal("lost-session", "PracticeSession")
+    lost_chain = _session_chain("lost-session")
+    _goal("orphan-immediate", "ImmediateGoal")
+    migrate_to(latest_migrations())
+    recovery = _recovery_root()
+    assert [_root_of(goal_id) for goal_id in ["lost-session", *lost_chain]] == [recovery] * 4
+    assert _parent_of("lost-session-immediate") == "lost-session"
+    assert _parent_of("orphan-immediate") == recovery
+    assert _root_of("orphan-immediate") == recovery
+
+
+def test_forward_back_restores_the_session_goals_exactly(legacy_rows):
+    rows, _ = legacy_rows
+    _goal("linked-session", "PracticeSession")
+    _sql("INSERT INTO practice_session_goals VALUES ('linked-session', %s)", [_a_short_term_goal()])
+    _session_chain("linked-session")
+    _goal("orphan-immediate", "ImmediateGoal")
+    tables = {table: (columns, []) for table, (columns, _) in rows.items()}
+    before = snapshot(tables)
+    migrate_to(latest_migrations())
+    migrate_to(BASELINE)
+    assert snapshot(tables) == before
+
+
+def test_migrate_refuses_rows_that_break_the_rule_and_rolls_the_enforcement_back(legacy_rows):
+    """Rows that disagree with their chain when the enforcing migration starts (a legacy write
+    after the backfill, say) stop migrate with the rows listed; nothing of it is applied."""
+    migrate_to([("goals", "0004_backfill_root_ids")])
+    instance_id, session_root = _sql(
+        "SELECT i.id, i.root_id FROM activity_instances i ORDER BY i.id LIMIT 1"
+    )[0]
+    other_root = _sql(
+        "SELECT id FROM goals WHERE root_id = id AND id <> %s ORDER BY id LIMIT 1", [session_root]
+    )[0][0]
+    _sql("UPDATE activity_instances SET root_id = %s WHERE id = %s", [other_root, instance_id])
+    with pytest.raises(CommandError, match=f"agrees with its session's root.*{instance_id}") as e:
+        call_command("migrate", no_backup=True, stdout=StringIO())
+    assert e.value.returncode == 12
+    applied = {name for (name,) in _sql("SELECT name FROM django_migrations WHERE app = 'goals'")}
+    assert "0004_backfill_root_ids" in applied
+    assert "0005_enforce_root_ids_and_constraints" not in applied
+    # Put right, so the fixture can migrate forward again.
+    _sql("UPDATE activity_instances SET root_id = %s WHERE id = %s", [session_root, instance_id])
