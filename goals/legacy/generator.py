@@ -2,10 +2,16 @@
 
 It writes a variant's real DDL (goals/legacy/ddl/) with Python's sqlite3, not the ORM: the file is
 a foreign legacy file, shaped like the real ones, dirt included (README, "Legacy data").
+
+Fractal `n` is rooted at `ROOT_TYPES[n % 4]` (the legacy create-fractal endpoint accepted all
+four), so fractal 0 is an UltimateGoal and any four consecutive fractals hold each root type; the
+first LongTermGoal root is named "Test", as in real files. Below a root the tree follows the legacy
+app's order down to short-term goals, then practice sessions.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -35,6 +41,18 @@ DIRT_KINDS = (
     "session_own_root",
     "root_points_to_missing_goal",
 )
+# The root types the legacy create-fractal endpoint accepted; in this order they are also the top
+# of the tree (then PracticeSession, ImmediateGoal, MicroGoal, NanoGoal).
+ROOT_TYPES = ("UltimateGoal", "LongTermGoal", "MidTermGoal", "ShortTermGoal")
+CHILD_TYPE = dict(itertools.pairwise(ROOT_TYPES))
+GOAL_LABELS = {
+    "LongTermGoal": "Long-term",
+    "MidTermGoal": "Mid-term",
+    "ShortTermGoal": "Short-term",
+}
+# What the legacy app allowed and real files hold without being dirt; a kind appears in the report
+# only when the file holds it (a file of fewer than four fractals lacks some root types).
+SHAPE_KINDS = tuple(f"fractals_rooted_at_{goal_type}" for goal_type in ROOT_TYPES)
 SAMPLE_IDS = 50
 
 
@@ -44,13 +62,16 @@ class LegacyGenerateError(ValueError):
 
 @dataclass(frozen=True)
 class GeneratedLegacyDb:
-    """What was written: rows per table, and how much of each kind of dirt (with sample ids)."""
+    """What was written: rows per table, and how much of each kind of dirt and of each legacy
+    shape that is not dirt (`SHAPE_KINDS`), with sample ids."""
 
     path: Path
     variant: str
     row_counts: dict[str, int]
     dirt: dict[str, int]
     dirt_ids: dict[str, list[str]] = field(default_factory=dict)
+    shapes: dict[str, int] = field(default_factory=dict)
+    shape_ids: dict[str, list[str]] = field(default_factory=dict)
 
 
 class _Writer:
@@ -104,6 +125,8 @@ class _Generator:
         self.pre_sti = variant == "pre_sti"
         self.dirt: dict[str, int] = dict.fromkeys(DIRT_KINDS, 0)
         self.dirt_ids: dict[str, list[str]] = {kind: [] for kind in DIRT_KINDS}
+        self.shapes: dict[str, int] = dict.fromkeys(SHAPE_KINDS, 0)
+        self.shape_ids: dict[str, list[str]] = {kind: [] for kind in SHAPE_KINDS}
         self.clock = BASE_TIME
         self.fractal_ids: list[str] = []
         self.link_id = 0
@@ -125,6 +148,11 @@ class _Generator:
         self.dirt[kind] += 1
         if len(self.dirt_ids[kind]) < SAMPLE_IDS:
             self.dirt_ids[kind].append(row_id)
+
+    def shape(self, kind: str, row_id: str) -> None:
+        self.shapes[kind] += 1
+        if len(self.shape_ids[kind]) < SAMPLE_IDS:
+            self.shape_ids[kind].append(row_id)
 
     def maybe_null(self, value: str, rate: float = 0.01) -> str | None:
         return None if self.rng.random() < rate else value
@@ -193,24 +221,39 @@ class _Generator:
         return goal_id
 
     def tree(self, fractal: int) -> tuple[str, list[str]]:
-        root = self.goal("UltimateGoal", f"Life goal {fractal + 1}", None, None)
+        """A fractal rooted at the next of the four root types, and its short-term goals."""
+        root_type = ROOT_TYPES[fractal % len(ROOT_TYPES)]
+        if root_type == "UltimateGoal":
+            name = f"Life goal {fractal + 1}"
+        elif root_type == "LongTermGoal" and fractal < len(ROOT_TYPES):
+            name = "Test"  # real files hold a parentless LongTermGoal of that name
+        else:
+            name = f"{GOAL_LABELS[root_type]} goal {fractal + 1}"
+        root = self.goal(root_type, name, None, None)
         self.fractal_ids.append(root)
+        self.shape(f"fractals_rooted_at_{root_type}", root)
+        if root_type == "ShortTermGoal":
+            return root, [root]
         short_terms: list[str] = []
-        for lt in range(2):
-            long_term = self.goal("LongTermGoal", f"Long-term {lt + 1}", root, root)
-            for mt in range(self.rng.randint(1, 2)):
-                mid = self.goal("MidTermGoal", f"Mid-term {lt + 1}.{mt + 1}", long_term, root)
-                for st in range(self.rng.randint(1, 2)):
-                    short = self.goal(
-                        "ShortTermGoal", f"Short-term {lt + 1}.{mt + 1}.{st + 1}", mid, root
-                    )
-                    short_terms.append(short)
-                    if self.rng.random() < 0.5:
-                        immediate = self.goal("ImmediateGoal", "Next step", short, root)
-                        if self.rng.random() < 0.5:
-                            micro = self.goal("MicroGoal", "Tiny step", immediate, root)
-                            self.goal("NanoGoal", "Smallest step", micro, root)
+        self.branch(root, root, CHILD_TYPE[root_type], "", short_terms)
         return root, short_terms
+
+    def branch(
+        self, parent: str, root: str, goal_type: str, path: str, short_terms: list[str]
+    ) -> None:
+        """The goals of `goal_type` under `parent`, down to short-term goals."""
+        for n in range(2 if goal_type == "LongTermGoal" else self.rng.randint(1, 2)):
+            here = f"{path}.{n + 1}" if path else f"{n + 1}"
+            goal = self.goal(goal_type, f"{GOAL_LABELS[goal_type]} {here}", parent, root)
+            if goal_type in CHILD_TYPE:
+                self.branch(goal, root, CHILD_TYPE[goal_type], here, short_terms)
+                continue
+            short_terms.append(goal)
+            if self.rng.random() < 0.5:
+                immediate = self.goal("ImmediateGoal", "Next step", goal, root)
+                if self.rng.random() < 0.5:
+                    micro = self.goal("MicroGoal", "Tiny step", immediate, root)
+                    self.goal("NanoGoal", "Smallest step", micro, root)
 
     # -- definitions -----------------------------------------------------------------------------
 
@@ -607,4 +650,6 @@ def legacy_db_generate(
         row_counts=dict(writer.counts),
         dirt={kind: count for kind, count in generator.dirt.items() if count},
         dirt_ids={kind: ids for kind, ids in generator.dirt_ids.items() if ids},
+        shapes={kind: count for kind, count in generator.shapes.items() if count},
+        shape_ids={kind: ids for kind, ids in generator.shape_ids.items() if ids},
     )

@@ -17,6 +17,9 @@ from tests.conftest import file_sha256
 
 pytestmark = pytest.mark.sqlite_only
 LEGACY_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")
+ROOT_TYPES = ["UltimateGoal", "LongTermGoal", "MidTermGoal", "ShortTermGoal"]
+# The legacy app's tree order, each type's child type.
+TREE_ORDER = [*ROOT_TYPES, "PracticeSession"]
 
 
 def _generate(tmp_path, variant="dev", **kwargs):
@@ -115,6 +118,60 @@ def test_real_file_shape(tmp_path):
         for row in db.execute("SELECT session_start FROM goals WHERE session_start IS NOT NULL")
     ]
     assert stamps and all(LEGACY_TIMESTAMP.match(stamp) for stamp in stamps)
+
+
+@pytest.mark.parametrize("variant", ["dev", "prod", "script_migrated"])
+def test_fractals_take_the_four_root_types_in_turn(tmp_path, variant):
+    """Fractal n is rooted at the n-th of the four legacy root types, UltimateGoal first; the
+    LongTermGoal one is named "Test"; the report lists each root by its type."""
+    generated = _generate(tmp_path, variant, fractals=6, sessions_per_fractal=2)
+    db = sqlite3.connect(generated.path)
+    roots = db.execute(
+        "SELECT id, type, name FROM goals "
+        "WHERE parent_id IS NULL AND type <> 'PracticeSession' ORDER BY rowid"
+    ).fetchall()
+    assert [goal_type for _, goal_type, _ in roots] == [*ROOT_TYPES, *ROOT_TYPES[:2]]
+    long_term_names = [name for _, goal_type, name in roots if goal_type == "LongTermGoal"]
+    assert long_term_names[0] == "Test"
+    assert long_term_names.count("Test") == 1
+    for goal_type in ROOT_TYPES:
+        ids = [root_id for root_id, root_type, _ in roots if root_type == goal_type]
+        assert generated.shapes[f"fractals_rooted_at_{goal_type}"] == len(ids)
+        assert generated.shape_ids[f"fractals_rooted_at_{goal_type}"] == ids
+
+
+def test_two_fractals_report_only_the_root_types_they_hold(tmp_path):
+    """A file of two fractals holds an UltimateGoal and a LongTermGoal root, and its report says
+    nothing of the other two types."""
+    generated = _generate(tmp_path, fractals=2)
+    assert generated.shapes == {
+        "fractals_rooted_at_UltimateGoal": 1,
+        "fractals_rooted_at_LongTermGoal": 1,
+    }
+
+
+def test_each_fractal_follows_the_legacy_tree_order(tmp_path):
+    """Below a root of any type each goal's parent has the type just above its own, down to
+    practice sessions: a MidTermGoal root has short-term goals below it, then sessions."""
+    generated = _generate(tmp_path, fractals=8, sessions_per_fractal=10)
+    db = sqlite3.connect(generated.path)
+    placeholders = ", ".join("?" * len(TREE_ORDER))
+    edges = db.execute(
+        "WITH RECURSIVE tree(id, type, root_type, parent_type) AS ("
+        "  SELECT id, type, type, NULL FROM goals "
+        "  WHERE parent_id IS NULL AND type <> 'PracticeSession'"
+        "  UNION ALL"
+        "  SELECT child.id, child.type, tree.root_type, tree.type FROM goals child "
+        f"  JOIN tree ON child.parent_id = tree.id WHERE child.type IN ({placeholders})"
+        ") "
+        "SELECT DISTINCT root_type, parent_type, type FROM tree WHERE parent_type IS NOT NULL",
+        TREE_ORDER,
+    ).fetchall()
+    for _, parent_type, goal_type in edges:
+        assert TREE_ORDER.index(goal_type) == TREE_ORDER.index(parent_type) + 1
+    for root_type in ROOT_TYPES:
+        below = {goal_type for root, _, goal_type in edges if root == root_type}
+        assert below == set(TREE_ORDER[TREE_ORDER.index(root_type) + 1 :])
 
 
 def test_same_seed_same_data(tmp_path):
