@@ -6,7 +6,9 @@ a foreign legacy file, shaped like the real ones, dirt included (README, "Legacy
 Fractal `n` is rooted at `ROOT_TYPES[n % 4]` (the legacy create-fractal endpoint accepted all
 four), so fractal 0 is an UltimateGoal and any four consecutive fractals hold each root type; the
 first LongTermGoal root is named "Test", as in real files. Below a root the tree follows the legacy
-app's order down to short-term goals, then practice sessions.
+app's order down to short-term goals, then practice sessions, and under some sessions of each
+kind (with a parent, linked only through practice_session_goals, unlinked) immediate goals, with
+micro and nano goals below some of them; the first session of each kind holds a whole chain.
 """
 
 from __future__ import annotations
@@ -50,9 +52,28 @@ GOAL_LABELS = {
     "MidTermGoal": "Mid-term",
     "ShortTermGoal": "Short-term",
 }
+# Below a session: its immediate goals, their micro goals, and those micro goals' nano goals.
+SESSION_GOAL_NAMES = {
+    "ImmediateGoal": "Next step",
+    "MicroGoal": "Tiny step",
+    "NanoGoal": "Smallest step",
+}
+# How a session belongs to its fractal: by parent_id, only through practice_session_goals, or not at
+# all (a session of a deleted fractal, a session with nothing).
+SESSION_KINDS = ("parented", "linked_only", "unlinked")
+# "nano_goals_under_linked_only_sessions": nano goals whose chain (micro, immediate) hangs under a
+# session linked only through practice_session_goals.
+SESSION_GOAL_SHAPES = {
+    (kind, goal_type): f"{goal_type.removesuffix('Goal').lower()}_goals_under_{kind}_sessions"
+    for kind in SESSION_KINDS
+    for goal_type in SESSION_GOAL_NAMES
+}
 # What the legacy app allowed and real files hold without being dirt; a kind appears in the report
 # only when the file holds it (a file of fewer than four fractals lacks some root types).
-SHAPE_KINDS = tuple(f"fractals_rooted_at_{goal_type}" for goal_type in ROOT_TYPES)
+SHAPE_KINDS = (
+    *(f"fractals_rooted_at_{goal_type}" for goal_type in ROOT_TYPES),
+    *SESSION_GOAL_SHAPES.values(),
+)
 SAMPLE_IDS = 50
 
 
@@ -127,6 +148,7 @@ class _Generator:
         self.dirt_ids: dict[str, list[str]] = {kind: [] for kind in DIRT_KINDS}
         self.shapes: dict[str, int] = dict.fromkeys(SHAPE_KINDS, 0)
         self.shape_ids: dict[str, list[str]] = {kind: [] for kind in SHAPE_KINDS}
+        self.session_kinds_written: set[str] = set()
         self.clock = BASE_TIME
         self.fractal_ids: list[str] = []
         self.link_id = 0
@@ -247,13 +269,8 @@ class _Generator:
             goal = self.goal(goal_type, f"{GOAL_LABELS[goal_type]} {here}", parent, root)
             if goal_type in CHILD_TYPE:
                 self.branch(goal, root, CHILD_TYPE[goal_type], here, short_terms)
-                continue
-            short_terms.append(goal)
-            if self.rng.random() < 0.5:
-                immediate = self.goal("ImmediateGoal", "Next step", goal, root)
-                if self.rng.random() < 0.5:
-                    micro = self.goal("MicroGoal", "Tiny step", immediate, root)
-                    self.goal("NanoGoal", "Smallest step", micro, root)
+            else:
+                short_terms.append(goal)
 
     # -- definitions -----------------------------------------------------------------------------
 
@@ -443,7 +460,11 @@ class _Generator:
         templates,
         template_id: str | None = None,
         stored_root: str | None = None,
+        *,
+        kind: str,
+        whole_chain: bool = False,
     ) -> str:
+        """A practice session of `kind` (SESSION_KINDS), the goals below it and its activities."""
         start = self.tick(600)
         minutes = self.rng.randint(20, 90)
         session_id = self.uid()
@@ -480,8 +501,27 @@ class _Generator:
                 stored_root=stored_root or root,
                 **extra,
             )
+            whole_chain = whole_chain or kind not in self.session_kinds_written
+            self.session_kinds_written.add(kind)
+            # Under a session without a root the earlier script's walk up the parents stopped at
+            # the session, which it made its own root.
+            self.session_goals(session_id, kind, root or session_id, whole_chain)
         self.instances(session_id, root, start, activities)
         return session_id
+
+    def session_goals(self, session_id: str, kind: str, root: str, whole_chain: bool) -> None:
+        """None, one or two immediate goals under a session (the legacy app's only place for
+        them), each with a micro goal half the time, which has a nano goal half the time; or,
+        with `whole_chain`, one immediate goal with a micro and a nano goal below."""
+        draw = self.rng.random()
+        count = 1 if whole_chain else 0 if draw < 0.5 else 1 if draw < 0.85 else 2
+        for _ in range(count):
+            parent = session_id
+            for depth, (goal_type, name) in enumerate(SESSION_GOAL_NAMES.items()):
+                if depth and not whole_chain and self.rng.random() < 0.5:
+                    break
+                parent = self.goal(goal_type, name, parent, root)
+                self.shape(SESSION_GOAL_SHAPES[kind, goal_type], parent)
 
     def instances(self, session_id: str, root: str | None, start: datetime, activities) -> None:
         rate = self.sizes["deleted_metric_rate"]
@@ -549,14 +589,14 @@ class _Generator:
                 first = (root, short_terms, activities, templates)
             for _ in range(per_fractal):
                 if self.pre_sti:
-                    session = self.session(root, None, activities, templates)
+                    session = self.session(root, None, activities, templates, kind="linked_only")
                     self.link(session, self.rng.choice(short_terms))
                 elif self.rng.random() < 0.7:
                     parent = self.rng.choice(short_terms)
-                    session = self.session(root, parent, activities, templates)
+                    session = self.session(root, parent, activities, templates, kind="parented")
                     self.link(session, parent)
                 else:
-                    session = self.session(root, None, activities, templates)
+                    session = self.session(root, None, activities, templates, kind="linked_only")
                     for short_term in self.rng.sample(
                         short_terms, min(len(short_terms), self.rng.choice((1, 1, 2)))
                     ):
@@ -570,15 +610,24 @@ class _Generator:
         deleted_root = self.uid()
         deleted_activities, _ = self.definitions(deleted_root, deleted=True)
         for _ in range(max(1, round(total_sessions * 0.01))):
-            session = self.session(deleted_root, None, deleted_activities, [])
+            session = self.session(deleted_root, None, deleted_activities, [], kind="unlinked")
             self.mark("sessions_of_deleted_fractal", session)
-        # A session with no parent, no root and no link.
-        orphan = self.session(None, None, activities, [], stored_root="__own__")
+        # A session with no parent, no root and no link, with a whole chain of goals below.
+        orphan = self.session(
+            None, None, activities, [], stored_root="__own__", kind="unlinked", whole_chain=True
+        )
         self.mark("session_without_anything", orphan)
         # A session whose template was deleted.
-        missing = self.session(root, short_terms[0], activities, templates, template_id=self.uid())
+        missing = self.session(
+            root, short_terms[0], activities, templates, template_id=self.uid(), kind="parented"
+        )
         self.link(missing, short_terms[0])
         self.mark("session_with_missing_template", missing)
+        if "linked_only" not in self.session_kinds_written:
+            # A small file may have drawn no parentless session; every file holds goals under
+            # each kind of session.
+            linked = self.session(root, None, activities, templates, kind="linked_only")
+            self.link(linked, short_terms[0])
 
 
 def legacy_db_generate(
