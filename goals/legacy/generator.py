@@ -18,7 +18,6 @@ import json
 import os
 import random
 import sqlite3
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -75,6 +74,9 @@ SHAPE_KINDS = (
     *SESSION_GOAL_SHAPES.values(),
 )
 SAMPLE_IDS = 50
+# uuid4's version and variant bits, set on 128 random bits as uuid.UUID(version=4) sets them.
+UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
 class LegacyGenerateError(ValueError):
@@ -122,10 +124,10 @@ class _Writer:
             return
         columns = self.columns[table]
         names = ", ".join(f'"{name}"' for name in columns)
-        values = ", ".join(f":{name}" for name in columns)
+        values = ", ".join("?" * len(columns))
         self.connection.executemany(
             f'INSERT INTO "{table}" ({names}) VALUES ({values})',  # noqa: S608 - DDL's own names
-            ({name: row.get(name) for name in columns} for row in rows),
+            (tuple(map(row.get, columns)) for row in rows),
         )
         self.counts[table] += len(rows)
         if self.progress is not None:
@@ -156,11 +158,15 @@ class _Generator:
     # -- small helpers ---------------------------------------------------------------------------
 
     def uid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        # str(uuid.UUID(int=..., version=4)), without the UUID object: a million values need
+        # over a million ids.
+        digits = f"{(self.rng.getrandbits(128) & UUID4_CLEAR) | UUID4_SET:032x}"
+        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
     def ts(self, dt: datetime | None = None) -> str:
-        dt = (dt or self.clock).replace(microsecond=self.rng.randint(1, 999_999))
-        return dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+        # A microsecond of at least 1 makes isoformat() write the legacy "%Y-%m-%d %H:%M:%S.%f",
+        # at half the cost of strftime().
+        return (dt or self.clock).replace(microsecond=self.rng.randint(1, 999_999)).isoformat(" ")
 
     def tick(self, minutes: int = 30) -> datetime:
         self.clock += timedelta(minutes=self.rng.randint(1, minutes))
