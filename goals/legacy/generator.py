@@ -2,15 +2,22 @@
 
 It writes a variant's real DDL (goals/legacy/ddl/) with Python's sqlite3, not the ORM: the file is
 a foreign legacy file, shaped like the real ones, dirt included (README, "Legacy data").
+
+Fractal `n` is rooted at `ROOT_TYPES[n % 4]` (the legacy create-fractal endpoint accepted all
+four), so fractal 0 is an UltimateGoal and any four consecutive fractals hold each root type; the
+first LongTermGoal root is named "Test", as in real files. Below a root the tree follows the legacy
+app's order down to short-term goals, then practice sessions, and under some sessions of each
+kind (with a parent, linked only through practice_session_goals, unlinked) immediate goals, with
+micro and nano goals below some of them; the first session of each kind holds a whole chain.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
 import sqlite3
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,7 +42,41 @@ DIRT_KINDS = (
     "session_own_root",
     "root_points_to_missing_goal",
 )
+# The root types the legacy create-fractal endpoint accepted; in this order they are also the top
+# of the tree (then PracticeSession, ImmediateGoal, MicroGoal, NanoGoal).
+ROOT_TYPES = ("UltimateGoal", "LongTermGoal", "MidTermGoal", "ShortTermGoal")
+CHILD_TYPE = dict(itertools.pairwise(ROOT_TYPES))
+GOAL_LABELS = {
+    "LongTermGoal": "Long-term",
+    "MidTermGoal": "Mid-term",
+    "ShortTermGoal": "Short-term",
+}
+# Below a session: its immediate goals, their micro goals, and those micro goals' nano goals.
+SESSION_GOAL_NAMES = {
+    "ImmediateGoal": "Next step",
+    "MicroGoal": "Tiny step",
+    "NanoGoal": "Smallest step",
+}
+# How a session belongs to its fractal: by parent_id, only through practice_session_goals, or not at
+# all (a session of a deleted fractal, a session with nothing).
+SESSION_KINDS = ("parented", "linked_only", "unlinked")
+# "nano_goals_under_linked_only_sessions": nano goals whose chain (micro, immediate) hangs under a
+# session linked only through practice_session_goals.
+SESSION_GOAL_SHAPES = {
+    (kind, goal_type): f"{goal_type.removesuffix('Goal').lower()}_goals_under_{kind}_sessions"
+    for kind in SESSION_KINDS
+    for goal_type in SESSION_GOAL_NAMES
+}
+# What the legacy app allowed and real files hold without being dirt; a kind appears in the report
+# only when the file holds it (a file of fewer than four fractals lacks some root types).
+SHAPE_KINDS = (
+    *(f"fractals_rooted_at_{goal_type}" for goal_type in ROOT_TYPES),
+    *SESSION_GOAL_SHAPES.values(),
+)
 SAMPLE_IDS = 50
+# uuid4's version and variant bits, set on 128 random bits as uuid.UUID(version=4) sets them.
+UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
 class LegacyGenerateError(ValueError):
@@ -44,13 +85,16 @@ class LegacyGenerateError(ValueError):
 
 @dataclass(frozen=True)
 class GeneratedLegacyDb:
-    """What was written: rows per table, and how much of each kind of dirt (with sample ids)."""
+    """What was written: rows per table, and how much of each kind of dirt and of each legacy
+    shape that is not dirt (`SHAPE_KINDS`), with sample ids."""
 
     path: Path
     variant: str
     row_counts: dict[str, int]
     dirt: dict[str, int]
     dirt_ids: dict[str, list[str]] = field(default_factory=dict)
+    shapes: dict[str, int] = field(default_factory=dict)
+    shape_ids: dict[str, list[str]] = field(default_factory=dict)
 
 
 class _Writer:
@@ -80,10 +124,10 @@ class _Writer:
             return
         columns = self.columns[table]
         names = ", ".join(f'"{name}"' for name in columns)
-        values = ", ".join(f":{name}" for name in columns)
+        values = ", ".join("?" * len(columns))
         self.connection.executemany(
             f'INSERT INTO "{table}" ({names}) VALUES ({values})',  # noqa: S608 - DDL's own names
-            ({name: row.get(name) for name in columns} for row in rows),
+            (tuple(map(row.get, columns)) for row in rows),
         )
         self.counts[table] += len(rows)
         if self.progress is not None:
@@ -104,6 +148,9 @@ class _Generator:
         self.pre_sti = variant == "pre_sti"
         self.dirt: dict[str, int] = dict.fromkeys(DIRT_KINDS, 0)
         self.dirt_ids: dict[str, list[str]] = {kind: [] for kind in DIRT_KINDS}
+        self.shapes: dict[str, int] = dict.fromkeys(SHAPE_KINDS, 0)
+        self.shape_ids: dict[str, list[str]] = {kind: [] for kind in SHAPE_KINDS}
+        self.session_kinds_written: set[str] = set()
         self.clock = BASE_TIME
         self.fractal_ids: list[str] = []
         self.link_id = 0
@@ -111,11 +158,15 @@ class _Generator:
     # -- small helpers ---------------------------------------------------------------------------
 
     def uid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        # str(uuid.UUID(int=..., version=4)), without the UUID object: a million values need
+        # over a million ids.
+        digits = f"{(self.rng.getrandbits(128) & UUID4_CLEAR) | UUID4_SET:032x}"
+        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
     def ts(self, dt: datetime | None = None) -> str:
-        dt = (dt or self.clock).replace(microsecond=self.rng.randint(1, 999_999))
-        return dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+        # A microsecond of at least 1 makes isoformat() write the legacy "%Y-%m-%d %H:%M:%S.%f",
+        # at half the cost of strftime().
+        return (dt or self.clock).replace(microsecond=self.rng.randint(1, 999_999)).isoformat(" ")
 
     def tick(self, minutes: int = 30) -> datetime:
         self.clock += timedelta(minutes=self.rng.randint(1, minutes))
@@ -125,6 +176,11 @@ class _Generator:
         self.dirt[kind] += 1
         if len(self.dirt_ids[kind]) < SAMPLE_IDS:
             self.dirt_ids[kind].append(row_id)
+
+    def shape(self, kind: str, row_id: str) -> None:
+        self.shapes[kind] += 1
+        if len(self.shape_ids[kind]) < SAMPLE_IDS:
+            self.shape_ids[kind].append(row_id)
 
     def maybe_null(self, value: str, rate: float = 0.01) -> str | None:
         return None if self.rng.random() < rate else value
@@ -193,24 +249,34 @@ class _Generator:
         return goal_id
 
     def tree(self, fractal: int) -> tuple[str, list[str]]:
-        root = self.goal("UltimateGoal", f"Life goal {fractal + 1}", None, None)
+        """A fractal rooted at the next of the four root types, and its short-term goals."""
+        root_type = ROOT_TYPES[fractal % len(ROOT_TYPES)]
+        if root_type == "UltimateGoal":
+            name = f"Life goal {fractal + 1}"
+        elif root_type == "LongTermGoal" and fractal < len(ROOT_TYPES):
+            name = "Test"  # real files hold a parentless LongTermGoal of that name
+        else:
+            name = f"{GOAL_LABELS[root_type]} goal {fractal + 1}"
+        root = self.goal(root_type, name, None, None)
         self.fractal_ids.append(root)
+        self.shape(f"fractals_rooted_at_{root_type}", root)
+        if root_type == "ShortTermGoal":
+            return root, [root]
         short_terms: list[str] = []
-        for lt in range(2):
-            long_term = self.goal("LongTermGoal", f"Long-term {lt + 1}", root, root)
-            for mt in range(self.rng.randint(1, 2)):
-                mid = self.goal("MidTermGoal", f"Mid-term {lt + 1}.{mt + 1}", long_term, root)
-                for st in range(self.rng.randint(1, 2)):
-                    short = self.goal(
-                        "ShortTermGoal", f"Short-term {lt + 1}.{mt + 1}.{st + 1}", mid, root
-                    )
-                    short_terms.append(short)
-                    if self.rng.random() < 0.5:
-                        immediate = self.goal("ImmediateGoal", "Next step", short, root)
-                        if self.rng.random() < 0.5:
-                            micro = self.goal("MicroGoal", "Tiny step", immediate, root)
-                            self.goal("NanoGoal", "Smallest step", micro, root)
+        self.branch(root, root, CHILD_TYPE[root_type], "", short_terms)
         return root, short_terms
+
+    def branch(
+        self, parent: str, root: str, goal_type: str, path: str, short_terms: list[str]
+    ) -> None:
+        """The goals of `goal_type` under `parent`, down to short-term goals."""
+        for n in range(2 if goal_type == "LongTermGoal" else self.rng.randint(1, 2)):
+            here = f"{path}.{n + 1}" if path else f"{n + 1}"
+            goal = self.goal(goal_type, f"{GOAL_LABELS[goal_type]} {here}", parent, root)
+            if goal_type in CHILD_TYPE:
+                self.branch(goal, root, CHILD_TYPE[goal_type], here, short_terms)
+            else:
+                short_terms.append(goal)
 
     # -- definitions -----------------------------------------------------------------------------
 
@@ -400,7 +466,11 @@ class _Generator:
         templates,
         template_id: str | None = None,
         stored_root: str | None = None,
+        *,
+        kind: str,
+        whole_chain: bool = False,
     ) -> str:
+        """A practice session of `kind` (SESSION_KINDS), the goals below it and its activities."""
         start = self.tick(600)
         minutes = self.rng.randint(20, 90)
         session_id = self.uid()
@@ -437,8 +507,27 @@ class _Generator:
                 stored_root=stored_root or root,
                 **extra,
             )
+            whole_chain = whole_chain or kind not in self.session_kinds_written
+            self.session_kinds_written.add(kind)
+            # Under a session without a root the earlier script's walk up the parents stopped at
+            # the session, which it made its own root.
+            self.session_goals(session_id, kind, root or session_id, whole_chain)
         self.instances(session_id, root, start, activities)
         return session_id
+
+    def session_goals(self, session_id: str, kind: str, root: str, whole_chain: bool) -> None:
+        """None, one or two immediate goals under a session (the legacy app's only place for
+        them), each with a micro goal half the time, which has a nano goal half the time; or,
+        with `whole_chain`, one immediate goal with a micro and a nano goal below."""
+        draw = self.rng.random()
+        count = 1 if whole_chain else 0 if draw < 0.5 else 1 if draw < 0.85 else 2
+        for _ in range(count):
+            parent = session_id
+            for depth, (goal_type, name) in enumerate(SESSION_GOAL_NAMES.items()):
+                if depth and not whole_chain and self.rng.random() < 0.5:
+                    break
+                parent = self.goal(goal_type, name, parent, root)
+                self.shape(SESSION_GOAL_SHAPES[kind, goal_type], parent)
 
     def instances(self, session_id: str, root: str | None, start: datetime, activities) -> None:
         rate = self.sizes["deleted_metric_rate"]
@@ -506,14 +595,14 @@ class _Generator:
                 first = (root, short_terms, activities, templates)
             for _ in range(per_fractal):
                 if self.pre_sti:
-                    session = self.session(root, None, activities, templates)
+                    session = self.session(root, None, activities, templates, kind="linked_only")
                     self.link(session, self.rng.choice(short_terms))
                 elif self.rng.random() < 0.7:
                     parent = self.rng.choice(short_terms)
-                    session = self.session(root, parent, activities, templates)
+                    session = self.session(root, parent, activities, templates, kind="parented")
                     self.link(session, parent)
                 else:
-                    session = self.session(root, None, activities, templates)
+                    session = self.session(root, None, activities, templates, kind="linked_only")
                     for short_term in self.rng.sample(
                         short_terms, min(len(short_terms), self.rng.choice((1, 1, 2)))
                     ):
@@ -527,15 +616,24 @@ class _Generator:
         deleted_root = self.uid()
         deleted_activities, _ = self.definitions(deleted_root, deleted=True)
         for _ in range(max(1, round(total_sessions * 0.01))):
-            session = self.session(deleted_root, None, deleted_activities, [])
+            session = self.session(deleted_root, None, deleted_activities, [], kind="unlinked")
             self.mark("sessions_of_deleted_fractal", session)
-        # A session with no parent, no root and no link.
-        orphan = self.session(None, None, activities, [], stored_root="__own__")
+        # A session with no parent, no root and no link, with a whole chain of goals below.
+        orphan = self.session(
+            None, None, activities, [], stored_root="__own__", kind="unlinked", whole_chain=True
+        )
         self.mark("session_without_anything", orphan)
         # A session whose template was deleted.
-        missing = self.session(root, short_terms[0], activities, templates, template_id=self.uid())
+        missing = self.session(
+            root, short_terms[0], activities, templates, template_id=self.uid(), kind="parented"
+        )
         self.link(missing, short_terms[0])
         self.mark("session_with_missing_template", missing)
+        if "linked_only" not in self.session_kinds_written:
+            # A small file may have drawn no parentless session; every file holds goals under
+            # each kind of session.
+            linked = self.session(root, None, activities, templates, kind="linked_only")
+            self.link(linked, short_terms[0])
 
 
 def legacy_db_generate(
@@ -607,4 +705,6 @@ def legacy_db_generate(
         row_counts=dict(writer.counts),
         dirt={kind: count for kind, count in generator.dirt.items() if count},
         dirt_ids={kind: ids for kind, ids in generator.dirt_ids.items() if ids},
+        shapes={kind: count for kind, count in generator.shapes.items() if count},
+        shape_ids={kind: ids for kind, ids in generator.shape_ids.items() if ids},
     )

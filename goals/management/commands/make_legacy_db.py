@@ -29,7 +29,11 @@ class Command(BaseCommand):
             help="Legacy schema variant to write (default: %(default)s).",
         )
         parser.add_argument(
-            "--fractals", type=int, default=3, help="Fractals (goal trees) to write (default: 3)."
+            "--fractals",
+            type=int,
+            default=3,
+            help="Fractals (goal trees) to write; their roots take the four legacy root types in "
+            "turn, UltimateGoal first (default: 3).",
         )
         parser.add_argument(
             "--sessions-per-fractal",
@@ -105,5 +109,7 @@ class Command(BaseCommand):
         )
         for table, count in result.row_counts.items():
             self.stdout.write(f"  {table}: {count}")
+        for kind, count in result.shapes.items():
+            self.stdout.write(f"  shape: {kind}: {count}")
         for kind, count in result.dirt.items():
             self.stdout.write(self.style.WARNING(f"  dirt: {kind}: {count}"))
