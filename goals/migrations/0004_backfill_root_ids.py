@@ -337,7 +337,9 @@ class Backfill:
             "INSERT INTO goal_roots_backfill (id, root_id) "
             "WITH RECURSIVE tree(id, root_id) AS ("
             " SELECT id, root_id FROM goal_roots_frontier"
-            f" UNION SELECT g.id, tree.root_id FROM {goals} g JOIN tree ON g.parent_id = tree.id"
+            # The cast keeps both terms of the recursion of one type on PostgreSQL.
+            f" UNION SELECT CAST(g.id AS VARCHAR(64)), tree.root_id FROM {goals} g "
+            "JOIN tree ON g.parent_id = tree.id"
             ") SELECT id, MIN(root_id) FROM tree "
             "WHERE id NOT IN (SELECT id FROM goal_roots_backfill) GROUP BY id"
         )
