@@ -18,7 +18,16 @@ from goals.backups import Backup, backup_dir, backups_list
 from goals.legacy.adoption import legacy_db_inspect_alias
 from goals.legacy.inspection import DbState, LegacyDbError
 from goals.legacy.schemas import LEGACY_TABLES
+from goals.roots import PARENTLESS_TYPES, TREE_ORDER, parent_type
 from goals.selectors import root_id_report
+
+# Child and parent types that follow the tree's order (goals.roots).
+_IN_ORDER = " OR ".join(
+    f"(g.type = '{child}' AND p.type = '{parent_type(child)}')"
+    for child in TREE_ORDER
+    if parent_type(child) is not None
+)
+_PARENTLESS = ", ".join(f"'{goal_type}'" for goal_type in PARENTLESS_TYPES)
 
 PHASES = {
     ("goals", "0001_legacy_baseline"): "adoption",
@@ -45,6 +54,18 @@ DATA_PROBLEMS = (
         "AND NOT EXISTS (SELECT 1 FROM practice_session_goals l "
         "WHERE l.practice_session_id = s.id) AND (s.root_id IS NULL OR NOT EXISTS "
         "(SELECT 1 FROM goals r WHERE r.id = s.root_id))",
+        "moved under the 'Recovered records' root",
+    ),
+    (
+        "goals that break the tree's order (a type under a parent of another type than the one "
+        "above it)",
+        "SELECT COUNT(*) FROM goals g JOIN goals p ON p.id = g.parent_id "  # noqa: S608
+        f"WHERE NOT ({_IN_ORDER})",
+        "kept as they are; the admin refuses only changes that would break the order further",
+    ),
+    (
+        "immediate, micro or nano goals without a parent",
+        f"SELECT COUNT(*) FROM goals g WHERE g.parent_id IS NULL AND g.type NOT IN ({_PARENTLESS})",  # noqa: S608
         "moved under the 'Recovered records' root",
     ),
     (

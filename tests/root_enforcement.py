@@ -25,12 +25,15 @@ def root_enforcement_suspended() -> Iterator[None]:
                 cursor.execute("PRAGMA defer_foreign_keys = ON")
                 cursor.execute("PRAGMA ignore_check_constraints = ON")
             else:
+                # Checks still pending from the test's own writes must run before ALTER TABLE.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 for table in ROOT_TABLES:
                     for constraint in reversed(expected_enforcement(table)):
                         cursor.execute(
                             f'ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS '
                             f'"{constraint.name}" CASCADE'
                         )
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
             try:
                 yield
             finally:

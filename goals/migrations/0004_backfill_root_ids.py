@@ -1,8 +1,10 @@
 """Repair dangling references and derive root_id for every row, in set-based SQL.
 
-Rules (README, "The improvements"):
-- A goal's root comes from its parent chain; a practice session without a parent takes the root
-  of the goal(s) it is linked to (the smallest root id when they disagree; reported).
+Rules (goals.roots; README, "The improvements"):
+- Roots are the goals without a parent of the four root types. A goal's root comes from its
+  parent chain, whatever the parent's type; a practice session without a parent takes the root
+  of the goal(s) it is linked to (the smallest root id when they disagree; reported), and what
+  hangs below it follows it.
 - Existing root_id values are not trusted: they are recomputed, and every change is recorded.
 - A row whose root cannot be derived is never deleted and never made its own root: it goes
   under a "Recovered records" root created here.

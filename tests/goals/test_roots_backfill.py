@@ -6,6 +6,7 @@ into the baseline tables, then migrated on the backend under test.
 
 from __future__ import annotations
 
+import re
 from io import StringIO
 
 import pytest
@@ -146,3 +147,22 @@ def test_migrate_refuses_rows_that_break_the_rule_and_rolls_the_enforcement_back
     assert "0005_enforce_root_ids_and_constraints" not in applied
     # Put right, so the fixture can migrate forward again.
     _sql("UPDATE activity_instances SET root_id = %s WHERE id = %s", [session_root, instance_id])
+
+
+def _order_breakers_reported() -> int:
+    out = StringIO()
+    call_command("migration_readiness", stdout=out)
+    match = re.search(r"(\d+) goals that break the tree's order", out.getvalue())
+    return int(match.group(1)) if match else 0
+
+
+def test_rows_that_break_the_order_are_reported_and_kept_as_they_are(legacy_rows):
+    """A legacy nano goal straight under a short-term goal is reported by readiness and kept
+    where it is; it takes its parent's root like any other goal."""
+    before = _order_breakers_reported()
+    short_term = _a_short_term_goal()
+    _goal("misplaced", "NanoGoal", short_term)
+    assert _order_breakers_reported() == before + 1
+    migrate_to(latest_migrations())
+    assert _parent_of("misplaced") == short_term
+    assert _root_of("misplaced") == _root_of(short_term)
