@@ -19,8 +19,9 @@ class TimestampMixin(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs) -> None:
+        # An empty update_fields saves nothing (Django's contract), so it stays empty here.
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "updated_at" not in update_fields:
+        if update_fields and "updated_at" not in update_fields:
             kwargs["update_fields"] = {*update_fields, "updated_at"}
         super().save(*args, **kwargs)
 
@@ -28,9 +29,9 @@ class TimestampMixin(models.Model):
 class SoftDeleteQuerySet(models.QuerySet):
     """Live and deleted rows, by `deleted_at`; deleting stamps it instead of removing rows.
 
-    `delete()` and `restore()` touch only the rows of this queryset; cascades over the goal tree
-    are services (sessions.services), which stamp every row of one deletion with the same time so
-    that a restore brings back exactly what that deletion took.
+    `delete()` touches only the rows of this queryset; cascades over the goal tree, restoring and
+    purging are services (goals.services, sessions.services), which stamp every row of one
+    deletion with the same time so that a restore brings back exactly what that deletion took.
     """
 
     def alive(self) -> SoftDeleteQuerySet:
@@ -45,18 +46,6 @@ class SoftDeleteQuerySet(models.QuerySet):
 
     delete.alters_data = True
     delete.queryset_only = True
-
-    def hard_delete(self) -> tuple[int, dict[str, int]]:
-        """Really remove the rows (purge)."""
-        return super().delete()
-
-    hard_delete.alters_data = True
-
-    def restore(self) -> tuple[int, dict[str, int]]:
-        count = self.dead().update(**_stamp(self.model, None))
-        return count, {self.model._meta.label: count}
-
-    restore.alters_data = True
 
 
 def _stamp(model: type[models.Model], deleted_at) -> dict:
@@ -97,13 +86,6 @@ class SoftDeleteMixin(models.Model):
         """Stamp this row deleted; related rows are the services' business."""
         return type(self).all_objects.using(using or self._state.db).filter(pk=self.pk).delete()
 
-    def hard_delete(self, using=None, keep_parents=False):
-        return super().delete(using=using, keep_parents=keep_parents)
-
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None
-
 
 class RootedModel(models.Model):
     """A row of a fractal: `root_id` names the fractal's root goal and is derived, never passed.
@@ -118,8 +100,9 @@ class RootedModel(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs) -> None:
-        self.root_id = self.derived_root_id(using=kwargs.get("using"))
         update_fields = kwargs.get("update_fields")
+        if update_fields is None or self.root_from in update_fields:
+            self.root_id = self.derived_root_id(using=kwargs.get("using"))
         if update_fields is not None and self.root_from in update_fields:
             kwargs["update_fields"] = {*update_fields, "root"}
         super().save(*args, **kwargs)

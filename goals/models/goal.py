@@ -9,7 +9,14 @@ from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.utils import timezone
 
-from goals.mixins import LiveManager, RootedModel, SoftDeleteMixin, TimestampMixin
+from goals.mixins import (
+    DeletedManager,
+    LiveManager,
+    RootedModel,
+    SoftDeleteMixin,
+    SoftDeleteQuerySet,
+    TimestampMixin,
+)
 from goals.models.fields import legacy_id_field
 from goals.roots import (
     GOAL_ROOT_CHECKS,
@@ -23,11 +30,34 @@ from goals.tree import linked_sessions_sql, subtree_ids_sql
 __all__ = ["GOAL_TYPE_MODELS", "Goal", "GoalType", "PracticeSessionGoal"]
 
 
-class GoalTypeManager(LiveManager):
-    """Live rows of the proxy model's goal type only."""
+class _OfGoalType:
+    """A manager mixin: only rows of the proxy model's goal type."""
 
     def get_queryset(self) -> models.QuerySet:
         return super().get_queryset().filter(type=self.model.goal_type)
+
+
+class GoalTypeManager(_OfGoalType, LiveManager):
+    """Live rows of the proxy model's goal type."""
+
+
+class GoalTypeAllManager(_OfGoalType, models.Manager.from_queryset(SoftDeleteQuerySet)):
+    """Rows of the proxy model's goal type, deleted or not."""
+
+
+class GoalTypeDeletedManager(_OfGoalType, DeletedManager):
+    """Deleted rows of the proxy model's goal type."""
+
+
+class GoalOfType(models.Model):
+    """The managers of a goal type's proxy model: each scoped to its type, like `objects`."""
+
+    objects = GoalTypeManager()
+    all_objects = GoalTypeAllManager()
+    deleted_objects = GoalTypeDeletedManager()
+
+    class Meta:
+        abstract = True
 
 
 class Goal(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
@@ -170,10 +200,14 @@ class Goal(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
         """Save; when the goal's root changes (it moved to another fractal), the database carries
         the new root down its subtree, instances and values (goals.roots), and the sessions
         without a parent linked only to goals of the subtree follow here, in one transaction."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and not update_fields:
+            return  # nothing to save, as in Django
         using = kwargs.get("using") or self._state.db or DEFAULT_DB_ALIAS
+        may_move = update_fields is None or {"parent", "root"} & set(update_fields)
         with transaction.atomic(using=using):
             before = None
-            if not self._state.adding:
+            if may_move and not self._state.adding:
                 before = (
                     Goal._base_manager.using(using)
                     .filter(pk=self.pk)
@@ -292,69 +326,61 @@ class Goal(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
         return self
 
 
-class UltimateGoal(Goal):
+class UltimateGoal(GoalOfType, Goal):
     """The top of a fractal: its own root."""
 
     goal_type = GoalType.ULTIMATE
-    objects = GoalTypeManager()
 
     class Meta:
         proxy = True
 
 
-class LongTermGoal(Goal):
+class LongTermGoal(GoalOfType, Goal):
     goal_type = GoalType.LONG_TERM
-    objects = GoalTypeManager()
 
     class Meta:
         proxy = True
 
 
-class MidTermGoal(Goal):
+class MidTermGoal(GoalOfType, Goal):
     goal_type = GoalType.MID_TERM
-    objects = GoalTypeManager()
 
     class Meta:
         proxy = True
 
 
-class ShortTermGoal(Goal):
+class ShortTermGoal(GoalOfType, Goal):
     goal_type = GoalType.SHORT_TERM
-    objects = GoalTypeManager()
 
     class Meta:
         proxy = True
 
 
-class PracticeSession(Goal):
+class PracticeSession(GoalOfType, Goal):
     """A practice session: a goal row whose session_* columns are in use."""
 
     goal_type = GoalType.PRACTICE_SESSION
-    objects = GoalTypeManager()
 
     class Meta:
         proxy = True
 
 
-class ImmediateGoal(Goal):
+class ImmediateGoal(GoalOfType, Goal):
     goal_type = GoalType.IMMEDIATE
-    objects = GoalTypeManager()
 
     class Meta:
         proxy = True
 
 
-class MicroGoal(Goal):
+class MicroGoal(GoalOfType, Goal):
     goal_type = GoalType.MICRO
-    objects = GoalTypeManager()
 
     class Meta:
         proxy = True
 
 
-class NanoGoal(Goal):
+class NanoGoal(GoalOfType, Goal):
     goal_type = GoalType.NANO
-    objects = GoalTypeManager()
 
     class Meta:
         proxy = True

@@ -82,3 +82,32 @@ def test_legacy_timestamp_text_survives_read_and_save():
             "FROM goals WHERE id = 'g1'"
         )
         assert cursor.fetchone() == (legacy_text, legacy_text, "null")
+
+
+def test_every_manager_of_a_type_proxy_is_scoped_to_its_type():
+    """UltimateGoal.all_objects and .deleted_objects hold ultimate goals only, like .objects."""
+    from goals.models import UltimateGoal
+    from tests.factories import LongTermGoalFactory
+
+    long_term = LongTermGoalFactory()
+    fractal = long_term.parent
+    Goal.objects.filter(pk=long_term.pk).delete()
+    assert list(UltimateGoal.all_objects.values_list("pk", flat=True)) == [fractal.pk]
+    assert not UltimateGoal.deleted_objects.exists()
+    assert [goal.pk for goal in Goal.deleted_objects.all()] == [long_term.pk]
+
+
+def test_saving_no_fields_saves_nothing(django_assert_num_queries):
+    """save(update_fields=[]) is a no-op, as in Django: updated_at is not written either."""
+    from tests.factories import UltimateGoalFactory
+
+    fractal = UltimateGoalFactory()
+    stamped = Goal.objects.get(pk=fractal.pk).updated_at
+    fractal.name = "Not saved"
+    with django_assert_num_queries(0):
+        fractal.save(update_fields=[])
+    assert Goal.objects.values_list("name", "updated_at").get(pk=fractal.pk) == (
+        Goal.objects.get(pk=fractal.pk).name,
+        stamped,
+    )
+    assert Goal.objects.get(pk=fractal.pk).name != "Not saved"
