@@ -25,6 +25,18 @@ from bench.common import django_env
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(os.environ.get("FRACTAL_RELIABILITY_RESULTS", ROOT / "var" / "reliability"))
 TIMEOUT = 300
+# Every point (`scripts/test --full`, which CI runs), or a few spread over each run (the default,
+# so that the everyday test loop stays short).
+FULL_SWEEP = os.environ.get("FRACTAL_CRASH_SWEEP", "quick") == "full"
+QUICK_POINTS = 5
+
+
+def sweep(points: list[int]) -> list[int]:
+    """All the points in a full sweep; otherwise QUICK_POINTS of them, first and last included."""
+    if FULL_SWEEP or len(points) <= QUICK_POINTS:
+        return points
+    last = len(points) - 1
+    return sorted({points[round(k * last / (QUICK_POINTS - 1))] for k in range(QUICK_POINTS)})
 
 
 @dataclass
