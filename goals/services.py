@@ -3,6 +3,8 @@ are in sessions."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -22,6 +24,16 @@ class CascadeResult:
 
     total: int
     counts: dict[str, int]
+
+
+def cascade_preview(service: Callable[..., CascadeResult], row: models.Model) -> CascadeResult:
+    """What `service` (a delete, restore or purge service) would do to `row`: the service itself,
+    run in a transaction that is rolled back, so a preview always counts what the action does.
+    Raises the service's ValidationError when it would refuse."""
+    with transaction.atomic(using=row._state.db):
+        result = service(copy.copy(row))
+        transaction.set_rollback(True, using=row._state.db)
+    return result
 
 
 def rows_purge_in_order(steps: list[models.QuerySet], *, what: str) -> CascadeResult:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import TruncWeek
 
 from goals.models import Goal, GoalType, MetricDefinition
-from sessions.cascade import cascade_scopes
 from sessions.models import ActivityInstance, MetricValue
 
 
@@ -97,29 +96,3 @@ def goal_progress(*, root_id: str) -> dict[str, int]:
         .order_by("type")
     )
     return {row["type"]: row["completed"] for row in rows}
-
-
-def goal_cascade_counts(*, goal: Goal, action: str) -> dict[str, int]:
-    """Rows per model that deleting, restoring or purging `goal` would touch (the preview).
-
-    `action` is "delete" (live rows of the cascade), "restore" (rows stamped with the goal's own
-    deletion time) or "purge" (every row of the cascade, with the metric values of its
-    activity instances).
-    """
-    matching = {
-        "delete": Q(deleted_at__isnull=True),
-        "restore": Q(deleted_at=goal.deleted_at),
-        "purge": Q(),
-    }[action]
-    counts = {}
-    for model, scope in cascade_scopes(goal):
-        counted = model.all_objects.filter(scope & matching).count()
-        if counted:
-            counts[str(model._meta.verbose_name_plural)] = counted
-        if action == "purge" and model is ActivityInstance:
-            values = MetricValue.objects.filter(
-                activity_instance__in=ActivityInstance.all_objects.filter(scope)
-            ).count()
-            if values:
-                counts[str(MetricValue._meta.verbose_name_plural)] = values
-    return counts

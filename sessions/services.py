@@ -76,6 +76,10 @@ def _cascade(goal: Goal, *, deleted_at, to) -> dict[str, int]:
     return counts
 
 
+# Ids bound in one statement at most (SQLite's limit is far above; PostgreSQL's too).
+PURGE_CHUNK = 500
+
+
 def goal_purge(*, goal: Goal) -> CascadeResult:
     """Remove a deleted goal for good, with everything its deletion took (set-based, atomic).
 
@@ -93,6 +97,9 @@ def goal_purge(*, goal: Goal) -> CascadeResult:
     scope_of = dict(scopes)
     instances = ActivityInstance._base_manager.filter(scope_of[ActivityInstance])
     goals = Goal._base_manager.filter(scope_of[Goal])
+    # The goals are listed now: sessions linked only to the subtree are found through their
+    # links, which an earlier step removes.
+    goal_ids = list(goals.values_list("pk", flat=True))
     # Children before parents, so every statement leaves the foreign keys valid.
     steps = [
         MetricValue._base_manager.filter(activity_instance__in=instances),
@@ -115,7 +122,10 @@ def goal_purge(*, goal: Goal) -> CascadeResult:
         steps += [
             model._base_manager.filter(root_id=goal.pk) for model in reversed(FRACTAL_DEFINITIONS)
         ]
-    steps.append(goals)
+    steps += [
+        Goal._base_manager.filter(pk__in=goal_ids[start : start + PURGE_CHUNK])
+        for start in range(0, len(goal_ids), PURGE_CHUNK)
+    ]
     return rows_purge_in_order(steps, what=str(goal))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.apps import apps as django_apps
 from django.contrib import admin, messages
 from django.contrib.admin import helpers, widgets
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
@@ -24,7 +25,13 @@ from django.utils.text import Truncator
 from django.utils.translation import ngettext
 
 from goals.admin.filters import DeletedListFilter
-from goals.services import ROW_CHILDREN, CascadeResult, row_delete, row_purge, row_restore
+from goals.services import (
+    CascadeResult,
+    cascade_preview,
+    row_delete,
+    row_purge,
+    row_restore,
+)
 
 
 class LiveChoicesForm(forms.ModelForm):
@@ -247,17 +254,19 @@ class SoftDeleteAdminMixin:
         return row_purge(row=obj)
 
     def preview(self, obj, action: str) -> dict[str, int]:
-        """Rows per kind that `action` on `obj` would touch, for the confirmation pages."""
-        counts = {str(type(obj)._meta.verbose_name_plural): 1}
-        for child, field in ROW_CHILDREN.get(type(obj)._meta.concrete_model, []):
-            children = child.all_objects.filter(**{field: obj.pk})
-            if action == "delete":
-                children = children.filter(deleted_at__isnull=True)
-            elif action == "restore":
-                children = children.filter(deleted_at=obj.deleted_at)
-            if counted := children.count():
-                counts[str(child._meta.verbose_name_plural)] = counted
-        return counts
+        """Rows per kind that `action` on `obj` would touch, for the confirmation pages: the
+        action's own service, run and rolled back (goals.services.cascade_preview)."""
+        service = {
+            "delete": self.delete_service,
+            "restore": self.restore_service,
+            "purge": self.purge_service,
+        }[action]
+        result = cascade_preview(service, obj)
+        return {
+            str(django_apps.get_model(label)._meta.verbose_name_plural): counted
+            for label, counted in result.counts.items()
+            if counted
+        }
 
     def delete_model(self, request, obj) -> None:
         self.delete_service(obj)
@@ -362,7 +371,15 @@ class SoftDeleteAdminMixin:
         return None
 
     def _render_confirmation(self, request, objects, action: str):
-        previews = [(obj, _summary(self.preview(obj, action))) for obj in objects]
+        previews = []
+        for obj in objects:
+            try:
+                previews.append((obj, _summary(self.preview(obj, action))))
+            except ValidationError as error:
+                # Said now, not after a confirmation that would promise rows.
+                self.message_user(request, " ".join(error.messages), messages.WARNING)
+        if not previews:
+            return None
         context = {
             **self.admin_site.each_context(request),
             "title": f"Are you sure you want to {action} these {self.opts.verbose_name_plural}?",

@@ -48,9 +48,6 @@ class GoalServicesMixin:
     def purge_service(self, obj):
         return goal_purge(goal=obj)
 
-    def preview(self, obj, action: str) -> dict[str, int]:
-        return selectors.goal_cascade_counts(goal=obj, action=action)
-
     def save_model(self, request, obj, form, change) -> None:
         # A fractal created by a staff user who is not a superuser belongs to them.
         if not change and obj.is_root and not request.user.is_superuser:
