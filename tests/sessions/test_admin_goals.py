@@ -35,9 +35,9 @@ def test_the_goal_list_shows_each_goals_place_in_the_tree(admin_client):
     """A short-term goal is listed indented with its ancestors' names, root first."""
     short = ShortTermGoalFactory(name="Deadlift 200", parent__name="Get strong")
     page = admin_client.get(reverse("admin:goals_goal_changelist")).content.decode()
-    fractal = short.root.name
-    assert f"{fractal} / Get strong" in page
-    assert "padding-left: 3.0em" in page  # two levels below the fractal
+    mid = short.parent
+    assert f"{short.root.name} / {mid.parent.name} / Get strong" in page
+    assert "padding-left: 4.5em" in page  # three levels below the fractal
 
 
 def test_the_goal_list_costs_the_same_queries_at_two_sizes(admin_client):
