@@ -198,6 +198,8 @@ class Goal(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
         Only what changes is checked, so a legacy row that already breaks the order can still be
         edited; a change never makes it worse.
         """
+        if self.type not in GoalType.values:
+            return  # clean_fields() reports the missing or unknown type; no order to check.
         stored = (
             Goal._base_manager.filter(pk=self.pk).values("type", "parent_id").first()
             if self.pk is not None

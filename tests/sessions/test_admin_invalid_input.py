@@ -216,3 +216,14 @@ def test_a_goal_holding_legacy_broken_json_stays_editable(alice, admin_client):
     assert admin_client.post(url, {**data, "name": "Renamed"}).status_code == 302
     kept = Goal.all_objects.get(pk=alice.short.pk)
     assert (kept.name, kept.attributes) == ("Renamed", "{legacy: not json")
+
+
+@pytest.mark.parametrize("goal_type", ["", "EpicGoal"])
+def test_adding_a_goal_of_no_or_an_unknown_type_is_an_error(goal_type, admin_client):
+    """A missing or unknown type is a field error, not a failure of the tree's order check."""
+    url = reverse("admin:goals_goal_add")
+    response = admin_client.post(url, {"name": "Typeless", "type": goal_type, "sort_order": "0"})
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["type"]
+    assert not Goal.all_objects.filter(name="Typeless").exists()
