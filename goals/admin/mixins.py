@@ -24,6 +24,7 @@ from django.utils.text import Truncator
 from django.utils.translation import ngettext
 
 from goals.admin.filters import DeletedListFilter
+from goals.roots import IS_OWN_ROOT
 from goals.services import ROW_CHILDREN, CascadeResult, row_delete, row_purge, row_restore
 
 
@@ -160,8 +161,8 @@ class OwnedAdminMixin:
                 db_field, self.admin_site, using=kwargs.get("using")
             )
         if queryset is not None and db_field.name == "root":
-            # A row's fractal is chosen among fractals: the ultimate goals.
-            queryset = queryset.filter(type="UltimateGoal")
+            # A row's fractal is chosen among fractals: the goals that are their own root.
+            queryset = queryset.filter(IS_OWN_ROOT)
         if queryset is not None and "queryset" not in kwargs:
             kwargs["queryset"] = queryset
             if db_field.name in self.raw_id_fields and "widget" not in kwargs:
@@ -194,7 +195,7 @@ class OwnedAdminMixin:
         if autocomplete and hasattr(self.model, "deleted_objects"):
             queryset = queryset.filter(deleted_at__isnull=True)
         if autocomplete and request.GET.get("field_name") == "root":
-            queryset = queryset.filter(type="UltimateGoal")
+            queryset = queryset.filter(IS_OWN_ROOT)
         return super().get_search_results(request, queryset, search_term)
 
     def get_list_filter(self, request):

@@ -174,7 +174,7 @@ def story(page, browser, server, artifacts) -> None:
     assert deleted == 0
 
     fractal_id = goal_id(server.database, "Run a marathon")
-    page.goto(f"{base}/admin/goals/ultimategoal/")
+    page.goto(f"{base}/admin/goals/fractal/")
     page.click("a:has-text('Analytics')")
     page.wait_for_selector("h1:has-text('Analytics of Run a marathon')")
     assert page.locator("#analytics-summary td").first.inner_text() == "1"
@@ -186,6 +186,6 @@ def story(page, browser, server, artifacts) -> None:
     assert "Run a marathon" not in other.content()
     response = other.goto(f"{base}/admin/goals/goal/{fractal_id}/change/")
     assert response.status == 404
-    response = other.goto(f"{base}/admin/goals/ultimategoal/{fractal_id}/analytics/")
+    response = other.goto(f"{base}/admin/goals/fractal/{fractal_id}/analytics/")
     assert response.status == 404
     other.screenshot(path=str(artifacts / "99-second-user.png"))
