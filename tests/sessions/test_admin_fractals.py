@@ -70,7 +70,8 @@ def test_owner_assignment_gives_a_long_term_root_to_a_user(alice):
 
 
 def test_a_staff_user_creating_a_root_of_any_root_type_owns_it(alice):
-    """A staff user's new long-term root (goal form) and short-term root (fractal form) are theirs."""
+    """A staff user's new long-term root (goal form) and short-term root (fractal form) are
+    theirs."""
     response = alice.client.post(
         reverse("admin:goals_goal_add"),
         {"name": "Alice long root", "type": GoalType.LONG_TERM, "sort_order": 0},
