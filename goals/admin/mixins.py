@@ -14,7 +14,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers, widgets
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.admin.options import InlineModelAdmin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.http import Http404
@@ -25,7 +25,14 @@ from django.utils.translation import ngettext
 
 from goals.admin.filters import DeletedListFilter
 from goals.roots import IS_OWN_ROOT
-from goals.services import ROW_CHILDREN, CascadeResult, row_delete, row_purge, row_restore
+from goals.services import (
+    ROW_CHILDREN,
+    CascadeResult,
+    goal_move_permission_check,
+    row_delete,
+    row_purge,
+    row_restore,
+)
 
 
 class LiveChoicesForm(forms.ModelForm):
@@ -43,15 +50,39 @@ class LiveChoicesForm(forms.ModelForm):
                 live = Q(deleted_at__isnull=True)
                 field.queryset = field.queryset.filter(live | Q(pk=current) if current else live)
 
+    def _update_errors(self, errors: ValidationError) -> None:
+        # The model's clean() may name a field this form does not show (owner is read-only for
+        # staff; the fractal form has no parent): such errors are the form's own, not a crash.
+        if hasattr(errors, "error_dict"):
+            shown: dict[str, list[ValidationError]] = {}
+            for name, field_errors in errors.error_dict.items():
+                key = name if name == NON_FIELD_ERRORS or name in self.fields else NON_FIELD_ERRORS
+                shown.setdefault(key, []).extend(field_errors)
+            errors = ValidationError(shown)
+        super()._update_errors(errors)
+
 
 class GoalForm(LiveChoicesForm):
     """Goals' JSON text columns must hold JSON, checked only when edited: legacy rows that
-    already hold broken JSON (kept as they were by the migration) stay editable otherwise."""
+    already hold broken JSON (kept as they were by the migration) stay editable otherwise.
+
+    A new parent is a move (goals.services.goal_move): `user` (set by the admin) may make it only
+    within fractals they own, unless a superuser; the model's clean() checks the tree's shape.
+    """
 
     json_fields = ("targets", "attributes", "session_data")
+    user = None
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        new_parent = cleaned.get("parent")
+        if self.instance.pk is not None and "parent" in self.changed_data and new_parent:
+            try:
+                goal_move_permission_check(
+                    goal=self.instance, new_parent=new_parent, user=self.user
+                )
+            except ValidationError as error:
+                self.add_error("parent", error)
         for name in self.json_fields:
             if name in self.changed_data and cleaned.get(name):
                 try:

@@ -18,7 +18,7 @@ from goals.models import Fractal, Goal, GoalType
 from goals.roots import ROOT_TYPES
 from goals.selectors import goal_ancestor_names
 from sessions import selectors
-from sessions.services import goal_delete, goal_purge, goal_restore
+from sessions.services import goal_delete, goal_move, goal_purge, goal_restore
 
 LIST_LIMIT = 50
 
@@ -52,10 +52,19 @@ class GoalServicesMixin:
     def preview(self, obj, action: str) -> dict[str, int]:
         return selectors.goal_cascade_counts(goal=obj, action=action)
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.user = request.user  # a class made for this request by modelform_factory
+        return form
+
     def save_model(self, request, obj, form, change) -> None:
+        """A new parent moves the goal with its subtree and what hangs off it (goal_move), then
+        the other fields are saved; the admin's change view holds both in one transaction."""
         # A fractal created by a staff user who is not a superuser belongs to them.
         if not change and obj.is_root and not request.user.is_superuser:
             obj.owner = request.user
+        if change and "parent" in form.changed_data and obj.parent_id is not None:
+            goal_move(goal=obj, new_parent=obj.parent, user=request.user)
         super().save_model(request, obj, form, change)
 
 
