@@ -100,9 +100,12 @@ class TreeOperations(RuleBasedStateMachine):
         root.save()
         activity = ActivityDefinition.objects.create(name=self.name("activity"), root=root)
         MetricDefinition.objects.create(name=self.name("metric"), unit="kg", activity=activity)
-        # Down to a practice session with an activity instance and a metric value.
+        # Down to a practice session with an activity instance and a metric value, and a
+        # session without a parent serving the short-term goal on the way.
         parent = root
         for child_type in TREE_ORDER[TREE_ORDER.index(goal_type) + 1 : 5]:
+            if parent.type == GoalType.SHORT_TERM:
+                self.add_linked_session(parent)
             parent = self.add_child(parent, child_type)
         self.add_instance(parent)
 
@@ -140,8 +143,10 @@ class TreeOperations(RuleBasedStateMachine):
     def create_linked_session(self, index: int) -> None:
         """A session without a parent, serving a short-term goal (it takes that goal's root)."""
         short = self.pick(self.goals(deleted_at__isnull=True, type=GoalType.SHORT_TERM), index)
-        if short is None:
-            return
+        if short is not None:
+            self.add_linked_session(short)
+
+    def add_linked_session(self, short: Goal) -> None:
         session = Goal.objects.create(
             type=GoalType.PRACTICE_SESSION, name=self.name("linked"), root_id=short.root_id
         )
@@ -172,10 +177,21 @@ class TreeOperations(RuleBasedStateMachine):
             return owners != {user.pk}
         return False
 
-    @rule(goal_index=INDEX, parent_index=INDEX, as_owner=st.booleans())
-    def move_with_the_service(self, goal_index: int, parent_index: int, as_owner: bool) -> None:
+    def pick_move(self, goal_index: int, parent_index: int, fitting: bool) -> tuple[Goal, Goal]:
+        """A live goal, and a live goal to move it under: of the type its order asks for when
+        `fitting` (most moves that can succeed), else any."""
         live = self.goals(deleted_at__isnull=True)
-        goal, parent = self.pick(live, goal_index), self.pick(live, parent_index)
+        goal = self.pick(live, goal_index)
+        if fitting and goal.type != TREE_ORDER[0]:
+            wanted = TREE_ORDER[TREE_ORDER.index(goal.type) - 1]
+            live = [row for row in live if row.type == wanted] or live
+        return goal, self.pick(live, parent_index)
+
+    @rule(goal_index=INDEX, parent_index=INDEX, fitting=st.booleans(), as_owner=st.booleans())
+    def move_with_the_service(
+        self, goal_index: int, parent_index: int, fitting: bool, as_owner: bool
+    ) -> None:
+        goal, parent = self.pick_move(goal_index, parent_index, fitting)
         user = Goal.all_objects.get(pk=goal.root_id).owner if as_owner else None
         expected = self.move_refused(goal, parent, user)
         before = tree_snapshot()
@@ -196,10 +212,9 @@ class TreeOperations(RuleBasedStateMachine):
             assert response.context["adminform"].form.errors, "refused without a message"
         return response.status_code == 200
 
-    @rule(goal_index=INDEX, parent_index=INDEX)
-    def move_in_the_admin(self, goal_index: int, parent_index: int) -> None:
-        live = self.goals(deleted_at__isnull=True)
-        goal, parent = self.pick(live, goal_index), self.pick(live, parent_index)
+    @rule(goal_index=INDEX, parent_index=INDEX, fitting=st.booleans())
+    def move_in_the_admin(self, goal_index: int, parent_index: int, fitting: bool) -> None:
+        goal, parent = self.pick_move(goal_index, parent_index, fitting)
         expected = goal.parent_id != parent.pk and self.move_refused(goal, parent, self.superuser)
         before = tree_snapshot()
         refused = self.post_change(goal, parent=parent.pk)
