@@ -202,6 +202,25 @@ def fractal_owner_assign(
     return OwnerAssignment(assigned, owned_by_others)
 
 
+def goal_move_permission_check(
+    *, goal: Goal, new_parent: Goal, user: AbstractBaseUser | None = None
+) -> None:
+    """Refuse (ValidationError) a move of `user`'s that leaves or enters a fractal they do not
+    own: only a superuser moves goals between owners' fractals. No `user`: not someone's move."""
+    if user is None or user.is_superuser:
+        return
+    owners = set(
+        Goal._base_manager.filter(pk__in=[goal.root_id, new_parent.root_id]).values_list(
+            "owner_id", flat=True
+        )
+    )
+    if owners != {user.pk}:
+        raise ValidationError(
+            f"'{new_parent}' is in a fractal you do not own: only a superuser moves goals "
+            "between owners' fractals."
+        )
+
+
 def goal_move(*, goal: Goal, new_parent: Goal, user: AbstractBaseUser | None = None) -> Goal:
     """Move `goal` (and its subtree) under `new_parent`, in one transaction.
 
@@ -210,20 +229,16 @@ def goal_move(*, goal: Goal, new_parent: Goal, user: AbstractBaseUser | None = N
     root reaches the whole subtree, its activity instances and metric values through the
     database's cascading keys (goals.roots), and sessions without a parent linked only to goals of
     the subtree follow (Goal.save), in a constant number of queries whatever the subtree's size.
+    A refused move leaves `goal` as it was, in the database and in memory.
     """
-    if user is not None and not user.is_superuser:
-        owners = set(
-            Goal._base_manager.filter(pk__in=[goal.root_id, new_parent.root_id]).values_list(
-                "owner_id", flat=True
-            )
-        )
-        if owners != {user.pk}:
-            raise ValidationError(
-                f"'{new_parent}' is in a fractal you do not own: only a superuser moves goals "
-                "between owners' fractals."
-            )
+    goal_move_permission_check(goal=goal, new_parent=new_parent, user=user)
+    old_parent_id = goal.parent_id
     goal.parent = new_parent
-    goal.clean()
+    try:
+        goal.clean()
+    except ValidationError:
+        goal.parent_id = old_parent_id  # setting the id drops the cached new parent too
+        raise
     with transaction.atomic():
         goal.save(update_fields=["parent"])
         # update() skips pre_save, so updated_at is set here for the rows that moved with it.

@@ -32,8 +32,8 @@ class FractalAdminSite(admin.AdminSite):
                 continue
             if not model_admin.has_view_permission(request):
                 continue
-            if getattr(model, "goal_type", None) is not None:
-                continue  # Goals of each type are already listed under Goals.
+            if model._meta.proxy and model._meta.concrete_model in self._registry:
+                continue  # Goals of each type, and fractals, are already listed under Goals.
             deleted = model_admin.get_queryset(request).filter(deleted_at__isnull=False)
             rows = list(deleted.order_by("-deleted_at")[: RECYCLE_BIN_ROWS + 1])
             opts = model._meta

@@ -12,6 +12,15 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
+from hypothesis import settings as hypothesis_settings
+
+# Property-based tests: a quick sample by default, many more with HYPOTHESIS_PROFILE=thorough.
+# No deadline: each step writes to the database, whose speed varies on shared machines.
+hypothesis_settings.register_profile("quick", max_examples=30, stateful_step_count=6, deadline=None)
+hypothesis_settings.register_profile(
+    "thorough", max_examples=300, stateful_step_count=25, deadline=None
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 VENDORS = {"django.db.backends.sqlite3": "sqlite", "django.db.backends.postgresql": "postgresql"}
 

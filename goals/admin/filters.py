@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from goals.models import Goal
-from goals.roots import IS_OWN_ROOT
+from goals.roots import IS_OWN_ROOT, ROOT_TYPES, GoalType
 
 
 class DeletedListFilter(admin.SimpleListFilter):
@@ -57,3 +57,18 @@ class FractalListFilter(admin.SimpleListFilter):
     def __init__(self, request, params, model, model_admin):
         self.model_admin_fractal_path = model_admin.fractal_path
         super().__init__(request, params, model, model_admin)
+
+
+class RootTypeListFilter(admin.SimpleListFilter):
+    """The type a fractal starts at: only the four root types are offered."""
+
+    title = _("root type")
+    parameter_name = "type"
+
+    def lookups(self, request, model_admin):
+        return [(value, GoalType(value).label) for value in ROOT_TYPES]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        return queryset.filter(type=self.value())

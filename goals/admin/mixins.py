@@ -15,7 +15,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers, widgets
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.admin.options import InlineModelAdmin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.http import Http404
@@ -25,9 +25,11 @@ from django.utils.text import Truncator
 from django.utils.translation import ngettext
 
 from goals.admin.filters import DeletedListFilter
+from goals.roots import IS_OWN_ROOT
 from goals.services import (
     CascadeResult,
     cascade_preview,
+    goal_move_permission_check,
     row_delete,
     row_purge,
     row_restore,
@@ -49,15 +51,39 @@ class LiveChoicesForm(forms.ModelForm):
                 live = Q(deleted_at__isnull=True)
                 field.queryset = field.queryset.filter(live | Q(pk=current) if current else live)
 
+    def _update_errors(self, errors: ValidationError) -> None:
+        # The model's clean() may name a field this form does not show (owner is read-only for
+        # staff; the fractal form has no parent): such errors are the form's own, not a crash.
+        if hasattr(errors, "error_dict"):
+            shown: dict[str, list[ValidationError]] = {}
+            for name, field_errors in errors.error_dict.items():
+                key = name if name == NON_FIELD_ERRORS or name in self.fields else NON_FIELD_ERRORS
+                shown.setdefault(key, []).extend(field_errors)
+            errors = ValidationError(shown)
+        super()._update_errors(errors)
+
 
 class GoalForm(LiveChoicesForm):
     """Goals' JSON text columns must hold JSON, checked only when edited: legacy rows that
-    already hold broken JSON (kept as they were by the migration) stay editable otherwise."""
+    already hold broken JSON (kept as they were by the migration) stay editable otherwise.
+
+    A new parent is a move (goals.services.goal_move): `user` (set by the admin) may make it only
+    within fractals they own, unless a superuser; the model's clean() checks the tree's shape.
+    """
 
     json_fields = ("targets", "attributes", "session_data")
+    user = None
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        new_parent = cleaned.get("parent")
+        if self.instance.pk is not None and "parent" in self.changed_data and new_parent:
+            try:
+                goal_move_permission_check(
+                    goal=self.instance, new_parent=new_parent, user=self.user
+                )
+            except ValidationError as error:
+                self.add_error("parent", error)
         for name in self.json_fields:
             if name in self.changed_data and cleaned.get(name):
                 try:
@@ -167,8 +193,8 @@ class OwnedAdminMixin:
                 db_field, self.admin_site, using=kwargs.get("using")
             )
         if queryset is not None and db_field.name == "root":
-            # A row's fractal is chosen among fractals: the ultimate goals.
-            queryset = queryset.filter(type="UltimateGoal")
+            # A row's fractal is chosen among fractals: the goals that are their own root.
+            queryset = queryset.filter(IS_OWN_ROOT)
         if queryset is not None and "queryset" not in kwargs:
             kwargs["queryset"] = queryset
             if db_field.name in self.raw_id_fields and "widget" not in kwargs:
@@ -201,7 +227,7 @@ class OwnedAdminMixin:
         if autocomplete and hasattr(self.model, "deleted_objects"):
             queryset = queryset.filter(deleted_at__isnull=True)
         if autocomplete and request.GET.get("field_name") == "root":
-            queryset = queryset.filter(type="UltimateGoal")
+            queryset = queryset.filter(IS_OWN_ROOT)
         return super().get_search_results(request, queryset, search_term)
 
     def get_list_filter(self, request):

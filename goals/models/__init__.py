@@ -6,6 +6,7 @@ from goals.models.activity import (
 )
 from goals.models.goal import (
     GOAL_TYPE_MODELS,
+    Fractal,
     Goal,
     GoalType,
     ImmediateGoal,
@@ -25,6 +26,7 @@ __all__ = [
     "GOAL_TYPE_MODELS",
     "ActivityDefinition",
     "ActivityGroup",
+    "Fractal",
     "Goal",
     "GoalType",
     "ImmediateGoal",

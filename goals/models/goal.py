@@ -20,6 +20,7 @@ from goals.mixins import (
 from goals.models.fields import legacy_id_field
 from goals.roots import (
     GOAL_ROOT_CHECKS,
+    IS_OWN_ROOT,
     ROOT_TYPES,
     GoalType,
     placement_error,
@@ -27,7 +28,7 @@ from goals.roots import (
 )
 from goals.tree import linked_sessions_sql, subtree_ids_sql
 
-__all__ = ["GOAL_TYPE_MODELS", "Goal", "GoalType", "PracticeSessionGoal"]
+__all__ = ["GOAL_TYPE_MODELS", "Fractal", "Goal", "GoalType", "PracticeSessionGoal"]
 
 
 class _OfGoalType:
@@ -232,6 +233,8 @@ class Goal(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
         Only what changes is checked, so a legacy row that already breaks the order can still be
         edited; a change never makes it worse.
         """
+        if self.type not in GoalType.values:
+            return  # clean_fields() reports the missing or unknown type; no order to check.
         stored = (
             Goal._base_manager.filter(pk=self.pk).values("type", "parent_id").first()
             if self.pk is not None
@@ -399,6 +402,37 @@ GOAL_TYPE_MODELS: dict[str, type[Goal]] = {
         NanoGoal,
     )
 }
+
+
+class RootsOnly:
+    """Scopes a manager of the Fractal proxy to root goals (goals.roots: their own root)."""
+
+    def get_queryset(self) -> SoftDeleteQuerySet:
+        return super().get_queryset().filter(IS_OWN_ROOT)
+
+
+class LiveFractalManager(RootsOnly, LiveManager):
+    """Live root goals."""
+
+
+class FractalManager(RootsOnly, models.Manager.from_queryset(SoftDeleteQuerySet)):
+    """Root goals, deleted ones included."""
+
+
+class DeletedFractalManager(RootsOnly, DeletedManager):
+    """Deleted root goals."""
+
+
+class Fractal(Goal):
+    """A fractal, seen from its root goal: any goal that is its own root, whichever of the four
+    root types it has (goals.roots)."""
+
+    objects: ClassVar[LiveFractalManager] = LiveFractalManager()
+    all_objects: ClassVar[FractalManager] = FractalManager()
+    deleted_objects: ClassVar[DeletedFractalManager] = DeletedFractalManager()
+
+    class Meta:
+        proxy = True
 
 
 class PracticeSessionGoal(models.Model):

@@ -12,12 +12,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from goals.admin.filters import FractalListFilter
+from goals.admin.filters import FractalListFilter, RootTypeListFilter
 from goals.admin.mixins import GoalForm, OwnedAdminMixin, SoftDeleteAdminMixin
-from goals.models import Goal, GoalType, UltimateGoal
+from goals.models import Fractal, Goal, GoalType
+from goals.roots import ROOT_TYPES
 from goals.selectors import goal_ancestor_names
 from sessions import selectors
-from sessions.services import goal_delete, goal_purge, goal_restore
+from sessions.services import goal_delete, goal_move, goal_purge, goal_restore
 
 LIST_LIMIT = 50
 
@@ -48,10 +49,19 @@ class GoalServicesMixin:
     def purge_service(self, obj):
         return goal_purge(goal=obj)
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.user = request.user  # a class made for this request by modelform_factory
+        return form
+
     def save_model(self, request, obj, form, change) -> None:
+        """A new parent moves the goal with its subtree and what hangs off it (goal_move), then
+        the other fields are saved; the admin's change view holds both in one transaction."""
         # A fractal created by a staff user who is not a superuser belongs to them.
         if not change and obj.is_root and not request.user.is_superuser:
             obj.owner = request.user
+        if change and "parent" in form.changed_data and obj.parent_id is not None:
+            goal_move(goal=obj, new_parent=obj.parent, user=request.user)
         super().save_model(request, obj, form, change)
 
 
@@ -130,30 +140,48 @@ def _goal_links(goals) -> str:
     return format_html_join(", ", '<a href="{}">{}</a> ({})', rows)
 
 
-@admin.register(UltimateGoal)
+@admin.register(Fractal)
 class FractalAdmin(GoalServicesMixin, SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin):
-    """Fractals (ultimate goals): their owners, and a page of analytics for each."""
+    """Fractals (root goals of any of the four root types): their owners, and a page of
+    analytics for each."""
 
-    list_display = ("name", "owner", "completed", "created_at", "analytics_link")
-    list_filter = ("completed",)
+    list_display = ("name", "type", "owner", "completed", "created_at", "analytics_link")
+    list_filter = (RootTypeListFilter, "completed")
     list_select_related = ("owner",)
     search_fields = ("name", "description")
-    fields = ("name", "owner", "description", "deadline", "completed", "targets", "attributes")
+    fields = (
+        "name",
+        "type",
+        "owner",
+        "description",
+        "deadline",
+        "completed",
+        "targets",
+        "attributes",
+    )
     ordering = ("name",)
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "type":
+            # A fractal starts at one of the root types; the goal form offers the others.
+            kwargs["choices"] = [
+                (value, label) for value, label in GoalType.choices if value in ROOT_TYPES
+            ]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def get_urls(self):
         return [
             path(
                 "<path:object_id>/analytics/",
                 self.admin_site.admin_view(self.analytics_view),
-                name="goals_ultimategoal_analytics",
+                name="goals_fractal_analytics",
             ),
             *super().get_urls(),
         ]
 
     @admin.display(description="analytics")
     def analytics_link(self, obj) -> str:
-        url = reverse("admin:goals_ultimategoal_analytics", args=[obj.pk])
+        url = reverse("admin:goals_fractal_analytics", args=[obj.pk])
         return format_html('<a href="{}">Analytics</a>', url)
 
     def analytics_view(self, request, object_id):

@@ -57,9 +57,10 @@ def log_in(page: Page, base: str, username: str, password: str) -> None:
     page.wait_for_selector("#site-name")
 
 
-def choose_autocomplete(page: Page, field: str, text: str) -> None:
-    """Pick `text` in the admin's select2 autocomplete for `field` (e.g. "parent")."""
+def choose_autocomplete(page: Page, field: str, text: str, search: str | None = None) -> None:
+    """Pick `text` in the admin's select2 autocomplete for `field` (e.g. "parent"), typing
+    `search` (default: `text`; a label such as "Distance (km)" is not what the admin searches)."""
     page.click(f"[aria-labelledby='select2-id_{field}-container']")
-    page.fill(".select2-search__field", text)
+    page.fill(".select2-search__field", search or text)
     # Click the option itself: Enter would take whichever option a stale result list highlights.
     page.click(f".select2-results__option:text-is('{text}')")

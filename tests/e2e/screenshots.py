@@ -38,7 +38,7 @@ def main(base: str, out: Path) -> None:
         "goals-tree.png": f"/admin/goals/goal/?fractal={fractal.pk}&o=-3.1",
         "practice-session.png": f"/admin/goals/practicesession/{session.pk}/change/",
         "recycle-bin.png": "/admin/recycle-bin/",
-        "analytics.png": f"/admin/goals/ultimategoal/{fractal.pk}/analytics/",
+        "analytics.png": f"/admin/goals/fractal/{fractal.pk}/analytics/",
     }
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 900})

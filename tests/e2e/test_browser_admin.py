@@ -113,7 +113,8 @@ def story(page, browser, server, artifacts) -> None:
     log_in(page, base, "alice", "pw-alice")
     add_goal(page, base, "Run a marathon", "UltimateGoal")
     add_goal(page, base, "Build endurance", "LongTermGoal", parent="Run a marathon")
-    add_goal(page, base, "Run 10k", "ShortTermGoal", parent="Build endurance")
+    add_goal(page, base, "Half marathon", "MidTermGoal", parent="Build endurance")
+    add_goal(page, base, "Run 10k", "ShortTermGoal", parent="Half marathon")
     snap("goals")
 
     page.goto(f"{base}/admin/goals/activitydefinition/add/")
@@ -144,7 +145,9 @@ def story(page, browser, server, artifacts) -> None:
     snap("timer")
 
     page.click("#activity_instances-group a.inlinechangelink")
-    choose_autocomplete(page, "metric_values-0-metric_definition", "Distance (km)")
+    choose_autocomplete(
+        page, "metric_values-0-metric_definition", "Distance (km)", search="Distance"
+    )
     page.fill("#id_metric_values-0-value", "5.2")
     page.click("input[name=_save]")
     page.wait_for_selector(".messagelist .success")
@@ -174,7 +177,7 @@ def story(page, browser, server, artifacts) -> None:
     assert deleted == 0
 
     fractal_id = goal_id(server.database, "Run a marathon")
-    page.goto(f"{base}/admin/goals/ultimategoal/")
+    page.goto(f"{base}/admin/goals/fractal/")
     page.click("a:has-text('Analytics')")
     page.wait_for_selector("h1:has-text('Analytics of Run a marathon')")
     assert page.locator("#analytics-summary td").first.inner_text() == "1"
@@ -186,6 +189,6 @@ def story(page, browser, server, artifacts) -> None:
     assert "Run a marathon" not in other.content()
     response = other.goto(f"{base}/admin/goals/goal/{fractal_id}/change/")
     assert response.status == 404
-    response = other.goto(f"{base}/admin/goals/ultimategoal/{fractal_id}/analytics/")
+    response = other.goto(f"{base}/admin/goals/fractal/{fractal_id}/analytics/")
     assert response.status == 404
     other.screenshot(path=str(artifacts / "99-second-user.png"))

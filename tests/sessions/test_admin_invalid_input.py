@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.forms import CheckboxInput, MultiWidget
 from django.forms.models import model_to_dict
 from django.urls import reverse
 
 from goals.models import Goal
 from goals.selectors import MAX_TREE_DEPTH
+from tests.admin_forms import form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -44,32 +44,6 @@ def test_the_page_of_a_goal_that_is_its_own_parent_renders(alice, admin_client):
     assert f'href="{reverse("admin:goals_goal_change", args=[alone.pk])}">Own parent</a>' in (
         response.content.decode()
     )
-
-
-def form_data(response) -> dict[str, str]:
-    """The POST data of an admin change page as rendered: its form, inline forms and counts."""
-    context = response.context
-    forms = [context["adminform"].form]
-    for inline in context["inline_admin_formsets"]:
-        forms += [inline.formset.management_form, *inline.formset.forms]
-    data: dict[str, str] = {}
-    for form in forms:
-        for bound in form:
-            widget = getattr(bound.field.widget, "widget", bound.field.widget)  # related wrapper
-            value = bound.value()
-            if isinstance(widget, MultiWidget):
-                parts = value if isinstance(value, list) else widget.decompress(value)
-                for index, (sub, part) in enumerate(zip(widget.widgets, parts, strict=True)):
-                    data[f"{bound.html_name}_{index}"] = sub.format_value(part) or ""
-            elif isinstance(widget, CheckboxInput):
-                if value:
-                    data[bound.html_name] = "on"
-            else:
-                shown = widget.format_value(value)
-                if isinstance(shown, list):
-                    shown = shown[0] if shown else ""
-                data[bound.html_name] = shown or ""
-    return data
 
 
 START = {"_0": "2026-03-01", "_1": "10:00:00"}
@@ -216,3 +190,14 @@ def test_a_goal_holding_legacy_broken_json_stays_editable(alice, admin_client):
     assert admin_client.post(url, {**data, "name": "Renamed"}).status_code == 302
     kept = Goal.all_objects.get(pk=alice.short.pk)
     assert (kept.name, kept.attributes) == ("Renamed", "{legacy: not json")
+
+
+@pytest.mark.parametrize("goal_type", ["", "EpicGoal"])
+def test_adding_a_goal_of_no_or_an_unknown_type_is_an_error(goal_type, admin_client):
+    """A missing or unknown type is a field error, not a failure of the tree's order check."""
+    url = reverse("admin:goals_goal_add")
+    response = admin_client.post(url, {"name": "Typeless", "type": goal_type, "sort_order": "0"})
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["type"]
+    assert not Goal.all_objects.filter(name="Typeless").exists()

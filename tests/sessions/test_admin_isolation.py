@@ -19,7 +19,7 @@ def rows_of(world) -> dict[str, object]:
     """One row per registered model of a world, keyed by admin URL prefix."""
     return {
         "goals_goal": world.short,
-        "goals_ultimategoal": world.fractal,
+        "goals_fractal": world.fractal,
         "goals_practicesession": world.session,
         "goals_activitydefinition": world.activity,
         "goals_metricdefinition": world.metric,

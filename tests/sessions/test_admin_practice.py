@@ -123,10 +123,10 @@ def test_the_template_form_rejects_invalid_json(alice):
 def test_the_analytics_page_shows_the_fractals_figures(alice, bob):
     """Sessions per week, practice time and the chosen metric's series; 404 for other owners."""
     Goal.objects.filter(pk=alice.session.pk).update(total_duration_seconds=5400)
-    url = reverse("admin:goals_ultimategoal_analytics", args=[alice.fractal.pk])
+    url = reverse("admin:goals_fractal_analytics", args=[alice.fractal.pk])
     page = alice.client.get(url, {"metric": alice.metric.pk}).content.decode()
     assert "1 h 30 min" in page
     assert "Practice sessions per week" in page
     assert "<polyline" in page and "42.5" in page
-    other = reverse("admin:goals_ultimategoal_analytics", args=[bob.fractal.pk])
+    other = reverse("admin:goals_fractal_analytics", args=[bob.fractal.pk])
     assert alice.client.get(other).status_code == 404

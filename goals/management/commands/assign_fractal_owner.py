@@ -12,9 +12,9 @@ from goals.services import fractal_owner_assign
 
 class Command(BaseCommand):
     help = (
-        "Give fractals (ultimate goals) to a user. Without --root, every fractal that has no owner "
-        "yet, which is how a migrated legacy database gets its default owner; staff users who "
-        "are not superusers see only the fractals they own."
+        "Give fractals (root goals of any root type) to a user. Without --root, every fractal "
+        "that has no owner yet, which is how a migrated legacy database gets its default owner; "
+        "staff users who are not superusers see only the fractals they own."
     )
 
     def add_arguments(self, parser) -> None:
@@ -24,7 +24,7 @@ class Command(BaseCommand):
             action="append",
             dest="roots",
             metavar="ID",
-            help="Id of an ultimate goal to assign (repeatable; default: all without an owner).",
+            help="Id of a fractal's root goal (repeatable; default: all without an owner).",
         )
         parser.add_argument(
             "--reassign",
