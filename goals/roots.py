@@ -46,20 +46,26 @@ def parent_type(goal_type: str) -> str | None:
     return TREE_ORDER[position - 1] if position else None
 
 
+def article_and_label(goal_type: str) -> str:
+    """'a mid-term goal', 'an ultimate goal': a type's label with its article."""
+    label = GoalType(goal_type).label.lower()
+    return f"{'an' if label[0] in 'aeiou' else 'a'} {label}"
+
+
 def placement_error(goal_type: str, parent_goal_type: str | None) -> str | None:
     """Why a goal of `goal_type` cannot hang under a goal of `parent_goal_type`, or None."""
-    label = GoalType(goal_type).label
     expected = parent_type(goal_type)
+    this = article_and_label(goal_type).capitalize()
     if parent_goal_type is None:
         if goal_type in PARENTLESS_TYPES:
             return None
-        return f"A {label.lower()} belongs under a {GoalType(expected).label.lower()}."
+        return f"{this} belongs under {article_and_label(expected)}."
     if expected is None:
-        return f"An {label.lower()} is the top of its fractal: it has no parent."
+        return f"{this} is the top of its fractal: it has no parent."
     if parent_goal_type != expected:
         return (
-            f"A {label.lower()} belongs under a {GoalType(expected).label.lower()}, "
-            f"not under a {GoalType(parent_goal_type).label.lower()}."
+            f"{this} belongs under {article_and_label(expected)}, "
+            f"not under {article_and_label(parent_goal_type)}."
         )
     return None
 

@@ -23,6 +23,7 @@ from goals.roots import (
     IS_OWN_ROOT,
     ROOT_TYPES,
     GoalType,
+    article_and_label,
     placement_error,
     root_constraints,
 )
@@ -293,7 +294,7 @@ class Goal(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
         if not refusing:
             return {}
         return {
-            "type": f"Its children cannot hang under a {GoalType(self.type).label.lower()}: "
+            "type": f"Its children cannot hang under {article_and_label(self.type)}: "
             + " ".join(placement_error(child, self.type) for child in sorted(refusing))
         }
 

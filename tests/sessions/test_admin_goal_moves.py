@@ -150,7 +150,7 @@ WRONG_PLACES = {
     "long-term under an immediate goal": (
         "long",
         "other immediate",
-        "A long-term goal belongs under a ultimate goal, not under a immediate goal.",
+        "A long-term goal belongs under an ultimate goal, not under an immediate goal.",
     ),
 }
 
