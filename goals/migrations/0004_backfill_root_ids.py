@@ -284,10 +284,13 @@ class Backfill:
         )
         disagree: list[str] = []
         while self.descend_from_frontier():
-            # Sessions without a parent: the root of the goal(s) they are linked to...
+            # Sessions without a parent: the root of the goal(s) they are linked to (a real
+            # fractal before the recovery root, where a link leads to a lost goal)...
+            real = f"CASE WHEN r.root_id <> '{self.recovery_id}' THEN r.root_id END"
             found = self.parentless_sessions(
-                "SELECT l.practice_session_id AS session_id, MIN(r.root_id) AS root_id, "
-                "COUNT(DISTINCT r.root_id) AS roots "
+                "SELECT l.practice_session_id AS session_id, "
+                f"COALESCE(MIN({real}), MIN(r.root_id)) AS root_id, "
+                f"COUNT(DISTINCT {real}) AS roots "
                 f"FROM {links} l JOIN goal_roots_backfill r ON r.id = l.short_term_goal_id "
                 "GROUP BY l.practice_session_id",
                 disagree,
