@@ -24,6 +24,8 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
+from goals.locking import database_file
+
 MANIFEST_SUFFIX = ".json"
 MANIFEST_VERSION = 1
 
@@ -69,15 +71,19 @@ def backup_dir(*, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None) 
         return Path(configured)
     connection = connections[using]
     if connection.vendor == "sqlite":
-        return Path(connection.settings_dict["NAME"]).resolve().parent / "backups"
+        database = database_file(using) or Path(connection.settings_dict["NAME"]).resolve()
+        return database.parent / "backups"
     return Path(settings.BASE_DIR) / "var" / "backups"
 
 
 def database_label(using: str = DEFAULT_DB_ALIAS) -> str:
-    """The base of backup names: the SQLite file name, or the PostgreSQL database name."""
+    """The base of backup names: the SQLite file's real name (a symlink resolved), or the
+    PostgreSQL database name."""
     connection = connections[using]
     name = connection.settings_dict["NAME"]
-    return Path(name).name if connection.vendor == "sqlite" else f"{name}.pgdump"
+    if connection.vendor != "sqlite":
+        return f"{name}.pgdump"
+    return (database_file(using) or Path(name)).name
 
 
 # -- creating -----------------------------------------------------------------------------------
@@ -174,8 +180,8 @@ def _check_space(folder: Path, needed: int, min_free_bytes: int | None) -> None:
 
 def _sqlite_source(using: str) -> Path:
     name = connections[using].settings_dict["NAME"]
-    path = Path(name)
-    if not path.is_file():
+    path = database_file(using)
+    if path is None or not path.is_file():
         raise BackupError(
             f"The database {name} does not exist, so there is nothing to back up. Check "
             "DATABASE_URL.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -47,6 +48,11 @@ def _backup(alias: str, *args: str) -> str:
     out = StringIO()
     call_command("backup_db", *args, database=alias, stdout=out)
     return out.getvalue()
+
+
+def _reported(output: str) -> Path:
+    """The path a successful backup_db printed."""
+    return Path(re.match(r"Backup verified: (\S+) \(", output).group(1))
 
 
 def test_backup_is_verified_with_a_manifest(migrated_db):
@@ -205,3 +211,26 @@ def test_backup_of_a_missing_database_is_refused(tmp_path, legacy_database):
     ):
         _backup(alias)
     assert raised.value.returncode == 2
+
+
+def test_backups_through_a_symlink_are_those_of_the_file_it_points_to(
+    make_legacy_db, legacy_database, tmp_path
+):
+    """Backing up through a symlink names the backup after the real file, beside it, so both
+    names of the database share one list of backups."""
+    real = make_legacy_db("dev")
+    link = tmp_path / "elsewhere" / "goals.db"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    with legacy_database(link) as alias:
+        through_link = _reported(_backup(alias))
+    with legacy_database(real) as alias:
+        through_target = _reported(_backup(alias))
+        listed = [backup.path for backup in backups_list(using=alias)]
+    with legacy_database(link) as alias:
+        assert [backup.path for backup in backups_list(using=alias)] == listed
+
+    assert through_link.parent == through_target.parent == real.parent / "backups"
+    assert through_link.name.startswith(f"{real.name}.backup_")
+    assert sorted(listed) == sorted([through_link, through_target])
+    assert not (link.parent / "backups").exists()
