@@ -1,17 +1,24 @@
 """Verified backups and safe restores of the database, SQLite or PostgreSQL.
 
-A backup is `<db name>.backup_YYYYMMDD_HHMMSS` plus a manifest `<backup>.json` beside it (sha256,
-size, row counts at the moment of the copy, applied migrations, source, time). A backup is
-verified only when its manifest exists and matches the file: the manifest is written last, so a
-backup that was interrupted never looks verified.
+A backup is `<db name>.backup_YYYYMMDD_HHMMSS_ffffff` plus a manifest `<backup>.json` beside it
+(sha256, size, row counts at the moment of the copy, applied migrations, source, time). A backup
+is verified only when its manifest exists and matches the file: the manifest is written last, so
+a backup that was interrupted never looks verified. Names are claimed with O_EXCL, so backups
+started at the same instant never share one (the later gets `-2`, `-3`, ...), and backups are
+ordered by the time in their manifests, never by their names.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import errno
 import hashlib
+import itertools
 import json
 import os
+import re
+import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -28,6 +35,10 @@ from goals.locking import database_file
 
 MANIFEST_SUFFIX = ".json"
 MANIFEST_VERSION = 1
+# Files SQLite reads together with a database: a backup must have none beside it.
+SQLITE_COMPANIONS = ("-wal", "-journal")
+# Bytes 18 and 19 of an SQLite file: 1 for the rollback journal, 2 for WAL (file format docs).
+ROLLBACK_JOURNAL_FORMAT = b"\x01\x01"
 
 
 class BackupError(Exception):
@@ -86,6 +97,11 @@ def database_label(using: str = DEFAULT_DB_ALIAS) -> str:
     return (database_file(using) or Path(name)).name
 
 
+def _busy_timeout(using: str) -> float:
+    """Seconds an SQLite connection of `using` waits for another process's lock."""
+    return float(connections[using].settings_dict.get("OPTIONS", {}).get("timeout", 5.0))
+
+
 # -- creating -----------------------------------------------------------------------------------
 
 
@@ -102,49 +118,113 @@ def backup_create(
     connection = connections[using]
     folder = backup_dir(using=using, directory=directory)
     _prepare_folder(folder)
-    stamp = timezone.now().strftime("%Y%m%d_%H%M%S")
-    target = folder / f"{database_label(using)}.backup_{stamp}"
-    counter = 1
-    while target.exists() or manifest_path(target).exists():
-        counter += 1
-        target = folder / f"{database_label(using)}.backup_{stamp}_{counter}"
-    partial = target.with_name(f".{target.name}.partial")
+    reserve = min_free_bytes
+    if reserve is None:
+        reserve = int(getattr(settings, "FRACTAL_BACKUP_MIN_FREE_BYTES", 0))
+    label = database_label(using)
+    taken_at = timezone.now()
+    partial = None
     try:
+        partial = _new_hidden_file(folder, f".{label}.backup_", ".partial")
         if connection.vendor == "sqlite":
             source = _sqlite_source(using)
-            _check_space(folder, source.stat().st_size, min_free_bytes)
-            counts = _sqlite_copy(source, partial)
+            counts, migrations = _sqlite_copy(
+                source, partial, folder=folder, reserve=reserve, timeout=_busy_timeout(using)
+            )
         elif connection.vendor == "postgresql":
-            _check_space(folder, _postgres_size(using), min_free_bytes)
+            _check_space(folder, _postgres_size(using), reserve)
             counts = _postgres_dump(using, partial)
+            migrations = _applied_migrations(using)
             source = Path(connection.settings_dict["NAME"])
         else:
             raise BackupError(f"Backups of {connection.vendor} databases are not supported.", 2)
-        os.replace(partial, target)
-        _fsync_dir(folder)
+        _fsync_file(partial)
+        size, digest = partial.stat().st_size, _sha256(partial)
+        target = _publish(partial, folder, f"{label}.backup_{taken_at:%Y%m%d_%H%M%S_%f}")
     except OSError as error:
-        raise BackupError(
-            f"Could not write the backup in {folder} ({error.strerror or error}). Free space or "
-            "choose another folder (--dir, FRACTAL_BACKUP_DIR); nothing was changed.",
-            4,
-        ) from error
+        raise _unwritable(folder, error) from error
+    except sqlite3.Error as error:
+        raise _sqlite_failure(error, using, folder) from error
     finally:
-        partial.unlink(missing_ok=True)
+        if partial is not None:
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                partial.with_name(partial.name + suffix).unlink(missing_ok=True)
     backup = Backup(
         path=target,
-        created_at=timezone.now().isoformat(),
-        size=target.stat().st_size,
-        sha256=_sha256(target),
+        created_at=taken_at.isoformat(),
+        size=size,
+        sha256=digest,
         row_counts=counts,
-        migrations=_applied_migrations(using),
+        migrations=migrations,
         source=str(source),
         engine=connection.vendor,
         verified=True,
     )
-    _write_manifest(backup)
+    try:
+        _write_manifest(backup)
+    except OSError as error:
+        target.unlink(missing_ok=True)  # without its manifest it is no backup
+        raise _unwritable(folder, error) from error
     if keep is not None:
         backups_prune(using=using, directory=folder, keep=keep)
     return backup
+
+
+def _unwritable(folder: Path, error: OSError) -> BackupError:
+    return BackupError(
+        f"Could not write the backup in {folder} ({error.strerror or error}). Free space or "
+        "choose another folder (--dir, FRACTAL_BACKUP_DIR); nothing was changed.",
+        4,
+    )
+
+
+def _sqlite_failure(error: sqlite3.Error, using: str, folder: Path) -> BackupError:
+    """What an SQLite error during a backup means, as an error with its exit status."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    name = connections[using].settings_dict["NAME"]
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return BackupError(
+            f"{name} stayed locked by another process for longer than the busy timeout "
+            f"({_busy_timeout(using)} s), so it could not be read. Let that process finish, "
+            "then back up again; nothing was changed.",
+            6,
+        )
+    if code == sqlite3.SQLITE_FULL:
+        return _unwritable(folder, OSError(errno.ENOSPC, str(error)))
+    return BackupError(f"{name} could not be copied ({error}); nothing was changed.", 5)
+
+
+def _new_hidden_file(folder: Path, prefix: str, suffix: str) -> Path:
+    """A new empty file of this process alone, so two processes never write the same one."""
+    while True:
+        path = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except FileExistsError:
+            continue
+        return path
+
+
+def _publish(partial: Path, folder: Path, name: str) -> Path:
+    """Give the verified copy its name, never one that another backup (or a manifest left
+    without its file) already has: the name is claimed with O_EXCL, then the copy renamed
+    over that empty claim."""
+    for counter in itertools.count(1):
+        target = folder / (name if counter == 1 else f"{name}-{counter}")
+        if manifest_path(target).exists():
+            continue
+        try:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except FileExistsError:
+            continue
+        try:
+            os.replace(partial, target)
+        except OSError:
+            target.unlink(missing_ok=True)
+            raise
+        _fsync_dir(folder)
+        return target
+    raise AssertionError("unreachable")  # pragma: no cover - itertools.count never ends
 
 
 def _prepare_folder(folder: Path) -> None:
@@ -164,16 +244,13 @@ def _prepare_folder(folder: Path) -> None:
         )
 
 
-def _check_space(folder: Path, needed: int, min_free_bytes: int | None) -> None:
-    reserve = min_free_bytes
-    if reserve is None:
-        reserve = int(getattr(settings, "FRACTAL_BACKUP_MIN_FREE_BYTES", 0))
+def _check_space(folder: Path, needed: int, reserve: int) -> None:
     free = shutil.disk_usage(folder).free
     if free < needed + reserve:
         raise BackupError(
             f"Not enough free space in {folder}: {free} bytes free, {needed + reserve} needed "
-            f"(backup {needed} + reserve {reserve}). Free space or choose another folder; "
-            "nothing was changed.",
+            f"(backup {needed} + reserve {reserve}). Free space or choose another folder "
+            "(--dir, FRACTAL_BACKUP_DIR); nothing was changed.",
             4,
         )
 
@@ -190,14 +267,20 @@ def _sqlite_source(using: str) -> Path:
     return path
 
 
-def _sqlite_copy(source: Path, target: Path) -> dict[str, int]:
-    """Copy with SQLite's online backup API inside one read transaction, so the row counts and
-    the copy are the same snapshot while other processes keep writing."""
-    reader = sqlite3.connect(source, timeout=30, isolation_level=None)
-    copy = sqlite3.connect(target)
+def _sqlite_copy(
+    source: Path, target: Path, *, folder: Path, reserve: int, timeout: float
+) -> tuple[dict[str, int], list[str]]:
+    """Copy with SQLite's online backup API inside one read transaction, so the row counts, the
+    applied migrations and the copy are one snapshot while other processes keep writing. The
+    space check counts the pages of that snapshot, -wal included, not the main file's size."""
+    reader = sqlite3.connect(source, timeout=timeout, isolation_level=None)
+    copy = sqlite3.connect(target, isolation_level=None)
     try:
         reader.execute("BEGIN")
-        counts = _sqlite_counts(reader)
+        counts = _sqlite_counts(reader)  # the first read fixes the snapshot
+        pages = reader.execute("PRAGMA page_count").fetchone()[0]
+        _check_space(folder, pages * reader.execute("PRAGMA page_size").fetchone()[0], reserve)
+        migrations = _sqlite_migrations(reader)
         reader.backup(copy)
         reader.execute("COMMIT")
         copy.execute("PRAGMA journal_mode=DELETE")  # a backup is one self-contained file
@@ -210,7 +293,46 @@ def _sqlite_copy(source: Path, target: Path) -> dict[str, int]:
         raise BackupError(f"The copy failed PRAGMA integrity_check: {'; '.join(check[:5])}.", 5)
     if copied != counts:
         raise BackupError("The copy's row counts differ from the source's; it was discarded.", 5)
-    return counts
+    problem = _not_self_contained(target)
+    if problem:
+        raise BackupError(f"The copy is not one self-contained file: {problem}.", 5)
+    return counts, migrations
+
+
+def _not_self_contained(path: Path) -> str | None:
+    """Why SQLite would read more than this one file for the database in it, if it would."""
+    for suffix in SQLITE_COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        if not companion.exists():
+            continue
+        effect = (
+            "read rows from it that the backup's sha256 does not cover"
+            if suffix == "-wal"
+            else "roll the file back with it on opening, changing bytes the sha256 covers"
+        )
+        return (
+            f"{companion.name} is beside it, so SQLite would {effect} (a backup is one file; "
+            "something opened this one and wrote to it)"
+        )
+    with path.open("rb") as handle:
+        header = handle.read(20)
+    if (
+        len(header) == 20
+        and header.startswith(b"SQLite format 3")
+        and (header[18:20] != ROLLBACK_JOURNAL_FORMAT)
+    ):
+        return "its header says WAL journaling, so SQLite would look for a -wal beside it"
+    return None
+
+
+def _sqlite_migrations(connection: sqlite3.Connection) -> list[str]:
+    found = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'django_migrations'"
+    ).fetchone()
+    if not found:
+        return []
+    rows = connection.execute("SELECT app, name FROM django_migrations")
+    return sorted(f"{app}.{name}" for app, name in rows)
 
 
 def _sqlite_counts(connection: sqlite3.Connection) -> dict[str, int]:
@@ -240,7 +362,8 @@ def _postgres_env(using: str) -> tuple[list[str], dict[str, str]]:
     args = ["--host", config.get("HOST") or "localhost", "--username", config.get("USER") or ""]
     if config.get("PORT"):
         args += ["--port", str(config["PORT"])]
-    env = dict(os.environ)
+    # English messages, so a full disk can be told from other failures (_postgres_dump).
+    env = {**os.environ, "LC_MESSAGES": "C"}
     if config.get("PASSWORD"):
         env["PGPASSWORD"] = config["PASSWORD"]
     return args, env
@@ -287,6 +410,8 @@ def _postgres_dump(using: str, target: Path) -> dict[str, int]:
         finally:
             cursor.execute("COMMIT")
     if result.returncode != 0:
+        if "No space left on device" in result.stderr:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         raise BackupError(f"pg_dump failed: {result.stderr.strip()}", 5)
     _pg_restore_list(target)
     return counts
@@ -316,6 +441,11 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
 
 
 def _write_manifest(backup: Backup) -> None:
@@ -402,17 +532,34 @@ def _deep_check(backup: Backup) -> str | None:
 
 
 def backups_list(*, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None) -> list[Backup]:
-    """Backups of this database in the folder, newest first."""
+    """Backups of this database in the folder, newest first by the time in their manifests (the
+    file's modification time for one without)."""
     folder = backup_dir(using=using, directory=directory)
     if not folder.is_dir():
         return []
     prefix = f"{database_label(using)}.backup_"
-    paths = [
-        path
-        for path in folder.iterdir()
-        if path.name.startswith(prefix) and not path.name.endswith(MANIFEST_SUFFIX)
-    ]
-    return [backup_read(path) for path in sorted(paths, key=lambda p: p.name, reverse=True)]
+    found = []
+    for path in folder.iterdir():
+        if not path.name.startswith(prefix) or path.name.endswith(MANIFEST_SUFFIX):
+            continue
+        try:
+            backup = backup_read(path)
+            found.append((_taken(backup), backup))
+        except FileNotFoundError:
+            continue  # pruned by a backup_db running at the same time
+    return [backup for _, backup in sorted(found, key=lambda pair: pair[0], reverse=True)]
+
+
+def _taken(backup: Backup) -> tuple[datetime.datetime, int]:
+    """When a backup was taken, then the `-N` its name got when another had the same time."""
+    when = None
+    if backup.created_at:
+        with contextlib.suppress(ValueError):
+            when = datetime.datetime.fromisoformat(backup.created_at)
+    if when is None or when.tzinfo is None:
+        when = datetime.datetime.fromtimestamp(backup.path.stat().st_mtime, tz=datetime.UTC)
+    counter = re.search(r"-(\d+)$", backup.path.name)
+    return when, int(counter.group(1)) if counter else 1
 
 
 def _check_keep(keep: int) -> None:
@@ -430,7 +577,8 @@ def backups_prune(
     ]
     removed = []
     for backup in verified[keep:]:
-        backup.path.unlink()
+        # missing_ok: a backup_db running at the same time may have pruned it already.
+        backup.path.unlink(missing_ok=True)
         backup.manifest_path.unlink(missing_ok=True)
         removed.append(backup.path)
     return removed

@@ -92,7 +92,14 @@ def main() -> None:
     backups._sqlite_swap = steps.enter("restore: swap", backups._sqlite_swap)
     backups._postgres_restore = steps.enter("restore: pg_restore", backups._postgres_restore)
 
-    for name in ("_sqlite_copy", "_sha256", "_write_manifest", "_fsync_dir", "_postgres_dump"):
+    for name in (
+        "_sqlite_copy",
+        "_sha256",
+        "_write_manifest",
+        "_fsync_dir",
+        "_postgres_dump",
+        "_publish",
+    ):
         setattr(backups, name, steps.wrap(name, getattr(backups, name)))
     # Process-wide: this process exists only to run the one command.
     os.replace = steps.wrap("os.replace", os.replace)
