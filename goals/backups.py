@@ -6,6 +6,13 @@ is verified only when its manifest exists and matches the file: the manifest is 
 a backup that was interrupted never looks verified. Names are claimed with O_EXCL, so backups
 started at the same instant never share one (the later gets `-2`, `-3`, ...), and backups are
 ordered by the time in their manifests, never by their names.
+
+An SQLite backup is one self-contained file in rollback-journal mode: a `-wal` or `-journal`
+beside it would hold pages its sha256 does not cover, so such a backup is not verified. A
+restore copies the backup's bytes once, checks that copy (sha256, integrity_check, row counts)
+and writes it into the live database through SQLite's backup API, in one transaction under the
+database's write lock: the database file stays the same file, so a process that has it open
+sees the restored rows afterwards instead of writing on into a replaced file.
 """
 
 from __future__ import annotations
@@ -22,7 +29,6 @@ import secrets
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -39,6 +45,9 @@ MANIFEST_VERSION = 1
 SQLITE_COMPANIONS = ("-wal", "-journal")
 # Bytes 18 and 19 of an SQLite file: 1 for the rollback journal, 2 for WAL (file format docs).
 ROLLBACK_JOURNAL_FORMAT = b"\x01\x01"
+# Pages a restore copies per step of SQLite's backup API; the write lock and the transaction are
+# held across steps, so this sets only how often the busy check runs.
+RESTORE_STEP_PAGES = 1024
 
 
 class BackupError(Exception):
@@ -496,16 +505,24 @@ def backup_read(path: Path, *, deep: bool = False) -> Backup:
     except (ValueError, KeyError) as error:
         return Backup(path=path, problem=f"unreadable manifest ({error})")
     backup = Backup(path=path, **fields)
-    problem = None
-    if path.stat().st_size != backup.size:
-        problem = f"size {path.stat().st_size} differs from the manifest's {backup.size}"
-    elif _sha256(path) != backup.sha256:
-        problem = "sha256 differs from the manifest's: the file was changed"
-    elif deep:
-        problem = _deep_check(backup)
+    problem = _mismatch(backup, deep=deep)
     return Backup(
         **{**asdict(backup), "path": path, "verified": problem is None, "problem": problem}
     )
+
+
+def _mismatch(backup: Backup, *, deep: bool) -> str | None:
+    """How the file differs from what its manifest says, if it does."""
+    path = backup.path
+    if backup.engine == "sqlite":
+        problem = _not_self_contained(path)
+        if problem:
+            return problem
+    if path.stat().st_size != backup.size:
+        return f"size {path.stat().st_size} differs from the manifest's {backup.size}"
+    if _sha256(path) != backup.sha256:
+        return "sha256 differs from the manifest's: the file was changed"
+    return _deep_check(backup) if deep else None
 
 
 def _deep_check(backup: Backup) -> str | None:
@@ -515,8 +532,13 @@ def _deep_check(backup: Backup) -> str | None:
         except BackupError as error:
             return str(error)
         return None
+    return _sqlite_check(backup.path, backup.row_counts)
+
+
+def _sqlite_check(path: Path, row_counts: dict[str, int]) -> str | None:
+    """What is wrong with the SQLite file at `path` as a copy with these row counts, if any."""
     try:
-        connection = sqlite3.connect(f"{backup.path.resolve().as_uri()}?mode=ro", uri=True)
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             check = [row[0] for row in connection.execute("PRAGMA integrity_check")]
             counts = _sqlite_counts(connection)
@@ -526,7 +548,7 @@ def _deep_check(backup: Backup) -> str | None:
         return f"not a readable SQLite database ({error})"
     if check != ["ok"]:
         return f"integrity_check failed: {'; '.join(check[:3])}"
-    if counts != backup.row_counts:
+    if counts != row_counts:
         return "row counts differ from the manifest's"
     return None
 
@@ -540,7 +562,9 @@ def backups_list(*, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None
     prefix = f"{database_label(using)}.backup_"
     found = []
     for path in folder.iterdir():
-        if not path.name.startswith(prefix) or path.name.endswith(MANIFEST_SUFFIX):
+        if not path.name.startswith(prefix) or path.name.endswith(
+            (MANIFEST_SUFFIX, "-shm", *SQLITE_COMPANIONS)
+        ):
             continue
         try:
             backup = backup_read(path)
@@ -591,12 +615,17 @@ def backups_prune(
 class RestoreResult:
     restored: Backup
     safety_backup: Backup | None
+    removed_leftovers: list[Path] = field(default_factory=list)
 
 
 def backup_restore(
     *, path: Path, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None
 ) -> RestoreResult:
-    """Replace the database with a verified backup, after a safety backup of the current one."""
+    """Restore a verified backup into the database, after a safety backup of the current one.
+
+    Runs under the maintenance lock (restore_db takes it), so a staged copy found beside an
+    SQLite database is one an interrupted restore left behind, and is removed.
+    """
     backup = backup_read(Path(path), deep=True)
     if not backup.verified:
         raise BackupError(
@@ -610,52 +639,166 @@ def backup_restore(
             f"{path} is a {backup.engine} backup; the '{using}' database is {connection.vendor}.", 3
         )
     safety = None
+    removed: list[Path] = []
     if connection.vendor == "sqlite":
-        target = Path(connection.settings_dict["NAME"])
+        target = database_file(using)
+        if target is None:
+            raise BackupError(f"The '{using}' database is in memory: there is no file to restore.")
+        removed = _remove_staged_leftovers(target)
         if target.exists():
             safety = backup_create(using=using, directory=directory)
         connection.close()
-        _sqlite_swap(backup.path, target)
+        _sqlite_restore(backup, target, timeout=_busy_timeout(using), safety=safety)
     else:
         safety = backup_create(using=using, directory=directory)
         connection.close()
         _postgres_restore(using, backup.path)
-    return RestoreResult(restored=backup, safety_backup=safety)
+    return RestoreResult(restored=backup, safety_backup=safety, removed_leftovers=removed)
 
 
-def _sqlite_swap(source: Path, target: Path) -> None:
-    """Write the backup beside the database, then rename it over; stale -wal/-shm files of the
-    old database are removed under its exclusive lock so they can never be applied to the new."""
-    staged = target.with_name(f".{target.name}.restoring")
-    shutil.copyfile(source, staged)
-    with staged.open("rb") as handle:
-        os.fsync(handle.fileno())
-    with _exclusive(target):
-        os.replace(staged, target)
-        for suffix in ("-wal", "-shm", "-journal"):
-            target.with_name(target.name + suffix).unlink(missing_ok=True)
-        _fsync_dir(target.parent)
+def _staged_prefix(target: Path) -> str:
+    return f".{target.name}.restoring-"
 
 
-@contextlib.contextmanager
-def _exclusive(target: Path) -> Iterator[None]:
-    if not target.exists():
-        yield
-        return
-    holder = sqlite3.connect(target, timeout=10, isolation_level=None)
+def _remove_staged_leftovers(target: Path) -> list[Path]:
+    """Remove the staged copies an interrupted restore left beside `target` (only a restore,
+    under the maintenance lock, writes them) and return their paths."""
+    if not target.parent.is_dir():
+        return []
+    removed = []
+    for path in sorted(target.parent.iterdir()):
+        if path.name.startswith(_staged_prefix(target)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _sqlite_restore(backup: Backup, target: Path, *, timeout: float, safety: Backup | None) -> None:
+    """Copy the backup's bytes once beside the database, check exactly that copy, then write it
+    into the database in place (SQLite's backup API: one transaction under its write lock)."""
+    kept = f" (the safety backup taken first stays: {safety.path})" if safety else ""
+    staged = None
+    try:
+        staged = _new_hidden_file(target.parent, _staged_prefix(target), "")
+        size, digest = _stage(backup.path, staged)
+        if (size, digest) != (backup.size, backup.sha256):
+            problem = "the bytes read from it differ from its manifest: it changed while read"
+        else:
+            problem = _sqlite_check(staged, backup.row_counts)
+        if problem:
+            raise BackupError(
+                f"{backup.path} cannot be restored: {problem}. Choose a verified backup "
+                f"(manage.py list_backups); the database is unchanged{kept}.",
+                3,
+            )
+        _sqlite_write_into(staged, target, timeout)
+    except _DatabaseBusy as error:
+        raise BackupError(
+            f"{target} is in use by another process, which kept it locked for longer than the "
+            f"busy timeout ({timeout} s). Let it finish or stop it, then restore again; the "
+            f"database is unchanged{kept}.",
+            6,
+        ) from error
+    except (OSError, sqlite3.Error) as error:
+        raise _restore_failure(error, f"{backup.path} into {target}", kept) from error
+    finally:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+
+
+def _restore_failure(error: OSError | sqlite3.Error, what: str, kept: str) -> BackupError:
+    """What a failed write of a restore means; SQLite rolled its transaction back."""
+    full = _is_full(error) if isinstance(error, sqlite3.Error) else error.errno == errno.ENOSPC
+    reason = error.strerror if isinstance(error, OSError) else str(error)
+    if full:
+        return BackupError(
+            f"Not enough space to restore {what} ({reason}). Free space on that disk, then "
+            f"restore again; the database is unchanged{kept}.",
+            4,
+        )
+    if isinstance(error, OSError):
+        return BackupError(
+            f"Could not restore {what} ({reason}). Make the database's folder writable, then "
+            f"restore again; the database is unchanged{kept}.",
+            4,
+        )
+    return BackupError(
+        f"SQLite could not restore {what} ({reason}); the database is unchanged{kept}.", 5
+    )
+
+
+def _is_full(error: sqlite3.Error) -> bool:
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL
+
+
+def _stage(source: Path, staged: Path) -> tuple[int, str]:
+    """Copy `source` to `staged`, returning the size and sha256 of the very bytes written."""
+    digest = hashlib.sha256()
+    size = 0
+    with source.open("rb") as reader, staged.open("wb") as writer:
+        for chunk in iter(lambda: reader.read(1 << 20), b""):
+            digest.update(chunk)
+            size += len(chunk)
+            writer.write(chunk)
+        writer.flush()
+        os.fsync(writer.fileno())
+    return size, digest.hexdigest()
+
+
+class _DatabaseBusy(Exception):
+    """Another process kept the database locked past the busy timeout."""
+
+
+def _restore_step(status: int, remaining: int, total: int) -> None:
+    """Called after each step of the backup API's copy into the database. Python would retry a
+    busy step forever, so a step that waited the whole busy timeout for the lock ends the
+    restore instead."""
+    if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        raise _DatabaseBusy
+
+
+def _sqlite_write_into(staged: Path, target: Path, timeout: float) -> None:
+    """Write the staged copy into the database file itself. Readers of a WAL database go on
+    reading their snapshot and see the restored rows in their next transaction; a write
+    begun on the old snapshot fails (SQLITE_BUSY_SNAPSHOT) instead of being lost."""
+    live = sqlite3.connect(target, timeout=timeout, isolation_level=None)
     try:
         try:
-            holder.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            holder.execute("BEGIN EXCLUSIVE")
+            wal = live.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            page_size = live.execute("PRAGMA page_size").fetchone()[0]
         except sqlite3.OperationalError as error:
-            raise BackupError(
-                f"{target} is in use by another process ({error}). Stop it and restore again; "
-                "nothing was changed.",
-                6,
-            ) from error
-        yield
+            if getattr(error, "sqlite_errorcode", 0) & 0xFF in (
+                sqlite3.SQLITE_BUSY,
+                sqlite3.SQLITE_LOCKED,
+            ):
+                raise _DatabaseBusy from error
+            raise
+        if wal:
+            _match_page_size(staged, page_size)
+        source = sqlite3.connect(f"{staged.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            source.backup(live, pages=RESTORE_STEP_PAGES, progress=_restore_step)
+        except sqlite3.Error:
+            if wal:  # give back the space the uncommitted pages took in the -wal
+                with contextlib.suppress(sqlite3.Error):
+                    live.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            raise
+        finally:
+            source.close()
     finally:
-        holder.close()
+        live.close()
+
+
+def _match_page_size(staged: Path, page_size: int) -> None:
+    """SQLite copies into a WAL database only pages of its own size: rebuild the staged copy
+    (rollback journal, this process's alone) with that page size when it differs."""
+    connection = sqlite3.connect(staged, isolation_level=None)
+    try:
+        if connection.execute("PRAGMA page_size").fetchone()[0] != page_size:
+            connection.execute(f"PRAGMA page_size={int(page_size)}")
+            connection.execute("VACUUM")
+    finally:
+        connection.close()
 
 
 def _postgres_restore(using: str, path: Path) -> None:

@@ -112,7 +112,8 @@ def test_retention_keeps_the_newest_verified_backups(migrated_db):
 
 
 def test_restore_round_trip_gives_identical_rows(migrated_db):
-    """Restoring a backup brings back exactly the rows it holds, after a safety backup."""
+    """Restoring a backup brings back exactly the rows it holds, after a safety backup, into the
+    same file (not a new one renamed over it), which keeps its WAL journaling."""
     path, alias = migrated_db
     _backup(alias)
     (backup,) = backups_list(using=alias)
@@ -121,13 +122,16 @@ def test_restore_round_trip_gives_identical_rows(migrated_db):
     changed.execute("UPDATE goals SET name = 'changed after the backup'")
     changed.commit()
     changed.close()
+    inode = path.stat().st_ino
     out = StringIO()
     call_command("restore_db", str(backup.path), "--yes", database=alias, stdout=out)
     assert "Safety backup of the replaced database" in out.getvalue()
     assert list(sqlite3.connect(path).iterdump()) == before
     assert len(backups_list(using=alias)) == 2
-    for suffix in ("-wal", "-shm"):
-        assert not path.with_name(path.name + suffix).exists()
+    assert path.stat().st_ino == inode
+    restored = sqlite3.connect(path)
+    assert restored.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    restored.close()
 
 
 @pytest.mark.parametrize("damage", ["tampered", "truncated", "manifest missing"])
