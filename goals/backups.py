@@ -1,21 +1,34 @@
 """Verified backups and safe restores of the database, SQLite or PostgreSQL.
 
-A backup is `<db name>.backup_YYYYMMDD_HHMMSS` plus a manifest `<backup>.json` beside it (sha256,
-size, row counts at the moment of the copy, applied migrations, source, time). A backup is
-verified only when its manifest exists and matches the file: the manifest is written last, so a
-backup that was interrupted never looks verified.
+A backup is `<db name>.backup_YYYYMMDD_HHMMSS_ffffff` plus a manifest `<backup>.json` beside it
+(sha256, size, row counts at the moment of the copy, applied migrations, source, time). A backup
+is verified only when its manifest exists and matches the file: the manifest is written last, so
+a backup that was interrupted never looks verified. Names are claimed with O_EXCL, so backups
+started at the same instant never share one (the later gets `-2`, `-3`, ...), and backups are
+ordered by the time in their manifests, never by their names.
+
+An SQLite backup is one self-contained file in rollback-journal mode: a `-wal` or `-journal`
+beside it would hold pages its sha256 does not cover, so such a backup is not verified. A
+restore copies the backup's bytes once, checks that copy (sha256, integrity_check, row counts)
+and writes it into the live database through SQLite's backup API, in one transaction under the
+database's write lock: the database file stays the same file, so a process that has it open
+sees the restored rows afterwards instead of writing on into a replaced file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import errno
 import hashlib
+import itertools
 import json
 import os
+import re
+import secrets
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,8 +37,17 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
+from goals.locking import database_file
+
 MANIFEST_SUFFIX = ".json"
 MANIFEST_VERSION = 1
+# Files SQLite reads together with a database: a backup must have none beside it.
+SQLITE_COMPANIONS = ("-wal", "-journal")
+# Bytes 18 and 19 of an SQLite file: 1 for the rollback journal, 2 for WAL (file format docs).
+ROLLBACK_JOURNAL_FORMAT = b"\x01\x01"
+# Pages a restore copies per step of SQLite's backup API; the write lock and the transaction are
+# held across steps, so this sets only how often the busy check runs.
+RESTORE_STEP_PAGES = 1024
 
 
 class BackupError(Exception):
@@ -69,15 +91,24 @@ def backup_dir(*, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None) 
         return Path(configured)
     connection = connections[using]
     if connection.vendor == "sqlite":
-        return Path(connection.settings_dict["NAME"]).resolve().parent / "backups"
+        database = database_file(using) or Path(connection.settings_dict["NAME"]).resolve()
+        return database.parent / "backups"
     return Path(settings.BASE_DIR) / "var" / "backups"
 
 
 def database_label(using: str = DEFAULT_DB_ALIAS) -> str:
-    """The base of backup names: the SQLite file name, or the PostgreSQL database name."""
+    """The base of backup names: the SQLite file's real name (a symlink resolved), or the
+    PostgreSQL database name."""
     connection = connections[using]
     name = connection.settings_dict["NAME"]
-    return Path(name).name if connection.vendor == "sqlite" else f"{name}.pgdump"
+    if connection.vendor != "sqlite":
+        return f"{name}.pgdump"
+    return (database_file(using) or Path(name)).name
+
+
+def _busy_timeout(using: str) -> float:
+    """Seconds an SQLite connection of `using` waits for another process's lock."""
+    return float(connections[using].settings_dict.get("OPTIONS", {}).get("timeout", 5.0))
 
 
 # -- creating -----------------------------------------------------------------------------------
@@ -96,49 +127,113 @@ def backup_create(
     connection = connections[using]
     folder = backup_dir(using=using, directory=directory)
     _prepare_folder(folder)
-    stamp = timezone.now().strftime("%Y%m%d_%H%M%S")
-    target = folder / f"{database_label(using)}.backup_{stamp}"
-    counter = 1
-    while target.exists() or manifest_path(target).exists():
-        counter += 1
-        target = folder / f"{database_label(using)}.backup_{stamp}_{counter}"
-    partial = target.with_name(f".{target.name}.partial")
+    reserve = min_free_bytes
+    if reserve is None:
+        reserve = int(getattr(settings, "FRACTAL_BACKUP_MIN_FREE_BYTES", 0))
+    label = database_label(using)
+    taken_at = timezone.now()
+    partial = None
     try:
+        partial = _new_hidden_file(folder, f".{label}.backup_", ".partial")
         if connection.vendor == "sqlite":
             source = _sqlite_source(using)
-            _check_space(folder, source.stat().st_size, min_free_bytes)
-            counts = _sqlite_copy(source, partial)
+            counts, migrations = _sqlite_copy(
+                source, partial, folder=folder, reserve=reserve, timeout=_busy_timeout(using)
+            )
         elif connection.vendor == "postgresql":
-            _check_space(folder, _postgres_size(using), min_free_bytes)
+            _check_space(folder, _postgres_size(using), reserve)
             counts = _postgres_dump(using, partial)
+            migrations = _applied_migrations(using)
             source = Path(connection.settings_dict["NAME"])
         else:
             raise BackupError(f"Backups of {connection.vendor} databases are not supported.", 2)
-        os.replace(partial, target)
-        _fsync_dir(folder)
+        _fsync_file(partial)
+        size, digest = partial.stat().st_size, _sha256(partial)
+        target = _publish(partial, folder, f"{label}.backup_{taken_at:%Y%m%d_%H%M%S_%f}")
     except OSError as error:
-        raise BackupError(
-            f"Could not write the backup in {folder} ({error.strerror or error}). Free space or "
-            "choose another folder (--dir, FRACTAL_BACKUP_DIR); nothing was changed.",
-            4,
-        ) from error
+        raise _unwritable(folder, error) from error
+    except sqlite3.Error as error:
+        raise _sqlite_failure(error, using, folder) from error
     finally:
-        partial.unlink(missing_ok=True)
+        if partial is not None:
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                partial.with_name(partial.name + suffix).unlink(missing_ok=True)
     backup = Backup(
         path=target,
-        created_at=timezone.now().isoformat(),
-        size=target.stat().st_size,
-        sha256=_sha256(target),
+        created_at=taken_at.isoformat(),
+        size=size,
+        sha256=digest,
         row_counts=counts,
-        migrations=_applied_migrations(using),
+        migrations=migrations,
         source=str(source),
         engine=connection.vendor,
         verified=True,
     )
-    _write_manifest(backup)
+    try:
+        _write_manifest(backup)
+    except OSError as error:
+        target.unlink(missing_ok=True)  # without its manifest it is no backup
+        raise _unwritable(folder, error) from error
     if keep is not None:
         backups_prune(using=using, directory=folder, keep=keep)
     return backup
+
+
+def _unwritable(folder: Path, error: OSError) -> BackupError:
+    return BackupError(
+        f"Could not write the backup in {folder} ({error.strerror or error}). Free space or "
+        "choose another folder (--dir, FRACTAL_BACKUP_DIR); nothing was changed.",
+        4,
+    )
+
+
+def _sqlite_failure(error: sqlite3.Error, using: str, folder: Path) -> BackupError:
+    """What an SQLite error during a backup means, as an error with its exit status."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    name = connections[using].settings_dict["NAME"]
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return BackupError(
+            f"{name} stayed locked by another process for longer than the busy timeout "
+            f"({_busy_timeout(using)} s), so it could not be read. Let that process finish, "
+            "then back up again; nothing was changed.",
+            6,
+        )
+    if code == sqlite3.SQLITE_FULL:
+        return _unwritable(folder, OSError(errno.ENOSPC, str(error)))
+    return BackupError(f"{name} could not be copied ({error}); nothing was changed.", 5)
+
+
+def _new_hidden_file(folder: Path, prefix: str, suffix: str) -> Path:
+    """A new empty file of this process alone, so two processes never write the same one."""
+    while True:
+        path = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except FileExistsError:
+            continue
+        return path
+
+
+def _publish(partial: Path, folder: Path, name: str) -> Path:
+    """Give the verified copy its name, never one that another backup (or a manifest left
+    without its file) already has: the name is claimed with O_EXCL, then the copy renamed
+    over that empty claim."""
+    for counter in itertools.count(1):
+        target = folder / (name if counter == 1 else f"{name}-{counter}")
+        if manifest_path(target).exists():
+            continue
+        try:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except FileExistsError:
+            continue
+        try:
+            os.replace(partial, target)
+        except OSError:
+            target.unlink(missing_ok=True)
+            raise
+        _fsync_dir(folder)
+        return target
+    raise AssertionError("unreachable")  # pragma: no cover - itertools.count never ends
 
 
 def _prepare_folder(folder: Path) -> None:
@@ -158,24 +253,21 @@ def _prepare_folder(folder: Path) -> None:
         )
 
 
-def _check_space(folder: Path, needed: int, min_free_bytes: int | None) -> None:
-    reserve = min_free_bytes
-    if reserve is None:
-        reserve = int(getattr(settings, "FRACTAL_BACKUP_MIN_FREE_BYTES", 0))
+def _check_space(folder: Path, needed: int, reserve: int) -> None:
     free = shutil.disk_usage(folder).free
     if free < needed + reserve:
         raise BackupError(
             f"Not enough free space in {folder}: {free} bytes free, {needed + reserve} needed "
-            f"(backup {needed} + reserve {reserve}). Free space or choose another folder; "
-            "nothing was changed.",
+            f"(backup {needed} + reserve {reserve}). Free space or choose another folder "
+            "(--dir, FRACTAL_BACKUP_DIR); nothing was changed.",
             4,
         )
 
 
 def _sqlite_source(using: str) -> Path:
     name = connections[using].settings_dict["NAME"]
-    path = Path(name)
-    if not path.is_file():
+    path = database_file(using)
+    if path is None or not path.is_file():
         raise BackupError(
             f"The database {name} does not exist, so there is nothing to back up. Check "
             "DATABASE_URL.",
@@ -184,14 +276,20 @@ def _sqlite_source(using: str) -> Path:
     return path
 
 
-def _sqlite_copy(source: Path, target: Path) -> dict[str, int]:
-    """Copy with SQLite's online backup API inside one read transaction, so the row counts and
-    the copy are the same snapshot while other processes keep writing."""
-    reader = sqlite3.connect(source, timeout=30, isolation_level=None)
-    copy = sqlite3.connect(target)
+def _sqlite_copy(
+    source: Path, target: Path, *, folder: Path, reserve: int, timeout: float
+) -> tuple[dict[str, int], list[str]]:
+    """Copy with SQLite's online backup API inside one read transaction, so the row counts, the
+    applied migrations and the copy are one snapshot while other processes keep writing. The
+    space check counts the pages of that snapshot, -wal included, not the main file's size."""
+    reader = sqlite3.connect(source, timeout=timeout, isolation_level=None)
+    copy = sqlite3.connect(target, isolation_level=None)
     try:
         reader.execute("BEGIN")
-        counts = _sqlite_counts(reader)
+        counts = _sqlite_counts(reader)  # the first read fixes the snapshot
+        pages = reader.execute("PRAGMA page_count").fetchone()[0]
+        _check_space(folder, pages * reader.execute("PRAGMA page_size").fetchone()[0], reserve)
+        migrations = _sqlite_migrations(reader)
         reader.backup(copy)
         reader.execute("COMMIT")
         copy.execute("PRAGMA journal_mode=DELETE")  # a backup is one self-contained file
@@ -204,7 +302,46 @@ def _sqlite_copy(source: Path, target: Path) -> dict[str, int]:
         raise BackupError(f"The copy failed PRAGMA integrity_check: {'; '.join(check[:5])}.", 5)
     if copied != counts:
         raise BackupError("The copy's row counts differ from the source's; it was discarded.", 5)
-    return counts
+    problem = _not_self_contained(target)
+    if problem:
+        raise BackupError(f"The copy is not one self-contained file: {problem}.", 5)
+    return counts, migrations
+
+
+def _not_self_contained(path: Path) -> str | None:
+    """Why SQLite would read more than this one file for the database in it, if it would."""
+    for suffix in SQLITE_COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        if not companion.exists():
+            continue
+        effect = (
+            "read rows from it that the backup's sha256 does not cover"
+            if suffix == "-wal"
+            else "roll the file back with it on opening, changing bytes the sha256 covers"
+        )
+        return (
+            f"{companion.name} is beside it, so SQLite would {effect} (a backup is one file; "
+            "something opened this one and wrote to it)"
+        )
+    with path.open("rb") as handle:
+        header = handle.read(20)
+    if (
+        len(header) == 20
+        and header.startswith(b"SQLite format 3")
+        and (header[18:20] != ROLLBACK_JOURNAL_FORMAT)
+    ):
+        return "its header says WAL journaling, so SQLite would look for a -wal beside it"
+    return None
+
+
+def _sqlite_migrations(connection: sqlite3.Connection) -> list[str]:
+    found = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'django_migrations'"
+    ).fetchone()
+    if not found:
+        return []
+    rows = connection.execute("SELECT app, name FROM django_migrations")
+    return sorted(f"{app}.{name}" for app, name in rows)
 
 
 def _sqlite_counts(connection: sqlite3.Connection) -> dict[str, int]:
@@ -234,7 +371,8 @@ def _postgres_env(using: str) -> tuple[list[str], dict[str, str]]:
     args = ["--host", config.get("HOST") or "localhost", "--username", config.get("USER") or ""]
     if config.get("PORT"):
         args += ["--port", str(config["PORT"])]
-    env = dict(os.environ)
+    # English messages, so a full disk can be told from other failures (_postgres_dump).
+    env = {**os.environ, "LC_MESSAGES": "C"}
     if config.get("PASSWORD"):
         env["PGPASSWORD"] = config["PASSWORD"]
     return args, env
@@ -281,6 +419,8 @@ def _postgres_dump(using: str, target: Path) -> dict[str, int]:
         finally:
             cursor.execute("COMMIT")
     if result.returncode != 0:
+        if "No space left on device" in result.stderr:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         raise BackupError(f"pg_dump failed: {result.stderr.strip()}", 5)
     _pg_restore_list(target)
     return counts
@@ -310,6 +450,11 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
 
 
 def _write_manifest(backup: Backup) -> None:
@@ -360,16 +505,24 @@ def backup_read(path: Path, *, deep: bool = False) -> Backup:
     except (ValueError, KeyError) as error:
         return Backup(path=path, problem=f"unreadable manifest ({error})")
     backup = Backup(path=path, **fields)
-    problem = None
-    if path.stat().st_size != backup.size:
-        problem = f"size {path.stat().st_size} differs from the manifest's {backup.size}"
-    elif _sha256(path) != backup.sha256:
-        problem = "sha256 differs from the manifest's: the file was changed"
-    elif deep:
-        problem = _deep_check(backup)
+    problem = _mismatch(backup, deep=deep)
     return Backup(
         **{**asdict(backup), "path": path, "verified": problem is None, "problem": problem}
     )
+
+
+def _mismatch(backup: Backup, *, deep: bool) -> str | None:
+    """How the file differs from what its manifest says, if it does."""
+    path = backup.path
+    if backup.engine == "sqlite":
+        problem = _not_self_contained(path)
+        if problem:
+            return problem
+    if path.stat().st_size != backup.size:
+        return f"size {path.stat().st_size} differs from the manifest's {backup.size}"
+    if _sha256(path) != backup.sha256:
+        return "sha256 differs from the manifest's: the file was changed"
+    return _deep_check(backup) if deep else None
 
 
 def _deep_check(backup: Backup) -> str | None:
@@ -379,8 +532,13 @@ def _deep_check(backup: Backup) -> str | None:
         except BackupError as error:
             return str(error)
         return None
+    return _sqlite_check(backup.path, backup.row_counts)
+
+
+def _sqlite_check(path: Path, row_counts: dict[str, int]) -> str | None:
+    """What is wrong with the SQLite file at `path` as a copy with these row counts, if any."""
     try:
-        connection = sqlite3.connect(f"{backup.path.resolve().as_uri()}?mode=ro", uri=True)
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             check = [row[0] for row in connection.execute("PRAGMA integrity_check")]
             counts = _sqlite_counts(connection)
@@ -390,23 +548,42 @@ def _deep_check(backup: Backup) -> str | None:
         return f"not a readable SQLite database ({error})"
     if check != ["ok"]:
         return f"integrity_check failed: {'; '.join(check[:3])}"
-    if counts != backup.row_counts:
+    if counts != row_counts:
         return "row counts differ from the manifest's"
     return None
 
 
 def backups_list(*, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None) -> list[Backup]:
-    """Backups of this database in the folder, newest first."""
+    """Backups of this database in the folder, newest first by the time in their manifests (the
+    file's modification time for one without)."""
     folder = backup_dir(using=using, directory=directory)
     if not folder.is_dir():
         return []
     prefix = f"{database_label(using)}.backup_"
-    paths = [
-        path
-        for path in folder.iterdir()
-        if path.name.startswith(prefix) and not path.name.endswith(MANIFEST_SUFFIX)
-    ]
-    return [backup_read(path) for path in sorted(paths, key=lambda p: p.name, reverse=True)]
+    found = []
+    for path in folder.iterdir():
+        if not path.name.startswith(prefix) or path.name.endswith(
+            (MANIFEST_SUFFIX, "-shm", *SQLITE_COMPANIONS)
+        ):
+            continue
+        try:
+            backup = backup_read(path)
+            found.append((_taken(backup), backup))
+        except FileNotFoundError:
+            continue  # pruned by a backup_db running at the same time
+    return [backup for _, backup in sorted(found, key=lambda pair: pair[0], reverse=True)]
+
+
+def _taken(backup: Backup) -> tuple[datetime.datetime, int]:
+    """When a backup was taken, then the `-N` its name got when another had the same time."""
+    when = None
+    if backup.created_at:
+        with contextlib.suppress(ValueError):
+            when = datetime.datetime.fromisoformat(backup.created_at)
+    if when is None or when.tzinfo is None:
+        when = datetime.datetime.fromtimestamp(backup.path.stat().st_mtime, tz=datetime.UTC)
+    counter = re.search(r"-(\d+)$", backup.path.name)
+    return when, int(counter.group(1)) if counter else 1
 
 
 def _check_keep(keep: int) -> None:
@@ -424,7 +601,8 @@ def backups_prune(
     ]
     removed = []
     for backup in verified[keep:]:
-        backup.path.unlink()
+        # missing_ok: a backup_db running at the same time may have pruned it already.
+        backup.path.unlink(missing_ok=True)
         backup.manifest_path.unlink(missing_ok=True)
         removed.append(backup.path)
     return removed
@@ -437,12 +615,17 @@ def backups_prune(
 class RestoreResult:
     restored: Backup
     safety_backup: Backup | None
+    removed_leftovers: list[Path] = field(default_factory=list)
 
 
 def backup_restore(
     *, path: Path, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None
 ) -> RestoreResult:
-    """Replace the database with a verified backup, after a safety backup of the current one."""
+    """Restore a verified backup into the database, after a safety backup of the current one.
+
+    Runs under the maintenance lock (restore_db takes it), so a staged copy found beside an
+    SQLite database is one an interrupted restore left behind, and is removed.
+    """
     backup = backup_read(Path(path), deep=True)
     if not backup.verified:
         raise BackupError(
@@ -456,52 +639,166 @@ def backup_restore(
             f"{path} is a {backup.engine} backup; the '{using}' database is {connection.vendor}.", 3
         )
     safety = None
+    removed: list[Path] = []
     if connection.vendor == "sqlite":
-        target = Path(connection.settings_dict["NAME"])
+        target = database_file(using)
+        if target is None:
+            raise BackupError(f"The '{using}' database is in memory: there is no file to restore.")
+        removed = _remove_staged_leftovers(target)
         if target.exists():
             safety = backup_create(using=using, directory=directory)
         connection.close()
-        _sqlite_swap(backup.path, target)
+        _sqlite_restore(backup, target, timeout=_busy_timeout(using), safety=safety)
     else:
         safety = backup_create(using=using, directory=directory)
         connection.close()
         _postgres_restore(using, backup.path)
-    return RestoreResult(restored=backup, safety_backup=safety)
+    return RestoreResult(restored=backup, safety_backup=safety, removed_leftovers=removed)
 
 
-def _sqlite_swap(source: Path, target: Path) -> None:
-    """Write the backup beside the database, then rename it over; stale -wal/-shm files of the
-    old database are removed under its exclusive lock so they can never be applied to the new."""
-    staged = target.with_name(f".{target.name}.restoring")
-    shutil.copyfile(source, staged)
-    with staged.open("rb") as handle:
-        os.fsync(handle.fileno())
-    with _exclusive(target):
-        os.replace(staged, target)
-        for suffix in ("-wal", "-shm", "-journal"):
-            target.with_name(target.name + suffix).unlink(missing_ok=True)
-        _fsync_dir(target.parent)
+def _staged_prefix(target: Path) -> str:
+    return f".{target.name}.restoring-"
 
 
-@contextlib.contextmanager
-def _exclusive(target: Path) -> Iterator[None]:
-    if not target.exists():
-        yield
-        return
-    holder = sqlite3.connect(target, timeout=10, isolation_level=None)
+def _remove_staged_leftovers(target: Path) -> list[Path]:
+    """Remove the staged copies an interrupted restore left beside `target` (only a restore,
+    under the maintenance lock, writes them) and return their paths."""
+    if not target.parent.is_dir():
+        return []
+    removed = []
+    for path in sorted(target.parent.iterdir()):
+        if path.name.startswith(_staged_prefix(target)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _sqlite_restore(backup: Backup, target: Path, *, timeout: float, safety: Backup | None) -> None:
+    """Copy the backup's bytes once beside the database, check exactly that copy, then write it
+    into the database in place (SQLite's backup API: one transaction under its write lock)."""
+    kept = f" (the safety backup taken first stays: {safety.path})" if safety else ""
+    staged = None
+    try:
+        staged = _new_hidden_file(target.parent, _staged_prefix(target), "")
+        size, digest = _stage(backup.path, staged)
+        if (size, digest) != (backup.size, backup.sha256):
+            problem = "the bytes read from it differ from its manifest: it changed while read"
+        else:
+            problem = _sqlite_check(staged, backup.row_counts)
+        if problem:
+            raise BackupError(
+                f"{backup.path} cannot be restored: {problem}. Choose a verified backup "
+                f"(manage.py list_backups); the database is unchanged{kept}.",
+                3,
+            )
+        _sqlite_write_into(staged, target, timeout)
+    except _DatabaseBusy as error:
+        raise BackupError(
+            f"{target} is in use by another process, which kept it locked for longer than the "
+            f"busy timeout ({timeout} s). Let it finish or stop it, then restore again; the "
+            f"database is unchanged{kept}.",
+            6,
+        ) from error
+    except (OSError, sqlite3.Error) as error:
+        raise _restore_failure(error, f"{backup.path} into {target}", kept) from error
+    finally:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+
+
+def _restore_failure(error: OSError | sqlite3.Error, what: str, kept: str) -> BackupError:
+    """What a failed write of a restore means; SQLite rolled its transaction back."""
+    full = _is_full(error) if isinstance(error, sqlite3.Error) else error.errno == errno.ENOSPC
+    reason = error.strerror if isinstance(error, OSError) else str(error)
+    if full:
+        return BackupError(
+            f"Not enough space to restore {what} ({reason}). Free space on that disk, then "
+            f"restore again; the database is unchanged{kept}.",
+            4,
+        )
+    if isinstance(error, OSError):
+        return BackupError(
+            f"Could not restore {what} ({reason}). Make the database's folder writable, then "
+            f"restore again; the database is unchanged{kept}.",
+            4,
+        )
+    return BackupError(
+        f"SQLite could not restore {what} ({reason}); the database is unchanged{kept}.", 5
+    )
+
+
+def _is_full(error: sqlite3.Error) -> bool:
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL
+
+
+def _stage(source: Path, staged: Path) -> tuple[int, str]:
+    """Copy `source` to `staged`, returning the size and sha256 of the very bytes written."""
+    digest = hashlib.sha256()
+    size = 0
+    with source.open("rb") as reader, staged.open("wb") as writer:
+        for chunk in iter(lambda: reader.read(1 << 20), b""):
+            digest.update(chunk)
+            size += len(chunk)
+            writer.write(chunk)
+        writer.flush()
+        os.fsync(writer.fileno())
+    return size, digest.hexdigest()
+
+
+class _DatabaseBusy(Exception):
+    """Another process kept the database locked past the busy timeout."""
+
+
+def _restore_step(status: int, remaining: int, total: int) -> None:
+    """Called after each step of the backup API's copy into the database. Python would retry a
+    busy step forever, so a step that waited the whole busy timeout for the lock ends the
+    restore instead."""
+    if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        raise _DatabaseBusy
+
+
+def _sqlite_write_into(staged: Path, target: Path, timeout: float) -> None:
+    """Write the staged copy into the database file itself. Readers of a WAL database go on
+    reading their snapshot and see the restored rows in their next transaction; a write
+    begun on the old snapshot fails (SQLITE_BUSY_SNAPSHOT) instead of being lost."""
+    live = sqlite3.connect(target, timeout=timeout, isolation_level=None)
     try:
         try:
-            holder.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            holder.execute("BEGIN EXCLUSIVE")
+            wal = live.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            page_size = live.execute("PRAGMA page_size").fetchone()[0]
         except sqlite3.OperationalError as error:
-            raise BackupError(
-                f"{target} is in use by another process ({error}). Stop it and restore again; "
-                "nothing was changed.",
-                6,
-            ) from error
-        yield
+            if getattr(error, "sqlite_errorcode", 0) & 0xFF in (
+                sqlite3.SQLITE_BUSY,
+                sqlite3.SQLITE_LOCKED,
+            ):
+                raise _DatabaseBusy from error
+            raise
+        if wal:
+            _match_page_size(staged, page_size)
+        source = sqlite3.connect(f"{staged.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            source.backup(live, pages=RESTORE_STEP_PAGES, progress=_restore_step)
+        except sqlite3.Error:
+            if wal:  # give back the space the uncommitted pages took in the -wal
+                with contextlib.suppress(sqlite3.Error):
+                    live.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            raise
+        finally:
+            source.close()
     finally:
-        holder.close()
+        live.close()
+
+
+def _match_page_size(staged: Path, page_size: int) -> None:
+    """SQLite copies into a WAL database only pages of its own size: rebuild the staged copy
+    (rollback journal, this process's alone) with that page size when it differs."""
+    connection = sqlite3.connect(staged, isolation_level=None)
+    try:
+        if connection.execute("PRAGMA page_size").fetchone()[0] != page_size:
+            connection.execute(f"PRAGMA page_size={int(page_size)}")
+            connection.execute("VACUUM")
+    finally:
+        connection.close()
 
 
 def _postgres_restore(using: str, path: Path) -> None:

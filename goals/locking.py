@@ -3,7 +3,8 @@
 Two of them at once would interleave table rebuilds, or swap a file under a running migration.
 The second one stops at once with a message naming the first, instead of waiting or mixing.
 
-- SQLite: an exclusive `flock` on `<database>.maintenance.lock` beside the file. The file holds
+- SQLite: an exclusive `flock` on `<database>.maintenance.lock` beside the file, the real one:
+  symlinks are resolved first, so every name of one file leads to one lock. The lock file holds
   who took the lock, for the message; it is left in place, because deleting a lock file races
   with the next process opening it.
 - PostgreSQL: a session-level advisory lock on a connection of its own, scoped to the database.
@@ -41,16 +42,29 @@ def lock_path(database: Path) -> Path:
     return database.with_name(f"{database.name}.maintenance.lock")
 
 
+def database_file(using: str = DEFAULT_DB_ALIAS) -> Path | None:
+    """The SQLite file of `using` with symlinks resolved, so every name of one file gets one
+    lock and one set of backups, and a restore writes into the file itself rather than over a
+    link; None for an in-memory SQLite database or another engine."""
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return None
+    name = connection.settings_dict["NAME"]
+    if not is_file_database(name):
+        return None
+    return Path(os.path.realpath(name))
+
+
 @contextlib.contextmanager
 def maintenance_lock(*, operation: str, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """Hold the database's maintenance lock while inside; raise MaintenanceBusy if taken."""
     connection = connections[using]
     if connection.vendor == "sqlite":
-        name = connection.settings_dict["NAME"]
-        if not is_file_database(name):
+        database = database_file(using)
+        if database is None:
             yield  # in memory: no other process can reach it
             return
-        with _file_lock(Path(name), operation):
+        with _file_lock(database, operation):
             yield
     elif connection.vendor == "postgresql":
         with _advisory_lock(using, operation):

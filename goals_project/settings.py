@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import dj_database_url
+from goals_project.database_url import database_from_url, sqlite_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -86,12 +86,10 @@ SQLITE_OPTIONS = {
     "transaction_mode": "IMMEDIATE",
 }
 
+# An SQLite path with '#' or '?' in it must be written %23 / %3F; otherwise the URL names another
+# file, and loading the settings stops with ImproperlyConfigured (goals_project/database_url.py).
 DATABASES = {
-    "default": dj_database_url.config(
-        env="DATABASE_URL",
-        default=f"sqlite:///{DEFAULT_SQLITE_PATH}",
-        conn_max_age=0,
-    )
+    "default": database_from_url(os.environ.get("DATABASE_URL", sqlite_url(DEFAULT_SQLITE_PATH)))
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}

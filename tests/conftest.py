@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -97,3 +98,29 @@ def make_legacy_db(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return make
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
+    """Mounts a tmpfs of the given size in bytes, so a test meets a real full disk (ENOSPC).
+
+    Mounting needs root, which the suite has in CI (scripts/test runs as root); a test using it
+    fails rather than skips without it. Unmounted lazily after the test, so a file still open
+    cannot keep the mount behind.
+    """
+    mounted: list[Path] = []
+
+    def mount(size: int) -> Path:
+        point = tmp_path / f"disk{len(mounted)}"
+        point.mkdir()
+        subprocess.run(  # noqa: S603 - fixed arguments
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(point)],  # noqa: S607
+            check=True,
+            capture_output=True,
+        )
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in reversed(mounted):
+        subprocess.run(["umount", "--lazy", str(point)], check=True)  # noqa: S603, S607

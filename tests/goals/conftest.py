@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 
 from goals.legacy.generator import legacy_db_generate
 from tests.legacy_loading import BASELINE, latest_migrations, legacy_rows_of, load, migrate_to
@@ -19,3 +22,12 @@ def legacy_rows(tmp_path):
     load(rows)
     yield rows, generated
     migrate_to(latest_migrations())
+
+
+@pytest.fixture
+def migrated_db(make_legacy_db, legacy_database):
+    """A legacy file adopted and migrated (so in WAL mode), registered as the `legacy` alias."""
+    path = make_legacy_db("dev")
+    with legacy_database(path) as alias:
+        call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
+        yield path, alias

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
+import shutil
 import sqlite3
 import subprocess
 import sys
 import time
 from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connections
 
 from goals.backups import backup_read, backups_list
 from tests.conftest import file_sha256
+from tests.goals.backup_at_once import backups_at_once
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -34,19 +40,24 @@ print(n)
 """
 
 
-@pytest.fixture
-def migrated_db(make_legacy_db, legacy_database):
-    """A legacy file adopted and migrated, registered as the `legacy` alias."""
-    path = make_legacy_db("dev")
-    with legacy_database(path) as alias:
-        call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
-        yield path, alias
-
-
 def _backup(alias: str, *args: str) -> str:
     out = StringIO()
     call_command("backup_db", *args, database=alias, stdout=out)
     return out.getvalue()
+
+
+def _reported(output: str) -> Path:
+    """The path a successful backup_db printed."""
+    return Path(re.match(r"Backup verified: (\S+) \(", output).group(1))
+
+
+def _leftovers(folder: Path) -> list[str]:
+    """Files in a backup folder that are neither a backup nor its manifest."""
+    return sorted(
+        path.name
+        for path in folder.iterdir()
+        if not re.fullmatch(r".+\.backup_[0-9_]+(-[0-9]+)?(\.json)?", path.name)
+    )
 
 
 def test_backup_is_verified_with_a_manifest(migrated_db):
@@ -101,7 +112,8 @@ def test_retention_keeps_the_newest_verified_backups(migrated_db):
 
 
 def test_restore_round_trip_gives_identical_rows(migrated_db):
-    """Restoring a backup brings back exactly the rows it holds, after a safety backup."""
+    """Restoring a backup brings back exactly the rows it holds, after a safety backup, into the
+    same file (not a new one renamed over it), which keeps its WAL journaling."""
     path, alias = migrated_db
     _backup(alias)
     (backup,) = backups_list(using=alias)
@@ -110,13 +122,16 @@ def test_restore_round_trip_gives_identical_rows(migrated_db):
     changed.execute("UPDATE goals SET name = 'changed after the backup'")
     changed.commit()
     changed.close()
+    inode = path.stat().st_ino
     out = StringIO()
     call_command("restore_db", str(backup.path), "--yes", database=alias, stdout=out)
     assert "Safety backup of the replaced database" in out.getvalue()
     assert list(sqlite3.connect(path).iterdump()) == before
     assert len(backups_list(using=alias)) == 2
-    for suffix in ("-wal", "-shm"):
-        assert not path.with_name(path.name + suffix).exists()
+    assert path.stat().st_ino == inode
+    restored = sqlite3.connect(path)
+    assert restored.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    restored.close()
 
 
 @pytest.mark.parametrize("damage", ["tampered", "truncated", "manifest missing"])
@@ -205,3 +220,187 @@ def test_backup_of_a_missing_database_is_refused(tmp_path, legacy_database):
     ):
         _backup(alias)
     assert raised.value.returncode == 2
+
+
+def test_retention_orders_by_time_when_many_backups_share_a_second(migrated_db, time_machine):
+    """Twelve backups within one second: --keep 3 keeps the three taken last, not the three
+    whose names sort last as text."""
+    _, alias = migrated_db
+    time_machine.move_to(datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC), tick=False)
+    taken = []
+    for _ in range(11):
+        taken.append(_reported(_backup(alias)))
+        time_machine.shift(datetime.timedelta(milliseconds=50))
+    taken.append(_reported(_backup(alias, "--keep", "3")))
+
+    assert len(set(taken)) == 12
+    assert [backup.path for backup in backups_list(using=alias)] == taken[:-4:-1]
+
+
+def test_backups_taken_at_the_same_instant_get_distinct_names_in_order(migrated_db, time_machine):
+    """With the clock stopped, backups still get names of their own and list newest first."""
+    _, alias = migrated_db
+    time_machine.move_to(datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC), tick=False)
+    taken = [_reported(_backup(alias)) for _ in range(11)]
+
+    assert len(set(taken)) == 11
+    listed = backups_list(using=alias)
+    assert [backup.path for backup in listed] == taken[::-1]
+    assert all(backup.verified for backup in listed)
+    _backup(alias, "--keep", "2")
+    assert [backup.path.name for backup in backups_list(using=alias)][1] == taken[-1].name
+
+
+def test_backups_started_together_are_each_verified_and_distinct(migrated_db, tmp_path):
+    """Four backup_db released at the same instant, reading the same clock: each reports its own
+    backup, and each reported backup matches its manifest and passes the deep check."""
+    path, _ = migrated_db
+    folder = tmp_path / "together"
+    env = {"DATABASE_URL": f"sqlite:///{path}", "FRACTAL_BACKUP_DIR": str(folder)}
+
+    results = backups_at_once(4, env)
+
+    for returncode, _, err in results:
+        assert returncode == 0, err
+        assert "Traceback" not in err
+    reported = [_reported(out) for _, out, _ in results]
+    assert len(set(reported)) == 4
+    for backup in reported:
+        checked = backup_read(backup, deep=True)
+        assert checked.verified, checked.problem
+    assert sorted(b.path for b in backups_list(directory=folder, using="legacy")) == sorted(
+        reported
+    )
+    assert _leftovers(folder) == []
+
+
+@pytest.mark.parametrize("when", ["before the copy", "during the copy"])
+def test_backup_to_a_full_disk_exits_4_and_leaves_nothing(
+    migrated_db, small_disk, when, monkeypatch
+):
+    """A backup folder on a disk too small for the copy: exit 4, a message saying so, and no file
+    left on that disk. "during the copy" is a disk that another process fills after the free
+    space was checked: the check is told there is room, and the copy meets a real ENOSPC."""
+    path, alias = migrated_db
+    disk = small_disk(path.stat().st_size // 2)
+    if when == "during the copy":
+        plenty = SimpleNamespace(total=1 << 40, used=0, free=1 << 40)
+        monkeypatch.setattr(shutil, "disk_usage", lambda folder: plenty)
+    digest = file_sha256(path)
+
+    with pytest.raises(CommandError) as raised:
+        _backup(alias, "--dir", str(disk))
+
+    assert raised.value.returncode == 4
+    message = str(raised.value)
+    if when == "before the copy":
+        assert message.startswith(f"Not enough free space in {disk}: ")
+    else:
+        assert message.startswith(f"Could not write the backup in {disk} (")
+        assert "disk is full" in message
+    assert message.endswith(
+        "Free space or choose another folder (--dir, FRACTAL_BACKUP_DIR); nothing was changed."
+    )
+    assert list(disk.iterdir()) == []
+    assert file_sha256(path) == digest
+
+
+def test_backup_counts_the_write_ahead_log_in_the_space_it_needs(migrated_db, small_disk):
+    """A database whose recent rows are still in its -wal is bigger than its main file: the free
+    space check counts what the copy will hold, so a disk with room for the main file only is
+    refused up front (exit 4) instead of failing half way."""
+    path, alias = migrated_db
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("PRAGMA wal_autocheckpoint=0")  # keep the new rows in the -wal
+        writer.execute("CREATE TABLE bulk (payload TEXT)")
+        writer.executemany("INSERT INTO bulk VALUES (?)", [("x" * 1000,) for _ in range(3000)])
+        main_size = path.stat().st_size
+        disk = small_disk(main_size + 512 * 1024)
+        assert path.with_name(path.name + "-wal").stat().st_size > 2 * 1024 * 1024
+
+        with pytest.raises(CommandError, match=rf"^Not enough free space in {disk}: ") as raised:
+            _backup(alias, "--dir", str(disk))
+    finally:
+        writer.close()
+    assert raised.value.returncode == 4
+    assert list(disk.iterdir()) == []
+
+
+def test_backup_is_one_self_contained_file(migrated_db):
+    """Taken while another connection keeps rows in the database's -wal, a backup is one file in
+    rollback-journal mode: no -wal, -shm or -journal beside it, before or after reading it."""
+    path, alias = migrated_db
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        writer.execute("CREATE TABLE notes (text TEXT)")
+        writer.execute("INSERT INTO notes VALUES ('only in the -wal')")
+        backup = _reported(_backup(alias))
+    finally:
+        writer.close()
+    assert backup.read_bytes()[18:20] == b"\x01\x01"  # file format: rollback journal, not WAL
+    assert backup_read(backup, deep=True).row_counts["notes"] == 1
+    copy = sqlite3.connect(backup)
+    assert copy.execute("SELECT text FROM notes").fetchall() == [("only in the -wal",)]
+    copy.close()
+    assert sorted(p.name for p in backup.parent.iterdir()) == [backup.name, f"{backup.name}.json"]
+
+
+LOCKER = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA journal_mode=DELETE")
+db.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.readline()
+db.execute("ROLLBACK")
+"""
+
+
+def test_backup_of_a_database_locked_by_another_process_exits_6(migrated_db):
+    """A database another process keeps exclusively locked past the busy timeout: exit 6, a
+    message naming the database, and no backup."""
+    path, alias = migrated_db
+    connections[alias].close()  # leaving WAL mode needs the file to itself
+    locker = subprocess.Popen(  # noqa: S603 - this interpreter with a fixed script
+        [sys.executable, "-c", LOCKER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert locker.stdout.readline() == "locked\n"
+        with pytest.raises(CommandError) as raised:
+            _backup(alias)
+    finally:
+        locker.communicate("\n", timeout=30)
+    assert raised.value.returncode == 6
+    assert str(raised.value) == (
+        f"{path} stayed locked by another process for longer than the busy timeout (1.0 s), so "
+        "it could not be read. Let that process finish, then back up again; nothing was changed."
+    )
+    assert backups_list(using=alias) == []
+
+
+def test_backups_through_a_symlink_are_those_of_the_file_it_points_to(
+    make_legacy_db, legacy_database, tmp_path
+):
+    """Backing up through a symlink names the backup after the real file, beside it, so both
+    names of the database share one list of backups."""
+    real = make_legacy_db("dev")
+    link = tmp_path / "elsewhere" / "goals.db"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    with legacy_database(link) as alias:
+        through_link = _reported(_backup(alias))
+    with legacy_database(real) as alias:
+        through_target = _reported(_backup(alias))
+        listed = [backup.path for backup in backups_list(using=alias)]
+    with legacy_database(link) as alias:
+        assert [backup.path for backup in backups_list(using=alias)] == listed
+
+    assert through_link.parent == through_target.parent == real.parent / "backups"
+    assert through_link.name.startswith(f"{real.name}.backup_")
+    assert sorted(listed) == sorted([through_link, through_target])
+    assert not (link.parent / "backups").exists()

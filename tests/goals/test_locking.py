@@ -95,6 +95,32 @@ def test_restore_stops_while_a_migrate_holds_the_file(make_legacy_db, legacy_dat
 
 
 @pytest.mark.sqlite_only
+@pytest.mark.parametrize("held_through", ["the symlink", "the file it points to"])
+def test_migrate_through_another_name_of_the_file_stops_while_it_is_held(
+    make_legacy_db, tmp_path, held_through
+):
+    """A symlink and the file it points to are one database with one maintenance lock: migrate
+    through either name stops (exit 11) while a job holds it through the other."""
+    real = make_legacy_db("dev")
+    link = tmp_path / "elsewhere" / "goals.db"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    held, other = (link, real) if held_through == "the symlink" else (real, link)
+    digest = file_sha256(real)
+    holder = _holder(held)
+    try:
+        result = _manage(other, "migrate")
+    finally:
+        holder.communicate("", timeout=30)
+
+    assert result.returncode == EXIT_BUSY, result.stderr
+    assert f"{real} is busy: migrate (pid {holder.pid}, since" in result.stderr
+    assert file_sha256(real) == digest
+    assert lock_path(real).exists()
+    assert not lock_path(link).exists()
+
+
+@pytest.mark.sqlite_only
 def test_a_killed_holder_leaves_no_lock_behind(make_legacy_db):
     """The lock dies with its process: after SIGKILL the next migrate runs to the end."""
     path = make_legacy_db("dev")

@@ -3,17 +3,16 @@
     FRACTAL_CRASH_AT=N [FRACTAL_CRASH_STEPS=file] python -m tests.reliability.crash_child ARGS...
 
 A step is an SQL statement sent through Django, or one of the file operations a backup or a
-restore is made of (copy, rename, fsync, manifest, checksum). With FRACTAL_CRASH_AT=0 nothing is
-killed and every step is written to FRACTAL_CRASH_STEPS, one per line, so the harness can choose
-its points. The whole process group is killed, as a power cut would: a pg_dump or pg_restore the
-command started dies with it.
+restore is made of (copy, naming, rename, fsync, manifest, checksum, the write into the
+database). With FRACTAL_CRASH_AT=0 nothing is killed and every step is written to
+FRACTAL_CRASH_STEPS, one per line, so the harness can choose its points. The whole process group
+is killed, as a power cut would: a pg_dump or pg_restore the command started dies with it.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import shutil
 import signal
 import sys
 
@@ -89,16 +88,28 @@ def main() -> None:
     MigrationExecutor.apply_migration = applying
     adoption.legacy_db_adopt = steps.enter("adoption", adoption.legacy_db_adopt)
     backups.backup_create = steps.enter("backup", backups.backup_create)
-    backups._sqlite_swap = steps.enter("restore: swap", backups._sqlite_swap)
+    backups._sqlite_restore = steps.enter("restore: in place", backups._sqlite_restore)
     backups._postgres_restore = steps.enter("restore: pg_restore", backups._postgres_restore)
 
-    for name in ("_sqlite_copy", "_sha256", "_write_manifest", "_fsync_dir", "_postgres_dump"):
+    for name in (
+        "_sqlite_copy",
+        "_sha256",
+        "_write_manifest",
+        "_fsync_dir",
+        "_postgres_dump",
+        "_publish",
+        "_stage",
+        "_sqlite_write_into",
+        "_restore_step",
+    ):
         setattr(backups, name, steps.wrap(name, getattr(backups, name)))
+    # Several steps even on a small file, so the restore is also killed half way through its
+    # write into the database (the transaction that SQLite must roll back).
+    backups.RESTORE_STEP_PAGES = 32
     # Process-wide: this process exists only to run the one command.
     os.replace = steps.wrap("os.replace", os.replace)
     os.fsync = steps.wrap("os.fsync", os.fsync)
     os.unlink = steps.wrap("os.unlink", os.unlink)
-    shutil.copyfile = steps.wrap("shutil.copyfile", shutil.copyfile)
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["manage.py", *sys.argv[1:]])

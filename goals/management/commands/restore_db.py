@@ -42,6 +42,8 @@ class Command(BaseCommand):
                 )
         except (BackupError, MaintenanceBusy) as error:
             raise CommandError(str(error), returncode=error.code) from error
+        for path in result.removed_leftovers:
+            self.stdout.write(f"Removed {path}, left by an interrupted restore.")
         if result.safety_backup is not None:
             self.stdout.write(
                 f"Safety backup of the replaced database: {result.safety_backup.path}"
