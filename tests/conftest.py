@@ -12,11 +12,35 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+
+# Property-based tests: a quick sample by default; FRACTAL_HYPOTHESIS_PROFILE=thorough for a long
+# run. Each example migrates a database forward and back, so examples are few and have no
+# deadline; failing examples are kept under .pytest_cache and replayed first on the next run.
+HYPOTHESIS_PROFILES = {"default": 20, "thorough": 300}
+for _name, _examples in HYPOTHESIS_PROFILES.items():
+    hypothesis_settings.register_profile(
+        _name,
+        max_examples=_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        database=DirectoryBasedExampleDatabase(".pytest_cache/hypothesis"),
+        print_blob=True,
+    )
 
 VENDORS = {"django.db.backends.sqlite3": "sqlite", "django.db.backends.postgresql": "postgresql"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    profile = os.environ.get("FRACTAL_HYPOTHESIS_PROFILE", "default")
+    if profile not in HYPOTHESIS_PROFILES:
+        raise pytest.UsageError(
+            f"FRACTAL_HYPOTHESIS_PROFILE={profile} is not a profile; choose one of: "
+            f"{', '.join(HYPOTHESIS_PROFILES)}."
+        )
+    hypothesis_settings.load_profile(profile)
     expected = os.environ.get("FRACTAL_EXPECT_VENDOR")
     actual = VENDORS.get(settings.DATABASES["default"]["ENGINE"])
     if expected and expected != actual:
