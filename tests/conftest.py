@@ -17,9 +17,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 # Property-based tests: a quick sample by default; FRACTAL_HYPOTHESIS_PROFILE=thorough for a long
-# run. Each example migrates a database forward and back, so examples are few and have no
-# deadline; failing examples are kept under .pytest_cache and replayed first on the next run.
-HYPOTHESIS_PROFILES = {"default": 20, "thorough": 300}
+# run. Each example migrates a database forward and back (about 5 s), so examples are few and have
+# no deadline; failing examples are kept under .pytest_cache and replayed first on the next run.
+HYPOTHESIS_PROFILES = {"default": 10, "thorough": 200}
 for _name, _examples in HYPOTHESIS_PROFILES.items():
     hypothesis_settings.register_profile(
         _name,
