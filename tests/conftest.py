@@ -13,20 +13,37 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
+from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
-# Property-based tests: a quick sample by default, many more with HYPOTHESIS_PROFILE=thorough.
-# No deadline: each step writes to the database, whose speed varies on shared machines.
-hypothesis_settings.register_profile("quick", max_examples=30, stateful_step_count=6, deadline=None)
-hypothesis_settings.register_profile(
-    "thorough", max_examples=300, stateful_step_count=25, deadline=None
-)
-hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
+# Property-based tests: a quick sample by default; FRACTAL_HYPOTHESIS_PROFILE=thorough for a long
+# run. Examples write to databases whose speed varies on shared machines, so there is no deadline;
+# failing examples are kept under .pytest_cache and replayed first on the next run. (Tests whose
+# examples cost seconds each take a fraction of max_examples.)
+HYPOTHESIS_PROFILES = {"default": (30, 6), "thorough": (300, 25)}
+for _name, (_examples, _steps) in HYPOTHESIS_PROFILES.items():
+    hypothesis_settings.register_profile(
+        _name,
+        max_examples=_examples,
+        stateful_step_count=_steps,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        database=DirectoryBasedExampleDatabase(".pytest_cache/hypothesis"),
+        print_blob=True,
+    )
 
 VENDORS = {"django.db.backends.sqlite3": "sqlite", "django.db.backends.postgresql": "postgresql"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    profile = os.environ.get("FRACTAL_HYPOTHESIS_PROFILE", "default")
+    if profile not in HYPOTHESIS_PROFILES:
+        raise pytest.UsageError(
+            f"FRACTAL_HYPOTHESIS_PROFILE={profile} is not a profile; choose one of: "
+            f"{', '.join(HYPOTHESIS_PROFILES)}."
+        )
+    hypothesis_settings.load_profile(profile)
     expected = os.environ.get("FRACTAL_EXPECT_VENDOR")
     actual = VENDORS.get(settings.DATABASES["default"]["ENGINE"])
     if expected and expected != actual:

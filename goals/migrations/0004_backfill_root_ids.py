@@ -23,7 +23,7 @@ from django.core.management.color import color_style
 from django.db import migrations
 from django.utils import timezone
 
-from goals.roots import PARENTLESS_TYPES, ROOT_TYPES, GoalType
+from goals.roots import PARENTLESS_TYPES, GoalType
 
 MIGRATION = "goals.0004_backfill_root_ids"
 RECOVERY_NAME = "Recovered records"
@@ -246,14 +246,15 @@ class Backfill:
     def goal_roots(self) -> None:
         """Every goal's root by the one rule (goals.roots), over the whole graph.
 
-        Roots are the goals without a parent of a root type. Rows below a root take its root;
-        a session without a parent takes the root of the goal(s) it is linked to (or, unlinked,
-        the fractal its legacy root_id leads to), and everything below it follows it. That is
-        repeated until nothing more is found; what is left has no fractal and goes under the
-        recovery root.
+        Each goal hangs, through its parents, from one goal without a parent: its top. A top of
+        a root type is a fractal's root. A top that is a practice session takes the smallest
+        fractal among the goals it is linked to that have one (or, with no link at all, the
+        fractal its legacy root_id leads to); as a linked goal may itself hang from such a
+        session, this is repeated until no session's fractal changes (a fractal only ever gets
+        smaller, so it ends). A goal takes its top's fractal. What has none (a cycle, a session
+        with no parent, link or root) goes under the recovery root.
         """
-        goals, links = self.t("goals"), self.t("links")
-        root_types = ", ".join(f"'{goal_type}'" for goal_type in ROOT_TYPES)
+        goals = self.t("goals")
         parentless = ", ".join(f"'{goal_type}'" for goal_type in PARENTLESS_TYPES)
         # Goals that only hang below another (immediate, micro, nano) but have no parent: orphans.
         orphans = f"t.parent_id IS NULL AND t.type NOT IN ({parentless})"
@@ -272,49 +273,55 @@ class Backfill:
                 f"goals: {moved} goal(s) without a parent moved under '{RECOVERY_NAME}'",
                 warning=True,
             )
-        for table in ("goal_roots_backfill", "goal_roots_frontier"):
-            self.execute(f"DROP TABLE IF EXISTS {table}")
-            self.execute(
-                f"CREATE TEMPORARY TABLE {table} "
-                "(id VARCHAR(64) PRIMARY KEY, root_id VARCHAR(64) NOT NULL)"
-            )
+        self.execute("DROP TABLE IF EXISTS goal_tops")
         self.execute(
-            "INSERT INTO goal_roots_frontier (id, root_id) "
-            f"SELECT id, id FROM {goals} WHERE parent_id IS NULL AND type IN ({root_types})"
+            "CREATE TEMPORARY TABLE goal_tops (id VARCHAR(64) PRIMARY KEY, top_id VARCHAR(64))"
         )
-        disagree: list[str] = []
-        while self.descend_from_frontier():
-            # Sessions without a parent: the root of the goal(s) they are linked to (a real
-            # fractal before the recovery root, where a link leads to a lost goal)...
-            real = f"CASE WHEN r.root_id <> '{self.recovery_id}' THEN r.root_id END"
-            found = self.parentless_sessions(
-                "SELECT l.practice_session_id AS session_id, "
-                f"COALESCE(MIN({real}), MIN(r.root_id)) AS root_id, "
-                f"COUNT(DISTINCT {real}) AS roots "
-                f"FROM {links} l JOIN goal_roots_backfill r ON r.id = l.short_term_goal_id "
-                "GROUP BY l.practice_session_id",
-                disagree,
-            )
-            if not found:
-                # ...or, unlinked, the fractal their legacy root_id leads to.
-                self.parentless_sessions(
-                    f"SELECT s.id AS session_id, r.root_id AS root_id, 1 AS roots FROM {goals} s "
-                    "JOIN goal_roots_backfill r ON r.id = s.root_id "
-                    f"WHERE NOT EXISTS (SELECT 1 FROM {links} l "
-                    "WHERE l.practice_session_id = s.id)",
-                    disagree,
-                )
+        self.execute("DROP TABLE IF EXISTS top_roots")
+        self.execute(
+            "CREATE TEMPORARY TABLE top_roots (top_id VARCHAR(64) PRIMARY KEY, "
+            "is_session INTEGER NOT NULL, root_id VARCHAR(64))"
+        )
+        # UNION (not UNION ALL) also stops on a cycle; the cast keeps both terms of one type.
+        self.execute(
+            "INSERT INTO goal_tops (id, top_id) WITH RECURSIVE tree(id, top_id) AS ("
+            f" SELECT CAST(id AS VARCHAR(64)), CAST(id AS VARCHAR(64)) FROM {goals} "
+            "WHERE parent_id IS NULL"
+            f" UNION SELECT CAST(g.id AS VARCHAR(64)), tree.top_id FROM {goals} g "
+            "JOIN tree ON g.parent_id = tree.id"
+            ") SELECT id, MIN(top_id) FROM tree GROUP BY id"
+        )
+        session = GoalType.PRACTICE_SESSION.value
+        self.execute(
+            "INSERT INTO top_roots (top_id, is_session, root_id) "
+            f"SELECT id, CASE WHEN type = '{session}' THEN 1 ELSE 0 END, "
+            f"CASE WHEN type = '{session}' THEN NULL ELSE id END "
+            f"FROM {goals} WHERE parent_id IS NULL"
+        )
+        candidate = self.session_fractal_sql()
+        while self.execute(
+            f"UPDATE top_roots SET root_id = ({candidate}) WHERE is_session = 1 "
+            f"AND ({candidate}) IS NOT NULL AND (root_id IS NULL OR ({candidate}) < root_id)"
+        ):
+            pass
+        disagree = self.rows(
+            f"SELECT l.practice_session_id FROM {self.t('links')} l "
+            "JOIN top_roots s ON s.top_id = l.practice_session_id AND s.is_session = 1 "
+            "JOIN goal_tops g ON g.id = l.short_term_goal_id "
+            "JOIN top_roots r ON r.top_id = g.top_id "
+            f"WHERE r.root_id <> '{self.recovery_id}' "
+            "GROUP BY l.practice_session_id HAVING COUNT(DISTINCT r.root_id) > 1 ORDER BY 1"
+        )
         if disagree:
             self.say(
                 f"goals: {len(disagree)} session(s) linked to goals of different fractals took "
-                f"the smallest root id (first: {', '.join(disagree[:5])})",
+                f"the smallest root id (first: {', '.join(row[0] for row in disagree[:5])})",
                 warning=True,
             )
-        recovered = self.execute(
-            "INSERT INTO goal_roots_backfill (id, root_id) "
-            f"SELECT id, %s FROM {goals} WHERE id NOT IN (SELECT id FROM goal_roots_backfill)",
-            (self.recovery_id,),
-        )
+        recovered = self.rows(
+            f"SELECT COUNT(*) FROM {goals} t WHERE NOT EXISTS (SELECT 1 FROM goal_tops g "
+            "JOIN top_roots r ON r.top_id = g.top_id WHERE g.id = t.id AND r.root_id IS NOT NULL)"
+        )[0][0]
         if recovered:
             self.say(
                 f"goals: {recovered} row(s) whose fractal is unknown moved under '{RECOVERY_NAME}'",
@@ -323,50 +330,35 @@ class Backfill:
         changed = self.set_column(
             "goals",
             "root_id",
-            "SELECT r.root_id FROM goal_roots_backfill r WHERE r.id = t.id",
+            "COALESCE((SELECT r.root_id FROM goal_tops g JOIN top_roots r ON r.top_id = g.top_id "
+            f"WHERE g.id = t.id), '{self.recovery_id}')",
             reason="root derived from the tree",
             legacy=True,
         )
         total = self.rows(f"SELECT COUNT(*) FROM {goals}")[0][0]
         self.say(f"goals: root_id {total}/{total} rows ({changed} set or corrected)")
-        self.execute("DROP TABLE goal_roots_backfill")
-        self.execute("DROP TABLE goal_roots_frontier")
+        self.execute("DROP TABLE goal_tops")
+        self.execute("DROP TABLE top_roots")
 
-    def descend_from_frontier(self) -> int:
-        """Give the frontier's goals and everything below them their root; empty the frontier.
-
-        Returns how many goals got a root. UNION (not UNION ALL) stops on a cycle.
-        """
-        goals = self.t("goals")
-        found = self.execute(
-            "INSERT INTO goal_roots_backfill (id, root_id) "
-            "WITH RECURSIVE tree(id, root_id) AS ("
-            " SELECT id, root_id FROM goal_roots_frontier"
-            # The cast keeps both terms of the recursion of one type on PostgreSQL.
-            f" UNION SELECT CAST(g.id AS VARCHAR(64)), tree.root_id FROM {goals} g "
-            "JOIN tree ON g.parent_id = tree.id"
-            ") SELECT id, MIN(root_id) FROM tree "
-            "WHERE id NOT IN (SELECT id FROM goal_roots_backfill) GROUP BY id"
+    def session_fractal_sql(self) -> str:
+        """SQL for the fractal a parentless session (alias top_roots) takes now: the smallest
+        fractal of its linked goals that have one (not the recovery root), or, with no link at
+        all, the fractal of the goal its legacy root_id names."""
+        goals, links = self.t("goals"), self.t("links")
+        linked_roots = (
+            f"SELECT r.root_id FROM {links} l JOIN goal_tops g ON g.id = l.short_term_goal_id "
+            "JOIN top_roots r ON r.top_id = g.top_id "
+            "WHERE l.practice_session_id = top_roots.top_id AND r.root_id IS NOT NULL "
+            f"AND r.root_id <> '{self.recovery_id}'"
         )
-        self.execute("DELETE FROM goal_roots_frontier")
-        return found
-
-    def parentless_sessions(self, candidates: str, disagree: list[str]) -> int:
-        """Put sessions without a parent and without a root yet on the frontier, with the root
-        that `candidates` (SELECT session_id, root_id, roots: how many distinct) gives them."""
-        eligible = (
-            f"FROM ({candidates}) c JOIN {self.t('goals')} s ON s.id = c.session_id "
-            f"WHERE s.parent_id IS NULL AND s.type = '{GoalType.PRACTICE_SESSION.value}' "
-            "AND s.id NOT IN (SELECT id FROM goal_roots_backfill)"
+        legacy_root = (
+            f"SELECT r.root_id FROM {goals} s JOIN goal_tops g ON g.id = s.root_id "
+            "JOIN top_roots r ON r.top_id = g.top_id "
+            "WHERE s.id = top_roots.top_id AND r.root_id IS NOT NULL "
+            f"AND r.root_id <> '{self.recovery_id}' AND NOT EXISTS "
+            f"(SELECT 1 FROM {links} l WHERE l.practice_session_id = s.id)"
         )
-        disagree += [
-            row[0]
-            for row in self.rows(f"SELECT c.session_id {eligible} AND c.roots > 1 ORDER BY 1")
-        ]
-        return self.execute(
-            f"INSERT INTO goal_roots_frontier (id, root_id) SELECT c.session_id, c.root_id "
-            f"{eligible}"
-        )
+        return f"COALESCE((SELECT MIN(x.root_id) FROM ({linked_roots}) x), ({legacy_root}))"
 
     def valid_root(self, column: str) -> str:
         """The root of the goal `column` points to, or the recovery root if it is missing."""

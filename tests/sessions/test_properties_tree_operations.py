@@ -6,7 +6,7 @@ roots of different root types and owners. After every step: `root_id_report()` f
 every row's root is the one its chain says (worked out here from the links alone), a refused
 operation changed nothing, and the test's own prediction of refusal matches what happened.
 
-The default profile runs a quick sample; `HYPOTHESIS_PROFILE=thorough` runs many more.
+The default profile runs a quick sample; `FRACTAL_HYPOTHESIS_PROFILE=thorough` runs many more.
 """
 
 from __future__ import annotations
