@@ -31,6 +31,12 @@ class LegacyDbProblem(enum.IntEnum):
     LOCKED = 8
     CORRUPT = 9
     NOT_SQLITE_BACKEND = 10
+    # 11 is the maintenance lock's (goals.locking.EXIT_BUSY): another migrate or restore_db.
+    BAD_KEYS = 12
+    USER_SCHEMA = 13
+    NO_SPACE = 14
+    INTERRUPTED = 15
+    FAILED = 17
 
 
 class LegacyDbError(Exception):
