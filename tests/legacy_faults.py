@@ -1,12 +1,16 @@
 """Legacy files with faults from outside (bad keys, schema objects of the user's own, too little
-disk), and what the commands say about each."""
+disk, a write cut off by a kill), and what the commands say about each."""
 
 from __future__ import annotations
 
 import collections
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
+
+from tests.conftest import file_sha256
 
 BAD_KEYS = {
     "a NULL id": (
@@ -73,6 +77,55 @@ def user_objects_message(path: Path, line: str) -> str:
         "foreign_key_check lists, and run again; afterwards re-create what still applies to "
         "the migrated tables. Nothing was changed."
     )
+
+
+CUT_OFF_WRITE = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("PRAGMA cache_size = 5")  # a few pages: the write spills into the file
+connection.execute("BEGIN")
+connection.execute("UPDATE goals SET description = 'half-written ' || hex(randomblob(200))")
+connection.execute("UPDATE metric_values SET value = value + 1")
+print("written", flush=True)
+sys.stdin.read()
+"""
+
+
+def cut_off_write(path: Path) -> Path:
+    """A program that is killed (SIGKILL) in the middle of a big write to the file, as a crash
+    of the legacy app or of `migrate` would: returns the hot journal it leaves."""
+    before = file_sha256(path)
+    _run_until_killed(CUT_OFF_WRITE, path)
+    journal = Path(f"{path}-journal")
+    assert journal.stat().st_size > 0
+    assert file_sha256(path) != before  # half of the write is in the file itself
+    return journal
+
+
+def hot_journal_message(path: Path) -> str:
+    """What the commands that change nothing say about a hot journal."""
+    return (
+        f"{path} is not damaged, but a write to it was cut off: {path}-journal holds what is "
+        "needed to undo it (a program using the file was killed in the middle of a "
+        "transaction). Do not restore an older backup, which would lose the newest data. The "
+        "next connection that may write rolls it back: run `manage.py adopt_legacy_db "
+        "--recover` (only that), or `manage.py migrate`, which does it first; this command "
+        "changes nothing, so it stops here."
+    )
+
+
+def _run_until_killed(script: str, path: Path) -> None:
+    child = subprocess.Popen(  # noqa: S603 - this interpreter, our own script
+        [sys.executable, "-c", script, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline() == "written\n"
+    finally:
+        child.kill()
+        child.wait()
 
 
 def execute(path: Path, script: str) -> None:

@@ -31,6 +31,7 @@ from goals.legacy.inspection import (
     check_writable,
     is_file_database,
     legacy_db_inspect,
+    recover_hot_journal,
 )
 from goals.legacy.preflight import (
     ADOPTION_SPACE_FACTOR,
@@ -58,6 +59,8 @@ class AdoptionResult:
     other_tables: tuple[str, ...] = ()
     recorded: tuple[str, ...] = ()  # the migrations recorded as applied, "app.name"
     extra_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # A -journal left by a killed program, rolled back (SQLite's recovery) before inspection.
+    recovered_journal: Path | None = None
 
     def kept_columns_notes(self) -> list[str]:
         """One line per table whose unknown columns went to a side table (see adoption)."""
@@ -111,6 +114,18 @@ def legacy_db_inspect_alias(*, using: str = DEFAULT_DB_ALIAS) -> AdoptionResult:
     )
 
 
+def legacy_db_recover(*, using: str = DEFAULT_DB_ALIAS) -> Path | None:
+    """Let SQLite roll back a write that a killed program left in the file's -journal.
+
+    Returns the journal's path when there was one. `migrate` and adoption call this before they
+    inspect the file; it is SQLite's own recovery, which any program writing the file would run.
+    """
+    if connections[using].vendor != "sqlite":
+        return None
+    path = database_path(using)
+    return None if path is None else recover_hot_journal(path)
+
+
 def legacy_db_adopt(
     *,
     using: str = DEFAULT_DB_ALIAS,
@@ -126,7 +141,9 @@ def legacy_db_adopt(
     A new database (no file, or no tables) is left to `migrate`, or refused with
     `require_legacy`, since there is nothing to adopt.
     """
+    recovered = legacy_db_recover(using=using)
     found = legacy_db_inspect_alias(using=using)
+    found = replace(found, recovered_journal=recovered)
     if require_legacy:
         _require_legacy_data(found)
     if found.state_before != DbState.LEGACY or found.path is None:

@@ -19,6 +19,8 @@ from tests.legacy_faults import (
     FREE,
     USER_OBJECTS,
     bad_keys_message,
+    cut_off_write,
+    hot_journal_message,
     low_disk,
     user_objects_message,
 )
@@ -445,3 +447,62 @@ def test_the_legacy_apps_own_indexes_are_still_replaced(make_legacy_db, legacy_d
         out = StringIO()
         call_command("adopt_legacy_db", database=alias, stdout=out)
     assert "replaced legacy index idx_programs_root" in out.getvalue()
+
+
+# -- a write cut off by a kill: a hot journal ------------------------------------------------------
+
+WRITTEN = {
+    "goals": "SELECT id, description FROM goals ORDER BY id",
+    "metric_values": "SELECT id, value FROM metric_values ORDER BY id",
+}
+
+
+@pytest.mark.parametrize(
+    ("command", "options"), [("adopt_legacy_db", {}), ("migrate", {"no_backup": True})]
+)
+def test_a_write_cut_off_by_a_kill_is_rolled_back_not_called_damage(
+    command, options, make_legacy_db, legacy_database
+):
+    """A hot journal is not damage: migrate and adoption let SQLite roll the cut-off write back,
+    say so, and go on with every row and value as it was last committed."""
+    path = make_legacy_db("dev")
+    committed = {table: _select(path, sql) for table, sql in WRITTEN.items()}
+    journal = cut_off_write(path)
+    out = StringIO()
+    with legacy_database(path) as alias:
+        call_command(command, database=alias, stdout=out, verbosity=1, **options)
+    assert (
+        f"Rolled back the unfinished write in {journal} that a killed program left (SQLite's "
+        "own recovery): the file is as it was at its last commit."
+    ) in out.getvalue()
+    assert not journal.exists()
+    for table, sql in WRITTEN.items():
+        assert set(committed[table]) <= set(_select(path, sql)), table
+
+
+def test_recover_only_rolls_back_to_the_last_commit(make_legacy_db, legacy_database):
+    """adopt_legacy_db --recover gives back the file exactly as last committed, and no more."""
+    path = make_legacy_db("dev")
+    digest = file_sha256(path)
+    journal = cut_off_write(path)
+    out = StringIO()
+    with legacy_database(path) as alias:
+        call_command("adopt_legacy_db", "--recover", database=alias, stdout=out)
+    assert "Rolled back the unfinished write" in out.getvalue()
+    assert file_sha256(path) == digest
+    assert not journal.exists()
+
+
+def test_check_says_what_to_do_with_a_hot_journal_and_changes_nothing(
+    make_legacy_db, legacy_database
+):
+    """adopt_legacy_db --check on a hot journal says it is not damage and what to run (exit 16),
+    leaving the file and the journal as they are."""
+    path = make_legacy_db("dev")
+    journal = cut_off_write(path)
+    digests = (file_sha256(path), file_sha256(journal))
+    with legacy_database(path) as alias:
+        error = _refused("adopt_legacy_db", "--check", database=alias)
+    assert str(error) == hot_journal_message(path)
+    assert error.returncode == LegacyDbProblem.HOT_JOURNAL
+    assert (file_sha256(path), file_sha256(journal)) == digests

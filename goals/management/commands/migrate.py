@@ -15,6 +15,7 @@ from goals.legacy.adoption import (
     legacy_db_check_writable,
     legacy_db_inspect_alias,
     legacy_db_preflight,
+    legacy_db_recover,
     sqlite_enable_wal,
 )
 from goals.legacy.inspection import DbState, LegacyDbError
@@ -58,6 +59,7 @@ class Command(DjangoMigrateCommand):
         database = options["database"]
         with sqlite_bulk_cache(using=database):
             try:
+                self._recover(database)
                 found = legacy_db_inspect_alias(using=database)
                 if found.state_before == DbState.LEGACY:
                     legacy_db_preflight(using=database, found=found)
@@ -91,6 +93,16 @@ class Command(DjangoMigrateCommand):
                 self.style.MIGRATE_HEADING(
                     f"{found.path} is a legacy '{found.variant}' database: it will be "
                     "adopted at the baseline first."
+                )
+            )
+
+    def _recover(self, database: str) -> None:
+        journal = legacy_db_recover(using=database)
+        if journal is not None:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Rolled back the unfinished write in {journal} that a killed program left "
+                    "(SQLite's own recovery): the file is as it was at its last commit."
                 )
             )
 
