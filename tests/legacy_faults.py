@@ -1,5 +1,5 @@
-"""Legacy files with faults from outside (bad keys, schema objects of the user's own, too little
-disk, a write cut off by a kill), and what the commands say about each."""
+"""Legacy files with faults from outside (bad keys, schema objects of the user's own, a write
+cut off by a kill, a -wal left behind), and what the commands say about each."""
 
 from __future__ import annotations
 
@@ -112,6 +112,28 @@ def hot_journal_message(path: Path) -> str:
         "--recover` (only that), or `manage.py migrate`, which does it first; this command "
         "changes nothing, so it stops here."
     )
+
+
+LEFT_IN_WAL = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("PRAGMA journal_mode = WAL")
+connection.execute("PRAGMA wal_autocheckpoint = 0")  # the commit stays in the -wal
+connection.execute(
+    "INSERT INTO goals (id, type, name) VALUES ('in-the-wal', 'UltimateGoal', 'Only in the WAL')"
+)
+print("written", flush=True)
+sys.stdin.read()
+"""
+
+
+def leave_wal(path: Path) -> Path:
+    """A program in WAL mode commits a goal and is killed before any checkpoint: the commit is
+    only in the -wal it leaves beside the file, which this returns."""
+    _run_until_killed(LEFT_IN_WAL, path)
+    wal = Path(f"{path}-wal")
+    assert wal.stat().st_size > 0
+    return wal
 
 
 def _run_until_killed(script: str, path: Path) -> None:
