@@ -100,6 +100,7 @@ FAULTS = {
     **{name: ("script", script) for name, (script, _) in BAD_KEYS.items()},
     **{name: ("script", script) for name, (script, _) in USER_OBJECTS.items()},
     "too little disk for the backup and rebuilds": ("disk", None),
+    "a file marked read-only": ("read-only", None),
 }
 
 
@@ -114,17 +115,23 @@ def test_readiness_predicts_each_refusal_of_migrate(
     kind, script = FAULTS[fault]
     if kind == "script":
         execute(path, script)
-    else:
+    elif kind == "disk":
         low_disk(monkeypatch)
+    else:
+        path.chmod(0o444)
     digest = file_sha256(path)
     out = StringIO()
-    with legacy_database(path) as alias:
-        with pytest.raises(CommandError, match=r"NOT READY") as verdict:
-            call_command("migration_readiness", database=alias, stdout=out)
-        refusal = _refusal_of("migrate", alias)
+    try:
+        with legacy_database(path) as alias:
+            with pytest.raises(CommandError, match=r"NOT READY") as verdict:
+                call_command("migration_readiness", database=alias, stdout=out)
+            refusal = _refusal_of("migrate", alias)
+    finally:
+        path.chmod(0o644)
     assert verdict.value.returncode == 1
     assert f"- {refusal}\n" in out.getvalue()
     assert refusal.returncode in {
+        LegacyDbProblem.READ_ONLY,
         LegacyDbProblem.BAD_KEYS,
         LegacyDbProblem.USER_SCHEMA,
         LegacyDbProblem.NO_SPACE,
