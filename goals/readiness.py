@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
+import contextlib
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import import_module
+from pathlib import Path
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -14,9 +16,15 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from goals.backups import Backup, backup_dir, backups_list
-from goals.legacy.adoption import legacy_db_inspect_alias
-from goals.legacy.inspection import DbState, LegacyDbError
+from goals.backups import Backup, backups_list
+from goals.legacy.adoption import legacy_db_check_writable, legacy_db_inspect_alias
+from goals.legacy.inspection import DbState, LegacyDbError, LegacyDbProblem
+from goals.legacy.preflight import (
+    DiskNeed,
+    disk_refusal,
+    legacy_db_refusals,
+    migrate_disk_needs,
+)
 from goals.legacy.schemas import LEGACY_TABLES
 from goals.roots import PARENTLESS_TYPES, TREE_ORDER, parent_type
 from goals.selectors import root_id_report
@@ -132,8 +140,7 @@ class ReadinessReport:
     integrity: str = "not checked"
     newest_backup: Backup | None = None
     backup_fresh: bool = False
-    free_bytes: int = 0
-    needed_bytes: int = 0
+    disk: list[DiskNeed] = field(default_factory=list)
     estimated_seconds: float = 0.0
     reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -144,14 +151,23 @@ class ReadinessReport:
 
 
 def migration_readiness(*, using: str = DEFAULT_DB_ALIAS) -> ReadinessReport:
-    """Assess the database behind `using` without changing it."""
+    """Assess the database behind `using` without changing it.
+
+    A SQLite file is read through a read-only connection, so not even a -wal is checkpointed;
+    what `migrate` would refuse is found by the checks `migrate` itself runs before it changes
+    anything.
+    """
     connection = connections[using]
     name = str(connection.settings_dict["NAME"])
     report = ReadinessReport(database=name, engine=connection.vendor, state="")
     try:
         found = legacy_db_inspect_alias(using=using)
     except LegacyDbError as error:
-        report.state = "refused"
+        report.state = (
+            "a write cut off, waiting to be rolled back"
+            if error.problem == LegacyDbProblem.HOT_JOURNAL
+            else "refused"
+        )
         report.reasons.append(str(error))
         return report
     report.state = (
@@ -165,12 +181,28 @@ def migration_readiness(*, using: str = DEFAULT_DB_ALIAS) -> ReadinessReport:
         return report
     if in_memory:
         report.state = "in-memory database"
+    with _read_only(using, found.path) as reader:
+        _assess(report, found, using=using, reader=reader)
+    return report
+
+
+def _assess(report: ReadinessReport, found, *, using: str, reader: str) -> None:
+    connection = connections[reader]
+    try:
+        legacy_db_check_writable(using=using)
+    except LegacyDbError as error:
+        report.reasons.append(str(error))
     report.row_counts = _row_counts(connection)
     report.pending = _pending(connection, legacy=found.state_before == DbState.LEGACY)
+    if found.state_before == DbState.LEGACY:
+        refusals = legacy_db_refusals(
+            using=reader, path=found.path, variant=found.variant, other_tables=found.other_tables
+        )
+        report.reasons += [str(refusal) for refusal in refusals]
     if any(item.label == "goals.0004_backfill_root_ids" for item in report.pending):
         report.problems = _data_problems(connection)
     elif connection.vendor and not report.pending:
-        verified = root_id_report(using=using)
+        verified = root_id_report(using=reader)
         if not verified.ok:
             report.reasons.append(f"verify_root_ids: {verified.failed} checks fail.")
     report.integrity = _integrity(connection)
@@ -180,9 +212,43 @@ def migration_readiness(*, using: str = DEFAULT_DB_ALIAS) -> ReadinessReport:
         if problem.blocking:
             report.reasons.append(f"{problem.count} {problem.what}: {problem.action}.")
     _assess_backup(report, using)
-    _assess_space(report, using)
+    report.disk = migrate_disk_needs(
+        using=using,
+        found=found,
+        backup=bool(settings.FRACTAL_BACKUP_BEFORE_MIGRATE),
+        reader=reader,
+    )
+    refusal = disk_refusal(report.disk, path=found.path or report.database)
+    if refusal is not None:
+        report.reasons.append(str(refusal))
     report.estimated_seconds = sum(report.row_counts.values()) * SECONDS_PER_ROW
-    return report
+
+
+@contextlib.contextmanager
+def _read_only(using: str, path: Path | None) -> Iterator[str]:
+    """An alias for the database behind `using` that cannot change it.
+
+    For a SQLite file: a connection in SQLite's read-only mode. Django's own connection would
+    write when it closes (the last connection to a WAL file checkpoints it into the file) and
+    would roll back a hot journal when it opens. Other databases are only read anyway.
+    """
+    if path is None or connections[using].vendor != "sqlite":
+        yield using
+        return
+    alias = f"{using}__read_only"
+    config = {**connections.settings[using], "NAME": f"{path.resolve().as_uri()}?mode=ro"}
+    config["OPTIONS"] = {
+        key: value
+        for key, value in config.get("OPTIONS", {}).items()
+        if key != "transaction_mode"  # BEGIN IMMEDIATE asks for the write lock
+    }
+    connections.settings[alias] = config
+    try:
+        yield alias
+    finally:
+        connections[alias].close()
+        del connections[alias]
+        del connections.settings[alias]
 
 
 def _row_counts(connection) -> dict[str, int]:
@@ -273,29 +339,4 @@ def _assess_backup(report: ReadinessReport, using: str) -> None:
         report.reasons.append(
             "No verified backup from the last 24 hours, and migrate will not take one "
             "(FRACTAL_BACKUP_BEFORE_MIGRATE is off): run manage.py backup_db first."
-        )
-
-
-def _assess_space(report: ReadinessReport, using: str) -> None:
-    connection = connections[using]
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA page_count")
-            pages = cursor.fetchone()[0]
-            cursor.execute("PRAGMA page_size")
-            size = pages * cursor.fetchone()[0]
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_database_size(current_database())")
-            size = cursor.fetchone()[0]
-    folder = backup_dir(using=using)
-    while not folder.exists():
-        folder = folder.parent
-    report.free_bytes = shutil.disk_usage(folder).free
-    # A backup, plus room for rebuilding the biggest tables during the migration.
-    report.needed_bytes = 2 * size if report.pending else 0
-    if report.free_bytes < report.needed_bytes:
-        report.reasons.append(
-            f"Not enough free disk space: {report.free_bytes} bytes free, about "
-            f"{report.needed_bytes} needed for the backup and the migration."
         )

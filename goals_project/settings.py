@@ -22,7 +22,10 @@ def _env_bool(name: str, default: bool) -> bool:
 
 # The default key only suits a local, single-user install; set DJANGO_SECRET_KEY anywhere else.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "fractal-goals-local-only-insecure-key")
-DEBUG = _env_bool("DJANGO_DEBUG", True)
+# Off unless asked for (DJANGO_DEBUG=1). Even then error pages show neither the settings nor the
+# process environment, which the development server copies into every request's META.
+DEBUG = _env_bool("DJANGO_DEBUG", False)
+DEFAULT_EXCEPTION_REPORTER_FILTER = "goals_project.error_reports.RequestOnlyReporterFilter"
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
 
 INSTALLED_APPS = [

@@ -73,14 +73,15 @@ LEGACY_ALIAS = "legacy"
 
 @pytest.fixture
 def legacy_database(django_db_blocker) -> Callable[[Path], contextlib.AbstractContextManager[str]]:
-    """Registers the SQLite file at a path as the `legacy` database alias for the block."""
+    """Registers the SQLite file at a path as the `legacy` database alias for the block;
+    keyword arguments are added to the alias's OPTIONS (e.g. an `init_command`)."""
 
     @contextlib.contextmanager
-    def use(path: Path) -> Iterator[str]:
+    def use(path: Path, **options: object) -> Iterator[str]:
         config = {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(path),
-            "OPTIONS": dict(settings.SQLITE_OPTIONS, timeout=1.0),
+            "OPTIONS": dict(settings.SQLITE_OPTIONS, timeout=1.0, **options),
             "TIME_ZONE": settings.TIME_ZONE,
         }
         configured = connections.configure_settings(

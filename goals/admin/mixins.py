@@ -18,6 +18,7 @@ from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import Q
+from django.forms.models import BaseInlineFormSet, ModelChoiceField
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
@@ -136,6 +137,20 @@ class PreloadedAutocompleteSelect(widgets.AutocompleteSelect):
         return [(None, options, 0)]
 
 
+class OwnedInlineFormSet(BaseInlineFormSet):
+    """An inline formset whose rows' hidden ids must be rows of the formset itself.
+
+    Django checks them against every row of the model, so another owner's id passed where an
+    unknown id was refused, and the different answer told that the row exists.
+    """
+
+    def add_fields(self, form, index) -> None:
+        super().add_fields(form, index)
+        field = form.fields.get(self._pk_field.name)
+        if isinstance(field, ModelChoiceField) and self._pk_field is not self.fk:
+            field.queryset = self.get_queryset()
+
+
 class OwnedAdminMixin:
     """Staff who are not superusers see and touch only rows of fractals they own.
 
@@ -148,6 +163,7 @@ class OwnedAdminMixin:
     # Deleted rows stay reachable (the deleted filter, restore); inlines show live rows only.
     include_deleted = True
     form = LiveChoicesForm
+    formset = OwnedInlineFormSet  # for inlines
 
     @admin.display(description="fractal", ordering="root__name")
     def fractal(self, obj) -> str:

@@ -10,14 +10,15 @@ the repair migrations have had a chance to run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from importlib import import_module
 from pathlib import Path
 from types import SimpleNamespace
 
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.loader import MigrationLoader
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import NOT_PROVIDED
 from django.db.models.expressions import Value
@@ -30,8 +31,16 @@ from goals.legacy.inspection import (
     check_writable,
     is_file_database,
     legacy_db_inspect,
+    recover_hot_journal,
 )
-from goals.legacy.schemas import LEGACY_TABLES, VARIANTS
+from goals.legacy.preflight import (
+    ADOPTION_SPACE_FACTOR,
+    adoption_target,
+    disk_needs,
+    disk_refusal,
+    legacy_db_refusals,
+)
+from goals.legacy.schemas import LEGACY_TABLES
 
 Progress = Callable[[str, int, int], None]
 
@@ -50,6 +59,8 @@ class AdoptionResult:
     other_tables: tuple[str, ...] = ()
     recorded: tuple[str, ...] = ()  # the migrations recorded as applied, "app.name"
     extra_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # A -journal left by a killed program, rolled back (SQLite's recovery) before inspection.
+    recovered_journal: Path | None = None
 
     def kept_columns_notes(self) -> list[str]:
         """One line per table whose unknown columns went to a side table (see adoption)."""
@@ -103,6 +114,18 @@ def legacy_db_inspect_alias(*, using: str = DEFAULT_DB_ALIAS) -> AdoptionResult:
     )
 
 
+def legacy_db_recover(*, using: str = DEFAULT_DB_ALIAS) -> Path | None:
+    """Let SQLite roll back a write that a killed program left in the file's -journal.
+
+    Returns the journal's path when there was one. `migrate` and adoption call this before they
+    inspect the file; it is SQLite's own recovery, which any program writing the file would run.
+    """
+    if connections[using].vendor != "sqlite":
+        return None
+    path = database_path(using)
+    return None if path is None else recover_hot_journal(path)
+
+
 def legacy_db_adopt(
     *,
     using: str = DEFAULT_DB_ALIAS,
@@ -118,72 +141,149 @@ def legacy_db_adopt(
     A new database (no file, or no tables) is left to `migrate`, or refused with
     `require_legacy`, since there is nothing to adopt.
     """
+    recovered = legacy_db_recover(using=using)
     found = legacy_db_inspect_alias(using=using)
+    found = replace(found, recovered_journal=recovered)
     if require_legacy:
         _require_legacy_data(found)
     if found.state_before != DbState.LEGACY or found.path is None:
         return found
     check_writable(found.path)
+    refusal = disk_refusal(
+        disk_needs(using=using, rebuild_factor=ADOPTION_SPACE_FACTOR, backup=False),
+        path=found.path,
+    )
+    if refusal is not None:
+        raise refusal
     check_not_locked(found.path)
     connection = connections[using]
     connection.close()  # a fresh connection, so no earlier transaction state leaks in
-    targets = list(VARIANTS[found.variant].adopt_at)
-    loader = MigrationLoader(connection, ignore_no_migrations=True)
-    state = loader.project_state(nodes=targets, at_end=True)
-    applied = sorted({node for target in targets for node in loader.graph.forwards_plan(target)})
-    models = {
-        model._meta.db_table: model for model in state.apps.get_models() if not model._meta.proxy
-    }
-    preflight_legacy_data(connection)
-    added: list[str] = []
+    models, applied = adoption_target(found.variant)
     try:
-        with connection.schema_editor(atomic=True) as editor:
-            before_indexes = _index_names(connection)
-            for table in sorted(set(models) - set(LEGACY_TABLES)):
-                editor.create_model(models[table])  # tables of the recorded migrations
-            for table in LEGACY_TABLES:
-                if table in found.extra_columns:
-                    _keep_extra_columns(editor, table, found.extra_columns[table])
-                added += _add_missing_columns(editor, models[table])
-                editor._remake_table(models[table])
-                counted = _count(connection, table)
-                if counted != found.row_counts[table]:
-                    raise LegacyDbError(
-                        LegacyDbProblem.CORRUPT,
-                        f"Rebuilding {table} gave {counted} rows instead of "
-                        f"{found.row_counts[table]}; nothing was changed.",
-                    )
-                if progress is not None:
-                    progress(table, counted, found.row_counts[table])
-            replaced = sorted(before_indexes - _index_names(connection))
+        with _rebuild_transaction(connection) as editor:
+            _refuse_what_cannot_be_adopted(using, found)
+            added, replaced = _rebuild(editor, models, found, progress)
             recorder = MigrationRecorder(connection)
             if not recorder.has_table():
                 editor.create_model(recorder.Migration)
             for app, name in applied:
                 recorder.record_applied(app, name)
-    except LegacyDbError:
-        raise
-    except Exception as error:
-        if "locked" in str(error):
-            raise LegacyDbError(
-                LegacyDbProblem.LOCKED,
-                f"{found.path} became locked by another process during adoption ({error}). "
-                "Stop the other program and run again; nothing was changed.",
-            ) from error
-        raise
+    except KeyboardInterrupt as interrupt:
+        raise LegacyDbError(
+            LegacyDbProblem.INTERRUPTED,
+            f"Adoption of {found.path} was interrupted and rolled back; nothing was changed. "
+            "Run it again to adopt the file.",
+        ) from interrupt
+    except DatabaseError as error:
+        raise _adoption_error(found.path, error) from error
     if enable_wal:
         sqlite_enable_wal(using=using)
-    return AdoptionResult(
-        path=found.path,
-        state_before=found.state_before,
-        variant=found.variant,
+    return replace(
+        found,
         adopted=True,
-        row_counts=found.row_counts,
         added_columns=tuple(added),
         replaced_indexes=tuple(replaced),
-        other_tables=found.other_tables,
         recorded=tuple(f"{app}.{name}" for app, name in applied),
-        extra_columns=found.extra_columns,
+    )
+
+
+@contextlib.contextmanager
+def _rebuild_transaction(connection) -> Iterator[BaseDatabaseSchemaEditor]:
+    """Django's SQLite schema editor in one transaction, rolled back first whatever goes wrong.
+
+    The editor's own exit checks foreign keys before it rolls back. On a legacy file, whose
+    tables not rebuilt yet still declare references that real data leaves dangling, that check
+    fails, so an IntegrityError would replace the real error and the transaction stay open.
+    """
+    editor = connection.schema_editor(atomic=True)
+    try:
+        editor.__enter__()  # foreign key checks off, then BEGIN
+        try:
+            yield editor
+            connection.check_constraints()
+        except BaseException as error:
+            BaseDatabaseSchemaEditor.__exit__(editor, type(error), error, error.__traceback__)
+            raise
+        BaseDatabaseSchemaEditor.__exit__(editor, None, None, None)
+    finally:
+        connection.enable_constraint_checking()
+
+
+def _refuse_what_cannot_be_adopted(using: str, found: AdoptionResult) -> None:
+    """Inside the adoption's transaction, which keeps other writers out: the file must still be
+    the one inspected, and nothing in it may stop the rebuild or be lost by it."""
+    connection = connections[using]
+    for table in LEGACY_TABLES:
+        counted = _count(connection, table)
+        if counted != found.row_counts[table]:
+            raise LegacyDbError(
+                LegacyDbProblem.LOCKED,
+                f"{found.path} changed while it was being adopted: {table} had "
+                f"{found.row_counts[table]} rows when inspected and {counted} a moment later, so "
+                "another program (the legacy app?) is writing to it. Stop that program and run "
+                "again; nothing was changed.",
+            )
+    legacy_db_preflight(using=using, found=found)
+
+
+def legacy_db_preflight(*, using: str, found: AdoptionResult) -> None:
+    """Raise the first reason the legacy file `found` cannot be adopted and migrated, reading it.
+
+    `migrate` calls this before its backup, adoption again inside its transaction, and
+    migration_readiness lists the same checks.
+    """
+    refusals = legacy_db_refusals(
+        using=using, path=found.path, variant=found.variant, other_tables=found.other_tables
+    )
+    if refusals:
+        raise refusals[0]
+    preflight_legacy_data(connections[using])
+
+
+def _rebuild(editor, models, found: AdoptionResult, progress: Progress | None):
+    """Rebuild each legacy table into its model; return the added columns and replaced indexes."""
+    connection = editor.connection
+    before_indexes = _index_names(connection)
+    added: list[str] = []
+    for table in sorted(set(models) - set(LEGACY_TABLES)):
+        editor.create_model(models[table])  # tables of the recorded migrations
+    for table in LEGACY_TABLES:
+        if table in found.extra_columns:
+            _keep_extra_columns(editor, table, found.extra_columns[table])
+        added += _add_missing_columns(editor, models[table])
+        editor._remake_table(models[table])
+        counted = _count(connection, table)
+        if counted != found.row_counts[table]:
+            raise LegacyDbError(
+                LegacyDbProblem.CORRUPT,
+                f"Rebuilding {table} gave {counted} rows instead of "
+                f"{found.row_counts[table]}; nothing was changed.",
+            )
+        if progress is not None:
+            progress(table, counted, found.row_counts[table])
+    return added, sorted(before_indexes - _index_names(connection))
+
+
+def _adoption_error(path: Path, error: DatabaseError) -> LegacyDbError:
+    """The real cause of a database error during adoption, which was rolled back."""
+    name = getattr(error.__cause__, "sqlite_errorname", "")
+    if name == "SQLITE_FULL":
+        return LegacyDbError(
+            LegacyDbProblem.NO_SPACE,
+            f"The disk holding {path} filled up during adoption (SQLite: {error}). Adoption was "
+            "rolled back; nothing was changed. Free about "
+            f"{ADOPTION_SPACE_FACTOR} times the file's size there and run again.",
+        )
+    if name.startswith("SQLITE_BUSY") or "locked" in str(error):
+        return LegacyDbError(
+            LegacyDbProblem.LOCKED,
+            f"{path} became locked by another process during adoption ({error}). "
+            "Stop the other program and run again; nothing was changed.",
+        )
+    return LegacyDbError(
+        LegacyDbProblem.FAILED,
+        f"Adoption of {path} failed and was rolled back, nothing was changed: SQLite reports "
+        f"'{error}'. Run migration_readiness for what it finds in the file.",
     )
 
 

@@ -31,6 +31,13 @@ class LegacyDbProblem(enum.IntEnum):
     LOCKED = 8
     CORRUPT = 9
     NOT_SQLITE_BACKEND = 10
+    # 11 is the maintenance lock's (goals.locking.EXIT_BUSY): another migrate or restore_db.
+    BAD_KEYS = 12
+    USER_SCHEMA = 13
+    NO_SPACE = 14
+    INTERRUPTED = 15
+    HOT_JOURNAL = 16
+    FAILED = 17
 
 
 class LegacyDbError(Exception):
@@ -129,10 +136,68 @@ def _connect_read_only(path: Path, *, timeout: float) -> sqlite3.Connection:
         ) from error
 
 
+def hot_journal_path(path: Path) -> Path | None:
+    """`<path>-journal` when it holds a write that a killed program left unfinished, else None.
+
+    Such a hot journal is not damage: the main file may hold half of the write, and the journal
+    the pages to undo it with. Only a connection that may write can roll it back, so read-only
+    connections (inspection, readiness) are refused until one has. SQLite itself tells a hot
+    journal from a live transaction (whose writer still holds its lock) and from a leftover.
+    """
+    journal = path.with_name(f"{path.name}-journal")
+    if not journal.exists() or not path.is_file():
+        return None
+    connection = _connect_read_only(path, timeout=0)
+    try:
+        connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.DatabaseError as error:
+        return journal if _is_hot_journal(error) else None
+    finally:
+        connection.close()
+    return None
+
+
+def recover_hot_journal(path: Path, *, timeout: float = 2.0) -> Path | None:
+    """Let SQLite roll back a hot journal of `path`; return the journal's path if there was one.
+
+    This is SQLite's own recovery, run by the first connection that may write: the file goes back
+    to its last committed state, which is what every program using it sees from then on.
+    """
+    journal = hot_journal_path(path)
+    if journal is None:
+        return None
+    check_writable(path)
+    connection = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    try:
+        connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error) or "busy" in str(error):
+            raise _locked_error(path, error) from error
+        raise _corrupt_error(path, str(error)) from error
+    except sqlite3.DatabaseError as error:
+        raise _corrupt_error(path, str(error)) from error
+    finally:
+        connection.close()
+    if hot_journal_path(path) is not None:
+        raise LegacyDbError(
+            LegacyDbProblem.HOT_JOURNAL,
+            f"{journal} holds a write to {path} that was cut off, and SQLite did not roll it "
+            "back when the file was opened for writing. Keep both files as they are and open "
+            "the database once with the program that wrote it; nothing was changed.",
+        )
+    return journal
+
+
+def _is_hot_journal(error: sqlite3.Error) -> bool:
+    return getattr(error, "sqlite_errorname", "") == "SQLITE_READONLY_ROLLBACK"
+
+
 def _read_tables(connection: sqlite3.Connection, path: Path) -> dict[str, tuple[str, ...]]:
     try:
         return table_columns(connection)
     except sqlite3.OperationalError as error:
+        if _is_hot_journal(error):
+            raise _hot_journal_error(path, path.with_name(f"{path.name}-journal")) from error
         if "locked" in str(error) or "busy" in str(error):
             raise _locked_error(path, error) from error
         raise _corrupt_error(path, str(error)) from error
@@ -262,6 +327,18 @@ def _locked_error(path: Path, error: Exception) -> LegacyDbError:
         LegacyDbProblem.LOCKED,
         f"{path} is locked by another process ({error}). Stop the program that is using it "
         "(the old app, another migrate) and try again; nothing was changed.",
+    )
+
+
+def _hot_journal_error(path: Path, journal: Path) -> LegacyDbError:
+    return LegacyDbError(
+        LegacyDbProblem.HOT_JOURNAL,
+        f"{path} is not damaged, but a write to it was cut off: {journal} holds what is needed "
+        "to undo it (a program using the file was killed in the middle of a transaction). Do "
+        "not restore an older backup, which would lose the newest data. The next connection "
+        "that may write rolls it back: run `manage.py adopt_legacy_db --recover` (only that), "
+        "or `manage.py migrate`, which does it first; this command changes nothing, so it stops "
+        "here.",
     )
 
 

@@ -108,3 +108,19 @@ def variant_columns(name: str) -> dict[str, frozenset[str]]:
         return {table: frozenset(cols) for table, cols in table_columns(connection).items()}
     finally:
         connection.close()
+
+
+@cache
+def variant_indexes(name: str) -> frozenset[str]:
+    """The names of the indexes that a variant's DDL creates: the legacy app's own."""
+    connection = sqlite3.connect(":memory:")
+    try:
+        connection.executescript(VARIANTS[name].ddl)
+        return frozenset(
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            )
+        )
+    finally:
+        connection.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from io import StringIO
 
 import pytest
@@ -9,6 +10,17 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from goals.legacy.inspection import LegacyDbProblem
+from tests.conftest import file_sha256
+from tests.legacy_faults import (
+    BAD_KEYS,
+    USER_OBJECTS,
+    cut_off_write,
+    execute,
+    hot_journal_message,
+    leave_wal,
+    low_disk,
+)
 from tests.legacy_loading import latest_migrations, migrate_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -76,3 +88,82 @@ def test_no_backup_and_no_automatic_backup_is_not_ready(legacy_rows, settings):
     with pytest.raises(CommandError):
         call_command("migration_readiness", stdout=out)
     assert "No verified backup from the last 24 hours" in out.getvalue()
+
+
+def _refusal_of(command: str, alias: str, **options) -> CommandError:
+    with pytest.raises(CommandError) as raised:
+        call_command(command, database=alias, stdout=StringIO(), stderr=StringIO(), **options)
+    return raised.value
+
+
+FAULTS = {
+    **{name: ("script", script) for name, (script, _) in BAD_KEYS.items()},
+    **{name: ("script", script) for name, (script, _) in USER_OBJECTS.items()},
+    "too little disk for the backup and rebuilds": ("disk", None),
+    "a file marked read-only": ("read-only", None),
+}
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("fault", FAULTS, ids=list(FAULTS))
+def test_readiness_predicts_each_refusal_of_migrate(
+    fault, make_legacy_db, legacy_database, monkeypatch
+):
+    """Where migrate would refuse the file, readiness says NOT READY with migrate's own words;
+    neither changes the file."""
+    path = make_legacy_db("dev")
+    kind, script = FAULTS[fault]
+    if kind == "script":
+        execute(path, script)
+    elif kind == "disk":
+        low_disk(monkeypatch)
+    else:
+        path.chmod(0o444)
+    digest = file_sha256(path)
+    out = StringIO()
+    try:
+        with legacy_database(path) as alias:
+            with pytest.raises(CommandError, match=r"NOT READY") as verdict:
+                call_command("migration_readiness", database=alias, stdout=out)
+            refusal = _refusal_of("migrate", alias)
+    finally:
+        path.chmod(0o644)
+    assert verdict.value.returncode == 1
+    assert f"- {refusal}\n" in out.getvalue()
+    assert refusal.returncode in {
+        LegacyDbProblem.READ_ONLY,
+        LegacyDbProblem.BAD_KEYS,
+        LegacyDbProblem.USER_SCHEMA,
+        LegacyDbProblem.NO_SPACE,
+    }
+    assert file_sha256(path) == digest
+
+
+@pytest.mark.sqlite_only
+def test_readiness_reads_a_wal_without_checkpointing_it(make_legacy_db, legacy_database):
+    """A commit only in the -wal is counted, and neither the file nor its -wal changes."""
+    path = make_legacy_db("dev")
+    goals = sqlite3.connect(path).execute("SELECT COUNT(*) FROM goals").fetchone()[0]
+    wal = leave_wal(path)
+    digests = (file_sha256(path), file_sha256(wal))
+    with legacy_database(path) as alias:
+        output = _readiness("--database", alias)
+    assert f"- goals: {goals + 1}\n" in output
+    assert output.rstrip().endswith("READY")
+    assert wal.exists()
+    assert (file_sha256(path), file_sha256(wal)) == digests
+
+
+@pytest.mark.sqlite_only
+def test_readiness_on_a_hot_journal_says_it_is_not_damage(make_legacy_db, legacy_database):
+    """A write cut off by a kill is not called damage: readiness says what to run and leaves the
+    file and its journal as they are."""
+    path = make_legacy_db("dev")
+    journal = cut_off_write(path)
+    digests = (file_sha256(path), file_sha256(journal))
+    out = StringIO()
+    with legacy_database(path) as alias, pytest.raises(CommandError, match="NOT READY"):
+        call_command("migration_readiness", database=alias, stdout=out)
+    assert f"- {hot_journal_message(path)}\n" in out.getvalue()
+    assert "state: a write cut off, waiting to be rolled back" in out.getvalue()
+    assert (file_sha256(path), file_sha256(journal)) == digests

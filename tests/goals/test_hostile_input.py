@@ -10,9 +10,20 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db.backends.signals import connection_created
 
 from goals.legacy.inspection import LegacyDbProblem
-from tests.conftest import file_sha256
+from tests.conftest import LEGACY_ALIAS, file_sha256
+from tests.legacy_faults import (
+    BAD_KEYS,
+    FREE,
+    USER_OBJECTS,
+    bad_keys_message,
+    cut_off_write,
+    hot_journal_message,
+    low_disk,
+    user_objects_message,
+)
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -271,3 +282,227 @@ def test_assign_fractal_owner_to_an_unknown_user_is_refused():
         "(or in the admin)."
     )
     assert error.returncode == 2
+
+
+# -- faults from outside during adoption ----------------------------------------------------------
+
+
+def _assert_released(path: Path) -> None:
+    """Nothing of the failed run is left open: no journal, and another writer gets the lock."""
+    assert not Path(f"{path}-journal").exists()
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+def test_a_disk_full_during_adoption_is_reported_and_rolled_back(make_legacy_db, legacy_database):
+    """A disk that fills up halfway through the rebuilds is named as such (exit 14); the file is
+    byte-for-byte as it was and no transaction is left open."""
+    path = make_legacy_db("dev")
+    digest = file_sha256(path)
+    (pages,) = _select(path, "PRAGMA page_count")[0]
+    # A connection whose file may not grow gets SQLite's own disk-full error (SQLITE_FULL).
+    with legacy_database(path, init_command=f"PRAGMA max_page_count = {pages + 2}") as alias:
+        error = _refused("adopt_legacy_db", database=alias)
+        _assert_released(path)
+    assert str(error) == (
+        f"The disk holding {path} filled up during adoption (SQLite: database or disk is full). "
+        "Adoption was rolled back; nothing was changed. Free about 2 times the file's size there "
+        "and run again."
+    )
+    assert error.returncode == LegacyDbProblem.NO_SPACE
+    assert file_sha256(path) == digest
+
+
+def test_too_little_disk_is_named_with_what_is_needed(make_legacy_db, legacy_database, monkeypatch):
+    """migrate refuses before its backup when the disk cannot hold it and the rebuilds (exit 14)."""
+    path = make_legacy_db("dev")
+    size = path.stat().st_size
+    digest = file_sha256(path)
+    low_disk(monkeypatch)
+    with legacy_database(path) as alias:
+        refusal = _refused("migrate", database=alias)
+    assert str(refusal) == (
+        f"Not enough free space for {path}: {FREE} bytes free in {path.parent}, about "
+        f"{4 * size} needed (table rebuilds 3 x {size}, backup {size}). Free space there, or "
+        "put backups on another disk (FRACTAL_BACKUP_DIR), and run again; nothing was changed."
+    )
+    assert refusal.returncode == LegacyDbProblem.NO_SPACE
+    assert file_sha256(path) == digest
+    assert not (path.parent / "backups").exists()
+
+
+class InterruptedOutput(StringIO):
+    """Command output during which Ctrl-C arrives, as adoption reports its third table."""
+
+    def write(self, text: str) -> int:
+        if "activity_groups" in text:
+            raise KeyboardInterrupt
+        return super().write(text)
+
+
+@pytest.mark.parametrize(
+    ("command", "options"), [("adopt_legacy_db", {}), ("migrate", {"no_backup": True})]
+)
+def test_ctrl_c_during_adoption_is_rolled_back(command, options, make_legacy_db, legacy_database):
+    """Ctrl-C in the middle of adoption says so (exit 15) and leaves the file unchanged."""
+    path = make_legacy_db("dev")
+    digest = file_sha256(path)
+    with legacy_database(path) as alias:
+        with pytest.raises(CommandError) as raised:
+            call_command(command, database=alias, stdout=InterruptedOutput(), **options)
+        _assert_released(path)
+    assert str(raised.value) == (
+        f"Adoption of {path} was interrupted and rolled back; nothing was changed. "
+        "Run it again to adopt the file."
+    )
+    assert raised.value.returncode == LegacyDbProblem.INTERRUPTED
+    assert file_sha256(path) == digest
+
+
+def _schema(path: Path) -> list[tuple]:
+    return _select(path, "SELECT type, name, sql FROM sqlite_master ORDER BY name")
+
+
+def test_the_legacy_app_writing_during_adoption_is_named(make_legacy_db, legacy_database):
+    """A row the legacy app writes after inspection stops adoption with exit 8, naming the
+    change; the app's write stays and adoption changed nothing."""
+    path = make_legacy_db("dev")
+    schema = _schema(path)
+    goals = _select(path, "SELECT id, name FROM goals ORDER BY id")
+
+    def legacy_app_writes(sender, connection, **kwargs) -> None:
+        if connection.alias == LEGACY_ALIAS:
+            connection_created.disconnect(legacy_app_writes)
+            _execute(
+                path,
+                "INSERT INTO goals (id, type, name) VALUES ('written-meanwhile', 'UltimateGoal', "
+                "'Written by the legacy app')",
+            )
+
+    connection_created.connect(legacy_app_writes)
+    try:
+        with legacy_database(path) as alias:
+            error = _refused("adopt_legacy_db", database=alias)
+            _assert_released(path)
+    finally:
+        connection_created.disconnect(legacy_app_writes)
+    assert str(error) == (
+        f"{path} changed while it was being adopted: goals had {len(goals)} rows when inspected "
+        f"and {len(goals) + 1} a moment later, so another program (the legacy app?) is writing "
+        "to it. Stop that program and run again; nothing was changed."
+    )
+    assert error.returncode == LegacyDbProblem.LOCKED
+    assert _schema(path) == schema
+    assert _select(path, "SELECT id, name FROM goals ORDER BY id") == sorted(
+        [*goals, ("written-meanwhile", "Written by the legacy app")]
+    )
+
+
+@pytest.mark.parametrize("command", ["adopt_legacy_db", "migrate"])
+@pytest.mark.parametrize("case", BAD_KEYS, ids=list(BAD_KEYS))
+def test_missing_or_repeated_keys_are_refused_unchanged(
+    case, command, make_legacy_db, legacy_database
+):
+    """Rows with a NULL or repeated primary key are named with a query to find them (exit 12),
+    not hidden behind a failed rebuild; the file is unchanged and no backup is taken."""
+    path = make_legacy_db("dev")
+    script, line = BAD_KEYS[case]
+    _execute(path, script)
+    (first,) = _select(path, "SELECT MIN(id) FROM metric_values")[0]
+    digest = file_sha256(path)
+    with legacy_database(path) as alias:
+        error = _refused(command, database=alias)
+    assert str(error) == bad_keys_message(path, line.format(first=first))
+    assert error.returncode == LegacyDbProblem.BAD_KEYS
+    assert file_sha256(path) == digest
+    assert not (path.parent / "backups").exists()
+
+
+@pytest.mark.parametrize("command", ["adopt_legacy_db", "migrate"])
+@pytest.mark.parametrize("case", USER_OBJECTS, ids=list(USER_OBJECTS))
+def test_user_views_triggers_and_indexes_are_named_not_dropped(
+    case, command, make_legacy_db, legacy_database
+):
+    """A view, trigger or index of the user's own on a legacy table is never dropped or allowed
+    to break the rebuild: the file is refused naming it with its SQL (exit 13), unchanged."""
+    path = make_legacy_db("dev")
+    script, line = USER_OBJECTS[case]
+    _execute(path, script)
+    digest = file_sha256(path)
+    with legacy_database(path) as alias:
+        error = _refused(command, database=alias)
+    assert str(error) == user_objects_message(path, line)
+    assert error.returncode == LegacyDbProblem.USER_SCHEMA
+    assert file_sha256(path) == digest
+
+
+def test_the_legacy_apps_own_indexes_are_still_replaced(make_legacy_db, legacy_database):
+    """Indexes the legacy schema itself declares are not the user's: adoption replaces them."""
+    path = make_legacy_db("prod")
+    with legacy_database(path) as alias:
+        out = StringIO()
+        call_command("adopt_legacy_db", database=alias, stdout=out)
+    assert "replaced legacy index idx_programs_root" in out.getvalue()
+
+
+# -- a write cut off by a kill: a hot journal ------------------------------------------------------
+
+WRITTEN = {
+    "goals": "SELECT id, description FROM goals ORDER BY id",
+    "metric_values": "SELECT id, value FROM metric_values ORDER BY id",
+}
+
+
+@pytest.mark.parametrize(
+    ("command", "options"), [("adopt_legacy_db", {}), ("migrate", {"no_backup": True})]
+)
+def test_a_write_cut_off_by_a_kill_is_rolled_back_not_called_damage(
+    command, options, make_legacy_db, legacy_database
+):
+    """A hot journal is not damage: migrate and adoption let SQLite roll the cut-off write back,
+    say so, and go on with every row and value as it was last committed."""
+    path = make_legacy_db("dev")
+    committed = {table: _select(path, sql) for table, sql in WRITTEN.items()}
+    journal = cut_off_write(path)
+    out = StringIO()
+    with legacy_database(path) as alias:
+        call_command(command, database=alias, stdout=out, verbosity=1, **options)
+    assert (
+        f"Rolled back the unfinished write in {journal} that a killed program left (SQLite's "
+        "own recovery): the file is as it was at its last commit."
+    ) in out.getvalue()
+    assert not journal.exists()
+    for table, sql in WRITTEN.items():
+        assert set(committed[table]) <= set(_select(path, sql)), table
+
+
+def test_recover_only_rolls_back_to_the_last_commit(make_legacy_db, legacy_database):
+    """adopt_legacy_db --recover gives back the file exactly as last committed, and no more."""
+    path = make_legacy_db("dev")
+    digest = file_sha256(path)
+    journal = cut_off_write(path)
+    out = StringIO()
+    with legacy_database(path) as alias:
+        call_command("adopt_legacy_db", "--recover", database=alias, stdout=out)
+    assert "Rolled back the unfinished write" in out.getvalue()
+    assert file_sha256(path) == digest
+    assert not journal.exists()
+
+
+def test_check_says_what_to_do_with_a_hot_journal_and_changes_nothing(
+    make_legacy_db, legacy_database
+):
+    """adopt_legacy_db --check on a hot journal says it is not damage and what to run (exit 16),
+    leaving the file and the journal as they are."""
+    path = make_legacy_db("dev")
+    journal = cut_off_write(path)
+    digests = (file_sha256(path), file_sha256(journal))
+    with legacy_database(path) as alias:
+        error = _refused("adopt_legacy_db", "--check", database=alias)
+    assert str(error) == hot_journal_message(path)
+    assert error.returncode == LegacyDbProblem.HOT_JOURNAL
+    assert (file_sha256(path), file_sha256(journal)) == digests

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import uuid
 
 import pytest
 from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from goals.models import Goal, GoalType, SessionTemplate
@@ -164,3 +167,58 @@ def test_templates_of_another_owner_are_not_offered(alice, bob):
     assert "Alice template" in page
     assert "Bob template" not in page
     assert SessionTemplate.objects.count() == 2
+
+
+def _same_answer(first, second, *, ids: tuple[str, str]) -> None:
+    """Two responses that must not tell their ids apart: same status, same body once the ids
+    themselves (echoed back in a form) and the per-response CSRF token are set aside."""
+    assert first.status_code == second.status_code
+
+    def normalized(response, echoed: str) -> str:
+        body = response.content.decode().replace(echoed, "<id>")
+        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", body)
+
+    assert normalized(first, ids[0]) == normalized(second, ids[1])
+
+
+def _post_inline_row_with_id(world, row_id: str):
+    """alice's session form, its activity inline's existing row pointing at `row_id`."""
+    prefix = "activity_instances"
+    return world.client.post(
+        reverse("admin:goals_practicesession_change", args=[world.session.pk]),
+        {
+            "name": "Alice session",
+            "parent": world.short.pk,
+            f"{prefix}-TOTAL_FORMS": "1",
+            f"{prefix}-INITIAL_FORMS": "1",
+            f"{prefix}-0-id": row_id,
+            f"{prefix}-0-practice_session": world.session.pk,
+            f"{prefix}-0-activity_definition": world.activity.pk,
+            f"{prefix}-0-sort_order": "0",
+        },
+    )
+
+
+def test_an_inline_row_with_another_owners_id_answers_like_a_random_id(alice, bob):
+    """A hidden inline id set to another owner's row gets the very answer a made-up id gets, and
+    neither changes that row."""
+    random_id = str(uuid.uuid4())
+    foreign = _post_inline_row_with_id(alice, bob.instance.pk)
+    made_up = _post_inline_row_with_id(alice, random_id)
+    _same_answer(foreign, made_up, ids=(bob.instance.pk, random_id))
+    assert foreign.status_code == 200
+    assert "Please correct the error below." in foreign.content.decode()
+    assert ActivityInstance.objects.get(pk=bob.instance.pk).practice_session_id == bob.session.pk
+    assert _post_inline_row_with_id(alice, alice.instance.pk).status_code == 302  # her own row
+
+
+def test_view_on_site_answers_alike_for_another_owners_row_and_a_random_id(alice, bob, settings):
+    """/admin/r/<content type>/<id>/ words its 404 the same for another owner's row and for an
+    id that does not exist, even on debug pages."""
+    settings.DEBUG = True  # the debug 404 page shows the exception's message
+    content_type = ContentType.objects.get_for_model(Goal)
+    random_id = str(uuid.uuid4())
+    foreign = alice.client.get(f"/admin/r/{content_type.pk}/{bob.short.pk}/")
+    made_up = alice.client.get(f"/admin/r/{content_type.pk}/{random_id}/")
+    assert foreign.status_code == 404
+    _same_answer(foreign, made_up, ids=(bob.short.pk, random_id))

@@ -7,7 +7,12 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS
 
-from goals.legacy.adoption import AdoptionResult, legacy_db_adopt, legacy_db_inspect_alias
+from goals.legacy.adoption import (
+    AdoptionResult,
+    legacy_db_adopt,
+    legacy_db_inspect_alias,
+    legacy_db_recover,
+)
 from goals.legacy.inspection import DbState, LegacyDbError
 
 
@@ -31,11 +36,20 @@ class Command(BaseCommand):
             help="Only inspect the file and say what adoption would do; change nothing.",
         )
         parser.add_argument(
+            "--recover",
+            action="store_true",
+            help="Only let SQLite roll back a write that a killed program left unfinished in "
+            "the file's -journal, then stop (adoption and migrate do this first anyway).",
+        )
+        parser.add_argument(
             "--json", action="store_true", help="Print the result as JSON for machines."
         )
 
     def handle(self, *args, **options) -> None:
         try:
+            if options["recover"]:
+                self._recover(options["database"])
+                return
             if options["check"]:
                 result = legacy_db_inspect_alias(using=options["database"])
             else:
@@ -51,6 +65,13 @@ class Command(BaseCommand):
         else:
             self._render(result, checking=options["check"])
 
+    def _recover(self, database: str) -> None:
+        journal = legacy_db_recover(using=database)
+        if journal is None:
+            self.stdout.write("No unfinished write to roll back; nothing was changed.")
+        else:
+            self.stdout.write(self.style.SUCCESS(_recovered_note(journal)))
+
     def _progress(self, verbosity: int):
         def report(table: str, done: int, total: int) -> None:
             if verbosity >= 1:
@@ -60,6 +81,8 @@ class Command(BaseCommand):
 
     def _render(self, result: AdoptionResult, *, checking: bool) -> None:
         where = result.path or "the in-memory database"
+        if result.recovered_journal is not None:
+            self.stdout.write(self.style.WARNING(_recovered_note(result.recovered_journal)))
         if result.state_before == DbState.ADOPTED:
             self.stdout.write(self.style.SUCCESS(f"{where} is already adopted; nothing to do."))
         elif result.state_before in (DbState.NEW, DbState.MISSING):
@@ -88,6 +111,13 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"  left untouched: unknown table {table}"))
 
 
+def _recovered_note(journal) -> str:
+    return (
+        f"Rolled back the unfinished write in {journal} that a killed program left (SQLite's "
+        "own recovery): the file is as it was at its last commit."
+    )
+
+
 def _as_dict(result: AdoptionResult) -> dict:
     return {
         "path": str(result.path) if result.path else None,
@@ -100,4 +130,5 @@ def _as_dict(result: AdoptionResult) -> dict:
         "other_tables": list(result.other_tables),
         "extra_columns": {table: list(columns) for table, columns in result.extra_columns.items()},
         "recorded": list(result.recorded),
+        "recovered_journal": str(result.recovered_journal) if result.recovered_journal else None,
     }

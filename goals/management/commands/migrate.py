@@ -14,9 +14,12 @@ from goals.legacy.adoption import (
     legacy_db_adopt,
     legacy_db_check_writable,
     legacy_db_inspect_alias,
+    legacy_db_preflight,
+    legacy_db_recover,
     sqlite_enable_wal,
 )
 from goals.legacy.inspection import DbState, LegacyDbError
+from goals.legacy.preflight import disk_refusal, holds_data_to_migrate, migrate_disk_needs
 from goals.locking import MaintenanceBusy, maintenance_lock
 from goals.migration_executor import recording_executor
 
@@ -56,8 +59,13 @@ class Command(DjangoMigrateCommand):
         database = options["database"]
         with sqlite_bulk_cache(using=database):
             try:
+                self._recover(database)
                 found = legacy_db_inspect_alias(using=database)
-                if self._wants_backup(options) and self._holds_data_to_migrate(database, found):
+                if found.state_before == DbState.LEGACY:
+                    legacy_db_preflight(using=database, found=found)
+                backup = self._wants_backup(options)
+                self._check_space(database, found, backup=backup)
+                if backup and holds_data_to_migrate(using=database, found=found):
                     self._backup(database)
                 self._adopt(database, options["verbosity"])
             except LegacyDbError as error:
@@ -88,30 +96,31 @@ class Command(DjangoMigrateCommand):
                 )
             )
 
+    def _recover(self, database: str) -> None:
+        journal = legacy_db_recover(using=database)
+        if journal is not None:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Rolled back the unfinished write in {journal} that a killed program left "
+                    "(SQLite's own recovery): the file is as it was at its last commit."
+                )
+            )
+
+    def _check_space(self, database: str, found, *, backup: bool) -> None:
+        """Refuse before the backup when the disk cannot hold it and the table rebuilds."""
+        refusal = disk_refusal(
+            migrate_disk_needs(using=database, found=found, backup=backup),
+            path=found.path or connections[database].settings_dict["NAME"],
+        )
+        if refusal is not None:
+            raise refusal
+
     def _pending(self, database: str) -> bool:
         executor = MigrationExecutor(connections[database])
         return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
 
     def _wants_backup(self, options) -> bool:
         return settings.FRACTAL_BACKUP_BEFORE_MIGRATE and not options["no_backup"]
-
-    def _holds_data_to_migrate(self, database: str, found) -> bool:
-        """True when migrations are pending on a database that has rows in the goals table."""
-        if found.state_before == DbState.LEGACY:
-            return any(found.row_counts.values())
-        if found.state_before in (DbState.NEW, DbState.MISSING):
-            return False
-        if connections[database].vendor == "sqlite" and found.path is None:
-            return False  # in memory: nothing outlives the process anyway
-        connection = connections[database]
-        executor = MigrationExecutor(connection)
-        if not executor.migration_plan(executor.loader.graph.leaf_nodes()):
-            return False
-        with connection.cursor() as cursor:
-            if "goals" not in connection.introspection.table_names(cursor):
-                return False
-            cursor.execute("SELECT 1 FROM goals LIMIT 1")
-            return cursor.fetchone() is not None
 
     def _backup(self, database: str) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING("Backing up before migrating:"))

@@ -74,9 +74,11 @@ def _render(report: ReadinessReport, *, markdown: bool) -> list[str]:
         f"{item}newest verified backup: "
         + (f"{backup.path} ({backup.created_at}, {freshness})" if backup else "none")
     )
-    lines.append(
-        f"{item}free disk: {report.free_bytes} bytes; needed: about {report.needed_bytes} bytes"
-    )
+    lines += [
+        f"{item}free disk in {need.folder}: {need.free} bytes; needed: about {need.needed} "
+        f"bytes ({need.what})"
+        for need in report.disk
+    ] or [f"{item}free disk: nothing to back up or rebuild"]
     lines.append(f"{item}estimated duration: about {max(1, round(report.estimated_seconds))} s")
     lines += [f"{item}note: {note}" for note in report.notes]
     lines += ["", f"{sub}Verdict", "READY" if report.ready else "NOT READY"]
