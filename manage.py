@@ -4,21 +4,21 @@
 import os
 import sys
 
-# Settings that cannot be used (e.g. a DATABASE_URL that would open another file than the one
-# written): the message alone, without a traceback, and this exit status.
-EXIT_IMPROPERLY_CONFIGURED = 12
-
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "goals_project.settings")
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
+    from goals.exit_codes import Exit
+
     try:
         execute_from_command_line(sys.argv)
     except ImproperlyConfigured as error:
+        # Settings that cannot be used (e.g. a DATABASE_URL that would open another file than
+        # the one written): the message alone, without a traceback.
         sys.stderr.write(f"{error}\n")
-        sys.exit(EXIT_IMPROPERLY_CONFIGURED)
+        sys.exit(Exit.USAGE)
 
 
 if __name__ == "__main__":

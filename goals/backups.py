@@ -37,6 +37,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
+from goals.exit_codes import Exit
 from goals.locking import database_file
 
 MANIFEST_SUFFIX = ".json"
@@ -53,7 +54,7 @@ RESTORE_STEP_PAGES = 1024
 class BackupError(Exception):
     """A backup or restore that could not be done; nothing changed. `code` is the exit status."""
 
-    def __init__(self, message: str, code: int = 1) -> None:
+    def __init__(self, message: str, code: Exit) -> None:
         super().__init__(message)
         self.code = code
 
@@ -146,7 +147,9 @@ def backup_create(
             migrations = _applied_migrations(using)
             source = Path(connection.settings_dict["NAME"])
         else:
-            raise BackupError(f"Backups of {connection.vendor} databases are not supported.", 2)
+            raise BackupError(
+                f"Backups of {connection.vendor} databases are not supported.", Exit.USAGE
+            )
         _fsync_file(partial)
         size, digest = partial.stat().st_size, _sha256(partial)
         target = _publish(partial, folder, f"{label}.backup_{taken_at:%Y%m%d_%H%M%S_%f}")
@@ -183,7 +186,7 @@ def _unwritable(folder: Path, error: OSError) -> BackupError:
     return BackupError(
         f"Could not write the backup in {folder} ({error.strerror or error}). Free space or "
         "choose another folder (--dir, FRACTAL_BACKUP_DIR); nothing was changed.",
-        4,
+        Exit.NO_SPACE if error.errno == errno.ENOSPC else Exit.READ_ONLY,
     )
 
 
@@ -196,11 +199,13 @@ def _sqlite_failure(error: sqlite3.Error, using: str, folder: Path) -> BackupErr
             f"{name} stayed locked by another process for longer than the busy timeout "
             f"({_busy_timeout(using)} s), so it could not be read. Let that process finish, "
             "then back up again; nothing was changed.",
-            6,
+            Exit.LOCKED,
         )
     if code == sqlite3.SQLITE_FULL:
         return _unwritable(folder, OSError(errno.ENOSPC, str(error)))
-    return BackupError(f"{name} could not be copied ({error}); nothing was changed.", 5)
+    return BackupError(
+        f"{name} could not be copied ({error}); nothing was changed.", Exit.DATABASE_ERROR
+    )
 
 
 def _new_hidden_file(folder: Path, prefix: str, suffix: str) -> Path:
@@ -243,13 +248,13 @@ def _prepare_folder(folder: Path) -> None:
         raise BackupError(
             f"Cannot create the backup folder {folder} ({error.strerror or error}). Choose a "
             "writable folder (--dir, FRACTAL_BACKUP_DIR); nothing was changed.",
-            4,
+            Exit.NO_SPACE if error.errno == errno.ENOSPC else Exit.READ_ONLY,
         ) from error
     if not os.access(folder, os.W_OK) or not (folder.stat().st_mode & 0o222):
         raise BackupError(
             f"The backup folder {folder} is not writable. Make it writable or choose another "
             "(--dir, FRACTAL_BACKUP_DIR); nothing was changed.",
-            4,
+            Exit.READ_ONLY,
         )
 
 
@@ -260,7 +265,7 @@ def _check_space(folder: Path, needed: int, reserve: int) -> None:
             f"Not enough free space in {folder}: {free} bytes free, {needed + reserve} needed "
             f"(backup {needed} + reserve {reserve}). Free space or choose another folder "
             "(--dir, FRACTAL_BACKUP_DIR); nothing was changed.",
-            4,
+            Exit.NO_SPACE,
         )
 
 
@@ -271,7 +276,7 @@ def _sqlite_source(using: str) -> Path:
         raise BackupError(
             f"The database {name} does not exist, so there is nothing to back up. Check "
             "DATABASE_URL.",
-            2,
+            Exit.USAGE,
         )
     return path
 
@@ -299,12 +304,20 @@ def _sqlite_copy(
         copy.close()
         reader.close()
     if check != ["ok"]:
-        raise BackupError(f"The copy failed PRAGMA integrity_check: {'; '.join(check[:5])}.", 5)
+        raise BackupError(
+            f"The copy failed PRAGMA integrity_check: {'; '.join(check[:5])}.",
+            Exit.BACKUP_UNVERIFIED,
+        )
     if copied != counts:
-        raise BackupError("The copy's row counts differ from the source's; it was discarded.", 5)
+        raise BackupError(
+            "The copy's row counts differ from the source's; it was discarded.",
+            Exit.BACKUP_UNVERIFIED,
+        )
     problem = _not_self_contained(target)
     if problem:
-        raise BackupError(f"The copy is not one self-contained file: {problem}.", 5)
+        raise BackupError(
+            f"The copy is not one self-contained file: {problem}.", Exit.BACKUP_UNVERIFIED
+        )
     return counts, migrations
 
 
@@ -362,7 +375,9 @@ def _postgres_tool(name: str) -> str:
     candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
     found = str(candidates[-1]) if candidates else shutil.which(name)
     if not found:
-        raise BackupError(f"{name} was not found. Install PostgreSQL's client tools.", 2)
+        raise BackupError(
+            f"{name} was not found. Install PostgreSQL's client tools.", Exit.TOOL_MISSING
+        )
     return found
 
 
@@ -421,7 +436,7 @@ def _postgres_dump(using: str, target: Path) -> dict[str, int]:
     if result.returncode != 0:
         if "No space left on device" in result.stderr:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        raise BackupError(f"pg_dump failed: {result.stderr.strip()}", 5)
+        raise BackupError(f"pg_dump failed: {result.stderr.strip()}", Exit.DATABASE_ERROR)
     _pg_restore_list(target)
     return counts
 
@@ -434,7 +449,9 @@ def _pg_restore_list(path: Path) -> None:
         check=False,
     )
     if result.returncode != 0:
-        raise BackupError(f"pg_restore --list cannot read {path}: {result.stderr.strip()}", 5)
+        raise BackupError(
+            f"pg_restore --list cannot read {path}: {result.stderr.strip()}", Exit.BACKUP_UNVERIFIED
+        )
 
 
 def _applied_migrations(using: str) -> list[str]:
@@ -588,7 +605,9 @@ def _taken(backup: Backup) -> tuple[datetime.datetime, int]:
 
 def _check_keep(keep: int) -> None:
     if keep < 1:
-        raise BackupError("--keep must be 1 or more: the newest verified backup always stays.", 2)
+        raise BackupError(
+            "--keep must be 1 or more: the newest verified backup always stays.", Exit.USAGE
+        )
 
 
 def backups_prune(
@@ -631,19 +650,22 @@ def backup_restore(
         raise BackupError(
             f"{path} cannot be restored: {backup.problem}. Choose a verified backup "
             "(manage.py list_backups).",
-            3,
+            Exit.BACKUP_UNVERIFIED,
         )
     connection = connections[using]
     if backup.engine != connection.vendor:
         raise BackupError(
-            f"{path} is a {backup.engine} backup; the '{using}' database is {connection.vendor}.", 3
+            f"{path} is a {backup.engine} backup; the '{using}' database is {connection.vendor}.",
+            Exit.USAGE,
         )
     safety = None
     removed: list[Path] = []
     if connection.vendor == "sqlite":
         target = database_file(using)
         if target is None:
-            raise BackupError(f"The '{using}' database is in memory: there is no file to restore.")
+            raise BackupError(
+                f"The '{using}' database is in memory: there is no file to restore.", Exit.USAGE
+            )
         removed = _remove_staged_leftovers(target)
         if target.exists():
             safety = backup_create(using=using, directory=directory)
@@ -689,7 +711,7 @@ def _sqlite_restore(backup: Backup, target: Path, *, timeout: float, safety: Bac
             raise BackupError(
                 f"{backup.path} cannot be restored: {problem}. Choose a verified backup "
                 f"(manage.py list_backups); the database is unchanged{kept}.",
-                3,
+                Exit.BACKUP_UNVERIFIED,
             )
         _sqlite_write_into(staged, target, timeout)
     except _DatabaseBusy as error:
@@ -697,7 +719,7 @@ def _sqlite_restore(backup: Backup, target: Path, *, timeout: float, safety: Bac
             f"{target} is in use by another process, which kept it locked for longer than the "
             f"busy timeout ({timeout} s). Let it finish or stop it, then restore again; the "
             f"database is unchanged{kept}.",
-            6,
+            Exit.LOCKED,
         ) from error
     except (OSError, sqlite3.Error) as error:
         raise _restore_failure(error, f"{backup.path} into {target}", kept) from error
@@ -714,16 +736,17 @@ def _restore_failure(error: OSError | sqlite3.Error, what: str, kept: str) -> Ba
         return BackupError(
             f"Not enough space to restore {what} ({reason}). Free space on that disk, then "
             f"restore again; the database is unchanged{kept}.",
-            4,
+            Exit.NO_SPACE,
         )
     if isinstance(error, OSError):
         return BackupError(
             f"Could not restore {what} ({reason}). Make the database's folder writable, then "
             f"restore again; the database is unchanged{kept}.",
-            4,
+            Exit.READ_ONLY,
         )
     return BackupError(
-        f"SQLite could not restore {what} ({reason}); the database is unchanged{kept}.", 5
+        f"SQLite could not restore {what} ({reason}); the database is unchanged{kept}.",
+        Exit.DATABASE_ERROR,
     )
 
 
@@ -823,5 +846,6 @@ def _postgres_restore(using: str, path: Path) -> None:
     )
     if result.returncode != 0:
         raise BackupError(
-            f"pg_restore failed, the database is unchanged: {result.stderr.strip()}", 5
+            f"pg_restore failed, the database is unchanged: {result.stderr.strip()}",
+            Exit.DATABASE_ERROR,
         )

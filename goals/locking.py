@@ -25,9 +25,10 @@ from pathlib import Path
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from goals.exit_codes import Exit
 from goals.legacy.inspection import is_file_database
 
-EXIT_BUSY = 11
+EXIT_BUSY = Exit.BUSY
 # "FRACTAL" in ASCII: the advisory lock key, shared by every maintenance job of a database.
 ADVISORY_KEY = 0x4652414354414C
 

@@ -13,6 +13,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from goals.exit_codes import Exit
 from goals.legacy.schemas import LEGACY_TABLES, VARIANTS, table_columns, variant_columns
 
 BASELINE_MIGRATION = ("goals", "0001_legacy_baseline")
@@ -20,24 +21,23 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 class LegacyDbProblem(enum.IntEnum):
-    """Why a file cannot be adopted; the value is the command's exit status."""
+    """Why a file cannot be adopted; the value is the command's exit status (goals.exit_codes)."""
 
-    MISSING = 2
-    NOT_SQLITE = 3
-    EMPTY = 4
-    FOREIGN = 5
-    UNSUPPORTED_SCHEMA = 6
-    READ_ONLY = 7
-    LOCKED = 8
-    CORRUPT = 9
-    NOT_SQLITE_BACKEND = 10
-    # 11 is the maintenance lock's (goals.locking.EXIT_BUSY): another migrate or restore_db.
-    BAD_KEYS = 12
-    USER_SCHEMA = 13
-    NO_SPACE = 14
-    INTERRUPTED = 15
-    HOT_JOURNAL = 16
-    FAILED = 17
+    MISSING = Exit.USAGE
+    NOT_SQLITE = Exit.NOT_SQLITE
+    EMPTY = Exit.EMPTY
+    FOREIGN = Exit.FOREIGN
+    UNSUPPORTED_SCHEMA = Exit.UNSUPPORTED_SCHEMA
+    READ_ONLY = Exit.READ_ONLY
+    LOCKED = Exit.LOCKED
+    CORRUPT = Exit.DAMAGED
+    NOT_SQLITE_BACKEND = Exit.NOT_SQLITE_BACKEND
+    BAD_KEYS = Exit.BAD_KEYS
+    USER_SCHEMA = Exit.USER_SCHEMA
+    NO_SPACE = Exit.NO_SPACE
+    INTERRUPTED = Exit.INTERRUPTED
+    HOT_JOURNAL = Exit.HOT_JOURNAL
+    FAILED = Exit.DATABASE_ERROR
 
 
 class LegacyDbError(Exception):

@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 from django.db import migrations
 
+from goals.exit_codes import Exit
+
 GOAL_TYPES = (
     "UltimateGoal",
     "LongTermGoal",
@@ -97,7 +99,7 @@ def check_legacy_data(apps, schema_editor) -> None:
             "The database has rows that the new constraints would reject; nothing was changed.\n"
             + "\n".join(f"- {describe(problem)}" for problem in problems)
             + "\nFix these rows (after a backup), then run migrate again.",
-            returncode=3,
+            returncode=Exit.CHECKS_VIOLATED,
         )
 
 

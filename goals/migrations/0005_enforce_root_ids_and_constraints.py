@@ -14,10 +14,8 @@ from django.db import migrations, models
 
 import goals.constraints
 import goals.migration_operations
+from goals.exit_codes import Exit
 from goals.selectors import root_id_report
-
-# migrate's exit status when rows break the root rule (README, "Exit codes").
-ROOTS_DISAGREE = 12
 
 
 def check_roots(apps, schema_editor) -> None:
@@ -35,7 +33,7 @@ def check_roots(apps, schema_editor) -> None:
         "Rows break the root rule, so the constraints that enforce it cannot be added; this "
         "migration was rolled back.\n" + "\n".join(failures) + "\nThe backup taken before "
         "migrating is unchanged. Report this with the ids above (verify_root_ids lists them).",
-        returncode=ROOTS_DISAGREE,
+        returncode=Exit.ROOTS_BROKEN,
     )
 
 

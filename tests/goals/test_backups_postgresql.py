@@ -15,6 +15,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from goals.backups import backup_create, backup_read, backup_restore, backups_list
+from goals.exit_codes import Exit
 from goals.models import Goal
 from tests.factories import MetricValueFactory
 from tests.goals.backup_at_once import backups_at_once
@@ -62,7 +63,7 @@ def _url() -> str:
 
 @pytest.mark.parametrize("when", ["before the dump", "during the dump"])
 def test_backup_to_a_full_disk_exits_4_and_leaves_nothing(small_disk, monkeypatch, when):
-    """A backup folder on a disk too small for the dump: exit 4 and no file left there.
+    """A backup folder on a disk too small for the dump: exit 14 and no file left there.
     "during the dump" is a disk that another process fills after the free space was checked:
     the check is told there is room, and pg_dump meets a real ENOSPC."""
     MetricValueFactory.create_batch(3)
@@ -74,7 +75,7 @@ def test_backup_to_a_full_disk_exits_4_and_leaves_nothing(small_disk, monkeypatc
     with pytest.raises(CommandError) as raised:
         call_command("backup_db", "--dir", str(disk), stdout=StringIO())
 
-    assert raised.value.returncode == 4
+    assert raised.value.returncode == Exit.NO_SPACE
     message = str(raised.value)
     if when == "before the dump":
         assert message.startswith(f"Not enough free space in {disk}: ")

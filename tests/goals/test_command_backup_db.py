@@ -20,6 +20,7 @@ from django.core.management.base import CommandError
 from django.db import connections
 
 from goals.backups import backup_read, backups_list
+from goals.exit_codes import Exit
 from tests.conftest import file_sha256
 from tests.goals.backup_at_once import backups_at_once
 
@@ -151,7 +152,7 @@ def test_damaged_backup_is_refused(migrated_db, damage):
     digest = file_sha256(path)
     with pytest.raises(CommandError, match="cannot be restored") as raised:
         call_command("restore_db", str(backup.path), "--yes", database=alias, stdout=StringIO())
-    assert raised.value.returncode == 3
+    assert raised.value.returncode == Exit.BACKUP_UNVERIFIED
     assert file_sha256(path) == digest
 
 
@@ -195,7 +196,7 @@ def test_unwritable_backup_folder_stops_migrate_unchanged(
         ) as raised,
     ):
         call_command("migrate", database=alias, stdout=StringIO())
-    assert raised.value.returncode == 4
+    assert raised.value.returncode == Exit.READ_ONLY
     assert file_sha256(path) == digest
 
 
@@ -219,7 +220,7 @@ def test_backup_of_a_missing_database_is_refused(tmp_path, legacy_database):
         ) as raised,
     ):
         _backup(alias)
-    assert raised.value.returncode == 2
+    assert raised.value.returncode == Exit.USAGE
 
 
 def test_retention_orders_by_time_when_many_backups_share_a_second(migrated_db, time_machine):
@@ -278,7 +279,7 @@ def test_backups_started_together_are_each_verified_and_distinct(migrated_db, tm
 def test_backup_to_a_full_disk_exits_4_and_leaves_nothing(
     migrated_db, small_disk, when, monkeypatch
 ):
-    """A backup folder on a disk too small for the copy: exit 4, a message saying so, and no file
+    """A backup folder on a disk too small for the copy: exit 14, a message saying so, and no file
     left on that disk. "during the copy" is a disk that another process fills after the free
     space was checked: the check is told there is room, and the copy meets a real ENOSPC."""
     path, alias = migrated_db
@@ -291,7 +292,7 @@ def test_backup_to_a_full_disk_exits_4_and_leaves_nothing(
     with pytest.raises(CommandError) as raised:
         _backup(alias, "--dir", str(disk))
 
-    assert raised.value.returncode == 4
+    assert raised.value.returncode == Exit.NO_SPACE
     message = str(raised.value)
     if when == "before the copy":
         assert message.startswith(f"Not enough free space in {disk}: ")
@@ -308,7 +309,7 @@ def test_backup_to_a_full_disk_exits_4_and_leaves_nothing(
 def test_backup_counts_the_write_ahead_log_in_the_space_it_needs(migrated_db, small_disk):
     """A database whose recent rows are still in its -wal is bigger than its main file: the free
     space check counts what the copy will hold, so a disk with room for the main file only is
-    refused up front (exit 4) instead of failing half way."""
+    refused up front (exit 14) instead of failing half way."""
     path, alias = migrated_db
     writer = sqlite3.connect(path, isolation_level=None)
     try:
@@ -323,7 +324,7 @@ def test_backup_counts_the_write_ahead_log_in_the_space_it_needs(migrated_db, sm
             _backup(alias, "--dir", str(disk))
     finally:
         writer.close()
-    assert raised.value.returncode == 4
+    assert raised.value.returncode == Exit.NO_SPACE
     assert list(disk.iterdir()) == []
 
 
@@ -359,7 +360,7 @@ db.execute("ROLLBACK")
 
 
 def test_backup_of_a_database_locked_by_another_process_exits_6(migrated_db):
-    """A database another process keeps exclusively locked past the busy timeout: exit 6, a
+    """A database another process keeps exclusively locked past the busy timeout: exit 8, a
     message naming the database, and no backup."""
     path, alias = migrated_db
     connections[alias].close()  # leaving WAL mode needs the file to itself
@@ -375,7 +376,7 @@ def test_backup_of_a_database_locked_by_another_process_exits_6(migrated_db):
             _backup(alias)
     finally:
         locker.communicate("\n", timeout=30)
-    assert raised.value.returncode == 6
+    assert raised.value.returncode == Exit.LOCKED
     assert str(raised.value) == (
         f"{path} stayed locked by another process for longer than the busy timeout (1.0 s), so "
         "it could not be read. Let that process finish, then back up again; nothing was changed."

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from goals.exit_codes import Exit
 from goals.legacy.inspection import LegacyDbProblem
 from tests.conftest import file_sha256
 from tests.legacy_faults import (
@@ -58,7 +59,7 @@ def test_constraint_violators_make_it_not_ready(legacy_rows):
     out = StringIO()
     with pytest.raises(CommandError, match=r"NOT READY: 1 reason\(s\)") as raised:
         call_command("migration_readiness", stdout=out)
-    assert raised.value.returncode == 1
+    assert raised.value.returncode == Exit.NOT_PASSED
     assert "NOT READY" in out.getvalue()
     assert (
         "1 activity instances with a negative duration in activity_instances "
@@ -128,7 +129,7 @@ def test_readiness_predicts_each_refusal_of_migrate(
             refusal = _refusal_of("migrate", alias)
     finally:
         path.chmod(0o644)
-    assert verdict.value.returncode == 1
+    assert verdict.value.returncode == Exit.NOT_PASSED
     assert f"- {refusal}\n" in out.getvalue()
     assert refusal.returncode in {
         LegacyDbProblem.READ_ONLY,

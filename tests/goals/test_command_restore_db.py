@@ -19,6 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from goals.backups import backup_read, backups_list
+from goals.exit_codes import Exit
 from goals.locking import lock_path
 
 pytestmark = pytest.mark.sqlite_only
@@ -161,7 +162,7 @@ def test_restore_while_another_process_holds_the_database_exits_6(
     backed_up, legacy_database, holding
 ):
     """A process holding the write lock (or, with the rollback journal, any transaction) past the
-    busy timeout: exit 6, the database unchanged, the safety backup kept and named."""
+    busy timeout: exit 8, the database unchanged, the safety backup kept and named."""
     path, backup = backed_up
     if holding != "writing":
         _sql(path, "PRAGMA journal_mode=DELETE")
@@ -173,7 +174,7 @@ def test_restore_while_another_process_holds_the_database_exits_6(
     finally:
         _finish(child)
 
-    assert raised.value.returncode == 6
+    assert raised.value.returncode == Exit.LOCKED
     message = str(raised.value)
     match = re.fullmatch(
         rf"{re.escape(str(path))} is in use by another process, which kept it locked for longer "
@@ -225,7 +226,7 @@ def _wal_beside(backup: Path, notes: int) -> None:
 def test_backup_with_a_wal_beside_it_is_refused(backed_up, legacy_database):
     """A backup with a -wal beside it is not one file: SQLite reads rows from the -wal that the
     sha256 does not cover and a copy of the file would not hold. It is not verified, and
-    restoring it is refused (exit 3) with the database unchanged."""
+    restoring it is refused (exit 21) with the database unchanged."""
     path, backup = backed_up
     _wal_beside(backup, 10)
     assert _counts(backup)["notes"] == 10  # what a reader of the backup sees
@@ -241,7 +242,7 @@ def test_backup_with_a_wal_beside_it_is_refused(backed_up, legacy_database):
     )
     assert not checked.verified
     assert checked.problem == problem
-    assert raised.value.returncode == 3
+    assert raised.value.returncode == Exit.BACKUP_UNVERIFIED
     assert str(raised.value) == (
         f"{backup} cannot be restored: {problem}. Choose a verified backup (manage.py "
         "list_backups)."
@@ -275,7 +276,7 @@ def test_restore_through_a_symlink_restores_the_file_it_points_to(
 def test_restore_onto_a_full_disk_exits_4_and_leaves_the_database_as_it_was(
     backed_up, legacy_database, small_disk, tmp_path, short_of
 ):
-    """The database on a disk without room for the restore: exit 4, the database as it was, and
+    """The database on a disk without room for the restore: exit 14, the database as it was, and
     the space given back (no staged copy or grown -wal left to keep the disk full)."""
     path, backup = backed_up
     size, backup_size = path.stat().st_size, backup.stat().st_size
@@ -288,7 +289,7 @@ def test_restore_onto_a_full_disk_exits_4_and_leaves_the_database_as_it_was(
     with legacy_database(database) as alias, pytest.raises(CommandError) as raised:
         _restore(alias, backup, "--dir", str(tmp_path / "safety"))
 
-    assert raised.value.returncode == 4
+    assert raised.value.returncode == Exit.NO_SPACE
     (safety,) = [p for p in (tmp_path / "safety").iterdir() if p.suffix != ".json"]
     assert re.fullmatch(
         rf"Not enough space to restore {re.escape(str(backup))} into "

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from goals.exit_codes import Exit
 from goals.selectors import PLAN_INDEXES
 from tests.factories import LongTermGoalFactory, MetricValueFactory, UltimateGoalFactory
 from tests.root_enforcement import root_enforcement_suspended
@@ -65,7 +66,7 @@ def test_names_a_goal_disagreeing_with_its_parent(value):
         _sql("UPDATE goals SET root_id = %s WHERE id = %s", (other.pk, session.pk))
         output, error = _failing()
     assert f"FAIL goals: agrees with its parent's root: 1 failing (first: {session.pk})" in output
-    assert error.returncode == 1
+    assert error.returncode == Exit.NOT_PASSED
 
 
 def test_names_a_root_that_is_not_a_root(value):

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.backends.signals import connection_created
 
+from goals.exit_codes import Exit
 from goals.legacy.inspection import LegacyDbProblem
 from tests.conftest import LEGACY_ALIAS, file_sha256
 from tests.legacy_faults import (
@@ -201,13 +202,13 @@ def _refused(command: str, *args: str, **options) -> CommandError:
 
 
 def test_restore_of_a_missing_path_is_refused(tmp_path):
-    """restore_db of a path with no file says so and exits 3."""
+    """restore_db of a path with no file says so and exits 2."""
     error = _refused("restore_db", str(tmp_path / "nowhere.db"), "--yes")
     assert str(error) == (
         f"{tmp_path / 'nowhere.db'} cannot be restored: the backup file does not exist. "
         "Choose a verified backup (manage.py list_backups)."
     )
-    assert error.returncode == 3
+    assert error.returncode == Exit.USAGE
 
 
 def test_restore_of_a_file_that_is_not_a_backup_is_refused(make_legacy_db, legacy_database):
@@ -221,7 +222,7 @@ def test_restore_of_a_file_that_is_not_a_backup_is_refused(make_legacy_db, legac
         f"{stranger} cannot be restored: no manifest: not verified. "
         "Choose a verified backup (manage.py list_backups)."
     )
-    assert error.returncode == 3
+    assert error.returncode == Exit.BACKUP_UNVERIFIED
     assert (file_sha256(target), file_sha256(stranger)) == digests
 
 
@@ -232,7 +233,7 @@ def test_backup_with_negative_keep_is_refused_before_copying(make_legacy_db, leg
     with legacy_database(path) as alias:
         error = _refused("backup_db", "--keep", "-1", "--dir", str(folder), database=alias)
     assert str(error) == "--keep must be 1 or more: the newest verified backup always stays."
-    assert error.returncode == 2
+    assert error.returncode == Exit.USAGE
     assert not folder.exists() or not any(folder.iterdir())
 
 
@@ -248,7 +249,7 @@ def test_make_legacy_db_refuses_a_negative_count(fractals, tmp_path):
     path = tmp_path / "negative.db"
     error = _refused("make_legacy_db", str(path), "--fractals", fractals)
     assert str(error) == "fractals must be 0 or more."
-    assert error.returncode == 2
+    assert error.returncode == Exit.USAGE
     assert not path.exists()
 
 
@@ -268,9 +269,9 @@ def test_verify_root_ids_with_an_unknown_alias_is_refused():
     """verify_root_ids --database with an alias not configured names the known ones and exits 2."""
     error = _refused("verify_root_ids", "--database", "nope")
     assert str(error) == (
-        "No database alias 'nope' is configured (known: default). Pass one of those to --database."
+        "Error: argument --database: invalid choice: 'nope' (choose from 'default')"
     )
-    assert error.returncode == 2
+    assert error.returncode == Exit.USAGE
 
 
 @pytest.mark.django_db
@@ -281,7 +282,7 @@ def test_assign_fractal_owner_to_an_unknown_user_is_refused():
         "No user named 'ghost'. Create one first with `manage.py createsuperuser` "
         "(or in the admin)."
     )
-    assert error.returncode == 2
+    assert error.returncode == Exit.USAGE
 
 
 # -- faults from outside during adoption ----------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from goals.exit_codes import Exit
 from goals.legacy.generator import LegacyGenerateError, legacy_db_generate
 from goals.legacy.schemas import VARIANTS
 from tests.conftest import file_sha256
@@ -345,5 +346,5 @@ def test_command_refuses_bad_arguments(tmp_path):
     """Negative sizes are refused with a clear message and exit status 2."""
     with pytest.raises(CommandError, match="fractals must be 0 or more") as raised:
         call_command("make_legacy_db", str(tmp_path / "x.db"), "--fractals", "-1")
-    assert raised.value.returncode == 2
+    assert raised.value.returncode == Exit.USAGE
     assert not (tmp_path / "x.db").exists()

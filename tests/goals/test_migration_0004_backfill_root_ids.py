@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from goals.exit_codes import Exit
 from goals.selectors import root_id_report
 from tests.legacy_loading import BASELINE, latest_migrations, migrate_to, normal, snapshot
 
@@ -184,8 +185,9 @@ def test_constraint_violators_stop_the_migration_unchanged(legacy_rows, kind):
         (row_id,) = cursor.fetchone()
         cursor.execute(update, [row_id])
     before = snapshot(rows)
-    with pytest.raises(CommandError, match=f"{message} in .*first ids: {row_id}"):
+    with pytest.raises(CommandError, match=f"{message} in .*first ids: {row_id}") as refusal:
         call_command("migrate", no_backup=True, stdout=StringIO())
+    assert refusal.value.returncode == Exit.CHECKS_VIOLATED
     assert snapshot(rows) == before
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM django_migrations WHERE app = 'goals'")

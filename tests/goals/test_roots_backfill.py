@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from goals.exit_codes import Exit
 from goals.selectors import root_id_report
 from tests.legacy_loading import BASELINE, latest_migrations, migrate_to, snapshot
 
@@ -141,7 +142,7 @@ def test_migrate_refuses_rows_that_break_the_rule_and_rolls_the_enforcement_back
     _sql("UPDATE activity_instances SET root_id = %s WHERE id = %s", [other_root, instance_id])
     with pytest.raises(CommandError, match=f"agrees with its session's root.*{instance_id}") as e:
         call_command("migrate", no_backup=True, stdout=StringIO())
-    assert e.value.returncode == 12
+    assert e.value.returncode == Exit.ROOTS_BROKEN
     applied = {name for (name,) in _sql("SELECT name FROM django_migrations WHERE app = 'goals'")}
     assert "0004_backfill_root_ids" in applied
     assert "0005_enforce_root_ids_and_constraints" not in applied

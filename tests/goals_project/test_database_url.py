@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from goals.exit_codes import Exit
 from goals_project.database_url import database_from_url, sqlite_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,10 +70,10 @@ def test_percent_encoded_hash_and_question_mark_name_the_file():
 
 
 def test_migrate_refuses_a_database_url_cut_at_a_hash(tmp_path):
-    """migrate with '#' in an SQLite path stops before creating any file, with exit 12."""
+    """migrate with '#' in an SQLite path stops before creating any file, with exit 2."""
     url = f"sqlite:///{tmp_path}/fractal#2.db"
     result = _manage(url, "migrate", "--no-backup")
-    assert result.returncode == 12, result.stderr
+    assert result.returncode == Exit.USAGE, result.stderr
     assert result.stderr == (
         f"DATABASE_URL {url} has a '#' in it: a URL ends there, so it would open the SQLite "
         f"file {tmp_path}/fractal instead. Write '#' in a file name as %23 and '?' as %3F: "

@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
+from goals.exit_codes import Exit
 from goals.models import Goal, GoalType, MetricDefinition, PracticeSessionGoal
 from goals.services import row_delete, row_purge, row_restore
 from sessions.models import ActivityInstance, MetricValue
@@ -138,7 +139,7 @@ def test_assign_fractal_owner_refuses_to_take_without_reassign():
     taken = UltimateGoalFactory(owner=User.objects.create_user("bob"))
     with pytest.raises(CommandError, match="Add --reassign to take them") as error:
         call_command("assign_fractal_owner", "alice", "--root", taken.pk, stdout=StringIO())
-    assert error.value.returncode == 4
+    assert error.value.returncode == Exit.OWNED_ELSEWHERE
     call_command(
         "assign_fractal_owner", "alice", "--root", taken.pk, "--reassign", stdout=StringIO()
     )
@@ -148,12 +149,16 @@ def test_assign_fractal_owner_refuses_to_take_without_reassign():
 @pytest.mark.parametrize(
     ("args", "message", "code"),
     [
-        (["nobody"], "No user named 'nobody'", 2),
-        (["alice", "--root", "not-a-root"], "Not the id of a fractal.s root goal: not-a-root", 3),
+        (["nobody"], "No user named 'nobody'", Exit.USAGE),
+        (
+            ["alice", "--root", "not-a-root"],
+            "Not the id of a fractal.s root goal: not-a-root",
+            Exit.USAGE,
+        ),
     ],
 )
 def test_assign_fractal_owner_explains_bad_arguments(args, message, code):
-    """An unknown user or root is a clear error with its own exit status."""
+    """An unknown user or root is a clear error, with the exit status of a wrong argument."""
     User.objects.create_user("alice")
     with pytest.raises(CommandError, match=message) as error:
         call_command("assign_fractal_owner", *args, stdout=StringIO())

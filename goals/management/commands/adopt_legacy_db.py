@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DEFAULT_DB_ALIAS
 
+from goals.commands import ExitStatusesInHelp, add_database_argument
+from goals.exit_codes import Exit
 from goals.legacy.adoption import (
     AdoptionResult,
     legacy_db_adopt,
@@ -16,7 +17,7 @@ from goals.legacy.adoption import (
 from goals.legacy.inspection import DbState, LegacyDbError
 
 
-class Command(BaseCommand):
+class Command(ExitStatusesInHelp, BaseCommand):
     help = (
         "Adopt a legacy Fractal Goals SQLite file (dev or prod schema) at the baseline migration, "
         "keeping every row and value; `migrate` does this by itself when needed."
@@ -24,12 +25,26 @@ class Command(BaseCommand):
     # Checks would open the database; the file must be inspected read-only first.
     requires_system_checks = []
 
+    exit_statuses = (
+        Exit.USAGE,
+        Exit.NOT_SQLITE,
+        Exit.EMPTY,
+        Exit.FOREIGN,
+        Exit.UNSUPPORTED_SCHEMA,
+        Exit.READ_ONLY,
+        Exit.LOCKED,
+        Exit.DAMAGED,
+        Exit.NOT_SQLITE_BACKEND,
+        Exit.BAD_KEYS,
+        Exit.USER_SCHEMA,
+        Exit.NO_SPACE,
+        Exit.INTERRUPTED,
+        Exit.HOT_JOURNAL,
+        Exit.DATABASE_ERROR,
+    )
+
     def add_arguments(self, parser) -> None:
-        parser.add_argument(
-            "--database",
-            default=DEFAULT_DB_ALIAS,
-            help="Database alias whose SQLite file to adopt (default: %(default)s).",
-        )
+        add_database_argument(parser, "whose SQLite file to adopt")
         parser.add_argument(
             "--check",
             action="store_true",

@@ -5,17 +5,20 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DEFAULT_DB_ALIAS
 
+from goals.commands import ExitStatusesInHelp, add_database_argument
+from goals.exit_codes import Exit
 from goals.services import fractal_owner_assign
 
 
-class Command(BaseCommand):
+class Command(ExitStatusesInHelp, BaseCommand):
     help = (
         "Give fractals (root goals of any root type) to a user. Without --root, every fractal "
         "that has no owner yet, which is how a migrated legacy database gets its default owner; "
         "staff users who are not superusers see only the fractals they own."
     )
+
+    exit_statuses = (Exit.USAGE, Exit.OWNED_ELSEWHERE)
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("username", help="The user who will own the fractals.")
@@ -31,11 +34,7 @@ class Command(BaseCommand):
             action="store_true",
             help="Also take named fractals from the user who owns them now.",
         )
-        parser.add_argument(
-            "--database",
-            default=DEFAULT_DB_ALIAS,
-            help="Database alias to work on (default: %(default)s).",
-        )
+        add_database_argument(parser, "to work on")
 
     def handle(self, *args, **options) -> None:
         users = get_user_model()._default_manager.db_manager(options["database"])
@@ -45,7 +44,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"No user named '{options['username']}'. Create one first with "
                 "`manage.py createsuperuser` (or in the admin).",
-                returncode=2,
+                returncode=Exit.USAGE,
             ) from None
         try:
             result = fractal_owner_assign(
@@ -55,7 +54,7 @@ class Command(BaseCommand):
                 using=options["database"],
             )
         except ValidationError as error:
-            raise CommandError(" ".join(error.messages), returncode=3) from None
+            raise CommandError(" ".join(error.messages), returncode=Exit.USAGE) from None
         self.stdout.write(
             self.style.SUCCESS(f"{len(result.assigned)} fractal(s) now owned by {owner}.")
         )
@@ -66,5 +65,5 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{len(result.owned_by_others)} fractal(s) belong to another user and were left "
                 f"as they are: {', '.join(result.owned_by_others)}. Add --reassign to take them.",
-                returncode=4,
+                returncode=Exit.OWNED_ELSEWHERE,
             )

@@ -2,33 +2,47 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DEFAULT_DB_ALIAS
 
 from goals.backups import BackupError, backup_create
+from goals.commands import ExitStatusesInHelp, add_database_argument
+from goals.exit_codes import Exit
 
 
-class Command(BaseCommand):
+class Command(ExitStatusesInHelp, BaseCommand):
     help = (
         "Back up the database (SQLite online backup API, or pg_dump), verify the copy and write "
         "its manifest beside it."
     )
 
+    exit_statuses = (
+        Exit.USAGE,
+        Exit.READ_ONLY,
+        Exit.LOCKED,
+        Exit.NO_SPACE,
+        Exit.DATABASE_ERROR,
+        Exit.BACKUP_UNVERIFIED,
+        Exit.TOOL_MISSING,
+    )
+
     def add_arguments(self, parser) -> None:
-        parser.add_argument(
-            "--database", default=DEFAULT_DB_ALIAS, help="Database alias to back up."
-        )
+        add_database_argument(parser, "to back up")
         parser.add_argument(
             "--dir",
             type=Path,
-            help="Backup folder (default: FRACTAL_BACKUP_DIR, or backups/ beside the database).",
+            help="Backup folder (default: FRACTAL_BACKUP_DIR, or backups/ beside the database)",
         )
         parser.add_argument(
             "--keep",
             type=int,
             help="Keep only the newest N verified backups (the newest is never deleted).",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="Print the verified backup as JSON for scripts."
         )
 
     def handle(self, *args, **options) -> None:
@@ -38,6 +52,9 @@ class Command(BaseCommand):
             )
         except BackupError as error:
             raise CommandError(str(error), returncode=error.code) from error
+        if options["json"]:
+            self.stdout.write(json.dumps(asdict(backup), indent=2, default=str))
+            return
         total = sum(backup.row_counts.values())
         self.stdout.write(
             self.style.SUCCESS(

@@ -7,9 +7,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
-from django.db import DEFAULT_DB_ALIAS
 
 from goals.backups import backups_list
+from goals.commands import ExitStatusesInHelp, add_database_argument
+from goals.exit_codes import Exit
 
 
 def _schema_version(migrations: list[str]) -> str:
@@ -22,11 +23,13 @@ def _schema_version(migrations: list[str]) -> str:
     return "+".join(f"{app}.{number}" for app, number in sorted(newest.items())) or "legacy"
 
 
-class Command(BaseCommand):
+class Command(ExitStatusesInHelp, BaseCommand):
     help = "List the database's backups, newest first: time, size, verified, schema version."
 
+    exit_statuses = (Exit.USAGE,)
+
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--database", default=DEFAULT_DB_ALIAS, help="Database alias.")
+        add_database_argument(parser, "whose backups to list")
         parser.add_argument("--dir", type=Path, help="Backup folder to list.")
         parser.add_argument("--json", action="store_true", help="Print JSON for machines.")
 

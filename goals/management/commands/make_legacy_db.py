@@ -8,17 +8,21 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from goals.commands import ExitStatusesInHelp
+from goals.exit_codes import Exit
 from goals.legacy.generator import GeneratedLegacyDb, LegacyGenerateError, legacy_db_generate
 from goals.legacy.schemas import VARIANTS
 
 
-class Command(BaseCommand):
+class Command(ExitStatusesInHelp, BaseCommand):
     help = (
         "Write a legacy Fractal Goals SQLite file of a schema variant, with realistic data and "
         "the dirt real files contain (for tests, the demo and benchmarks)."
     )
     # It writes a foreign file and never opens Django's own database.
     requires_system_checks = []
+
+    exit_statuses = (Exit.USAGE,)
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("path", type=Path, help="Where to write the file (must not exist).")
@@ -83,7 +87,7 @@ class Command(BaseCommand):
                 progress=self._progress(options),
             )
         except LegacyGenerateError as error:
-            raise CommandError(str(error), returncode=2) from error
+            raise CommandError(str(error), returncode=Exit.USAGE) from error
         if options["json"]:
             payload = asdict(result)
             payload["path"] = str(result.path)

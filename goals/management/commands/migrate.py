@@ -9,7 +9,9 @@ from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
 from goals.backups import BackupError, backup_create
+from goals.commands import ExitStatusesInHelp
 from goals.db_tuning import planner_statistics_refresh, sqlite_bulk_cache
+from goals.exit_codes import Exit
 from goals.legacy.adoption import (
     legacy_db_adopt,
     legacy_db_check_writable,
@@ -24,10 +26,33 @@ from goals.locking import MaintenanceBusy, maintenance_lock
 from goals.migration_executor import recording_executor
 
 
-class Command(DjangoMigrateCommand):
+class Command(ExitStatusesInHelp, DjangoMigrateCommand):
     help = (
         "Update the database schema; a database holding data is backed up and verified first, "
         "and a legacy Fractal Goals SQLite file is adopted (see adopt_legacy_db)."
+    )
+
+    exit_statuses = (
+        Exit.USAGE,
+        Exit.NOT_SQLITE,
+        Exit.EMPTY,
+        Exit.FOREIGN,
+        Exit.UNSUPPORTED_SCHEMA,
+        Exit.READ_ONLY,
+        Exit.LOCKED,
+        Exit.DAMAGED,
+        Exit.NOT_SQLITE_BACKEND,
+        Exit.BAD_KEYS,
+        Exit.USER_SCHEMA,
+        Exit.NO_SPACE,
+        Exit.INTERRUPTED,
+        Exit.HOT_JOURNAL,
+        Exit.DATABASE_ERROR,
+        Exit.BUSY,
+        Exit.CHECKS_VIOLATED,
+        Exit.ROOTS_BROKEN,
+        Exit.BACKUP_UNVERIFIED,
+        Exit.TOOL_MISSING,
     )
 
     def add_arguments(self, parser) -> None:

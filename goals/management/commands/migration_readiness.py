@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DEFAULT_DB_ALIAS
 
+from goals.commands import ExitStatusesInHelp, add_database_argument
+from goals.exit_codes import Exit
 from goals.readiness import ReadinessReport, migration_readiness
 
 
-class Command(BaseCommand):
+class Command(ExitStatusesInHelp, BaseCommand):
     help = (
         "Assess the database before migrating (rows, schema variant, pending phases, data "
         "problems and what migrate does about them, integrity, backups, disk, duration); "
@@ -18,20 +21,28 @@ class Command(BaseCommand):
     )
     requires_system_checks = []
 
+    exit_statuses = (Exit.NOT_PASSED, Exit.USAGE)
+
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--database", default=DEFAULT_DB_ALIAS, help="Database alias.")
+        add_database_argument(parser, "to assess")
         parser.add_argument(
             "--format",
-            choices=["text", "markdown"],
+            choices=["text", "markdown", "json"],
             default="text",
-            help="text for the terminal, markdown for a document to keep (default: text).",
+            help="text for the terminal, markdown for a document to keep, json for scripts "
+            "(default: text).",
         )
+        parser.add_argument("--json", action="store_true", help="The same as --format json.")
         parser.add_argument("--output", type=Path, help="Write the report to this file.")
 
     def handle(self, *args, **options) -> None:
         report = migration_readiness(using=options["database"])
-        lines = _render(report, markdown=options["format"] == "markdown")
-        text = "\n".join(lines) + "\n"
+        if options["json"] or options["format"] == "json":
+            text = json.dumps({"ready": report.ready, **asdict(report)}, indent=2, default=str)
+            text += "\n"
+        else:
+            lines = _render(report, markdown=options["format"] == "markdown")
+            text = "\n".join(lines) + "\n"
         if options["output"]:
             options["output"].write_text(text, encoding="utf-8")
             self.stdout.write(f"Report written to {options['output']}")
@@ -39,7 +50,8 @@ class Command(BaseCommand):
             self.stdout.write(text, ending="")
         if not report.ready:
             raise CommandError(
-                f"NOT READY: {len(report.reasons)} reason(s) (listed above).", returncode=1
+                f"NOT READY: {len(report.reasons)} reason(s) (listed above).",
+                returncode=Exit.NOT_PASSED,
             )
 
 

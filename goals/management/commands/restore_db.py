@@ -5,36 +5,55 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DEFAULT_DB_ALIAS
 
 from goals.backups import BackupError, backup_read, backup_restore
+from goals.commands import ExitStatusesInHelp, add_database_argument
+from goals.exit_codes import Exit
 from goals.locking import MaintenanceBusy, maintenance_lock
 
 
-class Command(BaseCommand):
+class Command(ExitStatusesInHelp, BaseCommand):
     help = (
         "Restore a verified backup over the database, after taking a safety backup of the "
         "current one."
     )
 
+    exit_statuses = (
+        Exit.USAGE,
+        Exit.READ_ONLY,
+        Exit.LOCKED,
+        Exit.NO_SPACE,
+        Exit.DATABASE_ERROR,
+        Exit.BACKUP_UNVERIFIED,
+        Exit.TOOL_MISSING,
+        Exit.BUSY,
+        Exit.CANCELLED,
+    )
+
     def add_arguments(self, parser) -> None:
         parser.add_argument("backup", type=Path, help="The backup file to restore.")
-        parser.add_argument("--database", default=DEFAULT_DB_ALIAS, help="Database alias.")
+        add_database_argument(parser, "to restore into")
         parser.add_argument("--dir", type=Path, help="Folder for the safety backup.")
         parser.add_argument(
             "--yes", action="store_true", help="Do not ask for confirmation (for scripts)."
         )
 
     def handle(self, *args, **options) -> None:
+        if not options["backup"].is_file():
+            raise CommandError(
+                f"{options['backup']} cannot be restored: the backup file does not exist. "
+                "Choose a verified backup (manage.py list_backups).",
+                returncode=Exit.USAGE,
+            )
         backup = backup_read(options["backup"], deep=True)
         if not backup.verified:
             raise CommandError(
                 f"{options['backup']} cannot be restored: {backup.problem}. Choose a verified "
                 "backup (manage.py list_backups).",
-                returncode=3,
+                returncode=Exit.BACKUP_UNVERIFIED,
             )
         if not options["yes"] and not self._confirm(backup):
-            raise CommandError("Restore cancelled; nothing was changed.", returncode=1)
+            raise CommandError("Restore cancelled; nothing was changed.", returncode=Exit.CANCELLED)
         try:
             with maintenance_lock(operation="restore_db", using=options["database"]):
                 result = backup_restore(

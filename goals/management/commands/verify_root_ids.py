@@ -6,23 +6,23 @@ import json
 from dataclasses import asdict
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import connections
 
+from goals.commands import ExitStatusesInHelp, add_database_argument
+from goals.exit_codes import Exit
 from goals.selectors import RootIdReport, root_id_report
 
 
-class Command(BaseCommand):
+class Command(ExitStatusesInHelp, BaseCommand):
     help = (
         "Check root_id on every table that carries it (NOT NULL, no missing or non-root goals, "
         "agreement with parent and owner chains) and that the plan's 26 indexes exist."
     )
 
+    exit_statuses = (Exit.NOT_PASSED, Exit.USAGE)
+
     def add_arguments(self, parser) -> None:
-        parser.add_argument(
-            "--database",
-            default=DEFAULT_DB_ALIAS,
-            help="Database alias to verify (default: %(default)s).",
-        )
+        add_database_argument(parser, "to verify")
         parser.add_argument(
             "--json", action="store_true", help="Print the checks as JSON for machines."
         )
@@ -32,7 +32,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"No database alias '{options['database']}' is configured (known: "
                 f"{', '.join(connections)}). Pass one of those to --database.",
-                returncode=2,
+                returncode=Exit.USAGE,
             )
         report = root_id_report(using=options["database"])
         if options["json"]:
@@ -41,7 +41,7 @@ class Command(BaseCommand):
             self._render(report, verbosity=options["verbosity"])
         if not report.ok:
             raise CommandError(
-                f"{report.failed} root_id checks failed (listed above).", returncode=1
+                f"{report.failed} root_id checks failed (listed above).", returncode=Exit.NOT_PASSED
             )
 
     def _render(self, report: RootIdReport, *, verbosity: int) -> None:
