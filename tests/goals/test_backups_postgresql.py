@@ -62,7 +62,7 @@ def _url() -> str:
 
 
 @pytest.mark.parametrize("when", ["before the dump", "during the dump"])
-def test_backup_to_a_full_disk_exits_4_and_leaves_nothing(small_disk, monkeypatch, when):
+def test_backup_to_a_full_disk_exits_14_and_leaves_nothing(small_disk, monkeypatch, when):
     """A backup folder on a disk too small for the dump: exit 14 and no file left there.
     "during the dump" is a disk that another process fills after the free space was checked:
     the check is told there is room, and pg_dump meets a real ENOSPC."""

@@ -276,7 +276,7 @@ def test_backups_started_together_are_each_verified_and_distinct(migrated_db, tm
 
 
 @pytest.mark.parametrize("when", ["before the copy", "during the copy"])
-def test_backup_to_a_full_disk_exits_4_and_leaves_nothing(
+def test_backup_to_a_full_disk_exits_14_and_leaves_nothing(
     migrated_db, small_disk, when, monkeypatch
 ):
     """A backup folder on a disk too small for the copy: exit 14, a message saying so, and no file
@@ -359,7 +359,7 @@ db.execute("ROLLBACK")
 """
 
 
-def test_backup_of_a_database_locked_by_another_process_exits_6(migrated_db):
+def test_backup_of_a_database_locked_by_another_process_exits_8(migrated_db):
     """A database another process keeps exclusively locked past the busy timeout: exit 8, a
     message naming the database, and no backup."""
     path, alias = migrated_db

@@ -158,7 +158,7 @@ def test_restore_while_another_process_has_the_database_open_keeps_its_writes(
 
 
 @pytest.mark.parametrize("holding", ["writing", "reading a rollback-journal file"])
-def test_restore_while_another_process_holds_the_database_exits_6(
+def test_restore_while_another_process_holds_the_database_exits_8(
     backed_up, legacy_database, holding
 ):
     """A process holding the write lock (or, with the rollback journal, any transaction) past the
@@ -273,7 +273,7 @@ def test_restore_through_a_symlink_restores_the_file_it_points_to(
 
 
 @pytest.mark.parametrize("short_of", ["the staged copy", "the write into the database"])
-def test_restore_onto_a_full_disk_exits_4_and_leaves_the_database_as_it_was(
+def test_restore_onto_a_full_disk_exits_14_and_leaves_the_database_as_it_was(
     backed_up, legacy_database, small_disk, tmp_path, short_of
 ):
     """The database on a disk without room for the restore: exit 14, the database as it was, and
