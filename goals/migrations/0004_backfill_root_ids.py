@@ -19,10 +19,19 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.management.base import CommandError
 from django.core.management.color import color_style
 from django.db import migrations
 from django.utils import timezone
 
+from goals.backward_safety import (
+    CREATED,
+    FINGERPRINT,
+    WOULD_DISCARD,
+    backfill_state_record,
+    backward_losses,
+    refusal_message,
+)
 from goals.roots import PARENTLESS_TYPES, ROOT_TYPES, GoalType
 
 MIGRATION = "goals.0004_backfill_root_ids"
@@ -62,6 +71,7 @@ class Backfill:
     """One run of the backfill on one connection."""
 
     def __init__(self, apps, schema_editor) -> None:
+        self.apps = apps
         self.connection = schema_editor.connection
         self.quote = self.connection.ops.quote_name
         self.now = self.connection.ops.adapt_datetimefield_value(timezone.now())
@@ -187,6 +197,8 @@ class Backfill:
         self.metric_values()
         self.unique_names()
         self.drop_recovery_root_if_unused()
+        # Last: what going back compares against (goals.backward_safety).
+        backfill_state_record(connection=self.connection, apps=self.apps, now=self.now)
 
     def create_recovery_root(self) -> None:
         self.execute(
@@ -824,8 +836,15 @@ def backfill(apps, schema_editor) -> None:
 
 
 def restore(apps, schema_editor) -> None:
-    """Put back every recorded legacy value and remove every row this migration created."""
+    """Put back every recorded legacy value and remove every row this migration created; refuse
+    when what was written since would be lost (goals.backward_safety)."""
     connection = schema_editor.connection
+    losses = backward_losses(connection=connection, apps=apps, undo_backfill=True, dropped={})
+    if losses:
+        raise CommandError(
+            refusal_message(losses, backup="The backup taken before migrating is unchanged."),
+            returncode=WOULD_DISCARD,
+        )
     quote = connection.ops.quote_name
     repairs = quote(apps.get_model("goals", "LegacyRepair")._meta.db_table)
     types = {
@@ -838,7 +857,7 @@ def restore(apps, schema_editor) -> None:
             f"SELECT DISTINCT table_name, column_name FROM {repairs} WHERE migration = %s",
             (MIGRATION,),
         )
-        columns = [row for row in cursor.fetchall() if row[1] != "*"]
+        columns = [row for row in cursor.fetchall() if row[1] not in (CREATED, FINGERPRINT)]
         for table, column in columns:
             old = "r.old_value"
             if connection.vendor == "postgresql":
@@ -851,8 +870,8 @@ def restore(apps, schema_editor) -> None:
                 (table, column, MIGRATION, table, column, MIGRATION),
             )
         cursor.execute(
-            f"SELECT table_name, row_id FROM {repairs} WHERE migration = %s AND column_name = '*'",
-            (MIGRATION,),
+            f"SELECT table_name, row_id FROM {repairs} WHERE migration = %s AND column_name = %s",
+            (MIGRATION, CREATED),
         )
         for table, row_id in cursor.fetchall():
             cursor.execute(f"DELETE FROM {quote(table)} WHERE id = %s", (row_id,))
