@@ -44,6 +44,11 @@ class Exit(enum.IntEnum):
     BACKUP_UNVERIFIED = 21, "a backup does not match its manifest or failed verification"
     OWNED_ELSEWHERE = 22, "a fractal belongs to someone else (assign_fractal_owner --reassign)"
     TOOL_MISSING = 23, "a program the job needs (pg_dump, pg_restore) is not installed"
+    # Going back.
+    WOULD_DISCARD = (
+        24,
+        ("going back would discard data written since the migration (listed); nothing changed"),
+    )
 
     def __new__(cls, value: int, meaning: str) -> Exit:
         member = int.__new__(cls, value)

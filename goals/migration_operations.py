@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import migrations
 from django.db.migrations.operations.base import Operation
 
 
@@ -71,3 +72,33 @@ class AlterTableInOnePass(Operation):
             steps.append((operation, state, after))
             state = after
         return steps
+
+
+# legacy_repairs.reason of the rows naming a column that a migration added (0004 reads them).
+COLUMN_ADDED = "column added"
+
+
+def columns_added_record(app_label: str, migration: str, operations) -> migrations.RunPython:
+    """A step naming, in legacy_repairs, the columns that `operations` add, so that goals.0004
+    can tell them from columns a file already had (a script-migrated file adopted at 0003)."""
+
+    def record(apps, schema_editor) -> None:
+        repairs = apps.get_model("goals", "LegacyRepair")
+        rows = []
+        for operation in operations:
+            if isinstance(operation, migrations.AddField):
+                model = apps.get_model(app_label, operation.model_name)
+                column = model._meta.get_field(operation.name).column
+                rows.append(
+                    repairs(
+                        table_name=model._meta.db_table,
+                        row_id="",
+                        column_name=column,
+                        reason=COLUMN_ADDED,
+                        migration=migration,
+                    )
+                )
+        repairs.objects.using(schema_editor.connection.alias).bulk_create(rows)
+
+    # Going back, the columns and legacy_repairs are dropped with these rows.
+    return migrations.RunPython(record, migrations.RunPython.noop)

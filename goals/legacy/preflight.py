@@ -261,9 +261,11 @@ def disk_needs(
     return list(by_device.values())
 
 
-def holds_data_to_migrate(*, using: str, found) -> bool:
+def holds_data_to_migrate(*, using: str, found, planned: bool | None = None) -> bool:
     """True when migrations are pending on a database that has rows in the goals table (or a
-    legacy file with rows): what `migrate` backs up first and checks the disk for."""
+    legacy file with rows): what `migrate` backs up first and checks the disk for. `planned`
+    says whether the run has migrations to apply or unapply, when the caller knows its plan
+    (forwards or backwards); by default, whether any is pending forwards."""
     if found.state_before == DbState.LEGACY:
         return any(found.row_counts.values())
     if found.state_before in (DbState.NEW, DbState.MISSING):
@@ -271,8 +273,10 @@ def holds_data_to_migrate(*, using: str, found) -> bool:
     connection = connections[using]
     if connection.vendor == "sqlite" and found.path is None:
         return False  # in memory: nothing outlives the process anyway
-    executor = MigrationExecutor(connection)
-    if not executor.migration_plan(executor.loader.graph.leaf_nodes()):
+    if planned is None:
+        executor = MigrationExecutor(connection)
+        planned = bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+    if not planned:
         return False
     with connection.cursor() as cursor:
         if "goals" not in connection.introspection.table_names(cursor):

@@ -1,10 +1,16 @@
 """Add the improvement plan's columns to the goal-side tables, nullable, so SQLite adds them in
 place (ALTER TABLE ADD COLUMN) instead of rebuilding tables; 0005 makes them NOT NULL once filled.
+
+Each added column is named in `legacy_repairs` (migration_operations.columns_added_record): a file
+adopted at this migration (the earlier script had added the columns) has no such rows, so 0004
+knows that its NULLs there are legacy values to record, not the NULLs of a new column.
 """
 
 import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
+
+from goals.migration_operations import columns_added_record
 
 
 def nullable_root():
@@ -80,3 +86,6 @@ class Migration(migrations.Migration):
         migrations.AddField("sessiontemplate", "deleted_at", deleted_at()),
         migrations.AddField("sessiontemplate", "updated_at", nullable_timestamp()),
     ]
+    operations.append(
+        columns_added_record("goals", "goals.0003_add_root_and_audit_columns", operations)
+    )

@@ -19,14 +19,26 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.management.base import CommandError
 from django.core.management.color import color_style
 from django.db import migrations
 from django.utils import timezone
 
+from goals.backward_safety import (
+    CREATED,
+    FINGERPRINT,
+    WOULD_DISCARD,
+    backfill_state_record,
+    backward_losses,
+    refusal_message,
+)
 from goals.roots import PARENTLESS_TYPES, GoalType
 
 MIGRATION = "goals.0004_backfill_root_ids"
 RECOVERY_NAME = "Recovered records"
+# legacy_repairs.reason of the rows where goals.0003 and practice_sessions.0002 name a column they
+# added (a copy of their constant).
+COLUMN_ADDED = "column added"
 RECOVERY_DESCRIPTION = (
     "Created by the root_id migration for rows whose fractal could not be determined (their "
     "fractal was deleted, or they had no parent, link or root). Nothing here was deleted: move "
@@ -62,6 +74,7 @@ class Backfill:
     """One run of the backfill on one connection."""
 
     def __init__(self, apps, schema_editor) -> None:
+        self.apps = apps
         self.connection = schema_editor.connection
         self.quote = self.connection.ops.quote_name
         self.now = self.connection.ops.adapt_datetimefield_value(timezone.now())
@@ -70,6 +83,19 @@ class Backfill:
             key: apps.get_model(app, model)._meta.db_table for key, (app, model) in MODELS.items()
         }
         self.recovery_id = str(uuid.uuid4())
+        repairs = apps.get_model("goals", "LegacyRepair")
+        # Columns that goals.0003/practice_sessions.0002 added here (they record them). A file
+        # adopted at those migrations had them already, from the earlier script: its NULLs are
+        # legacy values too, so they are recorded like any legacy value.
+        self.added = set(
+            repairs.objects.using(self.connection.alias)
+            .filter(row_id="", reason=COLUMN_ADDED)
+            .values_list("table_name", "column_name")
+        )
+
+    def is_legacy(self, key: str, column: str) -> bool:
+        """Whether `column` held legacy values before this migration (not added by 0003)."""
+        return (self.tables[key], column) not in self.added
 
     def t(self, key: str) -> str:
         return self.quote(self.tables[key])
@@ -118,15 +144,15 @@ class Backfill:
         expression: str,
         *,
         reason: str,
-        legacy: bool,
         where: str = "1 = 1",
         params=(),
     ) -> int:
         """Set `column` to `expression` (SQL over alias t) on rows where it differs.
 
-        Old values of legacy columns are recorded; for a column added by 0003, only values an
-        earlier script had already written (not NULL) are worth recording.
+        Old values of legacy columns are recorded; for a column goals.0003 added, NULL is what
+        0003 put there, so only values already written (not NULL) are worth recording.
         """
+        legacy = self.is_legacy(key, column)
         col = f"t.{self.quote(column)}"
         differs = f"({where}) AND ({col} IS NULL OR {col} <> ({expression}))"
         recorded = (
@@ -187,6 +213,8 @@ class Backfill:
         self.metric_values()
         self.unique_names()
         self.drop_recovery_root_if_unused()
+        # Last: what going back compares against (goals.backward_safety).
+        backfill_state_record(connection=self.connection, apps=self.apps, now=self.now)
 
     def create_recovery_root(self) -> None:
         self.execute(
@@ -333,7 +361,6 @@ class Backfill:
             "COALESCE((SELECT r.root_id FROM goal_tops g JOIN top_roots r ON r.top_id = g.top_id "
             f"WHERE g.id = t.id), '{self.recovery_id}')",
             reason="root derived from the tree",
-            legacy=True,
         )
         total = self.rows(f"SELECT COUNT(*) FROM {goals}")[0][0]
         self.say(f"goals: root_id {total}/{total} rows ({changed} set or corrected)")
@@ -385,7 +412,6 @@ class Backfill:
                 "root_id",
                 self.valid_root("root_id"),
                 reason="root corrected to the fractal's root",
-                legacy=True,
             )
             self.report_roots(key, changed)
 
@@ -432,7 +458,6 @@ class Backfill:
                 "root_id",
                 f"SELECT a.root_id FROM {self.t('activities')} a WHERE a.id = t.activity_id",
                 reason="root of the activity",
-                legacy=False,
             )
             self.report_roots(key, changed)
 
@@ -483,7 +508,6 @@ class Backfill:
             "root_id",
             f"SELECT g.root_id FROM {goals} g WHERE g.id = t.practice_session_id",
             reason="root of the session",
-            legacy=False,
         )
         self.report_roots("instances", changed)
 
@@ -584,14 +608,24 @@ class Backfill:
             )
         # One pass over the big table: root and audit timestamps from the instance.
         values = self.t("values")
+        differs = "t.root_id <> i.root_id"
+        if self.is_legacy("values", "root_id"):
+            differs = f"(t.root_id IS NULL OR {differs})"
         self.record(
             "values",
             "root_id",
             f"SELECT t.id AS row_id, t.root_id AS old_value, i.root_id AS new_value, "
             f"'root of the activity instance' AS reason FROM {values} t "
             f"JOIN {instances} i ON i.id = t.activity_instance_id "
-            "WHERE t.root_id IS NOT NULL AND t.root_id <> i.root_id",
+            f"WHERE {differs}",
         )
+        join = f"JOIN {instances} i ON i.id = t.activity_instance_id"
+        for column, expression in (
+            ("created_at", "COALESCE(i.created_at, i.time_start, %s)"),
+            ("updated_at", "COALESCE(t.created_at, i.created_at, i.time_start, %s)"),
+        ):
+            if self.is_legacy("values", column):
+                self.record_filled("values", column, expression, (now,), join)
         # A join, not three correlated lookups a row: every value has an instance by now (the
         # placeholders above), so the FROM matches each row once.
         total = self.execute(
@@ -700,18 +734,16 @@ class Backfill:
             ("templates", "%s"),
             ("programs", "COALESCE(t.updated_at, t.start_date, %s)"),
         ):
-            filled = self.fill_null(key, "created_at", expression, (now,), legacy=True)
+            filled = self.fill_null(key, "created_at", expression, (now,))
             if filled:
                 self.say(f"{self.tables[key]}: created_at filled on {filled} row(s) that had none")
-        for key in ("goals", "programs"):
-            self.fill_null(key, "updated_at", "t.created_at", (), legacy=True)
-        for key in ("groups", "activities", "metrics", "splits", "templates"):
-            self.fill_null(key, "updated_at", "t.created_at", (), legacy=False)
+        for key in ("goals", "programs", "groups", "activities", "metrics", "splits", "templates"):
+            self.fill_null(key, "updated_at", "t.created_at", ())
         for key in ("goals", "metrics"):
-            self.fill_null(key, "sort_order", "0", (), legacy=False)
+            self.fill_null(key, "sort_order", "0", ())
         false = "FALSE" if self.connection.vendor == "postgresql" else "0"
         # One pass over a big table for the columns 0003 added to it (they hold only NULLs, so
-        # nothing is recorded): each UPDATE writes every row again.
+        # nothing is recorded unless they were legacy columns): each UPDATE writes every row.
         self.fill_nulls(
             "instances",
             {
@@ -723,22 +755,29 @@ class Backfill:
 
     def fill_nulls(self, key: str, expressions: dict[str, str]) -> int:
         """Fill the NULLs of several added columns of one table in a single UPDATE."""
+        for column, expression in expressions.items():
+            if self.is_legacy(key, column):
+                self.record_filled(key, column, expression)
         columns = [(self.quote(column), expression) for column, expression in expressions.items()]
         sets = ", ".join(f"{col} = COALESCE(t.{col}, {expression})" for col, expression in columns)
         where = " OR ".join(f"t.{col} IS NULL" for col, _ in columns)
         return self.execute(f"UPDATE {self.t(key)} AS t SET {sets} WHERE {where}")
 
-    def fill_null(self, key: str, column: str, expression: str, params, *, legacy: bool) -> int:
+    def record_filled(self, key: str, column: str, expression: str, params=(), join="") -> int:
+        """Record the NULLs of a legacy column that `expression` (over t, and `join`) fills."""
+        return self.record(
+            key,
+            column,
+            f"SELECT t.id AS row_id, NULL AS old_value, {self.as_text(f'({expression})')} "
+            f"AS new_value, 'missing {column} filled' AS reason "
+            f"FROM {self.t(key)} t {join} WHERE t.{self.quote(column)} IS NULL",
+            params,
+        )
+
+    def fill_null(self, key: str, column: str, expression: str, params) -> int:
         col = self.quote(column)
-        if legacy:
-            self.record(
-                key,
-                column,
-                f"SELECT t.id AS row_id, NULL AS old_value, {self.as_text(f'({expression})')} "
-                f"AS new_value, 'missing {column} filled' AS reason "
-                f"FROM {self.t(key)} t WHERE t.{col} IS NULL",
-                params,
-            )
+        if self.is_legacy(key, column):
+            self.record_filled(key, column, expression, params)
         return self.execute(
             f"UPDATE {self.t(key)} AS t SET {col} = ({expression}) WHERE t.{col} IS NULL", params
         )
@@ -816,8 +855,15 @@ def backfill(apps, schema_editor) -> None:
 
 
 def restore(apps, schema_editor) -> None:
-    """Put back every recorded legacy value and remove every row this migration created."""
+    """Put back every recorded legacy value and remove every row this migration created; refuse
+    when what was written since would be lost (goals.backward_safety)."""
     connection = schema_editor.connection
+    losses = backward_losses(connection=connection, apps=apps, undo_backfill=True, dropped={})
+    if losses:
+        raise CommandError(
+            refusal_message(losses, backup="The backup taken before migrating is unchanged."),
+            returncode=WOULD_DISCARD,
+        )
     quote = connection.ops.quote_name
     repairs = quote(apps.get_model("goals", "LegacyRepair")._meta.db_table)
     types = {
@@ -830,7 +876,7 @@ def restore(apps, schema_editor) -> None:
             f"SELECT DISTINCT table_name, column_name FROM {repairs} WHERE migration = %s",
             (MIGRATION,),
         )
-        columns = [row for row in cursor.fetchall() if row[1] != "*"]
+        columns = [row for row in cursor.fetchall() if row[1] not in (CREATED, FINGERPRINT)]
         for table, column in columns:
             old = "r.old_value"
             if connection.vendor == "postgresql":
@@ -843,8 +889,8 @@ def restore(apps, schema_editor) -> None:
                 (table, column, MIGRATION, table, column, MIGRATION),
             )
         cursor.execute(
-            f"SELECT table_name, row_id FROM {repairs} WHERE migration = %s AND column_name = '*'",
-            (MIGRATION,),
+            f"SELECT table_name, row_id FROM {repairs} WHERE migration = %s AND column_name = %s",
+            (MIGRATION, CREATED),
         )
         for table, row_id in cursor.fetchall():
             cursor.execute(f"DELETE FROM {quote(table)} WHERE id = %s", (row_id,))

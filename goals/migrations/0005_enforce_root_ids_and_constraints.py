@@ -32,7 +32,10 @@ def check_roots(apps, schema_editor) -> None:
     raise CommandError(
         "Rows break the root rule, so the constraints that enforce it cannot be added; this "
         "migration was rolled back.\n" + "\n".join(failures) + "\nThe backup taken before "
-        "migrating is unchanged. Report this with the ids above (verify_root_ids lists them).",
+        "migrating is unchanged. Rows like these are written by the legacy app after "
+        "goals.0004 ran: stop it, then run `manage.py migrate goals 0003` (it puts back what "
+        "0004 changed and keeps these rows) and `manage.py migrate` again, which derives their "
+        "roots. If they persist, report this with the ids above (verify_root_ids lists them).",
         returncode=Exit.ROOTS_BROKEN,
     )
 

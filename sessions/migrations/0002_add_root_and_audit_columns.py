@@ -1,9 +1,12 @@
 """Add the improvement plan's columns to activity instances and metric values, nullable, so
-SQLite adds them in place; 0003 makes them NOT NULL once goals.0004 has filled them.
+SQLite adds them in place; 0003 makes them NOT NULL once goals.0004 has filled them. The added
+columns are named in legacy_repairs, as goals.0003 does.
 """
 
 import django.db.models.deletion
 from django.db import migrations, models
+
+from goals.migration_operations import columns_added_record
 
 
 def nullable_root():
@@ -44,3 +47,8 @@ class Migration(migrations.Migration):
         migrations.AddField("metricvalue", "updated_at", nullable_timestamp()),
         migrations.AddField("metricvalue", "root", nullable_root()),
     ]
+    operations.append(
+        columns_added_record(
+            "practice_sessions", "practice_sessions.0002_add_root_and_audit_columns", operations
+        )
+    )

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from goals.legacy.generator import legacy_db_generate
+from goals.legacy.schemas import LEGACY_TABLES
 from goals.selectors import root_id_report
 
 pytestmark = pytest.mark.sqlite_only
@@ -42,3 +43,34 @@ def test_script_migrated_file_is_corrected_and_verified(tmp_path, legacy_databas
     connection.close()
     assert root == recovery != orphan
     assert corrected >= generated.dirt["wrong_root_other_fractal"]
+
+
+def _legacy_values(path) -> dict[str, list[tuple]]:
+    """Every row of every legacy table, every column."""
+    connection = sqlite3.connect(path)
+    try:
+        return {
+            table: sorted(connection.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)
+            for table in LEGACY_TABLES
+        }
+    finally:
+        connection.close()
+
+
+def test_going_back_gives_the_adopted_script_migrated_file_exactly(tmp_path, legacy_database):
+    """Forward then back to goals.0003 (where it was adopted): every legacy value is as it was,
+    the NULLs of the columns the earlier script had added included."""
+    generated = legacy_db_generate(
+        path=tmp_path / "script.db",
+        variant="script_migrated",
+        fractals=4,
+        sessions_per_fractal=25,
+        seed=5,
+    )
+    with legacy_database(generated.path) as alias:
+        call_command("adopt_legacy_db", database=alias, stdout=StringIO())
+        adopted = _legacy_values(generated.path)
+        call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
+        assert _legacy_values(generated.path) != adopted
+        call_command("migrate", "goals", "0003", database=alias, no_backup=True, stdout=StringIO())
+    assert _legacy_values(generated.path) == adopted

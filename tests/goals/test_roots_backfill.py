@@ -13,6 +13,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.utils import timezone
 
 from goals.exit_codes import Exit
 from goals.selectors import root_id_report
@@ -167,3 +168,37 @@ def test_rows_that_break_the_order_are_reported_and_kept_as_they_are(legacy_rows
     migrate_to(latest_migrations())
     assert _parent_of("misplaced") == short_term
     assert _root_of("misplaced") == _root_of(short_term)
+
+
+def test_rows_the_legacy_app_wrote_after_the_backfill_have_a_way_out(legacy_rows):
+    """A session and an activity the legacy app wrote after goals.0004 (no root_id, none of the
+    new columns) stop migrate with exit 19 and the way out; following it (back to goals.0003,
+    then migrate) migrates them and keeps them."""
+    migrate_to([("goals", "0004_backfill_root_ids")])
+    short_term = _a_short_term_goal()
+    activity = _sql("SELECT id FROM activity_definitions ORDER BY id LIMIT 1")[0][0]
+    now = timezone.now()
+    _sql(
+        "INSERT INTO goals (id, type, name, completed, parent_id, created_at, updated_at) "
+        "VALUES ('legacy-late', 'PracticeSession', 'Written late', %s, %s, %s, %s)",
+        [False, short_term, now, now],
+    )
+    _sql(
+        "INSERT INTO activity_instances (id, practice_session_id, activity_definition_id, "
+        "created_at) VALUES ('legacy-late-instance', 'legacy-late', %s, %s)",
+        [activity, now],
+    )
+    with pytest.raises(CommandError, match="legacy-late") as stopped:
+        call_command("migrate", no_backup=True, stdout=StringIO())
+    assert stopped.value.returncode == Exit.ROOTS_BROKEN
+    assert (
+        "run `manage.py migrate goals 0003` (it puts back what 0004 changed and keeps these "
+        "rows) and `manage.py migrate` again" in str(stopped.value)
+    )
+    call_command("migrate", "goals", "0003", no_backup=True, stdout=StringIO())
+    call_command("migrate", no_backup=True, stdout=StringIO())
+    call_command("verify_root_ids", stdout=StringIO())
+    assert _root_of("legacy-late") == _root_of(short_term)
+    assert _sql("SELECT root_id FROM activity_instances WHERE id = 'legacy-late-instance'") == [
+        (_root_of(short_term),)
+    ]

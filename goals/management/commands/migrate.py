@@ -6,9 +6,12 @@ from django.conf import settings
 from django.core.management.base import CommandError
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
 from django.db import connections
+from django.db.migrations.exceptions import AmbiguityError
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.operations import AddField
 
 from goals.backups import BackupError, backup_create
+from goals.backward_safety import MIGRATION, backward_losses, refusal_message
 from goals.commands import ExitStatusesInHelp
 from goals.db_tuning import planner_statistics_refresh, sqlite_bulk_cache
 from goals.exit_codes import Exit
@@ -53,6 +56,7 @@ class Command(ExitStatusesInHelp, DjangoMigrateCommand):
         Exit.ROOTS_BROKEN,
         Exit.BACKUP_UNVERIFIED,
         Exit.TOOL_MISSING,
+        Exit.WOULD_DISCARD,
     )
 
     def add_arguments(self, parser) -> None:
@@ -83,15 +87,17 @@ class Command(ExitStatusesInHelp, DjangoMigrateCommand):
     def _migrate(self, *args, **options) -> None:
         database = options["database"]
         with sqlite_bulk_cache(using=database):
+            backup = None
             try:
                 self._recover(database)
                 found = legacy_db_inspect_alias(using=database)
                 if found.state_before == DbState.LEGACY:
                     legacy_db_preflight(using=database, found=found)
-                backup = self._wants_backup(options)
-                self._check_space(database, found, backup=backup)
-                if backup and holds_data_to_migrate(using=database, found=found):
-                    self._backup(database)
+                wanted = self._wants_backup(options)
+                self._check_space(database, found, backup=wanted)
+                planned = bool(self._plan(database, options))
+                if wanted and holds_data_to_migrate(using=database, found=found, planned=planned):
+                    backup = self._backup(database)
                 self._adopt(database, options["verbosity"])
             except LegacyDbError as error:
                 raise CommandError(str(error), returncode=int(error.problem)) from error
@@ -100,6 +106,7 @@ class Command(ExitStatusesInHelp, DjangoMigrateCommand):
                     f"{error} The backup taken before migrating failed, so nothing was migrated.",
                     returncode=error.code,
                 ) from error
+            self._refuse_backward_losses(database, options, backup)
             pending = self._pending(database)
             with recording_executor():
                 super().handle(*args, **options)
@@ -147,10 +154,61 @@ class Command(ExitStatusesInHelp, DjangoMigrateCommand):
     def _wants_backup(self, options) -> bool:
         return settings.FRACTAL_BACKUP_BEFORE_MIGRATE and not options["no_backup"]
 
-    def _backup(self, database: str) -> None:
+    def _plan(self, database: str, options) -> list:
+        """The plan this run will carry out, forwards or backwards (as Django's migrate reads
+        its arguments); an argument Django will refuse gives an empty plan here."""
+        executor = MigrationExecutor(connections[database])
+        app_label, name = options["app_label"], options["migration_name"]
+        targets = executor.loader.graph.leaf_nodes()
+        if app_label and name == "zero":
+            targets = [(app_label, None)]
+        elif app_label and name:
+            try:
+                migration = executor.loader.get_migration_by_prefix(app_label, name)
+                targets = [(app_label, migration.name)]
+            except (AmbiguityError, KeyError):
+                return []
+        elif app_label:
+            targets = [key for key in targets if key[0] == app_label]
+        return executor.migration_plan(targets)
+
+    def _refuse_backward_losses(self, database: str, options, backup) -> None:
+        """Stop before anything is undone when going back would discard data written since
+        goals.0004 ran (goals.backward_safety)."""
+        plan = [migration for migration, backwards in self._plan(database, options) if backwards]
+        if not plan:
+            return
+        executor = MigrationExecutor(connections[database])
+        latest = executor.loader.project_state().apps
+        dropped: dict[str, tuple[str, ...]] = {}
+        for migration in plan:
+            for operation in migration.operations:
+                if isinstance(operation, AddField):
+                    model = latest.get_model(migration.app_label, operation.model_name)
+                    column = operation.field.clone()
+                    column.set_attributes_from_name(operation.name)
+                    table = model._meta.db_table
+                    dropped[table] = (*dropped.get(table, ()), column.column)
+        undo_backfill = any(f"{m.app_label}.{m.name}" == MIGRATION for m in plan)
+        state = executor.loader.project_state(tuple(MIGRATION.split("."))).apps
+        losses = backward_losses(
+            connection=connections[database],
+            apps=state,
+            undo_backfill=undo_backfill,
+            dropped=dropped,
+        )
+        if losses:
+            if backup is None:
+                note = "No backup was taken (--no-backup)."
+            else:
+                note = f"A verified backup of the database as it is: {backup.path}."
+            raise CommandError(refusal_message(losses, backup=note), returncode=Exit.WOULD_DISCARD)
+
+    def _backup(self, database: str):
         self.stdout.write(self.style.MIGRATE_HEADING("Backing up before migrating:"))
         backup = backup_create(using=database)
         self.stdout.write(f"  verified backup {backup.path}")
+        return backup
 
     def _adopt(self, database: str, verbosity: int) -> None:
         def progress(table: str, done: int, total: int) -> None:

@@ -1,0 +1,194 @@
+"""Going back over the root-id backfill never discards what was written after it ran.
+
+Rows of a generated legacy file are loaded into the baseline tables of the test database and
+migrated; the app then writes, and `migrate goals 0001` must refuse with the row named (exit 24)
+and change nothing. On SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from goals.backward_safety import DANGLING, DELETED, DROPPED, REVERTED
+from goals.exit_codes import Exit
+from goals.models import ActivityDefinition, ActivityGroup, Goal, LongTermGoal, MetricDefinition
+from goals.services import goal_move, row_restore
+from sessions.models import ActivityInstance, MetricValue
+from tests.legacy_loading import latest_migrations, migrate_to
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _sql(statement: str, params=()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _everything() -> dict[str, list[str]]:
+    """Every row of every goal and session table, and the applied migrations."""
+    tables = sorted(
+        {
+            model._meta.db_table
+            for model in apps.get_models()
+            if model._meta.app_label in ("goals", "practice_sessions") and not model._meta.proxy
+        }
+        | {"django_migrations"}
+    )
+    return {
+        table: sorted(
+            repr(row) for row in _sql(f"SELECT * FROM {connection.ops.quote_name(table)}")
+        )
+        for table in tables
+    }
+
+
+def _go_back_refused(*fragments: str) -> str:
+    """`migrate goals 0001` refuses with exit 24, the message holding `fragments`, and changes
+    nothing."""
+    before = _everything()
+    with pytest.raises(CommandError) as refused:
+        call_command("migrate", "goals", "0001", no_backup=True, stdout=StringIO())
+    assert refused.value.returncode == Exit.WOULD_DISCARD
+    message = str(refused.value)
+    for fragment in fragments:
+        assert fragment in message
+    assert "Nothing was changed." in message
+    assert _everything() == before
+    return message
+
+
+def _recovery_root() -> Goal:
+    return Goal.all_objects.get(name="Recovered records", parent__isnull=True)
+
+
+def test_a_rename_of_a_row_the_migration_renamed_is_not_reverted(legacy_rows):
+    """The user renames a duplicate the migration had renamed: going back would put back the
+    legacy name, so it refuses, naming the row."""
+    root_id, name = _sql("SELECT root_id, name FROM activity_groups ORDER BY id LIMIT 1")[0]
+    _sql(
+        "INSERT INTO activity_groups (id, root_id, name, created_at) "
+        "VALUES ('dup-group', %s, %s, %s)",
+        [root_id, name, "2030-01-01 00:00:00.000001"],
+    )
+    migrate_to(latest_migrations())
+    group = ActivityGroup.objects.get(pk="dup-group")
+    assert group.name == f"{name} (2)"
+    group.name = "Strength"
+    group.save()
+    _go_back_refused(f"- activity_groups: 1 row(s) {REVERTED} (first: dup-group)")
+
+
+def test_rows_deleted_since_the_migration_do_not_come_back_to_life(legacy_rows):
+    """57 goals soft-deleted by the app would be live again once deleted_at is dropped."""
+    migrate_to(latest_migrations())
+    ids = list(
+        Goal.objects.filter(parent__isnull=False).order_by("id").values_list("id", flat=True)
+    )[:57]
+    assert len(ids) == 57
+    Goal.objects.filter(pk__in=ids).delete()
+    _go_back_refused(f"- goals: 57 row(s) {DROPPED} (first: {', '.join(ids[:5])})")
+
+
+def test_an_edited_and_referenced_placeholder_is_not_deleted(legacy_rows):
+    """A 'Deleted metric' placeholder restored, renamed and given a new value by the user is
+    not deleted from under that value."""
+    migrate_to(latest_migrations())
+    placeholder = MetricDefinition.all_objects.filter(name__startswith="Deleted metric").first()
+    row_restore(row=placeholder)
+    placeholder.refresh_from_db()
+    placeholder.name = "Grip strength"
+    placeholder.save()
+    instance = ActivityInstance.objects.filter(metric_values__metric_definition=placeholder).first()
+    value = MetricValue.objects.create(
+        activity_instance=instance, metric_definition=placeholder, value=31.5
+    )
+    _go_back_refused(
+        f"- metric_definitions: 1 row(s) {DELETED} (first: {placeholder.pk})",
+        f"- metric_values: 1 row(s) {DANGLING} (first: {value.pk})",
+    )
+
+
+def test_recovered_records_holding_a_new_goal_is_not_deleted(legacy_rows):
+    """A goal the user added under "Recovered records" would be left under a missing root."""
+    migrate_to(latest_migrations())
+    added = LongTermGoal.objects.create(name="Sorted out", parent=_recovery_root())
+    _go_back_refused(f"- goals: 1 row(s) {DANGLING} (first: {added.pk})")
+
+
+def test_a_rehomed_orphan_is_not_put_back_without_a_parent(legacy_rows):
+    """An orphan immediate goal the user moved under a session keeps its new parent."""
+    _sql(
+        "INSERT INTO goals (id, type, name, completed) "
+        "VALUES ('orphan-immediate', 'ImmediateGoal', 'Orphan', %s)",
+        [False],
+    )
+    migrate_to(latest_migrations())
+    orphan = Goal.objects.get(pk="orphan-immediate")
+    assert orphan.parent_id == _recovery_root().pk
+    session = Goal.objects.filter(type="PracticeSession", parent__isnull=False).first()
+    goal_move(goal=orphan, new_parent=session)
+    _go_back_refused(f"- goals: 1 row(s) {REVERTED} (first: orphan-immediate)")
+
+
+def test_going_back_to_0003_keeps_what_only_dropped_columns_would_lose(legacy_rows):
+    """Rows deleted since the migration stop only a plan that drops deleted_at: going back to
+    goals.0003 keeps the column (and these rows have no value for it to put back), so it goes
+    ahead."""
+    migrate_to(latest_migrations())
+    recorded = _sql("SELECT row_id FROM legacy_repairs WHERE table_name = 'activity_definitions'")
+    ids = list(
+        ActivityDefinition.objects.exclude(pk__in=[row[0] for row in recorded])
+        .order_by("id")
+        .values_list("id", flat=True)[:3]
+    )
+    assert len(ids) == 3
+    ActivityDefinition.objects.filter(pk__in=ids).delete()
+    call_command("migrate", "goals", "0003", no_backup=True, stdout=StringIO())
+    deleted = _sql(
+        f"SELECT COUNT(*) FROM activity_definitions WHERE deleted_at IS NOT NULL AND id IN "
+        f"({', '.join(['%s'] * len(ids))})",
+        ids,
+    )
+    assert deleted == [(3,)]
+
+
+@pytest.mark.sqlite_only
+def test_going_back_backs_up_first_and_an_untouched_file_goes_back_exactly(migrated_db):
+    """`migrate goals 0001` on a migrated file backs it up first, says where, and on data the
+    migration left untouched puts every legacy value back."""
+    path, alias = migrated_db
+    out = StringIO()
+    call_command("migrate", "goals", "0001", database=alias, stdout=out)
+    assert "Backing up before migrating:" in out.getvalue()
+    backup = out.getvalue().split("verified backup ")[1].split()[0]
+    assert sqlite3.connect(backup).execute("SELECT COUNT(*) FROM goals").fetchone()[0] > 0
+    applied = sqlite3.connect(path).execute(
+        "SELECT name FROM django_migrations WHERE app = 'goals'"
+    )
+    assert [row[0] for row in applied] == ["0001_legacy_baseline"]
+
+
+@pytest.mark.sqlite_only
+def test_a_refused_file_is_backed_up_and_the_refusal_points_to_it(migrated_db):
+    """After an app write the refusal names the backup it took first; the file is unchanged."""
+    path, alias = migrated_db
+    with sqlite3.connect(path) as legacy:
+        legacy.execute(
+            "UPDATE goals SET name = 'Mine', updated_at = '2999-01-01 00:00:00.000000' "
+            "WHERE id = (SELECT MIN(id) FROM goals WHERE type = 'PracticeSession')"
+        )
+    out = StringIO()
+    with pytest.raises(CommandError) as refused:
+        call_command("migrate", "goals", "0001", database=alias, stdout=out)
+    assert refused.value.returncode == Exit.WOULD_DISCARD
+    backup = out.getvalue().split("verified backup ")[1].split()[0]
+    assert f"A verified backup of the database as it is: {backup}." in str(refused.value)
+    assert f"{DROPPED}" in str(refused.value)
