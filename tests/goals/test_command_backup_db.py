@@ -405,3 +405,15 @@ def test_backups_through_a_symlink_are_those_of_the_file_it_points_to(
     assert through_link.name.startswith(f"{real.name}.backup_")
     assert sorted(listed) == sorted([through_link, through_target])
     assert not (link.parent / "backups").exists()
+
+
+def test_backup_json_gives_scripts_the_verified_backup(migrated_db):
+    """backup_db --json prints the backup a script needs: its path, size, sha256 and counts, as
+    its manifest has them."""
+    _, alias = migrated_db
+    printed = json.loads(_backup(alias, "--json"))
+    backup = backup_read(Path(printed["path"]), deep=True)
+    assert backup.verified
+    assert printed["sha256"] == backup.sha256
+    assert printed["size"] == backup.size == Path(printed["path"]).stat().st_size
+    assert printed["row_counts"] == backup.row_counts

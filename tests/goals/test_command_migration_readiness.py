@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sqlite3
 from io import StringIO
 
@@ -168,3 +170,36 @@ def test_readiness_on_a_hot_journal_says_it_is_not_damage(make_legacy_db, legacy
     assert f"- {hot_journal_message(path)}\n" in out.getvalue()
     assert "state: a write cut off, waiting to be rolled back" in out.getvalue()
     assert (file_sha256(path), file_sha256(journal)) == digests
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.django_db
+def test_readiness_on_postgresql_says_it_ran_no_integrity_check():
+    """PostgreSQL has no integrity_check: the report says it was not run, never "ok", and that
+    is no reason for NOT READY."""
+    from goals.readiness import INTEGRITY_NOT_RUN
+
+    out = StringIO()
+    call_command("migration_readiness", "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["integrity"] == INTEGRITY_NOT_RUN
+    assert not any("ntegrity" in reason for reason in report["reasons"])
+    text = StringIO()
+    # NOT READY for another reason (no fresh backup, say) is not what this test is about.
+    with contextlib.suppress(CommandError):
+        call_command("migration_readiness", stdout=text)
+    assert f"integrity: {INTEGRITY_NOT_RUN}" in text.getvalue()
+    assert "integrity: ok" not in text.getvalue()
+
+
+@pytest.mark.django_db
+def test_readiness_answers_scripts_in_json():
+    """--json gives a script the verdict, its reasons and the engine, with the exit status."""
+    out = StringIO()
+    try:
+        call_command("migration_readiness", "--json", stdout=out)
+    except CommandError as error:
+        assert error.returncode == Exit.NOT_PASSED
+    report = json.loads(out.getvalue())
+    assert report["ready"] is (not report["reasons"])
+    assert report["engine"] == connection.vendor
