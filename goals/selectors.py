@@ -47,6 +47,20 @@ PLAN_INDEXES: dict[str, tuple[str, ...]] = {
     "session_templates": ("idx_session_templates_root",),
 }
 
+# The indexes the models declare beyond the plan's (tested equal to the models' Meta): the dev
+# schema's partial indexes on practice sessions, kept under their legacy names, the owners', and
+# the one that lets going back find a column's repairs.
+OTHER_INDEXES: dict[str, tuple[str, ...]] = {
+    "legacy_repairs": ("idx_legacy_repairs_column",),
+    "goals": (
+        "idx_session_start",
+        "idx_session_end",
+        "idx_template_id",
+        "idx_session_duration",
+        "idx_goals_owner",
+    ),
+}
+
 # Rows of a session without a parent take the root of a goal they are linked to.
 PARENTLESS_SESSION_CHECK = (
     "is the root of a linked goal for a session without a parent",
