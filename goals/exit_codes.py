@@ -57,6 +57,35 @@ class Exit(enum.IntEnum):
         return member
 
 
+# Groups of statuses that several commands share.
+ADOPTION = (
+    Exit.USAGE,
+    Exit.NOT_SQLITE,
+    Exit.EMPTY,
+    Exit.FOREIGN,
+    Exit.UNSUPPORTED_SCHEMA,
+    Exit.READ_ONLY,
+    Exit.LOCKED,
+    Exit.DAMAGED,
+    Exit.NOT_SQLITE_BACKEND,
+    Exit.BAD_KEYS,
+    Exit.USER_SCHEMA,
+    Exit.NO_SPACE,
+    Exit.INTERRUPTED,
+    Exit.HOT_JOURNAL,
+    Exit.DATABASE_ERROR,
+)
+BACKUP = (
+    Exit.USAGE,
+    Exit.READ_ONLY,
+    Exit.LOCKED,
+    Exit.NO_SPACE,
+    Exit.DATABASE_ERROR,
+    Exit.BACKUP_UNVERIFIED,
+    Exit.TOOL_MISSING,
+)
+
+
 def exit_statuses_help(*codes: Exit) -> str:
     """The exit statuses a command uses, for its --help (argparse epilog)."""
     lines = ["exit statuses:", "  0   done"]

@@ -7,7 +7,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from goals.commands import ExitStatusesInHelp, add_database_argument
-from goals.exit_codes import Exit
+from goals.exit_codes import ADOPTION
 from goals.legacy.adoption import (
     AdoptionResult,
     legacy_db_adopt,
@@ -25,23 +25,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
     # Checks would open the database; the file must be inspected read-only first.
     requires_system_checks = []
 
-    exit_statuses = (
-        Exit.USAGE,
-        Exit.NOT_SQLITE,
-        Exit.EMPTY,
-        Exit.FOREIGN,
-        Exit.UNSUPPORTED_SCHEMA,
-        Exit.READ_ONLY,
-        Exit.LOCKED,
-        Exit.DAMAGED,
-        Exit.NOT_SQLITE_BACKEND,
-        Exit.BAD_KEYS,
-        Exit.USER_SCHEMA,
-        Exit.NO_SPACE,
-        Exit.INTERRUPTED,
-        Exit.HOT_JOURNAL,
-        Exit.DATABASE_ERROR,
-    )
+    exit_statuses = ADOPTION
 
     def add_arguments(self, parser) -> None:
         add_database_argument(parser, "whose SQLite file to adopt")

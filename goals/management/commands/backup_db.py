@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from goals.backups import BackupError, backup_create
 from goals.commands import ExitStatusesInHelp, add_database_argument
-from goals.exit_codes import Exit
+from goals.exit_codes import BACKUP
 
 
 class Command(ExitStatusesInHelp, BaseCommand):
@@ -19,15 +19,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
         "its manifest beside it."
     )
 
-    exit_statuses = (
-        Exit.USAGE,
-        Exit.READ_ONLY,
-        Exit.LOCKED,
-        Exit.NO_SPACE,
-        Exit.DATABASE_ERROR,
-        Exit.BACKUP_UNVERIFIED,
-        Exit.TOOL_MISSING,
-    )
+    exit_statuses = BACKUP
 
     def add_arguments(self, parser) -> None:
         add_database_argument(parser, "to back up")

@@ -14,7 +14,7 @@ from goals.backups import BackupError, backup_create
 from goals.backward_safety import MIGRATION, backward_losses, refusal_message
 from goals.commands import ExitStatusesInHelp
 from goals.db_tuning import planner_statistics_refresh, sqlite_bulk_cache
-from goals.exit_codes import Exit
+from goals.exit_codes import ADOPTION, Exit
 from goals.legacy.adoption import (
     legacy_db_adopt,
     legacy_db_check_writable,
@@ -36,21 +36,7 @@ class Command(ExitStatusesInHelp, DjangoMigrateCommand):
     )
 
     exit_statuses = (
-        Exit.USAGE,
-        Exit.NOT_SQLITE,
-        Exit.EMPTY,
-        Exit.FOREIGN,
-        Exit.UNSUPPORTED_SCHEMA,
-        Exit.READ_ONLY,
-        Exit.LOCKED,
-        Exit.DAMAGED,
-        Exit.NOT_SQLITE_BACKEND,
-        Exit.BAD_KEYS,
-        Exit.USER_SCHEMA,
-        Exit.NO_SPACE,
-        Exit.INTERRUPTED,
-        Exit.HOT_JOURNAL,
-        Exit.DATABASE_ERROR,
+        *ADOPTION,
         Exit.BUSY,
         Exit.CHECKS_VIOLATED,
         Exit.ROOTS_BROKEN,

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from goals.backups import BackupError, backup_read, backup_restore
 from goals.commands import ExitStatusesInHelp, add_database_argument
-from goals.exit_codes import Exit
+from goals.exit_codes import BACKUP, Exit
 from goals.locking import MaintenanceBusy, maintenance_lock
 
 
@@ -18,17 +18,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
         "current one."
     )
 
-    exit_statuses = (
-        Exit.USAGE,
-        Exit.READ_ONLY,
-        Exit.LOCKED,
-        Exit.NO_SPACE,
-        Exit.DATABASE_ERROR,
-        Exit.BACKUP_UNVERIFIED,
-        Exit.TOOL_MISSING,
-        Exit.BUSY,
-        Exit.CANCELLED,
-    )
+    exit_statuses = (*BACKUP, Exit.BUSY, Exit.CANCELLED)
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("backup", type=Path, help="The backup file to restore.")
