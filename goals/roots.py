@@ -122,18 +122,8 @@ CHOSEN_ROOT_TABLES: tuple[str, ...] = (
     "session_templates",
     "programs",
 )
-# Every table that carries root_id.
-ROOT_TABLES: tuple[str, ...] = (
-    "goals",
-    "activity_instances",
-    "metric_values",
-    "metric_definitions",
-    "split_definitions",
-    "activity_groups",
-    "activity_definitions",
-    "session_templates",
-    "programs",
-)
+# Every table that carries root_id: a chain's, or one that names its root.
+ROOT_TABLES: tuple[str, ...] = tuple(dict.fromkeys((*CHAINS, *CHOSEN_ROOT_TABLES)))
 # Tables that chains point to: their (id, root_id) is a key.
 KEYED_TABLES: tuple[str, ...] = tuple(dict.fromkeys(c.parent_table for c in CHAINS.values()))
 

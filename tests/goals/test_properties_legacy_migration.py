@@ -23,6 +23,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from goals.legacy.schemas import LEGACY_TABLES, VARIANTS, table_columns
+from goals.roots import ROOT_TABLES
 from goals.selectors import root_id_report
 from tests.legacy_loading import BASELINE, latest_migrations, load, migrate_to, normal
 
@@ -41,17 +42,6 @@ ID_PREFIX = "x"
 NAMES = ("Alpha", "Beta")
 TIMESTAMPS = ("2025-06-01 07:30:00.123456", "2025-06-02 08:00:00", None)
 LATER = "2025-06-03 09:15:00.000001"
-ROOT_TABLES = (
-    "goals",
-    "activity_instances",
-    "metric_values",
-    "metric_definitions",
-    "split_definitions",
-    "activity_groups",
-    "activity_definitions",
-    "session_templates",
-    "programs",
-)
 
 
 def _legacy_columns() -> dict[str, tuple[str, ...]]:
