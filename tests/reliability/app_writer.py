@@ -1,10 +1,11 @@
 """The app writing continuously, through its models, for the concurrency tests.
 
-    python -m tests.reliability.app_writer SECONDS
+    python -m tests.reliability.app_writer
 
-Creates a fractal, then for SECONDS keeps adding a practice session with an activity instance
-and two metric values, one transaction each. Prints one JSON line: how many sessions it wrote,
-the root id, and the slowest transaction in seconds (how long it was kept waiting).
+Creates a fractal, then keeps adding a practice session with an activity instance and two
+metric values, one transaction each, until its standard input is closed. Then it prints one
+JSON line: how many sessions it wrote, the root id, and the slowest transaction in seconds
+(how long it was kept waiting). The test decides when it has seen enough, not a clock.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 
 
@@ -32,7 +34,6 @@ def main() -> None:
     )
     from sessions.models import ActivityInstance, MetricValue
 
-    seconds = float(sys.argv[1])
     root = UltimateGoal.objects.create(name=f"Writer {os.getpid()}")
     short = ShortTermGoal.objects.create(
         name="Practise", parent=LongTermGoal.objects.create(name="Long", parent=root)
@@ -41,9 +42,10 @@ def main() -> None:
     weight = MetricDefinition.objects.create(activity=activity, name="Weight", unit="kg")
     reps = MetricDefinition.objects.create(activity=activity, name="Reps", unit="")
     print(json.dumps({"started": True}), flush=True)  # noqa: T201 - to the test
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
     written, slowest = 0, 0.0
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    while not stop.is_set() or written == 0:
         began = time.monotonic()
         with transaction.atomic():
             session = PracticeSession.objects.create(name=f"Session {written}", parent=short)

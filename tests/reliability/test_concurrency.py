@@ -62,11 +62,13 @@ def app_database(request, tmp_path):
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _start_writer(target: Target, seconds: float) -> subprocess.Popen:
-    writer = subprocess.Popen(  # noqa: S603 - this interpreter and the project's own module
-        [sys.executable, "-m", "tests.reliability.app_writer", str(seconds)],
+def _start_writer(target: Target) -> subprocess.Popen:
+    """The writer, started and writing; it stops when _finish closes its standard input."""
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability.app_writer"],
         cwd=ROOT,
         env=target.env(),
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -76,6 +78,7 @@ def _start_writer(target: Target, seconds: float) -> subprocess.Popen:
 
 
 def _finish(writer: subprocess.Popen) -> Written:
+    assert writer.poll() is None, writer.stderr.read()  # still writing when the commands ended
     out, err = writer.communicate(timeout=120)
     assert writer.returncode == 0, err
     return Written(**json.loads(out.strip().splitlines()[-1]))
@@ -83,7 +86,7 @@ def _finish(writer: subprocess.Popen) -> Written:
 
 def test_backups_taken_while_the_app_writes_are_verified_and_consistent(app_database):
     target = app_database
-    writer = _start_writer(target, seconds=6)
+    writer = _start_writer(target)
     try:
         for _ in range(2):
             result = manage(target, ["backup_db"])
@@ -108,16 +111,13 @@ def test_backups_taken_while_the_app_writes_are_verified_and_consistent(app_data
 
 def test_verify_root_ids_passes_and_never_blocks_the_writer(app_database):
     target = app_database
-    writer = _start_writer(target, seconds=5)
-    runs = 0
+    writer = _start_writer(target)
     try:
-        while writer.poll() is None:
+        for _ in range(3):
             result = manage(target, ["verify_root_ids"])
             assert result.returncode == 0, result.stdout + result.stderr
-            runs += 1
     finally:
         written = _finish(writer)
-    assert runs >= 2
     assert written.sessions > 0
     assert written.slowest < MAX_WAIT_SECONDS
     counts = _writer_rows(target, written.root_id)
