@@ -10,7 +10,7 @@ def main() -> None:
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    from goals.exit_codes import Exit
+    from goals_project.bases.exit_codes import Exit
 
     try:
         execute_from_command_line(sys.argv)

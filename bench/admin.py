@@ -64,7 +64,7 @@ def measure(url: str, requests: int) -> dict:
     import time
 
     os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "goals_project.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "goals_project.settings_dev")
     import django
 
     django.setup()

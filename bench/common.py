@@ -104,7 +104,7 @@ def django_env(database_url: str, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": database_url,
-        "DJANGO_SETTINGS_MODULE": "goals_project.settings",
+        "DJANGO_SETTINGS_MODULE": "goals_project.settings_dev",
         "PYTHONUNBUFFERED": "1",
         **extra,
     }

@@ -48,7 +48,7 @@ def _migrate(url: str) -> None:
 def django_setup(url: str) -> None:
     """Configure Django in this process for the database at `url`."""
     os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "goals_project.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "goals_project.settings_dev")
     import django
 
     django.setup()

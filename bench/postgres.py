@@ -57,7 +57,7 @@ def create_database(server_url: str, name: str, template: str | None = None) -> 
 
 def load_legacy(server_url: str, name: str, legacy: Path) -> str:
     """A database at the baseline migrations holding every row of the legacy file."""
-    from goals.legacy.schemas import LEGACY_TABLES
+    from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
 
     url = create_database(server_url, name)
     log(f"loading {legacy.name} into PostgreSQL database {name}")

@@ -50,8 +50,8 @@ def baseline_statements(connection) -> list[str]:
     """The baseline's SQL for the legacy database behind `connection` (a Django connection)."""
     from django.apps import apps
 
-    from goals.legacy.schemas import LEGACY_TABLES
-    from goals.selectors import PLAN_INDEXES
+    from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
+    from goals_project.maintenance.verification import PLAN_INDEXES
 
     plan_indexes = {name for names in PLAN_INDEXES.values() for name in names}
     quote = connection.ops.quote_name

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from django.db import models
 
-from goals.constraints import CompositeForeignKey
+from goals_project.bases.constraints import CompositeForeignKey
+from goals_project.bases.models import IS_OWN_ROOT
 
 
 class GoalType(models.TextChoices):
@@ -158,7 +159,6 @@ def root_constraints(table: str) -> list[models.BaseConstraint]:
     return constraints
 
 
-IS_OWN_ROOT = models.Q(root=models.F("id"))
 # What makes a goal a root, in the goals table's own checks.
 GOAL_ROOT_CHECKS: tuple[models.CheckConstraint, ...] = (
     models.CheckConstraint(

@@ -1,160 +1,106 @@
-"""Writes on single rows, moves in the goal tree and fractal owners; cascades over the goal tree
-are in sessions."""
+"""Writes on the goal tree: deleting, restoring and purging a goal with its cascade, moves, and
+fractal owners. Single rows of other models are goals_project.bases.services' business."""
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connections, models, transaction
+from django.db import connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from goals.mixins import SoftDeleteMixin
-from goals.models import ActivityDefinition, Goal, MetricDefinition, SplitDefinition
+from goals.cascade import FRACTAL_DEFINITIONS, cascade_parts, cascade_scopes
+from goals.models import Goal, PracticeSessionGoal
 from goals.roots import IS_OWN_ROOT
 from goals.tree import subtree_ids_sql
+from goals_project.bases.services import CascadeResult, rows_purge_in_order
 
 
-@dataclass(frozen=True)
-class CascadeResult:
-    """Rows one soft deletion, restore or purge touched, per model label (delete()'s shape)."""
+def goal_delete(*, goal: Goal) -> CascadeResult:
+    """Soft-delete a goal, its subtree and what hangs off it, all stamped with one time.
 
-    total: int
-    counts: dict[str, int]
-
-
-def cascade_preview(service: Callable[..., CascadeResult], row: models.Model) -> CascadeResult:
-    """What `service` (a delete, restore or purge service) would do to `row`: the service itself,
-    run in a transaction that is rolled back, so a preview always counts what the action does.
-    Raises the service's ValidationError when it would refuse."""
-    with transaction.atomic(using=row._state.db):
-        result = service(copy.copy(row))
-        transaction.set_rollback(True, using=row._state.db)
-    return result
-
-
-def rows_purge_in_order(steps: list[models.QuerySet], *, what: str) -> CascadeResult:
-    """Delete each queryset in order in one transaction; a row still referred to stops it all."""
-    counts: dict[str, int] = {}
-    # Tables whose rows may point at the purged ones, checked before the transaction ends:
-    # foreign keys are deferred, and inside an outer transaction a commit would come too late.
-    referring = {
-        relation.related_model._meta.db_table
-        for queryset in steps
-        for relation in queryset.model._meta.related_objects
-    }
-    try:
-        with transaction.atomic():
-            for queryset in steps:
-                # DELETE ... WHERE with the queryset as a subquery: nothing is loaded, and no
-                # signals or Python cascades run (the steps list every table to clear).
-                removed = queryset._raw_delete(queryset.db)
-                label = queryset.model._meta.label
-                counts[label] = counts.get(label, 0) + removed
-            connections[steps[0].db].check_constraints(table_names=sorted(referring))
-    except IntegrityError as error:
-        raise ValidationError(
-            f"'{what}' cannot be purged: rows outside it still refer to it ({error}). "
-            "Purge or change those rows first; nothing was removed."
-        ) from error
-    return CascadeResult(sum(counts.values()), counts)
-
-
-# Rows that hang off one row and share its deletion (a definition's metrics and splits).
-ROW_CHILDREN: dict[type[models.Model], list[tuple[type[models.Model], str]]] = {
-    ActivityDefinition: [(MetricDefinition, "activity"), (SplitDefinition, "activity")],
-}
-
-
-def _refuse_goal(row) -> None:
-    if isinstance(row, Goal):
-        raise TypeError("Goals cascade over their subtree: use sessions.services.goal_*.")
-
-
-def row_delete(*, row: SoftDeleteMixin) -> CascadeResult:
-    """Soft-delete one row that is not a goal, with the rows that hang off it, at one time."""
-    _refuse_goal(row)
-    if row.deleted_at is not None:
-        raise ValidationError(f"'{row}' is already deleted.")
-    stamp = timezone.now()
-    with transaction.atomic():
-        counts = _stamp_row(row, deleted_at=None, to=stamp)
-    row.deleted_at = stamp
-    return CascadeResult(sum(counts.values()), counts)
-
-
-def row_restore(*, row: SoftDeleteMixin) -> CascadeResult:
-    """Restore one deleted row that is not a goal, with what its deletion took.
-
-    Refused, saying what to restore first, while a row it belongs to is deleted, and when its
-    name has been taken since by a live row in the same scope (as `full_clean` would say).
+    Sessions of the subtree take their activity instances along; deleting an ultimate goal also
+    takes the fractal's activity groups and definitions, metric and split definitions and
+    session templates. Rows deleted earlier keep their own time, so `goal_restore` leaves them
+    deleted. A constant number of queries, in one transaction.
     """
-    _refuse_goal(row)
-    if row.deleted_at is None:
-        raise ValidationError(f"'{row}' is not deleted.")
-    for field in row._meta.concrete_fields:
-        related = field.related_model
-        if not field.is_relation or not hasattr(related, "deleted_objects"):
-            continue
-        parent = related.deleted_objects.filter(pk=getattr(row, field.attname)).first()
-        if parent is not None:
-            raise ValidationError(
-                f"'{row}' belongs to {related._meta.verbose_name} '{parent}', which is deleted "
-                f"too: restore '{parent}' first."
-            )
-    stamp = row.deleted_at
-    row.deleted_at = None
-    try:
-        row.validate_constraints()
-    except ValidationError as error:
-        row.deleted_at = stamp
-        raise ValidationError(
-            f"'{row}' cannot be restored: its name is used by another live row in the "
-            "same scope. Rename one of them first."
-        ) from error
+    if goal.deleted_at is not None:
+        raise ValidationError(f"'{goal}' is already deleted.")
     with transaction.atomic():
-        counts = _stamp_row(row, deleted_at=stamp, to=None)
+        stamp = timezone.now()
+        counts = _cascade(goal, deleted_at=None, to=stamp)
+    goal.deleted_at = stamp
     return CascadeResult(sum(counts.values()), counts)
 
 
-def _stamp_row(row, *, deleted_at, to) -> dict[str, int]:
-    """Stamp the row, and its children whose deleted_at is `deleted_at`, with `to`."""
+def goal_restore(*, goal: Goal) -> CascadeResult:
+    """Bring back exactly what the deletion of `goal` took; refuse while its parent is deleted."""
+    if goal.deleted_at is None:
+        raise ValidationError(f"'{goal}' is not deleted.")
+    parent = Goal.all_objects.filter(pk=goal.parent_id).first() if goal.parent_id else None
+    if parent is not None and parent.deleted_at is not None:
+        raise ValidationError(
+            f"'{goal}' is inside '{parent}', which is deleted too: restore '{parent}' first."
+        )
+    with transaction.atomic():
+        counts = _cascade(goal, deleted_at=goal.deleted_at, to=None)
+    goal.deleted_at = None
+    return CascadeResult(sum(counts.values()), counts)
+
+
+def _cascade(goal: Goal, *, deleted_at, to) -> dict[str, int]:
+    """Set deleted_at to `to` on the rows of the goal's cascade whose deleted_at is `deleted_at`."""
     matching = {"deleted_at__isnull": True} if deleted_at is None else {"deleted_at": deleted_at}
     now = timezone.now()
-    model = type(row)._meta.concrete_model
-    counts = {
-        model._meta.label: model.all_objects.filter(pk=row.pk).update(deleted_at=to, updated_at=now)
-    }
-    for child, field in ROW_CHILDREN.get(model, []):
-        counts[child._meta.label] = child.all_objects.filter(**{field: row.pk}, **matching).update(
-            deleted_at=to, updated_at=now
-        )
+    counts = {}
+    for model, scope in cascade_scopes(goal):
+        updated = model.all_objects.filter(scope, **matching).update(deleted_at=to, updated_at=now)
+        counts[model._meta.label] = updated
     return counts
 
 
-def row_purge(*, row: SoftDeleteMixin, before: list[models.QuerySet] = ()) -> CascadeResult:
-    """Remove a deleted row that is not a goal for good, with the rows that hang off it.
+# Ids bound in one statement at most (SQLite's limit is far above; PostgreSQL's too).
+PURGE_CHUNK = 500
 
-    `before` lists rows of other apps to remove first (an activity instance's metric values).
+
+def goal_purge(*, goal: Goal) -> CascadeResult:
+    """Remove a deleted goal for good, with everything its deletion took (set-based, atomic).
+
+    Refused while any row of its cascade is live, and when rows outside it still refer to it;
+    in both cases nothing is removed.
     """
-    _refuse_goal(row)
-    if row.deleted_at is None:
-        raise ValidationError(f"'{row}' is not deleted: delete it before purging it.")
-    model = type(row)._meta.concrete_model
-    steps = list(before)
-    for child, field in ROW_CHILDREN.get(model, []):
-        children = child._base_manager.filter(**{field: row.pk})
-        if children.filter(deleted_at__isnull=True).exists():
-            raise ValidationError(
-                f"'{row}' cannot be purged: some of its {child._meta.verbose_name_plural} are "
-                "live. Delete them first."
-            )
-        steps.append(children)
-    steps.append(model._base_manager.filter(pk=row.pk))
-    return rows_purge_in_order(steps, what=str(row))
+    if goal.deleted_at is None:
+        raise ValidationError(f"'{goal}' is not deleted: delete it before purging it.")
+    scopes = cascade_scopes(goal)
+    live = sum(model.all_objects.filter(scope).alive().count() for model, scope in scopes)
+    if live:
+        raise ValidationError(
+            f"'{goal}' cannot be purged: {live} row(s) under it are live. Delete them first."
+        )
+    scope_of = dict(scopes)
+    goals = Goal._base_manager.filter(scope_of[Goal])
+    # The goals are listed now: sessions linked only to the subtree are found through their
+    # links, which an earlier step removes.
+    goal_ids = list(goals.values_list("pk", flat=True))
+    # Children before parents, so every statement leaves the foreign keys valid.
+    steps = [step for part in cascade_parts() for step in part.purge_first(scope_of)]
+    steps.append(
+        PracticeSessionGoal._base_manager.filter(
+            Q(practice_session__in=goals) | Q(short_term_goal__in=goals)
+        )
+    )
+    if goal.is_root:
+        steps += [step for part in cascade_parts() for step in part.fractal_purge_first(goal.pk)]
+        steps += [
+            model._base_manager.filter(root_id=goal.pk) for model in reversed(FRACTAL_DEFINITIONS)
+        ]
+    steps += [
+        Goal._base_manager.filter(pk__in=goal_ids[start : start + PURGE_CHUNK])
+        for start in range(0, len(goal_ids), PURGE_CHUNK)
+    ]
+    return rows_purge_in_order(steps, what=str(goal))
 
 
 @dataclass(frozen=True)

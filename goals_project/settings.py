@@ -30,9 +30,11 @@ ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1
 
 INSTALLED_APPS = [
     # Project apps first so their management commands (migrate) take precedence over Django's.
+    "goals_project.bases.apps.BasesConfig",
+    "goals_project.maintenance.apps.MaintenanceConfig",
     "goals.apps.GoalsConfig",
     "sessions.apps.PracticeSessionsConfig",
-    "goals.apps.FractalAdminConfig",
+    "goals_project.apps.FractalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -110,9 +112,9 @@ AUTH_PASSWORD_VALIDATORS = [
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 
-# Backups (goals/backups.py): the folder (default: backups/ beside the SQLite file, var/backups
-# for PostgreSQL), whether `migrate` backs up first (off only for throw-away databases), and the
-# free space to leave after a backup.
+# Backups (goals_project/maintenance/backups.py): the folder (default: backups/ beside the
+# SQLite file, var/backups for PostgreSQL), whether `migrate` backs up first (off only for
+# throw-away databases), and the free space to leave after a backup.
 FRACTAL_BACKUP_DIR = os.environ.get("FRACTAL_BACKUP_DIR") or None
 FRACTAL_BACKUP_BEFORE_MIGRATE = _env_bool("FRACTAL_BACKUP_BEFORE_MIGRATE", True)
 FRACTAL_BACKUP_MIN_FREE_BYTES = int(os.environ.get("FRACTAL_BACKUP_MIN_FREE_BYTES", "0"))

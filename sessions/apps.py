@@ -9,3 +9,9 @@ class PracticeSessionsConfig(AppConfig):
     label = "practice_sessions"
     verbose_name = "Practice sessions"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from goals.cascade import cascade_part_register
+        from sessions.cascade import SessionDataCascade
+
+        cascade_part_register(SessionDataCascade())

@@ -1,45 +1,39 @@
-"""Which rows a goal's deletion takes: its subtree, the sessions hanging off it, and more.
-
-Shared by the services that delete, restore and purge, and by the admin's preview of them.
-"""
+"""The session data's part in a goal's cascade (goals.cascade): a session's activity instances
+go and come back with it; a purge removes their metric values first, and a purged fractal's
+programs and remaining session rows before its definitions. Registered by
+PracticeSessionsConfig.ready()."""
 
 from __future__ import annotations
 
-from django.db import models
 from django.db.models import Q
-from django.db.models.expressions import RawSQL
 
-from goals.models import (
-    ActivityDefinition,
-    ActivityGroup,
-    Goal,
-    MetricDefinition,
-    SessionTemplate,
-    SplitDefinition,
-)
-from goals.tree import linked_sessions_sql, subtree_ids_sql
-from sessions.models import ActivityInstance
-
-__all__ = ["FRACTAL_DEFINITIONS", "cascade_scopes", "linked_sessions_sql", "subtree_ids_sql"]
-
-# A fractal's own definitions: deleted, restored and purged with its ultimate goal. Parents first.
-FRACTAL_DEFINITIONS = (
-    ActivityGroup,
-    ActivityDefinition,
-    MetricDefinition,
-    SplitDefinition,
-    SessionTemplate,
+from goals.cascade import CascadePart
+from sessions.models import (
+    ActivityInstance,
+    MetricValue,
+    Program,
+    ProgramBlock,
+    ProgramDay,
+    ScheduledSession,
 )
 
 
-def cascade_scopes(goal: Goal) -> list[tuple[type[models.Model], Q]]:
-    """Each model of the goal's cascade with the filter selecting its rows (deleted or not)."""
-    subtree = RawSQL(subtree_ids_sql(), [goal.pk])  # noqa: S611 - constant SQL, bound id
-    linked = RawSQL(linked_sessions_sql(), [goal.pk, goal.pk])  # noqa: S611 - as above
-    scopes = [
-        (Goal, Q(pk__in=subtree) | Q(pk__in=linked)),
-        (ActivityInstance, Q(practice_session_id__in=subtree) | Q(practice_session_id__in=linked)),
-    ]
-    if goal.is_root:
-        scopes += [(model, Q(root_id=goal.pk)) for model in FRACTAL_DEFINITIONS]
-    return scopes
+class SessionDataCascade(CascadePart):
+    def scopes(self, of_sessions):
+        return [(ActivityInstance, of_sessions("practice_session_id"))]
+
+    def purge_first(self, scope_of):
+        instances = ActivityInstance._base_manager.filter(scope_of[ActivityInstance])
+        return [MetricValue._base_manager.filter(activity_instance__in=instances), instances]
+
+    def fractal_purge_first(self, root_id):
+        return [
+            MetricValue._base_manager.filter(root_id=root_id),
+            ActivityInstance._base_manager.filter(root_id=root_id),
+            ScheduledSession._base_manager.filter(
+                Q(day__block__program__root_id=root_id) | Q(session_template__root_id=root_id)
+            ),
+            ProgramDay._base_manager.filter(block__program__root_id=root_id),
+            ProgramBlock._base_manager.filter(program__root_id=root_id),
+            Program._base_manager.filter(root_id=root_id),
+        ]

@@ -1,8 +1,6 @@
-"""Writes that span the goal tree and the session data hanging off it.
+"""Writes on session data: purging an activity instance, timers, sessions from templates.
 
-`goal_move` lives in goals.services (the database carries a moved goal's root into the session
-rows); it is re-exported here for the callers that know it from here.
-"""
+A goal's delete, restore, purge and move (which take session data along) are goals.services'."""
 
 from __future__ import annotations
 
@@ -10,7 +8,6 @@ import json
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from goals.models import (
@@ -20,113 +17,11 @@ from goals.models import (
     PracticeSessionGoal,
     SessionTemplate,
 )
-from goals.services import CascadeResult, row_purge, rows_purge_in_order
-from goals.services import goal_move as goal_move  # re-exported for its callers here
-from sessions.cascade import FRACTAL_DEFINITIONS, cascade_scopes
+from goals_project.bases.services import CascadeResult, row_purge
 from sessions.models import (
     ActivityInstance,
     MetricValue,
-    Program,
-    ProgramBlock,
-    ProgramDay,
-    ScheduledSession,
 )
-
-
-def goal_delete(*, goal: Goal) -> CascadeResult:
-    """Soft-delete a goal, its subtree and what hangs off it, all stamped with one time.
-
-    Sessions of the subtree take their activity instances along; deleting an ultimate goal also
-    takes the fractal's activity groups and definitions, metric and split definitions and
-    session templates. Rows deleted earlier keep their own time, so `goal_restore` leaves them
-    deleted. A constant number of queries, in one transaction.
-    """
-    if goal.deleted_at is not None:
-        raise ValidationError(f"'{goal}' is already deleted.")
-    with transaction.atomic():
-        stamp = timezone.now()
-        counts = _cascade(goal, deleted_at=None, to=stamp)
-    goal.deleted_at = stamp
-    return CascadeResult(sum(counts.values()), counts)
-
-
-def goal_restore(*, goal: Goal) -> CascadeResult:
-    """Bring back exactly what the deletion of `goal` took; refuse while its parent is deleted."""
-    if goal.deleted_at is None:
-        raise ValidationError(f"'{goal}' is not deleted.")
-    parent = Goal.all_objects.filter(pk=goal.parent_id).first() if goal.parent_id else None
-    if parent is not None and parent.deleted_at is not None:
-        raise ValidationError(
-            f"'{goal}' is inside '{parent}', which is deleted too: restore '{parent}' first."
-        )
-    with transaction.atomic():
-        counts = _cascade(goal, deleted_at=goal.deleted_at, to=None)
-    goal.deleted_at = None
-    return CascadeResult(sum(counts.values()), counts)
-
-
-def _cascade(goal: Goal, *, deleted_at, to) -> dict[str, int]:
-    """Set deleted_at to `to` on the rows of the goal's cascade whose deleted_at is `deleted_at`."""
-    matching = {"deleted_at__isnull": True} if deleted_at is None else {"deleted_at": deleted_at}
-    now = timezone.now()
-    counts = {}
-    for model, scope in cascade_scopes(goal):
-        updated = model.all_objects.filter(scope, **matching).update(deleted_at=to, updated_at=now)
-        counts[model._meta.label] = updated
-    return counts
-
-
-# Ids bound in one statement at most (SQLite's limit is far above; PostgreSQL's too).
-PURGE_CHUNK = 500
-
-
-def goal_purge(*, goal: Goal) -> CascadeResult:
-    """Remove a deleted goal for good, with everything its deletion took (set-based, atomic).
-
-    Refused while any row of its cascade is live, and when rows outside it still refer to it;
-    in both cases nothing is removed.
-    """
-    if goal.deleted_at is None:
-        raise ValidationError(f"'{goal}' is not deleted: delete it before purging it.")
-    scopes = cascade_scopes(goal)
-    live = sum(model.all_objects.filter(scope).alive().count() for model, scope in scopes)
-    if live:
-        raise ValidationError(
-            f"'{goal}' cannot be purged: {live} row(s) under it are live. Delete them first."
-        )
-    scope_of = dict(scopes)
-    instances = ActivityInstance._base_manager.filter(scope_of[ActivityInstance])
-    goals = Goal._base_manager.filter(scope_of[Goal])
-    # The goals are listed now: sessions linked only to the subtree are found through their
-    # links, which an earlier step removes.
-    goal_ids = list(goals.values_list("pk", flat=True))
-    # Children before parents, so every statement leaves the foreign keys valid.
-    steps = [
-        MetricValue._base_manager.filter(activity_instance__in=instances),
-        instances,
-        PracticeSessionGoal._base_manager.filter(
-            Q(practice_session__in=goals) | Q(short_term_goal__in=goals)
-        ),
-    ]
-    if goal.is_root:
-        steps += [
-            MetricValue._base_manager.filter(root_id=goal.pk),
-            ActivityInstance._base_manager.filter(root_id=goal.pk),
-            ScheduledSession._base_manager.filter(
-                Q(day__block__program__root_id=goal.pk) | Q(session_template__root_id=goal.pk)
-            ),
-            ProgramDay._base_manager.filter(block__program__root_id=goal.pk),
-            ProgramBlock._base_manager.filter(program__root_id=goal.pk),
-            Program._base_manager.filter(root_id=goal.pk),
-        ]
-        steps += [
-            model._base_manager.filter(root_id=goal.pk) for model in reversed(FRACTAL_DEFINITIONS)
-        ]
-    steps += [
-        Goal._base_manager.filter(pk__in=goal_ids[start : start + PURGE_CHUNK])
-        for start in range(0, len(goal_ids), PURGE_CHUNK)
-    ]
-    return rows_purge_in_order(steps, what=str(goal))
 
 
 def activity_instance_purge(*, instance: ActivityInstance) -> CascadeResult:

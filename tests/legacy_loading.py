@@ -9,7 +9,7 @@ from pathlib import Path
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from goals.legacy.schemas import LEGACY_TABLES
+from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
 
 BASELINE = [("goals", "0001_legacy_baseline"), ("practice_sessions", "0001_legacy_baseline")]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from goals.legacy.schemas import LEGACY_TABLES, table_columns
+from goals_project.maintenance.legacy.schemas import LEGACY_TABLES, table_columns
 
 Snapshot = dict[str, dict[tuple, tuple]]
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from django.db import connection, transaction
 
 from goals.roots import ROOT_TABLES
-from goals.selectors import expected_enforcement
+from goals_project.maintenance.verification import expected_enforcement
 
 
 @contextlib.contextmanager

@@ -1,3 +1,3 @@
-"""The goals app's admin pages; the goal tree and sessions are in sessions.admin."""
+"""The goal tree's admin pages (goals, fractals) and the definitions of what is practised."""
 
-from goals.admin import definitions  # noqa: F401 - registers the ModelAdmins
+from goals.admin import definitions, goals  # noqa: F401 - registers the ModelAdmins

@@ -10,7 +10,6 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from goals.admin.filters import FractalListFilter
-from goals.admin.mixins import LiveChoicesForm, OwnedAdminMixin, SoftDeleteAdminMixin
 from goals.models import (
     ActivityDefinition,
     ActivityGroup,
@@ -19,6 +18,7 @@ from goals.models import (
     SessionTemplate,
     SplitDefinition,
 )
+from goals_project.bases.admin import LiveChoicesForm, OwnedAdminMixin, SoftDeleteAdminMixin
 
 
 class DefinitionAdmin(SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin):

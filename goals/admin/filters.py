@@ -9,36 +9,6 @@ from goals.models import Goal
 from goals.roots import IS_OWN_ROOT, ROOT_TYPES, GoalType
 
 
-class DeletedListFilter(admin.SimpleListFilter):
-    """Live rows by default; all rows, or deleted rows only (the recycle bin's view) on demand."""
-
-    title = _("deleted")
-    parameter_name = "deleted"
-
-    def lookups(self, request, model_admin):
-        return [("all", _("All")), ("only", _("Deleted only"))]
-
-    def choices(self, changelist):
-        yield {
-            "selected": self.value() is None,
-            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": _("Live"),
-        }
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": self.value() == str(lookup),
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
-
-    def queryset(self, request, queryset):
-        if self.value() == "all":
-            return queryset
-        if self.value() == "only":
-            return queryset.filter(deleted_at__isnull=False)
-        return queryset.filter(deleted_at__isnull=True)
-
-
 class FractalListFilter(admin.SimpleListFilter):
     """The fractals the user may see, by name; filters on the admin's `fractal_path` (root_id)."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 from django.db import migrations
 
-from goals.exit_codes import Exit
+from goals_project.bases.exit_codes import Exit
 
 GOAL_TYPES = (
     "UltimateGoal",

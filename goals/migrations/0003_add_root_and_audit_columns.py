@@ -10,7 +10,7 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
-from goals.migration_operations import columns_added_record
+from goals_project.maintenance.migration_operations import columns_added_record
 
 
 def nullable_root():

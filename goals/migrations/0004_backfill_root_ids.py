@@ -24,7 +24,8 @@ from django.core.management.color import color_style
 from django.db import migrations
 from django.utils import timezone
 
-from goals.backward_safety import (
+from goals.roots import PARENTLESS_TYPES, GoalType
+from goals_project.maintenance.backward_safety import (
     CREATED,
     FINGERPRINT,
     WOULD_DISCARD,
@@ -32,7 +33,6 @@ from goals.backward_safety import (
     backward_losses,
     refusal_message,
 )
-from goals.roots import PARENTLESS_TYPES, GoalType
 
 MIGRATION = "goals.0004_backfill_root_ids"
 RECOVERY_NAME = "Recovered records"
@@ -213,7 +213,7 @@ class Backfill:
         self.metric_values()
         self.unique_names()
         self.drop_recovery_root_if_unused()
-        # Last: what going back compares against (goals.backward_safety).
+        # Last: what going back compares against (goals_project.maintenance.backward_safety).
         backfill_state_record(connection=self.connection, apps=self.apps, now=self.now)
 
     def create_recovery_root(self) -> None:
@@ -856,7 +856,7 @@ def backfill(apps, schema_editor) -> None:
 
 def restore(apps, schema_editor) -> None:
     """Put back every recorded legacy value and remove every row this migration created; refuse
-    when what was written since would be lost (goals.backward_safety)."""
+    when what was written since would be lost (goals_project.maintenance.backward_safety)."""
     connection = schema_editor.connection
     losses = backward_losses(connection=connection, apps=apps, undo_backfill=True, dropped={})
     if losses:

@@ -12,10 +12,10 @@ import model_utils.fields
 from django.core.management.base import CommandError
 from django.db import migrations, models
 
-import goals.constraints
-import goals.migration_operations
-from goals.exit_codes import Exit
-from goals.selectors import root_id_report
+import goals_project.bases.constraints
+import goals_project.maintenance.migration_operations
+from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.verification import root_id_report
 
 
 def check_roots(apps, schema_editor) -> None:
@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(check_roots, migrations.RunPython.noop),
-        goals.migration_operations.AlterTableInOnePass(
+        goals_project.maintenance.migration_operations.AlterTableInOnePass(
             model_name="goal",
             operations=[
                 migrations.AlterField(
@@ -167,7 +167,7 @@ class Migration(migrations.Migration):
                 ),
                 migrations.AddConstraint(
                     model_name="goal",
-                    constraint=goals.constraints.CompositeForeignKey(
+                    constraint=goals_project.bases.constraints.CompositeForeignKey(
                         columns=("parent_id", "root_id"),
                         name="goals_root_follows_parent",
                         on_update="CASCADE",
@@ -177,7 +177,7 @@ class Migration(migrations.Migration):
                 ),
                 migrations.AddConstraint(
                     model_name="goal",
-                    constraint=goals.constraints.CompositeForeignKey(
+                    constraint=goals_project.bases.constraints.CompositeForeignKey(
                         columns=("root_id", "root_id"),
                         name="goals_root_is_a_root",
                         on_update="NO ACTION",
@@ -255,7 +255,7 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        goals.migration_operations.AlterTableInOnePass(
+        goals_project.maintenance.migration_operations.AlterTableInOnePass(
             model_name="activitydefinition",
             operations=[
                 migrations.AlterField(
@@ -310,7 +310,7 @@ class Migration(migrations.Migration):
                 ),
                 migrations.AddConstraint(
                     model_name="activitydefinition",
-                    constraint=goals.constraints.CompositeForeignKey(
+                    constraint=goals_project.bases.constraints.CompositeForeignKey(
                         columns=("root_id", "root_id"),
                         name="activity_definitions_root_is_a_root",
                         on_update="NO ACTION",
@@ -320,7 +320,7 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        goals.migration_operations.AlterTableInOnePass(
+        goals_project.maintenance.migration_operations.AlterTableInOnePass(
             model_name="activitygroup",
             operations=[
                 migrations.AlterField(
@@ -357,7 +357,7 @@ class Migration(migrations.Migration):
                 ),
                 migrations.AddConstraint(
                     model_name="activitygroup",
-                    constraint=goals.constraints.CompositeForeignKey(
+                    constraint=goals_project.bases.constraints.CompositeForeignKey(
                         columns=("root_id", "root_id"),
                         name="activity_groups_root_is_a_root",
                         on_update="NO ACTION",
@@ -367,7 +367,7 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        goals.migration_operations.AlterTableInOnePass(
+        goals_project.maintenance.migration_operations.AlterTableInOnePass(
             model_name="metricdefinition",
             operations=[
                 migrations.AlterField(
@@ -425,7 +425,7 @@ class Migration(migrations.Migration):
                 ),
                 migrations.AddConstraint(
                     model_name="metricdefinition",
-                    constraint=goals.constraints.CompositeForeignKey(
+                    constraint=goals_project.bases.constraints.CompositeForeignKey(
                         columns=("activity_id", "root_id"),
                         name="metric_definitions_root_follows_activity",
                         on_update="CASCADE",
@@ -435,7 +435,7 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        goals.migration_operations.AlterTableInOnePass(
+        goals_project.maintenance.migration_operations.AlterTableInOnePass(
             model_name="practicesessiongoal",
             operations=[
                 migrations.AlterField(
@@ -460,7 +460,7 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        goals.migration_operations.AlterTableInOnePass(
+        goals_project.maintenance.migration_operations.AlterTableInOnePass(
             model_name="sessiontemplate",
             operations=[
                 migrations.AlterField(
@@ -497,7 +497,7 @@ class Migration(migrations.Migration):
                 ),
                 migrations.AddConstraint(
                     model_name="sessiontemplate",
-                    constraint=goals.constraints.CompositeForeignKey(
+                    constraint=goals_project.bases.constraints.CompositeForeignKey(
                         columns=("root_id", "root_id"),
                         name="session_templates_root_is_a_root",
                         on_update="NO ACTION",
@@ -507,7 +507,7 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        goals.migration_operations.AlterTableInOnePass(
+        goals_project.maintenance.migration_operations.AlterTableInOnePass(
             model_name="splitdefinition",
             operations=[
                 migrations.AlterField(
@@ -555,7 +555,7 @@ class Migration(migrations.Migration):
                 ),
                 migrations.AddConstraint(
                     model_name="splitdefinition",
-                    constraint=goals.constraints.CompositeForeignKey(
+                    constraint=goals_project.bases.constraints.CompositeForeignKey(
                         columns=("activity_id", "root_id"),
                         name="split_definitions_root_follows_activity",
                         on_update="CASCADE",

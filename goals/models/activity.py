@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.db import models
 
-from goals.mixins import RootedModel, SoftDeleteMixin, TimestampMixin
 from goals.models.fields import legacy_id_field
 from goals.roots import root_constraints
+from goals_project.bases.models import RootedModel, SoftDeleteMixin, TimestampMixin
 
 
 def unique_live_name(*fields: str, name: str) -> models.UniqueConstraint:
@@ -44,6 +44,8 @@ class ActivityGroup(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
 
 class ActivityDefinition(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
     """An activity that can be practised (e.g. "Squat") and how it is measured."""
+
+    deleted_with = (("goals.MetricDefinition", "activity"), ("goals.SplitDefinition", "activity"))
 
     id = legacy_id_field()
     root = models.ForeignKey(

@@ -9,14 +9,6 @@ from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.utils import timezone
 
-from goals.mixins import (
-    DeletedManager,
-    LiveManager,
-    RootedModel,
-    SoftDeleteMixin,
-    SoftDeleteQuerySet,
-    TimestampMixin,
-)
 from goals.models.fields import legacy_id_field
 from goals.roots import (
     GOAL_ROOT_CHECKS,
@@ -28,6 +20,14 @@ from goals.roots import (
     root_constraints,
 )
 from goals.tree import linked_sessions_sql, subtree_ids_sql
+from goals_project.bases.models import (
+    DeletedManager,
+    LiveManager,
+    RootedModel,
+    SoftDeleteMixin,
+    SoftDeleteQuerySet,
+    TimestampMixin,
+)
 
 __all__ = ["GOAL_TYPE_MODELS", "Fractal", "Goal", "GoalType", "PracticeSessionGoal"]
 
@@ -66,6 +66,7 @@ class Goal(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
     """A node of a fractal: its `type` column says which kind (single-table inheritance)."""
 
     root_from = "parent"
+    own_cascade = "goals.services.goal_delete, goal_restore and goal_purge"
 
     id = legacy_id_field()
     type = models.CharField(max_length=32, choices=GoalType.choices)

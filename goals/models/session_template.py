@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from django.db import models
 
-from goals.mixins import RootedModel, SoftDeleteMixin, TimestampMixin
 from goals.models.activity import unique_live_name
 from goals.models.fields import legacy_id_field
 from goals.roots import root_constraints
+from goals_project.bases.models import RootedModel, SoftDeleteMixin, TimestampMixin
 
 
 class SessionTemplate(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):

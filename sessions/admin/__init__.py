@@ -1,7 +1,4 @@
-"""Admin pages of the goal tree, practice sessions and programs.
+"""Admin pages of session data: practice sessions with their activities and metric values,
+programs, and the analytics added to goals' fractal page."""
 
-They are here rather than in goals.admin because goals cascade into session data; imports point
-one way (sessions → goals).
-"""
-
-from sessions.admin import goals, practice, programs  # noqa: F401 - registers the ModelAdmins
+from sessions.admin import analytics, practice, programs  # noqa: F401 - registers the ModelAdmins

@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from goals.admin.filters import FractalListFilter
-from goals.admin.mixins import OwnedAdminMixin, SoftDeleteAdminMixin
+from goals.admin.goals import GoalServicesMixin
 from goals.models import (
     ActivityDefinition,
     Goal,
@@ -23,7 +23,7 @@ from goals.models import (
     PracticeSession,
     SessionTemplate,
 )
-from sessions.admin.goals import GoalServicesMixin
+from goals_project.bases.admin import OwnedAdminMixin, SoftDeleteAdminMixin
 from sessions.models import ActivityInstance, MetricValue
 from sessions.services import (
     activity_instance_purge,
@@ -317,3 +317,16 @@ class ActivityInstanceAdmin(SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAd
     def stop_timer(self, request, queryset):
         for instance in queryset.filter(deleted_at__isnull=True):
             self._run_timer(request, instance, "stop")
+
+
+@admin.register(MetricValue)
+class MetricValueAdmin(OwnedAdminMixin, admin.ModelAdmin):
+    list_display = ("metric_definition", "value", "activity_instance", "created_at")
+    list_filter = (FractalListFilter,)
+    list_select_related = ("metric_definition", "activity_instance")
+    search_fields = ("metric_definition__name",)
+    # Instances are the biggest table after metric values: a raw id, labelled within scope.
+    raw_id_fields = ("activity_instance",)
+    autocomplete_fields = ("metric_definition", "split_definition")
+    ordering = ("-created_at",)
+    show_full_result_count = False

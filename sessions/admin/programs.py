@@ -5,21 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 
 from goals.admin.filters import FractalListFilter
-from goals.admin.mixins import OwnedAdminMixin
-from sessions.models import MetricValue, Program, ProgramBlock, ProgramDay, ScheduledSession
-
-
-@admin.register(MetricValue)
-class MetricValueAdmin(OwnedAdminMixin, admin.ModelAdmin):
-    list_display = ("metric_definition", "value", "activity_instance", "created_at")
-    list_filter = (FractalListFilter,)
-    list_select_related = ("metric_definition", "activity_instance")
-    search_fields = ("metric_definition__name",)
-    # Instances are the biggest table after metric values: a raw id, labelled within scope.
-    raw_id_fields = ("activity_instance",)
-    autocomplete_fields = ("metric_definition", "split_definition")
-    ordering = ("-created_at",)
-    show_full_result_count = False
+from goals_project.bases.admin import OwnedAdminMixin
+from sessions.models import Program, ProgramBlock, ProgramDay, ScheduledSession
 
 
 @admin.register(Program)

@@ -6,7 +6,7 @@ columns are named in legacy_repairs, as goals.0003 does.
 import django.db.models.deletion
 from django.db import migrations, models
 
-from goals.migration_operations import columns_added_record
+from goals_project.maintenance.migration_operations import columns_added_record
 
 
 def nullable_root():

@@ -8,8 +8,8 @@ import django.utils.timezone
 import model_utils.fields
 from django.db import migrations, models
 
-import goals.constraints
-import goals.migration_operations
+import goals_project.bases.constraints
+import goals_project.maintenance.migration_operations
 
 
 class Migration(migrations.Migration):
@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        goals.migration_operations.AlterTableInOnePass(
+        goals_project.maintenance.migration_operations.AlterTableInOnePass(
             model_name="activityinstance",
             operations=[
                 migrations.AlterField(
@@ -108,7 +108,7 @@ class Migration(migrations.Migration):
                 ),
                 migrations.AddConstraint(
                     model_name="activityinstance",
-                    constraint=goals.constraints.CompositeForeignKey(
+                    constraint=goals_project.bases.constraints.CompositeForeignKey(
                         columns=("practice_session_id", "root_id"),
                         name="activity_instances_root_follows_practice_session",
                         on_update="CASCADE",
@@ -118,7 +118,7 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        goals.migration_operations.AlterTableInOnePass(
+        goals_project.maintenance.migration_operations.AlterTableInOnePass(
             model_name="metricvalue",
             operations=[
                 migrations.AlterField(
@@ -180,7 +180,7 @@ class Migration(migrations.Migration):
                 ),
                 migrations.AddConstraint(
                     model_name="metricvalue",
-                    constraint=goals.constraints.CompositeForeignKey(
+                    constraint=goals_project.bases.constraints.CompositeForeignKey(
                         columns=("activity_instance_id", "root_id"),
                         name="metric_values_root_follows_activity_instance",
                         on_update="CASCADE",
@@ -190,7 +190,7 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        goals.migration_operations.AlterTableInOnePass(
+        goals_project.maintenance.migration_operations.AlterTableInOnePass(
             model_name="program",
             operations=[
                 migrations.AlterField(
@@ -204,7 +204,7 @@ class Migration(migrations.Migration):
                 ),
                 migrations.AddConstraint(
                     model_name="program",
-                    constraint=goals.constraints.CompositeForeignKey(
+                    constraint=goals_project.bases.constraints.CompositeForeignKey(
                         columns=("root_id", "root_id"),
                         name="programs_root_is_a_root",
                         on_update="NO ACTION",
@@ -214,7 +214,7 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        goals.migration_operations.AlterTableInOnePass(
+        goals_project.maintenance.migration_operations.AlterTableInOnePass(
             model_name="programblock",
             operations=[
                 migrations.AlterField(
@@ -228,7 +228,7 @@ class Migration(migrations.Migration):
                 )
             ],
         ),
-        goals.migration_operations.AlterTableInOnePass(
+        goals_project.maintenance.migration_operations.AlterTableInOnePass(
             model_name="programday",
             operations=[
                 migrations.AlterField(
@@ -242,7 +242,7 @@ class Migration(migrations.Migration):
                 )
             ],
         ),
-        goals.migration_operations.AlterTableInOnePass(
+        goals_project.maintenance.migration_operations.AlterTableInOnePass(
             model_name="scheduledsession",
             operations=[
                 migrations.AlterField(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.db import models
 
-from goals.mixins import RootedModel, SoftDeleteMixin, TimestampMixin
 from goals.models.fields import legacy_id_field
 from goals.roots import root_constraints
+from goals_project.bases.models import RootedModel, SoftDeleteMixin, TimestampMixin
 
 
 class ActivityInstance(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):

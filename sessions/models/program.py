@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from goals.mixins import RootedModel
 from goals.models.fields import legacy_id_field
 from goals.roots import root_constraints
+from goals_project.bases.models import RootedModel
 
 
 class Program(RootedModel, models.Model):

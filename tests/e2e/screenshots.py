@@ -16,7 +16,7 @@ def main(base: str, out: Path) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "goals_project.settings")
     django.setup()
     from goals.models import Goal, GoalType
-    from sessions.services import goal_delete
+    from goals.services import goal_delete
 
     fractal = Goal.objects.filter(type=GoalType.ULTIMATE).order_by("name").first()
     session = (

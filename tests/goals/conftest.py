@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from goals.legacy.generator import legacy_db_generate
+from goals_project.devdata.generator import legacy_db_generate
 from tests.legacy_loading import BASELINE, latest_migrations, legacy_rows_of, load, migrate_to
 
 

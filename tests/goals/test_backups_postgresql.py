@@ -14,9 +14,14 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from goals.backups import backup_create, backup_read, backup_restore, backups_list
-from goals.exit_codes import Exit
 from goals.models import Goal
+from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.backups import (
+    backup_create,
+    backup_read,
+    backup_restore,
+    backups_list,
+)
 from tests.factories import MetricValueFactory
 from tests.goals.backup_at_once import backups_at_once
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.apps import apps
 
-from goals.legacy.schemas import LEGACY_TABLES
 from goals.roots import CHAINS, CHOSEN_ROOT_TABLES, KEYED_TABLES, ROOT_TABLES
-from goals.selectors import OTHER_INDEXES, PLAN_INDEXES
+from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
+from goals_project.maintenance.verification import OTHER_INDEXES, PLAN_INDEXES
 
 PROJECT_APPS = ("goals", "practice_sessions")
 

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from goals.legacy.inspection import LegacyDbProblem
+from goals_project.maintenance.legacy.inspection import LegacyDbProblem
 from tests.conftest import file_sha256
 from tests.legacy_snapshot import legacy_columns, legacy_snapshot
 

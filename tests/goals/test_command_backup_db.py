@@ -19,8 +19,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
 
-from goals.backups import backup_read, backups_list
-from goals.exit_codes import Exit
+from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.backups import backup_read, backups_list
 from tests.conftest import file_sha256
 from tests.goals.backup_at_once import backups_at_once
 

@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from goals.exit_codes import Exit
-from goals.legacy.inspection import LegacyDbProblem
+from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.legacy.inspection import LegacyDbProblem
 from tests.conftest import file_sha256
 from tests.legacy_faults import (
     BAD_KEYS,
@@ -177,7 +177,7 @@ def test_readiness_on_a_hot_journal_says_it_is_not_damage(make_legacy_db, legacy
 def test_readiness_on_postgresql_says_it_ran_no_integrity_check():
     """PostgreSQL has no integrity_check: the report says it was not run, never "ok", and that
     is no reason for NOT READY."""
-    from goals.readiness import INTEGRITY_NOT_RUN
+    from goals_project.maintenance.readiness import INTEGRITY_NOT_RUN
 
     out = StringIO()
     call_command("migration_readiness", "--json", stdout=out)

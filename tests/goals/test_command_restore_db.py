@@ -18,9 +18,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from goals.backups import backup_read, backups_list
-from goals.exit_codes import Exit
-from goals.locking import lock_path
+from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.backups import backup_read, backups_list
+from goals_project.maintenance.locking import lock_path
 
 pytestmark = pytest.mark.sqlite_only
 

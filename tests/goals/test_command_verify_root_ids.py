@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from goals.exit_codes import Exit
-from goals.selectors import PLAN_INDEXES
+from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.verification import PLAN_INDEXES
 from tests.factories import LongTermGoalFactory, MetricValueFactory, UltimateGoalFactory
 from tests.root_enforcement import root_enforcement_suspended
 

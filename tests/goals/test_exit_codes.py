@@ -10,7 +10,7 @@ import pytest
 from django.core.management import get_commands, load_command_class
 from django.core.management.base import CommandError
 
-from goals.exit_codes import Exit
+from goals_project.bases.exit_codes import Exit
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 PROJECT_COMMANDS = sorted(name for name, app in get_commands().items() if app == "goals")

@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.backends.signals import connection_created
 
-from goals.exit_codes import Exit
-from goals.legacy.inspection import LegacyDbProblem
+from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.legacy.inspection import LegacyDbProblem
 from tests.conftest import LEGACY_ALIAS, file_sha256
 from tests.legacy_faults import (
     BAD_KEYS,

@@ -11,9 +11,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from goals.exit_codes import Exit
-from goals.legacy.generator import LegacyGenerateError, legacy_db_generate
-from goals.legacy.schemas import VARIANTS
+from goals_project.bases.exit_codes import Exit
+from goals_project.devdata.generator import LegacyGenerateError, legacy_db_generate
+from goals_project.maintenance.legacy.schemas import VARIANTS
 from tests.conftest import file_sha256
 
 pytestmark = pytest.mark.sqlite_only

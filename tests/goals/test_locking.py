@@ -14,8 +14,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from goals.backups import backups_list
-from goals.locking import EXIT_BUSY, lock_path, maintenance_lock
+from goals_project.maintenance.backups import backups_list
+from goals_project.maintenance.locking import EXIT_BUSY, lock_path, maintenance_lock
 from tests.conftest import file_sha256
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ import os, sys
 os.environ["DJANGO_SETTINGS_MODULE"] = "goals_project.settings"
 import django
 django.setup()
-from goals.locking import maintenance_lock
+from goals_project.maintenance.locking import maintenance_lock
 with maintenance_lock(operation="migrate"):
     print("held", flush=True)
     sys.stdin.read()

@@ -16,10 +16,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from goals.backward_safety import DANGLING, DELETED, DROPPED, REVERTED
-from goals.exit_codes import Exit
 from goals.models import ActivityDefinition, ActivityGroup, Goal, LongTermGoal, MetricDefinition
-from goals.services import goal_move, row_restore
+from goals.services import goal_move
+from goals_project.bases.exit_codes import Exit
+from goals_project.bases.services import row_restore
+from goals_project.maintenance.backward_safety import DANGLING, DELETED, DROPPED, REVERTED
 from sessions.models import ActivityInstance, MetricValue
 from tests.legacy_loading import latest_migrations, migrate_to
 

@@ -8,9 +8,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from goals.legacy.generator import legacy_db_generate
-from goals.legacy.schemas import LEGACY_TABLES
-from goals.selectors import root_id_report
+from goals_project.devdata.generator import legacy_db_generate
+from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
+from goals_project.maintenance.verification import root_id_report
 
 pytestmark = pytest.mark.sqlite_only
 

@@ -22,9 +22,9 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from goals.legacy.schemas import LEGACY_TABLES, VARIANTS, table_columns
 from goals.roots import ROOT_TABLES
-from goals.selectors import root_id_report
+from goals_project.maintenance.legacy.schemas import LEGACY_TABLES, VARIANTS, table_columns
+from goals_project.maintenance.verification import root_id_report
 from tests.legacy_loading import BASELINE, latest_migrations, load, migrate_to, normal
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -15,8 +15,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from goals.exit_codes import Exit
-from goals.selectors import root_id_report
+from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.verification import root_id_report
 from tests.legacy_loading import BASELINE, latest_migrations, migrate_to, snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,7 +7,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from goals.models import Goal, GoalType, MetricDefinition, SessionTemplate
-from goals.selectors import root_id_report
+from goals_project.maintenance.verification import root_id_report
 from sessions.models import ActivityInstance, MetricValue
 from tests.factories import (
     ActivityDefinitionFactory,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from goals.exit_codes import Exit
+from goals_project.bases.exit_codes import Exit
 from goals_project.database_url import database_from_url, sqlite_url
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -75,8 +75,8 @@ def main() -> None:
     connection_created.connect(instrument, weak=False)
     from django.db.migrations.executor import MigrationExecutor
 
-    import goals.backups as backups
-    import goals.legacy.adoption as adoption
+    import goals_project.maintenance.backups as backups
+    import goals_project.maintenance.legacy.adoption as adoption
 
     apply_migration = MigrationExecutor.apply_migration
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from goals.backups import backup_read
+from goals_project.maintenance.backups import backup_read
 from tests.reliability.harness import ROOT, Target, manage
 
 # A writer kept waiting this long would be blocked, not slowed; WAL readers and PostgreSQL's
@@ -136,7 +136,7 @@ def _open_backup(target: Target, path: Path) -> Target:
         copy.write_bytes(path.read_bytes())
         return Target("sqlite", f"sqlite:///{copy}", lambda: None, target.workdir)
     from bench.postgres import create_database, database_url
-    from goals.backups import _postgres_tool
+    from goals_project.maintenance.backups import _postgres_tool
 
     server = database_url(target.url, "postgres")
     url = create_database(server, "concurrency_check")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from goals.backups import backup_read
+from goals_project.maintenance.backups import backup_read
 from tests.reliability.harness import (
     FULL_SWEEP,
     ROOT,

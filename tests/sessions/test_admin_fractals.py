@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from goals.models import Goal, GoalType, SessionTemplate
-from sessions.services import goal_delete
+from goals.services import goal_delete
 from tests.factories import MidTermGoalFactory, ShortTermGoalFactory
 from tests.sessions.conftest import make_world, staff_user
 

@@ -6,10 +6,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from goals.admin.mixins import GoalForm
+from goals.admin.goals import GoalForm
 from goals.models import Goal, GoalType, PracticeSession, PracticeSessionGoal, SessionTemplate
-from goals.selectors import root_id_report
 from goals.services import goal_move
+from goals_project.maintenance.verification import root_id_report
 from sessions.models import ActivityInstance, MetricValue, Program
 from tests.admin_forms import form_data, rows_off_their_chain, tree_snapshot
 from tests.factories import MidTermGoalFactory

@@ -8,10 +8,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from goals.admin.mixins import LiveChoicesForm
 from goals.models import Goal
+from goals.services import goal_delete
+from goals_project.bases.admin import LiveChoicesForm
 from sessions.models import ActivityInstance, MetricValue
-from sessions.services import goal_delete
 from tests.factories import (
     ActivityInstanceFactory,
     PracticeSessionFactory,

@@ -12,8 +12,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from goals.models import Goal, GoalType, SessionTemplate
+from goals.services import goal_delete
 from sessions.models import ActivityInstance
-from sessions.services import goal_delete
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from goals.models import Goal
-from goals.services import CascadeResult
+from goals.services import goal_delete, goal_purge, goal_restore
+from goals_project.bases.services import CascadeResult
 from sessions.models import Program
-from sessions.services import goal_delete, goal_purge, goal_restore
 from tests.factories import short_term_goal_with_sessions
 
 pytestmark = pytest.mark.django_db

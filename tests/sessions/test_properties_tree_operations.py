@@ -28,10 +28,9 @@ from hypothesis.stateful import (
 
 from goals.models import ActivityDefinition, Goal, MetricDefinition, PracticeSessionGoal
 from goals.roots import ROOT_TYPES, TREE_ORDER, GoalType
-from goals.selectors import root_id_report
-from goals.services import goal_move
+from goals.services import goal_delete, goal_move, goal_restore
+from goals_project.maintenance.verification import root_id_report
 from sessions.models import ActivityInstance, MetricValue
-from sessions.services import goal_delete, goal_restore
 from tests.admin_forms import form_data, rows_off_their_chain, tree_snapshot
 
 pytestmark = pytest.mark.django_db

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from goals.services import goal_delete
 from sessions.selectors import (
     goal_progress,
     metric_series,
@@ -14,7 +15,6 @@ from sessions.selectors import (
     practice_time_total,
     session_report,
 )
-from sessions.services import goal_delete
 from tests.factories import (
     ActivityInstanceFactory,
     MetricValueFactory,

@@ -9,16 +9,12 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from goals.exit_codes import Exit
 from goals.models import Goal, GoalType, MetricDefinition, PracticeSessionGoal
-from goals.services import row_delete, row_purge, row_restore
+from goals.services import goal_delete, goal_purge, goal_restore
+from goals_project.bases.exit_codes import Exit
+from goals_project.bases.services import row_delete, row_purge, row_restore
 from sessions.models import ActivityInstance, MetricValue
-from sessions.services import (
-    activity_timer_start,
-    goal_delete,
-    goal_purge,
-    goal_restore,
-)
+from sessions.services import activity_timer_start
 from tests.factories import (
     ActivityInstanceFactory,
     MetricDefinitionFactory,

@@ -8,9 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from goals.models import Goal, PracticeSession, PracticeSessionGoal
-from goals.selectors import root_id_report
+from goals.services import goal_move
+from goals_project.maintenance.verification import root_id_report
 from sessions.models import ActivityInstance, MetricValue
-from sessions.services import goal_move
 from tests.factories import (
     LongTermGoalFactory,
     MidTermGoalFactory,

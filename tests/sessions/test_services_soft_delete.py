@@ -7,9 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from goals.models import ActivityDefinition, Goal
-from goals.services import row_restore
+from goals.services import goal_delete, goal_restore
+from goals_project.bases.services import row_restore
 from sessions.models import ActivityInstance, MetricValue
-from sessions.services import goal_delete, goal_restore
 from tests.factories import (
     ActivityDefinitionFactory,
     short_term_goal_with_sessions,

@@ -6,9 +6,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from goals.commands import ExitStatusesInHelp, add_database_argument
-from goals.exit_codes import Exit
 from goals.services import fractal_owner_assign
+from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
+from goals_project.bases.exit_codes import Exit
 
 
 class Command(ExitStatusesInHelp, BaseCommand):

@@ -1,0 +1,207 @@
+"""The goal tree in the admin: goals with their place in the tree, and fractals.
+
+Deleting a goal takes the session data hanging off it through goals.services, whose cascade the
+session app extends (goals.cascade); the fractal page's analytics are added by sessions.admin.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from goals.admin.filters import FractalListFilter, RootTypeListFilter
+from goals.models import Fractal, Goal, GoalType
+from goals.roots import ROOT_TYPES
+from goals.selectors import goal_ancestor_names
+from goals.services import (
+    goal_delete,
+    goal_move,
+    goal_move_permission_check,
+    goal_purge,
+    goal_restore,
+)
+from goals_project.bases.admin import LiveChoicesForm, OwnedAdminMixin, SoftDeleteAdminMixin
+
+LIST_LIMIT = 50
+
+
+class GoalForm(LiveChoicesForm):
+    """Goals' JSON text columns must hold JSON, checked only when edited: legacy rows that
+    already hold broken JSON (kept as they were by the migration) stay editable otherwise.
+
+    A new parent is a move (goals.services.goal_move): `user` (set by the admin) may make it only
+    within fractals they own, unless a superuser; the model's clean() checks the tree's shape.
+    """
+
+    json_fields = ("targets", "attributes", "session_data")
+    user = None
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        new_parent = cleaned.get("parent")
+        if self.instance.pk is not None and "parent" in self.changed_data and new_parent:
+            try:
+                goal_move_permission_check(
+                    goal=self.instance, new_parent=new_parent, user=self.user
+                )
+            except ValidationError as error:
+                self.add_error("parent", error)
+        for name in self.json_fields:
+            if name in self.changed_data and cleaned.get(name):
+                try:
+                    json.loads(cleaned[name])
+                except ValueError as error:
+                    self.add_error(name, f"Not valid JSON ({error}).")
+        return cleaned
+
+
+class GoalChangeList(ChangeList):
+    """Adds each listed goal's ancestors in one query for the page, whatever the table's size."""
+
+    def get_results(self, request) -> None:
+        super().get_results(request)
+        goals = list(self.result_list)
+        paths = goal_ancestor_names(goal_ids=[goal.pk for goal in goals])
+        for goal in goals:
+            goal.ancestor_names = paths.get(goal.pk, [])
+
+
+class GoalServicesMixin:
+    """Goals delete, restore and purge with their subtree and the session data hanging off it;
+    their JSON text columns are checked when edited."""
+
+    form = GoalForm
+
+    def delete_service(self, obj):
+        return goal_delete(goal=obj)
+
+    def restore_service(self, obj):
+        return goal_restore(goal=obj)
+
+    def purge_service(self, obj):
+        return goal_purge(goal=obj)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.user = request.user  # a class made for this request by modelform_factory
+        return form
+
+    def save_model(self, request, obj, form, change) -> None:
+        """A new parent moves the goal with its subtree and what hangs off it (goal_move), then
+        the other fields are saved; the admin's change view holds both in one transaction."""
+        # A fractal created by a staff user who is not a superuser belongs to them.
+        if not change and obj.is_root and not request.user.is_superuser:
+            obj.owner = request.user
+        if change and "parent" in form.changed_data and obj.parent_id is not None:
+            goal_move(goal=obj, new_parent=obj.parent, user=request.user)
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Goal)
+class GoalAdmin(GoalServicesMixin, SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin):
+    list_display = ("tree_name", "type", "fractal", "place_in_tree", "completed", "deleted_at")
+    list_filter = ("type", FractalListFilter, "completed")
+    list_select_related = ("root",)
+    search_fields = ("name", "description")
+    autocomplete_fields = ("parent", "template")
+    readonly_fields = ("root", "children_list", "linked_sessions", "created_at", "updated_at")
+    ordering = ("-created_at",)
+    show_full_result_count = False
+
+    def get_changelist(self, request, **kwargs):
+        return GoalChangeList
+
+    def get_fields(self, request, obj=None):
+        fields = [
+            "name",
+            "type",
+            "parent",
+            "owner",
+            "description",
+            "deadline",
+            "completed",
+            "targets",
+            "attributes",
+            "sort_order",
+        ]
+        if obj is None or obj.type == GoalType.PRACTICE_SESSION:
+            fields += [
+                "template",
+                "session_start",
+                "session_end",
+                "total_duration_seconds",
+                "duration_minutes",
+                "session_data",
+            ]
+        if obj is not None:
+            fields += ["root", "children_list", "linked_sessions", "created_at", "updated_at"]
+        return fields
+
+    @admin.display(description="name", ordering="name")
+    def tree_name(self, obj) -> str:
+        depth = len(getattr(obj, "ancestor_names", []))
+        return format_html(
+            '<span style="padding-left: {}em">{}{}</span>',
+            1.5 * depth,
+            "└ " if depth else "",
+            obj.name,
+        )
+
+    @admin.display(description="place in tree")
+    def place_in_tree(self, obj) -> str:
+        return " / ".join(getattr(obj, "ancestor_names", [])) or "-"
+
+    @admin.display(description="children")
+    def children_list(self, obj) -> str:
+        children = Goal.objects.filter(parent=obj).order_by("sort_order", "name")
+        return _goal_links(children) or "None"
+
+    @admin.display(description="linked practice sessions")
+    def linked_sessions(self, obj) -> str:
+        sessions = Goal.objects.filter(
+            type=GoalType.PRACTICE_SESSION, short_term_goal_links__short_term_goal=obj
+        ).order_by("-created_at")
+        return _goal_links(sessions) or "None"
+
+
+def _goal_links(goals) -> str:
+    rows = [
+        (reverse("admin:goals_goal_change", args=[goal.pk]), goal.name, goal.get_type_display())
+        for goal in goals[:LIST_LIMIT]
+    ]
+    return format_html_join(", ", '<a href="{}">{}</a> ({})', rows)
+
+
+@admin.register(Fractal)
+class FractalAdmin(GoalServicesMixin, SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin):
+    """Fractals (root goals of any of the four root types) and their owners; sessions.admin adds a
+    page of analytics for each."""
+
+    list_display = ("name", "type", "owner", "completed", "created_at")
+    list_filter = (RootTypeListFilter, "completed")
+    list_select_related = ("owner",)
+    search_fields = ("name", "description")
+    fields = (
+        "name",
+        "type",
+        "owner",
+        "description",
+        "deadline",
+        "completed",
+        "targets",
+        "attributes",
+    )
+    ordering = ("name",)
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "type":
+            # A fractal starts at one of the root types; the goal form offers the others.
+            kwargs["choices"] = [
+                (value, label) for value, label in GoalType.choices if value in ROOT_TYPES
+            ]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)

@@ -1,0 +1,436 @@
+"""Owner isolation and soft delete for every ModelAdmin, in one place each.
+
+Scoping `get_queryset` alone leaves holes: foreign-key choices, inline formsets, list-filter
+sidebars, autocomplete and the raw-id widget's label all read related tables directly. The
+owner mixin routes each of them through the related model's own admin scope.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.apps import apps as django_apps
+from django.contrib import admin, messages
+from django.contrib.admin import helpers, widgets
+from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+from django.contrib.admin.options import InlineModelAdmin
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models
+from django.db.models import Q
+from django.forms.models import BaseInlineFormSet, ModelChoiceField
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from goals_project.bases.models import IS_OWN_ROOT
+from goals_project.bases.services import (
+    CascadeResult,
+    cascade_preview,
+    row_delete,
+    row_purge,
+    row_restore,
+)
+
+
+class DeletedListFilter(admin.SimpleListFilter):
+    """Live rows by default; all rows, or deleted rows only (the recycle bin's view) on demand."""
+
+    title = _("deleted")
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("all", _("All")), ("only", _("Deleted only"))]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": _("Live"),
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == "all":
+            return queryset
+        if self.value() == "only":
+            return queryset.filter(deleted_at__isnull=False)
+        return queryset.filter(deleted_at__isnull=True)
+
+
+class LiveChoicesForm(forms.ModelForm):
+    """Foreign-key choices are live rows, plus the row the field already points to.
+
+    Legacy rows often point to deleted rows (a metric value of a deleted definition); they stay
+    editable without offering deleted rows as new choices.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if getattr(field, "live_or_current", False):
+                current = self.initial.get(name)
+                live = Q(deleted_at__isnull=True)
+                field.queryset = field.queryset.filter(live | Q(pk=current) if current else live)
+
+    def _update_errors(self, errors: ValidationError) -> None:
+        # The model's clean() may name a field this form does not show (owner is read-only for
+        # staff; the fractal form has no parent): such errors are the form's own, not a crash.
+        if hasattr(errors, "error_dict"):
+            shown: dict[str, list[ValidationError]] = {}
+            for name, field_errors in errors.error_dict.items():
+                key = name if name == NON_FIELD_ERRORS or name in self.fields else NON_FIELD_ERRORS
+                shown.setdefault(key, []).extend(field_errors)
+            errors = ValidationError(shown)
+        super()._update_errors(errors)
+
+
+class ScopedRawIdWidget(widgets.ForeignKeyRawIdWidget):
+    """The raw-id widget, naming the chosen row only when the user may see it."""
+
+    def __init__(self, rel, admin_site, *, queryset, attrs=None, using=None) -> None:
+        super().__init__(rel, admin_site, attrs=attrs, using=using)
+        self.queryset = queryset
+
+    def label_and_url_for_value(self, value):
+        key = self.rel.get_related_field().name
+        try:
+            obj = self.queryset.using(self.db).get(**{key: value})
+        except (ValueError, ValidationError, self.rel.model.DoesNotExist):
+            return "", ""
+        try:
+            url = reverse(
+                f"{self.admin_site.name}:{obj._meta.app_label}_{obj._meta.model_name}_change",
+                args=(obj.pk,),
+            )
+        except NoReverseMatch:
+            url = ""
+        return Truncator(obj).words(14), url
+
+
+class PreloadedAutocompleteSelect(widgets.AutocompleteSelect):
+    """Autocomplete whose selected labels may come from one query for a whole inline formset.
+
+    Django's widget looks up each form's selected row on its own: one query per inline row.
+    """
+
+    labels: dict[str, str] | None = None
+
+    def optgroups(self, name, value, attr=None):
+        selected = [str(v) for v in value if str(v) not in self.choices.field.empty_values]
+        if self.labels is None or not all(v in self.labels for v in selected):
+            return super().optgroups(name, value, attr)
+        options = []
+        if not self.is_required:
+            options.append(self.create_option(name, "", "", False, 0))
+        for v in selected:
+            options.append(self.create_option(name, v, self.labels[v], set(selected), len(options)))
+        return [(None, options, 0)]
+
+
+class OwnedInlineFormSet(BaseInlineFormSet):
+    """An inline formset whose rows' hidden ids must be rows of the formset itself.
+
+    Django checks them against every row of the model, so another owner's id passed where an
+    unknown id was refused, and the different answer told that the row exists.
+    """
+
+    def add_fields(self, form, index) -> None:
+        super().add_fields(form, index)
+        field = form.fields.get(self._pk_field.name)
+        if isinstance(field, ModelChoiceField) and self._pk_field is not self.fk:
+            field.queryset = self.get_queryset()
+
+
+class OwnedAdminMixin:
+    """Staff who are not superusers see and touch only rows of fractals they own.
+
+    `owner_path` leads from the model to the owning user (through the fractal's root goal);
+    `fractal_path` to the root goal, for the fractal filter. Rows of other owners answer 404.
+    """
+
+    owner_path = "root__owner"
+    fractal_path = "root"
+    # Deleted rows stay reachable (the deleted filter, restore); inlines show live rows only.
+    include_deleted = True
+    form = LiveChoicesForm
+    formset = OwnedInlineFormSet  # for inlines
+
+    @admin.display(description="fractal", ordering="root__name")
+    def fractal(self, obj) -> str:
+        """The fractal's name, for list columns (select the `root` relation with the rows)."""
+        return obj.root.name
+
+    def scope(self, request, queryset: models.QuerySet) -> models.QuerySet:
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(**{self.owner_path: request.user})
+
+    def scope_fractals(self, request, fractals: models.QuerySet) -> models.QuerySet:
+        return fractals if request.user.is_superuser else fractals.filter(owner=request.user)
+
+    def get_queryset(self, request):
+        manager = self.model._default_manager
+        if self.include_deleted and hasattr(self.model, "all_objects"):
+            manager = self.model.all_objects
+        queryset = manager.get_queryset()
+        goal_type = getattr(self.model, "goal_type", None)
+        if goal_type is not None:
+            queryset = queryset.filter(type=goal_type)
+        ordering = self.get_ordering(request)
+        if ordering:
+            queryset = queryset.order_by(*ordering)
+        if isinstance(self, InlineModelAdmin) and not self.has_view_or_change_permission(request):
+            queryset = queryset.none()
+        return self.scope(request, queryset)
+
+    def related_scope(self, request, model) -> models.QuerySet | None:
+        """Every row of `model` the user may choose (deleted ones included), or None if free."""
+        related_admin = self.admin_site._registry.get(model)
+        if related_admin is None and model._meta.proxy:
+            related_admin = self.admin_site._registry.get(model._meta.concrete_model)
+        if not isinstance(related_admin, OwnedAdminMixin):
+            return None
+        return related_admin.scope(request, model._base_manager.all())
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        queryset = self.related_scope(request, db_field.remote_field.model)
+        if db_field.name in self.get_autocomplete_fields(request) and "widget" not in kwargs:
+            kwargs["widget"] = PreloadedAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        if queryset is not None and db_field.name == "root":
+            # A row's fractal is chosen among fractals: the goals that are their own root.
+            queryset = queryset.filter(IS_OWN_ROOT)
+        if queryset is not None and "queryset" not in kwargs:
+            kwargs["queryset"] = queryset
+            if db_field.name in self.raw_id_fields and "widget" not in kwargs:
+                kwargs["widget"] = ScopedRawIdWidget(
+                    db_field.remote_field,
+                    self.admin_site,
+                    queryset=queryset,
+                    using=kwargs.get("using"),
+                )
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and hasattr(db_field.remote_field.model, "deleted_objects"):
+            field.live_or_current = True
+        return field
+
+    def preloaded_labels(self, request, obj) -> dict[str, dict[str, str]]:
+        """Per autocomplete field of an inline, the labels of the rows its forms point to."""
+        return {}
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        for name, labels in self.preloaded_labels(request, obj).items():
+            widget = formset.form.base_fields[name].widget
+            getattr(widget, "widget", widget).labels = labels
+        return formset
+
+    def get_search_results(self, request, queryset, search_term):
+        # Autocomplete offers live rows only; it is always a search of this admin.
+        match = getattr(request, "resolver_match", None)
+        autocomplete = match is not None and match.url_name == "autocomplete"
+        if autocomplete and hasattr(self.model, "deleted_objects"):
+            queryset = queryset.filter(deleted_at__isnull=True)
+        if autocomplete and request.GET.get("field_name") == "root":
+            queryset = queryset.filter(IS_OWN_ROOT)
+        return super().get_search_results(request, queryset, search_term)
+
+    def get_list_filter(self, request):
+        filters = []
+        for entry in super().get_list_filter(request):
+            field = None
+            if isinstance(entry, str) and "__" not in entry:
+                field = self.model._meta.get_field(entry)
+            if field is not None and field.is_relation:
+                # Only values present in the scoped rows: no other owner's names in the sidebar.
+                entry = (entry, admin.RelatedOnlyFieldListFilter)
+            filters.append(entry)
+        if hasattr(self.model, "deleted_objects") and not isinstance(self, InlineModelAdmin):
+            filters.append(DeletedListFilter)
+        return filters
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            # The same answer whether the row does not exist or belongs to someone else.
+            raise Http404(f"No {self.opts.verbose_name} with id “{object_id}”.")
+        return obj
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser and any(
+            field.name == "owner" for field in self.model._meta.fields
+        ):
+            fields.append("owner")
+        return fields
+
+
+class SoftDeleteAdminMixin:
+    """Deleting stamps deleted_at through the services; deleted rows are read-only until restored.
+
+    The restore and purge actions confirm first (like delete_selected) and act on deleted rows
+    only; purging is for superusers. Admins of goals replace the services with the cascading ones.
+    """
+
+    actions = ["restore_selected", "purge_selected"]
+    confirmation_template = "admin/bases/confirm_soft_delete_action.html"
+
+    def delete_service(self, obj) -> CascadeResult:
+        return row_delete(row=obj)
+
+    def restore_service(self, obj) -> CascadeResult:
+        return row_restore(row=obj)
+
+    def purge_service(self, obj) -> CascadeResult:
+        return row_purge(row=obj)
+
+    def preview(self, obj, action: str) -> dict[str, int]:
+        """Rows per kind that `action` on `obj` would touch, for the confirmation pages: the
+        action's own service, run and rolled back (goals.services.cascade_preview)."""
+        service = {
+            "delete": self.delete_service,
+            "restore": self.restore_service,
+            "purge": self.purge_service,
+        }[action]
+        result = cascade_preview(service, obj)
+        return {
+            str(django_apps.get_model(label)._meta.verbose_name_plural): counted
+            for label, counted in result.counts.items()
+            if counted
+        }
+
+    def delete_model(self, request, obj) -> None:
+        self.delete_service(obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for obj in queryset.filter(deleted_at__isnull=True):
+            self.delete_service(obj)
+
+    def get_deleted_objects(self, objs, request):
+        """The cascade preview replaces Django's collector, which would refuse PROTECT links."""
+        lines, totals = [], {}
+        for obj in objs:
+            counts = self.preview(obj, "delete")
+            lines.append(f"{self.opts.verbose_name}: {obj} ({_summary(counts)})")
+            for name, counted in counts.items():
+                totals[name] = totals.get(name, 0) + counted
+        return lines, totals, set(), []
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and getattr(obj, "deleted_at", None) is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and getattr(obj, "deleted_at", None) is not None:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def has_restore_permission(self, request) -> bool:
+        return super().has_change_permission(request)
+
+    def has_purge_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and getattr(obj, "deleted_at", None) is not None:
+            messages.warning(
+                request,
+                f"This {self.opts.verbose_name} was deleted on {obj.deleted_at:%Y-%m-%d %H:%M}; "
+                "it is read-only. Restore it from the list (filter “deleted only”) to edit it.",
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.action(description="Restore selected %(verbose_name_plural)s", permissions=["restore"])
+    def restore_selected(self, request, queryset):
+        return self._confirm_then(request, queryset, "restore")
+
+    @admin.action(
+        description="Purge selected %(verbose_name_plural)s for good", permissions=["purge"]
+    )
+    def purge_selected(self, request, queryset):
+        return self._confirm_then(request, queryset, "purge")
+
+    def _confirm_then(self, request, queryset, action: str):
+        """First POST: what `action` would touch; second POST (post=yes): do it, row by row."""
+        deleted = list(queryset.filter(deleted_at__isnull=False))
+        if not deleted:
+            self.message_user(
+                request,
+                f"None of the selected rows is deleted: nothing to {action}.",
+                messages.WARNING,
+            )
+            return None
+        if request.POST.get("post") != "yes":
+            return self._render_confirmation(request, deleted, action)
+        service = self.restore_service if action == "restore" else self.purge_service
+        done, refused = [], []
+        for obj in deleted:
+            try:
+                service(obj)
+            except ValidationError as error:
+                refused.append(" ".join(error.messages))
+            else:
+                done.append(obj)
+        if done:
+            LogEntry.objects.log_actions(
+                user_id=request.user.pk,
+                queryset=done,
+                action_flag=CHANGE if action == "restore" else DELETION,
+                change_message=[{"changed": {"fields": ["deleted_at"]}}]
+                if action == "restore"
+                else "Purged",
+            )
+            verb = "Restored" if action == "restore" else "Purged"
+            self.message_user(
+                request,
+                ngettext(
+                    "%(verb)s %(count)d %(name)s.",
+                    "%(verb)s %(count)d %(names)s.",
+                    len(done),
+                )
+                % {
+                    "verb": verb,
+                    "count": len(done),
+                    "name": self.opts.verbose_name,
+                    "names": self.opts.verbose_name_plural,
+                },
+                messages.SUCCESS,
+            )
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)
+        return None
+
+    def _render_confirmation(self, request, objects, action: str):
+        previews = []
+        for obj in objects:
+            try:
+                previews.append((obj, _summary(self.preview(obj, action))))
+            except ValidationError as error:
+                # Said now, not after a confirmation that would promise rows.
+                self.message_user(request, " ".join(error.messages), messages.WARNING)
+        if not previews:
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Are you sure you want to {action} these {self.opts.verbose_name_plural}?",
+            "action": action,
+            "action_name": f"{action}_selected",
+            "previews": previews,
+            "opts": self.opts,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(request, self.confirmation_template, context)
+
+
+def _summary(counts: dict[str, int]) -> str:
+    return ", ".join(f"{counted} {name}" for name, counted in counts.items())

@@ -1,0 +1,46 @@
+"""What the project's management commands share: --database, and their exit statuses in --help."""
+
+from __future__ import annotations
+
+import argparse
+from functools import partial
+
+from django.core.management.base import CommandError, DjangoHelpFormatter
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from goals_project.bases.exit_codes import Exit, exit_statuses_help
+
+
+class _HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Django's help layout, with the exit statuses' table kept as written."""
+
+
+class ExitStatusesInHelp:
+    """A command mixin: `--help` ends with the exit statuses the command uses."""
+
+    exit_statuses: tuple[Exit, ...] = ()
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        kwargs.setdefault("epilog", exit_statuses_help(*self.exit_statuses))
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.error = partial(_usage_error, parser, parser.error)
+        return parser
+
+
+def _usage_error(parser, argparse_error, message: str):
+    """A wrong argument exits with Exit.USAGE however the command was called (argparse exits 2
+    on the command line; Django's call_command would raise a CommandError exiting 1)."""
+    if parser.called_from_command_line:
+        argparse_error(message)
+    raise CommandError(f"Error: {message}", returncode=Exit.USAGE)
+
+
+def add_database_argument(parser, what: str) -> None:
+    """`--database ALIAS`, one of the configured aliases (argparse refuses any other)."""
+    parser.add_argument(
+        "--database",
+        default=DEFAULT_DB_ALIAS,
+        choices=tuple(connections),
+        help=f"Database alias {what} (default: %(default)s).",
+    )

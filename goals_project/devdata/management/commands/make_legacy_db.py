@@ -1,0 +1,123 @@
+"""manage.py make_legacy_db: write a realistic legacy Fractal Goals SQLite file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from goals_project.bases.commands import ExitStatusesInHelp
+from goals_project.bases.exit_codes import Exit
+from goals_project.devdata.generator import (
+    GeneratedLegacyDb,
+    LegacyGenerateError,
+    legacy_db_generate,
+)
+from goals_project.maintenance.legacy.schemas import VARIANTS
+
+
+class Command(ExitStatusesInHelp, BaseCommand):
+    help = (
+        "Write a legacy Fractal Goals SQLite file of a schema variant, with realistic data and "
+        "the dirt real files contain (for tests, the demo and benchmarks)."
+    )
+    # It writes a foreign file and never opens Django's own database.
+    requires_system_checks = []
+
+    exit_statuses = (Exit.USAGE,)
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("path", type=Path, help="Where to write the file (must not exist).")
+        parser.add_argument(
+            "--variant",
+            choices=list(VARIANTS),
+            default="dev",
+            help="Legacy schema variant to write (default: %(default)s).",
+        )
+        parser.add_argument(
+            "--fractals",
+            type=int,
+            default=3,
+            help="Fractals (goal trees) to write; their roots take the four legacy root types in "
+            "turn, UltimateGoal first (default: 3).",
+        )
+        parser.add_argument(
+            "--sessions-per-fractal",
+            type=int,
+            default=20,
+            help="Practice sessions per fractal (default: 20).",
+        )
+        parser.add_argument(
+            "--activities-per-session",
+            type=int,
+            default=3,
+            help="Activity instances per session (default: 3).",
+        )
+        parser.add_argument(
+            "--metrics-per-activity",
+            type=int,
+            default=4,
+            help="Metric values per activity instance (default: 4).",
+        )
+        parser.add_argument(
+            "--deleted-metric-rate",
+            type=float,
+            default=0.5,
+            help="Share of metric values whose definition was deleted (default: 0.5, as in "
+            "real files).",
+        )
+        parser.add_argument("--seed", type=int, default=1, help="Random seed (default: 1).")
+        parser.add_argument(
+            "--overwrite", action="store_true", help="Replace the file if it already exists."
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="Print what was written as JSON for machines."
+        )
+
+    def handle(self, *args, **options) -> None:
+        try:
+            result = legacy_db_generate(
+                path=options["path"],
+                variant=options["variant"],
+                fractals=options["fractals"],
+                sessions_per_fractal=options["sessions_per_fractal"],
+                instances_per_session=options["activities_per_session"],
+                metrics_per_instance=options["metrics_per_activity"],
+                deleted_metric_rate=options["deleted_metric_rate"],
+                seed=options["seed"],
+                overwrite=options["overwrite"],
+                progress=self._progress(options),
+            )
+        except LegacyGenerateError as error:
+            raise CommandError(str(error), returncode=Exit.USAGE) from error
+        if options["json"]:
+            payload = asdict(result)
+            payload["path"] = str(result.path)
+            self.stdout.write(json.dumps(payload, indent=2))
+        else:
+            self._render(result, options["verbosity"])
+
+    def _progress(self, options):
+        if options["json"] or options["verbosity"] < 2:
+            return None
+
+        def report(table: str, done: int, total: int) -> None:
+            self.stderr.write(f"  {table}: {done} rows")
+
+        return report
+
+    def _render(self, result: GeneratedLegacyDb, verbosity: int) -> None:
+        if verbosity < 1:
+            return
+        total = sum(result.row_counts.values())
+        self.stdout.write(
+            self.style.SUCCESS(f"Wrote {result.path} ('{result.variant}' schema, {total} rows).")
+        )
+        for table, count in result.row_counts.items():
+            self.stdout.write(f"  {table}: {count}")
+        for kind, count in result.shapes.items():
+            self.stdout.write(f"  shape: {kind}: {count}")
+        for kind, count in result.dirt.items():
+            self.stdout.write(self.style.WARNING(f"  dirt: {kind}: {count}"))

@@ -1,0 +1,851 @@
+"""Verified backups and safe restores of the database, SQLite or PostgreSQL.
+
+A backup is `<db name>.backup_YYYYMMDD_HHMMSS_ffffff` plus a manifest `<backup>.json` beside it
+(sha256, size, row counts at the moment of the copy, applied migrations, source, time). A backup
+is verified only when its manifest exists and matches the file: the manifest is written last, so
+a backup that was interrupted never looks verified. Names are claimed with O_EXCL, so backups
+started at the same instant never share one (the later gets `-2`, `-3`, ...), and backups are
+ordered by the time in their manifests, never by their names.
+
+An SQLite backup is one self-contained file in rollback-journal mode: a `-wal` or `-journal`
+beside it would hold pages its sha256 does not cover, so such a backup is not verified. A
+restore copies the backup's bytes once, checks that copy (sha256, integrity_check, row counts)
+and writes it into the live database through SQLite's backup API, in one transaction under the
+database's write lock: the database file stays the same file, so a process that has it open
+sees the restored rows afterwards instead of writing on into a replaced file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import errno
+import hashlib
+import itertools
+import json
+import os
+import re
+import secrets
+import shutil
+import sqlite3
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.recorder import MigrationRecorder
+from django.utils import timezone
+
+from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.locking import database_file
+
+MANIFEST_SUFFIX = ".json"
+MANIFEST_VERSION = 1
+# Files SQLite reads together with a database: a backup must have none beside it.
+SQLITE_COMPANIONS = ("-wal", "-journal")
+# Bytes 18 and 19 of an SQLite file: 1 for the rollback journal, 2 for WAL (file format docs).
+ROLLBACK_JOURNAL_FORMAT = b"\x01\x01"
+# Pages a restore copies per step of SQLite's backup API; the write lock and the transaction are
+# held across steps, so this sets only how often the busy check runs.
+RESTORE_STEP_PAGES = 1024
+
+
+class BackupError(Exception):
+    """A backup or restore that could not be done; nothing changed. `code` is the exit status."""
+
+    def __init__(self, message: str, code: Exit) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Backup:
+    """A backup file and what its manifest says."""
+
+    path: Path
+    created_at: str | None = None
+    size: int = 0
+    sha256: str | None = None
+    row_counts: dict[str, int] = field(default_factory=dict)
+    migrations: list[str] = field(default_factory=list)
+    source: str | None = None
+    engine: str | None = None
+    verified: bool = False
+    problem: str | None = None
+
+    @property
+    def manifest_path(self) -> Path:
+        return manifest_path(self.path)
+
+
+def manifest_path(path: Path) -> Path:
+    return path.with_name(path.name + MANIFEST_SUFFIX)
+
+
+def backup_dir(*, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None) -> Path:
+    """Where backups go: the argument, FRACTAL_BACKUP_DIR, or `backups/` beside the database."""
+    if directory is not None:
+        return Path(directory)
+    configured = getattr(settings, "FRACTAL_BACKUP_DIR", None)
+    if configured:
+        return Path(configured)
+    connection = connections[using]
+    if connection.vendor == "sqlite":
+        database = database_file(using) or Path(connection.settings_dict["NAME"]).resolve()
+        return database.parent / "backups"
+    return Path(settings.BASE_DIR) / "var" / "backups"
+
+
+def database_label(using: str = DEFAULT_DB_ALIAS) -> str:
+    """The base of backup names: the SQLite file's real name (a symlink resolved), or the
+    PostgreSQL database name."""
+    connection = connections[using]
+    name = connection.settings_dict["NAME"]
+    if connection.vendor != "sqlite":
+        return f"{name}.pgdump"
+    return (database_file(using) or Path(name)).name
+
+
+def _busy_timeout(using: str) -> float:
+    """Seconds an SQLite connection of `using` waits for another process's lock."""
+    return float(connections[using].settings_dict.get("OPTIONS", {}).get("timeout", 5.0))
+
+
+# -- creating -----------------------------------------------------------------------------------
+
+
+def backup_create(
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    directory: Path | None = None,
+    keep: int | None = None,
+    min_free_bytes: int | None = None,
+) -> Backup:
+    """Take a consistent backup, verify it, write its manifest; then apply `keep` retention."""
+    if keep is not None:
+        _check_keep(keep)  # before the copy: a bad --keep must not leave a backup behind
+    connection = connections[using]
+    folder = backup_dir(using=using, directory=directory)
+    _prepare_folder(folder)
+    reserve = min_free_bytes
+    if reserve is None:
+        reserve = int(getattr(settings, "FRACTAL_BACKUP_MIN_FREE_BYTES", 0))
+    label = database_label(using)
+    taken_at = timezone.now()
+    partial = None
+    try:
+        partial = _new_hidden_file(folder, f".{label}.backup_", ".partial")
+        if connection.vendor == "sqlite":
+            source = _sqlite_source(using)
+            counts, migrations = _sqlite_copy(
+                source, partial, folder=folder, reserve=reserve, timeout=_busy_timeout(using)
+            )
+        elif connection.vendor == "postgresql":
+            _check_space(folder, _postgres_size(using), reserve)
+            counts = _postgres_dump(using, partial)
+            migrations = _applied_migrations(using)
+            source = Path(connection.settings_dict["NAME"])
+        else:
+            raise BackupError(
+                f"Backups of {connection.vendor} databases are not supported.", Exit.USAGE
+            )
+        _fsync_file(partial)
+        size, digest = partial.stat().st_size, _sha256(partial)
+        target = _publish(partial, folder, f"{label}.backup_{taken_at:%Y%m%d_%H%M%S_%f}")
+    except OSError as error:
+        raise _unwritable(folder, error) from error
+    except sqlite3.Error as error:
+        raise _sqlite_failure(error, using, folder) from error
+    finally:
+        if partial is not None:
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                partial.with_name(partial.name + suffix).unlink(missing_ok=True)
+    backup = Backup(
+        path=target,
+        created_at=taken_at.isoformat(),
+        size=size,
+        sha256=digest,
+        row_counts=counts,
+        migrations=migrations,
+        source=str(source),
+        engine=connection.vendor,
+        verified=True,
+    )
+    try:
+        _write_manifest(backup)
+    except OSError as error:
+        target.unlink(missing_ok=True)  # without its manifest it is no backup
+        raise _unwritable(folder, error) from error
+    if keep is not None:
+        backups_prune(using=using, directory=folder, keep=keep)
+    return backup
+
+
+def _unwritable(folder: Path, error: OSError) -> BackupError:
+    return BackupError(
+        f"Could not write the backup in {folder} ({error.strerror or error}). Free space or "
+        "choose another folder (--dir, FRACTAL_BACKUP_DIR); nothing was changed.",
+        Exit.NO_SPACE if error.errno == errno.ENOSPC else Exit.READ_ONLY,
+    )
+
+
+def _sqlite_failure(error: sqlite3.Error, using: str, folder: Path) -> BackupError:
+    """What an SQLite error during a backup means, as an error with its exit status."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    name = connections[using].settings_dict["NAME"]
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return BackupError(
+            f"{name} stayed locked by another process for longer than the busy timeout "
+            f"({_busy_timeout(using)} s), so it could not be read. Let that process finish, "
+            "then back up again; nothing was changed.",
+            Exit.LOCKED,
+        )
+    if code == sqlite3.SQLITE_FULL:
+        return _unwritable(folder, OSError(errno.ENOSPC, str(error)))
+    return BackupError(
+        f"{name} could not be copied ({error}); nothing was changed.", Exit.DATABASE_ERROR
+    )
+
+
+def _new_hidden_file(folder: Path, prefix: str, suffix: str) -> Path:
+    """A new empty file of this process alone, so two processes never write the same one."""
+    while True:
+        path = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except FileExistsError:
+            continue
+        return path
+
+
+def _publish(partial: Path, folder: Path, name: str) -> Path:
+    """Give the verified copy its name, never one that another backup (or a manifest left
+    without its file) already has: the name is claimed with O_EXCL, then the copy renamed
+    over that empty claim."""
+    for counter in itertools.count(1):
+        target = folder / (name if counter == 1 else f"{name}-{counter}")
+        if manifest_path(target).exists():
+            continue
+        try:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except FileExistsError:
+            continue
+        try:
+            os.replace(partial, target)
+        except OSError:
+            target.unlink(missing_ok=True)
+            raise
+        _fsync_dir(folder)
+        return target
+    raise AssertionError("unreachable")  # pragma: no cover - itertools.count never ends
+
+
+def _prepare_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BackupError(
+            f"Cannot create the backup folder {folder} ({error.strerror or error}). Choose a "
+            "writable folder (--dir, FRACTAL_BACKUP_DIR); nothing was changed.",
+            Exit.NO_SPACE if error.errno == errno.ENOSPC else Exit.READ_ONLY,
+        ) from error
+    if not os.access(folder, os.W_OK) or not (folder.stat().st_mode & 0o222):
+        raise BackupError(
+            f"The backup folder {folder} is not writable. Make it writable or choose another "
+            "(--dir, FRACTAL_BACKUP_DIR); nothing was changed.",
+            Exit.READ_ONLY,
+        )
+
+
+def _check_space(folder: Path, needed: int, reserve: int) -> None:
+    free = shutil.disk_usage(folder).free
+    if free < needed + reserve:
+        raise BackupError(
+            f"Not enough free space in {folder}: {free} bytes free, {needed + reserve} needed "
+            f"(backup {needed} + reserve {reserve}). Free space or choose another folder "
+            "(--dir, FRACTAL_BACKUP_DIR); nothing was changed.",
+            Exit.NO_SPACE,
+        )
+
+
+def _sqlite_source(using: str) -> Path:
+    name = connections[using].settings_dict["NAME"]
+    path = database_file(using)
+    if path is None or not path.is_file():
+        raise BackupError(
+            f"The database {name} does not exist, so there is nothing to back up. Check "
+            "DATABASE_URL.",
+            Exit.USAGE,
+        )
+    return path
+
+
+def _sqlite_copy(
+    source: Path, target: Path, *, folder: Path, reserve: int, timeout: float
+) -> tuple[dict[str, int], list[str]]:
+    """Copy with SQLite's online backup API inside one read transaction, so the row counts, the
+    applied migrations and the copy are one snapshot while other processes keep writing. The
+    space check counts the pages of that snapshot, -wal included, not the main file's size."""
+    reader = sqlite3.connect(source, timeout=timeout, isolation_level=None)
+    copy = sqlite3.connect(target, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        counts = _sqlite_counts(reader)  # the first read fixes the snapshot
+        pages = reader.execute("PRAGMA page_count").fetchone()[0]
+        _check_space(folder, pages * reader.execute("PRAGMA page_size").fetchone()[0], reserve)
+        migrations = _sqlite_migrations(reader)
+        reader.backup(copy)
+        reader.execute("COMMIT")
+        copy.execute("PRAGMA journal_mode=DELETE")  # a backup is one self-contained file
+        check = [row[0] for row in copy.execute("PRAGMA integrity_check")]
+        copied = _sqlite_counts(copy)
+    finally:
+        copy.close()
+        reader.close()
+    if check != ["ok"]:
+        raise BackupError(
+            f"The copy failed PRAGMA integrity_check: {'; '.join(check[:5])}.",
+            Exit.BACKUP_UNVERIFIED,
+        )
+    if copied != counts:
+        raise BackupError(
+            "The copy's row counts differ from the source's; it was discarded.",
+            Exit.BACKUP_UNVERIFIED,
+        )
+    problem = _not_self_contained(target)
+    if problem:
+        raise BackupError(
+            f"The copy is not one self-contained file: {problem}.", Exit.BACKUP_UNVERIFIED
+        )
+    return counts, migrations
+
+
+def _not_self_contained(path: Path) -> str | None:
+    """Why SQLite would read more than this one file for the database in it, if it would."""
+    for suffix in SQLITE_COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        if not companion.exists():
+            continue
+        effect = (
+            "read rows from it that the backup's sha256 does not cover"
+            if suffix == "-wal"
+            else "roll the file back with it on opening, changing bytes the sha256 covers"
+        )
+        return (
+            f"{companion.name} is beside it, so SQLite would {effect} (a backup is one file; "
+            "something opened this one and wrote to it)"
+        )
+    with path.open("rb") as handle:
+        header = handle.read(20)
+    if (
+        len(header) == 20
+        and header.startswith(b"SQLite format 3")
+        and (header[18:20] != ROLLBACK_JOURNAL_FORMAT)
+    ):
+        return "its header says WAL journaling, so SQLite would look for a -wal beside it"
+    return None
+
+
+def _sqlite_migrations(connection: sqlite3.Connection) -> list[str]:
+    found = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'django_migrations'"
+    ).fetchone()
+    if not found:
+        return []
+    rows = connection.execute("SELECT app, name FROM django_migrations")
+    return sorted(f"{app}.{name}" for app, name in rows)
+
+
+def _sqlite_counts(connection: sqlite3.Connection) -> dict[str, int]:
+    tables = [
+        row[0]
+        for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name"
+        )
+    ]
+    return {
+        name: connection.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]  # noqa: S608
+        for name in tables
+    }
+
+
+def _postgres_tool(name: str) -> str:
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    found = str(candidates[-1]) if candidates else shutil.which(name)
+    if not found:
+        raise BackupError(
+            f"{name} was not found. Install PostgreSQL's client tools.", Exit.TOOL_MISSING
+        )
+    return found
+
+
+def _postgres_env(using: str) -> tuple[list[str], dict[str, str]]:
+    config = connections[using].settings_dict
+    args = ["--host", config.get("HOST") or "localhost", "--username", config.get("USER") or ""]
+    if config.get("PORT"):
+        args += ["--port", str(config["PORT"])]
+    # English messages, so a full disk can be told from other failures (_postgres_dump).
+    env = {**os.environ, "LC_MESSAGES": "C"}
+    if config.get("PASSWORD"):
+        env["PGPASSWORD"] = config["PASSWORD"]
+    return args, env
+
+
+def _postgres_size(using: str) -> int:
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT pg_database_size(current_database())")
+        return cursor.fetchone()[0]
+
+
+def _postgres_dump(using: str, target: Path) -> dict[str, int]:
+    """pg_dump in custom format from an exported snapshot, so the counts match the dump."""
+    connection = connections[using]
+    args, env = _postgres_env(using)
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        try:
+            cursor.execute("SELECT pg_export_snapshot()")
+            snapshot = cursor.fetchone()[0]
+            cursor.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+            )
+            tables = [row[0] for row in cursor.fetchall()]
+            counts = {}
+            for table in tables:
+                cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")  # noqa: S608
+                counts[table] = cursor.fetchone()[0]
+            result = subprocess.run(  # noqa: S603 - fixed tool, arguments from settings
+                [
+                    _postgres_tool("pg_dump"),
+                    *args,
+                    "--format=custom",
+                    f"--snapshot={snapshot}",
+                    "--file",
+                    str(target),
+                    connection.settings_dict["NAME"],
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        finally:
+            cursor.execute("COMMIT")
+    if result.returncode != 0:
+        if "No space left on device" in result.stderr:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        raise BackupError(f"pg_dump failed: {result.stderr.strip()}", Exit.DATABASE_ERROR)
+    _pg_restore_list(target)
+    return counts
+
+
+def _pg_restore_list(path: Path) -> None:
+    result = subprocess.run(  # noqa: S603 - fixed tool
+        [_postgres_tool("pg_restore"), "--list", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise BackupError(
+            f"pg_restore --list cannot read {path}: {result.stderr.strip()}", Exit.BACKUP_UNVERIFIED
+        )
+
+
+def _applied_migrations(using: str) -> list[str]:
+    recorder = MigrationRecorder(connections[using])
+    if not recorder.has_table():
+        return []
+    return sorted(f"{app}.{name}" for app, name in recorder.applied_migrations())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _write_manifest(backup: Backup) -> None:
+    data = {"manifest_version": MANIFEST_VERSION, **asdict(backup), "path": backup.path.name}
+    data.pop("verified")
+    data.pop("problem")
+    partial = backup.manifest_path.with_name(f".{backup.manifest_path.name}.partial")
+    partial.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+    with partial.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(partial, backup.manifest_path)
+    _fsync_dir(backup.path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def backup_read(path: Path, *, deep: bool = False) -> Backup:
+    """A backup and whether its manifest matches it (size and sha256; `deep` also opens it)."""
+    path = Path(path)
+    if not path.is_file():
+        return Backup(path=path, problem="the backup file does not exist")
+    manifest = manifest_path(path)
+    if not manifest.is_file():
+        return Backup(path=path, size=path.stat().st_size, problem="no manifest: not verified")
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        fields = {
+            key: data[key]
+            for key in (
+                "created_at",
+                "size",
+                "sha256",
+                "row_counts",
+                "migrations",
+                "source",
+                "engine",
+            )
+        }
+    except (ValueError, KeyError) as error:
+        return Backup(path=path, problem=f"unreadable manifest ({error})")
+    backup = Backup(path=path, **fields)
+    problem = _mismatch(backup, deep=deep)
+    return Backup(
+        **{**asdict(backup), "path": path, "verified": problem is None, "problem": problem}
+    )
+
+
+def _mismatch(backup: Backup, *, deep: bool) -> str | None:
+    """How the file differs from what its manifest says, if it does."""
+    path = backup.path
+    if backup.engine == "sqlite":
+        problem = _not_self_contained(path)
+        if problem:
+            return problem
+    if path.stat().st_size != backup.size:
+        return f"size {path.stat().st_size} differs from the manifest's {backup.size}"
+    if _sha256(path) != backup.sha256:
+        return "sha256 differs from the manifest's: the file was changed"
+    return _deep_check(backup) if deep else None
+
+
+def _deep_check(backup: Backup) -> str | None:
+    if backup.engine == "postgresql":
+        try:
+            _pg_restore_list(backup.path)
+        except BackupError as error:
+            return str(error)
+        return None
+    return _sqlite_check(backup.path, backup.row_counts)
+
+
+def _sqlite_check(path: Path, row_counts: dict[str, int]) -> str | None:
+    """What is wrong with the SQLite file at `path` as a copy with these row counts, if any."""
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            check = [row[0] for row in connection.execute("PRAGMA integrity_check")]
+            counts = _sqlite_counts(connection)
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as error:
+        return f"not a readable SQLite database ({error})"
+    if check != ["ok"]:
+        return f"integrity_check failed: {'; '.join(check[:3])}"
+    if counts != row_counts:
+        return "row counts differ from the manifest's"
+    return None
+
+
+def backups_list(*, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None) -> list[Backup]:
+    """Backups of this database in the folder, newest first by the time in their manifests (the
+    file's modification time for one without)."""
+    folder = backup_dir(using=using, directory=directory)
+    if not folder.is_dir():
+        return []
+    prefix = f"{database_label(using)}.backup_"
+    found = []
+    for path in folder.iterdir():
+        if not path.name.startswith(prefix) or path.name.endswith(
+            (MANIFEST_SUFFIX, "-shm", *SQLITE_COMPANIONS)
+        ):
+            continue
+        try:
+            backup = backup_read(path)
+            found.append((_taken(backup), backup))
+        except FileNotFoundError:
+            continue  # pruned by a backup_db running at the same time
+    return [backup for _, backup in sorted(found, key=lambda pair: pair[0], reverse=True)]
+
+
+def _taken(backup: Backup) -> tuple[datetime.datetime, int]:
+    """When a backup was taken, then the `-N` its name got when another had the same time."""
+    when = None
+    if backup.created_at:
+        with contextlib.suppress(ValueError):
+            when = datetime.datetime.fromisoformat(backup.created_at)
+    if when is None or when.tzinfo is None:
+        when = datetime.datetime.fromtimestamp(backup.path.stat().st_mtime, tz=datetime.UTC)
+    counter = re.search(r"-(\d+)$", backup.path.name)
+    return when, int(counter.group(1)) if counter else 1
+
+
+def _check_keep(keep: int) -> None:
+    if keep < 1:
+        raise BackupError(
+            "--keep must be 1 or more: the newest verified backup always stays.", Exit.USAGE
+        )
+
+
+def backups_prune(
+    *, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None, keep: int
+) -> list[Path]:
+    """Delete verified backups beyond the newest `keep`; the newest verified one always stays."""
+    _check_keep(keep)
+    verified = [
+        backup for backup in backups_list(using=using, directory=directory) if backup.verified
+    ]
+    removed = []
+    for backup in verified[keep:]:
+        # missing_ok: a backup_db running at the same time may have pruned it already.
+        backup.path.unlink(missing_ok=True)
+        backup.manifest_path.unlink(missing_ok=True)
+        removed.append(backup.path)
+    return removed
+
+
+# -- restoring ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    restored: Backup
+    safety_backup: Backup | None
+    removed_leftovers: list[Path] = field(default_factory=list)
+
+
+def backup_restore(
+    *, path: Path, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None
+) -> RestoreResult:
+    """Restore a verified backup into the database, after a safety backup of the current one.
+
+    Runs under the maintenance lock (restore_db takes it), so a staged copy found beside an
+    SQLite database is one an interrupted restore left behind, and is removed.
+    """
+    backup = backup_read(Path(path), deep=True)
+    if not backup.verified:
+        raise BackupError(
+            f"{path} cannot be restored: {backup.problem}. Choose a verified backup "
+            "(manage.py list_backups).",
+            Exit.BACKUP_UNVERIFIED,
+        )
+    connection = connections[using]
+    if backup.engine != connection.vendor:
+        raise BackupError(
+            f"{path} is a {backup.engine} backup; the '{using}' database is {connection.vendor}.",
+            Exit.USAGE,
+        )
+    safety = None
+    removed: list[Path] = []
+    if connection.vendor == "sqlite":
+        target = database_file(using)
+        if target is None:
+            raise BackupError(
+                f"The '{using}' database is in memory: there is no file to restore.", Exit.USAGE
+            )
+        removed = _remove_staged_leftovers(target)
+        if target.exists():
+            safety = backup_create(using=using, directory=directory)
+        connection.close()
+        _sqlite_restore(backup, target, timeout=_busy_timeout(using), safety=safety)
+    else:
+        safety = backup_create(using=using, directory=directory)
+        connection.close()
+        _postgres_restore(using, backup.path)
+    return RestoreResult(restored=backup, safety_backup=safety, removed_leftovers=removed)
+
+
+def _staged_prefix(target: Path) -> str:
+    return f".{target.name}.restoring-"
+
+
+def _remove_staged_leftovers(target: Path) -> list[Path]:
+    """Remove the staged copies an interrupted restore left beside `target` (only a restore,
+    under the maintenance lock, writes them) and return their paths."""
+    if not target.parent.is_dir():
+        return []
+    removed = []
+    for path in sorted(target.parent.iterdir()):
+        if path.name.startswith(_staged_prefix(target)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _sqlite_restore(backup: Backup, target: Path, *, timeout: float, safety: Backup | None) -> None:
+    """Copy the backup's bytes once beside the database, check exactly that copy, then write it
+    into the database in place (SQLite's backup API: one transaction under its write lock)."""
+    kept = f" (the safety backup taken first stays: {safety.path})" if safety else ""
+    staged = None
+    try:
+        staged = _new_hidden_file(target.parent, _staged_prefix(target), "")
+        size, digest = _stage(backup.path, staged)
+        if (size, digest) != (backup.size, backup.sha256):
+            problem = "the bytes read from it differ from its manifest: it changed while read"
+        else:
+            problem = _sqlite_check(staged, backup.row_counts)
+        if problem:
+            raise BackupError(
+                f"{backup.path} cannot be restored: {problem}. Choose a verified backup "
+                f"(manage.py list_backups); the database is unchanged{kept}.",
+                Exit.BACKUP_UNVERIFIED,
+            )
+        _sqlite_write_into(staged, target, timeout)
+    except _DatabaseBusy as error:
+        raise BackupError(
+            f"{target} is in use by another process, which kept it locked for longer than the "
+            f"busy timeout ({timeout} s). Let it finish or stop it, then restore again; the "
+            f"database is unchanged{kept}.",
+            Exit.LOCKED,
+        ) from error
+    except (OSError, sqlite3.Error) as error:
+        raise _restore_failure(error, f"{backup.path} into {target}", kept) from error
+    finally:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+
+
+def _restore_failure(error: OSError | sqlite3.Error, what: str, kept: str) -> BackupError:
+    """What a failed write of a restore means; SQLite rolled its transaction back."""
+    full = _is_full(error) if isinstance(error, sqlite3.Error) else error.errno == errno.ENOSPC
+    reason = error.strerror if isinstance(error, OSError) else str(error)
+    if full:
+        return BackupError(
+            f"Not enough space to restore {what} ({reason}). Free space on that disk, then "
+            f"restore again; the database is unchanged{kept}.",
+            Exit.NO_SPACE,
+        )
+    if isinstance(error, OSError):
+        return BackupError(
+            f"Could not restore {what} ({reason}). Make the database's folder writable, then "
+            f"restore again; the database is unchanged{kept}.",
+            Exit.READ_ONLY,
+        )
+    return BackupError(
+        f"SQLite could not restore {what} ({reason}); the database is unchanged{kept}.",
+        Exit.DATABASE_ERROR,
+    )
+
+
+def _is_full(error: sqlite3.Error) -> bool:
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL
+
+
+def _stage(source: Path, staged: Path) -> tuple[int, str]:
+    """Copy `source` to `staged`, returning the size and sha256 of the very bytes written."""
+    digest = hashlib.sha256()
+    size = 0
+    with source.open("rb") as reader, staged.open("wb") as writer:
+        for chunk in iter(lambda: reader.read(1 << 20), b""):
+            digest.update(chunk)
+            size += len(chunk)
+            writer.write(chunk)
+        writer.flush()
+        os.fsync(writer.fileno())
+    return size, digest.hexdigest()
+
+
+class _DatabaseBusy(Exception):
+    """Another process kept the database locked past the busy timeout."""
+
+
+def _restore_step(status: int, remaining: int, total: int) -> None:
+    """Called after each step of the backup API's copy into the database. Python would retry a
+    busy step forever, so a step that waited the whole busy timeout for the lock ends the
+    restore instead."""
+    if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        raise _DatabaseBusy
+
+
+def _sqlite_write_into(staged: Path, target: Path, timeout: float) -> None:
+    """Write the staged copy into the database file itself. Readers of a WAL database go on
+    reading their snapshot and see the restored rows in their next transaction; a write
+    begun on the old snapshot fails (SQLITE_BUSY_SNAPSHOT) instead of being lost."""
+    live = sqlite3.connect(target, timeout=timeout, isolation_level=None)
+    try:
+        try:
+            wal = live.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            page_size = live.execute("PRAGMA page_size").fetchone()[0]
+        except sqlite3.OperationalError as error:
+            if getattr(error, "sqlite_errorcode", 0) & 0xFF in (
+                sqlite3.SQLITE_BUSY,
+                sqlite3.SQLITE_LOCKED,
+            ):
+                raise _DatabaseBusy from error
+            raise
+        if wal:
+            _match_page_size(staged, page_size)
+        source = sqlite3.connect(f"{staged.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            source.backup(live, pages=RESTORE_STEP_PAGES, progress=_restore_step)
+        except sqlite3.Error:
+            if wal:  # give back the space the uncommitted pages took in the -wal
+                with contextlib.suppress(sqlite3.Error):
+                    live.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            raise
+        finally:
+            source.close()
+    finally:
+        live.close()
+
+
+def _match_page_size(staged: Path, page_size: int) -> None:
+    """SQLite copies into a WAL database only pages of its own size: rebuild the staged copy
+    (rollback journal, this process's alone) with that page size when it differs."""
+    connection = sqlite3.connect(staged, isolation_level=None)
+    try:
+        if connection.execute("PRAGMA page_size").fetchone()[0] != page_size:
+            connection.execute(f"PRAGMA page_size={int(page_size)}")
+            connection.execute("VACUUM")
+    finally:
+        connection.close()
+
+
+def _postgres_restore(using: str, path: Path) -> None:
+    args, env = _postgres_env(using)
+    name = connections[using].settings_dict["NAME"]
+    result = subprocess.run(  # noqa: S603 - fixed tool
+        [
+            _postgres_tool("pg_restore"),
+            *args,
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--single-transaction",
+            "--dbname",
+            name,
+            str(path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise BackupError(
+            f"pg_restore failed, the database is unchanged: {result.stderr.strip()}",
+            Exit.DATABASE_ERROR,
+        )

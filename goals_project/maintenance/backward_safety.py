@@ -1,0 +1,362 @@
+"""What going back over the root-id backfill would discard, found before anything is undone.
+
+Going back over goals.0004 puts back the legacy values it recorded in `legacy_repairs` and deletes
+the rows it created; going back over goals.0003/practice_sessions.0002 (or goals.0007) drops the
+columns they added. Both are exact only on data as the backfill left it, so at its end the backfill
+records that state in `legacy_repairs` (README, "Going backwards"):
+
+- each row it created ('*') gets a digest of its content in `new_value`;
+- per table whose every app write stamps `updated_at` (TimestampMixin, the services' `update()`),
+  the rows already stamped later than the migration (legacy clocks ahead: usually none), so a
+  row stamped later than that since is a write made after the migration;
+- per reference to a table holding created rows, a digest of the rows pointing to created rows
+  (this covers the tables without timestamps: links, programs, blocks, days, scheduled sessions).
+
+Checking costs one scan per timestamped table and per such reference, plus the recorded rows.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from goals_project.bases.exit_codes import Exit
+
+MIGRATION = "goals.0004_backfill_root_ids"
+CREATED = "*"
+FINGERPRINT = "#"
+LATER_ROWS = "stamped later than the migration"
+REFERENCES = "rows pointing to created rows: "
+STAMPS = ("created_at", "updated_at", "deleted_at")
+# Tables whose every write by the app stamps updated_at (and a delete deleted_at).
+STAMPED = frozenset(
+    {
+        "goals",
+        "activity_groups",
+        "activity_definitions",
+        "metric_definitions",
+        "split_definitions",
+        "session_templates",
+        "activity_instances",
+        "metric_values",
+    }
+)
+APPS = ("goals", "practice_sessions")
+WOULD_DISCARD = Exit.WOULD_DISCARD
+SAMPLE = 5
+
+# The kinds of loss, worded for the refusal.
+REVERTED = "changed since the migration; going back would put back the legacy value"
+DELETED = "created by the migration and changed since; going back would delete it"
+DANGLING = "point to rows the migration created, which going back deletes"
+DROPPED = "written since the migration; going back drops columns holding what was written"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    references: tuple[tuple[str, str], ...]  # (column, table it points to)
+    stamps: tuple[str, ...]
+
+
+@dataclass
+class Losses:
+    """Rows going back would discard, by (table, kind); empty when going back is exact."""
+
+    rows: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+    def add(self, table: str, kind: str, ids: Iterable[str]) -> None:
+        found = self.rows.setdefault((table, kind), [])
+        found.extend(row_id for row_id in ids if row_id not in found)
+        if not found:
+            del self.rows[(table, kind)]
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def lines(self) -> list[str]:
+        return [
+            f"- {table}: {len(ids)} row(s) {kind} (first: {', '.join(sorted(ids)[:SAMPLE])})"
+            for (table, kind), ids in sorted(self.rows.items())
+        ]
+
+
+def tables_of(apps) -> dict[str, Table]:
+    """The goal and session tables of a migration state, legacy_repairs excepted."""
+    tables = {}
+    for model in apps.get_models():
+        meta = model._meta
+        if meta.app_label not in APPS or meta.proxy or meta.db_table == "legacy_repairs":
+            continue
+        concrete = [f for f in meta.concrete_fields if f.column]
+        key = tuple(f.column for f in getattr(meta.pk, "fields", (meta.pk,)))
+        tables[meta.db_table] = Table(
+            name=meta.db_table,
+            columns=tuple(f.column for f in concrete),
+            key=key,
+            references=tuple(
+                (f.column, f.related_model._meta.db_table) for f in concrete if f.many_to_one
+            ),
+            stamps=tuple(f.column for f in concrete if f.column in STAMPS),
+        )
+    return tables
+
+
+def _normal(value):
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.UTC)
+        return value.isoformat()
+    if isinstance(value, datetime.date | decimal.Decimal):
+        return str(value)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).hex()
+    return value
+
+
+def _digest(rows: Iterable[tuple]) -> str:
+    hashed = hashlib.sha256()
+    count = 0
+    for row in rows:
+        hashed.update(json.dumps([_normal(value) for value in row], default=str).encode())
+        hashed.update(b"\n")
+        count += 1
+    return f"{count} {hashed.hexdigest()}"
+
+
+class _Reader:
+    def __init__(self, connection: BaseDatabaseWrapper, tables: dict[str, Table]) -> None:
+        self.connection = connection
+        self.quote = connection.ops.quote_name
+        self.tables = tables
+
+    def rows(self, sql: str, params=()) -> list[tuple]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def created(self) -> str:
+        """SQL: the ids of the rows the migration created in a table (params: MIGRATION, table,
+        CREATED)."""
+        return (
+            "SELECT row_id FROM legacy_repairs WHERE migration = %s AND table_name = %s "
+            "AND column_name = %s"
+        )
+
+    def created_tables(self) -> set[str]:
+        return {
+            row[0]
+            for row in self.rows(
+                "SELECT DISTINCT table_name FROM legacy_repairs "
+                "WHERE migration = %s AND column_name = %s",
+                (MIGRATION, CREATED),
+            )
+        }
+
+    def created_contents(self, table: Table) -> list[tuple]:
+        """(repair id, row id, digest of the row) of each row the migration created in `table`."""
+        columns = ", ".join(f"t.{self.quote(column)}" for column in table.columns)
+        return [
+            (repair_id, row_id, recorded, _digest([values]))
+            for repair_id, row_id, recorded, *values in self.rows(
+                f"SELECT r.id, t.id, r.new_value, {columns} FROM legacy_repairs r "  # noqa: S608 - names from the state
+                f"JOIN {self.quote(table.name)} t ON t.id = r.row_id "
+                "WHERE r.migration = %s AND r.table_name = %s AND r.column_name = %s "
+                "ORDER BY t.id",
+                (MIGRATION, table.name, CREATED),
+            )
+        ]
+
+    def later_rows(self, table: Table, since) -> dict[str, list]:
+        """Rows with a stamp later than `since` (SQL: the migration's time), with their stamps."""
+        stamps = ", ".join(self.quote(stamp) for stamp in table.stamps)
+        later = " OR ".join(f"{self.quote(stamp)} > ({since})" for stamp in table.stamps)
+        return {
+            row_id: [_normal(value) for value in stamps_of_row]
+            for row_id, *stamps_of_row in self.rows(
+                f"SELECT id, {stamps} FROM {self.quote(table.name)} WHERE {later}",  # noqa: S608 - names from the state
+                (MIGRATION,) * len(table.stamps),
+            )
+        }
+
+    def pointing(self, table: Table, column: str, target: str) -> list[tuple]:
+        """Rows of `table` whose `column` points to a row the migration created in `target`."""
+        key = ", ".join(self.quote(part) for part in table.key)
+        return self.rows(
+            f"SELECT {key}, {self.quote(column)} FROM {self.quote(table.name)} "  # noqa: S608 - names from the state
+            f"WHERE {self.quote(column)} IN ({self.created()}) ORDER BY {key}",
+            (MIGRATION, target, CREATED),
+        )
+
+
+# SQL: the migration's time (param: MIGRATION), as the fingerprint rows record it.
+MIGRATION_TIME = (
+    "SELECT MIN(created_at) FROM legacy_repairs WHERE migration = %s AND column_name = '#'"
+)
+
+
+def backfill_state_record(*, connection: BaseDatabaseWrapper, apps, now) -> None:
+    """At the end of goals.0004: record the state it left (see the module docstring)."""
+    reader = _Reader(connection, tables_of(apps))
+    created_tables = reader.created_tables()
+    with connection.cursor() as cursor:
+        for name in sorted(created_tables):
+            cursor.executemany(
+                "UPDATE legacy_repairs SET new_value = %s WHERE id = %s",
+                [
+                    (digest, repair_id)
+                    for repair_id, _, _, digest in reader.created_contents(reader.tables[name])
+                ],
+            )
+        fingerprints = []
+        for table in reader.tables.values():
+            if table.name in STAMPED:
+                # The time is inserted first, so that `later_rows` can read it back.
+                fingerprints.append((table.name, LATER_ROWS, None))
+            for column, target in table.references:
+                if target in created_tables:
+                    digest = _digest(reader.pointing(table, column, target))
+                    fingerprints.append((table.name, REFERENCES + column, digest))
+        cursor.executemany(
+            "INSERT INTO legacy_repairs (table_name, row_id, column_name, old_value, new_value, "
+            "reason, migration, created_at) VALUES (%s, %s, %s, NULL, %s, "
+            "'state at the end of the migration', %s, %s)",
+            [
+                (table, row_id, FINGERPRINT, value, MIGRATION, now)
+                for table, row_id, value in fingerprints
+            ],
+        )
+        for table in reader.tables.values():
+            if table.name in STAMPED:
+                cursor.execute(
+                    "UPDATE legacy_repairs SET new_value = %s WHERE migration = %s "
+                    "AND column_name = %s AND table_name = %s AND row_id = %s",
+                    (
+                        json.dumps(reader.later_rows(table, MIGRATION_TIME), sort_keys=True),
+                        MIGRATION,
+                        FINGERPRINT,
+                        table.name,
+                        LATER_ROWS,
+                    ),
+                )
+
+
+def backward_losses(
+    *,
+    connection: BaseDatabaseWrapper,
+    apps,
+    undo_backfill: bool,
+    dropped: dict[str, tuple[str, ...]],
+) -> Losses:
+    """What going back would discard: undoing goals.0004 (`undo_backfill`) and dropping the
+    `dropped` columns of each table. `apps` is the state at goals.0004."""
+    reader = _Reader(connection, tables_of(apps))
+    losses = Losses()
+    if "legacy_repairs" not in connection.introspection.table_names():
+        return losses
+    recorded = {
+        (table, row_id): value
+        for table, row_id, value in reader.rows(
+            "SELECT table_name, row_id, new_value FROM legacy_repairs WHERE migration = %s "
+            "AND column_name = %s",
+            (MIGRATION, FINGERPRINT),
+        )
+    }
+    if not recorded:
+        return losses  # goals.0004 has not run here
+    written_since: dict[str, set[str]] = {}
+    for table in reader.tables.values():
+        if table.name in STAMPED:
+            before = json.loads(recorded.get((table.name, LATER_ROWS)) or "{}")
+            written_since[table.name] = {
+                row_id
+                for row_id, stamps in reader.later_rows(table, MIGRATION_TIME).items()
+                if before.get(row_id) != stamps
+            }
+    if undo_backfill:
+        _reverted_values(reader, losses)
+        created_tables = reader.created_tables()
+        for name in created_tables:
+            losses.add(
+                name,
+                DELETED,
+                [
+                    row_id
+                    for _, row_id, then, now in reader.created_contents(reader.tables[name])
+                    if then != now
+                ],
+            )
+        for table in reader.tables.values():
+            for column, target in table.references:
+                if target not in created_tables:
+                    continue
+                pointing = reader.pointing(table, column, target)
+                if _digest(pointing) == recorded.get((table.name, REFERENCES + column)):
+                    continue
+                ids = [" → ".join(str(part) for part in row[:-1]) for row in pointing]
+                since = [row_id for row_id in ids if row_id in written_since.get(table.name, ())]
+                losses.add(table.name, DANGLING, since or ids)
+    for name, columns in dropped.items():
+        table = reader.tables.get(name)
+        if table is None:
+            continue
+        held = " OR ".join(f"{reader.quote(column)} IS NOT NULL" for column in columns)
+        holding = {
+            row[0]
+            for row in reader.rows(
+                f"SELECT {reader.quote(table.key[0])} FROM {reader.quote(name)} WHERE {held}"  # noqa: S608 - names from the state
+            )
+        }
+        if name in written_since:
+            holding &= written_since[name]
+        losses.add(name, DROPPED, holding)
+    return losses
+
+
+def _reverted_values(reader: _Reader, losses: Losses) -> None:
+    """Recorded values that differ now from the value the migration wrote."""
+    connection = reader.connection
+    for table, column in reader.rows(
+        "SELECT DISTINCT table_name, column_name FROM legacy_repairs WHERE migration = %s "
+        "AND column_name NOT IN (%s, %s)",
+        (MIGRATION, CREATED, FINGERPRINT),
+    ):
+        value = f"CAST(t.{reader.quote(column)} AS TEXT)"
+        if connection.vendor == "postgresql":
+            differs = f"{value} IS DISTINCT FROM r.new_value"
+        else:
+            differs = f"{value} IS NOT r.new_value"
+        losses.add(
+            table,
+            REVERTED,
+            [
+                row[0]
+                for row in reader.rows(
+                    f"SELECT t.id FROM legacy_repairs r JOIN {reader.quote(table)} t "  # noqa: S608 - recorded names
+                    "ON t.id = r.row_id WHERE r.migration = %s AND r.table_name = %s "
+                    f"AND r.column_name = %s AND {differs}",
+                    (MIGRATION, table, column),
+                )
+            ],
+        )
+
+
+def refusal_message(losses: Losses, *, backup: str) -> str:
+    """The refusal: what would be lost, by table, and the ways on."""
+    return (
+        f"Going back over {MIGRATION} would discard what was written after it ran:\n"
+        + "\n".join(losses.lines())
+        + f"\nNothing was changed. {backup} Going back is exact only on data as the migration "
+        "left it: keep the database at this migration, or restore a backup taken before the "
+        "migration (list_backups, restore_db), which loses everything written since."
+    )

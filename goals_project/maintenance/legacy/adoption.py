@@ -1,0 +1,386 @@
+"""Adoption: make Django the owner of a legacy Fractal Goals SQLite file, at the baseline migration.
+
+Each legacy table is rebuilt into the exact table Django's baseline migration describes (same
+columns, same values, Django's column types, no unenforced REFERENCES clauses) and the baseline is
+recorded as applied, all in one transaction: either the file is adopted or it is left as it was.
+Rebuilding matters because SQLite's `PRAGMA foreign_key_check`, which Django runs after every
+migration, would otherwise fail on the dangling references that real legacy files contain before
+the repair migrations have had a chance to run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from importlib import import_module
+from pathlib import Path
+from types import SimpleNamespace
+
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.models import NOT_PROVIDED
+from django.db.models.expressions import Value
+
+from goals_project.maintenance.legacy.inspection import (
+    DbState,
+    LegacyDbError,
+    LegacyDbProblem,
+    check_not_locked,
+    check_writable,
+    is_file_database,
+    legacy_db_inspect,
+    recover_hot_journal,
+)
+from goals_project.maintenance.legacy.preflight import (
+    ADOPTION_SPACE_FACTOR,
+    adoption_target,
+    disk_needs,
+    disk_refusal,
+    legacy_db_refusals,
+)
+from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class AdoptionResult:
+    """What adoption found and did."""
+
+    path: Path | None
+    state_before: DbState
+    variant: str | None = None
+    adopted: bool = False
+    row_counts: dict[str, int] = field(default_factory=dict)
+    added_columns: tuple[str, ...] = ()
+    replaced_indexes: tuple[str, ...] = ()
+    other_tables: tuple[str, ...] = ()
+    recorded: tuple[str, ...] = ()  # the migrations recorded as applied, "app.name"
+    extra_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # A -journal left by a killed program, rolled back (SQLite's recovery) before inspection.
+    recovered_journal: Path | None = None
+
+    def kept_columns_notes(self) -> list[str]:
+        """One line per table whose unknown columns went to a side table (see adoption)."""
+        return [
+            f"  columns no schema variant has, kept in {EXTRA_PREFIX}{table}: {', '.join(columns)}"
+            for table, columns in self.extra_columns.items()
+        ]
+
+
+def database_path(using: str = DEFAULT_DB_ALIAS) -> Path | None:
+    """The SQLite file behind a connection alias; None for in-memory databases."""
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        raise LegacyDbError(
+            LegacyDbProblem.NOT_SQLITE_BACKEND,
+            f"The '{using}' database is {connection.vendor}, not SQLite. Legacy files are SQLite: "
+            "adopt and migrate the file first (DATABASE_URL=sqlite:///path), then move the data.",
+        )
+    name = connection.settings_dict["NAME"]
+    return Path(name) if is_file_database(name) else None
+
+
+def legacy_db_check_writable(*, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Refuse an existing SQLite file, or its folder, marked read-only; raise LegacyDbError.
+
+    `migrate` calls this before it writes anything beside the file (its lock file, a backup), so a
+    read-only folder is refused as such and left as it was, even for root.
+    """
+    if connections[using].vendor != "sqlite":
+        return
+    path = database_path(using)
+    if path is not None and path.exists():
+        check_writable(path)
+
+
+def legacy_db_inspect_alias(*, using: str = DEFAULT_DB_ALIAS) -> AdoptionResult:
+    """What adoption would do to the database behind `using`, without changing it."""
+    if connections[using].vendor != "sqlite":
+        return AdoptionResult(path=None, state_before=DbState.ADOPTED)
+    path = database_path(using)
+    if path is None:
+        return AdoptionResult(path=None, state_before=DbState.NEW)
+    inspection = legacy_db_inspect(path)
+    return AdoptionResult(
+        path=path,
+        state_before=inspection.state,
+        variant=inspection.variant,
+        row_counts=inspection.row_counts,
+        other_tables=inspection.other_tables,
+        extra_columns=inspection.extra_columns,
+    )
+
+
+def legacy_db_recover(*, using: str = DEFAULT_DB_ALIAS) -> Path | None:
+    """Let SQLite roll back a write that a killed program left in the file's -journal.
+
+    Returns the journal's path when there was one. `migrate` and adoption call this before they
+    inspect the file; it is SQLite's own recovery, which any program writing the file would run.
+    """
+    if connections[using].vendor != "sqlite":
+        return None
+    path = database_path(using)
+    return None if path is None else recover_hot_journal(path)
+
+
+def legacy_db_adopt(
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    require_legacy: bool = False,
+    progress: Progress | None = None,
+    enable_wal: bool = True,
+) -> AdoptionResult:
+    """Adopt the legacy file behind `using`; a no-op for already adopted databases.
+
+    `migrate` passes enable_wal=False and switches to WAL once its migrations are done: table
+    rebuilds under a rollback journal write each page once, under WAL twice (log, then checkpoint).
+
+    A new database (no file, or no tables) is left to `migrate`, or refused with
+    `require_legacy`, since there is nothing to adopt.
+    """
+    recovered = legacy_db_recover(using=using)
+    found = legacy_db_inspect_alias(using=using)
+    found = replace(found, recovered_journal=recovered)
+    if require_legacy:
+        _require_legacy_data(found)
+    if found.state_before != DbState.LEGACY or found.path is None:
+        return found
+    check_writable(found.path)
+    refusal = disk_refusal(
+        disk_needs(using=using, rebuild_factor=ADOPTION_SPACE_FACTOR, backup=False),
+        path=found.path,
+    )
+    if refusal is not None:
+        raise refusal
+    check_not_locked(found.path)
+    connection = connections[using]
+    connection.close()  # a fresh connection, so no earlier transaction state leaks in
+    models, applied = adoption_target(found.variant)
+    try:
+        with _rebuild_transaction(connection) as editor:
+            _refuse_what_cannot_be_adopted(using, found)
+            added, replaced = _rebuild(editor, models, found, progress)
+            recorder = MigrationRecorder(connection)
+            if not recorder.has_table():
+                editor.create_model(recorder.Migration)
+            for app, name in applied:
+                recorder.record_applied(app, name)
+    except KeyboardInterrupt as interrupt:
+        raise LegacyDbError(
+            LegacyDbProblem.INTERRUPTED,
+            f"Adoption of {found.path} was interrupted and rolled back; nothing was changed. "
+            "Run it again to adopt the file.",
+        ) from interrupt
+    except DatabaseError as error:
+        raise _adoption_error(found.path, error) from error
+    if enable_wal:
+        sqlite_enable_wal(using=using)
+    return replace(
+        found,
+        adopted=True,
+        added_columns=tuple(added),
+        replaced_indexes=tuple(replaced),
+        recorded=tuple(f"{app}.{name}" for app, name in applied),
+    )
+
+
+@contextlib.contextmanager
+def _rebuild_transaction(connection) -> Iterator[BaseDatabaseSchemaEditor]:
+    """Django's SQLite schema editor in one transaction, rolled back first whatever goes wrong.
+
+    The editor's own exit checks foreign keys before it rolls back. On a legacy file, whose
+    tables not rebuilt yet still declare references that real data leaves dangling, that check
+    fails, so an IntegrityError would replace the real error and the transaction stay open.
+    """
+    editor = connection.schema_editor(atomic=True)
+    try:
+        editor.__enter__()  # foreign key checks off, then BEGIN
+        try:
+            yield editor
+            connection.check_constraints()
+        except BaseException as error:
+            BaseDatabaseSchemaEditor.__exit__(editor, type(error), error, error.__traceback__)
+            raise
+        BaseDatabaseSchemaEditor.__exit__(editor, None, None, None)
+    finally:
+        connection.enable_constraint_checking()
+
+
+def _refuse_what_cannot_be_adopted(using: str, found: AdoptionResult) -> None:
+    """Inside the adoption's transaction, which keeps other writers out: the file must still be
+    the one inspected, and nothing in it may stop the rebuild or be lost by it."""
+    connection = connections[using]
+    for table in LEGACY_TABLES:
+        counted = _count(connection, table)
+        if counted != found.row_counts[table]:
+            raise LegacyDbError(
+                LegacyDbProblem.LOCKED,
+                f"{found.path} changed while it was being adopted: {table} had "
+                f"{found.row_counts[table]} rows when inspected and {counted} a moment later, so "
+                "another program (the legacy app?) is writing to it. Stop that program and run "
+                "again; nothing was changed.",
+            )
+    legacy_db_preflight(using=using, found=found)
+
+
+def legacy_db_preflight(*, using: str, found: AdoptionResult) -> None:
+    """Raise the first reason the legacy file `found` cannot be adopted and migrated, reading it.
+
+    `migrate` calls this before its backup, adoption again inside its transaction, and
+    migration_readiness lists the same checks.
+    """
+    refusals = legacy_db_refusals(
+        using=using, path=found.path, variant=found.variant, other_tables=found.other_tables
+    )
+    if refusals:
+        raise refusals[0]
+    preflight_legacy_data(connections[using])
+
+
+def _rebuild(editor, models, found: AdoptionResult, progress: Progress | None):
+    """Rebuild each legacy table into its model; return the added columns and replaced indexes."""
+    connection = editor.connection
+    before_indexes = _index_names(connection)
+    added: list[str] = []
+    for table in sorted(set(models) - set(LEGACY_TABLES)):
+        editor.create_model(models[table])  # tables of the recorded migrations
+    for table in LEGACY_TABLES:
+        if table in found.extra_columns:
+            _keep_extra_columns(editor, table, found.extra_columns[table])
+        added += _add_missing_columns(editor, models[table])
+        editor._remake_table(models[table])
+        counted = _count(connection, table)
+        if counted != found.row_counts[table]:
+            raise LegacyDbError(
+                LegacyDbProblem.CORRUPT,
+                f"Rebuilding {table} gave {counted} rows instead of "
+                f"{found.row_counts[table]}; nothing was changed.",
+            )
+        if progress is not None:
+            progress(table, counted, found.row_counts[table])
+    return added, sorted(before_indexes - _index_names(connection))
+
+
+def _adoption_error(path: Path, error: DatabaseError) -> LegacyDbError:
+    """The real cause of a database error during adoption, which was rolled back."""
+    name = getattr(error.__cause__, "sqlite_errorname", "")
+    if name == "SQLITE_FULL":
+        return LegacyDbError(
+            LegacyDbProblem.NO_SPACE,
+            f"The disk holding {path} filled up during adoption (SQLite: {error}). Adoption was "
+            "rolled back; nothing was changed. Free about "
+            f"{ADOPTION_SPACE_FACTOR} times the file's size there and run again.",
+        )
+    if name.startswith("SQLITE_BUSY") or "locked" in str(error):
+        return LegacyDbError(
+            LegacyDbProblem.LOCKED,
+            f"{path} became locked by another process during adoption ({error}). "
+            "Stop the other program and run again; nothing was changed.",
+        )
+    return LegacyDbError(
+        LegacyDbProblem.FAILED,
+        f"Adoption of {path} failed and was rolled back, nothing was changed: SQLite reports "
+        f"'{error}'. Run migration_readiness for what it finds in the file.",
+    )
+
+
+def _require_legacy_data(found: AdoptionResult) -> None:
+    if found.path is None or found.state_before == DbState.MISSING:
+        where = found.path or "An in-memory database"
+        raise LegacyDbError(
+            LegacyDbProblem.MISSING,
+            f"{where} does not exist, so there is nothing to adopt. Point DATABASE_URL at "
+            "the legacy file (e.g. sqlite:////path/to/goals.db).",
+        )
+    if found.state_before == DbState.NEW:
+        raise LegacyDbError(
+            LegacyDbProblem.EMPTY,
+            f"{found.path} holds no tables: there is nothing to adopt. Point DATABASE_URL at "
+            "a legacy Fractal Goals file, or run `manage.py migrate` to start a new database.",
+        )
+
+
+def preflight_legacy_data(connection) -> None:
+    """Run the constraint check of goals.0002 before adoption changes anything.
+
+    The check lives in that migration (migrations stay self-contained); it only reads, so it is
+    as valid on the legacy tables as on the adopted ones.
+    """
+    check = import_module("goals.migrations.0002_check_legacy_data").check_legacy_data
+    check(None, SimpleNamespace(connection=connection))
+
+
+def sqlite_enable_wal(*, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Switch a SQLite file to write-ahead logging: readers no longer block the writer."""
+    connection = connections[using]
+    if connection.vendor == "sqlite" and database_path(using) is not None:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=WAL")
+
+
+EXTRA_PREFIX = "legacy_extra_"
+
+
+def _keep_extra_columns(editor, table: str, columns: tuple[str, ...]) -> None:
+    """Copy columns no variant has into legacy_extra_<table>, keyed like the table, before the
+    rebuild drops them: their values are someone's data, so they are kept, not judged."""
+    quote = editor.quote_name
+    side = EXTRA_PREFIX + table
+    with editor.connection.cursor() as cursor:
+        if side in editor.connection.introspection.table_names(cursor):
+            raise LegacyDbError(
+                LegacyDbProblem.UNSUPPORTED_SCHEMA,
+                f"{table} has columns no schema variant has ({', '.join(columns)}), and the table "
+                f"that would keep them, {side}, already exists. Rename that table and run again; "
+                "nothing was changed.",
+            )
+        cursor.execute(f"PRAGMA table_info({quote(table)})")
+        described = cursor.fetchall()
+    key = [row[1] for row in sorted(described, key=lambda row: row[5]) if row[5]]
+    key = key or [row[1] for row in described if row[1] not in columns]
+    selected = ", ".join(quote(column) for column in [*key, *columns])
+    # Names come from the file's own schema, quoted; no values are interpolated.
+    editor.execute(f"CREATE TABLE {quote(side)} AS SELECT {selected} FROM {quote(table)}")  # noqa: S608
+
+
+def _add_missing_columns(editor, model) -> list[str]:
+    """Add the columns an older variant lacks, with the default the legacy app gave new rows."""
+    table = model._meta.db_table
+    with editor.connection.cursor() as cursor:
+        present = {
+            column.name
+            for column in editor.connection.introspection.get_table_description(cursor, table)
+        }
+    added = []
+    for model_field in model._meta.local_concrete_fields:
+        if model_field.column in present:
+            continue
+        default = ""
+        value = model_field.db_default
+        if isinstance(value, Value):
+            value = value.value
+        if value is not NOT_PROVIDED and not hasattr(value, "resolve_expression"):
+            default = f" DEFAULT {editor.quote_value(value)}"
+        editor.execute(
+            f"ALTER TABLE {editor.quote_name(table)} "
+            f"ADD COLUMN {editor.quote_name(model_field.column)}{default}"
+        )
+        added.append(f"{table}.{model_field.column}")
+    return added
+
+
+def _index_names(connection) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        )
+        return {name for name, table in cursor.fetchall() if table in LEGACY_TABLES}
+
+
+def _count(connection, table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")  # noqa: S608
+        return cursor.fetchone()[0]

@@ -1,0 +1,356 @@
+"""Read-only inspection of a database file before anything touches it.
+
+Everything here opens the file with SQLite's read-only URI mode, so inspecting a file, and refusing
+it, never changes a byte of it.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sqlite3
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.legacy.schemas import (
+    LEGACY_TABLES,
+    VARIANTS,
+    table_columns,
+    variant_columns,
+)
+
+BASELINE_MIGRATION = ("goals", "0001_legacy_baseline")
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class LegacyDbProblem(enum.IntEnum):
+    """Why a file cannot be adopted; the value is the command's exit status
+    (goals_project.bases.exit_codes)."""
+
+    MISSING = Exit.USAGE
+    NOT_SQLITE = Exit.NOT_SQLITE
+    EMPTY = Exit.EMPTY
+    FOREIGN = Exit.FOREIGN
+    UNSUPPORTED_SCHEMA = Exit.UNSUPPORTED_SCHEMA
+    READ_ONLY = Exit.READ_ONLY
+    LOCKED = Exit.LOCKED
+    CORRUPT = Exit.DAMAGED
+    NOT_SQLITE_BACKEND = Exit.NOT_SQLITE_BACKEND
+    BAD_KEYS = Exit.BAD_KEYS
+    USER_SCHEMA = Exit.USER_SCHEMA
+    NO_SPACE = Exit.NO_SPACE
+    INTERRUPTED = Exit.INTERRUPTED
+    HOT_JOURNAL = Exit.HOT_JOURNAL
+    FAILED = Exit.DATABASE_ERROR
+
+
+class LegacyDbError(Exception):
+    """A database that cannot be adopted, with what was found and what to do."""
+
+    def __init__(self, problem: LegacyDbProblem, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+class DbState(enum.StrEnum):
+    MISSING = "missing"  # no file yet: Django creates a new database
+    NEW = "new"  # no tables, or only Django's own: a new database
+    LEGACY = "legacy"  # a legacy Fractal Goals file that Django does not own yet
+    ADOPTED = "adopted"  # Django owns it (the baseline migration is recorded)
+
+
+@dataclass(frozen=True)
+class LegacyDbInspection:
+    """What a database file holds, as far as adoption is concerned."""
+
+    path: Path
+    state: DbState
+    variant: str | None = None
+    row_counts: dict[str, int] = field(default_factory=dict)
+    other_tables: tuple[str, ...] = ()
+    # Columns of legacy tables that no variant has (added by hand or by another tool): adoption
+    # keeps their values in legacy_extra_<table> side tables instead of dropping them.
+    extra_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def is_file_database(name: str | os.PathLike) -> bool:
+    """False for SQLite's in-memory databases, which have no file to inspect."""
+    text = str(name)
+    return bool(text) and text != ":memory:" and "mode=memory" not in text
+
+
+def legacy_db_inspect(path: Path, *, timeout: float = 2.0) -> LegacyDbInspection:
+    """Classify the SQLite file at `path` without modifying it; raise LegacyDbError if refused."""
+    if not path.exists():
+        return LegacyDbInspection(path=path, state=DbState.MISSING)
+    if path.is_dir():
+        raise LegacyDbError(
+            LegacyDbProblem.NOT_SQLITE,
+            f"{path} is a directory, not a database file. Point DATABASE_URL at the .db file.",
+        )
+    with path.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if not header:
+        return LegacyDbInspection(path=path, state=DbState.NEW)
+    if header != SQLITE_HEADER:
+        raise LegacyDbError(
+            LegacyDbProblem.NOT_SQLITE,
+            f"{path} is not a SQLite database (its first bytes are {header[:16]!r}). "
+            "Point DATABASE_URL at a Fractal Goals database file (goals.db or goals_dev.db).",
+        )
+    connection = _connect_read_only(path, timeout=timeout)
+    try:
+        tables = _read_tables(connection, path)
+        _check_integrity(connection, path)
+        return _classify(connection, path, tables)
+    finally:
+        connection.close()
+
+
+def check_writable(path: Path) -> None:
+    """Refuse a file or folder marked read-only, even for root, who could write it anyway."""
+    for target, what in ((path, "file"), (path.parent, "folder")):
+        if not os.stat(target).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+            raise LegacyDbError(
+                LegacyDbProblem.READ_ONLY,
+                f"The database {what} {target} is read-only. Make it writable "
+                f"(chmod u+w {target}) or work on a copy; nothing was changed.",
+            )
+
+
+def check_not_locked(path: Path, *, timeout: float = 2.0) -> None:
+    """Refuse a file that another process is writing to (it holds SQLite's write lock)."""
+    connection = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ROLLBACK")
+    except sqlite3.OperationalError as error:
+        raise _locked_error(path, error) from error
+    finally:
+        connection.close()
+
+
+def _connect_read_only(path: Path, *, timeout: float) -> sqlite3.Connection:
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        return sqlite3.connect(uri, uri=True, timeout=timeout)
+    except sqlite3.Error as error:
+        raise LegacyDbError(
+            LegacyDbProblem.NOT_SQLITE, f"{path} cannot be opened as SQLite ({error})."
+        ) from error
+
+
+def hot_journal_path(path: Path) -> Path | None:
+    """`<path>-journal` when it holds a write that a killed program left unfinished, else None.
+
+    Such a hot journal is not damage: the main file may hold half of the write, and the journal
+    the pages to undo it with. Only a connection that may write can roll it back, so read-only
+    connections (inspection, readiness) are refused until one has. SQLite itself tells a hot
+    journal from a live transaction (whose writer still holds its lock) and from a leftover.
+    """
+    journal = path.with_name(f"{path.name}-journal")
+    if not journal.exists() or not path.is_file():
+        return None
+    connection = _connect_read_only(path, timeout=0)
+    try:
+        connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.DatabaseError as error:
+        return journal if _is_hot_journal(error) else None
+    finally:
+        connection.close()
+    return None
+
+
+def recover_hot_journal(path: Path, *, timeout: float = 2.0) -> Path | None:
+    """Let SQLite roll back a hot journal of `path`; return the journal's path if there was one.
+
+    This is SQLite's own recovery, run by the first connection that may write: the file goes back
+    to its last committed state, which is what every program using it sees from then on.
+    """
+    journal = hot_journal_path(path)
+    if journal is None:
+        return None
+    check_writable(path)
+    connection = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    try:
+        connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error) or "busy" in str(error):
+            raise _locked_error(path, error) from error
+        raise _corrupt_error(path, str(error)) from error
+    except sqlite3.DatabaseError as error:
+        raise _corrupt_error(path, str(error)) from error
+    finally:
+        connection.close()
+    if hot_journal_path(path) is not None:
+        raise LegacyDbError(
+            LegacyDbProblem.HOT_JOURNAL,
+            f"{journal} holds a write to {path} that was cut off, and SQLite did not roll it "
+            "back when the file was opened for writing. Keep both files as they are and open "
+            "the database once with the program that wrote it; nothing was changed.",
+        )
+    return journal
+
+
+def _is_hot_journal(error: sqlite3.Error) -> bool:
+    return getattr(error, "sqlite_errorname", "") == "SQLITE_READONLY_ROLLBACK"
+
+
+def _read_tables(connection: sqlite3.Connection, path: Path) -> dict[str, tuple[str, ...]]:
+    try:
+        return table_columns(connection)
+    except sqlite3.OperationalError as error:
+        if _is_hot_journal(error):
+            raise _hot_journal_error(path, path.with_name(f"{path.name}-journal")) from error
+        if "locked" in str(error) or "busy" in str(error):
+            raise _locked_error(path, error) from error
+        raise _corrupt_error(path, str(error)) from error
+    except sqlite3.DatabaseError as error:
+        raise _corrupt_error(path, str(error)) from error
+
+
+def _check_integrity(connection: sqlite3.Connection, path: Path) -> None:
+    try:
+        rows = [row[0] for row in connection.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as error:
+        raise _corrupt_error(path, str(error)) from error
+    if rows != ["ok"]:
+        raise _corrupt_error(path, "; ".join(rows))
+
+
+def _classify(
+    connection: sqlite3.Connection, path: Path, tables: dict[str, tuple[str, ...]]
+) -> LegacyDbInspection:
+    legacy_present = [name for name in LEGACY_TABLES if name in tables]
+    if "django_migrations" in tables and _baseline_recorded(connection):
+        return LegacyDbInspection(
+            path=path,
+            state=DbState.ADOPTED,
+            row_counts=_row_counts(connection, legacy_present),
+        )
+    if "practice_sessions" in tables and "goals" in tables:
+        raise _unsupported(path, "pre_sti")
+    if not legacy_present:
+        if not tables or all(name.startswith(("django_", "auth_")) for name in tables):
+            return LegacyDbInspection(path=path, state=DbState.NEW)
+        raise LegacyDbError(
+            LegacyDbProblem.FOREIGN,
+            f"{path} is a SQLite database without Fractal Goals tables "
+            f"(found: {', '.join(sorted(tables)[:10])}). Point DATABASE_URL at a Fractal "
+            "Goals database (goals.db or goals_dev.db), or at a new file to start empty.",
+        )
+    found = {name: frozenset(tables[name]) for name in legacy_present}
+    matched = _match_variant(found)
+    if matched is None:
+        raise LegacyDbError(
+            LegacyDbProblem.UNSUPPORTED_SCHEMA,
+            f"{path} has Fractal Goals tables but matches no supported schema: "
+            f"{_describe_difference(found)}. Supported: "
+            f"{', '.join(f'{v.name} ({v.description})' for v in VARIANTS.values() if v.supported)}"
+            ". Nothing was changed.",
+        )
+    variant, extra = matched
+    if not VARIANTS[variant].supported:
+        raise _unsupported(path, variant)
+    return LegacyDbInspection(
+        path=path,
+        state=DbState.LEGACY,
+        variant=variant,
+        row_counts=_row_counts(connection, legacy_present),
+        other_tables=tuple(sorted(set(tables) - set(LEGACY_TABLES))),
+        extra_columns=extra,
+    )
+
+
+def _match_variant(
+    found: dict[str, frozenset[str]],
+) -> tuple[str, dict[str, tuple[str, ...]]] | None:
+    """The variant whose tables the file has with every column, and the columns left over.
+
+    An exact match wins; otherwise the variant leaving the fewest extra columns. A table missing
+    a column of the variant never matches: adoption cannot invent its values.
+    """
+    best: tuple[int, str, dict[str, tuple[str, ...]]] | None = None
+    for variant in VARIANTS.values():
+        expected = {
+            name: cols
+            for name, cols in variant_columns(variant.name).items()
+            if name in LEGACY_TABLES
+        }
+        if set(found) != set(expected) or any(not expected[t] <= found[t] for t in found):
+            continue
+        extra = {t: tuple(sorted(found[t] - expected[t])) for t in found if found[t] - expected[t]}
+        count = sum(len(columns) for columns in extra.values())
+        if best is None or count < best[0]:
+            best = (count, variant.name, extra)
+    return None if best is None else (best[1], best[2])
+
+
+def _describe_difference(found: dict[str, frozenset[str]]) -> str:
+    expected = variant_columns("dev")
+    parts: list[str] = []
+    missing_tables = [name for name in LEGACY_TABLES if name not in found]
+    if missing_tables:
+        parts.append(f"missing tables {', '.join(missing_tables)}")
+    for name, columns in found.items():
+        unknown = sorted(columns - expected[name])
+        absent = sorted(expected[name] - columns)
+        if unknown:
+            parts.append("unknown columns " + ", ".join(f"{name}.{col}" for col in unknown))
+        if absent:
+            parts.append("missing columns " + ", ".join(f"{name}.{col}" for col in absent))
+    return "; ".join(parts) or "unrecognised table layout"
+
+
+def _baseline_recorded(connection: sqlite3.Connection) -> bool:
+    row = connection.execute(
+        "SELECT 1 FROM django_migrations WHERE app = ? AND name = ?", BASELINE_MIGRATION
+    ).fetchone()
+    return row is not None
+
+
+def _row_counts(connection: sqlite3.Connection, tables: list[str]) -> dict[str, int]:
+    return {
+        name: connection.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]  # noqa: S608
+        for name in tables
+    }
+
+
+def _unsupported(path: Path, variant: str) -> LegacyDbError:
+    supported = ", ".join(v.name for v in VARIANTS.values() if v.supported)
+    return LegacyDbError(
+        LegacyDbProblem.UNSUPPORTED_SCHEMA,
+        f"{path} uses the unsupported '{variant}' legacy schema "
+        f"({VARIANTS[variant].description}). Supported schemas: {supported}. "
+        "Nothing was changed.",
+    )
+
+
+def _locked_error(path: Path, error: Exception) -> LegacyDbError:
+    return LegacyDbError(
+        LegacyDbProblem.LOCKED,
+        f"{path} is locked by another process ({error}). Stop the program that is using it "
+        "(the old app, another migrate) and try again; nothing was changed.",
+    )
+
+
+def _hot_journal_error(path: Path, journal: Path) -> LegacyDbError:
+    return LegacyDbError(
+        LegacyDbProblem.HOT_JOURNAL,
+        f"{path} is not damaged, but a write to it was cut off: {journal} holds what is needed "
+        "to undo it (a program using the file was killed in the middle of a transaction). Do "
+        "not restore an older backup, which would lose the newest data. The next connection "
+        "that may write rolls it back: run `manage.py adopt_legacy_db --recover` (only that), "
+        "or `manage.py migrate`, which does it first; this command changes nothing, so it stops "
+        "here.",
+    )
+
+
+def _corrupt_error(path: Path, detail: str) -> LegacyDbError:
+    return LegacyDbError(
+        LegacyDbProblem.CORRUPT,
+        f"{path} is damaged: SQLite reports '{detail}'. Restore it from a backup "
+        "(manage.py restore_db, or your own copy); nothing was changed.",
+    )

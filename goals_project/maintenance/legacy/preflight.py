@@ -1,0 +1,321 @@
+"""What stops adoption or `migrate`, found by reading only.
+
+Adoption and `migrate` raise these before they change anything; `migration_readiness` lists them
+through the same functions, so a READY verdict means `migrate` will not stop on any of them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+
+from goals_project.maintenance.backups import backup_dir
+from goals_project.maintenance.legacy.inspection import (
+    DbState,
+    LegacyDbError,
+    LegacyDbProblem,
+    is_file_database,
+)
+from goals_project.maintenance.legacy.schemas import LEGACY_TABLES, VARIANTS, variant_indexes
+
+SHOWN = 5
+
+# Free space beside the file that the table rebuilds take, as a multiple of the file's size.
+# Measured on generated dev, prod and script_migrated files of 18 to 90 MB: adoption peaks at
+# 1.6 times the file (the rebuilt tables and the rollback journal), adoption followed by every
+# migration at 2.2 to 2.9 times.
+ADOPTION_SPACE_FACTOR = 2
+MIGRATE_SPACE_FACTOR = 3
+
+
+def adoption_target(variant: str) -> tuple[dict[str, type], list[tuple[str, str]]]:
+    """The models adoption rebuilds each legacy table into, by table, and the migrations it
+    records as applied: the state of the variant's `adopt_at` migrations."""
+    targets = list(VARIANTS[variant].adopt_at)
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    state = loader.project_state(nodes=targets, at_end=True)
+    applied = sorted({node for target in targets for node in loader.graph.forwards_plan(target)})
+    models = {
+        model._meta.db_table: model for model in state.apps.get_models() if not model._meta.proxy
+    }
+    return models, applied
+
+
+def legacy_db_refusals(
+    *, using: str, path: Path, variant: str, other_tables: tuple[str, ...]
+) -> list[LegacyDbError]:
+    """Every reason the legacy file behind `using` cannot be adopted as it is, by reading it."""
+    connection = connections[using]
+    models, _ = adoption_target(variant)
+    found = [
+        key_refusal(connection, path=path, models=models),
+        user_schema_refusal(connection, path=path, variant=variant, other_tables=other_tables),
+    ]
+    return [refusal for refusal in found if refusal is not None]
+
+
+def key_refusal(connection, *, path: Path, models: dict[str, type]) -> LegacyDbError | None:
+    """Rows whose primary key is NULL or repeated: the rebuilt tables' keys cannot hold them.
+
+    SQLite lets a TEXT PRIMARY KEY be NULL, and a table rebuilt by some tool may have lost its
+    key altogether; legacy files have both.
+    """
+    quote = connection.ops.quote_name
+    lines = []
+    with connection.cursor() as cursor:
+        for table in LEGACY_TABLES:
+            pk = models[table]._meta.pk
+            columns = list(getattr(pk, "columns", None) or [pk.column])
+            keys = ", ".join(quote(column) for column in columns)
+            missing = " OR ".join(f"{quote(column)} IS NULL" for column in columns)
+            named = "/".join(columns)
+            cursor.execute(f"SELECT COUNT(*) FROM {quote(table)} WHERE {missing}")  # noqa: S608
+            nulls = cursor.fetchone()[0]
+            if nulls:
+                find = f"SELECT rowid, * FROM {quote(table)} WHERE {missing};"  # noqa: S608
+                lines.append(f"  - {table}: {nulls} row(s) with a NULL {named} (find them: {find})")
+            repeated = (
+                f"SELECT {keys} FROM {quote(table)} WHERE NOT ({missing}) "  # noqa: S608
+                f"GROUP BY {keys} HAVING COUNT(*) > 1"
+            )
+            cursor.execute(f"SELECT COUNT(*) FROM ({repeated})")  # noqa: S608
+            count = cursor.fetchone()[0]
+            if count:
+                cursor.execute(f"{repeated} ORDER BY {keys} LIMIT {SHOWN}")
+                first = ", ".join(repr("/".join(map(str, row))) for row in cursor.fetchall())
+                find = f"SELECT rowid, * FROM {quote(table)} WHERE ({keys}) IN ({repeated});"  # noqa: S608
+                lines.append(
+                    f"  - {table}: {count} {named} value(s) used by more than one row "
+                    f"(first: {first}; find them: {find})"
+                )
+    if not lines:
+        return None
+    return LegacyDbError(
+        LegacyDbProblem.BAD_KEYS,
+        f"{path} has rows whose primary key is missing or repeated, which the adopted tables "
+        "cannot hold:\n"
+        + "\n".join(lines)
+        + "\nGive each of these rows a key of its own (after a backup), then run again; "
+        "nothing was changed.",
+    )
+
+
+def user_schema_refusal(
+    connection, *, path: Path, variant: str, other_tables: tuple[str, ...]
+) -> LegacyDbError | None:
+    """Indexes, triggers and views of the file's own that the table rebuilds would drop or
+    break, and tables of its own whose foreign keys Django's checks after each step would fail.
+
+    Rebuilding a table drops its indexes and triggers, and SQLite refuses to rename a table while
+    a view or trigger elsewhere names it, or while one is broken.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master "
+            "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+        )
+        schema = cursor.fetchall()
+    legacy_indexes = variant_indexes(variant)
+    lines = []
+    for kind, name, table, sql in schema:
+        if table not in LEGACY_TABLES or kind not in ("index", "trigger"):
+            continue
+        if kind == "index" and name in legacy_indexes:
+            continue  # the legacy app's own: replaced by the baseline's indexes
+        lines.append(f"  - {kind} {name} on {table}, which rebuilding {table} would drop: {sql}")
+    lines += _objects_naming_legacy_tables(schema)
+    lines += _dangling_foreign_keys(connection, other_tables)
+    if not lines:
+        return None
+    return LegacyDbError(
+        LegacyDbProblem.USER_SCHEMA,
+        f"{path} has schema objects of its own that adoption cannot keep as they are, because "
+        "it rebuilds the legacy tables:\n"
+        + "\n".join(lines)
+        + "\nSave the statements shown, drop these indexes, triggers and views (DROP INDEX, DROP "
+        "TRIGGER, DROP VIEW name), fix the rows PRAGMA foreign_key_check lists, and run again; "
+        "afterwards re-create what still applies to the migrated tables. Nothing was changed.",
+    )
+
+
+def _objects_naming_legacy_tables(schema: list[tuple[str, str, str, str]]) -> list[str]:
+    """Views, and triggers on other tables, that name a legacy table, found by SQLite itself:
+    renaming each legacy table in an empty copy of the schema rewrites exactly those."""
+    memory = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        memory.execute("PRAGMA legacy_alter_table = OFF")
+        for _, _, _, sql in schema:
+            try:
+                memory.execute(sql)
+            except sqlite3.Error:
+                continue  # e.g. a virtual table's shadow tables, made again by the virtual table
+        placeholders = ", ".join("?" for _ in LEGACY_TABLES)
+        watched = f"SELECT type, name, sql FROM sqlite_master WHERE type IN ('view', 'trigger') AND tbl_name NOT IN ({placeholders})"  # noqa: E501, S608
+        before = {name: (kind, sql) for kind, name, sql in memory.execute(watched, LEGACY_TABLES)}
+        naming: dict[str, list[str]] = {}
+        for table in LEGACY_TABLES:
+            memory.execute("SAVEPOINT probe")
+            try:
+                memory.execute(f'ALTER TABLE "{table}" RENAME TO "{table}__probe"')
+            except sqlite3.Error as error:
+                return [f"  - a broken view or trigger, which stops every table rebuild: {error}"]
+            else:
+                after = {name: sql for _, name, sql in memory.execute(watched, LEGACY_TABLES)}
+                for name, (_, sql) in before.items():
+                    if after.get(name) != sql:
+                        naming.setdefault(name, []).append(table)
+            finally:
+                memory.execute("ROLLBACK TO probe")
+                memory.execute("RELEASE probe")
+    finally:
+        memory.close()
+    return [
+        f"  - {before[name][0]} {name}, which names {', '.join(tables)}: the rebuilds cannot "
+        f"rename tables it names: {before[name][1]}"
+        for name, tables in naming.items()
+    ]
+
+
+def _dangling_foreign_keys(connection, tables: tuple[str, ...]) -> list[str]:
+    quote = connection.ops.quote_name
+    lines = []
+    with connection.cursor() as cursor:
+        for table in tables:
+            try:
+                cursor.execute(f"PRAGMA foreign_key_check({quote(table)})")
+                count = len(cursor.fetchall())
+            except DatabaseError as error:
+                lines.append(f"  - table {table}, whose foreign keys cannot be checked: {error}")
+                continue
+            if count:
+                lines.append(
+                    f"  - table {table}: {count} row(s) whose foreign keys point to missing rows "
+                    f"(PRAGMA foreign_key_check({quote(table)}) lists them); Django checks "
+                    "foreign keys after each step"
+                )
+    return lines
+
+
+@dataclass(frozen=True)
+class DiskNeed:
+    """Free space that a folder's file system must have, and what it is for."""
+
+    folder: Path
+    free: int
+    needed: int
+    what: str
+
+    @property
+    def ok(self) -> bool:
+        return self.free >= self.needed
+
+
+def disk_needs(
+    *, using: str = DEFAULT_DB_ALIAS, rebuild_factor: int, backup: bool
+) -> list[DiskNeed]:
+    """Free space needed on each file system involved: table rebuilds beside a SQLite file
+    (`rebuild_factor` times its size) and, if one is taken first, the backup with the reserve
+    that backups keep (FRACTAL_BACKUP_MIN_FREE_BYTES). Both on one file system add up."""
+    connection = connections[using]
+    wanted: list[tuple[Path, int, str]] = []
+    if connection.vendor == "sqlite":
+        name = connection.settings_dict["NAME"]
+        path = Path(name)
+        if not is_file_database(name) or not path.is_file():
+            return []
+        size = sum(
+            candidate.stat().st_size
+            for candidate in (path, path.with_name(f"{path.name}-wal"))
+            if candidate.exists()
+        )
+        if rebuild_factor:
+            wanted.append(
+                (
+                    path.resolve().parent,
+                    rebuild_factor * size,
+                    f"table rebuilds {rebuild_factor} x {size}",
+                )
+            )
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_database_size(current_database())")
+            size = cursor.fetchone()[0]
+    if backup:
+        reserve = int(getattr(settings, "FRACTAL_BACKUP_MIN_FREE_BYTES", 0))
+        wanted.append((_existing(backup_dir(using=using)), size + reserve, f"backup {size}"))
+        if reserve:
+            wanted[-1] = (*wanted[-1][:2], f"backup {size} + reserve {reserve}")
+    by_device: dict[int, DiskNeed] = {}
+    for folder, needed, what in wanted:
+        device = os.stat(folder).st_dev
+        if device in by_device:
+            known = by_device[device]
+            by_device[device] = DiskNeed(
+                known.folder, known.free, known.needed + needed, f"{known.what}, {what}"
+            )
+        else:
+            by_device[device] = DiskNeed(folder, shutil.disk_usage(folder).free, needed, what)
+    return list(by_device.values())
+
+
+def holds_data_to_migrate(*, using: str, found, planned: bool | None = None) -> bool:
+    """True when migrations are pending on a database that has rows in the goals table (or a
+    legacy file with rows): what `migrate` backs up first and checks the disk for. `planned`
+    says whether the run has migrations to apply or unapply, when the caller knows its plan
+    (forwards or backwards); by default, whether any is pending forwards."""
+    if found.state_before == DbState.LEGACY:
+        return any(found.row_counts.values())
+    if found.state_before in (DbState.NEW, DbState.MISSING):
+        return False
+    connection = connections[using]
+    if connection.vendor == "sqlite" and found.path is None:
+        return False  # in memory: nothing outlives the process anyway
+    if planned is None:
+        executor = MigrationExecutor(connection)
+        planned = bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+    if not planned:
+        return False
+    with connection.cursor() as cursor:
+        if "goals" not in connection.introspection.table_names(cursor):
+            return False
+        cursor.execute("SELECT 1 FROM goals LIMIT 1")
+        return cursor.fetchone() is not None
+
+
+def migrate_disk_needs(
+    *, using: str, found, backup: bool, reader: str | None = None
+) -> list[DiskNeed]:
+    """The free space `migrate` checks for before its backup: none when it has nothing to
+    migrate, else its table rebuilds and, when `backup`, the backup. `reader` is an alias to
+    read the database through instead of `using` (readiness reads it in read-only mode)."""
+    if not holds_data_to_migrate(using=reader or using, found=found):
+        return []
+    return disk_needs(using=using, rebuild_factor=MIGRATE_SPACE_FACTOR, backup=backup)
+
+
+def disk_refusal(needs: list[DiskNeed], *, path: Path | str) -> LegacyDbError | None:
+    """The refusal for the first file system without the space `disk_needs` found needed."""
+    for need in needs:
+        if not need.ok:
+            return LegacyDbError(
+                LegacyDbProblem.NO_SPACE,
+                f"Not enough free space for {path}: {need.free} bytes free in {need.folder}, "
+                f"about {need.needed} needed ({need.what}). Free space there, or put backups on "
+                "another disk (FRACTAL_BACKUP_DIR), and run again; nothing was changed.",
+            )
+    return None
+
+
+def _existing(folder: Path) -> Path:
+    folder = folder.resolve()
+    while not folder.exists():
+        folder = folder.parent
+    return folder

@@ -1,0 +1,133 @@
+"""manage.py adopt_legacy_db: make Django the owner of a legacy Fractal Goals SQLite file."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
+from goals_project.bases.exit_codes import ADOPTION
+from goals_project.maintenance.legacy.adoption import (
+    AdoptionResult,
+    legacy_db_adopt,
+    legacy_db_inspect_alias,
+    legacy_db_recover,
+)
+from goals_project.maintenance.legacy.inspection import DbState, LegacyDbError
+
+
+class Command(ExitStatusesInHelp, BaseCommand):
+    help = (
+        "Adopt a legacy Fractal Goals SQLite file (dev or prod schema) at the baseline migration, "
+        "keeping every row and value; `migrate` does this by itself when needed."
+    )
+    # Checks would open the database; the file must be inspected read-only first.
+    requires_system_checks = []
+
+    exit_statuses = ADOPTION
+
+    def add_arguments(self, parser) -> None:
+        add_database_argument(parser, "whose SQLite file to adopt")
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Only inspect the file and say what adoption would do; change nothing.",
+        )
+        parser.add_argument(
+            "--recover",
+            action="store_true",
+            help="Only let SQLite roll back a write that a killed program left unfinished in "
+            "the file's -journal, then stop (adoption and migrate do this first anyway).",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="Print the result as JSON for machines."
+        )
+
+    def handle(self, *args, **options) -> None:
+        try:
+            if options["recover"]:
+                self._recover(options["database"])
+                return
+            if options["check"]:
+                result = legacy_db_inspect_alias(using=options["database"])
+            else:
+                result = legacy_db_adopt(
+                    using=options["database"],
+                    require_legacy=True,
+                    progress=None if options["json"] else self._progress(options["verbosity"]),
+                )
+        except LegacyDbError as error:
+            raise CommandError(str(error), returncode=int(error.problem)) from error
+        if options["json"]:
+            self.stdout.write(json.dumps(_as_dict(result), indent=2))
+        else:
+            self._render(result, checking=options["check"])
+
+    def _recover(self, database: str) -> None:
+        journal = legacy_db_recover(using=database)
+        if journal is None:
+            self.stdout.write("No unfinished write to roll back; nothing was changed.")
+        else:
+            self.stdout.write(self.style.SUCCESS(_recovered_note(journal)))
+
+    def _progress(self, verbosity: int):
+        def report(table: str, done: int, total: int) -> None:
+            if verbosity >= 1:
+                self.stdout.write(f"  rebuilt {table}: {done}/{total} rows")
+
+        return report
+
+    def _render(self, result: AdoptionResult, *, checking: bool) -> None:
+        where = result.path or "the in-memory database"
+        if result.recovered_journal is not None:
+            self.stdout.write(self.style.WARNING(_recovered_note(result.recovered_journal)))
+        if result.state_before == DbState.ADOPTED:
+            self.stdout.write(self.style.SUCCESS(f"{where} is already adopted; nothing to do."))
+        elif result.state_before in (DbState.NEW, DbState.MISSING):
+            self.stdout.write(f"{where} holds no legacy data; `migrate` creates a new database.")
+        elif checking:
+            self.stdout.write(
+                f"{where} is a legacy '{result.variant}' database "
+                f"({sum(result.row_counts.values())} rows); it can be adopted."
+            )
+        else:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Adopted {where} ('{result.variant}' schema): "
+                    f"{sum(result.row_counts.values())} rows kept "
+                    f"in {len(result.row_counts)} tables."
+                )
+            )
+            self.stdout.write(f"  recorded as applied: {', '.join(result.recorded)}")
+            for column in result.added_columns:
+                self.stdout.write(f"  added missing column {column}")
+            for index in result.replaced_indexes:
+                self.stdout.write(f"  replaced legacy index {index}")
+        for note in result.kept_columns_notes():
+            self.stdout.write(self.style.WARNING(note))
+        for table in result.other_tables:
+            self.stdout.write(self.style.WARNING(f"  left untouched: unknown table {table}"))
+
+
+def _recovered_note(journal) -> str:
+    return (
+        f"Rolled back the unfinished write in {journal} that a killed program left (SQLite's "
+        "own recovery): the file is as it was at its last commit."
+    )
+
+
+def _as_dict(result: AdoptionResult) -> dict:
+    return {
+        "path": str(result.path) if result.path else None,
+        "state_before": str(result.state_before),
+        "variant": result.variant,
+        "adopted": result.adopted,
+        "row_counts": result.row_counts,
+        "added_columns": list(result.added_columns),
+        "replaced_indexes": list(result.replaced_indexes),
+        "other_tables": list(result.other_tables),
+        "extra_columns": {table: list(columns) for table, columns in result.extra_columns.items()},
+        "recorded": list(result.recorded),
+        "recovered_journal": str(result.recovered_journal) if result.recovered_journal else None,
+    }

@@ -1,0 +1,56 @@
+"""manage.py backup_db: take a consistent, verified backup of the database."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
+from goals_project.bases.exit_codes import BACKUP
+from goals_project.maintenance.backups import BackupError, backup_create
+
+
+class Command(ExitStatusesInHelp, BaseCommand):
+    help = (
+        "Back up the database (SQLite online backup API, or pg_dump), verify the copy and write "
+        "its manifest beside it."
+    )
+
+    exit_statuses = BACKUP
+
+    def add_arguments(self, parser) -> None:
+        add_database_argument(parser, "to back up")
+        parser.add_argument(
+            "--dir",
+            type=Path,
+            help="Backup folder (default: FRACTAL_BACKUP_DIR, or backups/ beside the database)",
+        )
+        parser.add_argument(
+            "--keep",
+            type=int,
+            help="Keep only the newest N verified backups (the newest is never deleted).",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="Print the verified backup as JSON for scripts."
+        )
+
+    def handle(self, *args, **options) -> None:
+        try:
+            backup = backup_create(
+                using=options["database"], directory=options["dir"], keep=options["keep"]
+            )
+        except BackupError as error:
+            raise CommandError(str(error), returncode=error.code) from error
+        if options["json"]:
+            self.stdout.write(json.dumps(asdict(backup), indent=2, default=str))
+            return
+        total = sum(backup.row_counts.values())
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Backup verified: {backup.path} ({backup.size} bytes, {total} rows in "
+                f"{len(backup.row_counts)} tables, sha256 {backup.sha256[:12]}…)"
+            )
+        )

@@ -1,0 +1,54 @@
+"""manage.py list_backups: the database's backups, newest first."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
+from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.backups import backups_list
+
+
+def _schema_version(migrations: list[str]) -> str:
+    """The newest applied migration of each project app, e.g. goals.0006+practice_sessions.0004."""
+    newest: dict[str, str] = {}
+    for label in migrations:
+        app, _, name = label.partition(".")
+        if app in {"goals", "practice_sessions"}:
+            newest[app] = max(newest.get(app, ""), name[:4])
+    return "+".join(f"{app}.{number}" for app, number in sorted(newest.items())) or "legacy"
+
+
+class Command(ExitStatusesInHelp, BaseCommand):
+    help = "List the database's backups, newest first: time, size, verified, schema version."
+
+    exit_statuses = (Exit.USAGE,)
+
+    def add_arguments(self, parser) -> None:
+        add_database_argument(parser, "whose backups to list")
+        parser.add_argument("--dir", type=Path, help="Backup folder to list.")
+        parser.add_argument("--json", action="store_true", help="Print JSON for machines.")
+
+    def handle(self, *args, **options) -> None:
+        backups = backups_list(using=options["database"], directory=options["dir"])
+        if options["json"]:
+            payload = [dict(asdict(b), path=str(b.path)) for b in backups]
+            self.stdout.write(json.dumps(payload, indent=2))
+            return
+        if not backups:
+            self.stdout.write("No backups yet (manage.py backup_db takes one).")
+        for backup in backups:
+            state = (
+                self.style.SUCCESS("verified")
+                if backup.verified
+                else self.style.ERROR(f"NOT verified: {backup.problem}")
+            )
+            schema = _schema_version(backup.migrations)
+            self.stdout.write(
+                f"{backup.path.name}  {backup.created_at or '?'}  {backup.size} bytes  "
+                f"schema {schema}  {state}"
+            )

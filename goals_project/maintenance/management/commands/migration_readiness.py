@@ -1,0 +1,98 @@
+"""manage.py migration_readiness: is this database ready for the improvement migrations?"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
+from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.readiness import ReadinessReport, migration_readiness
+
+
+class Command(ExitStatusesInHelp, BaseCommand):
+    help = (
+        "Assess the database before migrating (rows, schema variant, pending phases, data "
+        "problems and what migrate does about them, integrity, backups, disk, duration); "
+        "ends READY or NOT READY. Changes nothing."
+    )
+    requires_system_checks = []
+
+    exit_statuses = (Exit.NOT_PASSED, Exit.USAGE)
+
+    def add_arguments(self, parser) -> None:
+        add_database_argument(parser, "to assess")
+        parser.add_argument(
+            "--format",
+            choices=["text", "markdown", "json"],
+            default="text",
+            help="text for the terminal, markdown for a document to keep, json for scripts "
+            "(default: text).",
+        )
+        parser.add_argument("--json", action="store_true", help="The same as --format json.")
+        parser.add_argument("--output", type=Path, help="Write the report to this file.")
+
+    def handle(self, *args, **options) -> None:
+        report = migration_readiness(using=options["database"])
+        if options["json"] or options["format"] == "json":
+            text = json.dumps({"ready": report.ready, **asdict(report)}, indent=2, default=str)
+            text += "\n"
+        else:
+            lines = _render(report, markdown=options["format"] == "markdown")
+            text = "\n".join(lines) + "\n"
+        if options["output"]:
+            options["output"].write_text(text, encoding="utf-8")
+            self.stdout.write(f"Report written to {options['output']}")
+        else:
+            self.stdout.write(text, ending="")
+        if not report.ready:
+            raise CommandError(
+                f"NOT READY: {len(report.reasons)} reason(s) (listed above).",
+                returncode=Exit.NOT_PASSED,
+            )
+
+
+def _render(report: ReadinessReport, *, markdown: bool) -> list[str]:
+    head = "# " if markdown else ""
+    sub = "## " if markdown else "== "
+    item = "- "
+    lines = [
+        f"{head}Migration readiness: {report.database}",
+        "",
+        f"{item}engine: {report.engine}",
+        f"{item}state: {report.state}",
+        f"{item}integrity: {report.integrity}",
+        "",
+        f"{sub}Rows",
+    ]
+    lines += [f"{item}{table}: {count}" for table, count in report.row_counts.items()] or [
+        f"{item}none"
+    ]
+    lines += ["", f"{sub}Pending migrations"]
+    lines += [
+        f"{item}{pending.phase}: {pending.label}: {pending.summary}" for pending in report.pending
+    ] or [f"{item}none: the database is up to date"]
+    lines += ["", f"{sub}Data problems and what the migration does"]
+    lines += [
+        f"{item}{problem.count} {problem.what}: {problem.action}" for problem in report.problems
+    ] or [f"{item}none found"]
+    backup = report.newest_backup
+    lines += ["", f"{sub}Backup, disk and time"]
+    freshness = "fresh" if report.backup_fresh else "older than 24 h"
+    lines.append(
+        f"{item}newest verified backup: "
+        + (f"{backup.path} ({backup.created_at}, {freshness})" if backup else "none")
+    )
+    lines += [
+        f"{item}free disk in {need.folder}: {need.free} bytes; needed: about {need.needed} "
+        f"bytes ({need.what})"
+        for need in report.disk
+    ] or [f"{item}free disk: nothing to back up or rebuild"]
+    lines.append(f"{item}estimated duration: about {max(1, round(report.estimated_seconds))} s")
+    lines += [f"{item}note: {note}" for note in report.notes]
+    lines += ["", f"{sub}Verdict", "READY" if report.ready else "NOT READY"]
+    lines += [f"{item}{reason}" for reason in report.reasons]
+    return lines

@@ -1,0 +1,70 @@
+"""manage.py restore_db BACKUP: replace the database with a verified backup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
+from goals_project.bases.exit_codes import BACKUP, Exit
+from goals_project.maintenance.backups import BackupError, backup_read, backup_restore
+from goals_project.maintenance.locking import MaintenanceBusy, maintenance_lock
+
+
+class Command(ExitStatusesInHelp, BaseCommand):
+    help = (
+        "Restore a verified backup over the database, after taking a safety backup of the "
+        "current one."
+    )
+
+    exit_statuses = (*BACKUP, Exit.BUSY, Exit.CANCELLED)
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("backup", type=Path, help="The backup file to restore.")
+        add_database_argument(parser, "to restore into")
+        parser.add_argument("--dir", type=Path, help="Folder for the safety backup.")
+        parser.add_argument(
+            "--yes", action="store_true", help="Do not ask for confirmation (for scripts)."
+        )
+
+    def handle(self, *args, **options) -> None:
+        if not options["backup"].is_file():
+            raise CommandError(
+                f"{options['backup']} cannot be restored: the backup file does not exist. "
+                "Choose a verified backup (manage.py list_backups).",
+                returncode=Exit.USAGE,
+            )
+        backup = backup_read(options["backup"], deep=True)
+        if not backup.verified:
+            raise CommandError(
+                f"{options['backup']} cannot be restored: {backup.problem}. Choose a verified "
+                "backup (manage.py list_backups).",
+                returncode=Exit.BACKUP_UNVERIFIED,
+            )
+        if not options["yes"] and not self._confirm(backup):
+            raise CommandError("Restore cancelled; nothing was changed.", returncode=Exit.CANCELLED)
+        try:
+            with maintenance_lock(operation="restore_db", using=options["database"]):
+                result = backup_restore(
+                    path=options["backup"], using=options["database"], directory=options["dir"]
+                )
+        except (BackupError, MaintenanceBusy) as error:
+            raise CommandError(str(error), returncode=error.code) from error
+        for path in result.removed_leftovers:
+            self.stdout.write(f"Removed {path}, left by an interrupted restore.")
+        if result.safety_backup is not None:
+            self.stdout.write(
+                f"Safety backup of the replaced database: {result.safety_backup.path}"
+            )
+        self.stdout.write(self.style.SUCCESS(f"Restored {result.restored.path}."))
+
+    def _confirm(self, backup) -> bool:
+        try:
+            answer = input(
+                f"Replace the database with {backup.path.name} ({backup.created_at})? "
+                "A safety backup is taken first. [y/N] "
+            )
+        except EOFError:  # no terminal: no answer means no
+            return False
+        return answer.strip().lower() in {"y", "yes"}

@@ -1,0 +1,67 @@
+"""manage.py verify_root_ids: prove that every row knows its fractal's root."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+
+from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
+from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.verification import RootIdReport, root_id_report
+
+
+class Command(ExitStatusesInHelp, BaseCommand):
+    help = (
+        "Check root_id on every table that carries it (NOT NULL, no missing or non-root goals, "
+        "agreement with parent and owner chains) and that the plan's 26 indexes exist."
+    )
+
+    exit_statuses = (Exit.NOT_PASSED, Exit.USAGE)
+
+    def add_arguments(self, parser) -> None:
+        add_database_argument(parser, "to verify")
+        parser.add_argument(
+            "--json", action="store_true", help="Print the checks as JSON for machines."
+        )
+
+    def handle(self, *args, **options) -> None:
+        if options["database"] not in connections:
+            raise CommandError(
+                f"No database alias '{options['database']}' is configured (known: "
+                f"{', '.join(connections)}). Pass one of those to --database.",
+                returncode=Exit.USAGE,
+            )
+        report = root_id_report(using=options["database"])
+        if options["json"]:
+            self._render_json(report)
+        else:
+            self._render(report, verbosity=options["verbosity"])
+        if not report.ok:
+            raise CommandError(
+                f"{report.failed} root_id checks failed (listed above).", returncode=Exit.NOT_PASSED
+            )
+
+    def _render(self, report: RootIdReport, *, verbosity: int) -> None:
+        for check in report.checks:
+            if check.ok:
+                if verbosity >= 1:
+                    self.stdout.write(f"{self.style.SUCCESS('OK  ')} {check.table}: {check.check}")
+                continue
+            sample = f" (first: {', '.join(check.sample_ids)})" if check.sample_ids else ""
+            self.stdout.write(
+                f"{self.style.ERROR('FAIL')} {check.table}: {check.check}: "
+                f"{check.failures} failing{sample}"
+            )
+        if report.ok:
+            self.stdout.write(self.style.SUCCESS(f"All {len(report.checks)} root_id checks pass."))
+
+    def _render_json(self, report: RootIdReport) -> None:
+        payload = {
+            "ok": report.ok,
+            "failed": report.failed,
+            "checks": [dict(asdict(check), ok=check.ok) for check in report.checks],
+        }
+        self.stdout.write(json.dumps(payload, indent=2))
