@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -26,11 +27,16 @@ from django.db.migrations.executor import MigrationExecutor
 from goals.backward_safety import CREATED, FINGERPRINT
 from goals.legacy.adoption import legacy_db_adopt
 from goals.legacy.inspection import DbState, LegacyDbError
+from goals.legacy.preflight import MIGRATE_SPACE_FACTOR
 from goals.roots import ROOT_TABLES
 
 BACKFILL = ("goals", "0004_backfill_root_ids")
 # How long the rolled-back run on PostgreSQL waits for a table lock the app holds.
 POSTGRESQL_LOCK_TIMEOUT = "5s"
+
+
+class ScratchSpaceError(Exception):
+    """The temporary folder cannot hold the copy and its migration."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,7 @@ def backfill_preview(*, using: str, reader: str, state: DbState) -> BackfillPrev
             preview = _run_backfill(using)
             transaction.set_rollback(True, using=using)
             return preview
-    except (DatabaseError, LegacyDbError, CommandError) as error:
+    except (DatabaseError, sqlite3.Error, LegacyDbError, CommandError, ScratchSpaceError) as error:
         return BackfillPreview(error=str(error))
 
 
@@ -83,7 +89,19 @@ def _scratch_copy(using: str, reader: str) -> Iterator[str]:
     transaction, so the copy is one snapshot; it reads through a -wal without checkpointing it.
     """
     source = connections[reader]
-    source.ensure_connection()
+    with source.cursor() as cursor:
+        cursor.execute("PRAGMA page_count")
+        (pages,) = cursor.fetchone()
+        cursor.execute("PRAGMA page_size")
+        size = pages * cursor.fetchone()[0]
+    temporary = Path(tempfile.gettempdir())
+    needed = MIGRATE_SPACE_FACTOR * size
+    free = shutil.disk_usage(temporary).free
+    if free < needed:
+        raise ScratchSpaceError(
+            f"the temporary folder {temporary} has {free} bytes free and the copy needs about "
+            f"{needed} ({MIGRATE_SPACE_FACTOR} x {size}); set TMPDIR to a folder with more room"
+        )
     alias = f"{using}__backfill_preview"
     with tempfile.TemporaryDirectory(prefix="fractal-readiness-") as folder:
         path = Path(folder) / "copy.sqlite3"

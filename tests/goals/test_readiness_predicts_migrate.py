@@ -4,15 +4,17 @@ reports before migrating equals what migrate then records, kind by kind, on dirt
 from __future__ import annotations
 
 import json
+import tempfile
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection, connections
 
 from goals.roots import ROOT_TABLES
 from tests.conftest import file_sha256
-from tests.legacy_faults import execute
+from tests.legacy_faults import FREE, execute, low_disk
 from tests.legacy_loading import latest_migrations, migrate_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -133,8 +135,8 @@ def test_readiness_predicts_what_migrate_records(
     """On a dirty legacy file, not adopted yet, the repairs readiness predicts (by kind, table
     and column) and the rows it says go under 'Recovered records' are those migrate records;
     readiness leaves the file as it was and no copy behind."""
-    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     path = make_legacy_db(variant)
     execute(path, ";\n".join(_dirt_statements()))
     digest = file_sha256(path)
@@ -142,6 +144,7 @@ def test_readiness_predicts_what_migrate_records(
         report = _readiness(alias)
         assert file_sha256(path) == digest
         assert list((tmp_path / "tmp").iterdir()) == []
+        assert report["backfill_says"]  # the dry run ran, in that folder
         call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
         recorded = _recorded(alias)
     predicted = _predicted(report)
@@ -164,3 +167,28 @@ def test_readiness_predicts_what_migrate_records_on_an_adopted_database(legacy_r
     predicted = _predicted(report)
     _assert_covers_every_kind(report)
     assert predicted == _recorded("default")
+
+
+@pytest.mark.sqlite_only
+def test_too_little_room_for_the_copy_is_said_not_hidden(
+    make_legacy_db, legacy_database, tmp_path, monkeypatch
+):
+    """When the temporary folder cannot hold the copy, readiness says the repairs were not
+    predicted and why, and makes no copy."""
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    path = make_legacy_db("dev")
+    low_disk(monkeypatch)
+    with legacy_database(path) as alias, pytest.raises(CommandError, match="NOT READY"):
+        out = StringIO()
+        call_command("migration_readiness", "--json", database=alias, stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["repairs"] == []
+    assert any(
+        note.startswith(
+            "What the backfill will repair could not be predicted: the temporary folder "
+            f"{tmp_path / 'tmp'} has {FREE} bytes free"
+        )
+        for note in report["notes"]
+    ), report["notes"]
+    assert list((tmp_path / "tmp").iterdir()) == []
