@@ -16,7 +16,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from goals.roots import PARENTLESS_TYPES, TREE_ORDER, parent_type
+from goals.roots import TREE_ORDER, parent_type
+from goals_project.maintenance.backfill_preview import PredictedRepair, backfill_preview
 from goals_project.maintenance.backups import Backup, backups_list
 from goals_project.maintenance.legacy.adoption import (
     legacy_db_check_writable,
@@ -38,7 +39,6 @@ _IN_ORDER = " OR ".join(
     for child in TREE_ORDER
     if parent_type(child) is not None
 )
-_PARENTLESS = ", ".join(f"'{goal_type}'" for goal_type in PARENTLESS_TYPES)
 
 PHASES = {
     ("goals", "0001_legacy_baseline"): "adoption",
@@ -57,60 +57,15 @@ PHASES = {
 SECONDS_PER_ROW = 25e-6
 FRESH_BACKUP = timedelta(hours=24)
 
-# (what, SQL counting it on the legacy columns, what the migration does about it)
-DATA_PROBLEMS = (
-    (
-        "practice sessions whose fractal cannot be determined",
-        "SELECT COUNT(*) FROM goals s WHERE s.type = 'PracticeSession' AND s.parent_id IS NULL "
-        "AND NOT EXISTS (SELECT 1 FROM practice_session_goals l "
-        "WHERE l.practice_session_id = s.id) AND (s.root_id IS NULL OR NOT EXISTS "
-        "(SELECT 1 FROM goals r WHERE r.id = s.root_id))",
-        "moved under the 'Recovered records' root",
-    ),
+# What the backfill keeps as it is, counted on the legacy columns: (what, SQL, what happens). What
+# it repairs is not listed here: goals.0004 itself says, in a dry run (goals.backfill_preview).
+KEPT_AS_THEY_ARE = (
     (
         "goals that break the tree's order (a type under a parent of another type than the one "
         "above it)",
         "SELECT COUNT(*) FROM goals g JOIN goals p ON p.id = g.parent_id "  # noqa: S608
         f"WHERE NOT ({_IN_ORDER})",
         "kept as they are; the admin refuses only changes that would break the order further",
-    ),
-    (
-        "immediate, micro or nano goals without a parent",
-        f"SELECT COUNT(*) FROM goals g WHERE g.parent_id IS NULL AND g.type NOT IN ({_PARENTLESS})",  # noqa: S608
-        "moved under the 'Recovered records' root",
-    ),
-    (
-        "goals whose parent is missing",
-        "SELECT COUNT(*) FROM goals g WHERE g.parent_id IS NOT NULL "
-        "AND NOT EXISTS (SELECT 1 FROM goals p WHERE p.id = g.parent_id)",
-        "a 'Missing goal' placeholder under 'Recovered records' keeps them",
-    ),
-    *(
-        (
-            f"{table} of a deleted fractal",
-            f"SELECT COUNT(*) FROM {table} t WHERE NOT EXISTS "  # noqa: S608
-            "(SELECT 1 FROM goals r WHERE r.id = t.root_id)",
-            "moved under the 'Recovered records' root",
-        )
-        for table in ("activity_definitions", "session_templates", "activity_groups", "programs")
-    ),
-    (
-        "metric values whose metric definition was deleted",
-        "SELECT COUNT(*) FROM metric_values v WHERE NOT EXISTS "
-        "(SELECT 1 FROM metric_definitions m WHERE m.id = v.metric_definition_id)",
-        "kept; a soft-deleted 'Deleted metric' placeholder is recreated with the missing id",
-    ),
-    (
-        "practice sessions whose template is missing",
-        "SELECT COUNT(*) FROM goals g WHERE g.template_id IS NOT NULL AND NOT EXISTS "
-        "(SELECT 1 FROM session_templates t WHERE t.id = g.template_id)",
-        "kept; a 'Session template (missing …)' placeholder is recreated",
-    ),
-    (
-        "activity instances whose activity definition is missing",
-        "SELECT COUNT(*) FROM activity_instances i WHERE NOT EXISTS "
-        "(SELECT 1 FROM activity_definitions a WHERE a.id = i.activity_definition_id)",
-        "kept; an 'Activity (missing …)' placeholder is recreated",
     ),
 )
 
@@ -140,6 +95,10 @@ class ReadinessReport:
     row_counts: dict[str, int] = field(default_factory=dict)
     pending: list[PendingMigration] = field(default_factory=list)
     problems: list[DataProblem] = field(default_factory=list)
+    # What goals.0004 will change, from a dry run of it (goals.backfill_preview).
+    repairs: list[PredictedRepair] = field(default_factory=list)
+    recovered: dict[str, int] = field(default_factory=dict)
+    backfill_says: list[str] = field(default_factory=list)
     integrity: str = "not checked"
     newest_backup: Backup | None = None
     backup_fresh: bool = False
@@ -204,6 +163,7 @@ def _assess(report: ReadinessReport, found, *, using: str, reader: str) -> None:
         report.reasons += [str(refusal) for refusal in refusals]
     if any(item.label == "goals.0004_backfill_root_ids" for item in report.pending):
         report.problems = _data_problems(connection)
+        _predict_repairs(report, found, using=using, reader=reader)
     elif connection.vendor and not report.pending:
         verified = root_id_report(using=reader)
         if not verified.ok:
@@ -295,11 +255,30 @@ def _pending(connection, *, legacy: bool) -> list[PendingMigration]:
     return pending
 
 
+def _predict_repairs(report: ReadinessReport, found, *, using: str, reader: str) -> None:
+    """What the backfill will change, from a dry run of it; none when migrate stops before it."""
+    if report.reasons or any(problem.blocking for problem in report.problems):
+        report.notes.append(
+            "What the backfill will repair is not predicted: migrate stops before it (the "
+            "reasons below)."
+        )
+        return
+    preview = backfill_preview(using=using, reader=reader, state=found.state_before)
+    if preview.error is not None:
+        report.notes.append(
+            f"What the backfill will repair could not be predicted: {preview.error}"
+        )
+        return
+    report.repairs = preview.repairs
+    report.recovered = preview.recovered
+    report.backfill_says = preview.messages
+
+
 def _data_problems(connection) -> list[DataProblem]:
     problems = []
     with connection.cursor() as cursor:
         present = set(connection.introspection.table_names(cursor))
-        for what, sql, action in DATA_PROBLEMS:
+        for what, sql, action in KEPT_AS_THEY_ARE:
             if not all(table in present for table in ("goals", "practice_session_goals")):
                 break
             cursor.execute(sql)

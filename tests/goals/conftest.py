@@ -12,15 +12,20 @@ from tests.legacy_loading import BASELINE, latest_migrations, legacy_rows_of, lo
 
 
 @pytest.fixture
-def legacy_rows(tmp_path):
-    """A dirty generated dev file's rows, loaded into the baseline tables."""
+def legacy_rows(tmp_path, django_db_blocker):
+    """A dirty generated dev file's rows, loaded into the baseline tables.
+
+    Unblocked as `legacy_database` is: on SQLite, migration_readiness runs the backfill on a
+    copy of the database behind an alias of its own, which pytest-django would refuse.
+    """
     generated = legacy_db_generate(
         path=tmp_path / "legacy.db", variant="dev", fractals=3, sessions_per_fractal=15, seed=11
     )
     rows = legacy_rows_of(generated.path)
     migrate_to(BASELINE)
     load(rows)
-    yield rows, generated
+    with django_db_blocker.unblock():
+        yield rows, generated
     migrate_to(latest_migrations())
 
 

@@ -36,17 +36,29 @@ def _readiness(*args: str) -> str:
 
 
 def test_legacy_data_is_ready_and_problems_are_explained(legacy_rows):
-    """Pending phases and the dirt found are listed with what migrate does about each."""
-    _, generated = legacy_rows
+    """Pending phases are listed, and what the backfill will repair in its own words (a dry
+    run of it); the database is left at the baseline."""
     output = _readiness()
     assert "phase 1: repairs and root_id backfill: goals.0004_backfill_root_ids" in output
     assert "phase 3: indexes: goals.0006_add_indexes" in output
-    deleted = generated.dirt["metric_values_with_deleted_definition"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(DISTINCT v.metric_definition_id) FROM metric_values v WHERE NOT EXISTS "
+            "(SELECT 1 FROM metric_definitions m WHERE m.id = v.metric_definition_id)"
+        )
+        (deleted,) = cursor.fetchone()
+        cursor.execute("SELECT name FROM django_migrations WHERE app = 'goals'")
+        assert [name for (name,) in cursor.fetchall()] == ["0001_legacy_baseline"]
+    assert deleted
     assert (
-        f"- {deleted} metric values whose metric definition was deleted: kept; a soft-deleted "
-        "'Deleted metric' placeholder is recreated with the missing id"
+        f"- metric_definitions: {deleted} placeholder row(s) for missing ids that "
+        "metric_values.metric_definition_id points to\n"
     ) in output
-    assert "moved under the 'Recovered records' root" in output
+    assert (
+        f"- {deleted} metric_definitions row(s) created: placeholder for "
+        "metric_values.metric_definition_id\n"
+    ) in output
+    assert "row(s) under 'Recovered records'" in output
     assert output.rstrip().endswith("READY")
 
 

@@ -10,14 +10,19 @@ from django.core.management.base import BaseCommand, CommandError
 
 from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
 from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.backfill_preview import PredictedRepair
 from goals_project.maintenance.readiness import ReadinessReport, migration_readiness
 
 
 class Command(ExitStatusesInHelp, BaseCommand):
     help = (
         "Assess the database before migrating (rows, schema variant, pending phases, data "
-        "problems and what migrate does about them, integrity, backups, disk, duration); "
-        "ends READY or NOT READY. Changes nothing."
+        "problems, what the backfill will repair, integrity, backups, disk, duration); ends "
+        "READY or NOT READY. Changes nothing. The repairs come from a dry run of the backfill: "
+        "on SQLite the migrations up to goals.0004 run on a copy in the temporary folder "
+        "(TMPDIR), which takes about as long as those migrations and up to three times the "
+        "file's size there, and is deleted afterwards; on PostgreSQL they run in a transaction "
+        "that is rolled back (waiting at most 5 s for a table lock)."
     )
     requires_system_checks = []
 
@@ -79,6 +84,15 @@ def _render(report: ReadinessReport, *, markdown: bool) -> list[str]:
     lines += [
         f"{item}{problem.count} {problem.what}: {problem.action}" for problem in report.problems
     ] or [f"{item}none found"]
+    if report.repairs or report.backfill_says:
+        lines += ["", f"{sub}What the backfill will change (a dry run of goals.0004 on a copy)"]
+        lines += [f"{item}{message}" for message in report.backfill_says]
+        lines += ["", f"{sub}What it will record in legacy_repairs"]
+        lines += [_render_repair(repair) for repair in report.repairs] or [f"{item}nothing"]
+        lines += [
+            f"{item}{count} {table} row(s) under 'Recovered records'"
+            for table, count in report.recovered.items()
+        ]
     backup = report.newest_backup
     lines += ["", f"{sub}Backup, disk and time"]
     freshness = "fresh" if report.backup_fresh else "older than 24 h"
@@ -96,3 +110,9 @@ def _render(report: ReadinessReport, *, markdown: bool) -> list[str]:
     lines += ["", f"{sub}Verdict", "READY" if report.ready else "NOT READY"]
     lines += [f"{item}{reason}" for reason in report.reasons]
     return lines
+
+
+def _render_repair(repair: PredictedRepair) -> str:
+    if repair.column == "*":
+        return f"- {repair.count} {repair.table} row(s) created: {repair.reason}"
+    return f"- {repair.count} {repair.table}.{repair.column}: {repair.reason}"
