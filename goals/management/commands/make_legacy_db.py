@@ -12,6 +12,7 @@ from goals.commands import ExitStatusesInHelp
 from goals.exit_codes import Exit
 from goals.legacy.generator import GeneratedLegacyDb, LegacyGenerateError, legacy_db_generate
 from goals.legacy.schemas import VARIANTS
+from goals.progress import Reporter
 
 
 class Command(ExitStatusesInHelp, BaseCommand):
@@ -73,6 +74,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        reporter = Reporter.of(self, options)
         try:
             result = legacy_db_generate(
                 path=options["path"],
@@ -84,7 +86,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
                 deleted_metric_rate=options["deleted_metric_rate"],
                 seed=options["seed"],
                 overwrite=options["overwrite"],
-                progress=self._progress(options),
+                progress=lambda table, done, total: reporter.step(f"{table}: {done} rows"),
             )
         except LegacyGenerateError as error:
             raise CommandError(str(error), returncode=Exit.USAGE) from error
@@ -93,27 +95,16 @@ class Command(ExitStatusesInHelp, BaseCommand):
             payload["path"] = str(result.path)
             self.stdout.write(json.dumps(payload, indent=2))
         else:
-            self._render(result, options["verbosity"])
+            self._render(result, reporter)
 
-    def _progress(self, options):
-        if options["json"] or options["verbosity"] < 2:
-            return None
-
-        def report(table: str, done: int, total: int) -> None:
-            self.stderr.write(f"  {table}: {done} rows")
-
-        return report
-
-    def _render(self, result: GeneratedLegacyDb, verbosity: int) -> None:
-        if verbosity < 1:
-            return
+    def _render(self, result: GeneratedLegacyDb, reporter: Reporter) -> None:
         total = sum(result.row_counts.values())
-        self.stdout.write(
+        reporter.result(
             self.style.SUCCESS(f"Wrote {result.path} ('{result.variant}' schema, {total} rows).")
         )
         for table, count in result.row_counts.items():
-            self.stdout.write(f"  {table}: {count}")
+            reporter.result(f"  {table}: {count}")
         for kind, count in result.shapes.items():
-            self.stdout.write(f"  shape: {kind}: {count}")
+            reporter.result(f"  shape: {kind}: {count}")
         for kind, count in result.dirt.items():
-            self.stdout.write(self.style.WARNING(f"  dirt: {kind}: {count}"))
+            reporter.warning(f"  dirt: {kind}: {count}")
