@@ -42,6 +42,18 @@ from goals.migration_executor import recording_executor
 from goals.progress import Reporter, reporting
 
 
+class ReportingMigrateCommand(DjangoMigrateCommand):
+    """Django's migrate, whose reporter knows when Django has left a line open."""
+
+    reporter: Reporter | None = None
+
+    def migration_progress_callback(self, action, migration=None, fake=False) -> None:
+        super().migration_progress_callback(action, migration, fake)
+        if self.reporter is not None:
+            # "  Applying <migration>..." waits for its " OK" until the migration is done.
+            self.reporter.line_open = self.verbosity >= 1 and action.endswith("_start")
+
+
 class MigrateRefused(CommandError):
     """`migrate` refused; nothing was changed. `code` is the exit status (goals.exit_codes)."""
 
@@ -142,16 +154,13 @@ def _django_migrate(
     using: str, reporter: Reporter, app_label: str | None, migration_name: str | None
 ) -> Callable[[], None]:
     arguments = [argument for argument in (app_label, migration_name) if argument]
+    command = ReportingMigrateCommand()
+    # Set, not passed: call_command would wrap the reporter's streams once more.
+    command.stdout, command.stderr, command.reporter = reporter.stdout, reporter.stderr, reporter
 
     def apply() -> None:
         call_command(
-            DjangoMigrateCommand(),
-            *arguments,
-            database=using,
-            interactive=False,
-            verbosity=reporter.verbosity,
-            stdout=reporter.stdout,
-            stderr=reporter.stderr,
+            command, *arguments, database=using, interactive=False, verbosity=reporter.verbosity
         )
 
     return apply

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from django.core.management.base import CommandError
-from django.core.management.commands.migrate import Command as DjangoMigrateCommand
 
 from goals.commands import ExitStatusesInHelp
 from goals.exit_codes import ADOPTION, Exit
 from goals.legacy.adoption import legacy_db_inspect_alias
 from goals.legacy.inspection import DbState, LegacyDbError
-from goals.migrate_service import database_migrate
+from goals.migrate_service import ReportingMigrateCommand, database_migrate
 from goals.progress import Reporter
 
 
-class Command(ExitStatusesInHelp, DjangoMigrateCommand):
+class Command(ExitStatusesInHelp, ReportingMigrateCommand):
     help = (
         "Update the database schema; a database holding data is backed up and verified first, "
         "and a legacy Fractal Goals SQLite file is adopted (see adopt_legacy_db)."
@@ -28,7 +27,6 @@ class Command(ExitStatusesInHelp, DjangoMigrateCommand):
         Exit.TOOL_MISSING,
         Exit.WOULD_DISCARD,
     )
-    reporter: Reporter | None = None
 
     def add_arguments(self, parser) -> None:
         super().add_arguments(parser)
@@ -53,12 +51,6 @@ class Command(ExitStatusesInHelp, DjangoMigrateCommand):
             backup=not options["no_backup"],
             apply=lambda: super(Command, self).handle(*args, **options),
         )
-
-    def migration_progress_callback(self, action, migration=None, fake=False) -> None:
-        super().migration_progress_callback(action, migration, fake)
-        if self.reporter is not None:
-            # Django leaves "  Applying <migration>..." open until the migration is done.
-            self.reporter.line_open = self.verbosity >= 1 and action.endswith("_start")
 
     def _explain_adoption(self, database: str) -> None:
         try:
