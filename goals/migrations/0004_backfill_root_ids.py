@@ -20,11 +20,11 @@ from __future__ import annotations
 import uuid
 
 from django.core.management.base import CommandError
-from django.core.management.color import color_style
 from django.db import migrations
 from django.utils import timezone
 
 from goals.roots import PARENTLESS_TYPES, GoalType
+from goals_project.bases.progress import current_reporter
 from goals_project.maintenance.backward_safety import (
     CREATED,
     FINGERPRINT,
@@ -78,7 +78,7 @@ class Backfill:
         self.connection = schema_editor.connection
         self.quote = self.connection.ops.quote_name
         self.now = self.connection.ops.adapt_datetimefield_value(timezone.now())
-        self.style = color_style()
+        self.reporter = current_reporter()
         self.tables = {
             key: apps.get_model(app, model)._meta.db_table for key, (app, model) in MODELS.items()
         }
@@ -111,7 +111,11 @@ class Backfill:
             return cursor.fetchall()
 
     def say(self, message: str, warning: bool = False) -> None:
-        print(f"    {self.style.WARNING(message) if warning else message}")
+        """A warning (what was repaired or recovered) from -v1, a table's progress from -v2."""
+        if warning:
+            self.reporter.warning(f"    {message}")
+        else:
+            self.reporter.step(f"  {message}")
 
     def as_text(self, sql: str) -> str:
         return f"CAST({sql} AS TEXT)" if self.connection.vendor == "postgresql" else sql
@@ -850,7 +854,6 @@ class Backfill:
 
 
 def backfill(apps, schema_editor) -> None:
-    print()
     Backfill(apps, schema_editor).run()
 
 

@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
 
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, OutputWrapper
+from django.core.management.color import no_style
 from django.db import DatabaseError, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from goals.roots import ROOT_TABLES
+from goals_project.bases.progress import Reporter, reporting
 from goals_project.maintenance.backward_safety import CREATED, FINGERPRINT
 from goals_project.maintenance.legacy.adoption import legacy_db_adopt
 from goals_project.maintenance.legacy.inspection import DbState, LegacyDbError
@@ -127,7 +129,9 @@ def _run_backfill(alias: str) -> BackfillPreview:
     executor = MigrationExecutor(connection)
     plan = executor.migration_plan([BACKFILL])
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
+    # The backfill's warnings (what it recovered, replaced or renamed), as migrate shows them.
+    said = Reporter(stdout=OutputWrapper(printed), stderr=OutputWrapper(printed), style=no_style())
+    with reporting(said):
         executor.migrate([BACKFILL], plan=plan)
     preview = _recorded(connection)
     preview.messages = [line.strip() for line in printed.getvalue().splitlines() if line.strip()]

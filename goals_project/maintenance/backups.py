@@ -38,6 +38,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
 from goals_project.bases.exit_codes import Exit
+from goals_project.bases.progress import Step, silent
 from goals_project.maintenance.locking import database_file
 
 MANIFEST_SUFFIX = ".json"
@@ -121,8 +122,10 @@ def backup_create(
     directory: Path | None = None,
     keep: int | None = None,
     min_free_bytes: int | None = None,
+    step: Step = silent,
 ) -> Backup:
-    """Take a consistent backup, verify it, write its manifest; then apply `keep` retention."""
+    """Take a consistent backup, verify it, write its manifest; then apply `keep` retention.
+    `step` is told each step as it starts."""
     if keep is not None:
         _check_keep(keep)  # before the copy: a bad --keep must not leave a backup behind
     connection = connections[using]
@@ -136,6 +139,7 @@ def backup_create(
     partial = None
     try:
         partial = _new_hidden_file(folder, f".{label}.backup_", ".partial")
+        step(f"copying the '{using}' database into {folder}")
         if connection.vendor == "sqlite":
             source = _sqlite_source(using)
             counts, migrations = _sqlite_copy(
@@ -150,6 +154,7 @@ def backup_create(
             raise BackupError(
                 f"Backups of {connection.vendor} databases are not supported.", Exit.USAGE
             )
+        step(f"copied and verified {sum(counts.values())} rows in {len(counts)} tables")
         _fsync_file(partial)
         size, digest = partial.stat().st_size, _sha256(partial)
         target = _publish(partial, folder, f"{label}.backup_{taken_at:%Y%m%d_%H%M%S_%f}")
@@ -177,8 +182,10 @@ def backup_create(
     except OSError as error:
         target.unlink(missing_ok=True)  # without its manifest it is no backup
         raise _unwritable(folder, error) from error
+    step(f"wrote {backup.manifest_path.name}")
     if keep is not None:
-        backups_prune(using=using, directory=folder, keep=keep)
+        for removed in backups_prune(using=using, directory=folder, keep=keep):
+            step(f"removed the older backup {removed.name} (--keep {keep})")
     return backup
 
 
@@ -638,12 +645,17 @@ class RestoreResult:
 
 
 def backup_restore(
-    *, path: Path, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None
+    *,
+    path: Path,
+    using: str = DEFAULT_DB_ALIAS,
+    directory: Path | None = None,
+    step: Step = silent,
 ) -> RestoreResult:
     """Restore a verified backup into the database, after a safety backup of the current one.
 
     Runs under the maintenance lock (restore_db takes it), so a staged copy found beside an
-    SQLite database is one an interrupted restore left behind, and is removed.
+    SQLite database is one an interrupted restore left behind, and is removed. `step` is told
+    each step as it starts.
     """
     backup = backup_read(Path(path), deep=True)
     if not backup.verified:
@@ -668,12 +680,16 @@ def backup_restore(
             )
         removed = _remove_staged_leftovers(target)
         if target.exists():
-            safety = backup_create(using=using, directory=directory)
+            step("taking a safety backup of the database")
+            safety = backup_create(using=using, directory=directory, step=step)
         connection.close()
+        step(f"writing {backup.path.name} into {target}")
         _sqlite_restore(backup, target, timeout=_busy_timeout(using), safety=safety)
     else:
-        safety = backup_create(using=using, directory=directory)
+        step("taking a safety backup of the database")
+        safety = backup_create(using=using, directory=directory, step=step)
         connection.close()
+        step(f"restoring {backup.path.name} with pg_restore")
         _postgres_restore(using, backup.path)
     return RestoreResult(restored=backup, safety_backup=safety, removed_leftovers=removed)
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from goals.roots import TREE_ORDER, parent_type
+from goals_project.bases.progress import Step, silent
 from goals_project.maintenance.backfill_preview import PredictedRepair, backfill_preview
 from goals_project.maintenance.backups import Backup, backups_list
 from goals_project.maintenance.legacy.adoption import (
@@ -112,16 +113,17 @@ class ReadinessReport:
         return not self.reasons
 
 
-def migration_readiness(*, using: str = DEFAULT_DB_ALIAS) -> ReadinessReport:
+def migration_readiness(*, using: str = DEFAULT_DB_ALIAS, step: Step = silent) -> ReadinessReport:
     """Assess the database behind `using` without changing it.
 
     A SQLite file is read through a read-only connection, so not even a -wal is checkpointed;
     what `migrate` would refuse is found by the checks `migrate` itself runs before it changes
-    anything.
+    anything. `step` is told each step as it starts.
     """
     connection = connections[using]
     name = str(connection.settings_dict["NAME"])
     report = ReadinessReport(database=name, engine=connection.vendor, state="")
+    step(f"inspecting {name}")
     try:
         found = legacy_db_inspect_alias(using=using)
     except LegacyDbError as error:
@@ -143,6 +145,7 @@ def migration_readiness(*, using: str = DEFAULT_DB_ALIAS) -> ReadinessReport:
         return report
     if in_memory:
         report.state = "in-memory database"
+    step("counting rows and looking for data problems, changing nothing")
     with _read_only(using, found.path) as reader:
         _assess(report, found, using=using, reader=reader)
     return report

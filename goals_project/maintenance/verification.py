@@ -8,6 +8,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 
 from goals.roots import CHAINS, GOAL_ROOT_CHECKS, ROOT_TABLES
 from goals_project.bases.constraints import CompositeForeignKey
+from goals_project.bases.progress import Step, silent
 
 SAMPLE_SIZE = 10
 
@@ -116,20 +117,25 @@ class RootIdReport:
         return sum(not check.ok for check in self.checks)
 
 
-def root_id_report(*, using: str = DEFAULT_DB_ALIAS, data_only: bool = False) -> RootIdReport:
+def root_id_report(
+    *, using: str = DEFAULT_DB_ALIAS, data_only: bool = False, step: Step = silent
+) -> RootIdReport:
     """Verify root_id on every table that carries it, with set-based SQL; then that the database
     enforces the root rule (goals.roots) and has the plan's indexes.
 
     `data_only` checks the rows alone: the migration that adds the enforcement runs it first.
+    `step` is told each table as its checks start.
     """
     connection = connections[using]
     checks: list[RootIdCheck] = []
     with connection.cursor() as cursor:
         tables = set(connection.introspection.table_names(cursor))
         for table in ROOT_TABLES:
+            step(f"checking root_id on {table}")
             checks += _table_checks(connection, cursor, table, tables, data_only=data_only)
         if data_only:
             return RootIdReport(checks=tuple(checks))
+        step("checking the root constraints and the plan's indexes")
         for table in ROOT_TABLES:
             if table in tables:
                 checks.append(_enforcement_check(connection, cursor, table))

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from goals.services import fractal_owner_assign
 from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
 from goals_project.bases.exit_codes import Exit
+from goals_project.bases.progress import Reporter
 
 
 class Command(ExitStatusesInHelp, BaseCommand):
@@ -37,6 +38,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
         add_database_argument(parser, "to work on")
 
     def handle(self, *args, **options) -> None:
+        reporter = Reporter.of(self, options)
         users = get_user_model()._default_manager.db_manager(options["database"])
         try:
             owner = users.get_by_natural_key(options["username"])
@@ -55,12 +57,11 @@ class Command(ExitStatusesInHelp, BaseCommand):
             )
         except ValidationError as error:
             raise CommandError(" ".join(error.messages), returncode=Exit.USAGE) from None
-        self.stdout.write(
+        for root_id in result.assigned:
+            reporter.step(f"fractal {root_id} now owned by {owner}")
+        reporter.result(
             self.style.SUCCESS(f"{len(result.assigned)} fractal(s) now owned by {owner}.")
         )
-        if options["verbosity"] >= 2:
-            for root_id in result.assigned:
-                self.stdout.write(f"  {root_id}")
         if result.owned_by_others:
             raise CommandError(
                 f"{len(result.owned_by_others)} fractal(s) belong to another user and were left "

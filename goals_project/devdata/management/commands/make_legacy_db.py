@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from goals_project.bases.commands import ExitStatusesInHelp
 from goals_project.bases.exit_codes import Exit
+from goals_project.bases.progress import Reporter
 from goals_project.devdata.generator import (
     GeneratedLegacyDb,
     LegacyGenerateError,
@@ -77,6 +78,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        reporter = Reporter.of(self, options)
         try:
             result = legacy_db_generate(
                 path=options["path"],
@@ -88,7 +90,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
                 deleted_metric_rate=options["deleted_metric_rate"],
                 seed=options["seed"],
                 overwrite=options["overwrite"],
-                progress=self._progress(options),
+                progress=lambda table, done, total: reporter.step(f"{table}: {done} rows"),
             )
         except LegacyGenerateError as error:
             raise CommandError(str(error), returncode=Exit.USAGE) from error
@@ -97,27 +99,16 @@ class Command(ExitStatusesInHelp, BaseCommand):
             payload["path"] = str(result.path)
             self.stdout.write(json.dumps(payload, indent=2))
         else:
-            self._render(result, options["verbosity"])
+            self._render(result, reporter)
 
-    def _progress(self, options):
-        if options["json"] or options["verbosity"] < 2:
-            return None
-
-        def report(table: str, done: int, total: int) -> None:
-            self.stderr.write(f"  {table}: {done} rows")
-
-        return report
-
-    def _render(self, result: GeneratedLegacyDb, verbosity: int) -> None:
-        if verbosity < 1:
-            return
+    def _render(self, result: GeneratedLegacyDb, reporter: Reporter) -> None:
         total = sum(result.row_counts.values())
-        self.stdout.write(
+        reporter.result(
             self.style.SUCCESS(f"Wrote {result.path} ('{result.variant}' schema, {total} rows).")
         )
         for table, count in result.row_counts.items():
-            self.stdout.write(f"  {table}: {count}")
+            reporter.result(f"  {table}: {count}")
         for kind, count in result.shapes.items():
-            self.stdout.write(f"  shape: {kind}: {count}")
+            reporter.result(f"  shape: {kind}: {count}")
         for kind, count in result.dirt.items():
-            self.stdout.write(self.style.WARNING(f"  dirt: {kind}: {count}"))
+            reporter.warning(f"  dirt: {kind}: {count}")

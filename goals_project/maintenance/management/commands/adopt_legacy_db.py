@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
 from goals_project.bases.exit_codes import ADOPTION
+from goals_project.bases.progress import Reporter
 from goals_project.maintenance.legacy.adoption import (
     AdoptionResult,
     legacy_db_adopt,
@@ -45,69 +46,63 @@ class Command(ExitStatusesInHelp, BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        reporter = Reporter.of(self, options)
         try:
             if options["recover"]:
-                self._recover(options["database"])
+                self._recover(options["database"], reporter)
                 return
+            reporter.step(f"inspecting the '{options['database']}' database")
             if options["check"]:
                 result = legacy_db_inspect_alias(using=options["database"])
             else:
                 result = legacy_db_adopt(
-                    using=options["database"],
-                    require_legacy=True,
-                    progress=None if options["json"] else self._progress(options["verbosity"]),
+                    using=options["database"], require_legacy=True, progress=reporter.rows
                 )
         except LegacyDbError as error:
             raise CommandError(str(error), returncode=int(error.problem)) from error
         if options["json"]:
             self.stdout.write(json.dumps(_as_dict(result), indent=2))
         else:
-            self._render(result, checking=options["check"])
+            self._render(result, reporter, checking=options["check"])
 
-    def _recover(self, database: str) -> None:
+    def _recover(self, database: str, reporter: Reporter) -> None:
+        reporter.step(f"looking for an unfinished write beside the '{database}' database")
         journal = legacy_db_recover(using=database)
         if journal is None:
-            self.stdout.write("No unfinished write to roll back; nothing was changed.")
+            reporter.result("No unfinished write to roll back; nothing was changed.")
         else:
-            self.stdout.write(self.style.SUCCESS(_recovered_note(journal)))
+            reporter.result(self.style.SUCCESS(_recovered_note(journal)))
 
-    def _progress(self, verbosity: int):
-        def report(table: str, done: int, total: int) -> None:
-            if verbosity >= 1:
-                self.stdout.write(f"  rebuilt {table}: {done}/{total} rows")
-
-        return report
-
-    def _render(self, result: AdoptionResult, *, checking: bool) -> None:
+    def _render(self, result: AdoptionResult, reporter: Reporter, *, checking: bool) -> None:
         where = result.path or "the in-memory database"
         if result.recovered_journal is not None:
-            self.stdout.write(self.style.WARNING(_recovered_note(result.recovered_journal)))
+            reporter.warning(_recovered_note(result.recovered_journal))
         if result.state_before == DbState.ADOPTED:
-            self.stdout.write(self.style.SUCCESS(f"{where} is already adopted; nothing to do."))
+            reporter.result(self.style.SUCCESS(f"{where} is already adopted; nothing to do."))
         elif result.state_before in (DbState.NEW, DbState.MISSING):
-            self.stdout.write(f"{where} holds no legacy data; `migrate` creates a new database.")
+            reporter.result(f"{where} holds no legacy data; `migrate` creates a new database.")
         elif checking:
-            self.stdout.write(
+            reporter.result(
                 f"{where} is a legacy '{result.variant}' database "
                 f"({sum(result.row_counts.values())} rows); it can be adopted."
             )
         else:
-            self.stdout.write(
+            reporter.result(
                 self.style.SUCCESS(
                     f"Adopted {where} ('{result.variant}' schema): "
                     f"{sum(result.row_counts.values())} rows kept "
                     f"in {len(result.row_counts)} tables."
                 )
             )
-            self.stdout.write(f"  recorded as applied: {', '.join(result.recorded)}")
+            reporter.result(f"  recorded as applied: {', '.join(result.recorded)}")
             for column in result.added_columns:
-                self.stdout.write(f"  added missing column {column}")
+                reporter.result(f"  added missing column {column}")
             for index in result.replaced_indexes:
-                self.stdout.write(f"  replaced legacy index {index}")
+                reporter.result(f"  replaced legacy index {index}")
         for note in result.kept_columns_notes():
-            self.stdout.write(self.style.WARNING(note))
+            reporter.warning(note)
         for table in result.other_tables:
-            self.stdout.write(self.style.WARNING(f"  left untouched: unknown table {table}"))
+            reporter.warning(f"  left untouched: unknown table {table}")
 
 
 def _recovered_note(journal) -> str:

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
 from goals_project.bases.exit_codes import BACKUP
+from goals_project.bases.progress import Reporter
 from goals_project.maintenance.backups import BackupError, backup_create
 
 
@@ -38,9 +39,13 @@ class Command(ExitStatusesInHelp, BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        reporter = Reporter.of(self, options)
         try:
             backup = backup_create(
-                using=options["database"], directory=options["dir"], keep=options["keep"]
+                using=options["database"],
+                directory=options["dir"],
+                keep=options["keep"],
+                step=reporter.step,
             )
         except BackupError as error:
             raise CommandError(str(error), returncode=error.code) from error
@@ -48,7 +53,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
             self.stdout.write(json.dumps(asdict(backup), indent=2, default=str))
             return
         total = sum(backup.row_counts.values())
-        self.stdout.write(
+        reporter.result(
             self.style.SUCCESS(
                 f"Backup verified: {backup.path} ({backup.size} bytes, {total} rows in "
                 f"{len(backup.row_counts)} tables, sha256 {backup.sha256[:12]}…)"

@@ -10,7 +10,8 @@ from django.core.management.base import BaseCommand
 
 from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
 from goals_project.bases.exit_codes import Exit
-from goals_project.maintenance.backups import backups_list
+from goals_project.bases.progress import Reporter
+from goals_project.maintenance.backups import backup_dir, backups_list
 
 
 def _schema_version(migrations: list[str]) -> str:
@@ -34,13 +35,16 @@ class Command(ExitStatusesInHelp, BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print JSON for machines.")
 
     def handle(self, *args, **options) -> None:
+        reporter = Reporter.of(self, options)
+        folder = backup_dir(using=options["database"], directory=options["dir"])
+        reporter.step(f"reading the manifests in {folder}")
         backups = backups_list(using=options["database"], directory=options["dir"])
         if options["json"]:
             payload = [dict(asdict(b), path=str(b.path)) for b in backups]
             self.stdout.write(json.dumps(payload, indent=2))
             return
         if not backups:
-            self.stdout.write("No backups yet (manage.py backup_db takes one).")
+            reporter.result("No backups yet (manage.py backup_db takes one).")
         for backup in backups:
             state = (
                 self.style.SUCCESS("verified")
@@ -48,7 +52,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
                 else self.style.ERROR(f"NOT verified: {backup.problem}")
             )
             schema = _schema_version(backup.migrations)
-            self.stdout.write(
+            reporter.result(
                 f"{backup.path.name}  {backup.created_at or '?'}  {backup.size} bytes  "
                 f"schema {schema}  {state}"
             )

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
 from goals_project.bases.exit_codes import Exit
+from goals_project.bases.progress import Reporter
 from goals_project.maintenance.backfill_preview import PredictedRepair
 from goals_project.maintenance.readiness import ReadinessReport, migration_readiness
 
@@ -41,8 +42,10 @@ class Command(ExitStatusesInHelp, BaseCommand):
         parser.add_argument("--output", type=Path, help="Write the report to this file.")
 
     def handle(self, *args, **options) -> None:
-        report = migration_readiness(using=options["database"])
-        if options["json"] or options["format"] == "json":
+        reporter = Reporter.of(self, options)
+        report = migration_readiness(using=options["database"], step=reporter.step)
+        as_json = options["json"] or options["format"] == "json"
+        if as_json:
             text = json.dumps({"ready": report.ready, **asdict(report)}, indent=2, default=str)
             text += "\n"
         else:
@@ -50,8 +53,9 @@ class Command(ExitStatusesInHelp, BaseCommand):
             text = "\n".join(lines) + "\n"
         if options["output"]:
             options["output"].write_text(text, encoding="utf-8")
-            self.stdout.write(f"Report written to {options['output']}")
-        else:
+            reporter.result(f"Report written to {options['output']}")
+        elif as_json or options["verbosity"] >= 1 or not report.ready:
+            # At -v0 a NOT READY report is still shown: it is what the error refers to.
             self.stdout.write(text, ending="")
         if not report.ready:
             raise CommandError(

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
 from goals_project.bases.exit_codes import BACKUP, Exit
+from goals_project.bases.progress import Reporter
 from goals_project.maintenance.backups import BackupError, backup_read, backup_restore
 from goals_project.maintenance.locking import MaintenanceBusy, maintenance_lock
 
@@ -29,12 +30,14 @@ class Command(ExitStatusesInHelp, BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        reporter = Reporter.of(self, options)
         if not options["backup"].is_file():
             raise CommandError(
                 f"{options['backup']} cannot be restored: the backup file does not exist. "
                 "Choose a verified backup (manage.py list_backups).",
                 returncode=Exit.USAGE,
             )
+        reporter.step(f"verifying {options['backup']}")
         backup = backup_read(options["backup"], deep=True)
         if not backup.verified:
             raise CommandError(
@@ -47,17 +50,18 @@ class Command(ExitStatusesInHelp, BaseCommand):
         try:
             with maintenance_lock(operation="restore_db", using=options["database"]):
                 result = backup_restore(
-                    path=options["backup"], using=options["database"], directory=options["dir"]
+                    path=options["backup"],
+                    using=options["database"],
+                    directory=options["dir"],
+                    step=reporter.step,
                 )
         except (BackupError, MaintenanceBusy) as error:
             raise CommandError(str(error), returncode=error.code) from error
         for path in result.removed_leftovers:
-            self.stdout.write(f"Removed {path}, left by an interrupted restore.")
+            reporter.result(f"Removed {path}, left by an interrupted restore.")
         if result.safety_backup is not None:
-            self.stdout.write(
-                f"Safety backup of the replaced database: {result.safety_backup.path}"
-            )
-        self.stdout.write(self.style.SUCCESS(f"Restored {result.restored.path}."))
+            reporter.result(f"Safety backup of the replaced database: {result.safety_backup.path}")
+        reporter.result(self.style.SUCCESS(f"Restored {result.restored.path}."))
 
     def _confirm(self, backup) -> bool:
         try:

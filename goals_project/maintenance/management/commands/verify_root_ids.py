@@ -10,6 +10,7 @@ from django.db import connections
 
 from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
 from goals_project.bases.exit_codes import Exit
+from goals_project.bases.progress import Reporter
 from goals_project.maintenance.verification import RootIdReport, root_id_report
 
 
@@ -34,29 +35,30 @@ class Command(ExitStatusesInHelp, BaseCommand):
                 f"{', '.join(connections)}). Pass one of those to --database.",
                 returncode=Exit.USAGE,
             )
-        report = root_id_report(using=options["database"])
+        reporter = Reporter.of(self, options)
+        report = root_id_report(using=options["database"], step=reporter.step)
         if options["json"]:
             self._render_json(report)
         else:
-            self._render(report, verbosity=options["verbosity"])
+            self._render(report, reporter)
         if not report.ok:
             raise CommandError(
                 f"{report.failed} root_id checks failed (listed above).", returncode=Exit.NOT_PASSED
             )
 
-    def _render(self, report: RootIdReport, *, verbosity: int) -> None:
+    def _render(self, report: RootIdReport, reporter: Reporter) -> None:
         for check in report.checks:
             if check.ok:
-                if verbosity >= 1:
-                    self.stdout.write(f"{self.style.SUCCESS('OK  ')} {check.table}: {check.check}")
+                reporter.result(f"{self.style.SUCCESS('OK  ')} {check.table}: {check.check}")
                 continue
             sample = f" (first: {', '.join(check.sample_ids)})" if check.sample_ids else ""
+            # At every verbosity: these are the failures the error refers to.
             self.stdout.write(
                 f"{self.style.ERROR('FAIL')} {check.table}: {check.check}: "
                 f"{check.failures} failing{sample}"
             )
         if report.ok:
-            self.stdout.write(self.style.SUCCESS(f"All {len(report.checks)} root_id checks pass."))
+            reporter.result(self.style.SUCCESS(f"All {len(report.checks)} root_id checks pass."))
 
     def _render_json(self, report: RootIdReport) -> None:
         payload = {

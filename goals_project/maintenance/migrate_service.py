@@ -1,0 +1,265 @@
+"""What `manage.py migrate` does around Django's own migrate, as a service tests can call.
+
+Under the database's maintenance lock and SQLite's bulk cache: roll back a write a killed program
+left, inspect the file, refuse what cannot be migrated (before anything changes), back up a
+database that holds data, adopt a legacy file, refuse going back over data written since the
+backfill; then apply the migrations with the recording executor, and afterwards switch SQLite to
+WAL and refresh the planner's statistics (VACUUM ANALYZE on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.core.management.commands.migrate import Command as DjangoMigrateCommand
+from django.db import connections
+from django.db.migrations.exceptions import AmbiguityError
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.operations import AddField
+
+from goals_project.bases.exit_codes import Exit
+from goals_project.bases.progress import Reporter, reporting
+from goals_project.maintenance.backups import Backup, BackupError, backup_create
+from goals_project.maintenance.backward_safety import MIGRATION, backward_losses, refusal_message
+from goals_project.maintenance.db_tuning import planner_statistics_refresh, sqlite_bulk_cache
+from goals_project.maintenance.legacy.adoption import (
+    AdoptionResult,
+    legacy_db_adopt,
+    legacy_db_check_writable,
+    legacy_db_inspect_alias,
+    legacy_db_preflight,
+    legacy_db_recover,
+    sqlite_enable_wal,
+)
+from goals_project.maintenance.legacy.inspection import DbState, LegacyDbError
+from goals_project.maintenance.legacy.preflight import (
+    disk_refusal,
+    holds_data_to_migrate,
+    migrate_disk_needs,
+)
+from goals_project.maintenance.locking import MaintenanceBusy, maintenance_lock
+from goals_project.maintenance.migration_executor import recording_executor
+
+
+class ReportingMigrateCommand(DjangoMigrateCommand):
+    """Django's migrate, whose reporter knows when Django has left a line open."""
+
+    reporter: Reporter | None = None
+
+    def migration_progress_callback(self, action, migration=None, fake=False) -> None:
+        super().migration_progress_callback(action, migration, fake)
+        if self.reporter is not None:
+            # "  Applying <migration>..." waits for its " OK" until the migration is done.
+            self.reporter.line_open = self.verbosity >= 1 and action.endswith("_start")
+
+
+class MigrateRefused(CommandError):
+    """`migrate` refused; nothing was changed. `code` is the exit status
+    (goals_project.bases.exit_codes)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message, returncode=int(code))
+        self.code = Exit(int(code))
+
+
+@dataclass(frozen=True)
+class MigrateResult:
+    """What one run did besides applying migrations."""
+
+    recovered_journal: Path | None
+    backup: Backup | None
+    adoption: AdoptionResult
+    pending: bool
+
+
+def database_migrate(
+    *,
+    using: str,
+    reporter: Reporter,
+    app_label: str | None = None,
+    migration_name: str | None = None,
+    backup: bool = True,
+    apply: Callable[[], None] | None = None,
+) -> MigrateResult:
+    """Migrate the database behind `using` to the target Django's migrate would read from
+    `app_label` and `migration_name` (the latest migrations when both are None).
+
+    `backup=False` skips the backup (so does FRACTAL_BACKUP_BEFORE_MIGRATE=0). `apply` runs
+    Django's migrate itself (the `migrate` command passes its own); by default Django's command is
+    called with the reporter's verbosity and streams. Raises MigrateRefused carrying the exit
+    status; a refusal leaves the database as it was.
+    """
+    if apply is None:
+        apply = _django_migrate(using, reporter, app_label, migration_name)
+    try:
+        legacy_db_check_writable(using=using)
+    except LegacyDbError as error:
+        raise MigrateRefused(str(error), error.problem) from error
+    try:
+        with maintenance_lock(operation="migrate", using=using), reporting(reporter):
+            return _migrate_locked(
+                using=using,
+                reporter=reporter,
+                targets=(app_label, migration_name),
+                backup=backup and settings.FRACTAL_BACKUP_BEFORE_MIGRATE,
+                apply=apply,
+            )
+    except MaintenanceBusy as error:
+        raise MigrateRefused(str(error), error.code) from error
+
+
+def _migrate_locked(
+    *,
+    using: str,
+    reporter: Reporter,
+    targets: tuple[str | None, str | None],
+    backup: bool,
+    apply: Callable[[], None],
+) -> MigrateResult:
+    taken = None
+    with sqlite_bulk_cache(using=using):
+        try:
+            recovered = legacy_db_recover(using=using)
+            if recovered is not None:
+                reporter.warning(_recovered_note(recovered))
+            found = legacy_db_inspect_alias(using=using)
+            if found.state_before == DbState.LEGACY:
+                legacy_db_preflight(using=using, found=found)
+            _check_space(using, found, backup=backup)
+            planned = bool(_plan(using, targets))
+            if backup and holds_data_to_migrate(using=using, found=found, planned=planned):
+                taken = _backup(using, reporter)
+            adoption = _adopt(using, reporter)
+        except LegacyDbError as error:
+            raise MigrateRefused(str(error), error.problem) from error
+        except BackupError as error:
+            raise MigrateRefused(
+                f"{error} The backup taken before migrating failed, so nothing was migrated.",
+                error.code,
+            ) from error
+        _refuse_backward_losses(using, targets, taken)
+        pending = _pending(using)
+        with recording_executor():
+            apply()
+    # Only now: the rebuilds above wrote each page once under the rollback journal.
+    sqlite_enable_wal(using=using)
+    if pending:
+        planner_statistics_refresh(using=using)
+    return MigrateResult(
+        recovered_journal=recovered, backup=taken, adoption=adoption, pending=pending
+    )
+
+
+def _django_migrate(
+    using: str, reporter: Reporter, app_label: str | None, migration_name: str | None
+) -> Callable[[], None]:
+    arguments = [argument for argument in (app_label, migration_name) if argument]
+    command = ReportingMigrateCommand()
+    # Set, not passed: call_command would wrap the reporter's streams once more.
+    command.stdout, command.stderr, command.reporter = reporter.stdout, reporter.stderr, reporter
+
+    def apply() -> None:
+        call_command(
+            command, *arguments, database=using, interactive=False, verbosity=reporter.verbosity
+        )
+
+    return apply
+
+
+def _recovered_note(journal: Path) -> str:
+    return (
+        f"Rolled back the unfinished write in {journal} that a killed program left (SQLite's "
+        "own recovery): the file is as it was at its last commit."
+    )
+
+
+def _check_space(using: str, found: AdoptionResult, *, backup: bool) -> None:
+    """Refuse before the backup when the disk cannot hold it and the table rebuilds."""
+    refusal = disk_refusal(
+        migrate_disk_needs(using=using, found=found, backup=backup),
+        path=found.path or connections[using].settings_dict["NAME"],
+    )
+    if refusal is not None:
+        raise refusal
+
+
+def _pending(using: str) -> bool:
+    executor = MigrationExecutor(connections[using])
+    return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
+def _plan(using: str, targets: tuple[str | None, str | None]) -> list:
+    """The plan this run will carry out, forwards or backwards (as Django's migrate reads its
+    arguments); an argument Django will refuse gives an empty plan here."""
+    executor = MigrationExecutor(connections[using])
+    app_label, name = targets
+    leaves = executor.loader.graph.leaf_nodes()
+    if app_label and name == "zero":
+        leaves = [(app_label, None)]
+    elif app_label and name:
+        try:
+            migration = executor.loader.get_migration_by_prefix(app_label, name)
+            leaves = [(app_label, migration.name)]
+        except (AmbiguityError, KeyError):
+            return []
+    elif app_label:
+        leaves = [key for key in leaves if key[0] == app_label]
+    return executor.migration_plan(leaves)
+
+
+def _refuse_backward_losses(
+    using: str, targets: tuple[str | None, str | None], backup: Backup | None
+) -> None:
+    """Stop before anything is undone when going back would discard data written since
+    goals.0004 ran (goals_project.maintenance.backward_safety)."""
+    plan = [migration for migration, backwards in _plan(using, targets) if backwards]
+    if not plan:
+        return
+    executor = MigrationExecutor(connections[using])
+    latest = executor.loader.project_state().apps
+    dropped: dict[str, tuple[str, ...]] = {}
+    for migration in plan:
+        for operation in migration.operations:
+            if isinstance(operation, AddField):
+                model = latest.get_model(migration.app_label, operation.model_name)
+                column = operation.field.clone()
+                column.set_attributes_from_name(operation.name)
+                table = model._meta.db_table
+                dropped[table] = (*dropped.get(table, ()), column.column)
+    undo_backfill = any(f"{m.app_label}.{m.name}" == MIGRATION for m in plan)
+    state = executor.loader.project_state(tuple(MIGRATION.split("."))).apps
+    losses = backward_losses(
+        connection=connections[using], apps=state, undo_backfill=undo_backfill, dropped=dropped
+    )
+    if losses:
+        if backup is None:
+            note = "No backup was taken (--no-backup)."
+        else:
+            note = f"A verified backup of the database as it is: {backup.path}."
+        raise MigrateRefused(refusal_message(losses, backup=note), Exit.WOULD_DISCARD)
+
+
+def _backup(using: str, reporter: Reporter) -> Backup:
+    reporter.result(reporter.style.MIGRATE_HEADING("Backing up before migrating:"))
+    backup = backup_create(using=using, step=reporter.step)
+    reporter.result(f"  verified backup {backup.path}")
+    return backup
+
+
+def _adopt(using: str, reporter: Reporter) -> AdoptionResult:
+    result = legacy_db_adopt(using=using, progress=reporter.rows, enable_wal=False)
+    if result.adopted:
+        reporter.result(
+            reporter.style.SUCCESS(
+                f"Adopted legacy '{result.variant}' database {result.path} "
+                f"(recorded as applied: {', '.join(result.recorded)})."
+            )
+        )
+        for note in result.kept_columns_notes():
+            reporter.warning(note)
+    return result

@@ -1,0 +1,148 @@
+"""goals_project.maintenance.migrate_service.database_migrate, called directly: what `migrate`
+does around Django's migrate, and its refusals with their exit statuses."""
+
+from __future__ import annotations
+
+import sqlite3
+from io import StringIO
+
+import pytest
+from django.core.management.base import OutputWrapper
+from django.db import connection
+
+from goals_project.bases.exit_codes import Exit
+from goals_project.bases.progress import Reporter
+from goals_project.maintenance.backups import backup_read
+from goals_project.maintenance.locking import maintenance_lock
+from goals_project.maintenance.migrate_service import MigrateRefused, database_migrate
+from goals_project.maintenance.verification import root_id_report
+from tests.conftest import file_sha256
+
+
+class Captured(Reporter):
+    """A reporter writing into strings, for the test to read."""
+
+    def __init__(self, verbosity: int = 1) -> None:
+        self.out, self.err = StringIO(), StringIO()
+        super().__init__(OutputWrapper(self.out), OutputWrapper(self.err), verbosity)
+
+    def printed(self) -> tuple[str, str]:
+        return self.out.getvalue(), self.err.getvalue()
+
+
+@pytest.mark.sqlite_only
+def test_a_legacy_file_is_backed_up_adopted_and_migrated(
+    make_legacy_db, legacy_database, settings, tmp_path
+):
+    """Through the service a legacy file is backed up (verified), adopted, migrated to the
+    latest migrations with every root right, and left in WAL mode; the result says so."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    path = make_legacy_db("dev")
+    reporter = Captured()
+    with legacy_database(path) as alias:
+        result = database_migrate(using=alias, reporter=reporter)
+        assert root_id_report(using=alias).ok
+    assert result.pending is True
+    assert result.adoption.adopted is True
+    assert result.adoption.variant == "dev"
+    assert result.recovered_journal is None
+    assert backup_read(result.backup.path, deep=True).verified
+    database = sqlite3.connect(path)
+    assert database.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    database.close()
+    out, err = reporter.printed()
+    assert f"  verified backup {result.backup.path}" in out
+    assert "Adopted legacy 'dev' database" in out
+    assert err == ""
+
+
+@pytest.mark.sqlite_only
+def test_a_file_that_is_not_sqlite_is_refused_with_its_exit_status(
+    tmp_path, legacy_database, settings
+):
+    """A refusal surfaces as MigrateRefused carrying the exit status; the file is unchanged."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    path = tmp_path / "notes.db"
+    path.write_text("shopping list: milk, eggs\n" * 10)
+    digest = file_sha256(path)
+    with legacy_database(path) as alias, pytest.raises(MigrateRefused) as refused:
+        database_migrate(using=alias, reporter=Captured())
+    assert refused.value.code == Exit.NOT_SQLITE
+    assert refused.value.returncode == Exit.NOT_SQLITE
+    assert file_sha256(path) == digest
+    assert not (tmp_path / "backups").exists()
+
+
+@pytest.mark.sqlite_only
+def test_going_back_over_new_data_is_refused_after_the_backup(migrated_db, settings, tmp_path):
+    """Going back over a row written since the backfill stops with WOULD_DISCARD, naming the
+    backup the service took first, which the result of a refusal cannot carry."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    path, alias = migrated_db
+    with sqlite3.connect(path) as legacy:
+        legacy.execute(
+            "UPDATE goals SET name = 'Mine', updated_at = '2999-01-01 00:00:00.000000' "
+            "WHERE id = (SELECT MIN(id) FROM goals WHERE type = 'PracticeSession')"
+        )
+    digest = file_sha256(path)
+    reporter = Captured()
+    with pytest.raises(MigrateRefused) as refused:
+        database_migrate(using=alias, reporter=reporter, app_label="goals", migration_name="0001")
+    assert refused.value.code == Exit.WOULD_DISCARD
+    backup = reporter.printed()[0].split("verified backup ")[1].split()[0]
+    assert f"A verified backup of the database as it is: {backup}." in str(refused.value)
+    assert file_sha256(path) == digest
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_held_maintenance_lock_is_refused_as_busy(make_legacy_db, legacy_database):
+    """While another job holds the database's lock the service stops at once with BUSY
+    (a file lock on SQLite, an advisory lock on PostgreSQL)."""
+    if connection.vendor == "sqlite":
+        path = make_legacy_db("dev")
+        digest = file_sha256(path)
+        with (
+            legacy_database(path) as alias,
+            maintenance_lock(operation="restore_db", using=alias),
+            pytest.raises(MigrateRefused) as refused,
+        ):
+            database_migrate(using=alias, reporter=Captured())
+        assert file_sha256(path) == digest
+    else:
+        with (
+            maintenance_lock(operation="restore_db"),
+            pytest.raises(MigrateRefused) as refused,
+        ):
+            database_migrate(using="default", reporter=Captured())
+    assert refused.value.code == Exit.BUSY
+    assert "is busy" in str(refused.value)
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_an_up_to_date_postgresql_database_needs_nothing(settings, tmp_path):
+    """On PostgreSQL at the latest migrations nothing is pending, adopted or backed up, and at
+    -v0 nothing is printed."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    reporter = Captured(verbosity=0)
+    result = database_migrate(using="default", reporter=reporter)
+    assert result.pending is False
+    assert result.backup is None
+    assert result.adoption.adopted is False
+    assert reporter.printed() == ("", "")
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_going_back_and_forth_through_the_service(settings, tmp_path):
+    """On PostgreSQL the service takes Django's migrate back to the baseline and forward
+    again (no data: no backup), reporting each migration at -v1."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    back = Captured()
+    database_migrate(using="default", reporter=back, app_label="goals", migration_name="0001")
+    forward = Captured()
+    result = database_migrate(using="default", reporter=forward)
+    assert result.pending is True
+    assert "Unapplying goals.0004_backfill_root_ids... OK" in back.printed()[0]
+    assert "Applying goals.0004_backfill_root_ids... OK" in forward.printed()[0]
+    assert root_id_report().ok
