@@ -11,6 +11,8 @@ Rules (goals.roots; README, "The improvements"):
 - A reference to a missing row gets a clearly named placeholder with the missing id, so the rows
   pointing to it keep their data and the foreign keys of 0005 hold.
 - Audit columns get values derived from the row (never NULL timestamps).
+- The result follows from the data alone (ids of created rows included, see CREATED_IDS), so
+  migrating copies of one file gives the same rows.
 Every changed legacy value and every created row is written to `legacy_repairs`; migrating
 backwards restores the old values from it and removes the created rows.
 """
@@ -60,6 +62,12 @@ MODELS = {
     "days": ("practice_sessions", "ProgramDay"),
     "scheduled": ("practice_sessions", "ScheduledSession"),
 }
+# The rows this migration creates that stand for no missing id (the recovery root, session,
+# activity, block and program) take an id derived from this namespace and what they are, so
+# migrating copies of one file gives the same ids (a placeholder for a missing row keeps the
+# missing id). A uuid5 cannot equal a legacy id: legacy ids are uuid4 text, whose version digit
+# is 4 where a uuid5's is 5, and each created row is named differently, so none repeats.
+CREATED_IDS = uuid.UUID("5b7f1f0e-3c1a-4d55-9a0b-6f1d2c8e7a41")
 # Tables whose name must be unique per scope among live rows (constraints of 0005).
 UNIQUE_NAMES = (
     ("groups", "root_id"),
@@ -68,6 +76,11 @@ UNIQUE_NAMES = (
     ("metrics", "activity_id"),
     ("splits", "activity_id"),
 )
+
+
+def created_id(table: str, what: str) -> str:
+    """The id of the one row of `table` this migration creates as `what` (see CREATED_IDS)."""
+    return str(uuid.uuid5(CREATED_IDS, f"{MIGRATION} {table} {what}"))
 
 
 class Backfill:
@@ -82,7 +95,7 @@ class Backfill:
         self.tables = {
             key: apps.get_model(app, model)._meta.db_table for key, (app, model) in MODELS.items()
         }
-        self.recovery_id = str(uuid.uuid4())
+        self.recovery_id = created_id(self.tables["goals"], "recovery root")
         repairs = apps.get_model("goals", "LegacyRepair")
         # Columns that goals.0003/practice_sessions.0002 added here (they record them). A file
         # adopted at those migrations had them already, from the earlier script: its NULLs are
@@ -186,7 +199,7 @@ class Backfill:
             f"FROM {self.t(child)} c LEFT JOIN {self.t(target)} x ON x.id = {ref} "
             f"WHERE {ref} IS NOT NULL AND x.id IS NULL"
         )
-        ids = [row[0] for row in self.rows(f"SELECT DISTINCT {ref} {missing}")]
+        ids = [row[0] for row in self.rows(f"SELECT DISTINCT {ref} {missing} ORDER BY 1")]
         if not ids:
             return 0
         columns = ", ".join(self.quote(name) for name in values)
@@ -419,6 +432,13 @@ class Backfill:
             )
             self.report_roots(key, changed)
 
+    def smallest(self, expression: str, created: str) -> str:
+        """SQL aggregate over the pointing rows (alias c) for a placeholder's choice among them:
+        the smallest `expression` other than `created` (a row this migration made for what it
+        could not place), else `created`. So where a created row stands among the candidates
+        never decides, and copies of one file choose alike."""
+        return f"COALESCE(MIN(NULLIF({expression}, '{created}')), MIN({expression}))"
+
     def named_placeholder(self, what: str, column: str) -> str:
         return f"'{what} (missing ' || SUBSTR(MIN({self.as_text('c.' + column)}), 1, 8) || ')'"
 
@@ -431,7 +451,7 @@ class Backfill:
             "group_id",
             "groups",
             {
-                "root_id": "MIN(c.root_id)",
+                "root_id": self.smallest("c.root_id", self.recovery_id),
                 "name": self.named_placeholder("Activity group", "group_id"),
                 "description": "'Placeholder for a deleted activity group.'",
                 "created_at": "%s",
@@ -475,7 +495,7 @@ class Backfill:
             "template_id",
             "templates",
             {
-                "root_id": "MIN(c.root_id)",
+                "root_id": self.smallest("c.root_id", self.recovery_id),
                 "name": self.named_placeholder("Session template", "template_id"),
                 "description": "'Placeholder for a deleted session template.'",
                 "template_data": "'{}'",
@@ -494,8 +514,10 @@ class Backfill:
             "activity_definition_id",
             "activities",
             {
-                "root_id": f"MIN((SELECT g.root_id FROM {goals} g "
-                "WHERE g.id = c.practice_session_id))",
+                "root_id": self.smallest(
+                    f"(SELECT g.root_id FROM {goals} g WHERE g.id = c.practice_session_id)",
+                    self.recovery_id,
+                ),
                 "name": self.named_placeholder("Activity", "activity_definition_id"),
                 "description": "'Placeholder for a deleted activity definition.'",
                 "created_at": "%s",
@@ -521,8 +543,8 @@ class Backfill:
         false = "FALSE" if self.connection.vendor == "postgresql" else "0"
         true = "TRUE" if self.connection.vendor == "postgresql" else "1"
         goals = self.t("goals")
-        recovered_session = str(uuid.uuid4())
-        recovered_activity = str(uuid.uuid4())
+        recovered_session = created_id(self.tables["goals"], "recovery session")
+        recovered_activity = created_id(self.tables["activities"], "recovery activity")
         if self.rows(
             f"SELECT COUNT(*) FROM {self.t('values')} c LEFT JOIN {self.t('instances')} x "
             "ON x.id = c.activity_instance_id WHERE x.id IS NULL"
@@ -560,12 +582,16 @@ class Backfill:
                 (recovered_session, recovered_activity, self.recovery_id, now, now),
             )
         instances = self.t("instances")
-        root_of_value = (
-            f"MIN((SELECT i.root_id FROM {instances} i WHERE i.id = c.activity_instance_id))"
+        root_of_value = self.smallest(
+            f"(SELECT i.root_id FROM {instances} i WHERE i.id = c.activity_instance_id)",
+            self.recovery_id,
         )
-        activity_of_value = (
-            f"MIN((SELECT i.activity_definition_id FROM {instances} i "
-            "WHERE i.id = c.activity_instance_id))"
+        # A definition whose values are on instances of several activities goes to the smallest
+        # of them; the recovered instances' activity only when no other is left.
+        activity_of_value = self.smallest(
+            f"(SELECT i.activity_definition_id FROM {instances} i "
+            "WHERE i.id = c.activity_instance_id)",
+            recovered_activity,
         )
         self.placeholders(
             "values",
@@ -694,7 +720,7 @@ class Backfill:
             {"block_id": "%s", "name": self.named_placeholder("Program day", "day_id")},
             ("__block__",),
         ):
-            block = str(uuid.uuid4())
+            block = created_id(self.tables["blocks"], "recovery block")
             self.execute(
                 f"INSERT INTO {self.t('blocks')} (id, program_id, name) VALUES "
                 "(%s, %s, 'Recovered program days')",
@@ -709,7 +735,7 @@ class Backfill:
     def recovery_program(self) -> str:
         """A program under the recovery root for blocks and days whose program was deleted."""
         if not hasattr(self, "_recovery_program"):
-            self._recovery_program = str(uuid.uuid4())
+            self._recovery_program = created_id(self.tables["programs"], "recovery program")
             false = "FALSE" if self.connection.vendor == "postgresql" else "0"
             self.execute(
                 f"INSERT INTO {self.t('programs')} (id, root_id, name, description, start_date, "

@@ -14,50 +14,13 @@ from django.db import connection, connections
 
 from goals.roots import ROOT_TABLES
 from tests.conftest import file_sha256
+from tests.legacy_dirt import dirt_statements
 from tests.legacy_faults import FREE, execute, low_disk
 from tests.legacy_loading import latest_migrations, migrate_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BACKFILL = "goals.0004_backfill_root_ids"
-
-# Dirt the generator does not write, each a copy of one row with some columns changed: duplicate
-# names (renamed), and references to rows that no longer exist (placeholders), of every kind.
-COPIES = (
-    ("activity_definitions", "id = 'dup-activity'"),
-    ("activity_groups", "id = 'dup-group'"),
-    ("session_templates", "id = 'dup-template'"),
-    ("goals", "id = 'lost-parent', parent_id = 'gone-goal'", "type = 'ImmediateGoal'"),
-    ("goals", "id = 'orphan-micro', parent_id = NULL", "type = 'MicroGoal'"),
-    ("practice_session_goals", "short_term_goal_id = 'gone-short-term'"),
-    ("activity_instances", "id = 'lost-activity', activity_definition_id = 'gone-activity'"),
-    # A value whose definition exists: the placeholder of a missing definition takes the
-    # smallest activity id among its values' instances, and the instance placeholder's activity
-    # is a new uuid, so mixing the two would make that choice differ from run to run.
-    (
-        "metric_values",
-        "id = 'lost-instance', activity_instance_id = 'gone-instance'",
-        "metric_definition_id IN (SELECT id FROM metric_definitions)",
-    ),
-    ("split_definitions", "id = 'lost-split-activity', activity_id = 'gone-activity-2'"),
-    ("program_blocks", "id = 'lost-program', program_id = 'gone-program'"),
-    ("program_days", "id = 'lost-block', block_id = 'gone-block'"),
-    ("scheduled_sessions", "id = 'lost-day', day_id = 'gone-day'"),
-)
-
-
-def _dirt_statements() -> list[str]:
-    statements = []
-    for table, changes, *where in COPIES:
-        condition = where[0] if where else "1 = 1"
-        statements += [
-            f"CREATE TEMPORARY TABLE copied AS SELECT * FROM {table} WHERE {condition} "
-            "ORDER BY 1 LIMIT 1",
-            f"UPDATE copied SET {changes}",
-            f"INSERT INTO {table} SELECT * FROM copied",
-            "DROP TABLE copied",
-        ]
-    return statements
 
 
 def _readiness(alias: str) -> dict:
@@ -138,7 +101,7 @@ def test_readiness_predicts_what_migrate_records(
     (tmp_path / "tmp").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     path = make_legacy_db(variant)
-    execute(path, ";\n".join(_dirt_statements()))
+    execute(path, ";\n".join(dirt_statements()))
     digest = file_sha256(path)
     with legacy_database(path) as alias:
         report = _readiness(alias)
@@ -157,7 +120,7 @@ def test_readiness_predicts_what_migrate_records_on_an_adopted_database(legacy_r
     """The same on the test database (SQLite or PostgreSQL) adopted at the baseline; on
     PostgreSQL the dry run is a transaction rolled back, which leaves nothing applied."""
     with connection.cursor() as cursor:
-        for statement in _dirt_statements():
+        for statement in dirt_statements():
             cursor.execute(statement)
     report = _readiness("default")
     with connection.cursor() as cursor:

@@ -1,0 +1,176 @@
+"""The backfill (goals.0004) follows from the data alone: migrating two copies of one dirty legacy
+file gives the same rows in every table, ids of the rows it creates included; so does migrating
+one database forward again after going back. Only the times of the runs differ."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.apps import apps
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection, connections
+from django.utils import timezone
+
+from goals_project.maintenance.backward_safety import CREATED
+from tests.legacy_dirt import dirt_statements
+from tests.legacy_faults import execute
+from tests.legacy_loading import BASELINE, latest_migrations, migrate_to
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NOW = "<time of the run>"
+DIGEST = "<digest of the created row>"
+
+
+class Run:
+    """The time span of one migration run, to tell the values it stamped with its time."""
+
+    started: datetime
+    ended: datetime
+
+    def stamped(self, value) -> bool:
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                return False
+        if not isinstance(value, datetime):
+            return False
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=ZoneInfo(settings.TIME_ZONE))
+        return self.started <= value <= self.ended
+
+
+@contextmanager
+def timed() -> Iterator[Run]:
+    run = Run()
+    run.started = timezone.now().replace(microsecond=0)  # a stamp may be stored in seconds
+    yield run
+    run.ended = timezone.now()
+
+
+def _rows(alias: str, tables: list[str], run: Run, ignore=()) -> dict[str, list[tuple]]:
+    """Every row of `tables`, sorted, without the `ignore` columns; values the run stamped with its
+    time are NOW."""
+    quote = connections[alias].ops.quote_name
+    found = {}
+    with connections[alias].cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"SELECT * FROM {quote(table)}")
+            columns = [column[0] for column in cursor.description]
+            rows = []
+            for row in cursor.fetchall():
+                values = {
+                    column: NOW if run.stamped(value) else value
+                    for column, value in zip(columns, row, strict=True)
+                    if (table, column) not in ignore
+                }
+                if table == "legacy_repairs" and values["column_name"] == CREATED:
+                    # A digest of the created row, its times included: that row is compared in its
+                    # own table.
+                    values["new_value"] = DIGEST
+                rows.append(tuple(values.items()))
+            found[table] = sorted(rows, key=repr)
+    return found
+
+
+def _assert_same(first: dict, second: dict) -> None:
+    assert first.keys() == second.keys()
+    for table in first:
+        assert first[table] == second[table], table
+    # What was compared holds created rows (the recovery root among them) and the runs' times.
+    repairs = [dict(row) for row in first["legacy_repairs"]]
+    assert any(repair["reason"] == "recovery root" for repair in repairs)
+    assert any(repair["created_at"] == NOW for repair in repairs)
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("variant", ["dev", "prod", "script_migrated"])
+def test_migrating_copies_of_one_file_gives_the_same_rows(
+    variant, make_legacy_db, legacy_database, tmp_path
+):
+    """Every table of the file (django_migrations included), repair ids included."""
+    path = make_legacy_db(variant)
+    execute(path, ";\n".join(dirt_statements()))
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(path, copy)
+    migrated = []
+    for file in (path, copy):
+        with legacy_database(file) as alias, timed() as run:
+            call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
+        with legacy_database(file) as alias:
+            tables = connections[alias].introspection.table_names()
+            migrated.append(_rows(alias, tables, run))
+    _assert_same(*migrated)
+
+
+def test_migrating_forward_again_after_going_back_gives_the_same_rows(legacy_rows):
+    """The same on the test database (SQLite or PostgreSQL), going back to the baseline between
+    the runs: the rows the backfill creates get the same ids again. legacy_repairs' ids count on."""
+    with connection.cursor() as cursor:
+        for statement in dirt_statements():
+            cursor.execute(statement)
+    tables = [
+        model._meta.db_table
+        for label in ("goals", "practice_sessions")
+        for model in apps.get_app_config(label).get_models()
+        if not model._meta.proxy
+    ]
+    migrated = []
+    for _ in range(2):
+        migrate_to(BASELINE)
+        with timed() as run:
+            migrate_to(latest_migrations())
+        migrated.append(_rows("default", tables, run, ignore={("legacy_repairs", "id")}))
+    _assert_same(*migrated)
+
+
+@pytest.mark.sqlite_only
+def test_a_deleted_definition_goes_to_the_activity_of_its_existing_instance(
+    make_legacy_db, legacy_database
+):
+    """The placeholder of a metric definition whose values are on an existing instance and on a
+    deleted one takes the existing instance's activity, not the recovered instances' one."""
+    path = make_legacy_db("dev")
+    execute(path, ";\n".join(dirt_statements()))
+    file = sqlite3.connect(path)
+    try:
+        ((activity,),) = file.execute(
+            "SELECT i.activity_definition_id FROM metric_values v "
+            "JOIN activity_instances i ON i.id = v.activity_instance_id WHERE v.id = 'lost-metric'"
+        )
+    finally:
+        file.close()
+    with legacy_database(path) as alias:
+        call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
+    file = sqlite3.connect(path)
+    try:
+        placeholder = file.execute(
+            "SELECT m.activity_id, m.root_id, a.root_id, m.name, m.deleted_at IS NOT NULL "
+            "FROM metric_definitions m JOIN activity_definitions a ON a.id = m.activity_id "
+            "WHERE m.id = 'gone-metric'"
+        ).fetchall()
+        recovered = file.execute(
+            "SELECT i.activity_definition_id, a.name FROM activity_instances i "
+            "JOIN activity_definitions a ON a.id = i.activity_definition_id "
+            "WHERE i.id = 'gone-instance'"
+        ).fetchall()
+    finally:
+        file.close()
+    assert recovered[0][1] == "Recovered activity"
+    assert recovered[0][0] != activity
+    ((activity_id, root_id, activity_root, name, deleted),) = placeholder
+    assert (activity_id, root_id, name, deleted) == (
+        activity,
+        activity_root,
+        "Deleted metric (missing gone-met)",
+        1,
+    )
