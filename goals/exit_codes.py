@@ -49,6 +49,19 @@ class Exit(enum.IntEnum):
         24,
         ("going back would discard data written since the migration (listed); nothing changed"),
     )
+    # Moving to PostgreSQL.
+    TARGET_NOT_EMPTY = 25, "the target database is not empty; nothing was written"
+    UNREACHABLE = 26, "the database server cannot be reached or refused the connection"
+    NO_PRIVILEGE = 27, "the database user lacks a privilege the job needs; nothing was written"
+    SOURCE_NOT_READY = (
+        28,
+        "the database to move fails verify_root_ids or has migrations to apply; nothing was "
+        "written",
+    )
+    COPY_DIFFERS = (
+        29,
+        "the copy would differ from the source (the table, row and column named); rolled back",
+    )
 
     def __new__(cls, value: int, meaning: str) -> Exit:
         member = int.__new__(cls, value)
