@@ -694,14 +694,14 @@ def _verify(tables: list[_Table], url: str) -> tuple[tuple[TableMove, ...], int]
 
 
 def _compare_values(table: _Table) -> None:
-    target_rows = _target_rows(table)
-    for batch in _source_rows(table):
-        for expected in batch:
-            found = next(target_rows)
-            if tuple(expected) != found:
-                raise _difference(table, expected, found)
-    for _rest in target_rows:
-        pass  # drains the COPY (the counts are equal, so nothing is left)
+    # Closed before a difference is raised: an open COPY holds the connection, and the rollback
+    # that follows would wait for it.
+    with contextlib.closing(_target_rows(table)) as target_rows:
+        for batch in _source_rows(table):
+            for expected in batch:
+                found = next(target_rows)
+                if tuple(expected) != found:
+                    raise _difference(table, expected, found)
 
 
 def _difference(table: _Table, expected: list, found: tuple) -> MoveError:
