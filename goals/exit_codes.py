@@ -29,7 +29,10 @@ class Exit(enum.IntEnum):
     LOCKED = 8, "the database is locked or held by another process"
     DAMAGED = 9, "the file is damaged"
     NOT_SQLITE_BACKEND = 10, "the command works on SQLite files and the database is not one"
-    BUSY = 11, "another maintenance job (migrate, restore_db) holds the database's lock"
+    BUSY = (
+        11,
+        "another maintenance job (migrate, restore_db, move_to_postgres) holds the database's lock",
+    )
     BAD_KEYS = 12, "rows with a NULL or repeated primary key"
     USER_SCHEMA = 13, "views, triggers or indexes of the user's own on the legacy tables"
     NO_SPACE = 14, "the disk is full, or has too little room for the job"
