@@ -29,7 +29,10 @@ class Exit(enum.IntEnum):
     LOCKED = 8, "the database is locked or held by another process"
     DAMAGED = 9, "the file is damaged"
     NOT_SQLITE_BACKEND = 10, "the command works on SQLite files and the database is not one"
-    BUSY = 11, "another maintenance job (migrate, restore_db) holds the database's lock"
+    BUSY = (
+        11,
+        "another maintenance job (migrate, restore_db, move_to_postgres) holds the database's lock",
+    )
     BAD_KEYS = 12, "rows with a NULL or repeated primary key"
     USER_SCHEMA = 13, "views, triggers or indexes of the user's own on the legacy tables"
     NO_SPACE = 14, "the disk is full, or has too little room for the job"
@@ -48,6 +51,19 @@ class Exit(enum.IntEnum):
     WOULD_DISCARD = (
         24,
         ("going back would discard data written since the migration (listed); nothing changed"),
+    )
+    # Moving to PostgreSQL.
+    TARGET_NOT_EMPTY = 25, "the target database is not empty; nothing was written"
+    UNREACHABLE = 26, "the database server cannot be reached or refused the connection"
+    NO_PRIVILEGE = 27, "the database user lacks a privilege the job needs; nothing was written"
+    SOURCE_NOT_READY = (
+        28,
+        "the database to move fails verify_root_ids or has migrations to apply; nothing was "
+        "written",
+    )
+    COPY_DIFFERS = (
+        29,
+        "the copy would differ from the source (the table, row and column named); rolled back",
     )
 
     def __new__(cls, value: int, meaning: str) -> Exit:

@@ -2,11 +2,12 @@
 
     FRACTAL_CRASH_AT=N [FRACTAL_CRASH_STEPS=file] python -m tests.reliability.crash_child ARGS...
 
-A step is an SQL statement sent through Django, or one of the file operations a backup or a
+A step is an SQL statement sent through Django, one of the file operations a backup or a
 restore is made of (copy, naming, rename, fsync, manifest, checksum, the write into the
-database). With FRACTAL_CRASH_AT=0 nothing is killed and every step is written to
-FRACTAL_CRASH_STEPS, one per line, so the harness can choose its points. The whole process group
-is killed, as a power cut would: a pg_dump or pg_restore the command started dies with it.
+database), or a batch of rows that move_to_postgres sends through COPY. With FRACTAL_CRASH_AT=0
+nothing is killed and every step is written to FRACTAL_CRASH_STEPS, one per line, so the
+harness can choose its points. The whole process group is killed, as a power cut would: a
+pg_dump or pg_restore the command started dies with it.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def main() -> None:
 
     import goals_project.maintenance.backups as backups
     import goals_project.maintenance.legacy.adoption as adoption
+    import goals_project.maintenance.postgres_move as postgres_move
 
     apply_migration = MigrationExecutor.apply_migration
 
@@ -90,6 +92,10 @@ def main() -> None:
     backups.backup_create = steps.enter("backup", backups.backup_create)
     backups._sqlite_restore = steps.enter("restore: in place", backups._sqlite_restore)
     backups._postgres_restore = steps.enter("restore: pg_restore", backups._postgres_restore)
+    postgres_move._migrate_target = steps.enter("move: schema", postgres_move._migrate_target)
+    postgres_move._copy_table = steps.enter("move: copy", postgres_move._copy_table)
+    postgres_move._verify = steps.enter("move: verify", postgres_move._verify)
+    postgres_move._copy_batch = steps.wrap("_copy_batch", postgres_move._copy_batch)
 
     for name in (
         "_sqlite_copy",
@@ -106,6 +112,8 @@ def main() -> None:
     # Several steps even on a small file, so the restore is also killed half way through its
     # write into the database (the transaction that SQLite must roll back).
     backups.RESTORE_STEP_PAGES = 32
+    # Likewise, several COPY batches per big table, so the move is killed in the middle of one.
+    postgres_move.BATCH_SIZE = 50
     # Process-wide: this process exists only to run the one command.
     os.replace = steps.wrap("os.replace", os.replace)
     os.fsync = steps.wrap("os.fsync", os.fsync)

@@ -1,0 +1,753 @@
+"""Move the configured SQLite database into an empty PostgreSQL database, verified.
+
+The source is read through a read-only connection inside one read transaction, so every row
+copied and every row compared comes from one snapshot and nothing is ever written to it. On the
+target, one transaction makes the schema with the project's migrations, copies each table with
+COPY, sets the sequences past the copied ids, checks the foreign keys, then compares every table
+row by row and value by value with the source and runs the root_id verification. Any difference
+rolls the target back, so a target holds nothing of ours or the whole verified copy.
+
+Values are converted as Django's SQLite backend reads them (its own converters): legacy text
+timestamps are wall-clock times in the source connection's zone (FRACTAL_TIME_ZONE), booleans
+0/1; text, integers and floats are copied as they are. What PostgreSQL cannot hold as it is (a
+NUL character in text, a timestamp that is not one, a 2 in a boolean column) stops the move,
+naming the table, row and column.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.recorder import MigrationRecorder
+
+from goals_project.bases.exit_codes import Exit
+from goals_project.database_url import database_from_url
+from goals_project.maintenance.legacy.inspection import hot_journal_path
+from goals_project.maintenance.locking import MaintenanceBusy, database_file, maintenance_lock
+from goals_project.maintenance.verification import root_id_report
+
+TARGET_ALIAS = "postgres_move_target"
+SOURCE_ALIAS = "postgres_move_source"
+OPERATION = "move_to_postgres"
+BATCH_SIZE = 5_000
+SAMPLE_SIZE = 5
+POSTGRES_ENGINE = "django.db.backends.postgresql"
+# Tables of SQLite's own and the migration records, which the target's migrations write.
+NOT_COPIED = frozenset({"sqlite_sequence", "sqlite_stat1", "sqlite_stat4", "django_migrations"})
+
+Progress = Callable[[str, int, int], None]
+Stage = Callable[[str], None]
+
+
+class MoveError(Exception):
+    """The move was refused or rolled back; `code` is the exit status."""
+
+    def __init__(self, code: Exit, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class TableMove:
+    """One table: its rows in the source and in the target, compared value by value."""
+
+    table: str
+    source_rows: int
+    target_rows: int
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    """What was moved; `already` when the target held the verified copy before this run."""
+
+    source: Path
+    target: str
+    tables: tuple[TableMove, ...] = field(default_factory=tuple)
+    root_checks: int = 0
+    already: bool = False
+
+    @property
+    def rows(self) -> int:
+        return sum(table.target_rows for table in self.tables)
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    type_oid: int
+    type_name: str
+
+
+@dataclass(frozen=True)
+class _Table:
+    name: str
+    columns: tuple[_Column, ...]
+    key: tuple[str, ...]
+
+
+def postgres_move(
+    *,
+    target_url: str,
+    using: str = DEFAULT_DB_ALIAS,
+    progress: Progress | None = None,
+    stage: Stage | None = None,
+) -> MoveResult:
+    """Copy the SQLite database behind `using` into the empty PostgreSQL database at
+    `target_url`, at the latest schema, and verify the copy before committing it.
+
+    Raises MoveError (nothing written to the target) when the target is not empty, cannot be
+    reached or lacks privileges, when the source fails verification or is not at the latest
+    migration, when another maintenance job holds either database, or when the copy differs.
+    """
+    stage = stage or (lambda message: None)
+    source = _source_path(using)
+    try:
+        with (
+            maintenance_lock(operation=OPERATION, using=using),
+            _alias(SOURCE_ALIAS, _source_settings(using, source)),
+            _alias(TARGET_ALIAS, _target_settings(target_url)),
+        ):
+            _connect(target_url)
+            with maintenance_lock(operation=OPERATION, using=TARGET_ALIAS):
+                _check_privileges(target_url)
+                with _snapshot():
+                    _check_source(source)
+                    return _move(source, target_url, progress=progress, stage=stage)
+    except MaintenanceBusy as error:
+        raise MoveError(Exit.BUSY, str(error)) from error
+
+
+# -- the databases --------------------------------------------------------------------------------
+
+
+def _source_path(using: str) -> Path:
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        raise MoveError(
+            Exit.NOT_SQLITE_BACKEND,
+            f"The '{using}' database is {connection.vendor}, not SQLite: there is nothing to move. "
+            "Point DATABASE_URL at the SQLite file to move.",
+        )
+    path = database_file(using)
+    if path is None or not path.is_file():
+        raise MoveError(
+            Exit.USAGE,
+            f"The '{using}' database {connection.settings_dict['NAME']} is not an SQLite file that "
+            "exists: there is nothing to move. Point DATABASE_URL at the file.",
+        )
+    journal = hot_journal_path(path)
+    if journal is not None:
+        raise MoveError(
+            Exit.HOT_JOURNAL,
+            f"{journal} holds a write that a killed program left unfinished; the move reads the "
+            "file without writing to it. Run manage.py adopt_legacy_db --recover (SQLite's own "
+            "recovery), then move again.",
+        )
+    return path
+
+
+def _source_settings(using: str, path: Path) -> dict:
+    """The source, read-only (SQLite refuses every write), values as SQLite stores them."""
+    config = dict(connections.settings[using])
+    options = {
+        key: value
+        for key, value in config.get("OPTIONS", {}).items()
+        if key not in ("transaction_mode", "init_command")
+    }
+    # No type detection: the move converts each value with the backend's own converters.
+    config["OPTIONS"] = {**options, "detect_types": 0}
+    config["NAME"] = f"{path.as_uri()}?mode=ro"
+    return config
+
+
+def _target_settings(url: str) -> dict:
+    try:
+        config = database_from_url(url)
+    except Exception as error:  # dj-database-url raises several kinds for a bad URL
+        raise MoveError(Exit.USAGE, f"{url} is not a database URL ({error}).") from error
+    if config["ENGINE"] != POSTGRES_ENGINE:
+        raise MoveError(
+            Exit.USAGE,
+            f"{url} is not a PostgreSQL URL. Give the empty target database as "
+            "postgres://user:password@host:5432/name.",
+        )
+    return config
+
+
+@contextlib.contextmanager
+def _alias(alias: str, config: dict) -> Iterator[None]:
+    configured = connections.configure_settings(
+        {DEFAULT_DB_ALIAS: connections.settings[DEFAULT_DB_ALIAS], alias: config}
+    )
+    connections.settings[alias] = configured[alias]
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            connections[alias].close()
+        with contextlib.suppress(AttributeError, KeyError):
+            del connections[alias]
+        connections.settings.pop(alias, None)
+
+
+def _display(url: str) -> str:
+    """The URL without its password, for messages."""
+    config = database_from_url(url)
+    user = f"{config['USER']}@" if config.get("USER") else ""
+    port = f":{config['PORT']}" if config.get("PORT") else ""
+    return f"postgres://{user}{config.get('HOST') or 'localhost'}{port}/{config['NAME']}"
+
+
+def _connect(url: str) -> None:
+    try:
+        connections[TARGET_ALIAS].ensure_connection()
+    except DatabaseError as error:
+        detail = " ".join(str(error).split()).rstrip(".?")
+        raise MoveError(
+            Exit.UNREACHABLE,
+            f"Cannot connect to {_display(url)}: {detail}. Check that the server runs and accepts "
+            "this user, and that the database exists (CREATE DATABASE); nothing was written.",
+        ) from error
+
+
+def _check_privileges(url: str) -> None:
+    """The schema's CREATE and USAGE privileges, before anything is written."""
+    with connections[TARGET_ALIAS].cursor() as cursor:
+        cursor.execute(
+            "SELECT current_user, current_schema(), current_schema() IS NOT NULL AND "
+            "has_schema_privilege(current_schema(), 'CREATE') AND "
+            "has_schema_privilege(current_schema(), 'USAGE')"
+        )
+        user, schema, allowed = cursor.fetchone()
+    if not allowed:
+        where = f"schema {schema}" if schema else "any schema of its search_path"
+        grant = f"GRANT CREATE, USAGE ON SCHEMA {schema or 'public'} TO {user}"
+        raise MoveError(
+            Exit.NO_PRIVILEGE,
+            f"User {user} may not create tables in {where} of {_display(url)}. Run {grant} (or "
+            "make it the database's owner), then move again; nothing was written.",
+        )
+
+
+@contextlib.contextmanager
+def _snapshot() -> Iterator[None]:
+    """One read transaction of the source: everything read below sees one state of the file."""
+    with transaction.atomic(using=SOURCE_ALIAS):
+        with connections[SOURCE_ALIAS].cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM sqlite_master")  # starts the read transaction
+        yield
+
+
+def _check_source(path: Path) -> None:
+    executor = MigrationExecutor(connections[SOURCE_ALIAS])
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        names = ", ".join(f"{m.app_label}.{m.name}" for m, _ in pending[:SAMPLE_SIZE])
+        raise MoveError(
+            Exit.SOURCE_NOT_READY,
+            f"{path} has migrations to apply ({names}…): the move copies a database at the latest "
+            "schema. Run manage.py migrate (it backs up first), then move again; nothing was "
+            "written.",
+        )
+    report = root_id_report(using=SOURCE_ALIAS)
+    if not report.ok:
+        failed = "; ".join(
+            f"{check.table}: {check.check} ({check.failures}"
+            + (f", first: {', '.join(check.sample_ids)}" if check.sample_ids else "")
+            + ")"
+            for check in report.checks
+            if not check.ok
+        )
+        raise MoveError(
+            Exit.SOURCE_NOT_READY,
+            f"{path} fails {report.failed} root_id checks: {failed}. Run manage.py "
+            "verify_root_ids, repair the rows, then move again; nothing was written.",
+        )
+
+
+# -- the move -------------------------------------------------------------------------------------
+
+
+def _move(source: Path, url: str, *, progress: Progress | None, stage: Stage) -> MoveResult:
+    target = connections[TARGET_ALIAS]
+    occupied = _target_objects()
+    if occupied:
+        return _already_moved(source, url, occupied, stage=stage)
+    try:
+        with transaction.atomic(using=TARGET_ALIAS):
+            stage("Making the schema with the migrations")
+            _migrate_target()
+            with target.cursor() as cursor:
+                # The schema editor made them immediate for this transaction; at commit (checked
+                # below first) they let a table's rows arrive before the rows they point to.
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            tables = _plan(source)
+            _empty(tables)
+            for table in tables:
+                _copy_table(table, progress)
+            stage("Setting the sequences past the copied ids")
+            _reset_sequences(tables)
+            stage("Checking the foreign keys")
+            target.check_constraints()
+            stage("Verifying every table, row and value")
+            moved, root_checks = _verify(tables, url)
+            stage("Committing")
+    except MoveError:
+        raise
+    except DatabaseError as error:
+        raise _database_error(error, url) from error
+    return MoveResult(source=source, target=_display(url), tables=moved, root_checks=root_checks)
+
+
+def _target_objects() -> list[str]:
+    """Tables, views and sequences in the target outside PostgreSQL's own schemas."""
+    with connections[TARGET_ALIAS].cursor() as cursor:
+        cursor.execute(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
+            "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+            "AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%' "
+            "ORDER BY 1"
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+def _already_moved(source: Path, url: str, occupied: list[str], *, stage: Stage) -> MoveResult:
+    """A target holding the verified copy of this source (a run ended after its commit) is
+    verified again and reported; any other content is refused."""
+    refusal = MoveError(
+        Exit.TARGET_NOT_EMPTY,
+        f"{_display(url)} is not empty ({len(occupied)} tables, views or sequences, first: "
+        f"{', '.join(occupied[:SAMPLE_SIZE])}). The move writes only into an empty database: "
+        "create one (CREATE DATABASE name), or drop what is there; nothing was written.",
+    )
+    if not _same_migrations():
+        raise refusal
+    stage("The target holds a copy already: verifying it")
+    try:
+        with transaction.atomic(using=TARGET_ALIAS):
+            with connections[TARGET_ALIAS].cursor() as cursor:
+                cursor.execute("SET TRANSACTION READ ONLY")
+            tables = _plan(source)
+            moved, root_checks = _verify(tables, url)
+    except MoveError as error:
+        raise MoveError(
+            Exit.TARGET_NOT_EMPTY,
+            f"{refusal} It holds a copy that differs from {source}: {error}",
+        ) from error
+    return MoveResult(
+        source=source, target=_display(url), tables=moved, root_checks=root_checks, already=True
+    )
+
+
+def _same_migrations() -> bool:
+    target = MigrationRecorder(connections[TARGET_ALIAS])
+    if not target.has_table():
+        return False
+    applied = MigrationRecorder(connections[SOURCE_ALIAS]).applied_migrations()
+    return set(target.applied_migrations()) == set(applied)
+
+
+def _migrate_target() -> None:
+    """The project's migrations, inside the move's transaction (PostgreSQL's DDL is
+    transactional). Without post_migrate: content types and permissions are copied, ids and
+    all, from the source."""
+    executor = MigrationExecutor(connections[TARGET_ALIAS])
+    with contextlib.redirect_stdout(_Discard()):  # the backfill's report on empty tables
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+class _Discard:
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _plan(source: Path) -> list[_Table]:
+    """The tables to copy, parents before children, each with its columns and key; refuses a
+    source whose tables or columns differ from the schema the migrations made."""
+    target = connections[TARGET_ALIAS]
+    with target.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, a.attname, a.atttypid, t.typname FROM pg_class c "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+            "JOIN pg_type t ON t.oid = a.atttypid "
+            "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') "
+            "ORDER BY c.relname, a.attnum"
+        )
+        columns: dict[str, list[_Column]] = {}
+        for table, name, type_oid, type_name in cursor.fetchall():
+            columns.setdefault(table, []).append(_Column(name, type_oid, type_name))
+        cursor.execute(
+            "SELECT c.relname, a.attname FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indrelid "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "WHERE i.indisprimary AND c.relnamespace = current_schema()::regnamespace "
+            "ORDER BY c.relname, array_position(i.indkey::int2[], a.attnum)"
+        )
+        keys: dict[str, list[str]] = {}
+        for table, name in cursor.fetchall():
+            keys.setdefault(table, []).append(name)
+        cursor.execute(
+            "SELECT DISTINCT c.conrelid::regclass::text, c.confrelid::regclass::text "
+            "FROM pg_constraint c WHERE c.contype = 'f' "
+            "AND c.connamespace = current_schema()::regnamespace"
+        )
+        references = cursor.fetchall()
+    target_tables = {name for name in columns if name not in NOT_COPIED}
+    source_columns = _source_columns()
+    _refuse_schema_difference(source, source_columns, target_tables, columns)
+    missing_keys = sorted(name for name in target_tables if name not in keys)
+    if missing_keys:
+        raise MoveError(
+            Exit.DATABASE_ERROR, f"Tables without a primary key: {', '.join(missing_keys)}."
+        )
+    order = _dependency_order(sorted(target_tables), references)
+    return [_Table(name, tuple(columns[name]), tuple(keys[name])) for name in order]
+
+
+def _empty(tables: list[_Table]) -> None:
+    """Remove what the migrations wrote on the empty target (their own `legacy_repairs` records
+    of the columns they added): the source's history replaces it, ids and all."""
+    with connections[TARGET_ALIAS].cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(_quote(table.name) for table in tables)}")
+
+
+def _source_columns() -> dict[str, list[str]]:
+    with connections[SOURCE_ALIAS].cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' "
+            "ESCAPE '\\' ORDER BY name"
+        )
+        tables = [name for (name,) in cursor.fetchall() if name not in NOT_COPIED]
+        found = {}
+        for table in tables:
+            cursor.execute(f"PRAGMA table_info({_quote(table)})")
+            found[table] = [row[1] for row in cursor.fetchall()]
+    return found
+
+
+def _refuse_schema_difference(
+    source: Path,
+    source_columns: dict[str, list[str]],
+    target_tables: set[str],
+    target_columns: dict[str, list[_Column]],
+) -> None:
+    extra = sorted(set(source_columns) - target_tables)
+    lacking = sorted(target_tables - set(source_columns))
+    differing = sorted(
+        table
+        for table in target_tables & set(source_columns)
+        if set(source_columns[table]) != {column.name for column in target_columns[table]}
+    )
+    if not (extra or lacking or differing):
+        return
+    found = []
+    if extra:
+        found.append(f"tables the schema does not have: {', '.join(extra)}")
+    if lacking:
+        found.append(f"no tables {', '.join(lacking)}")
+    if differing:
+        found.append(f"other columns in {', '.join(differing)}")
+    raise MoveError(
+        Exit.UNSUPPORTED_SCHEMA,
+        f"{source} differs from the schema its migrations describe ({'; '.join(found)}), so "
+        "not everything would move. Move those tables' data into the schema or out of the file, "
+        "then move again; nothing was written.",
+    )
+
+
+def _dependency_order(tables: list[str], references: list[tuple[str, str]]) -> list[str]:
+    """Referenced tables first (depth-first; the goals ↔ session_templates cycle, legal because
+    the foreign keys are checked at commit, is broken in name order)."""
+    depends = {
+        table: sorted({to for frm, to in references if frm == table and to != table})
+        for table in tables
+    }
+    order: list[str] = []
+    state: dict[str, str] = {}
+
+    def visit(table: str) -> None:
+        if state.get(table):
+            return
+        state[table] = "visiting"
+        for parent in depends.get(table, ()):
+            if parent in depends:
+                visit(parent)
+        state[table] = "done"
+        order.append(table)
+
+    for table in tables:
+        visit(table)
+    return order
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+# -- copying and comparing ------------------------------------------------------------------------
+
+
+def _converters(table: _Table) -> list[tuple[int, Callable]]:
+    """(column index, converter) for the columns whose SQLite value needs converting or
+    checking before PostgreSQL holds it; the others are copied as they are."""
+    ops = connections[SOURCE_ALIAS].ops
+    found = []
+    for index, column in enumerate(table.columns):
+        kind = column.type_name
+        if kind == "timestamptz":
+            found.append((index, _checked(ops.convert_datetimefield_value, datetime.datetime)))
+        elif kind == "date":
+            found.append((index, _checked(ops.convert_datefield_value, datetime.date)))
+        elif kind == "bool":
+            found.append((index, _checked(ops.convert_booleanfield_value, bool)))
+        elif kind in ("text", "varchar", "bpchar"):
+            found.append((index, _text))
+        elif kind in ("int2", "int4", "int8"):
+            found.append((index, _integer))
+        elif kind in ("float4", "float8"):
+            found.append((index, _float))
+    return found
+
+
+def _checked(convert: Callable, kind: type) -> Callable:
+    def convert_checked(value):
+        try:
+            converted = convert(value, None, None)
+        except (TypeError, ValueError, AttributeError) as error:
+            raise ValueError(f"{value!r} cannot be read as {kind.__name__}") from error
+        if not isinstance(converted, kind):
+            raise ValueError(f"{value!r} is not a {kind.__name__}")
+        return converted
+
+    return convert_checked
+
+
+def _text(value):
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not text")
+    if "\x00" in value:
+        raise ValueError(f"{value!r} holds a NUL character, which PostgreSQL text cannot hold")
+    return value
+
+
+def _integer(value):
+    if type(value) is not int:
+        raise ValueError(f"{value!r} is not an integer")
+    return value
+
+
+def _float(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{value!r} is not a number")
+    return float(value)
+
+
+def _source_rows(table: _Table) -> Iterator[list]:
+    """The source's rows of `table` in key order, converted, in batches."""
+    names = ", ".join(_quote(column.name) for column in table.columns)
+    order = ", ".join(_quote(name) for name in table.key)
+    converters = _converters(table)
+    key_index = [[column.name for column in table.columns].index(name) for name in table.key]
+    with connections[SOURCE_ALIAS].cursor() as cursor:
+        cursor.execute(f"SELECT {names} FROM {_quote(table.name)} ORDER BY {order}")  # noqa: S608
+        while rows := cursor.fetchmany(BATCH_SIZE):
+            batch = []
+            for row in rows:
+                values = list(row)
+                for index, convert in converters:
+                    value = values[index]
+                    if value is None:
+                        continue
+                    try:
+                        values[index] = convert(value)
+                    except ValueError as error:
+                        key = ", ".join(str(values[i]) for i in key_index)
+                        raise MoveError(
+                            Exit.COPY_DIFFERS,
+                            f"{table.name} row {key}, column {table.columns[index].name}: "
+                            f"{error}. Correct the value in the source, then move again; "
+                            "nothing was written to the target.",
+                        ) from error
+                batch.append(values)
+            yield batch
+
+
+def _count(alias: str, table: str) -> int:
+    with connections[alias].cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {_quote(table)}")  # noqa: S608
+        return cursor.fetchone()[0]
+
+
+def _copy_table(table: _Table, progress: Progress | None) -> None:
+    total = _count(SOURCE_ALIAS, table.name)
+    done = 0
+    if progress:
+        progress(table.name, done, total)
+    names = ", ".join(_quote(column.name) for column in table.columns)
+    sql = f"COPY {_quote(table.name)} ({names}) FROM STDIN"
+    with connections[TARGET_ALIAS].cursor() as cursor, cursor.copy(sql) as copy:
+        for batch in _source_rows(table):
+            _copy_batch(copy, batch)
+            done += len(batch)
+            if progress:
+                progress(table.name, done, total)
+
+
+def _copy_batch(copy, batch: list[list]) -> None:
+    """One batch of rows into the open COPY (a step of its own for the crash harness)."""
+    for row in batch:
+        copy.write_row(row)
+
+
+def _reset_sequences(tables: list[_Table]) -> None:
+    """Every sequence past the largest id copied, and past SQLite's AUTOINCREMENT counter
+    (`sqlite_sequence`), so an id deleted in SQLite is not handed out again."""
+    counters = {}
+    with connections[SOURCE_ALIAS].cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_sequence'")
+        if cursor.fetchone()[0]:
+            cursor.execute("SELECT name, seq FROM sqlite_sequence")
+            counters = dict(cursor.fetchall())
+    with connections[TARGET_ALIAS].cursor() as cursor:
+        for table in tables:
+            for column in table.columns:
+                cursor.execute(
+                    "SELECT pg_get_serial_sequence(%s, %s)", [_quote(table.name), column.name]
+                )
+                (sequence,) = cursor.fetchone()
+                if sequence is None:
+                    continue
+                cursor.execute(
+                    f"SELECT MAX({_quote(column.name)}) FROM {_quote(table.name)}"  # noqa: S608
+                )
+                highest = max(cursor.fetchone()[0] or 0, counters.get(table.name) or 0)
+                cursor.execute(
+                    "SELECT setval(%s, %s, %s)", [sequence, max(highest, 1), highest > 0]
+                )
+
+
+def _target_rows(table: _Table) -> Iterator[tuple]:
+    """The target's rows of `table` in the source's key order (text keys in byte order, as
+    SQLite's BINARY collation sorts them)."""
+    target = connections[TARGET_ALIAS]
+    names = ", ".join(_quote(column.name) for column in table.columns)
+    types = {column.name: column.type_name for column in table.columns}
+    order = ", ".join(
+        _quote(name) + (' COLLATE "C"' if types[name] in ("text", "varchar", "bpchar") else "")
+        for name in table.key
+    )
+    sql = (
+        f"COPY (SELECT {names} FROM {_quote(table.name)} ORDER BY {order}) "  # noqa: S608
+        "TO STDOUT (FORMAT BINARY)"
+    )
+    with target.cursor() as cursor, cursor.copy(sql) as copy:
+        copy.set_types([column.type_oid for column in table.columns])
+        yield from copy.rows()
+
+
+def _verify(tables: list[_Table], url: str) -> tuple[tuple[TableMove, ...], int]:
+    """Counts, then every row and value, then verify_root_ids and the models' indexes and
+    constraints, on the target; MoveError naming the first difference."""
+    moved = []
+    for table in tables:
+        source_rows = _count(SOURCE_ALIAS, table.name)
+        target_rows = _count(TARGET_ALIAS, table.name)
+        if source_rows != target_rows:
+            raise MoveError(
+                Exit.COPY_DIFFERS,
+                f"{table.name}: {source_rows} rows in the source, {target_rows} in "
+                f"{_display(url)}. The copy was rolled back; nothing was written.",
+            )
+        _compare_values(table)
+        moved.append(TableMove(table.name, source_rows, target_rows))
+    report = root_id_report(using=TARGET_ALIAS)
+    if not report.ok:
+        failed = "; ".join(
+            f"{check.table}: {check.check} ({check.failures})"
+            for check in report.checks
+            if not check.ok
+        )
+        raise MoveError(
+            Exit.COPY_DIFFERS,
+            f"verify_root_ids fails on the copy: {failed}. The copy was rolled back; nothing "
+            "was written.",
+        )
+    missing = _missing_declared_objects()
+    if missing:
+        raise MoveError(
+            Exit.COPY_DIFFERS,
+            f"The copy lacks indexes or constraints the models declare: {', '.join(missing)}. "
+            "The copy was rolled back; nothing was written.",
+        )
+    return tuple(moved), len(report.checks)
+
+
+def _compare_values(table: _Table) -> None:
+    # Closed before a difference is raised: an open COPY holds the connection, and the rollback
+    # that follows would wait for it.
+    with contextlib.closing(_target_rows(table)) as target_rows:
+        for batch in _source_rows(table):
+            for expected in batch:
+                found = next(target_rows)
+                if tuple(expected) != found:
+                    raise _difference(table, expected, found)
+
+
+def _difference(table: _Table, expected: list, found: tuple) -> MoveError:
+    names = [column.name for column in table.columns]
+    key = ", ".join(str(expected[names.index(name)]) for name in table.key)
+    for name, want, got in zip(names, expected, found, strict=True):
+        if want != got:
+            return MoveError(
+                Exit.COPY_DIFFERS,
+                f"{table.name} row {key}, column {name}: the source holds {want!r}, the copy "
+                f"{got!r}. The copy was rolled back; nothing was written.",
+            )
+    return MoveError(
+        Exit.COPY_DIFFERS,
+        f"{table.name}: the copy's row {found!r} stands where the source has row {key}. The "
+        "copy was rolled back; nothing was written.",
+    )
+
+
+def _missing_declared_objects() -> list[str]:
+    from django.apps import apps
+
+    target = connections[TARGET_ALIAS]
+    missing = []
+    with target.cursor() as cursor:
+        for model in apps.get_models():
+            if model._meta.proxy or not model._meta.managed:
+                continue
+            present = set(target.introspection.get_constraints(cursor, model._meta.db_table))
+            for declared in (*model._meta.indexes, *model._meta.constraints):
+                if declared.name not in present:
+                    missing.append(f"{model._meta.db_table}.{declared.name}")
+    return missing
+
+
+def _database_error(error: DatabaseError, url: str) -> MoveError:
+    detail = " ".join(str(error).split())
+    cause = getattr(error, "__cause__", None)
+    if type(cause).__name__ == "InsufficientPrivilege":
+        return MoveError(
+            Exit.NO_PRIVILEGE,
+            f"{_display(url)} refused the move: {detail}. Grant the privilege, then move again; "
+            "the copy was rolled back, nothing was written.",
+        )
+    return MoveError(
+        Exit.DATABASE_ERROR,
+        f"{_display(url)} refused the move: {detail}. The copy was rolled back; nothing was "
+        "written.",
+    )

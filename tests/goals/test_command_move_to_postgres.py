@@ -1,0 +1,375 @@
+"""move_to_postgres: generated legacy files and a lived-in database move with every value equal;
+each refusal leaves the target empty and the source unchanged."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from io import StringIO
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+import pytest
+from django.apps import apps
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connections
+
+from goals.models import Goal, LegacyRepair
+from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.backups import backups_list
+from goals_project.maintenance.locking import ADVISORY_KEY, maintenance_lock
+from tests.conftest import file_sha256
+from tests.goals.admin_used import PASSWORD
+
+pytestmark = pytest.mark.postgresql_only
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGET = "moved"
+
+
+def _server_url(database: str = "postgres", user: str | None = None) -> str:
+    """A URL on the test run's PostgreSQL server (the cluster DATABASE_URL names)."""
+    config = connections.settings["default"]
+    credentials = quote(user or config["USER"] or "")
+    if config["PASSWORD"] and user is None:
+        credentials += f":{quote(config['PASSWORD'])}"
+    host = config["HOST"] or "localhost"
+    port = f":{config['PORT']}" if config["PORT"] else ""
+    return f"postgres://{credentials}@{host}{port}/{database}"
+
+
+@pytest.fixture
+def target() -> Iterator[str]:
+    """An empty database of its own on the server; its name."""
+    name = f"move_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(_server_url(), autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with psycopg.connect(_server_url(), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def _registered(name: str) -> Iterator[str]:
+    """The target as a Django alias, to read it as the app would."""
+    config = connections.configure_settings(
+        {
+            "default": connections.settings["default"],
+            TARGET: {**connections.settings["default"], "NAME": name, "TEST": {}},
+        }
+    )
+    connections.settings[TARGET] = config[TARGET]
+    try:
+        yield TARGET
+    finally:
+        connections[TARGET].close()
+        del connections[TARGET]
+        connections.settings.pop(TARGET, None)
+
+
+def _objects(name: str) -> list[str]:
+    """What the target holds outside PostgreSQL's own schemas."""
+    with psycopg.connect(_server_url(name)) as connection:
+        return [
+            row[0]
+            for row in connection.execute(
+                "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', "
+                "'information_schema') AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1"
+            )
+        ]
+
+
+def _move(alias: str, name: str, *args: str, url: str | None = None) -> str:
+    out = StringIO()
+    call_command("move_to_postgres", url or _server_url(name), *args, database=alias, stdout=out)
+    return out.getvalue()
+
+
+def _refused(alias: str, name: str, *, url: str | None = None) -> CommandError:
+    with pytest.raises(CommandError) as raised:
+        _move(alias, name, url=url)
+    return raised.value
+
+
+def _rows(model, alias: str) -> list[tuple]:
+    """Every row of a model's table as the app reads it, in a stable order."""
+    fields = [field.attname for field in model._meta.concrete_fields]
+    rows = model._base_manager.using(alias).values_list(*fields)
+    return sorted(rows, key=lambda row: tuple(str(value) for value in row))
+
+
+def _assert_same_data(source: str, target: str) -> None:
+    """Each table of each model reads the same, value by value, through Django on both."""
+    compared = 0
+    for model in apps.get_models(include_auto_created=True):
+        if model._meta.proxy or not model._meta.managed:
+            continue
+        assert _rows(model, target) == _rows(model, source), model._meta.db_table
+        compared += 1
+    assert compared >= 20
+
+
+def _migrate(alias: str) -> None:
+    call_command("migrate", database=alias, no_backup=True, verbosity=0, stdout=StringIO())
+    connections[alias].close()
+
+
+def _checkpoint(path: Path) -> None:
+    """The file alone holds the database (its -wal folded in), so its hash covers all of it."""
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+
+
+@pytest.mark.parametrize("variant", ["dev", "prod", "script_migrated"])
+def test_a_legacy_file_is_migrated_with_its_backup_then_moved_with_every_value_equal(
+    variant, make_legacy_db, legacy_database, target
+):
+    """A legacy file goes through migrate (a verified backup first), then every table moves
+    with each value equal and verify_root_ids passing on the target."""
+    path = make_legacy_db(variant)
+    with legacy_database(path) as alias:
+        output = _move(alias, target)
+        assert "has migrations to apply: migrating it first" in output
+        assert re.search(r"^  metric_values +(\d+) +\1$", output, re.MULTILINE)  # the summary
+        assert f"/{target} now holds every row of {path}" in output
+        backups = backups_list(using=alias)
+        assert backups and backups[0].verified
+        with _registered(target) as moved:
+            _assert_same_data(alias, moved)
+            call_command("verify_root_ids", database=moved, stdout=StringIO())
+            counts = {t: Goal.all_objects.using(a).count() for t, a in (("s", alias), ("t", moved))}
+            assert counts["s"] == counts["t"] > 0
+
+
+def test_a_database_the_admin_was_used_on_moves_with_logins_owners_history_and_bin(
+    make_legacy_db, legacy_database, target
+):
+    """Users with their password hashes, owners, deleted and restored rows, log entries and
+    sessions move; sequences continue past the copied ids, and the source file is unchanged."""
+    path = make_legacy_db("dev")
+    with legacy_database(path) as alias:
+        _migrate(alias)
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from tests.goals.admin_used import use; use()",
+        ],
+        cwd=ROOT,
+        env={**_environment(), "DATABASE_URL": f"sqlite:///{path}"},
+        check=True,
+        capture_output=True,
+    )
+    with legacy_database(path) as alias:
+        # The highest repair record removed: SQLite's counter stays past it, so must PostgreSQL's.
+        highest = LegacyRepair.objects.using(alias).order_by("-id").first()
+        LegacyRepair.objects.using(alias).filter(pk=highest.pk).delete()
+        connections[alias].close()
+        _checkpoint(path)
+        before = file_sha256(path)
+        _move(alias, target)
+        assert file_sha256(path) == before
+        with _registered(target) as moved:
+            _assert_same_data(alias, moved)
+            users = get_user_model().objects.using(moved)
+            assert users.get(username="admin").check_password(PASSWORD)
+            assert users.get(username="coach").groups.get().permissions.exists()
+            assert Goal.all_objects.using(moved).filter(owner__username="coach").count() == 1
+            assert Goal.deleted_objects.using(moved).exists()
+            assert LogEntry.objects.using(moved).count() == 2
+            assert connections[moved].introspection.table_names()  # reachable
+            assert (
+                apps.get_model("sessions", "Session").objects.using(moved).count()
+                == apps.get_model("sessions", "Session").objects.using(alias).count()
+                == 1
+            )
+            new_user = get_user_model().objects.db_manager(moved).create_user("later")
+            assert new_user.pk > users.exclude(pk=new_user.pk).order_by("-pk").first().pk
+            repair = LegacyRepair.objects.using(moved).create(
+                table_name="goals", row_id="x", column_name="name", reason="test", migration="t"
+            )
+            assert repair.pk > highest.pk
+            call_command("verify_root_ids", database=moved, stdout=StringIO())
+
+
+def _environment() -> dict[str, str]:
+    import os
+
+    return {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+
+
+@pytest.fixture
+def migrated(make_legacy_db, legacy_database):
+    """A migrated dev file, registered as the `legacy` alias, with its hash."""
+    path = make_legacy_db("dev")
+    with legacy_database(path) as alias:
+        _migrate(alias)
+        _checkpoint(path)
+        yield alias, path, file_sha256(path)
+
+
+def test_running_again_after_a_finished_move_verifies_the_copy_and_succeeds(migrated, target):
+    """A move that ended after its commit: the rerun finds the verified copy and says so."""
+    alias, path, sha = migrated
+    _move(alias, target)
+    output = _move(alias, target)
+    assert f"/{target} already held every row of {path}" in output
+    assert file_sha256(path) == sha
+
+
+def test_it_speaks_like_the_other_commands_quiet_result_and_progress(migrated, target):
+    """-v0 prints nothing, -v1 the result on stdout, -v2 also its steps and rows on stderr
+    (goals_project.bases.progress, as tests/goals/test_command_output.py checks the others)."""
+    alias, _, _ = migrated
+    runs = {}
+    for verbosity in (2, 0, 1):  # the copy at -v2, then reruns that verify it
+        out, err = StringIO(), StringIO()
+        call_command(
+            "move_to_postgres",
+            _server_url(target),
+            database=alias,
+            verbosity=verbosity,
+            stdout=out,
+            stderr=err,
+        )
+        runs[verbosity] = (out.getvalue(), err.getvalue())
+    assert runs[0] == ("", "")
+    assert "every row of" in runs[1][0]
+    assert runs[1][1] == ""
+    assert "now holds every row of" in runs[2][0]
+    assert "  Verifying every table, row and value" in runs[2][1]
+    assert re.search(r"^  goals: \d+/\d+ rows$", runs[2][1], re.MULTILINE)
+    assert "rows\n" not in runs[2][0].replace("rows in", "")
+
+
+def test_a_target_that_is_not_empty_is_refused_and_left_as_it_was(migrated, target):
+    """Exit 25, naming what is there; nothing of ours is written."""
+    alias, path, sha = migrated
+    with psycopg.connect(_server_url(target), autocommit=True) as connection:
+        connection.execute("CREATE TABLE notes (body text)")
+    error = _refused(alias, target)
+    assert error.returncode == Exit.TARGET_NOT_EMPTY
+    assert f"/{target} is not empty (1 tables, views or sequences, first: public.notes)" in str(
+        error
+    )
+    assert _objects(target) == ["public.notes"]
+    assert file_sha256(path) == sha
+
+
+def test_a_target_holding_a_copy_of_a_changed_source_is_refused(migrated, target):
+    """A copy that no longer matches the source is not taken for the finished move."""
+    alias, path, _ = migrated
+    _move(alias, target)
+    connection = sqlite3.connect(path)
+    connection.execute(
+        "UPDATE goals SET name = name || ' (changed)' WHERE id = (SELECT MIN(id) FROM goals)"
+    )
+    connection.commit()
+    connection.close()
+    error = _refused(alias, target)
+    assert error.returncode == Exit.TARGET_NOT_EMPTY
+    assert "It holds a copy that differs from" in str(error)
+    assert "goals row " in str(error) and "column name" in str(error)
+
+
+def test_an_unreachable_server_is_refused(migrated):
+    """Exit 26 with the server's answer."""
+    alias, path, sha = migrated
+    error = _refused(alias, "none", url="postgres://postgres@127.0.0.1:1/none")
+    assert error.returncode == Exit.UNREACHABLE
+    assert str(error).startswith("Cannot connect to postgres://postgres@127.0.0.1:1/none: ")
+    assert file_sha256(path) == sha
+
+
+def test_a_user_without_create_privilege_is_refused_and_the_target_stays_empty(migrated, target):
+    """Exit 27 with the GRANT to run; nothing is written."""
+    alias, _, _ = migrated
+    with psycopg.connect(_server_url(), autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_roles WHERE rolname = 'fractal_mover'")
+        if exists.fetchone() is None:
+            connection.execute("CREATE ROLE fractal_mover LOGIN")
+    error = _refused(alias, target, url=_server_url(target, user="fractal_mover"))
+    assert error.returncode == Exit.NO_PRIVILEGE
+    assert "User fractal_mover may not create tables in schema public" in str(error)
+    assert "GRANT CREATE, USAGE ON SCHEMA public TO fractal_mover" in str(error)
+    assert _objects(target) == []
+
+
+def test_a_source_failing_verify_root_ids_is_refused(make_legacy_db, legacy_database, target):
+    """Exit 28 naming the failed check; the target stays empty, the source unchanged."""
+    path = make_legacy_db("dev")
+    with legacy_database(path) as alias:
+        _migrate(alias)
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA foreign_keys = OFF")
+    connection.execute("PRAGMA ignore_check_constraints = ON")
+    (value_id,) = connection.execute("SELECT MIN(id) FROM metric_values").fetchone()
+    connection.execute(
+        "UPDATE metric_values SET root_id = (SELECT id FROM goals WHERE id = root_id AND "
+        "id <> metric_values.root_id LIMIT 1) WHERE id = ?",
+        [value_id],
+    )
+    connection.commit()
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+    sha = file_sha256(path)
+    with legacy_database(path) as alias:
+        error = _refused(alias, target)
+    assert error.returncode == Exit.SOURCE_NOT_READY
+    assert "metric_values: agrees with its instance's root (1, first: " in str(error)
+    assert _objects(target) == []
+    assert file_sha256(path) == sha
+
+
+def test_a_value_postgresql_cannot_hold_rolls_the_copy_back_naming_it(
+    make_legacy_db, legacy_database, target
+):
+    """A NUL character in text: exit 29 naming table, row and column; the target stays empty."""
+    path = make_legacy_db("dev")
+    with legacy_database(path) as alias:
+        _migrate(alias)
+    connection = sqlite3.connect(path)
+    (goal_id,) = connection.execute("SELECT MIN(id) FROM goals").fetchone()
+    connection.execute(
+        "UPDATE goals SET description = 'a' || char(0) || 'b' WHERE id = ?", [goal_id]
+    )
+    connection.commit()
+    connection.close()
+    with legacy_database(path) as alias:
+        error = _refused(alias, target)
+    assert error.returncode == Exit.COPY_DIFFERS
+    assert f"goals row {goal_id}, column description: 'a\\x00b' holds a NUL character" in str(error)
+    assert _objects(target) == []
+
+
+def test_another_maintenance_job_on_the_source_is_refused(migrated, target):
+    """Exit 11 while migrate or restore_db holds the source's lock."""
+    alias, _, _ = migrated
+    with maintenance_lock(operation="restore_db", using=alias):
+        error = _refused(alias, target)
+    assert error.returncode == Exit.BUSY
+    assert "is busy: restore_db (pid " in str(error)
+    assert _objects(target) == []
+
+
+def test_another_maintenance_job_on_the_target_is_refused(migrated, target):
+    """Exit 11 while another job holds the target's advisory lock."""
+    alias, _, _ = migrated
+    with psycopg.connect(_server_url(target), autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_KEY])
+        error = _refused(alias, target)
+    assert error.returncode == Exit.BUSY
+    assert _objects(target) == []
