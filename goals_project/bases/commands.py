@@ -1,8 +1,11 @@
-"""What the project's management commands share: --database, and their exit statuses in --help."""
+"""What the project's management commands share: --database, --json, and their exit statuses in
+--help."""
 
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import asdict, is_dataclass
 from functools import partial
 
 from django.core.management.base import CommandError, DjangoHelpFormatter
@@ -44,3 +47,19 @@ def add_database_argument(parser, what: str) -> None:
         choices=tuple(connections),
         help=f"Database alias {what} (default: %(default)s).",
     )
+
+
+def add_json_argument(parser, what: str) -> None:
+    """`--json`: the command's answer as one JSON document on stdout, at any verbosity."""
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help=f"Print {what} as one JSON document on stdout, for scripts (at any verbosity).",
+    )
+
+
+def json_document(payload) -> str:
+    """The text --json prints: a dataclass as its fields; paths, times and enums as text."""
+    if is_dataclass(payload) and not isinstance(payload, type):
+        payload = asdict(payload)
+    return json.dumps(payload, indent=2, default=str) + "\n"

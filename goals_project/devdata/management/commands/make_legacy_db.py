@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from goals_project.bases.commands import ExitStatusesInHelp
+from goals_project.bases.commands import ExitStatusesInHelp, add_json_argument, json_document
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Reporter
 from goals_project.devdata.generator import (
@@ -73,9 +72,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
         parser.add_argument(
             "--overwrite", action="store_true", help="Replace the file if it already exists."
         )
-        parser.add_argument(
-            "--json", action="store_true", help="Print what was written as JSON for machines."
-        )
+        add_json_argument(parser, "what was written")
 
     def handle(self, *args, **options) -> None:
         reporter = Reporter.of(self, options)
@@ -97,7 +94,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
         if options["json"]:
             payload = asdict(result)
             payload["path"] = str(result.path)
-            self.stdout.write(json.dumps(payload, indent=2))
+            self.stdout.write(json_document(payload), ending="")
         else:
             self._render(result, reporter)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 
-from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
+from goals_project.bases.commands import (
+    ExitStatusesInHelp,
+    add_database_argument,
+    add_json_argument,
+    json_document,
+)
 from goals_project.bases.exit_codes import ADOPTION
 from goals_project.bases.progress import Reporter
 from goals_project.maintenance.legacy.adoption import (
@@ -41,9 +44,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
             help="Only let SQLite roll back a write that a killed program left unfinished in "
             "the file's -journal, then stop (adoption and migrate do this first anyway).",
         )
-        parser.add_argument(
-            "--json", action="store_true", help="Print the result as JSON for machines."
-        )
+        add_json_argument(parser, "the result")
 
     def handle(self, *args, **options) -> None:
         reporter = Reporter.of(self, options)
@@ -61,7 +62,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
         except LegacyDbError as error:
             raise CommandError(str(error), returncode=int(error.problem)) from error
         if options["json"]:
-            self.stdout.write(json.dumps(_as_dict(result), indent=2))
+            self.stdout.write(json_document(_as_dict(result)), ending="")
         else:
             self._render(result, reporter, checking=options["check"])
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
+from goals_project.bases.commands import (
+    ExitStatusesInHelp,
+    add_database_argument,
+    add_json_argument,
+    json_document,
+)
 from goals_project.bases.exit_codes import BACKUP
 from goals_project.bases.progress import Reporter
 from goals_project.maintenance.backups import BackupError, backup_create
@@ -34,9 +37,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
             type=int,
             help="Keep only the newest N verified backups (the newest is never deleted).",
         )
-        parser.add_argument(
-            "--json", action="store_true", help="Print the verified backup as JSON for scripts."
-        )
+        add_json_argument(parser, "the verified backup")
 
     def handle(self, *args, **options) -> None:
         reporter = Reporter.of(self, options)
@@ -50,7 +51,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
         except BackupError as error:
             raise CommandError(str(error), returncode=error.code) from error
         if options["json"]:
-            self.stdout.write(json.dumps(asdict(backup), indent=2, default=str))
+            self.stdout.write(json_document(backup), ending="")
             return
         total = sum(backup.row_counts.values())
         reporter.result(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
+from goals_project.bases.commands import (
+    ExitStatusesInHelp,
+    add_database_argument,
+    add_json_argument,
+    json_document,
+)
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Reporter
 from goals_project.maintenance.backups import backup_dir, backups_list
@@ -32,7 +36,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
     def add_arguments(self, parser) -> None:
         add_database_argument(parser, "whose backups to list")
         parser.add_argument("--dir", type=Path, help="Backup folder to list.")
-        parser.add_argument("--json", action="store_true", help="Print JSON for machines.")
+        add_json_argument(parser, "the backups")
 
     def handle(self, *args, **options) -> None:
         reporter = Reporter.of(self, options)
@@ -41,7 +45,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
         backups = backups_list(using=options["database"], directory=options["dir"])
         if options["json"]:
             payload = [dict(asdict(b), path=str(b.path)) for b in backups]
-            self.stdout.write(json.dumps(payload, indent=2))
+            self.stdout.write(json_document(payload), ending="")
             return
         if not backups:
             reporter.result("No backups yet (manage.py backup_db takes one).")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
+from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument, json_document
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Reporter
 from goals_project.maintenance.backfill_preview import PredictedRepair
@@ -46,8 +45,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
         report = migration_readiness(using=options["database"], step=reporter.step)
         as_json = options["json"] or options["format"] == "json"
         if as_json:
-            text = json.dumps({"ready": report.ready, **asdict(report)}, indent=2, default=str)
-            text += "\n"
+            text = json_document({"ready": report.ready, **asdict(report)})
         else:
             lines = _render(report, markdown=options["format"] == "markdown")
             text = "\n".join(lines) + "\n"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
+from goals_project.bases.commands import (
+    ExitStatusesInHelp,
+    add_database_argument,
+    add_json_argument,
+    json_document,
+)
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Reporter
 from goals_project.maintenance.verification import RootIdReport, root_id_report
@@ -24,9 +28,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
 
     def add_arguments(self, parser) -> None:
         add_database_argument(parser, "to verify")
-        parser.add_argument(
-            "--json", action="store_true", help="Print the checks as JSON for machines."
-        )
+        add_json_argument(parser, "the checks")
 
     def handle(self, *args, **options) -> None:
         if options["database"] not in connections:
@@ -66,4 +68,4 @@ class Command(ExitStatusesInHelp, BaseCommand):
             "failed": report.failed,
             "checks": [dict(asdict(check), ok=check.ok) for check in report.checks],
         }
-        self.stdout.write(json.dumps(payload, indent=2))
+        self.stdout.write(json_document(payload), ending="")
