@@ -25,7 +25,7 @@ from django.core.management.base import CommandError
 from django.db import migrations
 from django.utils import timezone
 
-from goals.roots import PARENTLESS_TYPES, GoalType
+from goals.roots import PARENTLESS_TYPES, ROOT_TABLES, GoalType
 from goals_project.bases.progress import current_reporter
 from goals_project.maintenance.backward_safety import (
     CREATED,
@@ -857,20 +857,10 @@ class Backfill:
     def drop_recovery_root_if_unused(self) -> None:
         used = sum(
             self.rows(
-                f"SELECT COUNT(*) FROM {self.t(key)} WHERE root_id = %s AND id <> %s",
+                f"SELECT COUNT(*) FROM {self.quote(table)} WHERE root_id = %s AND id <> %s",
                 (self.recovery_id, self.recovery_id),
             )[0][0]
-            for key in (
-                "goals",
-                "groups",
-                "activities",
-                "metrics",
-                "splits",
-                "templates",
-                "instances",
-                "values",
-                "programs",
-            )
+            for table in ROOT_TABLES
         )
         if used:
             self.say(f"'{RECOVERY_NAME}' ({self.recovery_id}) holds {used} row(s)", warning=True)
