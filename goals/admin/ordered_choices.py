@@ -27,8 +27,11 @@ class OrderedSelects(forms.Widget):
     def value_omitted_from_data(self, data, files, name) -> bool:
         return name not in data
 
+    def format_value(self, value) -> list[str]:
+        return [str(pk) for pk in value or []]
+
     def render(self, name, value, attrs=None, renderer=None):
-        chosen = list(value or [])
+        chosen = self.format_value(value)
         selects = []
         for position, current in enumerate([*chosen, *[""] * BLANK_SELECTS], start=1):
             options = format_html_join(

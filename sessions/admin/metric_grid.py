@@ -9,6 +9,7 @@ and splits can be touched.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from django import forms
@@ -108,7 +109,10 @@ class MetricGridWidget(forms.Widget):
     def cells(self) -> list[Cell]:
         return [cell for line in self.lines for cell in line.cells]
 
-    def value_from_datadict(self, data, files, name) -> dict[str, str]:
+    def value_from_datadict(self, data, files, name) -> dict[str, str] | None:
+        # None when the form came without the grid: the values stay as they are.
+        if self.value_omitted_from_data(data, files, name):
+            return None
         return {cell.key: data.get(f"{name}-{cell.key}", "") for cell in self.cells()}
 
     def value_omitted_from_data(self, data, files, name) -> bool:
@@ -151,7 +155,8 @@ class MetricGridField(forms.Field):
         super().__init__(required=False, **kwargs)
 
     def clean(self, value):
-        value = value or {}
+        if value is None:
+            return {}
         cleaned, errors = {}, []
         for line in self.widget.lines:
             for cell in line.cells:
@@ -160,14 +165,19 @@ class MetricGridField(forms.Field):
                     cleaned[cell.key] = None
                     continue
                 try:
-                    cleaned[cell.key] = float(text)
+                    number = float(text)
                 except ValueError:
+                    number = math.nan
+                if not math.isfinite(number):
                     errors.append(f"{line.label}: “{value.get(cell.key)}” is not a number.")
+                cleaned[cell.key] = number
         if errors:
             raise ValidationError(errors)
         return cleaned
 
     def has_changed(self, initial, data) -> bool:
+        if data is None:
+            return False
         try:
             typed = self.clean(data)
         except ValidationError:
@@ -220,7 +230,9 @@ class ActivityInstanceForm(LiveChoicesForm):
         typed = self.cleaned_data.get("metric_values") or {}
         entries = []
         for cell in self.fields["metric_values"].widget.cells():
-            value = typed.get(cell.key)
+            if cell.key not in typed:
+                continue
+            value = typed[cell.key]
             if cell.value is not None:
                 if value != cell.value.value:
                     entries.append(MetricEntry(value=value, value_id=cell.value.pk))
