@@ -8,9 +8,9 @@ is what `root_id` on every table is for. The index each one is meant to use is n
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncWeek
 
 from goals.models import Goal, GoalType, MetricDefinition
@@ -19,22 +19,47 @@ from sessions.models import ActivityInstance, MetricValue
 
 @dataclass(frozen=True)
 class WeekCount:
-    """Practice sessions started in the week beginning `week`."""
+    """Practice sessions started in the week beginning on Monday `week`, and their seconds."""
 
-    week: datetime
+    week: date
     sessions: int
+    seconds: int = 0
 
 
-def practice_sessions_per_week(*, root_id: str) -> list[WeekCount]:
-    """Sessions per week of the fractal, oldest first (idx_goals_practice_sessions)."""
+def practice_sessions_per_week(*, root_id: str, until: date | None = None) -> list[WeekCount]:
+    """Sessions and practice time per week of the fractal, oldest first: every week from the
+    first session's to the last one's (or to `until`'s), weeks without sessions as zeros
+    (idx_goals_practice_sessions)."""
     rows = (
         Goal.objects.filter(root_id=root_id, type=GoalType.PRACTICE_SESSION)
         .annotate(week=TruncWeek("created_at"))
         .values("week")
-        .annotate(sessions=Count("id"))
+        .annotate(sessions=Count("id"), seconds=Sum("total_duration_seconds"))
         .order_by("week")
     )
-    return [WeekCount(row["week"], row["sessions"]) for row in rows]
+    # Weeks by local date: a week is 7 days, not 168 hours, across a change of clocks.
+    found = {
+        row["week"].date(): WeekCount(row["week"].date(), row["sessions"], row["seconds"] or 0)
+        for row in rows
+    }
+    if not found:
+        return []
+    week, last = min(found), max(found)
+    if until is not None:
+        last = max(last, until - timedelta(days=until.weekday()))
+    weeks = []
+    while week <= last:
+        weeks.append(found.get(week, WeekCount(week, 0, 0)))
+        week += timedelta(weeks=1)
+    return weeks
+
+
+def practice_session_timed_activities(*, session_id: str) -> QuerySet:
+    """The session's live activities that carry a time or a duration: the ones its start, end
+    and total follow (services.practice_session_times_sync)."""
+    return ActivityInstance.objects.filter(practice_session_id=session_id).filter(
+        Q(time_start__isnull=False) | Q(duration_seconds__isnull=False)
+    )
 
 
 def practice_time_total(*, root_id: str) -> int:
@@ -96,3 +121,24 @@ def goal_progress(*, root_id: str) -> dict[str, int]:
         .order_by("type")
     )
     return {row["type"]: row["completed"] for row in rows}
+
+
+@dataclass(frozen=True)
+class GoalCompletion:
+    """Of a goal type's live goals in a fractal, how many are done."""
+
+    type: str
+    done: int
+    total: int
+
+
+def goal_completion(*, root_id: str) -> list[GoalCompletion]:
+    """Done of total live goals of the fractal per type, in the tree's order of types
+    (idx_goals_root_type)."""
+    rows = (
+        Goal.objects.filter(root_id=root_id)
+        .values("type")
+        .annotate(done=Count("id", filter=Q(completed=True)), total=Count("id"))
+    )
+    found = {row["type"]: GoalCompletion(row["type"], row["done"], row["total"]) for row in rows}
+    return [found[goal_type] for goal_type in GoalType.values if goal_type in found]

@@ -1,27 +1,33 @@
-"""Writes on session data: purging an activity instance, timers, sessions from templates.
+"""Writes on session data: purging an activity instance, timers and the session times they
+set, metric values typed on the session page, sessions from templates.
 
 A goal's delete, restore, purge and move (which take session data along) are goals.services'."""
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from goals.models import (
     ActivityDefinition,
     Goal,
     GoalType,
+    MetricDefinition,
     PracticeSessionGoal,
     SessionTemplate,
+    SplitDefinition,
 )
 from goals_project.bases.services import CascadeResult, row_purge
+from sessions import selectors
 from sessions.models import (
     ActivityInstance,
     MetricValue,
 )
+from sessions.models.activity_instance import moment_label, seconds_between
 
 
 def activity_instance_purge(*, instance: ActivityInstance) -> CascadeResult:
@@ -32,24 +38,31 @@ def activity_instance_purge(*, instance: ActivityInstance) -> CascadeResult:
 
 
 def activity_timer_start(*, instance: ActivityInstance) -> ActivityInstance:
-    """Start timing an activity; refused when it was started already."""
-    now = timezone.now()
-    started = ActivityInstance.objects.filter(pk=instance.pk, time_start__isnull=True).update(
-        time_start=now, time_stop=None, duration_seconds=None, updated_at=now
-    )
-    if not started:
-        instance.refresh_from_db(fields=["time_start", "deleted_at"])
-        if instance.deleted_at is not None:
-            raise ValidationError(f"'{instance}' is deleted: restore it before timing it.")
-        raise ValidationError(
-            f"The timer of '{instance}' was already started at {_moment(instance.time_start)}."
+    """Start timing an activity; refused when it was started already. The session's times
+    follow (practice_session_times_sync)."""
+    # Whole seconds: the admin's time inputs show no fractions, so a row saved from a form keeps
+    # the very times (and duration) its timer set.
+    now = timezone.now().replace(microsecond=0)
+    with transaction.atomic():
+        started = ActivityInstance.objects.filter(pk=instance.pk, time_start__isnull=True).update(
+            time_start=now, time_stop=None, duration_seconds=None, updated_at=now
         )
+        if not started:
+            instance.refresh_from_db(fields=["time_start", "deleted_at"])
+            if instance.deleted_at is not None:
+                raise ValidationError(f"'{instance}' is deleted: restore it before timing it.")
+            raise ValidationError(
+                f"The timer of '{instance}' was already started at "
+                f"{moment_label(instance.time_start)}."
+            )
+        practice_session_times_sync(session_id=instance.practice_session_id)
     instance.refresh_from_db(fields=["time_start", "time_stop", "duration_seconds", "updated_at"])
     return instance
 
 
 def activity_timer_stop(*, instance: ActivityInstance) -> ActivityInstance:
-    """Stop a running timer: time_stop and duration_seconds are set together."""
+    """Stop a running timer: time_stop and duration_seconds are set together, and the session's
+    times follow (practice_session_times_sync)."""
     instance.refresh_from_db(fields=["time_start", "time_stop", "deleted_at"])
     if instance.deleted_at is not None:
         raise ValidationError(f"'{instance}' is deleted: restore it before timing it.")
@@ -57,52 +70,112 @@ def activity_timer_stop(*, instance: ActivityInstance) -> ActivityInstance:
         raise ValidationError(f"The timer of '{instance}' has not been started.")
     if instance.time_stop is not None:
         raise ValidationError(
-            f"The timer of '{instance}' was already stopped at {_moment(instance.time_stop)}."
+            f"The timer of '{instance}' was already stopped at {moment_label(instance.time_stop)}."
         )
-    now = max(timezone.now(), instance.time_start)
-    # The condition makes a second stop racing this one change nothing.
-    stopped = ActivityInstance.objects.filter(
-        pk=instance.pk, time_start=instance.time_start, time_stop__isnull=True
-    ).update(
-        time_stop=now,
-        duration_seconds=int((now - instance.time_start).total_seconds()),
-        updated_at=now,
-    )
-    if not stopped:
-        raise ValidationError(f"The timer of '{instance}' was stopped meanwhile.")
+    now = max(timezone.now().replace(microsecond=0), instance.time_start)
+    with transaction.atomic():
+        # The condition makes a second stop racing this one change nothing.
+        stopped = ActivityInstance.objects.filter(
+            pk=instance.pk, time_start=instance.time_start, time_stop__isnull=True
+        ).update(
+            time_stop=now,
+            duration_seconds=seconds_between(instance.time_start, now),
+            updated_at=now,
+        )
+        if not stopped:
+            raise ValidationError(f"The timer of '{instance}' was stopped meanwhile.")
+        practice_session_times_sync(session_id=instance.practice_session_id)
     instance.refresh_from_db(fields=["time_start", "time_stop", "duration_seconds", "updated_at"])
     return instance
 
 
-def _moment(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+def practice_session_times_sync(*, session_id: str) -> None:
+    """The session's start, end and total follow its live activities' times.
+
+    Start is the earliest timer start, end the latest stop (none while a timer runs), total the
+    sum of the activities' durations. A session none of whose activities has a time or a
+    duration keeps the times entered on it by hand. Called after every change of an activity's
+    times: the timers, and times edited on the session or activity page.
+    """
+    timed = selectors.practice_session_timed_activities(session_id=session_id)
+    figures = timed.aggregate(
+        timed=Count("id"),
+        start=Min("time_start"),
+        stop=Max("time_stop"),
+        running=Count("id", filter=Q(time_start__isnull=False, time_stop__isnull=True)),
+        total=Sum("duration_seconds"),
+    )
+    if not figures["timed"]:
+        return
+    times = {"total_duration_seconds": figures["total"] or 0}
+    if figures["start"] is not None:  # legacy activities may carry a duration only
+        times["session_start"] = figures["start"]
+        times["session_end"] = None if figures["running"] else figures["stop"]
+    Goal.all_objects.filter(pk=session_id).update(**times, updated_at=timezone.now())
+
+
+@dataclass(frozen=True)
+class MetricEntry:
+    """One value typed on the session page: an existing value (`value_id`) changed, or emptied
+    to delete it; or a new value of a metric (and split) of the activity."""
+
+    value: float | None
+    value_id: str | None = None
+    metric_definition_id: str | None = None
+    split_definition_id: str | None = None
+
+
+def activity_metric_values_record(
+    *, instance: ActivityInstance, entries: list[MetricEntry]
+) -> None:
+    """Record the values typed for one activity: changed values saved, emptied ones deleted,
+    new ones created. Only the instance's own values and its activity's metrics and splits are
+    accepted."""
+    own = {value.pk: value for value in MetricValue.objects.filter(activity_instance=instance)}
+    metrics = set(
+        MetricDefinition.objects.filter(activity_id=instance.activity_definition_id).values_list(
+            "pk", flat=True
+        )
+    )
+    splits = set(
+        SplitDefinition.objects.filter(activity_id=instance.activity_definition_id).values_list(
+            "pk", flat=True
+        )
+    )
+    with transaction.atomic():
+        for entry in entries:
+            if entry.value_id is not None:
+                value = own.get(entry.value_id)
+                if value is None:
+                    raise ValidationError("A metric value of another activity cannot be changed.")
+                if entry.value is None:
+                    value.delete()
+                elif entry.value != value.value:
+                    value.value = entry.value
+                    value.save(update_fields=["value"])
+                continue
+            if entry.value is None:
+                continue
+            if entry.metric_definition_id not in metrics or (
+                entry.split_definition_id is not None and entry.split_definition_id not in splits
+            ):
+                raise ValidationError(
+                    f"'{instance.activity_definition}' has no such metric or split: reload the "
+                    "page and enter the value again."
+                )
+            value = MetricValue(
+                activity_instance=instance,
+                metric_definition_id=entry.metric_definition_id,
+                split_definition_id=entry.split_definition_id,
+                value=entry.value,
+            )
+            value.full_clean(exclude={"root"})  # root is derived on save
+            value.save()
 
 
 def template_activity_ids(template: SessionTemplate) -> list[str]:
-    """The activity definition ids a template lists, in order.
-
-    `template_data` is JSON text: `{"activities": [id, ...]}`, items also as `{"activity_id": id}`.
-    """
-    try:
-        data = json.loads(template.template_data or "{}")
-    except ValueError as error:
-        raise ValidationError(
-            f"Template '{template}' has invalid JSON in template_data ({error}); fix it first."
-        ) from error
-    items = data.get("activities", []) if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise ValidationError(
-            f"Template '{template}' has no list of activities in template_data; expected "
-            '{"activities": [activity ids]}.'
-        )
-    ids = []
-    for item in items:
-        if isinstance(item, dict):
-            item = item.get("activity_id") or item.get("id")
-        if not isinstance(item, str):
-            raise ValidationError(f"Template '{template}' lists an activity that is not an id.")
-        ids.append(item)
-    return ids
+    """The activity definition ids a template lists, in order (SessionTemplate.activity_ids)."""
+    return template.activity_ids()
 
 
 def practice_session_create_from_template(

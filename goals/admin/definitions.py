@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
-from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
 
 from goals.admin.filters import FractalListFilter
+from goals.admin.ordered_choices import OrderedChoiceField
 from goals.models import (
     ActivityDefinition,
     ActivityGroup,
@@ -80,26 +81,72 @@ class SplitDefinitionAdmin(DefinitionAdmin):
 
 
 class SessionTemplateForm(LiveChoicesForm):
-    def clean_template_data(self) -> str:
-        text = self.cleaned_data["template_data"]
-        try:
-            data = json.loads(text)
-        except ValueError as error:
-            raise forms.ValidationError(
-                f'Not valid JSON ({error}). Expected {{"activities": [activity ids]}}.'
-            ) from error
-        if not isinstance(data, dict) or not isinstance(data.get("activities", []), list):
-            raise forms.ValidationError('Expected {"activities": [activity ids]}.')
-        return text
+    """A template's activities are picked from its fractal's list, in order; the form writes
+    them into `template_data` (`{"activities": [ids]}`), keeping its other keys."""
+
+    activities = OrderedChoiceField(
+        required=False,
+        label_of=lambda activity: f"{activity.root.name}: {activity.name}",
+        help_text="In the order the session does them; pick in a blank box to add one, empty "
+        "a box to drop one.",
+    )
+    # Set by the admin for the request: the activities the user may pick.
+    activity_choices: models.QuerySet | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        current: list[str] = []
+        if not self.instance._state.adding:
+            try:
+                current = self.instance.activity_ids()
+            except ValidationError as error:
+                self.fields[
+                    "activities"
+                ].help_text = (
+                    f"{' '.join(error.messages)} Picking activities here replaces that list."
+                )
+        self.initial["activities"] = current
+        choices = self.activity_choices
+        if choices is None:
+            choices = ActivityDefinition.all_objects.none()
+        # Live activities, and those already listed even if deleted since.
+        self.fields["activities"].queryset = (
+            choices.filter(Q(deleted_at__isnull=True) | Q(pk__in=current))
+            .select_related("root")
+            .order_by("root__name", "name")
+        )
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        root = cleaned.get("root") or getattr(self.instance, "root", None)
+        others = [a.name for a in cleaned.get("activities", []) if root and a.root_id != root.pk]
+        if others:
+            self.add_error(
+                "activities",
+                f"{', '.join(others)}: not an activity of {root.name}. Pick the template's "
+                "fractal's activities.",
+            )
+        return cleaned
+
+    def save(self, commit=True):
+        if "activities" in self.changed_data:
+            self.instance.set_activity_ids([a.pk for a in self.cleaned_data["activities"]])
+        return super().save(commit=commit)
 
 
 @admin.register(SessionTemplate)
 class SessionTemplateAdmin(DefinitionAdmin):
     form = SessionTemplateForm
+    fields = ("name", "root", "description", "activities")
     list_display = ("name", "fractal", "created_at", "new_session")
     list_filter = (FractalListFilter,)
     search_fields = ("name", "description")
     autocomplete_fields = ("root",)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.activity_choices = self.related_scope(request, ActivityDefinition)
+        return form
 
     @admin.display(description="practice session")
     def new_session(self, obj) -> str:

@@ -6,6 +6,9 @@ imports and migration dependencies pointing one way (`sessions` → `goals`).
 
 from __future__ import annotations
 
+import json
+
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from goals.models.activity import unique_live_name
@@ -38,3 +41,47 @@ class SessionTemplate(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model
 
     def __str__(self) -> str:
         return self.name
+
+    def activity_ids(self) -> list[str]:
+        """The activity definition ids the template lists, in order.
+
+        `template_data` is JSON text: `{"activities": [id, ...]}`, items also as
+        `{"activity_id": id}`.
+        """
+        data = self._data()
+        items = data.get("activities", [])
+        if not isinstance(items, list):
+            raise ValidationError(
+                f"Template '{self}' has no list of activities in template_data; expected "
+                '{"activities": [activity ids]}.'
+            )
+        ids = []
+        for item in items:
+            if isinstance(item, dict):
+                item = item.get("activity_id") or item.get("id")
+            if not isinstance(item, str):
+                raise ValidationError(f"Template '{self}' lists an activity that is not an id.")
+            ids.append(item)
+        return ids
+
+    def set_activity_ids(self, ids: list[str]) -> None:
+        """Write the activities' ids into `template_data`, keeping its other keys."""
+        try:
+            data = self._data()
+        except ValidationError:
+            data = {}
+        self.template_data = json.dumps({**data, "activities": list(ids)})
+
+    def _data(self) -> dict:
+        try:
+            data = json.loads(self.template_data or "{}")
+        except ValueError as error:
+            raise ValidationError(
+                f"Template '{self}' has invalid JSON in template_data ({error}); fix it first."
+            ) from error
+        if not isinstance(data, dict):
+            raise ValidationError(
+                f"Template '{self}' has no list of activities in template_data; expected "
+                '{"activities": [activity ids]}.'
+            )
+        return data

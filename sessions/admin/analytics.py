@@ -1,4 +1,5 @@
-"""The fractal page with its analytics: sessions per week, practice time and a metric's series.
+"""The fractal page with its analytics: sessions and practice time per week, goals done of
+total, and a metric's series.
 
 The session data's own reading of a fractal, added to goals' fractal admin by registering a
 subclass of it in its place.
@@ -10,11 +11,14 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from goals.admin.goals import FractalAdmin
 from goals.models import Fractal, GoalType
 from sessions import selectors
+from sessions.admin import charts
+from sessions.admin.display import duration_label
 
 
 class FractalWithAnalyticsAdmin(FractalAdmin):
@@ -36,7 +40,8 @@ class FractalWithAnalyticsAdmin(FractalAdmin):
         return format_html('<a href="{}">Analytics</a>', url)
 
     def analytics_view(self, request, object_id):
-        """Sessions per week, total practice time and one metric's series, all by root_id."""
+        """Sessions and practice time per week, goals done of total and one metric's series,
+        all read by root_id."""
         fractal = self.get_object(request, object_id)
         if not self.has_view_permission(request, fractal):
             raise PermissionDenied
@@ -48,41 +53,30 @@ class FractalWithAnalyticsAdmin(FractalAdmin):
             if chosen
             else []
         )
-        weeks = selectors.practice_sessions_per_week(root_id=fractal.pk)
-        seconds = selectors.practice_time_total(root_id=fractal.pk)
+        weeks = selectors.practice_sessions_per_week(root_id=fractal.pk, until=timezone.localdate())
         context = {
             **self.admin_site.each_context(request),
             "title": f"Analytics of {fractal.name}",
             "opts": self.opts,
             "fractal": fractal,
-            "weeks": weeks,
-            "most_sessions": max((week.sessions for week in weeks), default=1),
+            "weeks": [(week.week, week.sessions, duration_label(week.seconds)) for week in weeks],
             "total_sessions": sum(week.sessions for week in weeks),
-            "practice_time": f"{seconds // 3600} h {seconds % 3600 // 60} min",
-            "progress": {
-                GoalType(goal_type).label: count
-                for goal_type, count in selectors.goal_progress(root_id=fractal.pk).items()
-            },
+            "practice_time": duration_label(selectors.practice_time_total(root_id=fractal.pk)),
+            "completion": [
+                (GoalType(row.type).label, row.done, row.total)
+                for row in selectors.goal_completion(root_id=fractal.pk)
+            ],
+            "sessions_chart": charts.sessions_per_week_chart(weeks) if weeks else "",
+            "time_chart": charts.practice_time_per_week_chart(weeks) if weeks else "",
             "metrics": metrics,
             "chosen": chosen,
             "series": series,
-            "chart_points": _chart_points([value for _, value in series]),
+            "metric_chart": charts.metric_chart(series, name=chosen.name, unit=chosen.unit)
+            if series
+            else "",
         }
         return TemplateResponse(request, "admin/practice_sessions/analytics.html", context)
 
 
 admin.site.unregister(Fractal)
 admin.site.register(Fractal, FractalWithAnalyticsAdmin)
-
-
-def _chart_points(values: list[float], width: int = 600, height: int = 160) -> str:
-    """SVG polyline points for a series, scaled to the chart."""
-    if not values:
-        return ""
-    low, high = min(values), max(values)
-    span = (high - low) or 1
-    step = width / max(len(values) - 1, 1)
-    return " ".join(
-        f"{index * step:.1f},{height - (value - low) / span * height:.1f}"
-        for index, value in enumerate(values)
-    )

@@ -6,15 +6,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from goals.admin.filters import FractalListFilter
-from goals.admin.goals import GoalServicesMixin
+from goals.admin.goals import GoalForm, GoalServicesMixin
 from goals.models import (
     ActivityDefinition,
     Goal,
@@ -24,33 +24,27 @@ from goals.models import (
     SessionTemplate,
 )
 from goals_project.bases.admin import OwnedAdminMixin, SoftDeleteAdminMixin
+from sessions import selectors
+from sessions.admin.display import duration_label, json_as_html
+from sessions.admin.metric_grid import ActivityInstanceForm, metric_grid_prefetches
 from sessions.models import ActivityInstance, MetricValue
 from sessions.services import (
     activity_instance_purge,
     activity_timer_start,
     activity_timer_stop,
     practice_session_create_from_template,
+    practice_session_times_sync,
 )
 
-
-def metric_values_prefetch() -> Prefetch:
-    # select_related, not the definitions' live manager: values of deleted definitions still show.
-    return Prefetch(
-        "metric_values",
-        queryset=MetricValue.objects.select_related("metric_definition").order_by("created_at"),
-    )
+# Both change pages: the activity table scrolls on a phone, running timers count, and Enter in
+# a field saves instead of pressing the first timer button.
+CHANGE_FORM_TEMPLATE = "admin/practice_sessions/change_form.html"
+TIMER_FIELD = "_timer"
 
 
-def metric_summary(instance: ActivityInstance) -> str:
-    values = [
-        (value.metric_definition.name, f"{value.value:g}", value.metric_definition.unit)
-        for value in instance.metric_values.all()
-    ]
-    return format_html_join(", ", "{} {} {}", values) or "-"
-
-
-def timer_buttons(instance: ActivityInstance, *, back: str) -> str:
-    """Submit buttons that post to the timer view (formaction), so they work inside any form."""
+def timer_buttons(instance: ActivityInstance, *, value_prefix: str = "") -> str:
+    """A button that saves the page's form and then starts or stops the timer (the admin's
+    response_change runs it), or the duration once stopped; the elapsed time while running."""
     if instance._state.adding or instance.deleted_at is not None:
         return "-"
     if instance.time_start is None:
@@ -58,31 +52,76 @@ def timer_buttons(instance: ActivityInstance, *, back: str) -> str:
     elif instance.time_stop is None:
         action, label = "stop", "Stop timer"
     else:
-        return f"{instance.duration_seconds} s"
-    url = reverse("admin:practice_sessions_activityinstance_timer", args=[instance.pk, action])
-    return format_html(
-        '<button type="submit" class="button" formaction="{}?next={}" formnovalidate>{}</button>',
-        url,
-        back,
+        return duration_label(instance.duration_seconds)
+    button = format_html(
+        '<button type="submit" class="button" name="{}" value="{}{}">{}</button>',
+        TIMER_FIELD,
+        value_prefix,
+        action,
         label,
     )
+    if action == "start":
+        return button
+    elapsed = int((timezone.now() - instance.time_start).total_seconds())
+    return format_html(
+        '{} <span class="timer-elapsed" data-started="{}" title="running since {}">{}</span>',
+        button,
+        instance.time_start.isoformat(),
+        timezone.localtime(instance.time_start).strftime("%H:%M:%S"),
+        duration_label(max(elapsed, 0)),
+    )
+
+
+class TimerButtonsMixin:
+    """Timer buttons submit the change form with a named value (`_timer`): what was typed is
+    saved first, then the timer runs, and the page comes back."""
+
+    def timer_target(self, request, obj) -> tuple[ActivityInstance, str] | None:
+        raise NotImplementedError
+
+    def response_change(self, request, obj):
+        if TIMER_FIELD not in request.POST:
+            return super().response_change(request, obj)
+        target = self.timer_target(request, obj)
+        if target is None:
+            self.message_user(request, "That activity is not in this session.", messages.ERROR)
+        else:
+            run_timer(self, request, *target)
+        return HttpResponseRedirect(request.get_full_path())
+
+
+def run_timer(model_admin, request, instance: ActivityInstance, action: str) -> bool:
+    """Start or stop one activity's timer and say what happened."""
+    if action not in {"start", "stop"}:
+        raise PermissionDenied
+    service = activity_timer_start if action == "start" else activity_timer_stop
+    try:
+        service(instance=instance)
+    except ValidationError as error:
+        model_admin.message_user(request, " ".join(error.messages), messages.ERROR)
+        return False
+    verb = "Started" if action == "start" else "Stopped"
+    model_admin.message_user(request, f"{verb} the timer of “{instance}”.", messages.SUCCESS)
+    return True
 
 
 class ActivityInstanceInline(OwnedAdminMixin, admin.TabularInline):
     model = ActivityInstance
+    form = ActivityInstanceForm
     fk_name = "practice_session"
     include_deleted = False
+    # What is used while practising first: on a phone the rest is a scroll away.
     fields = (
         "activity_definition",
-        "sort_order",
+        "metric_values",
+        "timer",
         "time_start",
         "time_stop",
-        "duration_seconds",
+        "duration",
         "completed",
-        "metrics",
-        "timer",
+        "sort_order",
     )
-    readonly_fields = ("metrics", "timer")
+    readonly_fields = ("timer", "duration")
     autocomplete_fields = ("activity_definition",)
     show_change_link = True
     extra = 0
@@ -92,7 +131,7 @@ class ActivityInstanceInline(OwnedAdminMixin, admin.TabularInline):
             super()
             .get_queryset(request)
             .select_related("activity_definition", "practice_session")
-            .prefetch_related(metric_values_prefetch())
+            .prefetch_related(*metric_grid_prefetches())
             .order_by("sort_order", "created_at")
         )
 
@@ -104,16 +143,13 @@ class ActivityInstanceInline(OwnedAdminMixin, admin.TabularInline):
         ).distinct()
         return {"activity_definition": dict(activities.values_list("pk", "name"))}
 
-    @admin.display(description="metric values")
-    def metrics(self, obj) -> str:
-        return "-" if obj._state.adding else metric_summary(obj)
+    @admin.display(description="duration")
+    def duration(self, obj) -> str:
+        return duration_label(obj.duration_seconds)
 
     @admin.display(description="timer")
     def timer(self, obj) -> str:
-        if obj._state.adding:
-            return "-"
-        back = reverse("admin:goals_practicesession_change", args=[obj.practice_session_id])
-        return timer_buttons(obj, back=back)
+        return "-" if obj._state.adding else timer_buttons(obj, value_prefix=f"{obj.pk}:")
 
 
 class FromTemplateForm(forms.Form):
@@ -124,36 +160,92 @@ class FromTemplateForm(forms.Form):
     name = forms.CharField(required=False, help_text="Default: the template's name.")
 
 
+class PracticeSessionForm(GoalForm):
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        start, end = cleaned.get("session_start"), cleaned.get("session_end")
+        if start and end and end < start:
+            self.add_error(
+                "session_end",
+                f"The session ends ({end:%Y-%m-%d %H:%M}) before it starts "
+                f"({start:%Y-%m-%d %H:%M}). Enter an end at or after the start.",
+            )
+        return cleaned
+
+
 @admin.register(PracticeSession)
 class PracticeSessionAdmin(
-    GoalServicesMixin, SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin
+    TimerButtonsMixin, GoalServicesMixin, SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin
 ):
-    list_display = (
-        "name",
-        "parent",
-        "fractal",
-        "session_start",
-        "total_duration_seconds",
-        "deleted_at",
-    )
+    form = PracticeSessionForm
+    change_form_template = CHANGE_FORM_TEMPLATE
+    list_display = ("name", "parent", "fractal", "session_start", "total_time", "deleted_at")
     list_filter = (FractalListFilter, "completed")
     list_select_related = ("root", "parent")
     search_fields = ("name", "description")
     autocomplete_fields = ("parent", "template")
-    fields = (
-        "name",
-        "parent",
-        "template",
-        "description",
-        "session_start",
-        "session_end",
-        "total_duration_seconds",
-        "completed",
-        "session_data",
-    )
+    readonly_fields = ("total_time", "session_data_shown")
     inlines = (ActivityInstanceInline,)
     ordering = ("-created_at",)
     show_full_result_count = False
+
+    def get_fieldsets(self, request, obj=None):
+        # Timed activities set the session's times (services.practice_session_times_sync).
+        timed = (
+            obj is not None
+            and selectors.practice_session_timed_activities(session_id=obj.pk).exists()
+        )
+        times = ("session_start", "session_end", "total_time")
+        if not timed:
+            times = ("session_start", "session_end", "total_duration_seconds")
+        return [
+            (None, {"fields": ("name", "parent", "template", "description", "completed")}),
+            (
+                "Times",
+                {
+                    "fields": times,
+                    "description": "Set by the activities' timers."
+                    if timed
+                    else "Start an activity's timer below, or enter the times here.",
+                },
+            ),
+            ("Session data", {"fields": ("session_data_shown", "session_data")}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if (
+            obj is not None
+            and selectors.practice_session_timed_activities(session_id=obj.pk).exists()
+        ):
+            fields += ["session_start", "session_end"]
+        return fields
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "total_duration_seconds" and field is not None:
+            field.label = "Total duration (seconds)"
+        if db_field.name == "session_data" and field is not None:
+            field.label = "Session data (JSON)"
+            field.widget.attrs["rows"] = 3
+        return field
+
+    @admin.display(description="total time", ordering="total_duration_seconds")
+    def total_time(self, obj) -> str:
+        return duration_label(obj.total_duration_seconds)
+
+    @admin.display(description="session data")
+    def session_data_shown(self, obj) -> str:
+        return json_as_html(obj.session_data)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        practice_session_times_sync(session_id=form.instance.pk)
+
+    def timer_target(self, request, obj):
+        instance_id, _, action = request.POST[TIMER_FIELD].partition(":")
+        instance = ActivityInstance.objects.filter(pk=instance_id, practice_session=obj).first()
+        return None if instance is None else (instance, action)
 
     def get_urls(self):
         return [
@@ -170,7 +262,8 @@ class PracticeSessionAdmin(
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = FromTemplateForm(
-            request.POST or None, initial={"template": request.GET.get("template")}
+            request.POST or None,
+            initial={"template": request.GET.get("template"), "parent": request.GET.get("parent")},
         )
         form.fields["template"].queryset = self.related_scope(request, SessionTemplate).filter(
             deleted_at__isnull=True
@@ -233,14 +326,17 @@ class MetricValueInline(OwnedAdminMixin, admin.TabularInline):
 
 
 @admin.register(ActivityInstance)
-class ActivityInstanceAdmin(SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin):
+class ActivityInstanceAdmin(
+    TimerButtonsMixin, SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin
+):
+    change_form_template = CHANGE_FORM_TEMPLATE
     list_display = (
         "activity_definition",
         "practice_session",
         "fractal",
         "time_start",
         "time_stop",
-        "duration_seconds",
+        "duration",
         "completed",
         "deleted_at",
     )
@@ -252,15 +348,15 @@ class ActivityInstanceAdmin(SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAd
         "practice_session",
         "activity_definition",
         "sort_order",
+        "timer",
         "time_start",
         "time_stop",
-        "duration_seconds",
+        "duration",
         "completed",
         "notes",
         "data",
-        "timer",
     )
-    readonly_fields = ("timer",)
+    readonly_fields = ("timer", "duration")
     inlines = (MetricValueInline,)
     actions = ["start_timer", "stop_timer", "restore_selected", "purge_selected"]
     ordering = ("-created_at",)
@@ -269,10 +365,23 @@ class ActivityInstanceAdmin(SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAd
     def purge_service(self, obj):
         return activity_instance_purge(instance=obj)
 
+    @admin.display(description="duration", ordering="duration_seconds")
+    def duration(self, obj) -> str:
+        return duration_label(obj.duration_seconds)
+
     @admin.display(description="timer")
     def timer(self, obj) -> str:
-        back = reverse("admin:practice_sessions_activityinstance_change", args=[obj.pk])
-        return timer_buttons(obj, back=back)
+        return timer_buttons(obj)
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        # The session's times follow its activities', the former session's too after a move.
+        sessions = {obj.practice_session_id, form.initial.get("practice_session")} - {None}
+        for session_id in sessions:
+            practice_session_times_sync(session_id=session_id)
+
+    def timer_target(self, request, obj):
+        return obj, request.POST[TIMER_FIELD]
 
     def get_urls(self):
         return [
@@ -291,42 +400,60 @@ class ActivityInstanceAdmin(SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAd
         instance = self.get_object(request, object_id)
         if action not in {"start", "stop"} or not self.has_change_permission(request, instance):
             raise PermissionDenied
-        self._run_timer(request, instance, action)
+        run_timer(self, request, instance, action)
         back = request.GET.get("next", "")
         if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
             back = reverse("admin:practice_sessions_activityinstance_change", args=[instance.pk])
         return HttpResponseRedirect(back)
 
-    def _run_timer(self, request, instance, action: str) -> bool:
-        service = activity_timer_start if action == "start" else activity_timer_stop
-        try:
-            service(instance=instance)
-        except ValidationError as error:
-            self.message_user(request, " ".join(error.messages), messages.ERROR)
-            return False
-        verb = "Started" if action == "start" else "Stopped"
-        self.message_user(request, f"{verb} the timer of “{instance}”.", messages.SUCCESS)
-        return True
-
     @admin.action(description="Start the timer of selected activities", permissions=["change"])
     def start_timer(self, request, queryset):
         for instance in queryset.filter(deleted_at__isnull=True):
-            self._run_timer(request, instance, "start")
+            run_timer(self, request, instance, "start")
 
     @admin.action(description="Stop the timer of selected activities", permissions=["change"])
     def stop_timer(self, request, queryset):
         for instance in queryset.filter(deleted_at__isnull=True):
-            self._run_timer(request, instance, "stop")
+            run_timer(self, request, instance, "stop")
 
 
 @admin.register(MetricValue)
 class MetricValueAdmin(OwnedAdminMixin, admin.ModelAdmin):
-    list_display = ("metric_definition", "value", "activity_instance", "created_at")
+    list_display = ("__str__", "metric", "value_with_unit", "activity", "session", "created_at")
     list_filter = (FractalListFilter,)
-    list_select_related = ("metric_definition", "activity_instance")
-    search_fields = ("metric_definition__name",)
+    # Everything the row's title and columns name, in the list's one query.
+    list_select_related = (
+        "metric_definition",
+        "split_definition",
+        "activity_instance__activity_definition",
+        "activity_instance__practice_session",
+    )
+    search_fields = (
+        "metric_definition__name",
+        "activity_instance__activity_definition__name",
+        "activity_instance__practice_session__name",
+    )
     # Instances are the biggest table after metric values: a raw id, labelled within scope.
     raw_id_fields = ("activity_instance",)
     autocomplete_fields = ("metric_definition", "split_definition")
     ordering = ("-created_at",)
     show_full_result_count = False
+
+    @admin.display(description="metric", ordering="metric_definition__name")
+    def metric(self, obj) -> str:
+        split = f" · {obj.split_definition.name}" if obj.split_definition else ""
+        return f"{obj.metric_definition.name}{split}"
+
+    @admin.display(description="value", ordering="value")
+    def value_with_unit(self, obj) -> str:
+        return f"{obj.value:g} {obj.metric_definition.unit}"
+
+    @admin.display(description="activity")
+    def activity(self, obj) -> str:
+        return obj.activity_instance.activity_definition.name
+
+    @admin.display(description="practice session")
+    def session(self, obj):
+        session = obj.activity_instance.practice_session
+        url = reverse("admin:goals_practicesession_change", args=[session.pk])
+        return format_html('<a href="{}">{}</a>', url, session.name)

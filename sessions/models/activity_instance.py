@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 from goals.models.fields import legacy_id_field
 from goals.roots import root_constraints
 from goals_project.bases.models import RootedModel, SoftDeleteMixin, TimestampMixin
+
+
+def seconds_between(start: datetime, stop: datetime) -> int:
+    """A timer's duration: whole seconds from its start to its stop."""
+    return int((stop - start).total_seconds())
 
 
 class ActivityInstance(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
@@ -72,6 +81,24 @@ class ActivityInstance(RootedModel, TimestampMixin, SoftDeleteMixin, models.Mode
     def __str__(self) -> str:
         return f"{self.activity_definition} in {self.practice_session}"
 
+    def clean(self) -> None:
+        """Times entered by hand: a stop before the start is refused in words, and the duration
+        follows the start and stop (none while the timer runs)."""
+        if self.time_start is None:
+            return
+        if self.time_stop is None:
+            self.duration_seconds = None
+            return
+        if self.time_stop < self.time_start:
+            stop, start = moment_label(self.time_stop), moment_label(self.time_start)
+            raise ValidationError(
+                {
+                    "time_stop": f"The stop time ({stop}) is before the start time ({start}). "
+                    "Enter a stop at or after the start."
+                }
+            )
+        self.duration_seconds = seconds_between(self.time_start, self.time_stop)
+
 
 class MetricValue(RootedModel, TimestampMixin, models.Model):
     """A measured value of a metric for an activity instance, optionally for one split."""
@@ -122,4 +149,19 @@ class MetricValue(RootedModel, TimestampMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.metric_definition_id} = {self.value}"
+        """What was measured, on what and when: "Squat: weight 93.45 kg (Session 3)".
+
+        Lists select metric_definition and activity_instance's definition and session with the
+        rows (MetricValueAdmin.list_select_related)."""
+        if self.activity_instance_id is None or self.metric_definition_id is None:
+            return "New metric value"
+        instance = self.activity_instance
+        return (
+            f"{instance.activity_definition.name}: {self.metric_definition.name} "
+            f"{self.value:g} {self.metric_definition.unit} ({instance.practice_session.name})"
+        )
+
+
+def moment_label(value: datetime) -> str:
+    """A moment as people read it, in the local time zone: 2026-03-01 10:00:00."""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")

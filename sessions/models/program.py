@@ -103,4 +103,5 @@ class ScheduledSession(models.Model):
         db_table = "scheduled_sessions"
 
     def __str__(self) -> str:
-        return f"{self.session_template_id} on {self.day_id}"
+        template = self.session_template.name if self.session_template else "A session"
+        return f"{template} on {self.day}"

@@ -43,13 +43,17 @@ def test_the_fractal_list_holds_roots_of_every_root_type_and_nothing_else(admin_
 
 
 def test_a_long_term_root_has_its_analytics_page(alice):
-    """The analytics of a long-term root count its completed goals and only its owner sees it."""
+    """The analytics of a long-term root count its goals done of total; only its owner sees it."""
     root = long_term_fractal("Alice marathon", owner=alice.user)
     url = reverse("admin:goals_fractal_analytics", args=[root.pk])
     response = alice.client.get(url)
     assert response.status_code == 200
     assert response.context["fractal"] == root
-    assert response.context["progress"] == {"Short-term goal": 1}
+    assert response.context["completion"] == [
+        ("Long-term goal", 0, 1),
+        ("Mid-term goal", 0, 1),
+        ("Short-term goal", 1, 1),
+    ]
     assert "Analytics of Alice marathon" in response.content.decode()
     bob = make_world(staff_user("bob"), "Bob")
     assert bob.client.get(url).status_code == 404

@@ -77,7 +77,7 @@ INVALID_CHANGES = {
         "admin:goals_practicesession_change",
         "session",
         {**_at("session_start", START), **_at("session_end", EARLIER)},
-        "Constraint “goals_session_end_after_start” is violated.",
+        "before it starts",
     ),
     "session of negative duration": (
         "admin:goals_practicesession_change",
@@ -92,19 +92,25 @@ INVALID_CHANGES = {
             **_at("activity_instances-0-time_start", START),
             **_at("activity_instances-0-time_stop", EARLIER),
         },
-        "Constraint “activity_instances_stop_after_start” is violated.",
+        "is before the start time",
     ),
     "activity stopped before it started": (
         "admin:practice_sessions_activityinstance_change",
         "instance",
         {**_at("time_start", START), **_at("time_stop", EARLIER)},
-        "Constraint “activity_instances_stop_after_start” is violated.",
+        "is before the start time",
     ),
-    "activity of negative duration": (
-        "admin:practice_sessions_activityinstance_change",
-        "instance",
-        {"duration_seconds": "-5"},
-        "Constraint “activity_instances_duration_not_negative” is violated.",
+    "metric value typed on the session page not a number": (
+        "admin:goals_practicesession_change",
+        "session",
+        {"activity_instances-0-metric_values-v-{value}": "heavy"},
+        "“heavy” is not a number.",
+    ),
+    "metric value typed on the session page beyond a float": (
+        "admin:goals_practicesession_change",
+        "session",
+        {"activity_instances-0-metric_values-v-{value}": "1e999"},
+        "“1e999” is not a number.",
     ),
     "metric value not a number": (
         "admin:practice_sessions_metricvalue_change",
@@ -142,11 +148,11 @@ INVALID_CHANGES = {
         {"session_data": "[1, 2"},
         "Not valid JSON (Expecting",
     ),
-    "template data not JSON": (
+    "template activity unknown": (
         "admin:goals_sessiontemplate_change",
         "template",
-        {"template_data": "{not json"},
-        "Not valid JSON (Expecting property name enclosed in double quotes",
+        {"activities": "no-such-activity"},
+        "Select a valid choice: one of the picked rows is not available.",
     ),
 }
 
@@ -160,6 +166,7 @@ def test_invalid_change_is_answered_with_an_error_and_saves_nothing(case, alice,
     data = form_data(admin_client.get(url))
     rows = [alice.short, alice.session, alice.instance, alice.value, alice.template]
     before = [model_to_dict(type(row)._base_manager.get(pk=row.pk)) for row in rows]
+    changes = {name.format(value=alice.value.pk): value for name, value in changes.items()}
     response = admin_client.post(url, {**data, **changes})
     assert response.status_code == 200
     assert message in response.content.decode()

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from goals.models import Goal, GoalType, SessionTemplate
 from goals.services import goal_delete
-from sessions.models import ActivityInstance
+from sessions.models import ActivityInstance, MetricValue
 
 pytestmark = pytest.mark.django_db
 
@@ -222,3 +222,39 @@ def test_view_on_site_answers_alike_for_another_owners_row_and_a_random_id(alice
     made_up = alice.client.get(f"/admin/r/{content_type.pk}/{random_id}/")
     assert foreign.status_code == 404
     _same_answer(foreign, made_up, ids=(bob.short.pk, random_id))
+
+
+def test_the_session_pages_metric_inputs_reach_only_its_own_values(alice, bob):
+    """Inputs named after another owner's metric value or metric, posted with alice's session
+    form, change and create nothing: the grid reads only the cells it rendered."""
+    prefix = "activity_instances-0-metric_values"
+    response = alice.client.post(
+        reverse("admin:goals_practicesession_change", args=[alice.session.pk]),
+        {
+            "name": "Alice session",
+            "parent": alice.short.pk,
+            "activity_instances-TOTAL_FORMS": "1",
+            "activity_instances-INITIAL_FORMS": "1",
+            "activity_instances-0-id": alice.instance.pk,
+            "activity_instances-0-practice_session": alice.session.pk,
+            "activity_instances-0-activity_definition": alice.activity.pk,
+            "activity_instances-0-sort_order": "0",
+            f"{prefix}-v-{alice.value.pk}": "42.5",
+            f"{prefix}-v-{bob.value.pk}": "1",
+            f"{prefix}-n-{bob.metric.pk}-": "2",
+        },
+    )
+    assert response.status_code == 302
+    assert MetricValue.objects.get(pk=bob.value.pk).value == 42.5
+    assert MetricValue.objects.filter(metric_definition=bob.metric).count() == 1
+
+
+def test_the_template_picker_and_the_analytics_name_no_other_owner(alice, bob):
+    """The template's activity selects offer own activities only; the analytics page of another
+    owner's fractal is not found."""
+    page = alice.client.get(
+        reverse("admin:goals_sessiontemplate_change", args=[alice.template.pk])
+    ).content.decode()
+    assert "Alice squat" in page and "Bob" not in page
+    url = reverse("admin:goals_fractal_analytics", args=[bob.fractal.pk])
+    assert alice.client.get(url, {"metric": bob.metric.pk}).status_code == 404

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import time_machine
 from django.urls import reverse
 
 from goals.models import Goal, GoalType, PracticeSessionGoal, SessionTemplate
 from sessions.models import ActivityInstance
+from tests.factories import ActivityDefinitionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +68,8 @@ def test_the_session_page_shows_activities_with_metric_values_and_timer(alice):
         reverse("admin:goals_practicesession_change", args=[alice.session.pk])
     ).content.decode()
     assert "Alice squat" in page
-    assert "Alice weight 42.5 kg" in page
+    assert "Alice weight (kg)" in page
+    assert f'name="activity_instances-0-metric_values-v-{alice.value.pk}" value="42.5"' in page
     assert "Start timer" in page
 
 
@@ -110,23 +114,55 @@ def test_a_template_with_invalid_json_is_refused_with_a_message(alice):
     assert Goal.all_objects.filter(type=GoalType.PRACTICE_SESSION).count() == sessions
 
 
-def test_the_template_form_rejects_invalid_json(alice):
-    """Saving a template with data that is not JSON is a form error, not a 500."""
+def test_a_templates_activities_are_picked_in_order(alice):
+    """The template form lists the fractal's activities in selects; the order picked is the
+    order written to template_data, which keeps its other keys."""
+    second = ActivityDefinitionFactory(name="Alice lunge", root=alice.fractal)
+    SessionTemplate.objects.filter(pk=alice.template.pk).update(
+        template_data=json.dumps({"activities": [alice.activity.pk], "notes": "keep"})
+    )
     url = reverse("admin:goals_sessiontemplate_change", args=[alice.template.pk])
+    page = alice.client.get(url).content.decode()
+    assert "Alice fractal: Alice lunge" in page
+    assert f'<option value="{alice.activity.pk}" selected>' in page
     response = alice.client.post(
-        url, {"name": "Alice template", "root": alice.fractal.pk, "template_data": "[oops"}
+        url,
+        {
+            "name": "Alice template",
+            "root": alice.fractal.pk,
+            "activities": [second.pk, "", alice.activity.pk, second.pk],
+        },
+    )
+    assert response.status_code == 302
+    data = json.loads(SessionTemplate.objects.get(pk=alice.template.pk).template_data)
+    assert data == {"activities": [second.pk, alice.activity.pk, second.pk], "notes": "keep"}
+
+
+def test_a_template_refuses_another_owners_activity(alice, bob):
+    """Another owner's activity id posted into the picker is an invalid choice; nothing saved."""
+    url = reverse("admin:goals_sessiontemplate_change", args=[alice.template.pk])
+    before = SessionTemplate.objects.get(pk=alice.template.pk).template_data
+    response = alice.client.post(
+        url, {"name": "Alice template", "root": alice.fractal.pk, "activities": [bob.activity.pk]}
     )
     assert response.status_code == 200
-    assert "Not valid JSON" in response.content.decode()
+    assert "Select a valid choice" in response.content.decode()
+    assert "Bob" not in response.content.decode()
+    assert SessionTemplate.objects.get(pk=alice.template.pk).template_data == before
 
 
 def test_the_analytics_page_shows_the_fractals_figures(alice, bob):
-    """Sessions per week, practice time and the chosen metric's series; 404 for other owners."""
+    """Charts with titled axes, practice time in hours and minutes, goals as done of total, the
+    chosen metric's series on a date axis; 404 for other owners."""
     Goal.objects.filter(pk=alice.session.pk).update(total_duration_seconds=5400)
+    Goal.objects.filter(pk=alice.short.pk).update(completed=True)
     url = reverse("admin:goals_fractal_analytics", args=[alice.fractal.pk])
     page = alice.client.get(url, {"metric": alice.metric.pk}).content.decode()
     assert "1 h 30 min" in page
-    assert "Practice sessions per week" in page
-    assert "<polyline" in page and "42.5" in page
+    assert "Practice sessions per week" in page and "Week beginning" in page
+    assert "Alice weight (kg)" in page  # the metric chart's y axis
+    assert "1 of 1" in page  # short-term goals done of total
+    assert page.count("<svg") >= 3 and "42.5" in page
+    assert "pygal-tooltips" not in page  # no script loaded from elsewhere
     other = reverse("admin:goals_fractal_analytics", args=[bob.fractal.pk])
     assert alice.client.get(other).status_code == 404

@@ -43,7 +43,7 @@ def test_sessions_per_week_and_total_time_count_one_fractal():
 
     weeks = practice_sessions_per_week(root_id=short.root_id)
 
-    assert [(week.week.date().isoformat(), week.sessions) for week in weeks] == [
+    assert [(week.week.isoformat(), week.sessions) for week in weeks] == [
         ("2026-03-02", 2),
         ("2026-03-09", 1),
     ]
