@@ -10,14 +10,16 @@ import json
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import ValidationError
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from goals.admin.filters import FractalListFilter, RootTypeListFilter
+from goals.admin.tree import TYPE_BADGES, tree_html, type_badge
 from goals.models import Fractal, Goal, GoalType
 from goals.roots import ROOT_TYPES
-from goals.selectors import goal_ancestor_names
+from goals.selectors import PLACE_SEPARATOR, fractal_tree, goal_ancestor_names
 from goals.services import (
     goal_delete,
     goal_move,
@@ -102,19 +104,54 @@ class GoalServicesMixin:
         super().save_model(request, obj, form, change)
 
 
+# Fractals offered as trees above the goal list; more are reached from the fractal list.
+TREE_LINKS = 12
+
+
+def tree_url(goal: Goal) -> str:
+    """The goal's fractal's tree, opened at the goal."""
+    url = reverse("admin:goals_fractal_tree", args=[goal.root_id])
+    return f"{url}?focus={goal.pk}#goal-{goal.pk}"
+
+
 @admin.register(Goal)
 class GoalAdmin(GoalServicesMixin, SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin):
-    list_display = ("tree_name", "type", "fractal", "place_in_tree", "completed", "deleted_at")
+    list_display = ("name", "type_badge", "fractal", "place_in_tree", "completed", "deleted_at")
     list_filter = ("type", FractalListFilter, "completed")
     list_select_related = ("root",)
     search_fields = ("name", "description")
     autocomplete_fields = ("parent", "template")
-    readonly_fields = ("root", "children_list", "linked_sessions", "created_at", "updated_at")
+    readonly_fields = (
+        "root",
+        "tree_place",
+        "children_list",
+        "linked_sessions",
+        "created_at",
+        "updated_at",
+    )
     ordering = ("-created_at",)
     show_full_result_count = False
 
+    class Media:
+        css = {"all": ["goals/tree.css"]}
+
     def get_changelist(self, request, **kwargs):
         return GoalChangeList
+
+    def changelist_view(self, request, extra_context=None):
+        """The list, with links to the trees of the user's fractals, or what to do without one."""
+        fractals = self.scope_fractals(request, Fractal.objects.all()).order_by("name")
+        trees = list(fractals.values_list("pk", "name")[: TREE_LINKS + 1])
+        context = {
+            "fractal_trees": [
+                (reverse("admin:goals_fractal_tree", args=[pk]), name)
+                for pk, name in trees[:TREE_LINKS]
+            ],
+            "more_fractals": len(trees) > TREE_LINKS,
+            "no_fractal": not trees,
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=context)
 
     def get_fields(self, request, obj=None):
         fields = [
@@ -139,22 +176,35 @@ class GoalAdmin(GoalServicesMixin, SoftDeleteAdminMixin, OwnedAdminMixin, admin.
                 "session_data",
             ]
         if obj is not None:
-            fields += ["root", "children_list", "linked_sessions", "created_at", "updated_at"]
+            fields += [
+                "root",
+                "tree_place",
+                "children_list",
+                "linked_sessions",
+                "created_at",
+                "updated_at",
+            ]
         return fields
 
-    @admin.display(description="name", ordering="name")
-    def tree_name(self, obj) -> str:
-        depth = len(getattr(obj, "ancestor_names", []))
-        return format_html(
-            '<span style="padding-left: {}em">{}{}</span>',
-            1.5 * depth,
-            "└ " if depth else "",
-            obj.name,
-        )
+    @admin.display(description="type", ordering="type")
+    def type_badge(self, obj) -> str:
+        return type_badge(obj.type)
 
     @admin.display(description="place in tree")
     def place_in_tree(self, obj) -> str:
-        return " / ".join(getattr(obj, "ancestor_names", [])) or "-"
+        names = getattr(obj, "ancestor_names", [])
+        if not names:
+            return "-"
+        return format_html('<a href="{}">{}</a>', tree_url(obj), PLACE_SEPARATOR.join(names))
+
+    @admin.display(description="place in tree")
+    def tree_place(self, obj) -> str:
+        names = goal_ancestor_names(goal_ids=[obj.pk]).get(obj.pk, [])
+        return format_html(
+            '{} <a href="{}">Show in the tree</a>',
+            PLACE_SEPARATOR.join([*names, obj.name]),
+            tree_url(obj),
+        )
 
     @admin.display(description="children")
     def children_list(self, obj) -> str:
@@ -197,6 +247,42 @@ class FractalAdmin(GoalServicesMixin, SoftDeleteAdminMixin, OwnedAdminMixin, adm
         "attributes",
     )
     ordering = ("name",)
+
+    def get_list_display(self, request):
+        return (*super().get_list_display(request), "tree_link")
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/tree/",
+                self.admin_site.admin_view(self.tree_view),
+                name="goals_fractal_tree",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="tree")
+    def tree_link(self, obj) -> str:
+        return format_html(
+            '<a href="{}">Tree</a>', reverse("admin:goals_fractal_tree", args=[obj.pk])
+        )
+
+    def tree_view(self, request, object_id):
+        """The fractal's whole tree in one page, at a constant number of queries."""
+        fractal = self.get_object(request, object_id)
+        if not self.has_view_permission(request, fractal):
+            raise PermissionDenied
+        tree = fractal_tree(root_id=fractal.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Tree of {fractal.name}",
+            "opts": self.opts,
+            "fractal": fractal,
+            "size": tree.size,
+            "legend": [(type_badge(value), GoalType(value).label) for value in TYPE_BADGES],
+            "tree_html": tree_html(tree, focus=request.GET.get("focus")),
+        }
+        return TemplateResponse(request, "admin/goals/fractal/tree.html", context)
 
     def formfield_for_choice_field(self, db_field, request, **kwargs):
         if db_field.name == "type":

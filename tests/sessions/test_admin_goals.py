@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from goals.models import Goal
+from goals.selectors import PLACE_SEPARATOR
 from goals.services import goal_delete
 from goals_project.bases.admin import LiveChoicesForm
 from sessions.models import ActivityInstance, MetricValue
@@ -32,14 +33,19 @@ def queries_for(client, url) -> int:
 
 
 def test_the_goal_list_shows_each_goals_place_in_the_tree(admin_client):
-    """A short-term goal is listed indented with its ancestors' names, root first."""
+    """A goal is listed with its ancestors' names, root first, linked to it in its tree; the list
+    is not indented (its order is not the tree's) and names the fractals' trees above it."""
     short = ShortTermGoalFactory(
         name="Deadlift 200", parent__name="Lift more", parent__parent__name="Get strong"
     )
     page = admin_client.get(reverse("admin:goals_goal_changelist")).content.decode()
     fractal = short.root.name
-    assert f"{fractal} / Get strong / Lift more" in page
-    assert "padding-left: 4.5em" in page  # three levels below the fractal
+    tree = reverse("admin:goals_fractal_tree", args=[short.root_id])
+    place = PLACE_SEPARATOR.join([fractal, "Get strong", "Lift more"])
+    assert f'<a href="{tree}?focus={short.pk}#goal-{short.pk}">{place}' in page
+    assert "padding-left" not in page
+    assert f'<a href="{tree}">{fractal}</a>' in page
+    assert 'title="Short-term goal">ST</span>' in page
 
 
 def test_the_goal_list_costs_the_same_queries_at_two_sizes(admin_client):
