@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.models import Exists, OuterRef, Q
 
-from goals.models import Goal, GoalType, PracticeSessionGoal
+from goals.models import Goal, GoalType, LegacyRepair, PracticeSessionGoal
 
 # Between the names of a goal's place in the tree (a single right-pointing angle quote).
 PLACE_SEPARATOR = " \u203a "
@@ -143,3 +144,14 @@ def _reached(tops: list[TreeNode], seen: set[str]) -> set[str]:
         seen.add(node.id)
         stack += node.children + node.sessions
     return seen
+
+
+def migration_placeholders(model: type[models.Model]) -> Q:
+    """Rows of `model` the migration created (placeholders for missing rows, recorded in
+    legacy_repairs): kept for the rows that point to them, not anyone's deletion."""
+    created = LegacyRepair.objects.filter(
+        table_name=model._meta.db_table,
+        column_name=LegacyRepair.CREATED_ROW,
+        row_id=OuterRef("pk"),
+    )
+    return Q(Exists(created))

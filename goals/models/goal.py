@@ -67,6 +67,8 @@ class Goal(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
 
     root_from = "parent"
     own_cascade = "goals.services.goal_delete, goal_restore and goal_purge"
+    # A session without a parent goes with the goals it is linked to (goals.tree).
+    deleted_along = ("short_term_goal_links__short_term_goal",)
 
     id = legacy_id_field()
     type = models.CharField(max_length=32, choices=GoalType.choices)

@@ -371,6 +371,12 @@ class SoftDeleteAdminMixin:
             return None
         if request.POST.get("post") != "yes":
             return self._render_confirmation(request, deleted, action)
+        self.soft_delete_act(request, deleted, action)
+        return None
+
+    def soft_delete_act(self, request, deleted: list, action: str) -> list:
+        """Restore or purge each deleted row through the services, log what was done in each
+        row's history and say so; a refusal is a warning. Returns the rows done."""
         service = self.restore_service if action == "restore" else self.purge_service
         done, refused = [], []
         for obj in deleted:
@@ -407,7 +413,7 @@ class SoftDeleteAdminMixin:
             )
         for reason in refused:
             self.message_user(request, reason, messages.WARNING)
-        return None
+        return done
 
     def _render_confirmation(self, request, objects, action: str):
         previews = []

@@ -78,6 +78,9 @@ class SoftDeleteMixin(models.Model):
     # Rows of other models deleted, restored and purged with a row of this one, as
     # ("app_label.Model", "foreign key naming this row") pairs (goals_project.bases.services).
     deleted_with: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # Lookups, besides its foreign keys, to rows whose deletion takes a row of this model along
+    # (the recycle bin's grouping: goals_project.bases.selectors).
+    deleted_along: ClassVar[tuple[str, ...]] = ()
     # Set on a model whose deletions cascade through services of its own, which it names.
     own_cascade: ClassVar[str | None] = None
 
