@@ -39,6 +39,24 @@ class FractalAdminSite(admin.AdminSite):
             *super().get_urls(),
         ]
 
+    def index(self, request, extra_context=None):
+        """Django's index, saying what to do first to a user who has no fractal yet."""
+        fractals = next(
+            (ma for model, ma in self._registry.items() if model._meta.label == "goals.Fractal"),
+            None,
+        )
+        no_fractal = (
+            fractals is not None
+            and fractals.has_view_permission(request)
+            and not fractals.get_queryset(request).filter(deleted_at__isnull=True).exists()
+        )
+        context = {
+            "no_fractal": no_fractal,
+            "can_add_fractal": fractals is not None and fractals.has_add_permission(request),
+            **(extra_context or {}),
+        }
+        return super().index(request, extra_context=context)
+
     def view_on_site(self, request, content_type_id: int, object_id: str):
         """Django's "view on site" shortcut, answering for a row the user may not see exactly as
         for a row that does not exist: its own answer (the model has no page on the site) told
