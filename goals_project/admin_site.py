@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.contenttypes import views as contenttype_views
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,6 +15,24 @@ from django.utils.translation import gettext as _
 
 # Deletions shown per page of the recycle bin; older ones follow on the next.
 RECYCLE_BIN_ENTRIES = 20
+
+
+class LabelledAutocompleteJsonView(AutocompleteJsonView):
+    """Django's autocomplete, labelling a page of results through the admin that lists them
+    (`autocomplete_labels(request, objects)`: one query for the page), when it has one."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        labeller = getattr(self.model_admin, "autocomplete_labels", None)
+        objects = list(context["object_list"])
+        self.labels = labeller(self.request, objects) if labeller else {}
+        context["object_list"] = objects
+        return context
+
+    def serialize_result(self, obj, to_field_name):
+        result = super().serialize_result(obj, to_field_name)
+        result["text"] = self.labels.get(obj.pk, result["text"])
+        return result
 
 
 class FractalAdminSite(admin.AdminSite):
@@ -38,6 +57,9 @@ class FractalAdminSite(admin.AdminSite):
             ),
             *super().get_urls(),
         ]
+
+    def autocomplete_view(self, request):
+        return LabelledAutocompleteJsonView.as_view(admin_site=self)(request)
 
     def index(self, request, extra_context=None):
         """Django's index, saying what to do first to a user who has no fractal yet."""

@@ -11,15 +11,21 @@ import json
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, When
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from goals.admin.filters import FractalListFilter, RootTypeListFilter
 from goals.admin.tree import TYPE_BADGES, tree_html, type_badge
-from goals.models import Fractal, Goal, GoalType
-from goals.roots import ROOT_TYPES
-from goals.selectors import PLACE_SEPARATOR, fractal_tree, goal_ancestor_names
+from goals.models import GOAL_TYPE_MODELS, Fractal, Goal, GoalType
+from goals.roots import ROOT_TYPES, parent_type
+from goals.selectors import (
+    PLACE_SEPARATOR,
+    fractal_tree,
+    goal_ancestor_names,
+    goal_place_labels,
+)
 from goals.services import (
     goal_delete,
     goal_move,
@@ -27,7 +33,12 @@ from goals.services import (
     goal_purge,
     goal_restore,
 )
-from goals_project.bases.admin import LiveChoicesForm, OwnedAdminMixin, SoftDeleteAdminMixin
+from goals_project.bases.admin import (
+    LiveChoicesForm,
+    OwnedAdminMixin,
+    PreloadedAutocompleteSelect,
+    SoftDeleteAdminMixin,
+)
 
 LIST_LIMIT = 50
 
@@ -42,6 +53,15 @@ class GoalForm(LiveChoicesForm):
 
     json_fields = ("targets", "attributes", "session_data")
     user = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("parent")
+        current = self.initial.get("parent")
+        widget = getattr(field.widget, "widget", field.widget) if field else None
+        if current and isinstance(widget, PreloadedAutocompleteSelect):
+            # The chosen parent is named by its place in the tree, as the picker names it.
+            widget.labels = goal_place_labels(goal_ids=[str(current)])
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -134,6 +154,27 @@ class GoalAdmin(GoalServicesMixin, SoftDeleteAdminMixin, OwnedAdminMixin, admin.
 
     class Media:
         css = {"all": ["goals/tree.css"]}
+        js = ["admin/js/jquery.init.js", "goals/parent_picker.js"]
+
+    def autocomplete_labels(self, request, objects) -> dict[str, str]:
+        """Goals offered by a picker are named by their place in the tree."""
+        return goal_place_labels(goal_ids=[obj.pk for obj in objects])
+
+    def get_search_results(self, request, queryset, search_term):
+        """A parent picker lists first the goals of the type the goal needs as parent: the
+        type chosen in the form (sent along by parent_picker.js), or the picking model's own."""
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        match = getattr(request, "resolver_match", None)
+        if match is None or match.url_name != "autocomplete":
+            return queryset, may_have_duplicates
+        if request.GET.get("field_name") != "parent":
+            return queryset, may_have_duplicates
+        goal_type = request.GET.get("goal_type") or _picking_type(request)
+        if goal_type in GoalType.values and parent_type(goal_type) is not None:
+            fits = Case(When(type=parent_type(goal_type), then=0), default=1)
+            ordering = queryset.query.order_by or self.get_ordering(request)
+            queryset = queryset.annotate(fits=fits).order_by("fits", *ordering)
+        return queryset, may_have_duplicates
 
     def get_changelist(self, request, **kwargs):
         return GoalChangeList
@@ -217,6 +258,15 @@ class GoalAdmin(GoalServicesMixin, SoftDeleteAdminMixin, OwnedAdminMixin, admin.
             type=GoalType.PRACTICE_SESSION, short_term_goal_links__short_term_goal=obj
         ).order_by("-created_at")
         return _goal_links(sessions) or "None"
+
+
+def _picking_type(request) -> str | None:
+    """The goal type of the model whose form asks for a parent (a practice session's, say)."""
+    model = GOAL_TYPE_MODELS_BY_NAME.get(request.GET.get("model_name", ""))
+    return model.goal_type if model is not None else None
+
+
+GOAL_TYPE_MODELS_BY_NAME = {model._meta.model_name: model for model in GOAL_TYPE_MODELS.values()}
 
 
 def _goal_links(goals) -> str:

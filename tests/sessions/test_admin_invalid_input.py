@@ -8,7 +8,7 @@ from django.forms.models import model_to_dict
 from django.urls import reverse
 
 from goals.models import Goal
-from goals.selectors import MAX_TREE_DEPTH
+from goals.selectors import MAX_TREE_DEPTH, PLACE_SEPARATOR
 from tests.admin_forms import form_data
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,12 @@ def test_the_goal_list_renders_goals_whose_parents_form_a_cycle(alice, admin_cli
     page = response.content.decode()
     assert "Cycle first" in page and "Cycle second" in page and "Own parent" in page
     # The walk up the tree stops at MAX_TREE_DEPTH instead of going round for ever.
-    assert f"padding-left: {1.5 * MAX_TREE_DEPTH}em" in page
+    assert PLACE_SEPARATOR.join(["Own parent"] * MAX_TREE_DEPTH) in page
+    # The fractal's tree lists the goals of a cycle apart, each with its branch once.
+    tree = admin_client.get(reverse("admin:goals_fractal_tree", args=[alice.fractal.pk]))
+    assert tree.status_code == 200
+    for goal in (first, second, alone):
+        assert tree.content.decode().count(f'<li id="goal-{goal.pk}">') == 1, goal.name
 
 
 def test_the_page_of_a_goal_that_is_its_own_parent_renders(alice, admin_client):

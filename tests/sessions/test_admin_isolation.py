@@ -12,6 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from goals.models import Goal, GoalType, SessionTemplate
+from goals.selectors import PLACE_SEPARATOR
 from goals.services import goal_delete
 from sessions.models import ActivityInstance, MetricValue
 
@@ -82,7 +83,11 @@ def test_autocomplete_lists_only_own_live_rows(alice, bob):
         {"app_label": "goals", "model_name": "goal", "field_name": "parent", "term": ""},
     )
     assert response.status_code == 200
-    names = {result["text"] for result in json.loads(response.content)["results"]}
+    # Each offered goal is named by its place in the tree, its own name last.
+    names = {
+        result["text"].rsplit(PLACE_SEPARATOR, 1)[-1]
+        for result in json.loads(response.content)["results"]
+    }
     assert "Alice short" in names
     assert "Alice session" not in names
     assert not any("Bob" in name for name in names)
