@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -71,51 +74,84 @@ def file_sha256(path: Path) -> str:
 LEGACY_ALIAS = "legacy"
 
 
-@pytest.fixture
-def legacy_database(django_db_blocker) -> Callable[[Path], contextlib.AbstractContextManager[str]]:
+@contextlib.contextmanager
+def legacy_alias(path: Path, django_db_blocker, **options: object) -> Iterator[str]:
     """Registers the SQLite file at a path as the `legacy` database alias for the block;
     keyword arguments are added to the alias's OPTIONS (e.g. an `init_command`)."""
-
-    @contextlib.contextmanager
-    def use(path: Path, **options: object) -> Iterator[str]:
-        config = {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(path),
-            "OPTIONS": dict(settings.SQLITE_OPTIONS, timeout=1.0, **options),
-            "TIME_ZONE": settings.TIME_ZONE,
-        }
-        configured = connections.configure_settings(
-            {"default": connections.settings["default"], LEGACY_ALIAS: config}
-        )
-        connections.settings[LEGACY_ALIAS] = configured[LEGACY_ALIAS]
-        try:
-            with django_db_blocker.unblock():
-                yield LEGACY_ALIAS
-        finally:
-            connections[LEGACY_ALIAS].close()
-            del connections[LEGACY_ALIAS]
-            connections.settings.pop(LEGACY_ALIAS, None)
-
-    return use
+    config = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(path),
+        "OPTIONS": dict(settings.SQLITE_OPTIONS, timeout=1.0, **options),
+        "TIME_ZONE": settings.TIME_ZONE,
+    }
+    configured = connections.configure_settings(
+        {"default": connections.settings["default"], LEGACY_ALIAS: config}
+    )
+    connections.settings[LEGACY_ALIAS] = configured[LEGACY_ALIAS]
+    try:
+        with django_db_blocker.unblock():
+            yield LEGACY_ALIAS
+    finally:
+        connections[LEGACY_ALIAS].close()
+        del connections[LEGACY_ALIAS]
+        connections.settings.pop(LEGACY_ALIAS, None)
 
 
 @pytest.fixture
-def make_legacy_db(tmp_path: Path) -> Callable[..., Path]:
-    """Writes a generated legacy database of a variant and returns its path."""
+def legacy_database(django_db_blocker) -> Callable[[Path], contextlib.AbstractContextManager[str]]:
+    """`legacy_alias` for a test: `with legacy_database(path) as alias: ...`."""
+    return functools.partial(legacy_alias, django_db_blocker=django_db_blocker)
 
+
+# Generated legacy files, and the same files migrated, are made once per session for each set of
+# generator arguments and copied into each test's tmp_path: generating is quick, but migrating a
+# file takes seconds. A test about generating or migrating runs the generator or `migrate` itself.
+LEGACY_SIZES = {"fractals": 2, "sessions_per_fractal": 12, "seed": 7}
+
+
+@pytest.fixture(scope="session")
+def legacy_files(tmp_path_factory, django_db_blocker) -> Callable[..., Path]:
+    """The session's generated legacy file of a variant, migrated or not, for the generator's
+    arguments (LEGACY_SIZES unless given); shared by the session, so tests work on copies."""
+    made: dict[tuple, Path] = {}
+
+    def get(variant: str = "dev", *, migrated: bool = False, **sizes: int) -> Path:
+        sizes = {**LEGACY_SIZES, **sizes}
+        key = (variant, migrated, tuple(sorted(sizes.items())))
+        if key not in made:
+            path = tmp_path_factory.mktemp("legacy") / f"goals_{variant}.db"
+            call_command("make_legacy_db", str(path), variant=variant, **sizes, verbosity=0)
+            if migrated:
+                with legacy_alias(path, django_db_blocker) as alias:
+                    call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
+                # Closing the last connection folded the write-ahead log into the file.
+                assert not Path(f"{path}-wal").exists()
+            made[key] = path
+        return made[key]
+
+    return get
+
+
+def _legacy_copy(legacy_files, tmp_path: Path, *, migrated: bool) -> Callable[..., Path]:
     def make(variant: str = "dev", name: str | None = None, **sizes: int) -> Path:
         path = tmp_path / (name or f"goals_{variant}.db")
-        arguments = {"fractals": 2, "sessions_per_fractal": 12, "seed": 7, **sizes}
-        call_command(
-            "make_legacy_db",
-            str(path),
-            variant=variant,
-            **arguments,
-            verbosity=0,
-        )
+        shutil.copyfile(legacy_files(variant, migrated=migrated, **sizes), path)
         return path
 
     return make
+
+
+@pytest.fixture
+def make_legacy_db(legacy_files, tmp_path: Path) -> Callable[..., Path]:
+    """Writes a generated legacy database of a variant into tmp_path and returns its path."""
+    return _legacy_copy(legacy_files, tmp_path, migrated=False)
+
+
+@pytest.fixture
+def make_migrated_db(legacy_files, tmp_path: Path) -> Callable[..., Path]:
+    """Like make_legacy_db, with the file adopted and migrated (`migrate --no-backup`), so in
+    WAL mode; for tests of what comes after migrating."""
+    return _legacy_copy(legacy_files, tmp_path, migrated=True)
 
 
 @pytest.fixture

@@ -100,12 +100,11 @@ def _restore(alias: str, backup: Path, *args: str) -> str:
 
 
 @pytest.fixture
-def backed_up(make_legacy_db, legacy_database, tmp_path):
+def backed_up(make_migrated_db, legacy_database, tmp_path):
     """A migrated file with a `notes` table, its backup, and the file changed after the backup
     (every goal's name marked). No database alias is held: tests register the path they use."""
-    path = make_legacy_db("dev")
+    path = make_migrated_db("dev")
     with legacy_database(path) as alias:
-        call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
         _sql(path, "CREATE TABLE notes (text TEXT)")
         kept = str(tmp_path / "kept")
         call_command("backup_db", "--dir", kept, database=alias, stdout=StringIO())
@@ -251,15 +250,14 @@ def test_backup_with_a_wal_beside_it_is_refused(backed_up, legacy_database):
 
 
 def test_restore_through_a_symlink_restores_the_file_it_points_to(
-    make_legacy_db, legacy_database, tmp_path
+    make_migrated_db, legacy_database, tmp_path
 ):
     """Restoring through a symlink restores the real file and leaves the symlink a symlink."""
-    real = make_legacy_db("dev")
+    real = make_migrated_db("dev")
     link = tmp_path / "elsewhere" / "goals.db"
     link.parent.mkdir()
     link.symlink_to(real)
     with legacy_database(link) as alias:
-        call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
         call_command("backup_db", database=alias, stdout=StringIO())
         (backup,) = backups_list(using=alias)
         _sql(real, f"UPDATE goals SET name = name || '{MARK}'")

@@ -76,11 +76,10 @@ def test_second_migrate_stops_while_another_holds_the_file(make_legacy_db):
 
 
 @pytest.mark.sqlite_only
-def test_restore_stops_while_a_migrate_holds_the_file(make_legacy_db, legacy_database):
+def test_restore_stops_while_a_migrate_holds_the_file(make_migrated_db, legacy_database):
     """restore_db waits for no one: with the lock taken it exits 11 and the file is unchanged."""
-    path = make_legacy_db("dev")
+    path = make_migrated_db("dev")
     with legacy_database(path) as alias:
-        call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
         call_command("backup_db", database=alias, stdout=StringIO())
         (backup,) = backups_list(using=alias)
     digest = file_sha256(path)

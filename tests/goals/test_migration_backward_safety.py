@@ -1,8 +1,9 @@
 """Going back over the root-id backfill never discards what was written after it ran.
 
 Rows of a generated legacy file are loaded into the baseline tables of the test database and
-migrated; the app then writes, and `migrate goals 0001` must refuse with the row named (exit 24)
-and change nothing. On SQLite and PostgreSQL.
+migrated (once per session, then copied, where a test adds no rows of its own first); the app then
+writes, and `migrate goals 0001` must refuse with the row named (exit 24) and change nothing. On
+SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -87,9 +88,8 @@ def test_a_rename_of_a_row_the_migration_renamed_is_not_reverted(legacy_rows):
     _go_back_refused(f"- activity_groups: 1 row(s) {REVERTED} (first: dup-group)")
 
 
-def test_rows_deleted_since_the_migration_do_not_come_back_to_life(legacy_rows):
+def test_rows_deleted_since_the_migration_do_not_come_back_to_life(migrated_legacy_rows):
     """57 goals soft-deleted by the app would be live again once deleted_at is dropped."""
-    migrate_to(latest_migrations())
     ids = list(
         Goal.objects.filter(parent__isnull=False).order_by("id").values_list("id", flat=True)
     )[:57]
@@ -98,10 +98,9 @@ def test_rows_deleted_since_the_migration_do_not_come_back_to_life(legacy_rows):
     _go_back_refused(f"- goals: 57 row(s) {DROPPED} (first: {', '.join(ids[:5])})")
 
 
-def test_an_edited_and_referenced_placeholder_is_not_deleted(legacy_rows):
+def test_an_edited_and_referenced_placeholder_is_not_deleted(migrated_legacy_rows):
     """A 'Deleted metric' placeholder restored, renamed and given a new value by the user is
     not deleted from under that value."""
-    migrate_to(latest_migrations())
     placeholder = MetricDefinition.all_objects.filter(name__startswith="Deleted metric").first()
     row_restore(row=placeholder)
     placeholder.refresh_from_db()
@@ -117,9 +116,8 @@ def test_an_edited_and_referenced_placeholder_is_not_deleted(legacy_rows):
     )
 
 
-def test_recovered_records_holding_a_new_goal_is_not_deleted(legacy_rows):
+def test_recovered_records_holding_a_new_goal_is_not_deleted(migrated_legacy_rows):
     """A goal the user added under "Recovered records" would be left under a missing root."""
-    migrate_to(latest_migrations())
     added = LongTermGoal.objects.create(name="Sorted out", parent=_recovery_root())
     _go_back_refused(f"- goals: 1 row(s) {DANGLING} (first: {added.pk})")
 
@@ -139,11 +137,10 @@ def test_a_rehomed_orphan_is_not_put_back_without_a_parent(legacy_rows):
     _go_back_refused(f"- goals: 1 row(s) {REVERTED} (first: orphan-immediate)")
 
 
-def test_going_back_to_0003_keeps_what_only_dropped_columns_would_lose(legacy_rows):
+def test_going_back_to_0003_keeps_what_only_dropped_columns_would_lose(migrated_legacy_rows):
     """Rows deleted since the migration stop only a plan that drops deleted_at: going back to
     goals.0003 keeps the column (and these rows have no value for it to put back), so it goes
     ahead."""
-    migrate_to(latest_migrations())
     recorded = _sql("SELECT row_id FROM legacy_repairs WHERE table_name = 'activity_definitions'")
     ids = list(
         ActivityDefinition.objects.exclude(pk__in=[row[0] for row in recorded])

@@ -465,12 +465,8 @@ def _empty_baseline() -> None:
 
 
 @pytest.fixture
-def baseline_tables():
+def baseline_tables(baseline_schema):
     """The baseline's legacy tables, empty; the latest schema again afterwards."""
-    _empty_baseline()
-    yield
-    _empty_baseline()
-    migrate_to(latest_migrations())
 
 
 def _check_migration(graph: LegacyGraph) -> None:

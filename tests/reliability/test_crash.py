@@ -155,10 +155,12 @@ def _state(names: list[str]) -> str:
 # -- SQLite -------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def sqlite_files(make_legacy_db, tmp_path):
-    """The legacy file, a migrated copy, a backup of it, and the copy changed after the backup."""
-    legacy = make_legacy_db("dev")
+@pytest.fixture(scope="session")
+def sqlite_files(legacy_files, tmp_path_factory):
+    """The legacy file, a migrated copy, a backup of it, and the copy changed after the backup;
+    made once for the three tests, which work on copies."""
+    tmp_path = tmp_path_factory.mktemp("crash-sqlite")
+    legacy = legacy_files("dev")
     migrated = tmp_path / "migrated.db"
     migrated.write_bytes(legacy.read_bytes())
     setup = sqlite_target(migrated, tmp_path / "setup")
@@ -216,16 +218,17 @@ def test_restore_survives_sigkill_at_every_point_on_sqlite(sqlite_files, tmp_pat
 # -- PostgreSQL ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def postgres_templates(make_legacy_db, tmp_path):
+@pytest.fixture(scope="session")
+def postgres_templates(legacy_files, tmp_path_factory):
     """Template databases: the legacy data at the baseline, migrated, and changed after a backup
-    (with that backup)."""
+    (with that backup); made once for the three tests, which work on copies."""
     import psycopg
 
     from bench.postgres import create_database, database_url, load_legacy
 
+    tmp_path = tmp_path_factory.mktemp("crash-postgresql")
     server = database_url(os.environ["DATABASE_URL"], "postgres")
-    legacy = make_legacy_db("dev")
+    legacy = legacy_files("dev")
     load_legacy(server, "crash_legacy", legacy)
     migrated = create_database(server, "crash_migrated", template="crash_legacy")
     setup = Target("postgresql", migrated, lambda: None, tmp_path / "setup")
