@@ -15,6 +15,7 @@ from django.db.models import Case, When
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 
 from goals.admin.filters import FractalListFilter, RootTypeListFilter
 from goals.admin.tree import TYPE_BADGES, tree_html, type_badge
@@ -39,6 +40,7 @@ from goals_project.bases.admin import (
     PreloadedAutocompleteSelect,
     SoftDeleteAdminMixin,
 )
+from goals_project.bases.display import json_as_html
 
 LIST_LIMIT = 50
 
@@ -124,6 +126,41 @@ class GoalServicesMixin:
         super().save_model(request, obj, form, change)
 
 
+class ReadableJsonMixin:
+    """A goal's targets and attributes read as lists of names and values on its page, above the
+    JSON boxes that edit them."""
+
+    # Each JSON column shown (on a saved goal's page) just before its box.
+    json_shown = {"targets": "targets_shown", "attributes": "attributes_shown"}
+
+    def with_json_shown(self, fields, obj) -> list[str]:
+        if obj is None:
+            return list(fields)
+        return [
+            shown
+            for name in fields
+            for shown in ((self.json_shown[name], name) if name in self.json_shown else (name,))
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), *self.json_shown.values())
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in self.json_shown and field is not None:
+            field.label = f"{capfirst(db_field.verbose_name)} (JSON)"
+            field.widget.attrs["rows"] = 3
+        return field
+
+    @admin.display(description="targets")
+    def targets_shown(self, obj) -> str:
+        return json_as_html(obj.targets)
+
+    @admin.display(description="attributes")
+    def attributes_shown(self, obj) -> str:
+        return json_as_html(obj.attributes)
+
+
 # Fractals offered as trees above the goal list; more are reached from the fractal list.
 TREE_LINKS = 12
 
@@ -135,7 +172,13 @@ def tree_url(goal: Goal) -> str:
 
 
 @admin.register(Goal)
-class GoalAdmin(GoalServicesMixin, SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin):
+class GoalAdmin(
+    ReadableJsonMixin,
+    GoalServicesMixin,
+    SoftDeleteAdminMixin,
+    OwnedAdminMixin,
+    admin.ModelAdmin,
+):
     list_display = ("name", "type_badge", "fractal", "place_in_tree", "completed", "deleted_at")
     list_filter = ("type", FractalListFilter, "completed")
     list_select_related = ("root",)
@@ -225,7 +268,7 @@ class GoalAdmin(GoalServicesMixin, SoftDeleteAdminMixin, OwnedAdminMixin, admin.
                 "created_at",
                 "updated_at",
             ]
-        return fields
+        return self.with_json_shown(fields, obj)
 
     @admin.display(description="type", ordering="type")
     def type_badge(self, obj) -> str:
@@ -278,7 +321,13 @@ def _goal_links(goals) -> str:
 
 
 @admin.register(Fractal)
-class FractalAdmin(GoalServicesMixin, SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin):
+class FractalAdmin(
+    ReadableJsonMixin,
+    GoalServicesMixin,
+    SoftDeleteAdminMixin,
+    OwnedAdminMixin,
+    admin.ModelAdmin,
+):
     """Fractals (root goals of any of the four root types) and their owners; sessions.admin adds a
     page of analytics for each."""
 
@@ -297,6 +346,9 @@ class FractalAdmin(GoalServicesMixin, SoftDeleteAdminMixin, OwnedAdminMixin, adm
         "attributes",
     )
     ordering = ("name",)
+
+    def get_fields(self, request, obj=None):
+        return self.with_json_shown(super().get_fields(request, obj), obj)
 
     def get_list_display(self, request):
         return (*super().get_list_display(request), "tree_link")

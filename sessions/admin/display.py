@@ -1,11 +1,7 @@
-"""How session data reads on admin pages: durations in hours and minutes, JSON as lists."""
+"""How session data reads on admin pages: durations in hours and minutes (JSON as lists:
+goals_project.bases.display)."""
 
 from __future__ import annotations
-
-import json
-
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
 
 
 def duration_label(seconds: int | None) -> str:
@@ -19,38 +15,3 @@ def duration_label(seconds: int | None) -> str:
     if minutes:
         return f"{minutes} min {seconds:02d} s" if seconds else f"{minutes} min"
     return f"{seconds} s"
-
-
-def json_as_html(text: str | None) -> SafeString | str:
-    """JSON text as nested lists a person reads ("energy: 4"); text that is not JSON as it is."""
-    if not text:
-        return "-"
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return text
-    return _as_html(data)
-
-
-def _as_html(data) -> SafeString | str:
-    if isinstance(data, dict):
-        if not data:
-            return "-"
-        return format_html(
-            '<ul class="json-data">{}</ul>',
-            format_html_join(
-                "", "<li><strong>{}</strong>: {}</li>", ((k, _as_html(v)) for k, v in data.items())
-            ),
-        )
-    if isinstance(data, list):
-        if not data:
-            return "-"
-        return format_html(
-            '<ul class="json-data">{}</ul>',
-            format_html_join("", "<li>{}</li>", ((_as_html(item),) for item in data)),
-        )
-    if isinstance(data, bool):
-        return "yes" if data else "no"
-    if data is None:
-        return "-"
-    return str(data)

@@ -24,8 +24,9 @@ from goals.models import (
     SessionTemplate,
 )
 from goals_project.bases.admin import OwnedAdminMixin, SoftDeleteAdminMixin
+from goals_project.bases.display import json_as_html
 from sessions import selectors
-from sessions.admin.display import duration_label, json_as_html
+from sessions.admin.display import duration_label
 from sessions.admin.metric_grid import ActivityInstanceForm, metric_grid_prefetches
 from sessions.models import ActivityInstance, MetricValue
 from sessions.services import (

@@ -183,3 +183,31 @@ def test_the_deleted_filter_lists_live_rows_by_default(admin_client):
     assert gone.name in only and kept.name not in only
     every = admin_client.get(url, {"deleted": "all"}).content.decode()
     assert gone.name in every and kept.name in every
+
+
+def test_a_goals_targets_and_attributes_read_as_lists_beside_their_json(alice):
+    """The goal's and the fractal's pages show targets and attributes as names and values, and
+    keep the JSON boxes that edit them; legacy text that is not JSON is shown as it is."""
+    Goal.objects.filter(pk=alice.short.pk).update(
+        targets='[{"metric": "reps", "value": 10}]', attributes='{"focus": "form"}'
+    )
+    Goal.objects.filter(pk=alice.fractal.pk).update(attributes="not json")
+    page = alice.client.get(reverse("admin:goals_goal_change", args=[alice.short.pk]))
+    html = page.content.decode()
+    assert "<li><strong>metric</strong>: reps</li><li><strong>value</strong>: 10</li>" in html
+    assert "<li><strong>focus</strong>: form</li>" in html
+    assert "Targets (JSON)" in html and "Attributes (JSON)" in html
+    assert 'name="targets"' in html and 'name="attributes"' in html
+    fractal = alice.client.get(reverse("admin:goals_fractal_change", args=[alice.fractal.pk]))
+    html = fractal.content.decode()
+    assert '<div class="readonly">not json</div>' in html
+    assert 'name="attributes"' in html
+
+
+def test_json_shown_on_a_goal_page_is_escaped(alice):
+    Goal.objects.filter(pk=alice.short.pk).update(attributes='{"<b>": "<script>x</script>"}')
+    html = alice.client.get(
+        reverse("admin:goals_goal_change", args=[alice.short.pk])
+    ).content.decode()
+    assert "<script>x</script>" not in html
+    assert "&lt;script&gt;x&lt;/script&gt;" in html
