@@ -21,13 +21,29 @@ from goals.models import (
     SessionTemplate,
     SplitDefinition,
 )
-from goals_project.bases.services import CascadeResult, row_purge
+from goals_project.bases.services import CascadeResult, row_delete, row_purge, row_restore
 from sessions import selectors
 from sessions.models import (
     ActivityInstance,
     MetricValue,
 )
 from sessions.models.activity_instance import moment_label, seconds_between
+
+
+def activity_instance_delete(*, instance: ActivityInstance) -> CascadeResult:
+    """Soft-delete an activity instance; its session's times follow its live activities'."""
+    with transaction.atomic():
+        result = row_delete(row=instance)
+        practice_session_times_sync(session_id=instance.practice_session_id)
+    return result
+
+
+def activity_instance_restore(*, instance: ActivityInstance) -> CascadeResult:
+    """Restore a deleted activity instance; its session's times count its times again."""
+    with transaction.atomic():
+        result = row_restore(row=instance)
+        practice_session_times_sync(session_id=instance.practice_session_id)
+    return result
 
 
 def activity_instance_purge(*, instance: ActivityInstance) -> CascadeResult:

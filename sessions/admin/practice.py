@@ -30,7 +30,9 @@ from sessions.admin.display import duration_label
 from sessions.admin.metric_grid import ActivityInstanceForm, metric_grid_prefetches
 from sessions.models import ActivityInstance, MetricValue
 from sessions.services import (
+    activity_instance_delete,
     activity_instance_purge,
+    activity_instance_restore,
     activity_timer_start,
     activity_timer_stop,
     practice_session_create_from_template,
@@ -362,6 +364,12 @@ class ActivityInstanceAdmin(
     actions = ["start_timer", "stop_timer", "restore_selected", "purge_selected"]
     ordering = ("-created_at",)
     show_full_result_count = False
+
+    def delete_service(self, obj):
+        return activity_instance_delete(instance=obj)
+
+    def restore_service(self, obj):
+        return activity_instance_restore(instance=obj)
 
     def purge_service(self, obj):
         return activity_instance_purge(instance=obj)

@@ -12,6 +12,11 @@ from django.urls import reverse
 
 from goals.models import Goal, MetricDefinition
 from sessions.models import ActivityInstance, MetricValue
+from sessions.services import (
+    activity_instance_delete,
+    activity_instance_restore,
+    practice_session_times_sync,
+)
 from tests.factories import ActivityInstanceFactory, MetricValueFactory
 
 pytestmark = pytest.mark.django_db
@@ -312,3 +317,86 @@ def test_scheduled_sessions_and_metric_values_are_titled_by_names(alice):
     assert str(MetricValue.objects.get(pk=alice.value.pk)) == (
         "Alice squat: Alice weight 42.5 kg (Alice session)"
     )
+
+
+def timed_pair(world) -> tuple[ActivityInstance, ActivityInstance]:
+    """The world's activity timed 10:00-10:45 and a second one 10:30-11:10, the session's times
+    following them."""
+    first = world.instance
+    ActivityInstance.objects.filter(pk=first.pk).update(
+        time_start=START, time_stop=START.replace(minute=45), duration_seconds=45 * 60
+    )
+    second = ActivityInstanceFactory(
+        practice_session=world.session,
+        activity_definition=world.activity,
+        time_start=START.replace(minute=30),
+        time_stop=START.replace(hour=11, minute=10),
+        duration_seconds=40 * 60,
+        sort_order=1,
+    )
+    practice_session_times_sync(session_id=world.session.pk)
+    return ActivityInstance.objects.get(pk=first.pk), second
+
+
+def session_times(world) -> tuple:
+    session = Goal.all_objects.get(pk=world.session.pk)
+    return session.session_start, session.session_end, session.total_duration_seconds
+
+
+def test_deleting_and_restoring_a_timed_activity_keeps_the_sessions_times(alice):
+    """Deleted on its own page, the activity leaves the session's end and total; restored from
+    the recycle bin, it counts again. The bin's preview changes nothing."""
+    _first, second = timed_pair(alice)
+    both = (START, datetime(2026, 3, 1, 11, 10, tzinfo=UTC), 85 * 60)
+    assert session_times(alice) == both
+
+    delete = reverse("admin:practice_sessions_activityinstance_delete", args=[second.pk])
+    assert alice.client.post(delete, {"post": "yes"}).status_code == 302
+    assert ActivityInstance.deleted_objects.get().pk == second.pk
+    first_only = (START, datetime(2026, 3, 1, 10, 45, tzinfo=UTC), 45 * 60)
+    assert session_times(alice) == first_only
+
+    restore = reverse(
+        "admin:recycle_bin_action",
+        args=["practice_sessions", "activityinstance", second.pk, "restore"],
+    )
+    assert alice.client.get(restore).status_code == 200  # the preview
+    assert session_times(alice) == first_only
+    assert alice.client.post(restore).status_code == 302
+    assert not ActivityInstance.deleted_objects.exists()
+    assert session_times(alice) == both
+
+
+def test_the_delete_and_restore_actions_of_the_activity_list_keep_the_sessions_times(alice):
+    """The list's actions go through the same services as the activity's page."""
+    first, _second = timed_pair(alice)
+    changelist = reverse("admin:practice_sessions_activityinstance_changelist")
+    response = alice.client.post(
+        changelist,
+        {"action": "delete_selected", "_selected_action": [first.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert session_times(alice) == (
+        START.replace(minute=30),
+        datetime(2026, 3, 1, 11, 10, tzinfo=UTC),
+        40 * 60,
+    )
+    response = alice.client.post(
+        f"{changelist}?deleted=only",
+        {"action": "restore_selected", "_selected_action": [first.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert session_times(alice) == (START, datetime(2026, 3, 1, 11, 10, tzinfo=UTC), 85 * 60)
+
+
+def test_deleting_a_running_timer_gives_the_session_its_end(alice):
+    """A session with a running timer has no end; once that activity is deleted, the session
+    ends at its other activities' last stop."""
+    _first, second = timed_pair(alice)
+    ActivityInstance.objects.filter(pk=second.pk).update(time_stop=None, duration_seconds=None)
+    practice_session_times_sync(session_id=alice.session.pk)
+    assert session_times(alice) == (START, None, 45 * 60)
+    activity_instance_delete(instance=ActivityInstance.objects.get(pk=second.pk))
+    assert session_times(alice) == (START, datetime(2026, 3, 1, 10, 45, tzinfo=UTC), 45 * 60)
+    activity_instance_restore(instance=ActivityInstance.all_objects.get(pk=second.pk))
+    assert session_times(alice) == (START, None, 45 * 60)
