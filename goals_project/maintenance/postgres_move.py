@@ -16,8 +16,10 @@ naming the table, row and column.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import datetime
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +38,10 @@ TARGET_ALIAS = "postgres_move_target"
 SOURCE_ALIAS = "postgres_move_source"
 OPERATION = "move_to_postgres"
 BATCH_SIZE = 5_000
+# Text longer than this (in bytes) is never held whole: it is read from SQLite in pieces of this
+# size (incremental blob I/O), sent to PostgreSQL in pieces and compared by its SHA-256, so memory
+# stays the same whatever the size of a value (a migration's state records grow with the tables).
+LARGE_TEXT = 1 << 20
 SAMPLE_SIZE = 5
 POSTGRES_ENGINE = "django.db.backends.postgresql"
 # Tables of SQLite's own and the migration records, which the target's migrations write.
@@ -97,9 +103,14 @@ def postgres_move(
     using: str = DEFAULT_DB_ALIAS,
     progress: Progress | None = None,
     stage: Stage | None = None,
+    before_verify: Callable[[str], None] | None = None,
 ) -> MoveResult:
     """Copy the SQLite database behind `using` into the empty PostgreSQL database at
     `target_url`, at the latest schema, and verify the copy before committing it.
+
+    `before_verify(alias)`, when given, runs inside the target's transaction between the copy
+    and its verification, on the target's connection alias (tests alter the copy there to see
+    the verification catch it).
 
     Raises MoveError (nothing written to the target) when the target is not empty, cannot be
     reached or lacks privileges, when the source fails verification or is not at the latest
@@ -118,7 +129,13 @@ def postgres_move(
                 _check_privileges(target_url)
                 with _snapshot():
                     _check_source(source)
-                    return _move(source, target_url, progress=progress, stage=stage)
+                    return _move(
+                        source,
+                        target_url,
+                        progress=progress,
+                        stage=stage,
+                        before_verify=before_verify,
+                    )
     except MaintenanceBusy as error:
         raise MoveError(Exit.BUSY, str(error)) from error
 
@@ -274,7 +291,14 @@ def _check_source(path: Path) -> None:
 # -- the move -------------------------------------------------------------------------------------
 
 
-def _move(source: Path, url: str, *, progress: Progress | None, stage: Stage) -> MoveResult:
+def _move(
+    source: Path,
+    url: str,
+    *,
+    progress: Progress | None,
+    stage: Stage,
+    before_verify: Callable[[str], None] | None,
+) -> MoveResult:
     target = connections[TARGET_ALIAS]
     occupied = _target_objects()
     if occupied:
@@ -295,6 +319,8 @@ def _move(source: Path, url: str, *, progress: Progress | None, stage: Stage) ->
             _reset_sequences(tables)
             stage("Checking the foreign keys")
             target.check_constraints()
+            if before_verify:
+                before_verify(TARGET_ALIAS)
             stage("Verifying every table, row and value")
             moved, root_checks = _verify(tables, url)
             stage("Committing")
@@ -302,6 +328,7 @@ def _move(source: Path, url: str, *, progress: Progress | None, stage: Stage) ->
         raise
     except DatabaseError as error:
         raise _database_error(error, url) from error
+    stage("Committed")
     return MoveResult(source=source, target=_display(url), tables=moved, root_checks=root_checks)
 
 
@@ -553,34 +580,97 @@ def _float(value):
     return float(value)
 
 
+@dataclass(frozen=True)
+class _Large:
+    """A text value longer than LARGE_TEXT, standing in a row for the value itself: where it is
+    in the source (`rowid`) and its length in bytes; equal to another of the same length (their
+    contents are compared by SHA-256 afterwards)."""
+
+    nbytes: int
+    rowid: int | None = field(default=None, compare=False)
+
+    def __repr__(self) -> str:
+        return f"<text of {self.nbytes} bytes>"
+
+
+def _unbounded(table: _Table) -> list[int]:
+    """Indexes of the columns that may hold text of any length (`text`, not `varchar(n)`)."""
+    return [index for index, column in enumerate(table.columns) if column.type_name == "text"]
+
+
 def _source_rows(table: _Table) -> Iterator[list]:
-    """The source's rows of `table` in key order, converted, in batches."""
-    names = ", ".join(_quote(column.name) for column in table.columns)
+    """The source's rows of `table` in key order, converted, in batches. Unbounded text is read
+    through SQLite's incremental blob I/O, never loaded whole: a value longer than LARGE_TEXT
+    stands as a `_Large` for `_large_pieces` to stream."""
+    unbounded = _unbounded(table)
+    names = ", ".join(
+        f"typeof({_quote(column.name)})" if index in unbounded else _quote(column.name)
+        for index, column in enumerate(table.columns)
+    )
+    if unbounded:
+        names += ", rowid"
     order = ", ".join(_quote(name) for name in table.key)
-    converters = _converters(table)
+    converters = [
+        (index, convert) for index, convert in _converters(table) if index not in unbounded
+    ]
     key_index = [[column.name for column in table.columns].index(name) for name in table.key]
-    with connections[SOURCE_ALIAS].cursor() as cursor:
+    width = len(table.columns)
+    source = connections[SOURCE_ALIAS]
+    with source.cursor() as cursor:
         cursor.execute(f"SELECT {names} FROM {_quote(table.name)} ORDER BY {order}")  # noqa: S608
         while rows := cursor.fetchmany(BATCH_SIZE):
             batch = []
             for row in rows:
-                values = list(row)
-                for index, convert in converters:
-                    value = values[index]
-                    if value is None:
-                        continue
-                    try:
-                        values[index] = convert(value)
-                    except ValueError as error:
-                        key = ", ".join(str(values[i]) for i in key_index)
-                        raise MoveError(
-                            Exit.COPY_DIFFERS,
-                            f"{table.name} row {key}, column {table.columns[index].name}: "
-                            f"{error}. Correct the value in the source, then move again; "
-                            "nothing was written to the target.",
-                        ) from error
+                values = list(row[:width])
+                index = None
+                try:
+                    for index, convert in converters:
+                        if values[index] is not None:
+                            values[index] = convert(values[index])
+                    for index in unbounded:
+                        values[index] = _unbounded_value(
+                            source, table, table.columns[index].name, row[width], values[index]
+                        )
+                except ValueError as error:
+                    key = ", ".join(str(values[i]) for i in key_index)
+                    raise MoveError(
+                        Exit.COPY_DIFFERS,
+                        f"{table.name} row {key}, column {table.columns[index].name}: "
+                        f"{error}. Correct the value in the source, then move again; "
+                        "nothing was written to the target.",
+                    ) from error
                 batch.append(values)
             yield batch
+
+
+def _unbounded_value(source, table: _Table, column: str, rowid: int, kind: str):
+    if kind == "null":
+        return None
+    if kind != "text":
+        raise ValueError(f"a value of type {kind} is not text")
+    with source.connection.blobopen(table.name, column, rowid, readonly=True) as blob:
+        nbytes = len(blob)
+        if nbytes > LARGE_TEXT:
+            return _Large(nbytes, rowid)
+        return _text(blob.read().decode())
+
+
+def _large_pieces(table: _Table, column: str, value: _Large) -> Iterator[str]:
+    """The text of a large source value, in pieces of about LARGE_TEXT bytes, checked as `_text`
+    checks a small one."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    source = connections[SOURCE_ALIAS].connection
+    with source.blobopen(table.name, column, value.rowid, readonly=True) as blob:
+        while chunk := blob.read(LARGE_TEXT):
+            yield _text(decoder.decode(chunk))
+        decoder.decode(b"", final=True)
+
+
+def _large_digest(table: _Table, column: str, value: _Large) -> str:
+    digest = hashlib.sha256()
+    for piece in _large_pieces(table, column, value):
+        digest.update(piece.encode())
+    return digest.hexdigest()
 
 
 def _count(alias: str, table: str) -> int:
@@ -596,18 +686,64 @@ def _copy_table(table: _Table, progress: Progress | None) -> None:
         progress(table.name, done, total)
     names = ", ".join(_quote(column.name) for column in table.columns)
     sql = f"COPY {_quote(table.name)} ({names}) FROM STDIN"
+    large_rows = []  # rows holding a large value: a few, each without its large values
     with connections[TARGET_ALIAS].cursor() as cursor, cursor.copy(sql) as copy:
         for batch in _source_rows(table):
-            _copy_batch(copy, batch)
+            large_rows.extend(row for row in batch if any(type(v) is _Large for v in row))
+            _copy_batch(copy, [row for row in batch if not any(type(v) is _Large for v in row)])
             done += len(batch)
             if progress:
                 progress(table.name, done, total)
+    for row in large_rows:
+        _insert_large_row(table, row)
 
 
 def _copy_batch(copy, batch: list[list]) -> None:
     """One batch of rows into the open COPY (a step of its own for the crash harness)."""
     for row in batch:
         copy.write_row(row)
+
+
+def _insert_large_row(table: _Table, row: list) -> None:
+    """A row holding large text: each large value goes through COPY, piece by piece, into a
+    temporary table and is joined on the server, so it is never whole in this process."""
+    values = []
+    params = []
+    with connections[TARGET_ALIAS].cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS postgres_move_pieces "
+            "(value integer, piece integer, text text) ON COMMIT DROP"
+        )
+        for index, (column, value) in enumerate(zip(table.columns, row, strict=True)):
+            if type(value) is not _Large:
+                values.append("%s")
+                params.append(value)
+                continue
+            try:
+                with cursor.copy("COPY postgres_move_pieces FROM STDIN") as copy:
+                    for number, piece in enumerate(_large_pieces(table, column.name, value)):
+                        copy.write_row((index, number, piece))
+            except ValueError as error:
+                key = ", ".join(
+                    str(row[table.columns.index(c)]) for c in table.columns if c.name in table.key
+                )
+                raise MoveError(
+                    Exit.COPY_DIFFERS,
+                    f"{table.name} row {key}, column {column.name}: {error}. Correct the value "
+                    "in the source, then move again; nothing was written to the target.",
+                ) from error
+            values.append(
+                "(SELECT string_agg(text, '' ORDER BY piece) FROM postgres_move_pieces "
+                "WHERE value = %s)"
+            )
+            params.append(index)
+        names = ", ".join(_quote(column.name) for column in table.columns)
+        cursor.execute(
+            f"INSERT INTO {_quote(table.name)} ({names}) "  # noqa: S608
+            f"VALUES ({', '.join(values)})",
+            params,
+        )
+        cursor.execute("TRUNCATE postgres_move_pieces")
 
 
 def _reset_sequences(tables: list[_Table]) -> None:
@@ -637,11 +773,23 @@ def _reset_sequences(tables: list[_Table]) -> None:
                 )
 
 
-def _target_rows(table: _Table) -> Iterator[tuple]:
+def _target_rows(table: _Table) -> Iterator[list]:
     """The target's rows of `table` in the source's key order (text keys in byte order, as
-    SQLite's BINARY collation sorts them)."""
+    SQLite's BINARY collation sorts them); text longer than LARGE_TEXT as a `_Large`."""
     target = connections[TARGET_ALIAS]
-    names = ", ".join(_quote(column.name) for column in table.columns)
+    unbounded = _unbounded(table)
+    names = ", ".join(
+        f"CASE WHEN octet_length({_quote(column.name)}) > {LARGE_TEXT} THEN NULL "
+        f"ELSE {_quote(column.name)} END"
+        if index in unbounded
+        else _quote(column.name)
+        for index, column in enumerate(table.columns)
+    )
+    names += "".join(
+        f", CASE WHEN octet_length({_quote(table.columns[index].name)}) > {LARGE_TEXT} "
+        f"THEN octet_length({_quote(table.columns[index].name)}) END"
+        for index in unbounded
+    )
     types = {column.name: column.type_name for column in table.columns}
     order = ", ".join(
         _quote(name) + (' COLLATE "C"' if types[name] in ("text", "varchar", "bpchar") else "")
@@ -651,9 +799,16 @@ def _target_rows(table: _Table) -> Iterator[tuple]:
         f"COPY (SELECT {names} FROM {_quote(table.name)} ORDER BY {order}) "  # noqa: S608
         "TO STDOUT (FORMAT BINARY)"
     )
+    width = len(table.columns)
+    int4 = target.connection.adapters.types["int4"].oid
     with target.cursor() as cursor, cursor.copy(sql) as copy:
-        copy.set_types([column.type_oid for column in table.columns])
-        yield from copy.rows()
+        copy.set_types([column.type_oid for column in table.columns] + [int4] * len(unbounded))
+        for found in copy.rows():
+            row = list(found[:width])
+            for index, nbytes in zip(unbounded, found[width:], strict=True):
+                if nbytes is not None:
+                    row[index] = _Large(nbytes)
+            yield row
 
 
 def _verify(tables: list[_Table], url: str) -> tuple[tuple[TableMove, ...], int]:
@@ -696,15 +851,46 @@ def _verify(tables: list[_Table], url: str) -> tuple[tuple[TableMove, ...], int]
 def _compare_values(table: _Table) -> None:
     # Closed before a difference is raised: an open COPY holds the connection, and the rollback
     # that follows would wait for it.
+    large = []  # (row, column index) of large values, their contents compared once COPY is done
     with contextlib.closing(_target_rows(table)) as target_rows:
         for batch in _source_rows(table):
             for expected in batch:
                 found = next(target_rows)
-                if tuple(expected) != found:
+                if expected != found:
                     raise _difference(table, expected, found)
+                large.extend(
+                    (expected, index)
+                    for index, value in enumerate(expected)
+                    if type(value) is _Large
+                )
+    for expected, index in large:
+        _compare_large(table, expected, index)
 
 
-def _difference(table: _Table, expected: list, found: tuple) -> MoveError:
+def _compare_large(table: _Table, expected: list, index: int) -> None:
+    """A large value's SHA-256 in the source (streamed) against the copy's (on the server)."""
+    column = table.columns[index].name
+    where = " AND ".join(f"{_quote(name)} = %s" for name in table.key)
+    names = [column.name for column in table.columns]
+    key = [expected[names.index(name)] for name in table.key]
+    with connections[TARGET_ALIAS].cursor() as cursor:
+        cursor.execute(
+            f"SELECT encode(sha256(convert_to({_quote(column)}, 'UTF8')), 'hex') "  # noqa: S608
+            f"FROM {_quote(table.name)} WHERE {where}",
+            key,
+        )
+        (found,) = cursor.fetchone()
+    want = _large_digest(table, column, expected[index])
+    if want != found:
+        raise MoveError(
+            Exit.COPY_DIFFERS,
+            f"{table.name} row {', '.join(map(str, key))}, column {column}: the source's "
+            f"{expected[index]!r} has SHA-256 {want}, the copy's {found}. The copy was rolled "
+            "back; nothing was written.",
+        )
+
+
+def _difference(table: _Table, expected: list, found: list) -> MoveError:
     names = [column.name for column in table.columns]
     key = ", ".join(str(expected[names.index(name)]) for name in table.key)
     for name, want, got in zip(names, expected, found, strict=True):

@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
 from urllib.parse import quote
@@ -25,6 +25,7 @@ from django.db import connections
 
 from goals.models import Goal, LegacyRepair
 from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance import postgres_move
 from goals_project.maintenance.backups import backups_list
 from goals_project.maintenance.locking import ADVISORY_KEY, maintenance_lock
 from tests.conftest import file_sha256
@@ -251,6 +252,7 @@ def test_it_speaks_like_the_other_commands_quiet_result_and_progress(migrated, t
     assert runs[1][1] == ""
     assert "now holds every row of" in runs[2][0]
     assert "  Verifying every table, row and value" in runs[2][1]
+    assert runs[2][1].rstrip("\n").endswith("  Committed")  # said once the commit is done
     assert re.search(r"^  goals: \d+/\d+ rows$", runs[2][1], re.MULTILINE)
     assert "rows\n" not in runs[2][0].replace("rows in", "")
 
@@ -373,3 +375,83 @@ def test_another_maintenance_job_on_the_target_is_refused(migrated, target):
         error = _refused(alias, target)
     assert error.returncode == Exit.BUSY
     assert _objects(target) == []
+
+
+def _describe(path: Path, text: str) -> str:
+    """Give the first goal of the file `text` as its description; the goal's id."""
+    connection = sqlite3.connect(path)
+    (goal_id,) = connection.execute("SELECT MIN(id) FROM goals").fetchone()
+    connection.execute("UPDATE goals SET description = ? WHERE id = ?", [text, goal_id])
+    connection.commit()
+    connection.close()
+    return goal_id
+
+
+def test_text_longer_than_a_piece_moves_in_pieces_with_every_value_equal(
+    make_legacy_db, legacy_database, target, monkeypatch
+):
+    """Text over LARGE_TEXT is streamed (never whole in memory) and compared by SHA-256; with
+    the limit at 64 bytes most descriptions and the migrations' state records take that path,
+    one of them with a two-byte character split between pieces."""
+    monkeypatch.setattr(postgres_move, "LARGE_TEXT", 64)
+    path = make_legacy_db("dev")
+    with legacy_database(path) as alias:
+        _migrate(alias)
+    _describe(path, "a" + "é" * 200 + "\n\t\\N end")
+    with legacy_database(path) as alias, _registered(target) as moved:
+        _move(alias, target)
+        _assert_same_data(alias, moved)
+        longest = max(
+            len(value or "")
+            for value in LegacyRepair.objects.using(moved)
+            .values_list("new_value", flat=True)
+            .iterator()
+        )
+        assert longest > 64
+
+
+def _alter_in_target(sql: str, params: list) -> Callable[[str], None]:
+    def alter(alias: str) -> None:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, params)
+            assert cursor.rowcount == 1
+
+    return alter
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["value", "large value"])
+def test_a_difference_found_by_the_verification_rolls_the_copy_back_naming_it(
+    migrated, target, monkeypatch, large
+):
+    """A clean copy altered on the target before its verification (the service's
+    `before_verify` seam): exit 29 naming table, row and column, and the target is empty."""
+    alias, path, sha = migrated
+    if large:
+        monkeypatch.setattr(postgres_move, "LARGE_TEXT", 64)
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    (goal_id,) = connection.execute(
+        "SELECT MIN(id) FROM goals WHERE length(description) > 64"
+    ).fetchone()
+    connection.close()
+    altered = "x" * 65 if large else "changed"  # a large value keeps its length: 65 bytes
+    if large:
+        connection = sqlite3.connect(path)
+        connection.execute("UPDATE goals SET description = ? WHERE id = ?", ["y" * 65, goal_id])
+        connection.commit()
+        connection.close()
+        sha = file_sha256(path)
+    with pytest.raises(postgres_move.MoveError) as raised:
+        postgres_move.postgres_move(
+            target_url=_server_url(target),
+            using=alias,
+            before_verify=_alter_in_target(
+                "UPDATE goals SET description = %s WHERE id = %s", [altered, goal_id]
+            ),
+        )
+    assert raised.value.code == Exit.COPY_DIFFERS
+    message = str(raised.value)
+    assert f"goals row {goal_id}, column description: the source" in message
+    assert ("SHA-256" if large else "'changed'") in message
+    assert "rolled back" in message
+    assert _objects(target) == []
+    assert file_sha256(path) == sha
