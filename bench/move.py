@@ -5,7 +5,8 @@ same rows into the same tables, side by side in one run on one throw-away cluste
 
 - **move**: the command as a child process on a fresh empty database: its read-only snapshot,
   the schema by the migrations, COPY of every table, sequences, foreign-key check and the
-  verification of every value and of the root rule; wall time and peak RSS (wait4).
+  verification of every value and of the root rule; wall time, peak RSS (wait4) and where the
+  time goes (its `-v2` steps and rows, timed as they are printed).
 - **bare COPY** (the baseline): the same tables made by the same migrations beforehand (not
   timed), then in one transaction every row of every table read from the SQLite file and sent
   through COPY with only the booleans converted (psycopg's own `write_row`), committed; nothing
@@ -16,6 +17,7 @@ same rows into the same tables, side by side in one run on one throw-away cluste
 from __future__ import annotations
 
 import argparse
+import re
 import sqlite3
 import statistics
 import subprocess
@@ -41,6 +43,7 @@ from bench.postgres import _copy_table as copy_table
 from bench.postgres import cluster, create_database
 
 NOT_COPIED = ("sqlite_sequence", "django_migrations")
+ROWS_LINE = re.compile(r"^  (\S+): \d+/\d+ rows$")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -57,6 +60,10 @@ def main(argv: list[str] | None = None) -> dict:
         "copy_seconds": statistics.median(run["copy_seconds"] for run in runs),
         "schema_seconds": statistics.median(run["schema_seconds"] for run in runs),
         "move_peak_rss_mb": max(run["move_peak_rss_mb"] for run in runs),
+        "move_phases": {
+            name: statistics.median(run["move_phases"].get(name, 0.0) for run in runs)
+            for name in runs[0]["move_phases"]
+        },
         "rows": row_counts(migrated),
     }
     results["ratio_to_copy"] = results["move_seconds"] / results["copy_seconds"]
@@ -98,7 +105,7 @@ def _one_run(server: str, migrated: Path, number: int) -> dict:
     target = create_database(server, "bench_move")
     log(f"run {number + 1}: move_to_postgres")
     moved = run_measured(
-        [PYTHON, str(ROOT / "manage.py"), "move_to_postgres", target, "--verbosity", "0"],
+        [PYTHON, str(ROOT / "manage.py"), "move_to_postgres", target, "--verbosity", "2"],
         django_env(f"sqlite:///{source}"),
     )
     baseline = create_database(server, "bench_copy")
@@ -116,9 +123,32 @@ def _one_run(server: str, migrated: Path, number: int) -> dict:
     return {
         "move_seconds": moved.seconds,
         "move_peak_rss_mb": moved.peak_rss_mb,
+        "move_phases": _phases(moved.lines, moved.seconds),
         "copy_seconds": copy,
         "schema_seconds": schema,
     }
+
+
+def _phases(lines: list[tuple[float, str]], seconds: float) -> dict[str, float]:
+    """Seconds from each step or table's first line to the next step's (the start-up before the
+    first line is `start`; `Committed` runs to the end: the summary and the exit)."""
+    marks: list[tuple[float, str]] = [(0.0, "start")]
+    for at, line in lines:
+        if marks[-1][1] == "Committed":
+            break
+        rows = ROWS_LINE.match(line)
+        if rows:
+            name = f"copy {rows.group(1)}"
+        elif line.startswith("  ") and not line.startswith("   ") and ":" not in line:
+            name = line.strip()
+        else:
+            continue
+        if name != marks[-1][1]:
+            marks.append((at, name))
+    phases: dict[str, float] = {}
+    for (at, name), (until, _) in zip(marks, [*marks[1:], (seconds, "")], strict=True):
+        phases[name] = phases.get(name, 0.0) + until - at
+    return phases
 
 
 def _bare_copy(source: Path, url: str) -> float:

@@ -26,6 +26,8 @@ PEAK_MB = 200
 SPEEDUP = 20
 SELECTOR_RATIO = 1.5
 ADMIN_RATIO = 2.0
+MOVE_RATIO = 1.5
+MOVE_FLAT = 1.25  # peak RSS at the largest size against the smallest measured: "flat"
 
 
 def main() -> None:
@@ -50,7 +52,7 @@ def write_between_markers(document: Path, start: str, end: str, body: str) -> No
 
 def render(results: list[dict]) -> str:
     parts = [_machines(results), _migrate(results), _phases(results), _queries(results)]
-    parts += [_plans(results), _admin(results)]
+    parts += [_plans(results), _admin(results), _move(results), _move_phases(results)]
     return "\n\n".join(part for part in parts if part)
 
 
@@ -213,3 +215,62 @@ def _admin(results: list[dict]) -> str:
 
 if __name__ == "__main__":
     main()
+
+
+def _move(results: list[dict]) -> str:
+    rows = _sorted(results, "move")
+    if not rows:
+        return ""
+    lines = [
+        "### move_to_postgres against bare COPY",
+        "",
+        "| size | metric values | move_to_postgres | bare COPY | schema (migrations) "
+        "| move / COPY | move / (schema + COPY) | move peak RSS |",
+        "|---|---:|---:|---:|---:|---|---:|---|",
+    ]
+    smallest = rows[0]["move_peak_rss_mb"]
+    for result in rows:
+        ratio = result["ratio_to_copy"]
+        speed = f"{ratio:.2f}x"
+        peak = result["move_peak_rss_mb"]
+        memory = f"{peak:.0f} MB"
+        if result["size"] == "1m":  # the targets are set for the largest size
+            speed = _verdict(ratio <= MOVE_RATIO, speed, f"<= {MOVE_RATIO}x")
+            if result is not rows[0]:
+                memory = _verdict(
+                    peak <= smallest * MOVE_FLAT,
+                    f"{memory}, {peak / smallest:.2f}x the {rows[0]['size']} run's",
+                    f"<= {MOVE_FLAT}x, flat",
+                )
+        lines.append(
+            f"| {result['size']} | {result['rows']['metric_values']:,} "
+            f"| {result['move_seconds']:.1f} s | {result['copy_seconds']:.1f} s "
+            f"| {result['schema_seconds']:.1f} s | {speed} "
+            f"| {result['ratio_to_schema_and_copy']:.2f}x | {memory} |"
+        )
+    lines += ["", "Medians of the runs listed in each JSON file; ratios are of those medians."]
+    return "\n".join(lines)
+
+
+def _move_phases(results: list[dict]) -> str:
+    rows = [result for result in _sorted(results, "move") if result["size"] == "1m"]
+    if not rows or "move_phases" not in rows[0]:
+        return ""
+    result = rows[0]
+    phases = result["move_phases"]
+    total = result["move_seconds"]
+    copying = sum(seconds for name, seconds in phases.items() if name.startswith("copy "))
+    lines = [
+        "### Where the move time goes at 1m",
+        "",
+        f"Total {total:.1f} s; bare COPY of the same rows {result['copy_seconds']:.1f} s.",
+        "",
+        "| step | seconds | share |",
+        "|---|---:|---:|",
+        f"| copy (every table) | {copying:.2f} | {copying / total:.0%} |",
+    ]
+    for name, seconds in sorted(phases.items(), key=lambda item: -item[1]):
+        if seconds >= 0.1:
+            shown = f"&nbsp;&nbsp;{name}" if name.startswith("copy ") else name
+            lines.append(f"| {shown} | {seconds:.2f} | {seconds / total:.0%} |")
+    return "\n".join(lines)

@@ -313,11 +313,13 @@ def _move(
                 cursor.execute("SET CONSTRAINTS ALL DEFERRED")
             tables = _plan(source)
             _empty(tables)
+            foreign_keys = _foreign_keys_set_aside()
             for table in tables:
                 _copy_table(table, progress)
             stage("Setting the sequences past the copied ids")
             _reset_sequences(tables)
             stage("Checking the foreign keys")
+            _foreign_keys_restore(foreign_keys)
             target.check_constraints()
             if before_verify:
                 before_verify(TARGET_ALIAS)
@@ -447,6 +449,32 @@ def _empty(tables: list[_Table]) -> None:
     of the columns they added): the source's history replaces it, ids and all."""
     with connections[TARGET_ALIAS].cursor() as cursor:
         cursor.execute(f"TRUNCATE {', '.join(_quote(table.name) for table in tables)}")
+
+
+def _foreign_keys_set_aside() -> list[tuple[str, str, str]]:
+    """Drop the schema's foreign keys for the copy, returning (table, name, definition) of each.
+
+    Checked row by row, a foreign key queues a trigger per copied row and runs them all at the
+    check; added back after the copy (as pg_restore does), each is checked by one join of the
+    two tables. Same names, same definitions (pg_get_constraintdef), same transaction.
+    """
+    with connections[TARGET_ALIAS].cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE contype = 'f' "
+            "AND connamespace = current_schema()::regnamespace ORDER BY 1, 2"
+        )
+        foreign_keys = cursor.fetchall()
+        for table, name, _ in foreign_keys:
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {_quote(name)}")
+    return foreign_keys
+
+
+def _foreign_keys_restore(foreign_keys: list[tuple[str, str, str]]) -> None:
+    """The foreign keys `_foreign_keys_set_aside` dropped, added back and so checked."""
+    with connections[TARGET_ALIAS].cursor() as cursor:
+        for table, name, definition in foreign_keys:
+            cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {_quote(name)} {definition}")
 
 
 def _source_columns() -> dict[str, list[str]]:

@@ -35,6 +35,7 @@ def bench_results(tmp_path_factory) -> Path:
         ["bench.migrate", "--size", "smoke", "--repeat", "1"],
         ["bench.queries", "--size", "smoke", "--min-seconds", "0"],
         ["bench.admin", "--sizes", "smoke", "1k", "--requests", "2"],
+        ["bench.move", "--size", "smoke", "--repeat", "1"],  # on a throw-away cluster of its own
         ["bench.report"],
     ):
         subprocess.run(  # noqa: S603 - the project's own bench modules
@@ -89,6 +90,19 @@ def test_admin_bench_counts_queries_at_two_sizes(bench_results):
         )
 
 
+def test_move_bench_measures_the_move_beside_bare_copy_and_its_steps(bench_results):
+    move = read(bench_results, "move-postgresql-smoke.json")
+
+    assert move["move_seconds"] > 0 < move["copy_seconds"]
+    assert move["ratio_to_copy"] == pytest.approx(move["move_seconds"] / move["copy_seconds"])
+    assert move["move_peak_rss_mb"] > 0
+    phases = move["move_phases"]
+    assert {"copy metric_values", "Verifying every table, row and value", "Committed"} <= set(
+        phases
+    )
+    assert sum(phases.values()) == pytest.approx(move["runs"][0]["move_seconds"], rel=0.05)
+
+
 def test_report_renders_every_result_with_its_target(bench_results):
     text = (bench_results / "benchmarks.md").read_text()
 
@@ -97,4 +111,5 @@ def test_report_renders_every_result_with_its_target(bench_results):
     for query in ("analytics", "session_report", "progress"):
         assert f"| {query} |" in text
     assert "goals changelist" in text
+    assert "### move_to_postgres against bare COPY" in text
     assert "idx_metric_values_root_metric" not in text  # plans are shown for the 1m size only

@@ -1,9 +1,12 @@
 """SIGKILL at any point of move_to_postgres, then the same command again.
 
-After each kill the SQLite source is byte for byte what it was, and the target holds nothing
-of ours or the whole verified copy (the rerun then finds it, verifies it again and says so);
-the rerun finishes and verify_root_ids passes on the target. Results go to var/reliability/
-like the other sweeps (tests/reliability/harness.py).
+After each kill the target holds nothing of ours or the whole verified copy (the rerun then
+finds it, verifies it again and says so); the rerun finishes and verify_root_ids passes on the
+target. A migrated source is byte for byte what it was. A legacy source goes through `migrate`
+first (its own sweep, tests/reliability/test_crash.py, covers a kill inside it): after a kill
+there the rerun finishes the migration and moves; after a kill in the move itself the file is
+byte for byte what the migration left. Results go to var/reliability/ like the other sweeps
+(tests/reliability/harness.py).
 """
 
 from __future__ import annotations
@@ -52,8 +55,15 @@ def _objects(url: str) -> list[str]:
         ]
 
 
+def _checkpointed(path: Path) -> None:
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+
+
 @pytest.mark.postgresql_only
-def test_move_to_postgres_survives_sigkill_at_every_point(make_legacy_db, tmp_path):
+@pytest.mark.parametrize("state", ["migrated", "legacy"])
+def test_move_to_postgres_survives_sigkill_at_every_point(make_legacy_db, tmp_path, state):
     from bench.postgres import database_url
 
     server = database_url(os.environ["DATABASE_URL"], "postgres")
@@ -63,11 +73,10 @@ def test_move_to_postgres_survives_sigkill_at_every_point(make_legacy_db, tmp_pa
     setup.mkdir()
     migrated = setup / "goals.db"
     shutil.copyfile(legacy, migrated)
-    prepare = Target("sqlite", f"sqlite:///{migrated}", lambda: None, setup)
-    assert manage(prepare, ["migrate", "--no-backup", "--verbosity", "0"]).returncode == 0
-    connection = sqlite3.connect(migrated)
-    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    connection.close()
+    if state == "migrated":
+        prepare = Target("sqlite", f"sqlite:///{migrated}", lambda: None, setup)
+        assert manage(prepare, ["migrate", "--no-backup", "--verbosity", "0"]).returncode == 0
+        _checkpointed(migrated)
     workdir = tmp_path / "run"
     source = workdir / "goals.db"
 
@@ -89,7 +98,12 @@ def test_move_to_postgres_survives_sigkill_at_every_point(make_legacy_db, tmp_pa
     points = sweep(choose(steps, 16, INSIDE))
 
     def check(point: Point) -> None:
-        point.checks["source unchanged"] = file_sha256(source) == expected_sha
+        in_move = point.phase.startswith("move: ")
+        if state == "migrated":
+            point.checks["source unchanged"] = file_sha256(source) == expected_sha
+        elif in_move:
+            _checkpointed(source)  # what the finished migration left, its WAL folded in
+        at_kill = file_sha256(source)
         found = _objects(target_url)
         rerun = manage(target, argv)
         expect(point, "move_to_postgres again", rerun)
@@ -101,13 +115,20 @@ def test_move_to_postgres_survives_sigkill_at_every_point(make_legacy_db, tmp_pa
         else:
             point.checks["nothing or the whole verified copy"] = True
         expect(point, "verify_root_ids on the target", manage(moved, ["verify_root_ids"]))
-        point.checks["source unchanged after the rerun"] = file_sha256(source) == expected_sha
+        if state == "migrated":
+            point.checks["source unchanged after the rerun"] = file_sha256(source) == expected_sha
+        else:
+            expect(point, "verify_root_ids on the source", manage(target, ["verify_root_ids"]))
+            if in_move:
+                point.checks["the move left the migrated source as it was"] = (
+                    file_sha256(source) == at_kill
+                )
 
     try:
         results = crash_points(target, argv, points, steps, check)
     finally:
         with psycopg.connect(server, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{TARGET}" WITH (FORCE)')
-    save("postgresql", "move_to_postgres", len(steps), results)
+    save("postgresql", f"move_to_postgres_{state}", len(steps), results)
     assert sum(point.killed for point in results) >= (20 if FULL_SWEEP else len(points))
     assert not failures(results), failures(results)
