@@ -213,10 +213,6 @@ def _admin(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    main()
-
-
 def _move(results: list[dict]) -> str:
     rows = _sorted(results, "move")
     if not rows:
@@ -274,3 +270,7 @@ def _move_phases(results: list[dict]) -> str:
             shown = f"&nbsp;&nbsp;{name}" if name.startswith("copy ") else name
             lines.append(f"| {shown} | {seconds:.2f} | {seconds / total:.0%} |")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
