@@ -126,6 +126,13 @@ def _measure(fresh, repeat: int) -> dict:
         "verify": verify,
         "migrate_ratio": migrate["seconds"] / summaries["baseline"]["seconds"],
         "plan_script_ratio": migrate["seconds"] / summaries["plan_script"]["seconds"],
+        # On a busy machine a process waits for a core as well as working; the CPU seconds it
+        # got are what its work cost (SQLite: all of it is in the process; PostgreSQL: not).
+        "cpu_ratios": {
+            way: statistics.median(run.cpu_seconds for run in runs["migrate"])
+            / statistics.median(run.cpu_seconds for run in runs[way])
+            for way in ("plan_script", "baseline")
+        },
         "verify_ratio": verify["seconds"] / summaries["baseline"]["seconds"],
         "baseline_statements": sum(map(len, json.loads(files["baseline"].read_text()))),
         "plan_script_statements": sum(map(len, json.loads(files["plan_script"].read_text()))),

@@ -134,11 +134,18 @@ def _contention(rows: list[dict]) -> str:
     for result in rows:
         busy = result.get("contention")
         if busy:
+            cpu = ""
+            if result["backend"] == "sqlite" and "cpu_ratios" in result:
+                cpu = (
+                    "; by CPU seconds, migrate / plan script "
+                    f"{result['cpu_ratios']['plan_script']:.1f}x, migrate / baseline "
+                    f"{result['cpu_ratios']['baseline']:.1f}x"
+                )
             lines.append(
                 f"- {result['backend']} {result['size']}: load average "
                 f"{busy['load_before_median']} "
                 f"(up to {busy['load_before_max']}) on {result['machine']['cores']} cores; "
-                f"{busy['cpu_per_wall_median']} CPU seconds per wall second"
+                f"{busy['cpu_per_wall_median']} CPU seconds per wall second{cpu}"
             )
     if not lines:
         return ""
