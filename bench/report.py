@@ -180,7 +180,7 @@ def _phase_table(phases: dict[str, float], total: float) -> list[str]:
             lines.append(f"| {name} | {seconds:.2f} | {seconds / total:.0%} |")
         else:
             small += seconds
-    if small:
+    if small >= 0.005:
         lines.append(f"| the others, under 1% each | {small:.2f} | {small / total:.0%} |")
     lines.append("")
     return lines
