@@ -112,15 +112,19 @@ def django_env(database_url: str, **extra: str) -> dict[str, str]:
 
 @dataclass
 class Measured:
-    """A child process's wall time, peak resident memory and its output lines with their times."""
+    """A child process's wall time, peak resident memory, CPU time, the machine's load when it
+    started and its output lines with their times."""
 
     seconds: float
     peak_rss_mb: float
     lines: list[tuple[float, str]] = field(default_factory=list)
+    cpu_seconds: float = 0.0
+    load_before: float = 0.0
 
 
 def run_measured(argv: list[str], env: dict[str, str]) -> Measured:
     """Run a child to completion; its peak RSS comes from the kernel (wait4), not from sampling."""
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     child = subprocess.Popen(  # noqa: S603 - our own commands
         argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -133,7 +137,8 @@ def run_measured(argv: list[str], env: dict[str, str]) -> Measured:
     if child.returncode != 0:
         tail = "\n".join(line for _, line in lines[-30:])
         raise RuntimeError(f"{' '.join(argv)} exited {child.returncode}:\n{tail}")
-    return Measured(seconds, usage.ru_maxrss / 1024, lines)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measured(seconds, usage.ru_maxrss / 1024, lines, cpu, load_before)
 
 
 def machine() -> dict[str, str]:

@@ -1,6 +1,7 @@
 """Benchmark: `manage.py migrate` from a legacy dev file to the final schema, then
-`manage.py verify_root_ids`, each against the raw-SQL baseline (bench/raw_sql.py) run in the same
-invocation on a copy of the same data.
+`manage.py verify_root_ids`, each against two baselines run in the same invocation on copies of the
+same data: the improvement plan's own script (bench/plan_script.py) and the raw-SQL baseline
+(bench/raw_sql.py).
 
     .venv/bin/python -m bench.migrate --size 1m [--backend postgresql] [--repeat 3]
 
@@ -38,6 +39,7 @@ from bench.databases import django_setup
 APPLYING = re.compile(r"Applying (\S+)\.\.\.")
 # A migration that reports progress prints its OK on a line of its own.
 APPLIED = re.compile(r"\bOK \((\d+\.\d+)s\)")
+PHASE = re.compile(r"phase (\S+) (\d+\.\d+)$")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -77,56 +79,89 @@ def _targets(backend: str, legacy: Path):
 
 
 def _measure(fresh, repeat: int) -> dict:
-    statements_file = WORK / "baseline_statements.json"
-    baseline_runs: list[Measured] = []
-    migrate_runs: list[Measured] = []
+    """Each run measures the three ways on fresh copies, in an order that rotates from run to
+    run so that a busy spell of the shared machine does not always fall on the same one."""
+    files = {
+        "plan_script": WORK / "plan_script_statements.json",
+        "baseline": WORK / "baseline_statements.json",
+    }
+    runs: dict[str, list[Measured]] = {"plan_script": [], "baseline": [], "migrate": []}
     verify_runs: list[Measured] = []
+    for way, statements in _statements(fresh("statements")).items():
+        files[way].write_text(json.dumps(statements))
     for number in range(1, repeat + 1):
-        raw_url = fresh("raw")
-        if number == 1:
-            statements_file.write_text(json.dumps(_statements(raw_url)))
-        log(f"run {number}/{repeat}: baseline (raw SQL)")
-        baseline_runs.append(
-            run_measured([PYTHON, "-m", "bench.raw_sql", raw_url, str(statements_file)], os.environ)
-        )
-        migrate_url = fresh("migrate")
-        log(f"run {number}/{repeat}: manage.py migrate")
-        migrate_runs.append(
-            run_measured(
-                [PYTHON, str(ROOT / "manage.py"), "migrate", "--verbosity", "2"],
-                django_env(migrate_url, FRACTAL_BACKUP_DIR=str(WORK / "backups")),
+        order = list(runs)
+        order = order[(number - 1) % 3 :] + order[: (number - 1) % 3]
+        for way in order:
+            url = fresh("migrate" if way == "migrate" else way)
+            if way == "migrate":
+                log(f"run {number}/{repeat}: manage.py migrate")
+                runs[way].append(
+                    run_measured(
+                        [PYTHON, str(ROOT / "manage.py"), "migrate", "--verbosity", "2"],
+                        django_env(url, FRACTAL_BACKUP_DIR=str(WORK / "backups")),
+                    )
+                )
+                log(f"run {number}/{repeat}: manage.py verify_root_ids")
+                verify_runs.append(
+                    run_measured(
+                        [PYTHON, str(ROOT / "manage.py"), "verify_root_ids"], django_env(url)
+                    )
+                )
+                continue
+            log(f"run {number}/{repeat}: {way.replace('_', ' ')} (raw SQL)")
+            runs[way].append(
+                run_measured([PYTHON, "-m", "bench.raw_sql", url, str(files[way])], os.environ)
             )
-        )
-        log(f"run {number}/{repeat}: manage.py verify_root_ids")
-        verify_runs.append(
-            run_measured(
-                [PYTHON, str(ROOT / "manage.py"), "verify_root_ids"], django_env(migrate_url)
-            )
-        )
-    baseline = _summary(baseline_runs)
-    migrate = _summary(migrate_runs)
+    summaries = {way: _summary(measured) for way, measured in runs.items()}
+    for way in ("plan_script", "baseline"):
+        summaries[way]["phases"] = _baseline_phases(_median_run(runs[way]))
+    migrate = summaries["migrate"]
+    migrate["phases"] = _phases(_median_run(runs["migrate"]))
     verify = _summary(verify_runs)
-    migrate["phases"] = _phases(_median_run(migrate_runs))
+    every = [run for measured in runs.values() for run in measured]
     return {
         "repeat": repeat,
-        "baseline": baseline,
-        "migrate": migrate,
+        **summaries,
         "verify": verify,
-        "migrate_ratio": migrate["seconds"] / baseline["seconds"],
-        "verify_ratio": verify["seconds"] / baseline["seconds"],
-        "baseline_statements": len(json.loads(statements_file.read_text())),
+        "migrate_ratio": migrate["seconds"] / summaries["baseline"]["seconds"],
+        "plan_script_ratio": migrate["seconds"] / summaries["plan_script"]["seconds"],
+        # On a busy machine a process waits for a core as well as working; the CPU seconds it
+        # got are what its work cost (SQLite: all of it is in the process; PostgreSQL: not).
+        "cpu_ratios": {
+            way: statistics.median(run.cpu_seconds for run in runs["migrate"])
+            / statistics.median(run.cpu_seconds for run in runs[way])
+            for way in ("plan_script", "baseline")
+        },
+        "verify_ratio": verify["seconds"] / summaries["baseline"]["seconds"],
+        "baseline_statements": sum(map(len, json.loads(files["baseline"].read_text()))),
+        "plan_script_statements": sum(map(len, json.loads(files["plan_script"].read_text()))),
+        "contention": {
+            "load_before_median": round(statistics.median(r.load_before for r in every), 2),
+            "load_before_max": round(max(r.load_before for r in every), 2),
+            # A process alone on a core gets about one CPU second a wall second (less while it
+            # waits on the disk); much less says other work took the cores.
+            "cpu_per_wall_median": round(
+                statistics.median(r.cpu_seconds / r.seconds for r in every), 2
+            ),
+        },
     }
 
 
-def _statements(url: str) -> list[str]:
-    """The baseline SQL for this backend, written by Django in this process, then let go."""
+def _statements(url: str) -> dict[str, list[list[str]]]:
+    """The SQL of both baselines for this backend, written by Django in this process from an
+    untouched copy of the data (read only), then let go."""
     django_setup(url)
     from django.db import connections
 
+    from bench.plan_script import plan_statements
     from bench.raw_sql import baseline_statements
 
     try:
-        return baseline_statements(connections["default"])
+        return {
+            "plan_script": plan_statements(connections["default"]),
+            "baseline": baseline_statements(connections["default"]),
+        }
     finally:
         connections.close_all()
 
@@ -135,6 +170,8 @@ def _summary(runs: list[Measured]) -> dict:
     return {
         "seconds": statistics.median(run.seconds for run in runs),
         "runs": [round(run.seconds, 3) for run in runs],
+        "cpu_seconds": [round(run.cpu_seconds, 3) for run in runs],
+        "load_before": [round(run.load_before, 2) for run in runs],
         "peak_rss_mb": round(max(run.peak_rss_mb for run in runs), 1),
     }
 
@@ -161,6 +198,16 @@ def _phases(run: Measured) -> dict[str, float]:
             phases[applying] = float(done.group(1))
             applying = None
             last = at
+    phases["startup and the rest"] = run.seconds - sum(phases.values())
+    return phases
+
+
+def _baseline_phases(run: Measured) -> dict[str, float]:
+    """Seconds per phase of a baseline, from the `phase <name> <seconds>` lines it prints."""
+    phases = {}
+    for _, line in run.lines:
+        if found := PHASE.match(line):
+            phases[found.group(1)] = float(found.group(2))
     phases["startup and the rest"] = run.seconds - sum(phases.values())
     return phases
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 # Goals: the tree from every ultimate goal down; sessions under a goal are part of the tree.
@@ -46,27 +47,23 @@ UPDATES = (
 )
 
 
-def baseline_statements(connection) -> list[str]:
-    """The baseline's SQL for the legacy database behind `connection` (a Django connection)."""
-    from django.apps import apps
+PHASES = ("columns", "updates", "indexes")
 
-    from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
-    from goals_project.maintenance.verification import PLAN_INDEXES
 
-    plan_indexes = {name for names in PLAN_INDEXES.values() for name in names}
+def baseline_statements(connection) -> list[list[str]]:
+    """The baseline's SQL in its three phases (columns, updates, indexes) for the legacy database
+    behind `connection` (a Django connection)."""
     quote = connection.ops.quote_name
-    models = [
-        model
-        for model in apps.get_models()
-        if model._meta.db_table in LEGACY_TABLES and not model._meta.proxy
-    ]
+    models = legacy_models()
     with connection.cursor() as cursor:
         existing = {
-            table: {
+            model._meta.db_table: {
                 column.name
-                for column in connection.introspection.get_table_description(cursor, table)
+                for column in connection.introspection.get_table_description(
+                    cursor, model._meta.db_table
+                )
             }
-            for table in LEGACY_TABLES
+            for model in models
         }
     columns = []
     for model in models:
@@ -78,6 +75,27 @@ def baseline_statements(connection) -> list[str]:
                     f"ALTER TABLE {quote(table)} ADD COLUMN {quote(field.column)} "
                     f"{field.db_type(connection)}"
                 )
+    return [columns, list(UPDATES), plan_index_statements(connection, models)]
+
+
+def legacy_models() -> list:
+    """The models of the legacy tables (proxies left out)."""
+    from django.apps import apps
+
+    from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
+
+    return [
+        model
+        for model in apps.get_models()
+        if model._meta.db_table in LEGACY_TABLES and not model._meta.proxy
+    ]
+
+
+def plan_index_statements(connection, models: list) -> list[str]:
+    """The CREATE INDEX statements of the plan's 26 indexes, as the migrations write them."""
+    from goals_project.maintenance.verification import PLAN_INDEXES
+
+    plan_indexes = {name for names in PLAN_INDEXES.values() for name in names}
     # Only the editor's SQL writer is used: entering it would check the legacy foreign keys.
     editor = connection.schema_editor(collect_sql=True)
     indexes = [
@@ -88,26 +106,33 @@ def baseline_statements(connection) -> list[str]:
     ]
     if len(indexes) != len(plan_indexes):
         raise RuntimeError(f"expected {len(plan_indexes)} plan indexes, found {len(indexes)}")
-    return [*columns, *UPDATES, *indexes]
+    return indexes
 
 
-def run(url: str, statements: list[str]) -> None:
-    """Execute the statements in one transaction with the bare driver."""
+def run(url: str, phases: list[list[str]]) -> None:
+    """Execute the phases in one transaction with the bare driver, printing each phase's
+    seconds as it ends (`phase <name> <seconds>`)."""
     if url.startswith("sqlite:///"):
         import sqlite3
 
         connection = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
         connection.execute("BEGIN")
-        for statement in statements:
-            connection.execute(statement)
+        _run_phases(connection, phases)
         connection.execute("COMMIT")
         connection.close()
         return
     import psycopg
 
     with psycopg.connect(url) as connection:
+        _run_phases(connection, phases)
+
+
+def _run_phases(connection, phases: list[list[str]]) -> None:
+    for name, statements in zip(PHASES, phases, strict=True):
+        start = time.perf_counter()
         for statement in statements:
             connection.execute(statement)
+        print(f"phase {name} {time.perf_counter() - start:.3f}", flush=True)  # noqa: T201
 
 
 if __name__ == "__main__":

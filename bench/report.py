@@ -89,9 +89,10 @@ def _migrate(results: list[dict]) -> str:
     lines = [
         "### Migrate and verify_root_ids",
         "",
-        "| backend | size | metric values | raw-SQL baseline | migrate | migrate / baseline "
-        "| migrate peak RSS | verify_root_ids | verify / baseline |",
-        "|---|---|---:|---:|---:|---|---|---:|---|",
+        "| backend | size | metric values | plan script | raw-SQL baseline | migrate "
+        "| migrate / plan script | migrate / baseline | migrate peak RSS | verify_root_ids "
+        "| verify / baseline |",
+        "|---|---|---:|---:|---:|---:|---|---|---|---:|---|",
     ]
     for result in rows:
         ratio = result["migrate_ratio"]
@@ -100,34 +101,91 @@ def _migrate(results: list[dict]) -> str:
         peak = result["migrate"]["peak_rss_mb"]
         migrate = f"{ratio:.1f}x"
         verify = f"{verify_ratio:.2f}x"
+        plan = "not measured"
+        plan_seconds = "-"
+        if "plan_script" in result:
+            plan_ratio = result["plan_script_ratio"]
+            plan = f"{plan_ratio:.1f}x"
+            plan_seconds = f"{result['plan_script']['seconds']:.2f} s"
+            if big:
+                plan = _verdict(plan_ratio <= MIGRATE_RATIO, plan, f"<= {MIGRATE_RATIO}x")
         if big:
             migrate = _verdict(ratio <= MIGRATE_RATIO, migrate, f"<= {MIGRATE_RATIO}x")
             verify = _verdict(verify_ratio <= VERIFY_RATIO, verify, f"<= {VERIFY_RATIO}x")
         memory = _verdict(peak <= PEAK_MB, f"{peak:.0f} MB", f"<= {PEAK_MB} MB")
         lines.append(
             f"| {result['backend']} | {result['size']} | {result['rows']['metric_values']:,} "
-            f"| {result['baseline']['seconds']:.2f} s | {result['migrate']['seconds']:.2f} s "
-            f"| {migrate} | {memory} | {result['verify']['seconds']:.2f} s | {verify} |"
+            f"| {plan_seconds} | {result['baseline']['seconds']:.2f} s "
+            f"| {result['migrate']['seconds']:.2f} s | {plan} | {migrate} | {memory} "
+            f"| {result['verify']['seconds']:.2f} s | {verify} |"
         )
-    lines += ["", "Medians of the runs listed in each JSON file; ratios are of those medians."]
-    return "\n".join(lines)
+    lines += [
+        "",
+        "Medians of the runs listed in each JSON file; ratios are of those medians. The plan "
+        "script, the raw-SQL baseline and migrate take turns within each run.",
+        "",
+        _contention(rows),
+    ]
+    return "\n".join(lines).rstrip()
+
+
+def _contention(rows: list[dict]) -> str:
+    """How busy the shared machine was: its load average as each process started, and the CPU
+    seconds each process got per wall second."""
+    lines = []
+    for result in rows:
+        busy = result.get("contention")
+        if busy:
+            cpu = ""
+            if result["backend"] == "sqlite" and "cpu_ratios" in result:
+                cpu = (
+                    "; by CPU seconds, migrate / plan script "
+                    f"{result['cpu_ratios']['plan_script']:.1f}x, migrate / baseline "
+                    f"{result['cpu_ratios']['baseline']:.1f}x"
+                )
+            lines.append(
+                f"- {result['backend']} {result['size']}: load average "
+                f"{busy['load_before_median']} "
+                f"(up to {busy['load_before_max']}) on {result['machine']['cores']} cores; "
+                f"{busy['cpu_per_wall_median']} CPU seconds per wall second{cpu}"
+            )
+    if not lines:
+        return ""
+    return "How busy the machine was while measuring:\n\n" + "\n".join(lines)
 
 
 def _phases(results: list[dict]) -> str:
-    rows = [result for result in _sorted(results, "migrate") if result["size"] == "1m"]
+    rows = [result for result in _sorted(results, "migrate") if result["size"] in ("100k", "1m")]
     if not rows:
         return ""
-    lines = ["### Where the migrate time goes at 1m", ""]
+    lines = ["### Where the time goes", ""]
     for result in rows:
-        phases = result["migrate"]["phases"]
         total = result["migrate"]["seconds"]
-        lines += [f"{result['backend']} (total {total:.1f} s):", ""]
-        lines += ["| phase | seconds | share |", "|---|---:|---:|"]
-        for name, seconds in sorted(phases.items(), key=lambda item: -item[1]):
-            if seconds >= 0.1:
-                lines.append(f"| {name} | {seconds:.2f} | {seconds / total:.0%} |")
-        lines.append("")
+        lines += [f"{result['backend']} {result['size']}, migrate (total {total:.1f} s):", ""]
+        lines += _phase_table(result["migrate"]["phases"], total)
+        for way, title in (("plan_script", "plan script"), ("baseline", "raw-SQL baseline")):
+            if "phases" in result.get(way, {}):
+                seconds = result[way]["seconds"]
+                lines += [
+                    f"{result['backend']} {result['size']}, {title} (total {seconds:.2f} s):",
+                    "",
+                ]
+                lines += _phase_table(result[way]["phases"], seconds)
     return "\n".join(lines).rstrip()
+
+
+def _phase_table(phases: dict[str, float], total: float) -> list[str]:
+    lines = ["| phase | seconds | share |", "|---|---:|---:|"]
+    small = 0.0
+    for name, seconds in sorted(phases.items(), key=lambda item: -item[1]):
+        if seconds >= total / 100:
+            lines.append(f"| {name} | {seconds:.2f} | {seconds / total:.0%} |")
+        else:
+            small += seconds
+    if small >= 0.005:
+        lines.append(f"| the others, under 1% each | {small:.2f} | {small / total:.0%} |")
+    lines.append("")
+    return lines
 
 
 def _queries(results: list[dict]) -> str:

@@ -7,8 +7,8 @@ records that state in `legacy_repairs` (README, "Going backwards"):
 
 - each row it created ('*') gets a digest of its content in `new_value`;
 - per table whose every app write stamps `updated_at` (TimestampMixin, the services' `update()`),
-  the rows already stamped later than the migration (legacy clocks ahead: usually none), so a
-  row stamped later than that since is a write made after the migration;
+  a digest of the rows already stamped later than the migration (legacy clocks ahead: usually
+  none), so a row stamped later than that since is a write made after the migration;
 - per reference to a table holding created rows, a digest of the rows pointing to created rows
   (this covers the tables without timestamps: links, programs, blocks, days, scheduled sessions).
 
@@ -21,7 +21,7 @@ import datetime
 import decimal
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -50,6 +50,8 @@ STAMPED = frozenset(
 APPS = ("goals", "practice_sessions")
 WOULD_DISCARD = Exit.WOULD_DISCARD
 SAMPLE = 5
+# Rows fetched at a time when a query can return a big table's worth of rows.
+STREAM_BATCH = 2000
 
 # The kinds of loss, worded for the refusal.
 REVERTED = "changed since the migration; going back would put back the legacy value"
@@ -124,13 +126,26 @@ def _normal(value):
     return value
 
 
+# What json.dumps(..., default=str) builds on every call; built once, it writes the same text.
+_ENCODE = json.JSONEncoder(default=str).encode
+# Values _normal returns as they are; checked first, as nearly every value is one of them.
+_PLAIN = frozenset({str, int, float, type(None)})
+
+
 def _digest(rows: Iterable[tuple]) -> str:
+    """The row count and a sha256 over each row's JSON line; hashed a batch of lines at a time,
+    which gives the same sha256 as line by line."""
     hashed = hashlib.sha256()
     count = 0
+    lines: list[str] = []
     for row in rows:
-        hashed.update(json.dumps([_normal(value) for value in row], default=str).encode())
-        hashed.update(b"\n")
+        lines.append(_ENCODE([value if type(value) in _PLAIN else _normal(value) for value in row]))
         count += 1
+        if len(lines) == STREAM_BATCH:
+            hashed.update(("\n".join(lines) + "\n").encode())
+            lines.clear()
+    if lines:
+        hashed.update(("\n".join(lines) + "\n").encode())
     return f"{count} {hashed.hexdigest()}"
 
 
@@ -144,6 +159,14 @@ class _Reader:
         with self.connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
+
+    def stream(self, sql: str, params=()) -> Iterator[tuple]:
+        """The rows of `sql` a batch at a time: the rows pointing to placeholders can be half
+        of metric_values, which must not be held in memory at once."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            while batch := cursor.fetchmany(STREAM_BATCH):
+                yield from batch
 
     def created(self) -> str:
         """SQL: the ids of the rows the migration created in a table (params: MIGRATION, table,
@@ -177,22 +200,21 @@ class _Reader:
             )
         ]
 
-    def later_rows(self, table: Table, since) -> dict[str, list]:
-        """Rows with a stamp later than `since` (SQL: the migration's time), with their stamps."""
+    def later_rows(self, table: Table, since) -> Iterator[tuple]:
+        """Rows with a stamp later than `since` (SQL: the migration's time), as (id, *stamps),
+        streamed in id order: with the legacy clock ahead they can be most of a table."""
         stamps = ", ".join(self.quote(stamp) for stamp in table.stamps)
         later = " OR ".join(f"{self.quote(stamp)} > ({since})" for stamp in table.stamps)
-        return {
-            row_id: [_normal(value) for value in stamps_of_row]
-            for row_id, *stamps_of_row in self.rows(
-                f"SELECT id, {stamps} FROM {self.quote(table.name)} WHERE {later}",  # noqa: S608 - names from the state
-                (MIGRATION,) * len(table.stamps),
-            )
-        }
+        return self.stream(
+            f"SELECT id, {stamps} FROM {self.quote(table.name)} WHERE {later} ORDER BY id",  # noqa: S608 - names from the state
+            (MIGRATION,) * len(table.stamps),
+        )
 
-    def pointing(self, table: Table, column: str, target: str) -> list[tuple]:
-        """Rows of `table` whose `column` points to a row the migration created in `target`."""
+    def pointing(self, table: Table, column: str, target: str) -> Iterator[tuple]:
+        """Rows of `table` whose `column` points to a row the migration created in `target`,
+        streamed."""
         key = ", ".join(self.quote(part) for part in table.key)
-        return self.rows(
+        return self.stream(
             f"SELECT {key}, {self.quote(column)} FROM {self.quote(table.name)} "  # noqa: S608 - names from the state
             f"WHERE {self.quote(column)} IN ({self.created()}) ORDER BY {key}",
             (MIGRATION, target, CREATED),
@@ -242,7 +264,7 @@ def backfill_state_record(*, connection: BaseDatabaseWrapper, apps, now) -> None
                     "UPDATE legacy_repairs SET new_value = %s WHERE migration = %s "
                     "AND column_name = %s AND table_name = %s AND row_id = %s",
                     (
-                        json.dumps(reader.later_rows(table, MIGRATION_TIME), sort_keys=True),
+                        _digest(reader.later_rows(table, MIGRATION_TIME)),
                         MIGRATION,
                         FINGERPRINT,
                         table.name,
@@ -277,12 +299,9 @@ def backward_losses(
     written_since: dict[str, set[str]] = {}
     for table in reader.tables.values():
         if table.name in STAMPED:
-            before = json.loads(recorded.get((table.name, LATER_ROWS)) or "{}")
-            written_since[table.name] = {
-                row_id
-                for row_id, stamps in reader.later_rows(table, MIGRATION_TIME).items()
-                if before.get(row_id) != stamps
-            }
+            written_since[table.name] = _written_since(
+                reader, table, recorded.get((table.name, LATER_ROWS))
+            )
     if undo_backfill:
         _reverted_values(reader, losses)
         created_tables = reader.created_tables()
@@ -300,10 +319,13 @@ def backward_losses(
             for column, target in table.references:
                 if target not in created_tables:
                     continue
-                pointing = reader.pointing(table, column, target)
-                if _digest(pointing) == recorded.get((table.name, REFERENCES + column)):
+                digest = _digest(reader.pointing(table, column, target))
+                if digest == recorded.get((table.name, REFERENCES + column)):
                     continue
-                ids = [" → ".join(str(part) for part in row[:-1]) for row in pointing]
+                ids = [
+                    " → ".join(str(part) for part in row[:-1])
+                    for row in reader.pointing(table, column, target)
+                ]
                 since = [row_id for row_id in ids if row_id in written_since.get(table.name, ())]
                 losses.add(table.name, DANGLING, since or ids)
     for name, columns in dropped.items():
@@ -321,6 +343,26 @@ def backward_losses(
             holding &= written_since[name]
         losses.add(name, DROPPED, holding)
     return losses
+
+
+def _written_since(reader: _Reader, table: Table, recorded: str | None) -> set[str]:
+    """The rows of `table` stamped later than the migration that were written since it ran.
+
+    The backfill records a digest of the rows already stamped later than itself (legacy clocks
+    ahead: usually none). The same digest now means none of them was written since; otherwise
+    every row stamped later is taken as written since, which is exact when none was recorded.
+    """
+    if recorded and recorded.startswith("{"):
+        # Recorded as {id: stamps} by an earlier version of the backfill.
+        before = json.loads(recorded)
+        return {
+            row_id
+            for row_id, *stamps in reader.later_rows(table, MIGRATION_TIME)
+            if before.get(row_id) != [_normal(value) for value in stamps]
+        }
+    if _digest(reader.later_rows(table, MIGRATION_TIME)) == recorded:
+        return set()
+    return {row[0] for row in reader.later_rows(table, MIGRATION_TIME)}
 
 
 def _reverted_values(reader: _Reader, losses: Losses) -> None:

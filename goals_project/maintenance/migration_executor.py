@@ -1,19 +1,50 @@
-"""A migration executor that records each atomic migration in the transaction that applies it.
+"""A migration executor that records each atomic migration in the transaction that applies it,
+and on SQLite checks foreign keys only where the migration could have broken one.
 
 Django records a migration after its schema editor has committed whenever deferred SQL (indexes,
 foreign keys) ran at the editor's exit. A crash between that commit and the record leaves a
 migration applied but not recorded, and the next `migrate` fails on "table already exists".
 Found by killing `migrate` at every step (tests/reliability); one transaction closes the window.
+
+SQLite's schema editor turns foreign keys off while it works and, at its exit, runs `PRAGMA
+foreign_key_check` over the whole database: a second or more at a million metric values, after
+every migration, including those that only build indexes. `foreign_key_check_scope` names the
+tables a migration can have broken a reference in, and the check covers those only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 from django.core.management.commands import migrate as django_migrate
 from django.db import transaction
+from django.db.migrations import AddIndex, CreateModel, RemoveIndex, RenameIndex
 from django.db.migrations.executor import MigrationExecutor
+
+# Operations that change neither a row nor a foreign key declaration.
+INDEX_OPERATIONS = (AddIndex, RemoveIndex, RenameIndex)
+
+
+def foreign_key_check_scope(migration) -> list[str] | None:
+    """The tables whose foreign keys `migration` can have broken: none for index builds and
+    proxy or unmanaged models, the new (empty) table of a model it creates, and None (every
+    table) for anything else, such as data migrations or column changes."""
+    tables: list[str] = []
+    for operation in migration.operations:
+        if isinstance(operation, INDEX_OPERATIONS):
+            continue
+        if isinstance(operation, CreateModel):
+            options = operation.options
+            if options.get("proxy") or options.get("managed") is False:
+                continue
+            if "db_table" not in options:
+                return None
+            tables.append(options["db_table"])
+            continue
+        return None
+    return tables
 
 
 class RecordingExecutor(MigrationExecutor):
@@ -26,11 +57,28 @@ class RecordingExecutor(MigrationExecutor):
         if sqlite and not connection.disable_constraint_checking():
             return super().apply_migration(state, migration, fake, fake_initial)
         try:
-            with transaction.atomic(using=connection.alias):
+            with transaction.atomic(using=connection.alias), _checking_only(connection, migration):
                 return super().apply_migration(state, migration, fake, fake_initial)
         finally:
             if sqlite:
                 connection.enable_constraint_checking()
+
+
+@contextlib.contextmanager
+def _checking_only(connection, migration) -> Iterator[None]:
+    """While inside, the schema editor's exit checks only the migration's scope (SQLite)."""
+    scope = foreign_key_check_scope(migration)
+    if connection.vendor != "sqlite" or scope is None:
+        yield
+        return
+    # The SQLite schema editor's __exit__ calls connection.check_constraints() with no tables.
+    connection.check_constraints = functools.partial(
+        type(connection).check_constraints, connection, table_names=scope
+    )
+    try:
+        yield
+    finally:
+        del connection.check_constraints
 
 
 @contextlib.contextmanager

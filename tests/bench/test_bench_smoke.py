@@ -52,14 +52,21 @@ def test_migrate_bench_measures_both_ways_and_every_migration(bench_results):
     migrate = read(bench_results, "migrate-sqlite-smoke.json")
 
     assert migrate["baseline"]["seconds"] > 0
+    assert migrate["plan_script"]["seconds"] > 0
     assert migrate["migrate"]["seconds"] > 0
     assert migrate["verify"]["seconds"] > 0
     ratio = migrate["migrate"]["seconds"] / migrate["baseline"]["seconds"]
     assert migrate["migrate_ratio"] == pytest.approx(ratio)
     phases = migrate["migrate"]["phases"]
     assert {"backup", "adoption", "goals.0004_backfill_root_ids"} <= set(phases)
-    # The baseline builds the plan's 26 indexes.
+    plan_ratio = migrate["migrate"]["seconds"] / migrate["plan_script"]["seconds"]
+    assert migrate["plan_script_ratio"] == pytest.approx(plan_ratio)
+    for way in ("plan_script", "baseline"):
+        assert set(migrate[way]["phases"]) >= {"columns", "updates", "indexes"}
+    # Both baselines build the plan's 26 indexes.
     assert migrate["baseline_statements"] >= 26
+    assert migrate["plan_script_statements"] >= 26
+    assert migrate["contention"]["cpu_per_wall_median"] > 0
     assert migrate["rows"]["metric_values"] > 0
 
 
@@ -107,6 +114,7 @@ def test_report_renders_every_result_with_its_target(bench_results):
     text = (bench_results / "benchmarks.md").read_text()
 
     assert "### Migrate and verify_root_ids" in text
+    assert "| migrate / plan script |" in text
     assert "| sqlite | smoke |" in text
     for query in ("analytics", "session_report", "progress"):
         assert f"| {query} |" in text

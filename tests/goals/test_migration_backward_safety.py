@@ -190,3 +190,37 @@ def test_a_refused_file_is_backed_up_and_the_refusal_points_to_it(migrated_db):
     backup = out.getvalue().split("verified backup ")[1].split()[0]
     assert f"A verified backup of the database as it is: {backup}." in str(refused.value)
     assert f"{DROPPED}" in str(refused.value)
+
+
+def _clock_ahead() -> list[str]:
+    """A legacy clock ahead: some goals stamped far later than the migration will run."""
+    ids = [row[0] for row in _sql("SELECT id FROM goals ORDER BY id LIMIT 40")]
+    _sql(
+        f"UPDATE goals SET created_at = %s WHERE id IN ({', '.join(['%s'] * len(ids))})",
+        ["2099-01-01 00:00:00.000001", *ids],
+    )
+    return ids
+
+
+def test_rows_stamped_later_than_the_migration_by_a_legacy_clock_go_back_exactly(legacy_rows):
+    """Rows the legacy clock had already stamped later than the backfill are recorded (a digest
+    of them), not taken for writes made since: going back goes ahead."""
+    _clock_ahead()
+    migrate_to(latest_migrations())
+
+    call_command("migrate", "goals", "0001", no_backup=True, stdout=StringIO())
+
+    assert _sql("SELECT COUNT(*) FROM goals WHERE created_at = %s", ["2099-01-01 00:00:00.000001"])
+
+
+def test_a_write_since_among_rows_stamped_later_by_a_legacy_clock_is_refused(legacy_rows):
+    """Once a row is written since, the digest of the rows stamped later no longer holds, and
+    every row stamped later counts as written since: going back refuses."""
+    ahead = _clock_ahead()
+    migrate_to(latest_migrations())
+    deleted = Goal.objects.filter(parent__isnull=False).exclude(pk__in=ahead).order_by("id")[:2]
+    Goal.objects.filter(pk__in=[goal.pk for goal in deleted]).delete()
+
+    message = _go_back_refused(DROPPED)
+
+    assert "- goals: " in message

@@ -1,4 +1,5 @@
-"""migrate records each migration in the transaction that applies it."""
+"""migrate records each migration in the transaction that applies it, and checks foreign keys
+where a migration can have broken one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connections
+from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
+
+from goals_project.maintenance.migration_executor import (
+    RecordingExecutor,
+    foreign_key_check_scope,
+)
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -43,3 +51,60 @@ def test_a_migration_that_cannot_be_recorded_is_rolled_back(
         monkeypatch.setattr(MigrationRecorder, "record_applied", record_applied)
         call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
         call_command("verify_root_ids", database=alias, stdout=StringIO())
+
+
+def plan_migrations() -> dict[str, object]:
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    return {f"{app}.{name}": migration for (app, name), migration in loader.disk_migrations.items()}
+
+
+def test_foreign_keys_are_checked_only_where_a_migration_can_break_one():
+    """Index builds and proxy models change no row and declare no foreign key: nothing is
+    checked after them; a new table is checked alone; data and column changes check every
+    table."""
+    migrations = plan_migrations()
+
+    assert foreign_key_check_scope(migrations["practice_sessions.0004_add_indexes"]) == []
+    assert foreign_key_check_scope(migrations["goals.0006_add_indexes"]) == []
+    assert foreign_key_check_scope(migrations["goals.0008_add_fractal_proxy"]) == []
+    assert foreign_key_check_scope(migrations["sessions.0001_initial"]) == ["django_session"]
+    for name in (
+        "goals.0004_backfill_root_ids",
+        "goals.0005_enforce_root_ids_and_constraints",
+        "goals.0007_add_fractal_owner",
+        "practice_sessions.0003_enforce_root_ids_and_constraints",
+    ):
+        assert foreign_key_check_scope(migrations[name]) is None, name
+
+
+def test_migrate_checks_the_whole_database_only_after_migrations_that_can_break_a_reference(
+    make_legacy_db, legacy_database, monkeypatch
+):
+    """Each migration whose scope is every table is followed by one database-wide PRAGMA
+    foreign_key_check; the index migrations after the last foreign keys by none."""
+    path = make_legacy_db("dev")
+    checks: dict[str, list[str]] = {}
+    applying: list[str] = []
+    apply_migration = RecordingExecutor.apply_migration
+
+    def noting(executor, state, migration, *args, **kwargs):
+        applying.append(f"{migration.app_label}.{migration.name}")
+        checks[applying[-1]] = []
+        return apply_migration(executor, state, migration, *args, **kwargs)
+
+    def watch(execute, sql, params, many, context):
+        if applying and sql.startswith("PRAGMA foreign_key_check"):
+            checks[applying[-1]].append(sql)
+        return execute(sql, params, many, context)
+
+    monkeypatch.setattr(RecordingExecutor, "apply_migration", noting)
+    with legacy_database(path) as alias, connections[alias].execute_wrapper(watch):
+        call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
+        call_command("verify_root_ids", database=alias, stdout=StringIO())
+    migrations = plan_migrations()
+
+    assert checks["practice_sessions.0004_add_indexes"] == []
+    assert checks["sessions.0001_initial"] == ['PRAGMA foreign_key_check("django_session")']
+    for name, made in checks.items():
+        if foreign_key_check_scope(migrations[name]) is None:
+            assert made == ["PRAGMA foreign_key_check"], name
