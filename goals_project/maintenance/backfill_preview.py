@@ -27,6 +27,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from goals.roots import ROOT_TABLES
 from goals_project.bases.progress import Reporter, reporting
+from goals_project.maintenance.aliases import database_alias
 from goals_project.maintenance.backward_safety import CREATED, FINGERPRINT
 from goals_project.maintenance.legacy.adoption import legacy_db_adopt
 from goals_project.maintenance.legacy.inspection import DbState, LegacyDbError
@@ -113,13 +114,8 @@ def _scratch_copy(using: str, reader: str) -> Iterator[str]:
             target.execute("PRAGMA journal_mode=DELETE")
         finally:
             target.close()
-        connections.settings[alias] = {**connections.settings[using], "NAME": str(path)}
-        try:
+        with database_alias(alias, {**connections.settings[using], "NAME": str(path)}):
             yield alias
-        finally:
-            connections[alias].close()
-            del connections[alias]
-            del connections.settings[alias]
 
 
 def _run_backfill(alias: str) -> BackfillPreview:

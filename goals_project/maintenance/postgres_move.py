@@ -30,6 +30,7 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from goals_project.bases.exit_codes import Exit
 from goals_project.database_url import database_from_url
+from goals_project.maintenance.aliases import database_alias, sqlite_read_only_settings
 from goals_project.maintenance.legacy.inspection import hot_journal_path
 from goals_project.maintenance.locking import MaintenanceBusy, database_file, maintenance_lock
 from goals_project.maintenance.verification import root_id_report
@@ -121,8 +122,8 @@ def postgres_move(
     try:
         with (
             maintenance_lock(operation=OPERATION, using=using),
-            _alias(SOURCE_ALIAS, _source_settings(using, source)),
-            _alias(TARGET_ALIAS, _target_settings(target_url)),
+            database_alias(SOURCE_ALIAS, _source_settings(using, source)),
+            database_alias(TARGET_ALIAS, _target_settings(target_url)),
         ):
             _connect(target_url)
             with maintenance_lock(operation=OPERATION, using=TARGET_ALIAS):
@@ -171,15 +172,10 @@ def _source_path(using: str) -> Path:
 
 def _source_settings(using: str, path: Path) -> dict:
     """The source, read-only (SQLite refuses every write), values as SQLite stores them."""
-    config = dict(connections.settings[using])
-    options = {
-        key: value
-        for key, value in config.get("OPTIONS", {}).items()
-        if key not in ("transaction_mode", "init_command")
-    }
+    config = sqlite_read_only_settings(using, path)
+    options = {key: value for key, value in config["OPTIONS"].items() if key != "init_command"}
     # No type detection: the move converts each value with the backend's own converters.
     config["OPTIONS"] = {**options, "detect_types": 0}
-    config["NAME"] = f"{path.as_uri()}?mode=ro"
     return config
 
 
@@ -195,22 +191,6 @@ def _target_settings(url: str) -> dict:
             "postgres://user:password@host:5432/name.",
         )
     return config
-
-
-@contextlib.contextmanager
-def _alias(alias: str, config: dict) -> Iterator[None]:
-    configured = connections.configure_settings(
-        {DEFAULT_DB_ALIAS: connections.settings[DEFAULT_DB_ALIAS], alias: config}
-    )
-    connections.settings[alias] = configured[alias]
-    try:
-        yield
-    finally:
-        with contextlib.suppress(Exception):
-            connections[alias].close()
-        with contextlib.suppress(AttributeError, KeyError):
-            del connections[alias]
-        connections.settings.pop(alias, None)
 
 
 def _display(url: str) -> str:

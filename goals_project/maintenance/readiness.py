@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 
 from goals.roots import TREE_ORDER, parent_type
 from goals_project.bases.progress import Step, silent
+from goals_project.maintenance.aliases import database_alias, sqlite_read_only_settings
 from goals_project.maintenance.backfill_preview import PredictedRepair, backfill_preview
 from goals_project.maintenance.backups import Backup, backups_list
 from goals_project.maintenance.legacy.adoption import (
@@ -192,29 +193,13 @@ def _assess(report: ReadinessReport, found, *, using: str, reader: str) -> None:
 
 @contextlib.contextmanager
 def _read_only(using: str, path: Path | None) -> Iterator[str]:
-    """An alias for the database behind `using` that cannot change it.
-
-    For a SQLite file: a connection in SQLite's read-only mode. Django's own connection would
-    write when it closes (the last connection to a WAL file checkpoints it into the file) and
-    would roll back a hot journal when it opens. Other databases are only read anyway.
-    """
+    """An alias for the database behind `using` that cannot change it: for a SQLite file, a
+    connection in SQLite's read-only mode; other databases are only read anyway."""
     if path is None or connections[using].vendor != "sqlite":
         yield using
         return
-    alias = f"{using}__read_only"
-    config = {**connections.settings[using], "NAME": f"{path.resolve().as_uri()}?mode=ro"}
-    config["OPTIONS"] = {
-        key: value
-        for key, value in config.get("OPTIONS", {}).items()
-        if key != "transaction_mode"  # BEGIN IMMEDIATE asks for the write lock
-    }
-    connections.settings[alias] = config
-    try:
+    with database_alias(f"{using}__read_only", sqlite_read_only_settings(using, path)) as alias:
         yield alias
-    finally:
-        connections[alias].close()
-        del connections[alias]
-        del connections.settings[alias]
 
 
 def _row_counts(connection) -> dict[str, int]:
