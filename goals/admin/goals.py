@@ -260,14 +260,7 @@ class GoalAdmin(
                 "session_data",
             ]
         if obj is not None:
-            fields += [
-                "root",
-                "tree_place",
-                "children_list",
-                "linked_sessions",
-                "created_at",
-                "updated_at",
-            ]
+            fields += self.readonly_fields
         return self.with_json_shown(fields, obj)
 
     @admin.display(description="type", ordering="type")
