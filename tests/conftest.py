@@ -20,11 +20,12 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
-# Property-based tests: a quick sample by default; FRACTAL_HYPOTHESIS_PROFILE=thorough for a long
-# run. Examples write to databases whose speed varies on shared machines, so there is no deadline;
-# failing examples are kept under .pytest_cache and replayed first on the next run. (Tests whose
-# examples cost seconds each take a fraction of max_examples.)
-HYPOTHESIS_PROFILES = {"default": (30, 6), "thorough": (300, 25)}
+# Property-based tests: a sample of examples per test, chosen by FRACTAL_HYPOTHESIS_PROFILE:
+# "quick" for the everyday `scripts/test`, "default" (plain pytest, and `scripts/test --full` as
+# CI runs it), "thorough" for a long run. Examples write to databases whose speed varies on shared
+# machines, so there is no deadline; failing examples are kept under .pytest_cache and replayed
+# first on the next run. (Tests whose examples cost seconds each take a fraction of max_examples.)
+HYPOTHESIS_PROFILES = {"quick": (15, 6), "default": (30, 6), "thorough": (300, 25)}
 for _name, (_examples, _steps) in HYPOTHESIS_PROFILES.items():
     hypothesis_settings.register_profile(
         _name,

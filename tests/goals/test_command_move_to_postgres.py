@@ -120,11 +120,6 @@ def _assert_same_data(source: str, target: str) -> None:
     assert compared >= 20
 
 
-def _migrate(alias: str) -> None:
-    call_command("migrate", database=alias, no_backup=True, verbosity=0, stdout=StringIO())
-    connections[alias].close()
-
-
 def _checkpoint(path: Path) -> None:
     """The file alone holds the database (its -wal folded in), so its hash covers all of it."""
     connection = sqlite3.connect(path)
@@ -154,13 +149,11 @@ def test_a_legacy_file_is_migrated_with_its_backup_then_moved_with_every_value_e
 
 
 def test_a_database_the_admin_was_used_on_moves_with_logins_owners_history_and_bin(
-    make_legacy_db, legacy_database, target
+    make_migrated_db, legacy_database, target
 ):
     """Users with their password hashes, owners, deleted and restored rows, log entries and
     sessions move; sequences continue past the copied ids, and the source file is unchanged."""
-    path = make_legacy_db("dev")
-    with legacy_database(path) as alias:
-        _migrate(alias)
+    path = make_migrated_db("dev")
     subprocess.run(
         [
             sys.executable,
@@ -213,12 +206,10 @@ def _environment() -> dict[str, str]:
 
 
 @pytest.fixture
-def migrated(make_legacy_db, legacy_database):
+def migrated(make_migrated_db, legacy_database):
     """A migrated dev file, registered as the `legacy` alias, with its hash."""
-    path = make_legacy_db("dev")
+    path = make_migrated_db("dev")
     with legacy_database(path) as alias:
-        _migrate(alias)
-        _checkpoint(path)
         yield alias, path, file_sha256(path)
 
 
@@ -310,11 +301,9 @@ def test_a_user_without_create_privilege_is_refused_and_the_target_stays_empty(m
     assert _objects(target) == []
 
 
-def test_a_source_failing_verify_root_ids_is_refused(make_legacy_db, legacy_database, target):
+def test_a_source_failing_verify_root_ids_is_refused(make_migrated_db, legacy_database, target):
     """Exit 28 naming the failed check; the target stays empty, the source unchanged."""
-    path = make_legacy_db("dev")
-    with legacy_database(path) as alias:
-        _migrate(alias)
+    path = make_migrated_db("dev")
     connection = sqlite3.connect(path)
     connection.execute("PRAGMA foreign_keys = OFF")
     connection.execute("PRAGMA ignore_check_constraints = ON")
@@ -337,12 +326,10 @@ def test_a_source_failing_verify_root_ids_is_refused(make_legacy_db, legacy_data
 
 
 def test_a_value_postgresql_cannot_hold_rolls_the_copy_back_naming_it(
-    make_legacy_db, legacy_database, target
+    make_migrated_db, legacy_database, target
 ):
     """A NUL character in text: exit 29 naming table, row and column; the target stays empty."""
-    path = make_legacy_db("dev")
-    with legacy_database(path) as alias:
-        _migrate(alias)
+    path = make_migrated_db("dev")
     connection = sqlite3.connect(path)
     (goal_id,) = connection.execute("SELECT MIN(id) FROM goals").fetchone()
     connection.execute(
@@ -388,15 +375,13 @@ def _describe(path: Path, text: str) -> str:
 
 
 def test_text_longer_than_a_piece_moves_in_pieces_with_every_value_equal(
-    make_legacy_db, legacy_database, target, monkeypatch
+    make_migrated_db, legacy_database, target, monkeypatch
 ):
     """Text over LARGE_TEXT is streamed (never whole in memory) and compared by SHA-256; with
     the limit at 64 bytes most descriptions and the migrations' state records take that path,
     one of them with a two-byte character split between pieces."""
     monkeypatch.setattr(postgres_move, "LARGE_TEXT", 64)
-    path = make_legacy_db("dev")
-    with legacy_database(path) as alias:
-        _migrate(alias)
+    path = make_migrated_db("dev")
     _describe(path, "a" + "é" * 200 + "\n\t\\N end")
     with legacy_database(path) as alias, _registered(target) as moved:
         _move(alias, target)

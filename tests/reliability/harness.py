@@ -28,7 +28,7 @@ TIMEOUT = 300
 # Every point (`scripts/test --full`, which CI runs), or a few spread over each run (the default,
 # so that the everyday test loop stays short).
 FULL_SWEEP = os.environ.get("FRACTAL_CRASH_SWEEP", "quick") == "full"
-QUICK_POINTS = 5
+QUICK_POINTS = 3
 
 
 def sweep(points: list[int]) -> list[int]:
