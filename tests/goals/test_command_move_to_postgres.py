@@ -26,6 +26,7 @@ from django.db import connections
 from goals.models import Goal, LegacyRepair
 from goals_project.bases.exit_codes import Exit
 from goals_project.maintenance import postgres_move
+from goals_project.maintenance.aliases import database_alias
 from goals_project.maintenance.backups import backups_list
 from goals_project.maintenance.locking import ADVISORY_KEY, maintenance_lock
 from tests.conftest import file_sha256
@@ -59,22 +60,9 @@ def target() -> Iterator[str]:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@contextlib.contextmanager
-def _registered(name: str) -> Iterator[str]:
+def _registered(name: str) -> contextlib.AbstractContextManager[str]:
     """The target as a Django alias, to read it as the app would."""
-    config = connections.configure_settings(
-        {
-            "default": connections.settings["default"],
-            TARGET: {**connections.settings["default"], "NAME": name, "TEST": {}},
-        }
-    )
-    connections.settings[TARGET] = config[TARGET]
-    try:
-        yield TARGET
-    finally:
-        connections[TARGET].close()
-        del connections[TARGET]
-        connections.settings.pop(TARGET, None)
+    return database_alias(TARGET, {**connections.settings["default"], "NAME": name, "TEST": {}})
 
 
 def _objects(name: str) -> list[str]:
