@@ -7,12 +7,17 @@ records that state in `legacy_repairs` (README, "Going backwards"):
 
 - each row it created ('*') gets a digest of its content in `new_value`;
 - per table whose every app write stamps `updated_at` (TimestampMixin, the services' `update()`),
-  a digest of the rows already stamped later than the migration (legacy clocks ahead: usually
-  none), so a row stamped later than that since is a write made after the migration;
-- per reference to a table holding created rows, a digest of the rows pointing to created rows
-  (this covers the tables without timestamps: links, programs, blocks, days, scheduled sessions).
+  a digest of the rows already stamped later than the migration (legacy clocks ahead: often
+  none, sometimes nearly all), so a row stamped later than that since is a write made after the
+  migration;
+- per reference from a table without such stamps (links, programs, blocks, days, scheduled
+  sessions) to a table holding created rows, a digest of the rows pointing to created rows. A
+  stamped row pointing to a created row since the migration was written since: the first digest
+  finds it.
 
 Checking costs one scan per timestamped table and per such reference, plus the recorded rows.
+The rows stamped later are digested from one text line per row that the database builds, the
+stamps as stored: parsing a million timestamps in Python would cost more than the backfill.
 """
 
 from __future__ import annotations
@@ -133,20 +138,25 @@ _PLAIN = frozenset({str, int, float, type(None)})
 
 
 def _digest(rows: Iterable[tuple]) -> str:
-    """The row count and a sha256 over each row's JSON line; hashed a batch of lines at a time,
-    which gives the same sha256 as line by line."""
-    hashed = hashlib.sha256()
+    """`_hash_lines` over each row's JSON line."""
+    return _hash_lines(
+        _ENCODE([value if type(value) in _PLAIN else _normal(value) for value in row])
+        for row in rows
+    )
+
+
+def _hash_lines(lines: Iterable[str]) -> str:
+    """The line count and the sum, modulo 2**256, of each line's sha256: the same for the same
+    lines in any order, so the rows need no sorting (ORDER BY id over a million rows reads the
+    table in index order, a random read per row)."""
+    sha256 = hashlib.sha256
+    number = int.from_bytes
     count = 0
-    lines: list[str] = []
-    for row in rows:
-        lines.append(_ENCODE([value if type(value) in _PLAIN else _normal(value) for value in row]))
+    total = 0
+    for line in lines:
+        total += number(sha256(line.encode()).digest())
         count += 1
-        if len(lines) == STREAM_BATCH:
-            hashed.update(("\n".join(lines) + "\n").encode())
-            lines.clear()
-    if lines:
-        hashed.update(("\n".join(lines) + "\n").encode())
-    return f"{count} {hashed.hexdigest()}"
+    return f"{count} {total % 2**256:064x}"
 
 
 class _Reader:
@@ -200,15 +210,28 @@ class _Reader:
             )
         ]
 
-    def later_rows(self, table: Table, since) -> Iterator[tuple]:
-        """Rows with a stamp later than `since` (SQL: the migration's time), as (id, *stamps),
-        streamed in id order: with the legacy clock ahead they can be most of a table."""
+    def later_rows(self, table: Table, since, columns: str | None = None) -> Iterator[tuple]:
+        """Rows with a stamp later than `since` (SQL: the migration's time), as (id, *stamps) or
+        the SQL `columns`, streamed in no order: with the legacy clock ahead they can be most of
+        a table."""
         stamps = ", ".join(self.quote(stamp) for stamp in table.stamps)
         later = " OR ".join(f"{self.quote(stamp)} > ({since})" for stamp in table.stamps)
         return self.stream(
-            f"SELECT id, {stamps} FROM {self.quote(table.name)} WHERE {later} ORDER BY id",  # noqa: S608 - names from the state
+            f"SELECT {columns or 'id, ' + stamps} FROM {self.quote(table.name)} WHERE {later}",  # noqa: S608 - names from the state
             (MIGRATION,) * len(table.stamps),
         )
+
+    def later_digest(self, table: Table, since) -> str:
+        """The digest of `later_rows`: one line per row, `id` and the stamps as the database
+        stores them, each length-prefixed (NULL is 'N'), so that no two rows give one line."""
+        parts = []
+        for column in ("id", *table.stamps):
+            text = f"CAST({self.quote(column)} AS TEXT)"
+            parts.append(
+                f"CASE WHEN {text} IS NULL THEN 'N' ELSE LENGTH({text}) || ':' || {text} END"
+            )
+        line = " || ',' || ".join(parts)
+        return _hash_lines(text for (text,) in self.later_rows(table, since, columns=line))
 
     def pointing(self, table: Table, column: str, target: str) -> Iterator[tuple]:
         """Rows of `table` whose `column` points to a row the migration created in `target`,
@@ -246,7 +269,7 @@ def backfill_state_record(*, connection: BaseDatabaseWrapper, apps, now) -> None
                 # The time is inserted first, so that `later_rows` can read it back.
                 fingerprints.append((table.name, LATER_ROWS, None))
             for column, target in table.references:
-                if target in created_tables:
+                if target in created_tables and table.name not in STAMPED:
                     digest = _digest(reader.pointing(table, column, target))
                     fingerprints.append((table.name, REFERENCES + column, digest))
         cursor.executemany(
@@ -264,7 +287,7 @@ def backfill_state_record(*, connection: BaseDatabaseWrapper, apps, now) -> None
                     "UPDATE legacy_repairs SET new_value = %s WHERE migration = %s "
                     "AND column_name = %s AND table_name = %s AND row_id = %s",
                     (
-                        _digest(reader.later_rows(table, MIGRATION_TIME)),
+                        reader.later_digest(table, MIGRATION_TIME),
                         MIGRATION,
                         FINGERPRINT,
                         table.name,
@@ -319,6 +342,20 @@ def backward_losses(
             for column, target in table.references:
                 if target not in created_tables:
                     continue
+                if table.name in STAMPED:
+                    # Pointing there since the migration is a write since it.
+                    written = written_since[table.name]
+                    if written:
+                        losses.add(
+                            table.name,
+                            DANGLING,
+                            [
+                                row[0]
+                                for row in reader.pointing(table, column, target)
+                                if row[0] in written
+                            ],
+                        )
+                    continue
                 digest = _digest(reader.pointing(table, column, target))
                 if digest == recorded.get((table.name, REFERENCES + column)):
                     continue
@@ -360,7 +397,7 @@ def _written_since(reader: _Reader, table: Table, recorded: str | None) -> set[s
             for row_id, *stamps in reader.later_rows(table, MIGRATION_TIME)
             if before.get(row_id) != [_normal(value) for value in stamps]
         }
-    if _digest(reader.later_rows(table, MIGRATION_TIME)) == recorded:
+    if reader.later_digest(table, MIGRATION_TIME) == recorded:
         return set()
     return {row[0] for row in reader.later_rows(table, MIGRATION_TIME)}
 
