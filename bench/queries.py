@@ -53,7 +53,7 @@ QUERIES = {
     "analytics": {
         "question": "one metric's values over time",
         "hand": """
-            SELECT created_at, value FROM metric_values
+            SELECT {seconds(created_at)}, value FROM metric_values
             WHERE root_id = %s AND metric_definition_id = %s
             ORDER BY created_at""",
         "legacy": LEGACY_FRACTAL
@@ -68,7 +68,7 @@ QUERIES = {
     "session_report": {
         "question": "activity instances of the fractal's sessions in a date range",
         "hand": """
-            SELECT instance.id, instance.practice_session_id, instance.created_at,
+            SELECT instance.id, instance.practice_session_id, {seconds(instance.created_at)},
                    instance.duration_seconds, definition.name
             FROM activity_instances AS instance
             JOIN activity_definitions AS definition
@@ -99,6 +99,36 @@ QUERIES = {
             WHERE id IN (SELECT id FROM fractal) AND completed = %s
             GROUP BY type ORDER BY type""",
     },
+}
+
+
+# The hand SQL's wall-clock seconds (goals_project.bases.functions.WallClockSeconds), written out;
+# on PostgreSQL the zone is the first parameter.
+SECONDS = {
+    "sqlite": "((julianday({column}) - 2440587.5) * 86400.0)",
+    "postgresql": "CAST(EXTRACT(EPOCH FROM {column} AT TIME ZONE %s) AS double precision)",
+}
+SECONDS_OF = re.compile(r"\{seconds\(([\w.]+)\)\}")
+
+
+def hand_sql(name: str, vendor: str) -> str:
+    """The hand-written SQL of a query for a backend."""
+    return SECONDS_OF.sub(
+        lambda found: SECONDS[vendor].format(column=found[1]), QUERIES[name]["hand"]
+    )
+
+
+# The selector's row as the hand SQL's tuple, to compare their values.
+SELECTOR_ROW = {
+    "analytics": tuple,
+    "session_report": lambda row: (
+        row["id"],
+        row["practice_session_id"],
+        row["at"],
+        row["duration_seconds"],
+        row["activity"],
+    ),
+    "progress": tuple,
 }
 
 
@@ -157,27 +187,27 @@ def measure(pair: Pair, min_seconds: float) -> dict:
         log(f"{name}: {spec['question']}")
         selector = _selector(name, subject)
         selector_sql = _sql_sent_by(selector)
-        hand_params = _hand_params(name, subject, connection)
+        hand = hand_sql(name, connection.vendor)
+        hand_params = _hand_params(name, subject, connection, hand)
         legacy_params = _legacy_params(name, subject, sqlite)
+        selected = [SELECTOR_ROW[name](row) for row in selector()]
+        if selected != [tuple(row) for row in _rows(DEFAULT, hand, hand_params)]:
+            raise RuntimeError(
+                f"{name}: the selector and the hand SQL returned different values: they do not "
+                "ask the same question"
+            )
         ways = {
             "selector": _timed(selector, min_seconds),
             # The selector's own SQL without the ORM around it: the plan's share of its time.
             "selector_sql": _timed(lambda sql=selector_sql: _rows(DEFAULT, sql, None), min_seconds),
-            "hand_sql": _timed(
-                lambda spec=spec, p=hand_params: _rows(DEFAULT, spec["hand"], p), min_seconds
-            ),
+            "hand_sql": _timed(lambda sql=hand, p=hand_params: _rows(DEFAULT, sql, p), min_seconds),
             "legacy": _timed(
                 lambda spec=spec, p=legacy_params: _rows(LEGACY, spec["legacy"], p),
                 min_seconds,
             ),
         }
-        if ways["selector"]["rows"] != ways["hand_sql"]["rows"]:
-            raise RuntimeError(
-                f"{name}: the selector returned {ways['selector']['rows']} rows, the hand "
-                f"SQL {ways['hand_sql']['rows']}: they do not ask the same question"
-            )
         ways["selector"]["plan"] = ways["selector_sql"]["plan"] = _plan(DEFAULT, selector_sql, None)
-        ways["hand_sql"]["plan"] = _plan(DEFAULT, spec["hand"], hand_params)
+        ways["hand_sql"]["plan"] = _plan(DEFAULT, hand, hand_params)
         ways["legacy"]["plan"] = _plan(LEGACY, spec["legacy"], legacy_params)
         for way in ways.values():
             way["indexes"] = _index_names(way["plan"])
@@ -260,12 +290,15 @@ def _sql_sent_by(call: Callable[[], list]) -> str:
     return queries.captured_queries[0]["sql"]
 
 
-def _hand_params(name: str, subject: Subject, connection) -> list:
+def _hand_params(name: str, subject: Subject, connection, sql: str) -> list:
+    from django.conf import settings
+
+    zone = [settings.TIME_ZONE] if "TIME ZONE %s" in sql else []
     if name == "analytics":
-        return [subject.root_id, subject.metric_definition_id]
+        return [*zone, subject.root_id, subject.metric_definition_id]
     if name == "session_report":
         adapt = connection.ops.adapt_datetimefield_value
-        return [subject.root_id, adapt(subject.start), adapt(subject.end)]
+        return [*zone, subject.root_id, adapt(subject.start), adapt(subject.end)]
     return [subject.root_id]
 
 

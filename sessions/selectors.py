@@ -14,7 +14,10 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncWeek
 
 from goals.models import Goal, GoalType, MetricDefinition
+from goals_project.bases.functions import Prepared, WallClockSeconds
 from sessions.models import ActivityInstance, MetricValue
+
+EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001 - naive: the wall clock of WallClockSeconds
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,10 @@ def practice_time_total(*, root_id: str) -> int:
 
 
 def metric_series(*, root_id: str, metric_definition_id: str) -> QuerySet:
-    """(created_at, value) of one metric over time in the fractal (idx_metric_values_root_metric).
+    """(seconds, value) of one metric over time in the fractal (idx_metric_values_root_metric),
+    `seconds` being `created_at` on the wall clock of FRACTAL_TIME_ZONE (WallClockSeconds): a
+    chart places points by number, and the database computes it faster than Python parses a
+    datetime per row. `wall_clock` turns one back into a datetime.
 
     Metric values are stamped with their activity instance's time by the backfill and by the app,
     so no join is needed to place them in time.
@@ -79,8 +85,13 @@ def metric_series(*, root_id: str, metric_definition_id: str) -> QuerySet:
     return (
         MetricValue.objects.filter(root_id=root_id, metric_definition_id=metric_definition_id)
         .order_by("created_at")
-        .values_list("created_at", "value")
+        .values_list(WallClockSeconds("created_at"), "value")
     )
+
+
+def wall_clock(seconds: float) -> datetime:
+    """The naive wall-clock datetime of a `WallClockSeconds` value."""
+    return EPOCH + timedelta(seconds=seconds)
 
 
 def metric_definitions_in_use(*, root_id: str) -> QuerySet:
@@ -96,8 +107,9 @@ def session_report(*, root_id: str, start: datetime, end: datetime) -> QuerySet:
     """What was practised in the fractal in [start, end), newest first
     (idx_activity_instances_root_date).
 
-    Rows are dicts (id, practice_session_id, activity, created_at, duration_seconds): a report of
-    thousands of instances needs these columns, not two model instances per row.
+    Rows are dicts (id, practice_session_id, activity, at, duration_seconds), `at` being
+    `created_at` in wall-clock seconds as in `metric_series`: a report of thousands of instances
+    needs these columns, not two model instances and a parsed datetime per row.
     """
     return (
         ActivityInstance.objects.filter(root_id=root_id, created_at__gte=start, created_at__lt=end)
@@ -105,22 +117,28 @@ def session_report(*, root_id: str, start: datetime, end: datetime) -> QuerySet:
         .values(
             "id",
             "practice_session_id",
-            "created_at",
             "duration_seconds",
+            at=WallClockSeconds("created_at"),
             activity=F("activity_definition__name"),
         )
     )
 
 
-def goal_progress(*, root_id: str) -> dict[str, int]:
-    """Completed live goals of the fractal per type (idx_goals_completed)."""
-    rows = (
+_PROGRESS = Prepared(
+    lambda root_id: (
         Goal.objects.filter(root_id=root_id, completed=True)
         .values("type")
         .annotate(completed=Count("id"))
         .order_by("type")
+        .values_list("type", "completed")
     )
-    return {row["type"]: row["completed"] for row in rows}
+)
+
+
+def goal_progress(*, root_id: str) -> dict[str, int]:
+    """Completed live goals of the fractal per type (idx_goals_completed), by a query compiled
+    once (Prepared): its three rows take a tenth of the time the ORM takes to build it."""
+    return dict(_PROGRESS.rows(root_id))
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ class FractalWithAnalyticsAdmin(FractalAdmin):
             "time_chart": charts.practice_time_per_week_chart(weeks) if weeks else "",
             "metrics": metrics,
             "chosen": chosen,
-            "series": series,
+            "series": [(selectors.wall_clock(seconds), value) for seconds, value in series],
             "metric_chart": charts.metric_chart(series, name=chosen.name, unit=chosen.unit)
             if series
             else "",

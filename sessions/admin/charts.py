@@ -5,10 +5,8 @@ are in tables beside the charts."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 
 import pygal
-from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from pygal.style import Style
 
@@ -83,9 +81,10 @@ def practice_time_per_week_chart(weeks: list[WeekCount]) -> SafeString:
     return _svg(chart)
 
 
-def metric_chart(series: Iterable[tuple[datetime, float]], *, name: str, unit: str) -> SafeString:
-    """A metric's values placed by the moment they were recorded."""
-    points = [(timezone.localtime(moment), value) for moment, value in series]
+def metric_chart(series: Iterable[tuple[float, float]], *, name: str, unit: str) -> SafeString:
+    """A metric's values placed by the moment they were recorded, as the wall-clock seconds of
+    `selectors.metric_series` (pygal's time axis is seconds read as UTC)."""
+    points = list(series)
     chart = pygal.DateTimeLine(
         **_options(
             title=f"{name} over time",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.conf import settings
 
 from goals.services import goal_delete
 from sessions.selectors import (
@@ -14,6 +16,7 @@ from sessions.selectors import (
     practice_sessions_per_week,
     practice_time_total,
     session_report,
+    wall_clock,
 )
 from tests.factories import (
     ActivityInstanceFactory,
@@ -25,6 +28,19 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def _wall_clock(seconds: float) -> datetime:
+    """A WallClockSeconds value as a naive datetime, to the millisecond (SQLite's julianday
+    is a double of days: tens of microseconds)."""
+    moment = wall_clock(seconds)
+    return moment.replace(microsecond=round(moment.microsecond, -3) % 1_000_000)
+
+
+def _local(moment: datetime) -> datetime:
+    """`moment` on the wall clock of TIME_ZONE, naive, to the millisecond."""
+    local = moment.astimezone(zoneinfo.ZoneInfo(settings.TIME_ZONE)).replace(tzinfo=None)
+    return local.replace(microsecond=round(local.microsecond, -3) % 1_000_000)
 
 
 def _session_at(moment: datetime, short, seconds: int):
@@ -65,7 +81,7 @@ def test_metric_series_is_one_metric_in_time_order():
     )
 
     assert [value for _, value in series] == [90, 100]
-    assert series[0][0] == older.created_at
+    assert _wall_clock(series[0][0]) == _local(older.created_at)
 
 
 def test_session_report_is_a_date_range_of_the_fractal():
@@ -83,7 +99,7 @@ def test_session_report_is_a_date_range_of_the_fractal():
 
     assert [row["id"] for row in report] == [made[1].pk, made[0].pk]
     assert report[0]["activity"] == made[1].activity_definition.name
-    assert report[0]["created_at"] == MONDAY + timedelta(days=1)
+    assert _wall_clock(report[0]["at"]) == _local(MONDAY + timedelta(days=1))
 
 
 def test_goal_progress_counts_completed_live_goals_per_type():
@@ -95,3 +111,6 @@ def test_goal_progress_counts_completed_live_goals_per_type():
     PracticeSessionFactory(parent=short, completed=True)
 
     assert goal_progress(root_id=short.root_id) == {"PracticeSession": 1, "ShortTermGoal": 2}
+    # Compiled once, asked again about another fractal.
+    other = ShortTermGoalFactory(completed=True)
+    assert goal_progress(root_id=other.root_id) == {"ShortTermGoal": 1}
