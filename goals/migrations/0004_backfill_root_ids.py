@@ -190,22 +190,33 @@ class Backfill:
     # -- placeholders ----------------------------------------------------------------------------
 
     def placeholders(
-        self, child: str, column: str, target: str, values: dict[str, str], params=()
+        self,
+        child: str,
+        column: str,
+        target: str,
+        values: dict[str, str],
+        params=(),
+        *,
+        join: str = "",
     ) -> int:
         """One clearly named row in `target` for each id that `child.column` points to but that
-        does not exist; `values` are SQL expressions aggregated over the pointing rows (alias c)."""
+        does not exist; `values` are SQL expressions aggregated over the pointing rows (alias c)
+        and what `join` (a LEFT JOIN, so no pointing row is lost) adds to them."""
         ref = f"c.{self.quote(column)}"
-        missing = (
-            f"FROM {self.t(child)} c LEFT JOIN {self.t(target)} x ON x.id = {ref} "
-            f"WHERE {ref} IS NOT NULL AND x.id IS NULL"
-        )
-        ids = [row[0] for row in self.rows(f"SELECT DISTINCT {ref} {missing} ORDER BY 1")]
+
+        def missing(join: str = "") -> str:
+            return (
+                f"FROM {self.t(child)} c LEFT JOIN {self.t(target)} x ON x.id = {ref} {join} "
+                f"WHERE {ref} IS NOT NULL AND x.id IS NULL"
+            )
+
+        ids = [row[0] for row in self.rows(f"SELECT DISTINCT {ref} {missing()} ORDER BY 1")]
         if not ids:
             return 0
         columns = ", ".join(self.quote(name) for name in values)
         self.execute(
             f"INSERT INTO {self.t(target)} (id, {columns}) "
-            f"SELECT {ref}, {', '.join(values.values())} {missing} GROUP BY {ref}",
+            f"SELECT {ref}, {', '.join(values.values())} {missing(join)} GROUP BY {ref}",
             params,
         )
         self.record_created(target, ids, f"placeholder for {self.tables[child]}.{column}")
@@ -582,17 +593,12 @@ class Backfill:
                 (recovered_session, recovered_activity, self.recovery_id, now, now),
             )
         instances = self.t("instances")
-        root_of_value = self.smallest(
-            f"(SELECT i.root_id FROM {instances} i WHERE i.id = c.activity_instance_id)",
-            self.recovery_id,
-        )
+        # Each pointing value's instance, joined once rather than looked up per aggregate.
+        instance = f"LEFT JOIN {instances} i ON i.id = c.activity_instance_id"
+        root_of_value = self.smallest("i.root_id", self.recovery_id)
         # A definition whose values are on instances of several activities goes to the smallest
         # of them; the recovered instances' activity only when no other is left.
-        activity_of_value = self.smallest(
-            f"(SELECT i.activity_definition_id FROM {instances} i "
-            "WHERE i.id = c.activity_instance_id)",
-            recovered_activity,
-        )
+        activity_of_value = self.smallest("i.activity_definition_id", recovered_activity)
         self.placeholders(
             "values",
             "metric_definition_id",
@@ -611,6 +617,7 @@ class Backfill:
                 "sort_order": "0",
             },
             (now, now, now),
+            join=instance,
         )
         self.placeholders(
             "values",
@@ -626,6 +633,7 @@ class Backfill:
                 "deleted_at": "%s",
             },
             (now, now, now),
+            join=instance,
         )
         # A placeholder definition belongs to its activity's fractal, whatever the values say.
         for key in ("metrics", "splits"):
