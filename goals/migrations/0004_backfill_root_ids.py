@@ -775,10 +775,10 @@ class Backfill:
             filled = self.fill_null(key, "created_at", expression, (now,))
             if filled:
                 self.say(f"{self.tables[key]}: created_at filled on {filled} row(s) that had none")
-        for key in ("goals", "programs", "groups", "activities", "metrics", "splits", "templates"):
+        for key in ("programs", "groups", "activities", "splits", "templates"):
             self.fill_null(key, "updated_at", "t.created_at", ())
-        for key in ("goals", "metrics"):
-            self.fill_null(key, "sort_order", "0", ())
+        for key in ("goals", "metrics"):  # one UPDATE for both: each writes every row it touches
+            self.fill_nulls(key, {"updated_at": "t.created_at", "sort_order": "0"})
         false = "FALSE" if self.connection.vendor == "postgresql" else "0"
         # One pass over a big table for the columns 0003 added to it (they hold only NULLs, so
         # nothing is recorded unless they were legacy columns): each UPDATE writes every row.

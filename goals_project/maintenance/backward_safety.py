@@ -171,9 +171,10 @@ class _Reader:
             return cursor.fetchall()
 
     def stream(self, sql: str, params=()) -> Iterator[tuple]:
-        """The rows of `sql` a batch at a time: the rows pointing to placeholders can be half
-        of metric_values, which must not be held in memory at once."""
-        with self.connection.cursor() as cursor:
+        """The rows of `sql` a batch at a time: the rows stamped later can be all of
+        metric_values, which must not be held in memory at once (on PostgreSQL a server-side
+        cursor; a client-side one receives the whole result at execute)."""
+        with self.connection.chunked_cursor() as cursor:
             cursor.execute(sql, params)
             while batch := cursor.fetchmany(STREAM_BATCH):
                 yield from batch
