@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.conf import settings
+from django.test import override_settings
 
 from goals.services import goal_delete
 from sessions.selectors import (
+    _PROGRESS,
     goal_progress,
     metric_series,
     practice_sessions_per_week,
@@ -100,6 +102,23 @@ def test_session_report_is_a_date_range_of_the_fractal():
     assert [row["id"] for row in report] == [made[1].pk, made[0].pk]
     assert report[0]["activity"] == made[1].activity_definition.name
     assert _wall_clock(report[0]["at"]) == _local(MONDAY + timedelta(days=1))
+    # Compiled once, asked again with other times: the later range holds the third instance.
+    later = session_report(
+        root_id=short.root_id, start=MONDAY + timedelta(days=7), end=MONDAY + timedelta(days=14)
+    )
+    assert [row["id"] for row in later] == [made[2].pk]
+
+
+def test_a_prepared_query_is_compiled_again_after_a_setting_changes():
+    """What Prepared compiled depends on settings (the time zone of WallClockSeconds): a
+    changed setting drops it, and the next call compiles the query again."""
+    short = ShortTermGoalFactory(completed=True)
+    assert goal_progress(root_id=short.root_id) == {"ShortTermGoal": 1}
+    assert _PROGRESS.compiled
+
+    with override_settings(FRACTAL_BACKUP_MIN_FREE_BYTES=1):
+        assert not _PROGRESS.compiled
+        assert goal_progress(root_id=short.root_id) == {"ShortTermGoal": 1}
 
 
 def test_goal_progress_counts_completed_live_goals_per_type():
