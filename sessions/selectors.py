@@ -126,18 +126,15 @@ _REPORT = Prepared(
 )
 
 
-def session_report(*, root_id: str, start: datetime, end: datetime) -> list[dict]:
+def session_report(*, root_id: str, start: datetime, end: datetime) -> list[tuple]:
     """What was practised in the fractal in [start, end), newest first
     (idx_activity_instances_root_date).
 
-    Rows are dicts of REPORT_COLUMNS, `at` being `created_at` in wall-clock seconds as in
+    Rows are tuples of REPORT_COLUMNS, `at` being `created_at` in wall-clock seconds as in
     `metric_series`: a report of thousands of instances needs these columns, not two model
-    instances and a parsed datetime per row. The query is compiled once (Prepared).
+    instances, a parsed datetime and a dict per row. The query is compiled once (Prepared).
     """
-    return [
-        dict(zip(REPORT_COLUMNS, row, strict=True))
-        for row in _REPORT.rows(root_id=root_id, start=start, end=end)
-    ]
+    return _REPORT.rows(root_id=root_id, start=start, end=end)
 
 
 _PROGRESS = Prepared(

@@ -13,6 +13,7 @@ from django.test import override_settings
 from goals.services import goal_delete
 from sessions.selectors import (
     _PROGRESS,
+    REPORT_COLUMNS,
     goal_progress,
     metric_series,
     practice_sessions_per_week,
@@ -99,14 +100,16 @@ def test_session_report_is_a_date_range_of_the_fractal():
 
     report = session_report(root_id=short.root_id, start=MONDAY, end=MONDAY + timedelta(days=7))
 
-    assert [row["id"] for row in report] == [made[1].pk, made[0].pk]
-    assert report[0]["activity"] == made[1].activity_definition.name
-    assert _wall_clock(report[0]["at"]) == _local(MONDAY + timedelta(days=1))
+    rows = [dict(zip(REPORT_COLUMNS, row, strict=True)) for row in report]
+    assert [row["id"] for row in rows] == [made[1].pk, made[0].pk]
+    assert rows[0]["practice_session_id"] == session.pk
+    assert rows[0]["activity"] == made[1].activity_definition.name
+    assert _wall_clock(rows[0]["at"]) == _local(MONDAY + timedelta(days=1))
     # Compiled once, asked again with other times: the later range holds the third instance.
     later = session_report(
         root_id=short.root_id, start=MONDAY + timedelta(days=7), end=MONDAY + timedelta(days=14)
     )
-    assert [row["id"] for row in later] == [made[2].pk]
+    assert [row[0] for row in later] == [made[2].pk]
 
 
 def test_a_prepared_query_is_compiled_again_after_a_setting_changes():
