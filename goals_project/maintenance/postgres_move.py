@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
@@ -541,7 +542,7 @@ def _converters(table: _Table) -> list[tuple[int, Callable]]:
     for index, column in enumerate(table.columns):
         kind = column.type_name
         if kind == "timestamptz":
-            found.append((index, _checked(ops.convert_datetimefield_value, datetime.datetime)))
+            found.append((index, _timestamp(ops)))
         elif kind == "date":
             found.append((index, _checked(ops.convert_datefield_value, datetime.date)))
         elif kind == "bool":
@@ -566,6 +567,29 @@ def _checked(convert: Callable, kind: type) -> Callable:
         return converted
 
     return convert_checked
+
+
+def _timestamp(ops) -> Callable:
+    """Django's `convert_datetimefield_value`, checked, with its common case inlined: text that
+    `datetime.fromisoformat` reads (what its `parse_datetime` tries first) is made aware in the
+    connection's zone when it is naive, as `make_aware` does; anything else goes through
+    Django's own. The same value, at a fraction of the calls (a million rows hold millions)."""
+    convert = _checked(ops.convert_datetimefield_value, datetime.datetime)
+    zone = ops.connection.timezone if settings.USE_TZ else None
+    parse = datetime.datetime.fromisoformat
+
+    def convert_timestamp(value):
+        if type(value) is not str:
+            return convert(value)
+        try:
+            parsed = parse(value)
+        except ValueError:
+            return convert(value)
+        if zone is not None and parsed.utcoffset() is None:
+            return parsed.replace(tzinfo=zone)
+        return parsed
+
+    return convert_timestamp
 
 
 def _text(value):
