@@ -43,6 +43,8 @@ TARGET_ALIAS = "postgres_move_target"
 SOURCE_ALIAS = "postgres_move_source"
 OPERATION = "move_to_postgres"
 BATCH_SIZE = 5_000
+# Rows of each database held at once by the verification: memory, not round trips, decides.
+COMPARE_BATCH_SIZE = 1_000
 # Text longer than this (in bytes) is never held whole: it is read from SQLite in pieces of this
 # size (incremental blob I/O), sent to PostgreSQL in pieces and compared by its SHA-256, so memory
 # stays the same whatever the size of a value (a migration's state records grow with the tables).
@@ -102,6 +104,8 @@ class _Table:
     name: str
     columns: tuple[_Column, ...]
     key: tuple[str, ...]
+    # Bytes of the source's largest row (SQLite's own count, `dbstat`); None when it cannot say.
+    largest_row: int | None = None
 
 
 def postgres_move(
@@ -427,7 +431,24 @@ def _plan(source: Path) -> list[_Table]:
             Exit.DATABASE_ERROR, f"Tables without a primary key: {', '.join(missing_keys)}."
         )
     order = _dependency_order(sorted(target_tables), references)
-    return [_Table(name, tuple(columns[name]), tuple(keys[name])) for name in order]
+    return [
+        _Table(name, tuple(columns[name]), tuple(keys[name]), _largest_row(name)) for name in order
+    ]
+
+
+def _largest_row(table: str) -> int | None:
+    """The size in bytes of the largest row of `table` in the source, every value counted, as
+    SQLite's `dbstat` reads it from the pages' cell headers (no value is read); None when this
+    SQLite is built without `dbstat`."""
+    with connections[SOURCE_ALIAS].cursor() as cursor:
+        try:
+            cursor.execute(
+                "SELECT mx_payload FROM dbstat WHERE name = %s AND aggregate = 1", [table]
+            )
+        except DatabaseError:
+            return None
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _empty(tables: list[_Table]) -> None:
@@ -642,14 +663,25 @@ def _unbounded(table: _Table) -> list[int]:
     return [index for index, column in enumerate(table.columns) if column.type_name == "text"]
 
 
-def _source_rows(table: _Table) -> Iterator[list]:
+def _unbounded_in_source(table: _Table) -> list[int]:
+    """The `_unbounded` columns whose source values may be longer than LARGE_TEXT: none when
+    no row of the table is (`largest_row`), and then they are read with the rest of the row."""
+    if table.largest_row is not None and table.largest_row <= LARGE_TEXT:
+        return []
+    return _unbounded(table)
+
+
+def _source_rows(table: _Table, size: int = BATCH_SIZE) -> Iterator[list]:
     """The source's rows of `table` in key order, converted, in batches. Unbounded text is read
     through SQLite's incremental blob I/O, never loaded whole: a value longer than LARGE_TEXT
-    stands as a `_Large` for `_large_pieces` to stream.
+    stands as a `_Large` for `_large_pieces` to stream. A table whose rows are all shorter than
+    that (`_unbounded_in_source`) is read without: one blob handle per value is slow, and
+    Python's sqlite3 keeps a reference to each handle until the connection closes (88 bytes per
+    value: memory growing with the table).
 
     Through the connection's own sqlite3 connection, which Django opens for use from any thread,
     so that `_ahead` can read the batches in a thread of its own inside the snapshot."""
-    unbounded = _unbounded(table)
+    unbounded = _unbounded_in_source(table)
     names = ", ".join(
         f"typeof({_quote(column.name)})" if index in unbounded else _quote(column.name)
         for index, column in enumerate(table.columns)
@@ -661,17 +693,22 @@ def _source_rows(table: _Table) -> Iterator[list]:
         (index, convert) for index, convert in _converters(table) if index not in unbounded
     ]
     sql = f"SELECT {names} FROM {_quote(table.name)} ORDER BY {order}"  # noqa: S608
-    return _source_batches(connections[SOURCE_ALIAS], table, sql, converters, unbounded)
+    return _source_batches(connections[SOURCE_ALIAS], table, sql, converters, unbounded, size)
 
 
 def _source_batches(
-    source, table: _Table, sql: str, converters: list[tuple[int, Callable]], unbounded: list[int]
+    source,
+    table: _Table,
+    sql: str,
+    converters: list[tuple[int, Callable]],
+    unbounded: list[int],
+    size: int,
 ) -> Iterator[list]:
     key_index = [[column.name for column in table.columns].index(name) for name in table.key]
     width = len(table.columns)
     with source.wrap_database_errors, contextlib.closing(source.connection.cursor()) as cursor:
         cursor.execute(sql)
-        while rows := cursor.fetchmany(BATCH_SIZE):
+        while rows := cursor.fetchmany(size):
             batch = []
             for row in rows:
                 values = list(row[:width])
@@ -860,7 +897,7 @@ def _target_batches(target, sql: str, width: int, unbounded: list[int]) -> Itera
     cursor = target.connection.cursor("postgres_move_rows", binary=True)
     with target.wrap_database_errors, contextlib.closing(cursor):
         cursor.execute(sql)
-        while found := cursor.fetchmany(BATCH_SIZE):
+        while found := cursor.fetchmany(COMPARE_BATCH_SIZE):
             if not unbounded:
                 yield found
                 continue
@@ -956,7 +993,7 @@ def _compare_values(table: _Table) -> None:
     unbounded = _unbounded(table)
     with (
         contextlib.closing(_target_rows(table)) as target_batches,
-        contextlib.closing(_source_rows(table)) as source_batches,
+        contextlib.closing(_source_rows(table, COMPARE_BATCH_SIZE)) as source_batches,
     ):
         target_rows = itertools.chain.from_iterable(target_batches)
         for batch in source_batches:
