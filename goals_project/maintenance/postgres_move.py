@@ -21,8 +21,6 @@ import contextlib
 import datetime
 import hashlib
 import itertools
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -677,10 +675,7 @@ def _source_rows(table: _Table, size: int = BATCH_SIZE) -> Iterator[list]:
     stands as a `_Large` for `_large_pieces` to stream. A table whose rows are all shorter than
     that (`_unbounded_in_source`) is read without: one blob handle per value is slow, and
     Python's sqlite3 keeps a reference to each handle until the connection closes (88 bytes per
-    value: memory growing with the table).
-
-    Through the connection's own sqlite3 connection, which Django opens for use from any thread,
-    so that `_ahead` can read the batches in a thread of its own inside the snapshot."""
+    value: memory growing with the table)."""
     unbounded = _unbounded_in_source(table)
     names = ", ".join(
         f"typeof({_quote(column.name)})" if index in unbounded else _quote(column.name)
@@ -692,22 +687,11 @@ def _source_rows(table: _Table, size: int = BATCH_SIZE) -> Iterator[list]:
     converters = [
         (index, convert) for index, convert in _converters(table) if index not in unbounded
     ]
-    sql = f"SELECT {names} FROM {_quote(table.name)} ORDER BY {order}"  # noqa: S608
-    return _source_batches(connections[SOURCE_ALIAS], table, sql, converters, unbounded, size)
-
-
-def _source_batches(
-    source,
-    table: _Table,
-    sql: str,
-    converters: list[tuple[int, Callable]],
-    unbounded: list[int],
-    size: int,
-) -> Iterator[list]:
     key_index = [[column.name for column in table.columns].index(name) for name in table.key]
     width = len(table.columns)
-    with source.wrap_database_errors, contextlib.closing(source.connection.cursor()) as cursor:
-        cursor.execute(sql)
+    source = connections[SOURCE_ALIAS]
+    with source.cursor() as cursor:
+        cursor.execute(f"SELECT {names} FROM {_quote(table.name)} ORDER BY {order}")  # noqa: S608
         while rows := cursor.fetchmany(size):
             batch = []
             for row in rows:
@@ -867,9 +851,9 @@ def _target_rows(table: _Table) -> Iterator[list]:
     """The target's rows of `table` in the source's key order (text keys in byte order, as
     SQLite's BINARY collation sorts them), in batches; text longer than LARGE_TEXT as a `_Large`.
 
-    A server-side cursor fetching BATCH_SIZE rows at a time in binary: the client holds one
-    batch, whatever the size of the table, and libpq waits without the GIL, so that `_ahead` can
-    read them in a thread of its own while the source is read in another."""
+    A server-side cursor fetching COMPARE_BATCH_SIZE rows at a time in binary: the client holds
+    one batch whatever the size of the table (a COPY's rows came one network message and one
+    wait each)."""
     target = connections[TARGET_ALIAS]
     unbounded = _unbounded(table)
     names = ", ".join(
@@ -889,14 +873,10 @@ def _target_rows(table: _Table) -> Iterator[list]:
         _quote(name) + (' COLLATE "C"' if types[name] in ("text", "varchar", "bpchar") else "")
         for name in table.key
     )
-    sql = f"SELECT {names} FROM {_quote(table.name)} ORDER BY {order}"  # noqa: S608
-    return _target_batches(target, sql, len(table.columns), unbounded)
-
-
-def _target_batches(target, sql: str, width: int, unbounded: list[int]) -> Iterator[list]:
+    width = len(table.columns)
     cursor = target.connection.cursor("postgres_move_rows", binary=True)
     with target.wrap_database_errors, contextlib.closing(cursor):
-        cursor.execute(sql)
+        cursor.execute(f"SELECT {names} FROM {_quote(table.name)} ORDER BY {order}")  # noqa: S608
         while found := cursor.fetchmany(COMPARE_BATCH_SIZE):
             if not unbounded:
                 yield found
@@ -910,43 +890,6 @@ def _target_batches(target, sql: str, width: int, unbounded: list[int]) -> Itera
                             row[index] = _Large(nbytes)
                 batch.append(tuple(row[:width]))
             yield batch
-
-
-def _ahead(batches: Iterator[list], depth: int = 2) -> Iterator[list]:
-    """The batches of `batches`, read up to `depth` ahead in a thread of their own.
-
-    SQLite's reads and libpq's waits release the GIL: the source, the target and the
-    comparison go on at once. An error in the thread is raised here; leaving early (a
-    difference, an error) stops the thread, which closes `batches`, before this returns, so
-    that nothing reads a connection once its transaction is rolled back."""
-    queued: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    end = object()
-
-    def read() -> None:
-        try:
-            with contextlib.closing(batches):
-                for batch in batches:
-                    queued.put(batch)
-                    if stop.is_set():
-                        return
-            queued.put(end)
-        except BaseException as error:  # raised again in the caller's thread
-            queued.put(error)
-
-    thread = threading.Thread(target=read, name="postgres_move_read", daemon=True)
-    thread.start()
-    try:
-        while (item := queued.get()) is not end:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # what it still puts, taken so that it sees `stop`
-            with contextlib.suppress(queue.Empty):
-                queued.get(timeout=0.05)
-        thread.join()
 
 
 def _verify(tables: list[_Table], url: str) -> tuple[tuple[TableMove, ...], int]:
@@ -987,8 +930,7 @@ def _verify(tables: list[_Table], url: str) -> tuple[tuple[TableMove, ...], int]
 
 
 def _compare_values(table: _Table) -> None:
-    """Row by row, value by value, the source and the target each read in a thread of its own
-    (`_ahead`), the comparison here."""
+    """Row by row, value by value, COMPARE_BATCH_SIZE rows of each database at a time."""
     large = []  # (row, column index) of large values, their contents compared once COPY is done
     unbounded = _unbounded(table)
     with (
