@@ -302,10 +302,13 @@ def _move(
             tables = _plan(source)
             _empty(tables)
             foreign_keys = _foreign_keys_set_aside()
+            indexes = _indexes_set_aside()
             for table in tables:
                 _copy_table(table, progress)
             stage("Setting the sequences past the copied ids")
             _reset_sequences(tables)
+            stage("Building the indexes")
+            _indexes_restore(indexes)
             stage("Checking the foreign keys")
             _foreign_keys_restore(foreign_keys)
             target.check_constraints()
@@ -480,6 +483,34 @@ def _foreign_keys_restore(foreign_keys: list[tuple[str, str, str]]) -> None:
     with connections[TARGET_ALIAS].cursor() as cursor:
         for table, name, definition in foreign_keys:
             cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {_quote(name)} {definition}")
+
+
+def _indexes_set_aside() -> list[str]:
+    """Drop the schema's indexes that back no constraint (not the primary keys, not the unique
+    constraints) for the copy, returning the definition of each (pg_get_indexdef).
+
+    Kept, an index takes each copied row's entry in the order the rows come, a random place for
+    most; built after the copy (as pg_restore does), it is one sort of the table. Same names,
+    same definitions, same transaction; the verification checks that each one the models
+    declare is there."""
+    with connections[TARGET_ALIAS].cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE c.relnamespace = current_schema()::regnamespace AND NOT EXISTS "
+            "(SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY 1"
+        )
+        indexes = cursor.fetchall()
+        for name, _ in indexes:
+            cursor.execute(f"DROP INDEX {name}")
+    return [definition for _, definition in indexes]
+
+
+def _indexes_restore(indexes: list[str]) -> None:
+    """The indexes `_indexes_set_aside` dropped, built again from the copied rows."""
+    with connections[TARGET_ALIAS].cursor() as cursor:
+        for definition in indexes:
+            cursor.execute(definition)
 
 
 def _source_columns() -> dict[str, list[str]]:
