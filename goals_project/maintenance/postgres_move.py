@@ -3,9 +3,10 @@
 The source is read through a read-only connection inside one read transaction, so every row
 copied and every row compared comes from one snapshot and nothing is ever written to it. On the
 target, one transaction makes the schema with the project's migrations, copies each table with
-COPY, sets the sequences past the copied ids, checks the foreign keys, then compares every table
-row by row and value by value with the source and runs the root_id verification. Any difference
-rolls the target back, so a target holds nothing of ours or the whole verified copy.
+COPY, sets the sequences past the copied ids, builds the indexes and checks the foreign keys (both
+set aside for the copy), then compares every table row by row and value by value with the source
+and runs the root_id verification. Any difference rolls the target back, so a target holds
+nothing of ours or the whole verified copy.
 
 Values are converted as Django's SQLite backend reads them (its own converters): legacy text
 timestamps are wall-clock times in the source connection's zone (FRACTAL_TIME_ZONE), booleans
