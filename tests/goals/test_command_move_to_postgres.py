@@ -4,6 +4,7 @@ each refusal leaves the target empty and the source unchanged."""
 from __future__ import annotations
 
 import contextlib
+import datetime
 import re
 import sqlite3
 import subprocess
@@ -428,3 +429,66 @@ def test_a_difference_found_by_the_verification_rolls_the_copy_back_naming_it(
     assert "rolled back" in message
     assert _objects(target) == []
     assert file_sha256(path) == sha
+
+
+def test_a_timestamp_differing_by_a_microsecond_rolls_the_copy_back_naming_it(migrated, target):
+    """Timestamps are compared as instants to the microsecond: one moved by a microsecond on the
+    target before its verification is named, table, row and column."""
+    alias, path, sha = migrated
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    (goal_id,) = connection.execute("SELECT MIN(id) FROM goals").fetchone()
+    connection.close()
+    with pytest.raises(postgres_move.MoveError) as raised:
+        postgres_move.postgres_move(
+            target_url=_server_url(target),
+            using=alias,
+            before_verify=_alter_in_target(
+                "UPDATE goals SET created_at = created_at + interval '1 microsecond' WHERE id = %s",
+                [goal_id],
+            ),
+        )
+    assert raised.value.code == Exit.COPY_DIFFERS
+    assert f"goals row {goal_id}, column created_at: the source holds" in str(raised.value)
+    assert _objects(target) == []
+    assert file_sha256(path) == sha
+
+
+LEGACY_TIMESTAMPS = [
+    "2025-06-01 23:17:00.446824",
+    "2025-06-01 23:17:00",
+    "2025-06-01T23:17",
+    "2025-06-01",
+    "2025-06-01 23:17:00.4",
+    "2025-06-01 23:17:00+02:00",
+    "2025-06-01 23:17:00Z",
+    "2025-6-1 3:04:05",  # only Django's pattern reads it
+    "2025-03-30 02:30:00",  # not a wall-clock time in Paris
+    "2025-10-26 02:30:00",  # twice a wall-clock time in Paris
+    "2025-02-30 10:00:00",
+    "yesterday",
+    "",
+    17,
+    b"2025-06-01 23:17:00",
+]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris"])
+def test_legacy_timestamps_are_read_as_djangos_own_converter_reads_them(migrated, zone):
+    """The move's timestamp reader gives what Django's SQLite converter gives (the same instant,
+    the same wall-clock fields and fold, aware or not alike) and refuses what it refuses."""
+    alias, _, _ = migrated
+    with database_alias("zoned", {**connections[alias].settings_dict, "TIME_ZONE": zone}) as other:
+        ops = connections[other].ops
+        fast = postgres_move._timestamp(ops)
+        django = postgres_move._checked(ops.convert_datetimefield_value, datetime.datetime)
+        for value in LEGACY_TIMESTAMPS:
+            try:
+                want = django(value)
+            except ValueError:
+                with pytest.raises(ValueError):
+                    fast(value)
+                continue
+            got = fast(value)
+            assert got == want, value
+            assert got.utcoffset() == want.utcoffset(), value
+            assert (got.replace(tzinfo=None), got.fold) == (want.replace(tzinfo=None), want.fold)
