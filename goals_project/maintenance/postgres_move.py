@@ -48,6 +48,8 @@ COMPARE_BATCH_SIZE = 1_000
 # size (incremental blob I/O), sent to PostgreSQL in pieces and compared by its SHA-256, so memory
 # stays the same whatever the size of a value (a migration's state records grow with the tables).
 LARGE_TEXT = 1 << 20
+# PostgreSQL's text types, by their type names.
+TEXT_TYPES = ("text", "varchar", "bpchar")
 SAMPLE_SIZE = 5
 # Names of the zone that is UTC at every instant (ZoneInfo keys).
 UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu"})
@@ -603,7 +605,7 @@ def _converters(table: _Table) -> list[tuple[int, Callable]]:
             found.append((index, _checked(ops.convert_datefield_value, datetime.date)))
         elif kind == "bool":
             found.append((index, _checked(ops.convert_booleanfield_value, bool)))
-        elif kind in ("text", "varchar", "bpchar"):
+        elif kind in TEXT_TYPES:
             found.append((index, _text))
         elif kind in ("int2", "int4", "int8"):
             found.append((index, _integer))
@@ -701,14 +703,18 @@ def _unbounded_in_source(table: _Table) -> list[int]:
     return _unbounded(table)
 
 
-def _source_rows(table: _Table, size: int = BATCH_SIZE) -> Iterator[list]:
+def _source_rows(
+    table: _Table, size: int = BATCH_SIZE, *, through_blobs: list[int] | None = None
+) -> Iterator[list]:
     """The source's rows of `table` in key order, converted, in batches. Unbounded text is read
     through SQLite's incremental blob I/O, never loaded whole: a value longer than LARGE_TEXT
     stands as a `_Large` for `_large_pieces` to stream. A table whose rows are all shorter than
-    that (`_unbounded_in_source`) is read without: one blob handle per value is slow, and
-    Python's sqlite3 keeps a reference to each handle until the connection closes (88 bytes per
-    value: memory growing with the table)."""
-    unbounded = _unbounded_in_source(table)
+    that (`_unbounded_in_source`) is read without, unless `through_blobs` names the columns to
+    read so: one blob handle per value is slow, and Python's sqlite3 keeps a reference to each
+    handle until the connection closes (88 bytes per value: memory growing with the table).
+    Text that is not UTF-8 stops a read without naming its row; the table is then read again with
+    its text through the handles, which name it."""
+    unbounded = _unbounded_in_source(table) if through_blobs is None else through_blobs
     names = ", ".join(
         f"typeof({_quote(column.name)})" if index in unbounded else _quote(column.name)
         for index, column in enumerate(table.columns)
@@ -724,7 +730,7 @@ def _source_rows(table: _Table, size: int = BATCH_SIZE) -> Iterator[list]:
     source = connections[SOURCE_ALIAS]
     with source.cursor() as cursor:
         cursor.execute(f"SELECT {names} FROM {_quote(table.name)} ORDER BY {order}")  # noqa: S608
-        while rows := cursor.fetchmany(size):
+        while rows := _fetched(cursor, size, table, unbounded):
             batch = []
             for row in rows:
                 values = list(row[:width])
@@ -747,6 +753,22 @@ def _source_rows(table: _Table, size: int = BATCH_SIZE) -> Iterator[list]:
                     ) from error
                 batch.append(tuple(values))
             yield batch
+
+
+def _fetched(cursor, size: int, table: _Table, unbounded: list[int]) -> list:
+    """The next rows; on text that is not UTF-8 (sqlite3 cannot make it a str), the MoveError
+    naming its row, found by reading the table through the blob handles."""
+    try:
+        return cursor.fetchmany(size)
+    except DatabaseError as error:
+        if unbounded or "decode" not in str(error):
+            raise
+        text = [
+            index for index, column in enumerate(table.columns) if column.type_name in TEXT_TYPES
+        ]
+        for _ in _source_rows(table, through_blobs=text):
+            pass
+        raise  # not found through the handles either: SQLite's own words
 
 
 def _unbounded_value(source, table: _Table, column: str, rowid: int, kind: str):
@@ -902,8 +924,7 @@ def _target_rows(table: _Table) -> Iterator[list]:
     )
     types = {column.name: column.type_name for column in table.columns}
     order = ", ".join(
-        _quote(name) + (' COLLATE "C"' if types[name] in ("text", "varchar", "bpchar") else "")
-        for name in table.key
+        _quote(name) + (' COLLATE "C"' if types[name] in TEXT_TYPES else "") for name in table.key
     )
     width = len(table.columns)
     cursor = target.connection.cursor("postgres_move_rows", binary=True)

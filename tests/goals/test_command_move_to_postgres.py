@@ -333,6 +333,28 @@ def test_a_value_postgresql_cannot_hold_rolls_the_copy_back_naming_it(
     assert _objects(target) == []
 
 
+@pytest.mark.parametrize("column", ["description", "name"])  # text, varchar(255)
+def test_text_that_is_not_utf8_rolls_the_copy_back_naming_its_row(
+    make_migrated_db, legacy_database, target, column
+):
+    """Bytes that are not UTF-8 in a text column: exit 29 naming table, row and column (found
+    through the blob handles when the fast read stops), the target empty."""
+    path = make_migrated_db("dev")
+    connection = sqlite3.connect(path)
+    (goal_id,) = connection.execute("SELECT MAX(id) FROM goals").fetchone()
+    connection.execute(
+        f"UPDATE goals SET {column} = CAST(X'61FF62' AS TEXT) WHERE id = ?", [goal_id]
+    )
+    connection.commit()
+    connection.close()
+    with legacy_database(path) as alias:
+        error = _refused(alias, target)
+    assert error.returncode == Exit.COPY_DIFFERS
+    assert f"goals row {goal_id}, column {column}: " in str(error)
+    assert "utf-8" in str(error)
+    assert _objects(target) == []
+
+
 def test_another_maintenance_job_on_the_source_is_refused(migrated, target):
     """Exit 11 while migrate or restore_db holds the source's lock."""
     alias, _, _ = migrated
