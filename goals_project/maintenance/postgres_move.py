@@ -46,7 +46,7 @@ BATCH_SIZE = 5_000
 COMPARE_BATCH_SIZE = 1_000
 # Text longer than this (in bytes) is never held whole: it is read from SQLite in pieces of this
 # size (incremental blob I/O), sent to PostgreSQL in pieces and compared by its SHA-256, so memory
-# stays the same whatever the size of a value (a migration's state records grow with the tables).
+# stays the same whatever the size of a value (a long description, a session's JSON data).
 LARGE_TEXT = 1 << 20
 # PostgreSQL's text types, by their type names.
 TEXT_TYPES = ("text", "varchar", "bpchar")
