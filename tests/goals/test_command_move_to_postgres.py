@@ -314,23 +314,30 @@ def test_a_source_failing_verify_root_ids_is_refused(make_migrated_db, legacy_da
     assert file_sha256(path) == sha
 
 
-def test_a_value_postgresql_cannot_hold_rolls_the_copy_back_naming_it(
-    make_migrated_db, legacy_database, target
-):
-    """A NUL character in text: exit 29 naming table, row and column; the target stays empty."""
+def _goal_value_refused(make_migrated_db, legacy_database, target, column: str, value: str):
+    """(goal id, refusal) of moving a migrated dev file whose last goal's `column` is set to the
+    SQL expression `value`; the target stays empty."""
     path = make_migrated_db("dev")
     connection = sqlite3.connect(path)
-    (goal_id,) = connection.execute("SELECT MIN(id) FROM goals").fetchone()
-    connection.execute(
-        "UPDATE goals SET description = 'a' || char(0) || 'b' WHERE id = ?", [goal_id]
-    )
+    (goal_id,) = connection.execute("SELECT MAX(id) FROM goals").fetchone()
+    connection.execute(f"UPDATE goals SET {column} = {value} WHERE id = ?", [goal_id])
     connection.commit()
     connection.close()
     with legacy_database(path) as alias:
         error = _refused(alias, target)
+    assert _objects(target) == []
+    return goal_id, error
+
+
+def test_a_value_postgresql_cannot_hold_rolls_the_copy_back_naming_it(
+    make_migrated_db, legacy_database, target
+):
+    """A NUL character in text: exit 29 naming table, row and column; the target stays empty."""
+    goal_id, error = _goal_value_refused(
+        make_migrated_db, legacy_database, target, "description", "'a' || char(0) || 'b'"
+    )
     assert error.returncode == Exit.COPY_DIFFERS
     assert f"goals row {goal_id}, column description: 'a\\x00b' holds a NUL character" in str(error)
-    assert _objects(target) == []
 
 
 @pytest.mark.parametrize("column", ["description", "name"])  # text, varchar(255)
@@ -339,20 +346,12 @@ def test_text_that_is_not_utf8_rolls_the_copy_back_naming_its_row(
 ):
     """Bytes that are not UTF-8 in a text column: exit 29 naming table, row and column (found
     through the blob handles when the fast read stops), the target empty."""
-    path = make_migrated_db("dev")
-    connection = sqlite3.connect(path)
-    (goal_id,) = connection.execute("SELECT MAX(id) FROM goals").fetchone()
-    connection.execute(
-        f"UPDATE goals SET {column} = CAST(X'61FF62' AS TEXT) WHERE id = ?", [goal_id]
+    goal_id, error = _goal_value_refused(
+        make_migrated_db, legacy_database, target, column, "CAST(X'61FF62' AS TEXT)"
     )
-    connection.commit()
-    connection.close()
-    with legacy_database(path) as alias:
-        error = _refused(alias, target)
     assert error.returncode == Exit.COPY_DIFFERS
     assert f"goals row {goal_id}, column {column}: " in str(error)
     assert "utf-8" in str(error)
-    assert _objects(target) == []
 
 
 def test_another_maintenance_job_on_the_source_is_refused(migrated, target):
