@@ -984,7 +984,7 @@ def _verify(tables: list[_Table], url: str) -> tuple[tuple[TableMove, ...], int]
 
 def _compare_values(table: _Table) -> None:
     """Row by row, value by value, COMPARE_BATCH_SIZE rows of each database at a time."""
-    large = []  # (row, column index) of large values, their contents compared once COPY is done
+    large = []  # (row, column index) of large values, their contents compared after both reads end
     unbounded = _unbounded(table)
     with (
         contextlib.closing(_target_rows(table)) as target_batches,
