@@ -3,16 +3,18 @@ does around Django's migrate, and its refusals with their exit statuses."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from io import StringIO
 
 import pytest
 from django.core.management.base import OutputWrapper
-from django.db import connection
+from django.db import connection, connections
 
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Reporter
 from goals_project.maintenance.backups import backup_read
+from goals_project.maintenance.db_tuning import BULK_CACHE_KIB, BULK_PRAGMAS, sqlite_bulk_cache
 from goals_project.maintenance.locking import maintenance_lock
 from goals_project.maintenance.migrate_service import MigrateRefused, database_migrate
 from goals_project.maintenance.verification import root_id_report
@@ -146,3 +148,25 @@ def test_postgresql_going_back_and_forth_through_the_service(settings, tmp_path)
     assert "Unapplying goals.0004_backfill_root_ids... OK" in back.printed()[0]
     assert "Applying goals.0004_backfill_root_ids... OK" in forward.printed()[0]
     assert root_id_report().ok
+
+
+@pytest.mark.sqlite_only
+def test_the_bulk_settings_reach_a_reopened_connection_and_end_with_the_job(
+    make_legacy_db, legacy_database
+):
+    """migrate's SQLite settings (a large page cache, freed pages not zeroed) hold for the
+    connection adoption reopens, and the connection has SQLite's own defaults afterwards."""
+    path = make_legacy_db("dev")
+    with contextlib.closing(sqlite3.connect(":memory:")) as fresh:
+        defaults = {name: fresh.execute(f"PRAGMA {name}").fetchone()[0] for name in BULK_PRAGMAS}
+    assert defaults != {"cache_size": -BULK_CACHE_KIB, "secure_delete": 2}
+
+    def pragmas(alias: str) -> dict[str, object]:
+        with connections[alias].cursor() as cursor:
+            return {name: cursor.execute(f"PRAGMA {name}").fetchone()[0] for name in BULK_PRAGMAS}
+
+    with legacy_database(path) as alias:
+        with sqlite_bulk_cache(using=alias):
+            connections[alias].close()  # as adoption does
+            assert pragmas(alias) == {"cache_size": -BULK_CACHE_KIB, "secure_delete": 2}
+        assert pragmas(alias) == defaults
