@@ -1,0 +1,155 @@
+"""goals_project.maintenance.migration_operations.alter_constraints_in_place: on SQLite, a
+table whose new definition differs only in constraints gets it without a rebuild, the rows
+already there are checked against it, and any other change is left to Django's rebuild."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import pytest
+from django.apps.registry import Apps
+from django.db import IntegrityError, connection, models, transaction
+
+from goals_project.maintenance.migration_operations import alter_constraints_in_place
+
+pytestmark = [pytest.mark.sqlite_only, pytest.mark.django_db(transaction=True)]
+
+
+def probe_models(
+    table: str, *, enforced: bool, unique_value: bool = False
+) -> tuple[type[models.Model], type[models.Model]]:
+    """A parent, and a child table `table` pointing to it: before (nothing enforced) or after
+    (NOT NULL, a real foreign key, a CHECK; a UNIQUE value as well with `unique_value`)."""
+    apps = Apps()
+
+    def meta(db_table: str, **options):
+        return type(
+            "Meta", (), {"app_label": "probe", "apps": apps, "db_table": db_table, **options}
+        )
+
+    parent = type(
+        "Parent",
+        (models.Model,),
+        {
+            "__module__": __name__,
+            "id": models.CharField(primary_key=True, max_length=36),
+            "Meta": meta(f"{table}_parents"),
+        },
+    )
+    constraints = []
+    if enforced:
+        constraints.append(
+            models.CheckConstraint(condition=models.Q(value__gte=0), name=f"{table}_value_positive")
+        )
+    if unique_value:
+        constraints.append(models.UniqueConstraint(fields=["value"], name=f"{table}_value_unique"))
+    child = type(
+        "Child",
+        (models.Model,),
+        {
+            "__module__": __name__,
+            "id": models.CharField(primary_key=True, max_length=36),
+            "value": models.FloatField(null=not enforced),
+            "parent": models.ForeignKey(
+                parent, models.CASCADE, null=not enforced, db_constraint=enforced, db_index=False
+            ),
+            "Meta": meta(table, constraints=constraints),
+        },
+    )
+    return parent, child
+
+
+@contextlib.contextmanager
+def probe_tables(table: str, rows: list[tuple]) -> Iterator[None]:
+    """The parent and the unenforced child table, with one parent 'p' and `rows` as children."""
+    parent, child = probe_models(table, enforced=False)
+    with connection.schema_editor() as editor:
+        editor.create_model(parent)
+        editor.create_model(child)
+    with connection.cursor() as cursor:
+        cursor.execute(f'INSERT INTO "{table}_parents" (id) VALUES (%s)', ["p"])
+        for row in rows:
+            cursor.execute(f'INSERT INTO "{table}" (id, value, parent_id) VALUES (%s, %s, %s)', row)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP TABLE IF EXISTS "{table}"')
+            cursor.execute(f'DROP TABLE IF EXISTS "{table}_parents"')
+
+
+def definition(table: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = %s", [table])
+        return cursor.fetchone()[0]
+
+
+def test_constraints_are_added_without_a_rebuild_into_what_a_rebuild_gives():
+    """The table keeps its rows and ends with the definition Django's rebuild writes, and the
+    new constraints hold for new rows."""
+    rows = [("a", 1.0, "p"), ("b", 2.5, "p")]
+    with probe_tables("in_place", rows), probe_tables("rebuilt", rows):
+        with connection.schema_editor() as editor:
+            assert alter_constraints_in_place(editor, probe_models("in_place", enforced=True)[1])
+            editor._remake_table(probe_models("rebuilt", enforced=True)[1])
+        assert definition("in_place") == definition("rebuilt").replace("rebuilt", "in_place")
+        with connection.cursor() as cursor:
+            cursor.execute('SELECT id, value, parent_id FROM "in_place" ORDER BY id')
+            assert cursor.fetchall() == rows
+            for bad in [("c", None, "p"), ("d", -1.0, "p")]:
+                with pytest.raises(IntegrityError), transaction.atomic():
+                    cursor.execute('INSERT INTO "in_place" VALUES (%s, %s, %s)', bad)
+            cursor.execute("PRAGMA foreign_keys = ON")
+            with pytest.raises(IntegrityError), transaction.atomic():
+                cursor.execute('INSERT INTO "in_place" VALUES (%s, %s, %s)', ("e", 1.0, "none"))
+
+
+@pytest.mark.parametrize(
+    ("row", "found"),
+    [(("b", None, "p"), "NULL value in in_place.value"), (("b", -1.0, "p"), "CHECK constraint")],
+)
+def test_rows_that_break_a_new_constraint_stop_it_and_change_nothing(row, found):
+    """A NULL in a column made NOT NULL, or a row failing a new CHECK, raises an IntegrityError
+    that names it, and the migration's transaction rolls the definition back."""
+    with probe_tables("in_place", [("a", 1.0, "p"), row]):
+        before = definition("in_place")
+        with pytest.raises(IntegrityError, match=found), connection.schema_editor() as editor:
+            alter_constraints_in_place(editor, probe_models("in_place", enforced=True)[1])
+        assert definition("in_place") == before
+
+
+def test_a_dangling_reference_is_found_by_the_editors_own_check():
+    """A foreign key made real over a row that points nowhere fails the schema editor's
+    closing foreign key check, as it does after a rebuild, and the transaction around it (a
+    migration's, as goals_project.maintenance.migration_executor opens it) changes nothing."""
+    with probe_tables("in_place", [("a", 1.0, "p"), ("b", 1.0, "gone")]):
+        before = definition("in_place")
+        assert connection.disable_constraint_checking()
+        try:
+            with (
+                pytest.raises(IntegrityError, match="in_place"),
+                transaction.atomic(),
+                connection.schema_editor() as editor,
+            ):
+                model = probe_models("in_place", enforced=True)[1]
+                assert alter_constraints_in_place(editor, model)
+        finally:
+            connection.enable_constraint_checking()
+        assert definition("in_place") == before
+
+
+def test_a_change_of_storage_is_left_to_the_rebuild():
+    """A new UNIQUE constraint needs an index SQLite builds only with the table: the function
+    declines and changes nothing."""
+    with probe_tables("in_place", [("a", 1.0, "p")]):
+        before = definition("in_place")
+        with connection.schema_editor() as editor:
+            model = probe_models("in_place", enforced=True, unique_value=True)[1]
+            assert not alter_constraints_in_place(editor, model)
+        assert definition("in_place") == before
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT name FROM sqlite_schema WHERE name LIKE 'new\\_\\_%' ESCAPE '\\'"
+            )
+            assert cursor.fetchall() == []
