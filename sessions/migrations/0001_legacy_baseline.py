@@ -73,7 +73,6 @@ class Migration(migrations.Migration):
                         serialize=False,
                     ),
                 ),
-                ("value", models.FloatField()),
                 (
                     "activity_instance",
                     models.ForeignKey(
@@ -94,6 +93,8 @@ class Migration(migrations.Migration):
                         to="goals.metricdefinition",
                     ),
                 ),
+                # The legacy tables' column order, so adoption keeps the rows where they are.
+                ("value", models.FloatField()),
                 (
                     "split_definition",
                     models.ForeignKey(

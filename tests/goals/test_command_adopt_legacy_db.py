@@ -329,3 +329,38 @@ def test_corrupt_file_is_refused(make_legacy_db, legacy_database):
     path.write_bytes(bytes(data))
     with legacy_database(path) as alias:
         _assert_refused(path, alias, LegacyDbProblem.CORRUPT, "is damaged")
+
+
+@pytest.mark.parametrize(("stored", "kept_in_place"), [("'text-id'", True), ("4242", False)])
+def test_adoption_keeps_the_rows_in_place_only_where_a_copy_would_store_the_same(
+    stored, kept_in_place, make_legacy_db, legacy_database
+):
+    """metric_values.split_definition_id is declared STRING in dev files (numeric affinity): an
+    id that looks like a number is stored as an integer there. Adoption rebuilds the table
+    then, so the id becomes text as in a copy; with text ids only the definition changes."""
+    path = make_legacy_db("dev")
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute(
+            f"UPDATE metric_values SET split_definition_id = {stored} WHERE rowid = 1"
+        )
+        first_page = connection.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'metric_values'"
+        ).fetchone()
+    connection.close()
+    with legacy_database(path) as alias:
+        _adopt(alias)
+    connection = sqlite3.connect(path)
+    stored_as, _ = connection.execute(
+        "SELECT typeof(split_definition_id), split_definition_id FROM metric_values WHERE rowid = 1"
+    ).fetchone()
+    page = connection.execute(
+        "SELECT rootpage FROM sqlite_master WHERE name = 'metric_values'"
+    ).fetchone()
+    definition = connection.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'metric_values'"
+    ).fetchone()[0]
+    connection.close()
+    assert stored_as == "text"
+    assert (page == first_page) is kept_in_place
+    assert '"split_definition_id" varchar(36) NULL' in definition

@@ -41,6 +41,7 @@ from goals_project.maintenance.legacy.preflight import (
     legacy_db_refusals,
 )
 from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
+from goals_project.maintenance.migration_operations import alter_constraints_in_place
 
 Progress = Callable[[str, int, int], None]
 
@@ -251,7 +252,9 @@ def _rebuild(editor, models, found: AdoptionResult, progress: Progress | None):
         if table in found.extra_columns:
             _keep_extra_columns(editor, table, found.extra_columns[table])
         added += _add_missing_columns(editor, models[table])
-        editor._remake_table(models[table])
+        _drop_indexes(editor, table)  # as the rebuild would, with the old table
+        if not alter_constraints_in_place(editor, models[table]):
+            editor._remake_table(models[table])
         counted = _count(connection, table)
         if counted != found.row_counts[table]:
             raise LegacyDbError(
@@ -370,6 +373,19 @@ def _add_missing_columns(editor, model) -> list[str]:
         )
         added.append(f"{table}.{model_field.column}")
     return added
+
+
+def _drop_indexes(editor, table: str) -> None:
+    """Drop the indexes the legacy app made on `table` (not those of its keys)."""
+    with editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            "AND tbl_name = %s",
+            [table],
+        )
+        names = [name for (name,) in cursor.fetchall()]
+    for name in names:
+        editor.execute(f"DROP INDEX {editor.quote_name(name)}")
 
 
 def _index_names(connection) -> set[str]:
