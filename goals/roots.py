@@ -80,11 +80,13 @@ class RootChain:
     parent_table: str
     parent: str  # in words, for messages: "its parent", "its session"
 
-    def root_sql(self, alias: str = "t") -> str:
-        """SQL for the root a row (alias `alias`) must have: its parent row's."""
+    def disagrees_sql(self, alias: str = "t") -> str:
+        """SQL true for a row (alias `alias`) whose root is not the root of the row `column`
+        points to. An EXISTS, which PostgreSQL runs as one join over both tables, where a
+        subquery for the parent's root would be one index lookup a row (3.6 s at 1m)."""
         return (
-            f"(SELECT p.root_id FROM {self.parent_table} p "  # noqa: S608 - names from CHAINS
-            f"WHERE p.id = {alias}.{self.column})"
+            f"EXISTS (SELECT 1 FROM {self.parent_table} p "  # noqa: S608 - names from CHAINS
+            f"WHERE p.id = {alias}.{self.column} AND p.root_id <> {alias}.root_id)"
         )
 
     @property

@@ -649,6 +649,8 @@ class Backfill:
         differs = "t.root_id <> i.root_id"
         if self.is_legacy("values", "root_id"):
             differs = f"(t.root_id IS NULL OR {differs})"
+        else:  # the same rows (NULL differs from nothing), without joining a NULL to its instance
+            differs = f"t.root_id IS NOT NULL AND {differs}"
         self.record(
             "values",
             "root_id",

@@ -80,7 +80,7 @@ def chain_checks(table: str) -> list[tuple[str, str]]:
         checks.append(
             (
                 f"agrees with {chain.parent}'s root",
-                f"t.{chain.column} IS NOT NULL AND t.root_id <> {chain.root_sql('t')}",
+                chain.disagrees_sql("t"),
             )
         )
     if table == "goals":
