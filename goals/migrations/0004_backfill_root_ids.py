@@ -35,6 +35,7 @@ from goals_project.maintenance.backward_safety import (
     backward_losses,
     refusal_message,
 )
+from goals_project.maintenance.table_rewrite import postgres_rewrite
 
 MIGRATION = "goals.0004_backfill_root_ids"
 RECOVERY_NAME = "Recovered records"
@@ -646,6 +647,8 @@ class Backfill:
             )
         # One pass over the big table: root and audit timestamps from the instance.
         values = self.t("values")
+        on = "i.id = t.activity_instance_id"
+        join = f"JOIN {instances} i ON {on}"
         differs = "t.root_id <> i.root_id"
         if self.is_legacy("values", "root_id"):
             differs = f"(t.root_id IS NULL OR {differs})"
@@ -655,11 +658,8 @@ class Backfill:
             "values",
             "root_id",
             f"SELECT t.id AS row_id, t.root_id AS old_value, i.root_id AS new_value, "
-            f"'root of the activity instance' AS reason FROM {values} t "
-            f"JOIN {instances} i ON i.id = t.activity_instance_id "
-            f"WHERE {differs}",
+            f"'root of the activity instance' AS reason FROM {values} t {join} WHERE {differs}",
         )
-        join = f"JOIN {instances} i ON i.id = t.activity_instance_id"
         for column, expression in (
             ("created_at", "COALESCE(i.created_at, i.time_start, %s)"),
             ("updated_at", "COALESCE(t.created_at, i.created_at, i.time_start, %s)"),
@@ -667,14 +667,22 @@ class Backfill:
             if self.is_legacy("values", column):
                 self.record_filled("values", column, expression, (now,), join)
         # A join, not three correlated lookups a row: every value has an instance by now (the
-        # placeholders above), so the FROM matches each row once.
-        total = self.execute(
-            f"UPDATE {values} AS t SET root_id = i.root_id, "
-            "created_at = COALESCE(t.created_at, i.created_at, i.time_start, %s), "
-            "updated_at = COALESCE(t.updated_at, t.created_at, i.created_at, i.time_start, %s) "
-            f"FROM {instances} i WHERE i.id = t.activity_instance_id",
-            (now, now),
-        )
+        # placeholders above), so the join matches each row once.
+        computed = {
+            "root_id": ("i.root_id", ()),
+            "created_at": ("COALESCE(t.created_at, i.created_at, i.time_start, %s)", (now,)),
+            "updated_at": (
+                "COALESCE(t.updated_at, t.created_at, i.created_at, i.time_start, %s)",
+                (now,),
+            ),
+        }
+        total = postgres_rewrite(self.connection, self.tables["values"], computed, join=join)
+        if total is None:  # SQLite, which updates a row in place, or a table it would not rewrite
+            sets = ", ".join(f"{column} = {sql}" for column, (sql, _) in computed.items())
+            total = self.execute(
+                f"UPDATE {values} AS t SET {sets} FROM {instances} i WHERE {on}",
+                tuple(value for _, params in computed.values() for value in params),
+            )
         self.say(f"{self.tables['values']}: root_id {total}/{total} rows")
 
     def program_rows(self) -> None:
