@@ -164,8 +164,11 @@ class Backfill:
         reason: str,
         where: str = "1 = 1",
         params=(),
+        big: bool = False,
     ) -> int:
-        """Set `column` to `expression` (SQL over alias t) on rows where it differs.
+        """Set `column` to `expression` (SQL over alias t) on rows where it differs; return
+        how many. A `big` table is written anew on PostgreSQL where it can be
+        (goals_project.maintenance.table_rewrite), not updated row by row.
 
         Old values of legacy columns are recorded; for a column goals.0003 added, NULL is what
         0003 put there, so only values already written (not NULL) are worth recording.
@@ -176,7 +179,7 @@ class Backfill:
         recorded = (
             differs if legacy else f"({where}) AND {col} IS NOT NULL AND {col} <> ({expression})"
         )
-        self.record(
+        changed = self.record(
             key,
             column,
             f"SELECT t.id AS row_id, {self.as_text(col)} AS old_value, "
@@ -184,6 +187,14 @@ class Backfill:
             f"FROM {self.t(key)} t WHERE {recorded}",
             (reason,),
         )
+        if big:
+            if not legacy:  # the recorded rows, and those 0003 left NULL
+                changed += self.rows(
+                    f"SELECT COUNT(*) FROM {self.t(key)} t WHERE ({where}) AND {col} IS NULL"
+                )[0][0]
+            computed = {column: (f"CASE WHEN {differs} THEN ({expression}) ELSE {col} END", ())}
+            if postgres_rewrite(self.connection, self.tables[key], computed, join="") is not None:
+                return changed
         return self.execute(
             f"UPDATE {self.t(key)} AS t SET {self.quote(column)} = ({expression}) WHERE {differs}"
         )
@@ -390,6 +401,7 @@ class Backfill:
             "COALESCE((SELECT r.root_id FROM goal_tops g JOIN top_roots r ON r.top_id = g.top_id "
             f"WHERE g.id = t.id), '{self.recovery_id}')",
             reason="root derived from the tree",
+            big=True,
         )
         total = self.rows(f"SELECT COUNT(*) FROM {goals}")[0][0]
         self.say(f"goals: root_id {total}/{total} rows ({changed} set or corrected)")
@@ -546,6 +558,7 @@ class Backfill:
             "root_id",
             f"SELECT g.root_id FROM {goals} g WHERE g.id = t.practice_session_id",
             reason="root of the session",
+            big=True,
         )
         self.report_roots("instances", changed)
 
@@ -801,15 +814,21 @@ class Backfill:
             },
         )
 
-    def fill_nulls(self, key: str, expressions: dict[str, str]) -> int:
-        """Fill the NULLs of several added columns of one table in a single UPDATE."""
+    def fill_nulls(self, key: str, expressions: dict[str, str]) -> None:
+        """Fill the NULLs of several added columns of one table in a single pass: the table
+        written anew on PostgreSQL (goals_project.maintenance.table_rewrite), one UPDATE
+        elsewhere."""
         for column, expression in expressions.items():
             if self.is_legacy(key, column):
                 self.record_filled(key, column, expression)
         columns = [(self.quote(column), expression) for column, expression in expressions.items()]
-        sets = ", ".join(f"{col} = COALESCE(t.{col}, {expression})" for col, expression in columns)
+        filled = {col: f"COALESCE(t.{col}, {expression})" for col, expression in columns}
+        computed = {name: (filled[self.quote(name)], ()) for name in expressions}
+        if postgres_rewrite(self.connection, self.tables[key], computed, join="") is not None:
+            return
+        sets = ", ".join(f"{col} = {sql}" for col, sql in filled.items())
         where = " OR ".join(f"t.{col} IS NULL" for col, _ in columns)
-        return self.execute(f"UPDATE {self.t(key)} AS t SET {sets} WHERE {where}")
+        self.execute(f"UPDATE {self.t(key)} AS t SET {sets} WHERE {where}")
 
     def record_filled(self, key: str, column: str, expression: str, params=(), join="") -> int:
         """Record the NULLs of a legacy column that `expression` (over t, and `join`) fills."""

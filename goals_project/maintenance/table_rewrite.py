@@ -9,8 +9,8 @@ The new table is `CREATE TABLE … (LIKE … INCLUDING ALL EXCLUDING INDEXES)`: 
 types, NOT NULL and CHECK constraints, comments and storage settings; the primary key and the
 other indexes are made again afterwards, under their own names and definitions. What this
 would not carry over (grants, row security, foreign keys either way, other constraints,
-triggers, views, defaults, identity columns, inheritance, publications, another owner) makes
-`postgres_rewrite` decline, and the caller runs its UPDATE instead.
+triggers, views, sequences, identity or generated columns, inheritance, publications, another
+owner) makes `postgres_rewrite` decline, and the caller runs its UPDATE instead.
 """
 
 from __future__ import annotations
@@ -34,9 +34,13 @@ _WOULD_LOSE = {
     "views or rules": (
         "SELECT 1 FROM pg_depend WHERE refobjid = %s AND classid = 'pg_rewrite'::regclass"
     ),
-    "defaults or identity columns": (
+    "sequences, identity or generated columns": (
         "SELECT 1 FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped "
-        "AND (atthasdef OR attidentity <> '' OR attgenerated <> '')"
+        "AND (attidentity <> '' OR attgenerated <> '') "
+        "UNION ALL SELECT 1 FROM pg_attrdef WHERE adrelid = %s "
+        "AND pg_get_expr(adbin, adrelid) LIKE '%%nextval(%%' "
+        "UNION ALL SELECT 1 FROM pg_depend d JOIN pg_class s ON s.oid = d.objid "
+        "WHERE d.refobjid = %s AND d.classid = 'pg_class'::regclass AND s.relkind = 'S'"
     ),
     "inheritance": "SELECT 1 FROM pg_inherits WHERE %s IN (inhrelid, inhparent)",
     "publications": (

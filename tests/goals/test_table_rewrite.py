@@ -28,7 +28,8 @@ def tables() -> Iterator[None]:
         cursor.execute("CREATE TABLE rewrite_parents (id varchar(36) PRIMARY KEY, root text)")
         cursor.execute(
             "CREATE TABLE rewrite_values (id varchar(36) CONSTRAINT rewrite_values_key "
-            "PRIMARY KEY, parent varchar(36) NOT NULL, root text, note text, amount integer "
+            "PRIMARY KEY, parent varchar(36) NOT NULL, root text, note text DEFAULT 'none', "
+            "amount integer "
             "CONSTRAINT rewrite_values_amount_positive CHECK (amount > 0))"
         )
         cursor.execute(
@@ -36,8 +37,9 @@ def tables() -> Iterator[None]:
         )
         cursor.execute("INSERT INTO rewrite_parents VALUES ('a', 'root-a'), ('b', 'root-b')")
         cursor.execute(
-            "INSERT INTO rewrite_values VALUES ('1', 'a', NULL, NULL, 5), "
-            "('2', 'b', 'stale', 'kept', 7), ('3', 'a', NULL, 'also kept', 9)"
+            "INSERT INTO rewrite_values (id, parent, root, note, amount) VALUES "
+            "('1', 'a', NULL, NULL, 5), ('2', 'b', 'stale', 'kept', 7), "
+            "('3', 'a', NULL, 'also kept', 9)"
         )
     yield
     with connection.cursor() as cursor:
@@ -54,7 +56,9 @@ def schema() -> list[tuple]:
     """The table's columns, constraints and indexes, by name and definition."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute "
+            "SELECT attname, format_type(atttypid, atttypmod), attnotnull, "
+            "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a LEFT JOIN pg_attrdef d "
+            "ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
             "WHERE attrelid = 'rewrite_values'::regclass AND attnum > 0 ORDER BY attnum"
         )
         columns = cursor.fetchall()
@@ -95,9 +99,9 @@ def test_the_table_is_written_anew_with_everything_it_had(tables):
         "FOREIGN KEY (parent) REFERENCES rewrite_parents (id)",
         "ALTER TABLE rewrite_values ADD CONSTRAINT rewrite_values_note_key UNIQUE (note)",
         "CREATE VIEW rewrite_view AS SELECT id FROM rewrite_values",
-        "ALTER TABLE rewrite_values ALTER COLUMN note SET DEFAULT 'x'",
+        "ALTER TABLE rewrite_values ADD COLUMN number serial",
     ],
-    ids=["grant", "foreign key", "unique", "view", "default"],
+    ids=["grant", "foreign key", "unique", "view", "sequence"],
 )
 def test_what_a_rewrite_would_lose_leaves_the_table_to_the_update(tables, extra):
     with connection.cursor() as cursor:
