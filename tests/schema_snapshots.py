@@ -74,16 +74,20 @@ class SchemaSnapshots:
     @staticmethod
     def _server():
         """An autocommit connection to the server's `postgres` database."""
-        import psycopg
+        return postgres_connect("postgres", autocommit=True)
 
-        settings = connection.settings_dict
-        parameters = {
-            "dbname": "postgres",
-            "user": settings["USER"],
-            "password": settings["PASSWORD"],
-            "host": settings["HOST"],
-            "port": settings["PORT"],
-        }
-        return psycopg.connect(
-            **{key: value for key, value in parameters.items() if value}, autocommit=True
-        )
+
+def postgres_connect(dbname: str, **options):
+    """A psycopg connection to database `dbname` on the test run's server, as the test
+    database's settings reach it."""
+    import psycopg
+
+    settings = connection.settings_dict
+    parameters = {
+        "dbname": dbname,
+        "user": settings["USER"],
+        "password": settings["PASSWORD"],
+        "host": settings["HOST"],
+        "port": settings["PORT"],
+    }
+    return psycopg.connect(**{key: value for key, value in parameters.items() if value}, **options)

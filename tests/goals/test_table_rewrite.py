@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from urllib.parse import quote
 
-import psycopg
 import pytest
 from django.db import connection, transaction
 
 from goals_project.maintenance.table_rewrite import postgres_rewrite
+from tests.schema_snapshots import postgres_connect
 
 pytestmark = [pytest.mark.postgresql_only, pytest.mark.django_db(transaction=True)]
 
@@ -132,12 +131,6 @@ def test_a_row_being_written_when_the_rewrite_starts_is_kept(tables):
     """Another process has inserted a row and not committed yet when the rewrite starts: the
     rewrite waits for it and copies the row, instead of copying without it and dropping the
     table the row is then committed to."""
-    config = connection.settings_dict
-    credentials = quote(config["USER"] or "")
-    if config["PASSWORD"]:
-        credentials += f":{quote(config['PASSWORD'])}"
-    url = f"postgres://{credentials}@{config['HOST'] or 'localhost'}"
-    url += f":{config['PORT']}/{config['NAME']}" if config["PORT"] else f"/{config['NAME']}"
     results: list[object] = []
 
     def rewrite() -> None:
@@ -149,7 +142,11 @@ def test_a_row_being_written_when_the_rewrite_starts_is_kept(tables):
         finally:
             connection.close()
 
-    with psycopg.connect(url) as writer, psycopg.connect(url, autocommit=True) as watcher:
+    database = connection.settings_dict["NAME"]
+    with (
+        postgres_connect(database) as writer,
+        postgres_connect(database, autocommit=True) as watcher,
+    ):
         writer.execute("INSERT INTO rewrite_values VALUES ('9', 'b', NULL, 'late', 3)")
         rewriting = threading.Thread(target=rewrite)
         rewriting.start()
