@@ -821,13 +821,15 @@ class Backfill:
         for column, expression in expressions.items():
             if self.is_legacy(key, column):
                 self.record_filled(key, column, expression)
-        columns = [(self.quote(column), expression) for column, expression in expressions.items()]
-        filled = {col: f"COALESCE(t.{col}, {expression})" for col, expression in columns}
-        computed = {name: (filled[self.quote(name)], ()) for name in expressions}
+        filled = {
+            column: f"COALESCE(t.{self.quote(column)}, {expression})"
+            for column, expression in expressions.items()
+        }
+        computed = {column: (sql, ()) for column, sql in filled.items()}
         if postgres_rewrite(self.connection, self.tables[key], computed, join="") is not None:
             return
-        sets = ", ".join(f"{col} = {sql}" for col, sql in filled.items())
-        where = " OR ".join(f"t.{col} IS NULL" for col, _ in columns)
+        sets = ", ".join(f"{self.quote(column)} = {sql}" for column, sql in filled.items())
+        where = " OR ".join(f"t.{self.quote(column)} IS NULL" for column in expressions)
         self.execute(f"UPDATE {self.t(key)} AS t SET {sets} WHERE {where}")
 
     def record_filled(self, key: str, column: str, expression: str, params=(), join="") -> int:

@@ -377,23 +377,17 @@ def _add_missing_columns(editor, model) -> list[str]:
 
 def _drop_indexes(editor, table: str) -> None:
     """Drop the indexes the legacy app made on `table` (not those of its keys)."""
-    with editor.connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-            "AND tbl_name = %s",
-            [table],
-        )
-        names = [name for (name,) in cursor.fetchall()]
-    for name in names:
+    for name in _index_names(editor.connection, (table,)):
         editor.execute(f"DROP INDEX {editor.quote_name(name)}")
 
 
-def _index_names(connection) -> set[str]:
+def _index_names(connection, tables=LEGACY_TABLES) -> set[str]:
+    """The indexes made by CREATE INDEX (not those of keys) on `tables`."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
         )
-        return {name for name, table in cursor.fetchall() if table in LEGACY_TABLES}
+        return {name for name, table in cursor.fetchall() if table in tables}
 
 
 def _count(connection, table: str) -> int:
