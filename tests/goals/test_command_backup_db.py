@@ -417,3 +417,30 @@ def test_backup_json_gives_scripts_the_verified_backup(migrated_db):
     assert printed["sha256"] == backup.sha256
     assert printed["size"] == backup.size == Path(printed["path"]).stat().st_size
     assert printed["row_counts"] == backup.row_counts
+
+
+def test_a_copy_whose_index_disagrees_with_its_table_is_no_backup(migrated_db, tmp_path):
+    """The copy is checked whole: an index that does not hold its table's rows (which `PRAGMA
+    quick_check` does not look for) stops the backup with exit 11, naming the check, and leaves
+    neither a backup nor a partial copy; the database is unchanged."""
+    path, alias = migrated_db
+    connections[alias].close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE INDEX goals_by_name ON goals (name)")
+        connection.execute("PRAGMA writable_schema = ON")
+        connection.execute(
+            "UPDATE sqlite_master SET sql = 'CREATE INDEX goals_by_name ON goals (description)' "
+            "WHERE name = 'goals_by_name'"
+        )
+    connection.close()
+    digest = file_sha256(path)
+    folder = tmp_path / "kept"
+
+    with pytest.raises(CommandError) as raised:
+        _backup(alias, "--dir", str(folder))
+
+    assert raised.value.returncode == Exit.BACKUP_UNVERIFIED
+    assert str(raised.value).startswith("The copy is not a sound backup: integrity_check failed: ")
+    assert "missing from index goals_by_name" in str(raised.value)
+    assert list(folder.iterdir()) == []
+    assert file_sha256(path) == digest
