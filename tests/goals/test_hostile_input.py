@@ -10,10 +10,14 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connections
 from django.db.backends.signals import connection_created
+from django.test.utils import CaptureQueriesContext
 
 from goals_project.bases.exit_codes import Exit
 from goals_project.maintenance.legacy.inspection import LegacyDbProblem
+from goals_project.maintenance.legacy.preflight import adoption_target, key_refusal
+from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
 from tests.conftest import LEGACY_ALIAS, file_sha256
 from tests.legacy_faults import (
     BAD_KEYS,
@@ -427,6 +431,37 @@ def test_missing_or_repeated_keys_are_refused_unchanged(
     assert error.returncode == LegacyDbProblem.BAD_KEYS
     assert file_sha256(path) == digest
     assert not (path.parent / "backups").exists()
+
+
+def test_repeated_keys_behind_a_partial_unique_index_are_still_found(
+    make_legacy_db, legacy_database
+):
+    """Only a UNIQUE index of the whole table vouches that a key holds no repeats: one limited
+    by a WHERE clause does not, so the repeats are still found and named (exit 12)."""
+    path = make_legacy_db("dev")
+    script, line = BAD_KEYS["an id used twice"]
+    partial = "CREATE UNIQUE INDEX big_values ON metric_values (id) WHERE value > 1e12; "
+    _execute(path, script.replace("INSERT INTO", partial + "INSERT INTO", 1))
+    (first,) = _select(path, "SELECT MIN(id) FROM metric_values")[0]
+    with legacy_database(path) as alias:
+        error = _refused("migrate", database=alias)
+    assert str(error) == bad_keys_message(path, line.format(first=first))
+    assert error.returncode == LegacyDbProblem.BAD_KEYS
+
+
+def test_keys_that_a_unique_index_holds_are_not_scanned_for_repeats(
+    make_legacy_db, legacy_database
+):
+    """A legacy table whose key is a TEXT PRIMARY KEY cannot hold a repeat, so the preflight
+    spends no pass over it looking for one; it still looks for NULL keys."""
+    path = make_legacy_db("dev")
+    with legacy_database(path) as alias:
+        models, _ = adoption_target("dev")
+        with CaptureQueriesContext(connections[alias]) as queries:
+            assert key_refusal(connections[alias], path=path, models=models) is None
+    sql = [query["sql"] for query in queries.captured_queries]
+    assert not [text for text in sql if "HAVING COUNT(*) > 1" in text]
+    assert len([text for text in sql if "IS NULL" in text]) == len(LEGACY_TABLES)
 
 
 @pytest.mark.parametrize("command", ["adopt_legacy_db", "migrate"])

@@ -86,8 +86,10 @@ def key_refusal(connection, *, path: Path, models: dict[str, type]) -> LegacyDbE
                 f"SELECT {keys} FROM {quote(table)} WHERE NOT ({missing}) "  # noqa: S608
                 f"GROUP BY {keys} HAVING COUNT(*) > 1"
             )
-            cursor.execute(f"SELECT COUNT(*) FROM ({repeated})")  # noqa: S608
-            count = cursor.fetchone()[0]
+            count = 0
+            if not _unique_index_on(cursor, table, columns):
+                cursor.execute(f"SELECT COUNT(*) FROM ({repeated})")  # noqa: S608
+                count = cursor.fetchone()[0]
             if count:
                 cursor.execute(f"{repeated} ORDER BY {keys} LIMIT {SHOWN}")
                 first = ", ".join(repr("/".join(map(str, row))) for row in cursor.fetchall())
@@ -106,6 +108,21 @@ def key_refusal(connection, *, path: Path, models: dict[str, type]) -> LegacyDbE
         + "\nGive each of these rows a key of its own (after a backup), then run again; "
         "nothing was changed.",
     )
+
+
+def _unique_index_on(cursor, table: str, columns: list[str]) -> bool:
+    """Whether a UNIQUE index of the whole table (a TEXT PRIMARY KEY's among them) covers
+    exactly `columns` of this legacy SQLite table: SQLite then holds no repeated values there,
+    and scanning for them would cost a pass over the table. (A corrupt index is what the
+    backup's integrity_check finds, and the rebuilt table's own key refuses a repeat.)"""
+    quote = cursor.db.ops.quote_name
+    cursor.execute(f"PRAGMA index_list({quote(table)})")
+    for _, name, unique, _, partial in cursor.fetchall():
+        if unique and not partial:
+            cursor.execute(f"PRAGMA index_info({quote(name)})")
+            if sorted(row[2] for row in cursor.fetchall()) == sorted(columns):
+                return True
+    return False
 
 
 def user_schema_refusal(
