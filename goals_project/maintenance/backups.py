@@ -29,7 +29,8 @@ import secrets
 import shutil
 import sqlite3
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -128,6 +129,24 @@ def backup_create(
 ) -> Backup:
     """Take a consistent backup, verify it, write its manifest; then apply `keep` retention.
     `step` is told each step as it starts."""
+    return backup_begin(
+        using=using, directory=directory, keep=keep, min_free_bytes=min_free_bytes, step=step
+    ).finish()
+
+
+def backup_begin(
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    directory: Path | None = None,
+    keep: int | None = None,
+    min_free_bytes: int | None = None,
+    step: Step = silent,
+) -> PendingBackup:
+    """backup_create up to the consistent copy. An SQLite copy's check (integrity_check, row
+    counts, sha256) then runs on a thread of its own while the caller goes on: `migrate` adopts
+    the file meanwhile, in a transaction it commits only after `finish()` (which waits for the
+    check, then names the copy and writes its manifest). Until then the copy is a hidden
+    `.partial` file, never a backup."""
     if keep is not None:
         _check_keep(keep)  # before the copy: a bad --keep must not leave a backup behind
     connection = connections[using]
@@ -136,61 +155,126 @@ def backup_create(
     reserve = min_free_bytes
     if reserve is None:
         reserve = int(getattr(settings, "FRACTAL_BACKUP_MIN_FREE_BYTES", 0))
-    label = database_label(using)
-    taken_at = timezone.now()
-    partial = None
-    try:
-        partial = _new_hidden_file(folder, f".{label}.backup_", ".partial")
+    pending = PendingBackup(using=using, folder=folder, keep=keep, step=step)
+    with pending.failing():
+        pending.partial = _new_hidden_file(folder, f".{pending.label}.backup_", ".partial")
         step(f"copying the '{using}' database into {folder}")
         if connection.vendor == "sqlite":
-            source = _sqlite_source(using)
-            counts, migrations = _sqlite_copy(
-                source, partial, folder=folder, reserve=reserve, timeout=_busy_timeout(using)
+            pending.source = _sqlite_source(using)
+            pending.counts, pending.migrations = _sqlite_copy(
+                pending.source,
+                pending.partial,
+                folder=folder,
+                reserve=reserve,
+                timeout=_busy_timeout(using),
             )
-            digest = _sqlite_verify(partial, counts)
+            pending.checking = _check_on_a_thread(pending.partial, pending.counts)
         elif connection.vendor == "postgresql":
             _check_space(folder, _postgres_size(using), reserve)
-            counts = _postgres_dump(using, partial)
-            migrations = _applied_migrations(using)
-            source = Path(connection.settings_dict["NAME"])
-            _fsync_file(partial)
-            digest = _sha256(partial)
+            pending.counts = _postgres_dump(using, pending.partial)
+            pending.migrations = _applied_migrations(using)
+            pending.source = Path(connection.settings_dict["NAME"])
+            _fsync_file(pending.partial)
+            pending.digest = _sha256(pending.partial)
         else:
             raise BackupError(
                 f"Backups of {connection.vendor} databases are not supported.", Exit.USAGE
             )
-        step(f"copied and verified {sum(counts.values())} rows in {len(counts)} tables")
-        size = partial.stat().st_size
-        target = _publish(partial, folder, f"{label}.backup_{taken_at:%Y%m%d_%H%M%S_%f}")
-    except OSError as error:
-        raise _unwritable(folder, error) from error
-    except sqlite3.Error as error:
-        raise _sqlite_failure(error, using, folder) from error
-    finally:
-        if partial is not None:
-            for suffix in ("", "-journal", "-wal", "-shm"):
-                partial.with_name(partial.name + suffix).unlink(missing_ok=True)
-    backup = Backup(
-        path=target,
-        created_at=taken_at.isoformat(),
-        size=size,
-        sha256=digest,
-        row_counts=counts,
-        migrations=migrations,
-        source=str(source),
-        engine=connection.vendor,
-        verified=True,
-    )
+    return pending
+
+
+class PendingBackup:
+    """A backup whose copy is taken; `finish()` completes it (see backup_begin)."""
+
+    def __init__(self, *, using: str, folder: Path, keep: int | None, step: Step) -> None:
+        self.using, self.folder, self.keep, self.step = using, folder, keep, step
+        self.engine = connections[using].vendor
+        self.label = database_label(using)
+        self.taken_at = timezone.now()
+        self.partial: Path | None = None
+        self.source: Path | None = None
+        self.counts: dict[str, int] = {}
+        self.migrations: list[str] = []
+        self.checking: Future[str] | None = None
+        self.digest: str | None = None
+        self._outcome: Backup | BackupError | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self._outcome is not None
+
+    def finish(self) -> Backup:
+        """Wait for the check, then name the copy and write its manifest; raise BackupError,
+        with the copy removed, if it failed. Later calls give the same outcome."""
+        if self._outcome is None:
+            try:
+                self._outcome = self._finish()
+            except BackupError as error:
+                self._outcome = error
+        if isinstance(self._outcome, BackupError):
+            raise self._outcome
+        return self._outcome
+
+    def _finish(self) -> Backup:
+        with self.failing(last=True):
+            if self.checking is not None:
+                self.digest = self.checking.result()
+            self.step(
+                f"copied and verified {sum(self.counts.values())} rows in {len(self.counts)} tables"
+            )
+            size = self.partial.stat().st_size
+            target = _publish(
+                self.partial, self.folder, f"{self.label}.backup_{self.taken_at:%Y%m%d_%H%M%S_%f}"
+            )
+        backup = Backup(
+            path=target,
+            created_at=self.taken_at.isoformat(),
+            size=size,
+            sha256=self.digest,
+            row_counts=self.counts,
+            migrations=self.migrations,
+            source=str(self.source),
+            engine=self.engine,
+            verified=True,
+        )
+        try:
+            _write_manifest(backup)
+        except OSError as error:
+            target.unlink(missing_ok=True)  # without its manifest it is no backup
+            raise _unwritable(self.folder, error) from error
+        self.step(f"wrote {backup.manifest_path.name}")
+        if self.keep is not None:
+            for removed in backups_prune(using=self.using, directory=self.folder, keep=self.keep):
+                self.step(f"removed the older backup {removed.name} (--keep {self.keep})")
+        return backup
+
+    @contextlib.contextmanager
+    def failing(self, *, last: bool = False) -> Iterator[None]:
+        """Errors as BackupError, and the copy removed when one happens; at the `last` step
+        whatever is left of it is removed anyway (after the rename, only companions a reader
+        may have left beside it)."""
+        failed = True
+        try:
+            try:
+                yield
+            except OSError as error:
+                raise _unwritable(self.folder, error) from error
+            except sqlite3.Error as error:
+                raise _sqlite_failure(error, self.using, self.folder) from error
+            failed = False
+        finally:
+            if (failed or last) and self.partial is not None:
+                for suffix in ("", "-journal", "-wal", "-shm"):
+                    self.partial.with_name(self.partial.name + suffix).unlink(missing_ok=True)
+
+
+def _check_on_a_thread(path: Path, counts: dict[str, int]) -> Future[str]:
+    """_sqlite_verify of the copy at `path` on a thread of its own, so the caller goes on."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backup-check")
     try:
-        _write_manifest(backup)
-    except OSError as error:
-        target.unlink(missing_ok=True)  # without its manifest it is no backup
-        raise _unwritable(folder, error) from error
-    step(f"wrote {backup.manifest_path.name}")
-    if keep is not None:
-        for removed in backups_prune(using=using, directory=folder, keep=keep):
-            step(f"removed the older backup {removed.name} (--keep {keep})")
-    return backup
+        return pool.submit(_sqlite_verify, path, counts)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its one task
 
 
 def _unwritable(folder: Path, error: OSError) -> BackupError:

@@ -9,6 +9,7 @@ WAL and refresh the planner's statistics (VACUUM ANALYZE on PostgreSQL).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from django.db.migrations.operations import AddField
 
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Reporter, reporting
-from goals_project.maintenance.backups import Backup, BackupError, backup_create
+from goals_project.maintenance.backups import Backup, BackupError, PendingBackup, backup_begin
 from goals_project.maintenance.backward_safety import MIGRATION, backward_losses, refusal_message
 from goals_project.maintenance.db_tuning import planner_statistics_refresh, sqlite_bulk_cache
 from goals_project.maintenance.legacy.adoption import (
@@ -132,9 +133,19 @@ def _migrate_locked(
                 legacy_db_preflight(using=using, found=found)
             _check_space(using, found, backup=backup)
             planned = bool(_plan(using, targets))
+            begun = None
             if backup and holds_data_to_migrate(using=using, found=found, planned=planned):
-                taken = _backup(using, reporter)
-            adoption = _adopt(using, reporter)
+                begun = _backup_begin(using, reporter)
+            try:
+                # Adoption goes on while the backup is checked, and commits only after.
+                adoption = _adopt(using, reporter, backup=begun)
+            except BaseException:
+                if begun is not None:
+                    with contextlib.suppress(BackupError):  # the adoption's error is the news
+                        _backup_finish(begun, reporter)
+                raise
+            if begun is not None:
+                taken = _backup_finish(begun, reporter)
         except LegacyDbError as error:
             raise MigrateRefused(str(error), error.problem) from error
         except BackupError as error:
@@ -244,15 +255,28 @@ def _refuse_backward_losses(
         raise MigrateRefused(refusal_message(losses, backup=note), Exit.WOULD_DISCARD)
 
 
-def _backup(using: str, reporter: Reporter) -> Backup:
+def _backup_begin(using: str, reporter: Reporter) -> PendingBackup:
     reporter.result(reporter.style.MIGRATE_HEADING("Backing up before migrating:"))
-    backup = backup_create(using=using, step=reporter.step)
-    reporter.result(f"  verified backup {backup.path}")
+    return backup_begin(using=using, step=reporter.step)
+
+
+def _backup_finish(pending: PendingBackup, reporter: Reporter) -> Backup:
+    """The verified backup, its path said once however often this is called."""
+    said = pending.finished
+    backup = pending.finish()
+    if not said:
+        reporter.result(f"  verified backup {backup.path}")
     return backup
 
 
-def _adopt(using: str, reporter: Reporter) -> AdoptionResult:
-    result = legacy_db_adopt(using=using, progress=reporter.rows, enable_wal=False)
+def _adopt(using: str, reporter: Reporter, *, backup: PendingBackup | None) -> AdoptionResult:
+    """Adopt the file; with a `backup` begun, commit only once it is verified."""
+    result = legacy_db_adopt(
+        using=using,
+        progress=reporter.rows,
+        enable_wal=False,
+        before_commit=None if backup is None else lambda: _backup_finish(backup, reporter),
+    )
     if result.adopted:
         reporter.result(
             reporter.style.SUCCESS(

@@ -421,7 +421,7 @@ def test_backup_json_gives_scripts_the_verified_backup(migrated_db):
 
 def test_a_copy_whose_index_disagrees_with_its_table_is_no_backup(migrated_db, tmp_path):
     """The copy is checked whole: an index that does not hold its table's rows (which `PRAGMA
-    quick_check` does not look for) stops the backup with exit 11, naming the check, and leaves
+    quick_check` does not look for) stops the backup with exit 21, naming the check, and leaves
     neither a backup nor a partial copy; the database is unchanged."""
     path, alias = migrated_db
     connections[alias].close()

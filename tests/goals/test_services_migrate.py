@@ -10,6 +10,7 @@ from io import StringIO
 import pytest
 from django.core.management.base import OutputWrapper
 from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Reporter
@@ -56,6 +57,47 @@ def test_a_legacy_file_is_backed_up_adopted_and_migrated(
     assert f"  verified backup {result.backup.path}" in out
     assert "Adopted legacy 'dev' database" in out
     assert err == ""
+
+
+@pytest.mark.sqlite_only
+def test_adoption_runs_while_the_backup_is_checked_and_commits_only_after_it_passed(
+    make_legacy_db, legacy_database, settings, tmp_path
+):
+    """Adoption goes on while the backup's copy is checked, inside a transaction that waits for
+    the check: a copy that fails it (here an index of the user's own table that disagrees with
+    its rows) rolls the finished adoption back. The file is as it was, with no backup and no
+    partial copy left, and the refusal says why (exit 21)."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    path = make_legacy_db("dev")
+    with sqlite3.connect(path) as database:
+        database.execute("CREATE TABLE my_notes (id INTEGER PRIMARY KEY, note TEXT, tag TEXT)")
+        database.execute("INSERT INTO my_notes (note, tag) VALUES ('stretch first', 'habit')")
+        database.execute("CREATE INDEX my_notes_by_note ON my_notes (note)")
+        database.execute("PRAGMA writable_schema = ON")
+        database.execute(
+            "UPDATE sqlite_master SET sql = 'CREATE INDEX my_notes_by_note ON my_notes (tag)' "
+            "WHERE name = 'my_notes_by_note'"
+        )
+    database.close()
+    digest = file_sha256(path)
+    reporter = Captured()
+    with legacy_database(path) as alias:
+        with (
+            CaptureQueriesContext(connections[alias]) as queries,
+            pytest.raises(MigrateRefused) as refused,
+        ):
+            database_migrate(using=alias, reporter=reporter)
+        connections[alias].close()
+    adopted = [query["sql"] for query in queries if query["sql"].startswith("INSERT INTO")]
+    assert any('"new__goals"' in sql for sql in adopted)  # the adoption had copied goals
+    assert refused.value.code == Exit.BACKUP_UNVERIFIED
+    assert str(refused.value).startswith("The copy is not a sound backup: integrity_check failed: ")
+    assert str(refused.value).endswith(
+        "The backup taken before migrating failed, so nothing was migrated."
+    )
+    assert file_sha256(path) == digest
+    assert list((tmp_path / "backups").iterdir()) == []
+    assert "verified backup" not in reporter.printed()[0]
 
 
 @pytest.mark.sqlite_only

@@ -89,7 +89,8 @@ def main() -> None:
 
     MigrationExecutor.apply_migration = applying
     adoption.legacy_db_adopt = steps.enter("adoption", adoption.legacy_db_adopt)
-    backups.backup_create = steps.enter("backup", backups.backup_create)
+    backups.backup_begin = steps.enter("backup", backups.backup_begin)
+    backups.PendingBackup.finish = steps.enter("backup", backups.PendingBackup.finish)
     backups._sqlite_restore = steps.enter("restore: in place", backups._sqlite_restore)
     backups._postgres_restore = steps.enter("restore: pg_restore", backups._postgres_restore)
     postgres_move._migrate_target = steps.enter("move: schema", postgres_move._migrate_target)

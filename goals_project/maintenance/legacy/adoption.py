@@ -133,8 +133,12 @@ def legacy_db_adopt(
     require_legacy: bool = False,
     progress: Progress | None = None,
     enable_wal: bool = True,
+    before_commit: Callable[[], object] | None = None,
 ) -> AdoptionResult:
     """Adopt the legacy file behind `using`; a no-op for already adopted databases.
+
+    `before_commit` runs last inside the adoption's transaction, which an exception from it
+    rolls back: `migrate` waits there for its backup's check (backups.backup_begin).
 
     `migrate` passes enable_wal=False and switches to WAL once its migrations are done: table
     rebuilds under a rollback journal write each page once, under WAL twice (log, then checkpoint).
@@ -161,7 +165,7 @@ def legacy_db_adopt(
     connection.close()  # a fresh connection, so no earlier transaction state leaks in
     models, applied = adoption_target(found.variant)
     try:
-        with _rebuild_transaction(connection) as editor:
+        with _rebuild_transaction(connection, before_commit) as editor:
             _refuse_what_cannot_be_adopted(using, found)
             added, replaced = _rebuild(editor, models, found, progress)
             recorder = MigrationRecorder(connection)
@@ -189,8 +193,11 @@ def legacy_db_adopt(
 
 
 @contextlib.contextmanager
-def _rebuild_transaction(connection) -> Iterator[BaseDatabaseSchemaEditor]:
-    """Django's SQLite schema editor in one transaction, rolled back first whatever goes wrong.
+def _rebuild_transaction(
+    connection, before_commit: Callable[[], object] | None = None
+) -> Iterator[BaseDatabaseSchemaEditor]:
+    """Django's SQLite schema editor in one transaction, rolled back first whatever goes wrong
+    (`before_commit` included, which runs after the foreign key check).
 
     The editor's own exit checks foreign keys before it rolls back. On a legacy file, whose
     tables not rebuilt yet still declare references that real data leaves dangling, that check
@@ -202,6 +209,8 @@ def _rebuild_transaction(connection) -> Iterator[BaseDatabaseSchemaEditor]:
         try:
             yield editor
             connection.check_constraints()
+            if before_commit is not None:
+                before_commit()
         except BaseException as error:
             BaseDatabaseSchemaEditor.__exit__(editor, type(error), error, error.__traceback__)
             raise
