@@ -6,7 +6,8 @@ same data: the improvement plan's own script (bench/plan_script.py) and the raw-
     .venv/bin/python -m bench.migrate --size 1m [--backend postgresql] [--repeat 3]
 
 Each run is a child process: wall time from start to exit, peak RSS from the kernel (wait4), and
-the time of each phase from the moment its line appears (backup, adoption, every migration).
+the time of each phase from the moment its line appears (the backup and the adoption, which
+overlap, then every migration).
 On PostgreSQL the RSS is the client's; the server's work shows in the time.
 """
 
@@ -40,6 +41,7 @@ APPLYING = re.compile(r"Applying (\S+)\.\.\.")
 # A migration that reports progress prints its OK on a line of its own.
 APPLIED = re.compile(r"\bOK \((\d+\.\d+)s\)")
 PHASE = re.compile(r"phase (\S+) (\d+\.\d+)$")
+BACKUP_AND_ADOPTION = "backup and adoption"
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -192,7 +194,8 @@ def _phases(run: Measured) -> dict[str, float]:
             phases["backup"] = at - last
             last = at
         elif line.startswith("Adopted legacy"):
-            phases["adoption"] = at - last
+            # The backup is checked while the file is adopted: one phase, both overlapping.
+            phases[BACKUP_AND_ADOPTION] = phases.pop("backup", 0.0) + at - last
             last = at
         if applying and (done := APPLIED.search(line)):
             phases[applying] = float(done.group(1))
