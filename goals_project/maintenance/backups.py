@@ -119,19 +119,10 @@ def _busy_timeout(using: str) -> float:
 # -- creating -----------------------------------------------------------------------------------
 
 
-def backup_create(
-    *,
-    using: str = DEFAULT_DB_ALIAS,
-    directory: Path | None = None,
-    keep: int | None = None,
-    min_free_bytes: int | None = None,
-    step: Step = silent,
-) -> Backup:
+def backup_create(**options) -> Backup:
     """Take a consistent backup, verify it, write its manifest; then apply `keep` retention.
-    `step` is told each step as it starts."""
-    return backup_begin(
-        using=using, directory=directory, keep=keep, min_free_bytes=min_free_bytes, step=step
-    ).finish()
+    The options are backup_begin's; its `step` is told each step as it starts."""
+    return backup_begin(**options).finish()
 
 
 def backup_begin(
