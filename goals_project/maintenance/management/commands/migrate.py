@@ -14,8 +14,9 @@ from goals_project.maintenance.migrate_service import ReportingMigrateCommand, d
 
 class Command(ExitStatusesInHelp, ReportingMigrateCommand):
     help = (
-        "Update the database schema; a database holding data is backed up and verified first, "
-        "and a legacy Fractal Goals SQLite file is adopted (see adopt_legacy_db)."
+        "Update the database schema; a database holding data is backed up first, and no change "
+        "is committed before that backup is verified; a legacy Fractal Goals SQLite file is "
+        "adopted (see adopt_legacy_db) while the backup is being checked."
     )
 
     exit_statuses = (
