@@ -433,20 +433,43 @@ def test_missing_or_repeated_keys_are_refused_unchanged(
     assert not (path.parent / "backups").exists()
 
 
-def test_repeated_keys_behind_a_partial_unique_index_are_still_found(
-    make_legacy_db, legacy_database
+@pytest.mark.parametrize(
+    "index",
+    [
+        "CREATE UNIQUE INDEX big_values ON metric_values (id) WHERE value > 1e12",
+        "CREATE INDEX values_by_id ON metric_values (id)",
+    ],
+    ids=["partial unique", "not unique"],
+)
+def test_repeated_keys_behind_an_index_that_does_not_forbid_them_are_still_found(
+    index, make_legacy_db, legacy_database
 ):
-    """Only a UNIQUE index of the whole table vouches that a key holds no repeats: one limited
-    by a WHERE clause does not, so the repeats are still found and named (exit 12)."""
+    """Only a UNIQUE index of the whole table on exactly the key vouches that it holds no
+    repeats: behind one limited by a WHERE clause, or one not unique, the repeats are still
+    found and named (exit 12)."""
     path = make_legacy_db("dev")
     script, line = BAD_KEYS["an id used twice"]
-    partial = "CREATE UNIQUE INDEX big_values ON metric_values (id) WHERE value > 1e12; "
-    _execute(path, script.replace("INSERT INTO", partial + "INSERT INTO", 1))
+    _execute(path, script.replace("INSERT INTO", f"{index}; INSERT INTO", 1))
     (first,) = _select(path, "SELECT MIN(id) FROM metric_values")[0]
     with legacy_database(path) as alias:
         error = _refused("migrate", database=alias)
     assert str(error) == bad_keys_message(path, line.format(first=first))
     assert error.returncode == LegacyDbProblem.BAD_KEYS
+
+
+def test_a_unique_index_over_an_expression_is_named_as_the_users_own(
+    make_legacy_db, legacy_database
+):
+    """A UNIQUE index of the user's own that covers an expression as well as the key (SQLite
+    gives such a column no name) is refused like any index of the user's own (exit 13)."""
+    path = make_legacy_db("dev")
+    _execute(path, "CREATE UNIQUE INDEX goal_names ON goals (id, lower(name))")
+    digest = file_sha256(path)
+    with legacy_database(path) as alias:
+        error = _refused("migrate", database=alias)
+    assert error.returncode == LegacyDbProblem.USER_SCHEMA
+    assert "index goal_names on goals, which rebuilding goals would drop" in str(error)
+    assert file_sha256(path) == digest
 
 
 def test_keys_that_a_unique_index_holds_are_not_scanned_for_repeats(

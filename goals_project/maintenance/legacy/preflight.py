@@ -120,7 +120,9 @@ def _unique_index_on(cursor, table: str, columns: list[str]) -> bool:
     for _, name, unique, _, partial in cursor.fetchall():
         if unique and not partial:
             cursor.execute(f"PRAGMA index_info({quote(name)})")
-            if sorted(row[2] for row in cursor.fetchall()) == sorted(columns):
+            names = [row[2] for row in cursor.fetchall()]
+            # An expression in an index has no column name (None): such an index never counts.
+            if None not in names and sorted(names) == sorted(columns):
                 return True
     return False
 
