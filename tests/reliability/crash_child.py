@@ -16,22 +16,25 @@ import functools
 import os
 import signal
 import sys
+import threading
 
 
 class Steps:
     def __init__(self, kill_at: int, log_path: str | None) -> None:
         self.kill_at = kill_at
         self.count = 0
+        self.lock = threading.Lock()
         self.phase = "startup"
         self.log = open(log_path, "w", encoding="utf-8") if log_path else None  # noqa: SIM115
 
     def step(self, label: str) -> None:
-        self.count += 1
-        if self.log is not None:
-            self.log.write(f"{self.phase}\t{' '.join(label.split())[:100]}\n")
-            self.log.flush()
-        if self.count == self.kill_at:
-            os.killpg(os.getpgid(0), signal.SIGKILL)
+        with self.lock:  # the backup's check counts its steps from a thread of its own
+            self.count += 1
+            if self.log is not None:
+                self.log.write(f"{self.phase}\t{' '.join(label.split())[:100]}\n")
+                self.log.flush()
+            if self.count == self.kill_at:
+                os.killpg(os.getpgid(0), signal.SIGKILL)
 
     def sql(self, execute, sql, params, many, context):
         self.step(f"sql {' '.join(str(sql).split())}")
