@@ -33,6 +33,11 @@ class AlterTableInOnePass(Operation):
         # The alterations change one model: it is rendered again once, after all of them, not
         # after each (rendering the state is most of what migrate costs on a small file). While
         # the rendered apps are set aside, ProjectState.reload_model does nothing.
+        model = self.model_name.lower()
+        if any(getattr(op, "model_name_lower", None) != model for op in self.operations):
+            for operation in self.operations:  # not all of one model: rendered after each
+                operation.state_forwards(app_label, state)
+            return
         rendered = state.__dict__.pop("apps", None)
         try:
             for operation in self.operations:
@@ -41,7 +46,7 @@ class AlterTableInOnePass(Operation):
             if rendered is not None:
                 state.apps = rendered
         if rendered is not None:
-            state.reload_model(app_label, self.model_name.lower(), delay=False)
+            state.reload_model(app_label, model, delay=False)
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
         if schema_editor.connection.vendor == "sqlite":
