@@ -72,6 +72,22 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def postgres_objects(url: str) -> list[str]:
+    """What the PostgreSQL database at `url` holds outside PostgreSQL's own schemas, as
+    `schema.name`, to prove a refused or killed move left nothing behind."""
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        return [
+            row[0]
+            for row in connection.execute(
+                "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', "
+                "'information_schema') AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1"
+            )
+        ]
+
+
 LEGACY_ALIAS = "legacy"
 
 

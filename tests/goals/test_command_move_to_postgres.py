@@ -30,7 +30,7 @@ from goals_project.maintenance import postgres_move
 from goals_project.maintenance.aliases import database_alias
 from goals_project.maintenance.backups import backups_list
 from goals_project.maintenance.locking import ADVISORY_KEY, maintenance_lock
-from tests.conftest import file_sha256
+from tests.conftest import file_sha256, postgres_objects
 from tests.goals.admin_used import PASSWORD
 
 pytestmark = pytest.mark.postgresql_only
@@ -67,16 +67,7 @@ def _registered(name: str) -> contextlib.AbstractContextManager[str]:
 
 
 def _objects(name: str) -> list[str]:
-    """What the target holds outside PostgreSQL's own schemas."""
-    with psycopg.connect(_server_url(name)) as connection:
-        return [
-            row[0]
-            for row in connection.execute(
-                "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n "
-                "ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', "
-                "'information_schema') AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1"
-            )
-        ]
+    return postgres_objects(_server_url(name))
 
 
 def _move(alias: str, name: str, *args: str, url: str | None = None) -> str:

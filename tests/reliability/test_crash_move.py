@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import file_sha256
+from tests.conftest import file_sha256, postgres_objects
 from tests.reliability.harness import (
     FULL_SWEEP,
     Point,
@@ -42,17 +42,6 @@ INSIDE = {
     "verify": lambda phase, label: phase == "move: verify",
     "sequences": lambda phase, label: "setval" in label,
 }
-
-
-def _objects(url: str) -> list[str]:
-    with psycopg.connect(url) as connection:
-        return [
-            row[0]
-            for row in connection.execute(
-                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'public'"
-            )
-        ]
 
 
 def _checkpointed(path: Path) -> None:
@@ -104,7 +93,7 @@ def test_move_to_postgres_survives_sigkill_at_every_point(make_legacy_db, tmp_pa
         elif in_move:
             _checkpointed(source)  # what the finished migration left, its WAL folded in
         at_kill = file_sha256(source)
-        found = _objects(target_url)
+        found = postgres_objects(target_url)
         rerun = manage(target, argv)
         expect(point, "move_to_postgres again", rerun)
         if found:
