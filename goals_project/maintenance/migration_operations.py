@@ -34,19 +34,19 @@ class AlterTableInOnePass(Operation):
         # after each (rendering the state is most of what migrate costs on a small file). While
         # the rendered apps are set aside, ProjectState.reload_model does nothing.
         model = self.model_name.lower()
-        if any(getattr(op, "model_name_lower", None) != model for op in self.operations):
-            for operation in self.operations:  # not all of one model: rendered after each
+        if "apps" not in state.__dict__ or any(
+            getattr(op, "model_name_lower", None) != model for op in self.operations
+        ):  # not rendered yet, or not all of one model: as Django does, after each
+            for operation in self.operations:
                 operation.state_forwards(app_label, state)
             return
-        rendered = state.__dict__.pop("apps", None)
+        rendered = state.__dict__.pop("apps")
         try:
             for operation in self.operations:
                 operation.state_forwards(app_label, state)
         finally:
-            if rendered is not None:
-                state.apps = rendered
-        if rendered is not None:
-            state.reload_model(app_label, model, delay=False)
+            state.apps = rendered
+        state.reload_model(app_label, model, delay=False)
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
         if schema_editor.connection.vendor == "sqlite":
