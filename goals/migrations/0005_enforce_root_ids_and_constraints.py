@@ -1,43 +1,29 @@
 """Phase 2: NOT NULL root_id and audit columns, real foreign keys, unique names and checks, and
 the root rule enforced by the database (goals.roots).
 
-The rows are checked against the root rule first: a failure lists them, rolls this migration back
-and stops migrate. Each table is then rebuilt once on SQLite (AlterTableInOnePass); 0004 has
-filled every column.
+The constraints are the root rule's check: a row they refuse rolls this migration back and stops
+migrate with the rows that break the rule listed; the one part no constraint holds (sessions
+without a parent) is checked on the rows first. Each table is rebuilt once on SQLite
+(AlterTableInOnePass); 0004 has filled every column.
 """
 
 import django.db.models.deletion
 import django.utils.timezone
 import model_utils.fields
-from django.core.management.base import CommandError
 from django.db import migrations, models
 
 import goals_project.bases.constraints
 import goals_project.maintenance.migration_operations
-from goals_project.bases.exit_codes import Exit
-from goals_project.maintenance.verification import root_id_report
+from goals_project.maintenance.verification import roots_broken, unenforced_root_report
 
 
-def check_roots(apps, schema_editor) -> None:
-    """Every row's root as goals.roots says, before the constraints that hold it are added."""
-    report = root_id_report(using=schema_editor.connection.alias, data_only=True)
-    if report.ok:
-        return
-    failures = [
-        f"- {check.table}: {check.check}: {check.failures} row(s) "
-        f"(first: {', '.join(check.sample_ids)})"
-        for check in report.checks
-        if not check.ok
-    ]
-    raise CommandError(
-        "Rows break the root rule, so the constraints that enforce it cannot be added; this "
-        "migration was rolled back.\n" + "\n".join(failures) + "\nThe backup taken before "
-        "migrating is unchanged. Rows like these are written by the legacy app after "
-        "goals.0004 ran: stop it, then run `manage.py migrate goals 0003` (it puts back what "
-        "0004 changed and keeps these rows) and `manage.py migrate` again, which derives their "
-        "roots. If they persist, report this with the ids above (verify_root_ids lists them).",
-        returncode=Exit.ROOTS_BROKEN,
-    )
+def check_unenforced_roots(apps, schema_editor) -> None:
+    """Sessions without a parent against the part of the root rule that no constraint holds.
+    The constraints below hold the rest: a row they refuse rolls this migration back, and the
+    rows that break the rule are listed (goals_project.maintenance.migration_executor)."""
+    report = unenforced_root_report(using=schema_editor.connection.alias)
+    if not report.ok:
+        raise roots_broken(report, migration="goals.0005_enforce_root_ids_and_constraints")
 
 
 class Migration(migrations.Migration):
@@ -46,7 +32,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(check_roots, migrations.RunPython.noop),
+        migrations.RunPython(check_unenforced_roots, migrations.RunPython.noop),
         goals_project.maintenance.migration_operations.AlterTableInOnePass(
             model_name="goal",
             operations=[

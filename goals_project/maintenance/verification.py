@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.core.management.base import CommandError
+from django.db import DEFAULT_DB_ALIAS, connections, migrations
 
-from goals.roots import CHAINS, GOAL_ROOT_CHECKS, ROOT_TABLES
+from goals.roots import CHAINS, GOAL_ROOT_CHECKS, ROOT_TABLES, root_constraints
 from goals_project.bases.constraints import CompositeForeignKey
+from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Step, silent
 
 SAMPLE_SIZE = 10
@@ -62,7 +64,8 @@ OTHER_INDEXES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# Rows of a session without a parent take the root of a goal they are linked to.
+# Rows of a session without a parent take the root of a goal they are linked to. The one part of
+# the rule that no constraint holds: a foreign key cannot follow practice_session_goals.
 PARENTLESS_SESSION_CHECK = (
     "is the root of a linked goal for a session without a parent",
     "t.parent_id IS NULL AND t.type = 'PracticeSession' AND EXISTS (SELECT 1 FROM "
@@ -177,7 +180,6 @@ def _table_checks(
                 failures=int(bool(columns["root_id"].null_ok)),
             )
         )
-    quoted = connection.ops.quote_name(table)
     conditions = [
         ("no NULL root_id", "t.root_id IS NULL"),
         (
@@ -198,18 +200,49 @@ def _table_checks(
             for check in GOAL_ROOT_CHECKS
             if "owner" in columns or "owner" not in check.name
         ]
-    for label, condition in conditions:
-        cursor.execute(f"SELECT COUNT(*) FROM {quoted} t WHERE {condition}")  # noqa: S608
-        failures = cursor.fetchone()[0]
-        sample: tuple[str, ...] = ()
-        if failures:
-            cursor.execute(
-                f"SELECT t.id FROM {quoted} t WHERE {condition} "  # noqa: S608
-                f"ORDER BY t.id LIMIT {SAMPLE_SIZE}"
-            )
-            sample = tuple(row[0] for row in cursor.fetchall())
-        checks.append(RootIdCheck(table=table, check=label, failures=failures, sample_ids=sample))
-    return checks
+    return [_rows_check(cursor, table, label, condition) for label, condition in conditions]
+
+
+def _rows_check(cursor, table: str, label: str, condition: str) -> RootIdCheck:
+    """How many rows of `table` (alias t) meet `condition`, and the first of them."""
+    quoted = connection_quote(table)
+    cursor.execute(f"SELECT COUNT(*) FROM {quoted} t WHERE {condition}")  # noqa: S608
+    failures = cursor.fetchone()[0]
+    sample: tuple[str, ...] = ()
+    if failures:
+        cursor.execute(
+            f"SELECT t.id FROM {quoted} t WHERE {condition} "  # noqa: S608
+            f"ORDER BY t.id LIMIT {SAMPLE_SIZE}"
+        )
+        sample = tuple(row[0] for row in cursor.fetchall())
+    return RootIdCheck(table=table, check=label, failures=failures, sample_ids=sample)
+
+
+def unenforced_root_report(*, using: str = DEFAULT_DB_ALIAS) -> RootIdReport:
+    """The rows checked against the part of the root rule that no constraint holds."""
+    with connections[using].cursor() as cursor:
+        return RootIdReport(checks=(_rows_check(cursor, "goals", *PARENTLESS_SESSION_CHECK),))
+
+
+def roots_broken(report: RootIdReport, *, migration: str) -> CommandError:
+    """The error that stops `migrate` when rows break the root rule as `migration` is to
+    enforce it: the rows, and the way out."""
+    failures = [
+        f"- {check.table}: {check.check}: {check.failures} row(s) "
+        f"(first: {', '.join(check.sample_ids)})"
+        for check in report.checks
+        if not check.ok
+    ]
+    return CommandError(
+        f"Rows break the root rule, so {migration} cannot enforce it; it was rolled back.\n"
+        + "\n".join(failures)
+        + "\nThe backup taken before migrating is unchanged. Rows like these are written by "
+        "the legacy app after goals.0004 ran: stop it, then run `manage.py migrate goals 0003` "
+        "(it puts back what 0004 changed and keeps these rows) and `manage.py migrate` again, "
+        "which derives their roots. If they persist, report this with the ids above "
+        "(verify_root_ids lists them).",
+        returncode=Exit.ROOTS_BROKEN,
+    )
 
 
 def _violation_sql(check, connection) -> str:
@@ -238,6 +271,23 @@ def expected_enforcement(table: str) -> list:
                 or constraint in GOAL_ROOT_CHECKS
             ]
     return []
+
+
+def enforces_root_rule(migration) -> bool:
+    """Whether `migration` adds a constraint of the root rule (goals.roots) or makes root_id
+    NOT NULL: a row it refuses may be one that breaks the rule."""
+    names = {check.name for check in GOAL_ROOT_CHECKS}
+    for table in ROOT_TABLES:
+        names.update(constraint.name for constraint in root_constraints(table))
+
+    def enforcing(operation) -> bool:
+        if isinstance(operation, migrations.AddConstraint):
+            return operation.constraint.name in names
+        if isinstance(operation, migrations.AlterField):
+            return operation.name == "root" and not operation.field.null
+        return any(map(enforcing, getattr(operation, "operations", ())))
+
+    return any(map(enforcing, migration.operations))
 
 
 def _enforcement_check(connection, cursor, table: str) -> RootIdCheck:

@@ -12,7 +12,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from goals_project.bases.exit_codes import Exit
@@ -130,9 +130,15 @@ def test_forward_back_restores_the_session_goals_exactly(legacy_rows):
     assert snapshot(tables) == before
 
 
+def _applied() -> set[str]:
+    return {f"{app}.{name}" for app, name in _sql("SELECT app, name FROM django_migrations")}
+
+
 def test_migrate_refuses_rows_that_break_the_rule_and_rolls_the_enforcement_back(legacy_rows):
-    """Rows that disagree with their chain when the enforcing migration starts (a legacy write
-    after the backfill, say) stop migrate with the rows listed; nothing of it is applied."""
+    """An instance whose root disagrees with its session's when its constraint is to be added
+    (a legacy write after the backfill, say) stops migrate with the rows listed: the migration
+    that enforces it is rolled back and the row is kept as it was. The way out the message gives
+    derives its root by the rule."""
     migrate_to([("goals", "0004_backfill_root_ids")])
     instance_id, session_root = _sql(
         "SELECT i.id, i.root_id FROM activity_instances i ORDER BY i.id LIMIT 1"
@@ -144,11 +150,98 @@ def test_migrate_refuses_rows_that_break_the_rule_and_rolls_the_enforcement_back
     with pytest.raises(CommandError, match=f"agrees with its session's root.*{instance_id}") as e:
         call_command("migrate", no_backup=True, stdout=StringIO())
     assert e.value.returncode == Exit.ROOTS_BROKEN
-    applied = {name for (name,) in _sql("SELECT name FROM django_migrations WHERE app = 'goals'")}
-    assert "0004_backfill_root_ids" in applied
-    assert "0005_enforce_root_ids_and_constraints" not in applied
-    # Put right, so the fixture can migrate forward again.
-    _sql("UPDATE activity_instances SET root_id = %s WHERE id = %s", [session_root, instance_id])
+    assert not connection.in_atomic_block
+    assert "practice_sessions.0003_enforce_root_ids_and_constraints cannot enforce it" in str(
+        e.value
+    )
+    assert "practice_sessions.0003_enforce_root_ids_and_constraints" not in _applied()
+    assert _sql("SELECT root_id FROM activity_instances WHERE id = %s", [instance_id]) == [
+        (other_root,)
+    ]
+    call_command("migrate", "goals", "0003", no_backup=True, stdout=StringIO())
+    call_command("migrate", no_backup=True, stdout=StringIO())
+    assert _sql("SELECT root_id FROM activity_instances WHERE id = %s", [instance_id]) == [
+        (session_root,)
+    ]
+    assert root_id_report().ok
+
+
+def test_a_goal_off_its_parents_fractal_stops_the_migration_that_enforces_the_goals_rule(
+    legacy_rows,
+):
+    """A goal moved to another fractal's root after the backfill is refused by goals.0005's
+    constraints: nothing of it is applied, and the goal is listed."""
+    migrate_to([("goals", "0004_backfill_root_ids")])
+    goal_id, goal_root = _sql(
+        "SELECT id, root_id FROM goals WHERE parent_id IS NOT NULL ORDER BY id LIMIT 1"
+    )[0]
+    other_root = _sql(
+        "SELECT id FROM goals WHERE root_id = id AND id <> %s ORDER BY id LIMIT 1", [goal_root]
+    )[0][0]
+    _sql("UPDATE goals SET root_id = %s WHERE id = %s", [other_root, goal_id])
+    with pytest.raises(CommandError, match=f"agrees with its parent's root.*{goal_id}") as e:
+        call_command("migrate", no_backup=True, stdout=StringIO())
+    assert e.value.returncode == Exit.ROOTS_BROKEN
+    assert "goals.0005_enforce_root_ids_and_constraints" not in _applied()
+
+
+def test_a_parentless_session_off_its_linked_goals_fractal_is_refused_before_the_constraints(
+    legacy_rows,
+):
+    """No constraint can follow practice_session_goals: goals.0005 checks that part of the
+    rule on the rows first, and stops with the session listed."""
+    migrate_to([("goals", "0004_backfill_root_ids")])
+    session_id, session_root = _sql(
+        "SELECT s.id, s.root_id FROM goals s WHERE s.parent_id IS NULL "
+        "AND s.type = 'PracticeSession' AND EXISTS (SELECT 1 FROM practice_session_goals l "
+        "WHERE l.practice_session_id = s.id) ORDER BY s.id LIMIT 1"
+    )[0]
+    other_root = _sql(
+        "SELECT id FROM goals WHERE root_id = id AND id NOT IN (SELECT g.root_id FROM "
+        "practice_session_goals l JOIN goals g ON g.id = l.short_term_goal_id "
+        "WHERE l.practice_session_id = %s) ORDER BY id LIMIT 1",
+        [session_id],
+    )[0][0]
+    # The session and everything below it, as a move of the legacy app would leave them.
+    for table, column in (("goals", "id"), ("goals", "parent_id")):
+        _sql(f"UPDATE {table} SET root_id = %s WHERE {column} = %s", [other_root, session_id])
+    _sql(
+        "UPDATE goals SET root_id = %s WHERE root_id = %s AND id IN (WITH RECURSIVE below(id) AS "
+        "(SELECT id FROM goals WHERE parent_id = %s UNION ALL SELECT g.id FROM goals g "
+        "JOIN below b ON g.parent_id = b.id) SELECT id FROM below)",
+        [other_root, session_root, session_id],
+    )
+    _sql(
+        "UPDATE activity_instances SET root_id = %s WHERE practice_session_id = %s",
+        [other_root, session_id],
+    )
+    _sql(
+        "UPDATE metric_values SET root_id = %s WHERE activity_instance_id IN "
+        "(SELECT id FROM activity_instances WHERE practice_session_id = %s)",
+        [other_root, session_id],
+    )
+    with pytest.raises(CommandError, match=f"root of a linked goal.*{session_id}") as e:
+        call_command("migrate", no_backup=True, stdout=StringIO())
+    assert e.value.returncode == Exit.ROOTS_BROKEN
+    assert "goals.0005_enforce_root_ids_and_constraints" not in _applied()
+
+
+def test_a_row_refused_for_another_rule_keeps_its_own_error(legacy_rows):
+    """A migration enforcing the root rule that fails on another constraint (a session that
+    ends before it starts, written after the backfill) is rolled back with that constraint's
+    error, not a root report."""
+    migrate_to([("goals", "0004_backfill_root_ids")])
+    (session_id,) = _sql("SELECT id FROM goals WHERE type = 'PracticeSession' ORDER BY id LIMIT 1")[
+        0
+    ]
+    start = timezone.now()
+    _sql(
+        "UPDATE goals SET session_start = %s, session_end = %s WHERE id = %s",
+        [start, start - timezone.timedelta(hours=1), session_id],
+    )
+    with pytest.raises(IntegrityError, match=r"goals_session_end_after_start|CHECK"):
+        call_command("migrate", no_backup=True, stdout=StringIO())
+    assert "goals.0005_enforce_root_ids_and_constraints" not in _applied()
 
 
 def _order_breakers_reported() -> int:
