@@ -224,3 +224,18 @@ def test_a_write_since_among_rows_stamped_later_by_a_legacy_clock_is_refused(leg
     message = _go_back_refused(DROPPED)
 
     assert "- goals: " in message
+
+
+def test_a_write_since_to_a_row_stamped_later_by_a_legacy_clock_is_refused(legacy_rows):
+    """A row the legacy clock stamped later stays among the rows stamped later once written
+    since: only its stamps tell the write, and the digest covers them."""
+    ahead = _clock_ahead()
+    migrate_to(latest_migrations())
+    goal = Goal.objects.filter(pk__in=ahead).order_by("id").first()
+    goal.name = "Renamed since the migration"
+    goal.save()
+
+    message = _go_back_refused(DROPPED)
+
+    assert "- goals: " in message
+    assert goal.pk in message

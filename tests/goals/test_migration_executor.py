@@ -16,6 +16,7 @@ from goals_project.maintenance.migration_executor import (
     RecordingExecutor,
     foreign_key_check_scope,
 )
+from goals_project.maintenance.verification import enforces_root_rule
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -108,3 +109,15 @@ def test_migrate_checks_the_whole_database_only_after_migrations_that_can_break_
     for name, made in checks.items():
         if foreign_key_check_scope(migrations[name]) is None:
             assert made == ["PRAGMA foreign_key_check"], name
+
+
+def test_the_migrations_that_enforce_the_root_rule_are_found_by_their_operations():
+    """Those whose refusals are listed against the root rule (exit 19): the ones that add its
+    constraints or make root_id NOT NULL, whatever else they do."""
+    migrations = plan_migrations()
+    enforcing = {name for name, migration in migrations.items() if enforces_root_rule(migration)}
+    assert enforcing == {
+        "goals.0005_enforce_root_ids_and_constraints",
+        "goals.0007_add_fractal_owner",
+        "practice_sessions.0003_enforce_root_ids_and_constraints",
+    }
