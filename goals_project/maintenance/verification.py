@@ -200,7 +200,7 @@ def _table_checks(
             for check in GOAL_ROOT_CHECKS
             if "owner" in columns or "owner" not in check.name
         ]
-    return [_rows_check(cursor, table, label, condition) for label, condition in conditions]
+    return checks + [_rows_check(cursor, table, label, cond) for label, cond in conditions]
 
 
 def _rows_check(cursor, table: str, label: str, condition: str) -> RootIdCheck:
