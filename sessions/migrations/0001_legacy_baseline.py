@@ -28,13 +28,17 @@ class Migration(migrations.Migration):
                         serialize=False,
                     ),
                 ),
+                # The legacy tables' column order, so adoption keeps the rows where they are.
                 (
-                    "created_at",
-                    models.DateTimeField(blank=True, default=django.utils.timezone.now, null=True),
+                    "practice_session",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="activity_instances",
+                        to="goals.goal",
+                    ),
                 ),
-                ("time_start", models.DateTimeField(blank=True, null=True)),
-                ("time_stop", models.DateTimeField(blank=True, null=True)),
-                ("duration_seconds", models.IntegerField(blank=True, null=True)),
                 (
                     "activity_definition",
                     models.ForeignKey(
@@ -46,15 +50,12 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 (
-                    "practice_session",
-                    models.ForeignKey(
-                        db_constraint=False,
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="activity_instances",
-                        to="goals.goal",
-                    ),
+                    "created_at",
+                    models.DateTimeField(blank=True, default=django.utils.timezone.now, null=True),
                 ),
+                ("time_start", models.DateTimeField(blank=True, null=True)),
+                ("time_stop", models.DateTimeField(blank=True, null=True)),
+                ("duration_seconds", models.IntegerField(blank=True, null=True)),
             ],
             options={
                 "db_table": "activity_instances",
