@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("goals", "0007_add_fractal_owner"),
+        ("goals", "0007_add_indexes"),
     ]
 
     operations = [

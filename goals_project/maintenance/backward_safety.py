@@ -1,7 +1,7 @@
 """What going back over the root-id backfill would discard, found before anything is undone.
 
 Going back over goals.0004 puts back the legacy values it recorded in `legacy_repairs` and deletes
-the rows it created; going back over goals.0003/practice_sessions.0002 (or goals.0007) drops the
+the rows it created; going back over goals.0003/practice_sessions.0002 (or goals.0006) drops the
 columns they added. Both are exact only on data as the backfill left it, so at its end the backfill
 records that state in `legacy_repairs` (README, "Going backwards"):
 

@@ -71,7 +71,7 @@ def test_backup_is_verified_with_a_manifest(migrated_db):
     manifest = json.loads(backup.manifest_path.read_text())
     assert manifest["sha256"] == file_sha256(backup.path)
     assert manifest["row_counts"]["goals"] > 0
-    assert "goals.0006_add_indexes" in manifest["migrations"]
+    assert "goals.0007_add_indexes" in manifest["migrations"]
     assert backup_read(backup.path, deep=True).verified
 
 

@@ -40,7 +40,7 @@ def test_legacy_data_is_ready_and_problems_are_explained(legacy_rows):
     run of it); the database is left at the baseline."""
     output = _readiness()
     assert "phase 1: repairs and root_id backfill: goals.0004_backfill_root_ids" in output
-    assert "phase 3: indexes: goals.0006_add_indexes" in output
+    assert "phase 3: indexes: goals.0007_add_indexes" in output
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT COUNT(DISTINCT v.metric_definition_id) FROM metric_values v WHERE NOT EXISTS "

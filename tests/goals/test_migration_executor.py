@@ -66,13 +66,13 @@ def test_foreign_keys_are_checked_only_where_a_migration_can_break_one():
     migrations = plan_migrations()
 
     assert foreign_key_check_scope(migrations["practice_sessions.0004_add_indexes"]) == []
-    assert foreign_key_check_scope(migrations["goals.0006_add_indexes"]) == []
+    assert foreign_key_check_scope(migrations["goals.0007_add_indexes"]) == []
     assert foreign_key_check_scope(migrations["goals.0008_add_fractal_proxy"]) == []
     assert foreign_key_check_scope(migrations["sessions.0001_initial"]) == ["django_session"]
     for name in (
         "goals.0004_backfill_root_ids",
         "goals.0005_enforce_root_ids_and_constraints",
-        "goals.0007_add_fractal_owner",
+        "goals.0006_add_fractal_owner",
         "practice_sessions.0003_enforce_root_ids_and_constraints",
     ):
         assert foreign_key_check_scope(migrations[name]) is None, name
@@ -118,6 +118,6 @@ def test_the_migrations_that_enforce_the_root_rule_are_found_by_their_operations
     enforcing = {name for name, migration in migrations.items() if enforces_root_rule(migration)}
     assert enforcing == {
         "goals.0005_enforce_root_ids_and_constraints",
-        "goals.0007_add_fractal_owner",
+        "goals.0006_add_fractal_owner",
         "practice_sessions.0003_enforce_root_ids_and_constraints",
     }

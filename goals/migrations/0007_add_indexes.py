@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("goals", "0005_enforce_root_ids_and_constraints"),
+        ("goals", "0006_add_fractal_owner"),
     ]
 
     operations = [

@@ -11,7 +11,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("goals", "0006_add_indexes"),
+        ("goals", "0005_enforce_root_ids_and_constraints"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
