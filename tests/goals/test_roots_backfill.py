@@ -295,3 +295,30 @@ def test_rows_the_legacy_app_wrote_after_the_backfill_have_a_way_out(legacy_rows
     assert _sql("SELECT root_id FROM activity_instances WHERE id = 'legacy-late-instance'") == [
         (_root_of(short_term),)
     ]
+
+
+def test_a_value_the_legacy_app_wrote_after_the_backfill_stops_the_enforcing_migration(
+    legacy_rows,
+):
+    """A metric value written after goals.0004 (no root_id) is refused where metric_values gets
+    its constraints in place (a NULL in a column made NOT NULL): exit 19 with the value listed,
+    and the way out migrates it."""
+    migrate_to([("goals", "0004_backfill_root_ids")])
+    instance_id, instance_root = _sql(
+        "SELECT id, root_id FROM activity_instances ORDER BY id LIMIT 1"
+    )[0]
+    definition_id = _sql("SELECT id FROM metric_definitions ORDER BY id LIMIT 1")[0][0]
+    _sql(
+        "INSERT INTO metric_values (id, activity_instance_id, metric_definition_id, value) "
+        "VALUES ('legacy-late-value', %s, %s, 12.5)",
+        [instance_id, definition_id],
+    )
+    with pytest.raises(CommandError, match=r"no NULL root_id.*legacy-late-value") as stopped:
+        call_command("migrate", no_backup=True, stdout=StringIO())
+    assert stopped.value.returncode == Exit.ROOTS_BROKEN
+    assert "practice_sessions.0003_enforce_root_ids_and_constraints" not in _applied()
+    call_command("migrate", "goals", "0003", no_backup=True, stdout=StringIO())
+    call_command("migrate", no_backup=True, stdout=StringIO())
+    assert _sql("SELECT root_id FROM metric_values WHERE id = 'legacy-late-value'") == [
+        (instance_root,)
+    ]
