@@ -134,19 +134,24 @@ def _applied() -> set[str]:
     return {f"{app}.{name}" for app, name in _sql("SELECT app, name FROM django_migrations")}
 
 
+def _moved_to_another_fractal(table: str, where: str = "1 = 1") -> tuple[str, str, str]:
+    """The first row of `table` given another fractal's root, as a legacy write after the
+    backfill would: its id, its root and the other root."""
+    row_id, root = _sql(f"SELECT id, root_id FROM {table} WHERE {where} ORDER BY id LIMIT 1")[0]
+    other = _sql(
+        "SELECT id FROM goals WHERE root_id = id AND id <> %s ORDER BY id LIMIT 1", [root]
+    )[0][0]
+    _sql(f"UPDATE {table} SET root_id = %s WHERE id = %s", [other, row_id])
+    return row_id, root, other
+
+
 def test_migrate_refuses_rows_that_break_the_rule_and_rolls_the_enforcement_back(legacy_rows):
     """An instance whose root disagrees with its session's when its constraint is to be added
     (a legacy write after the backfill, say) stops migrate with the rows listed: the migration
     that enforces it is rolled back and the row is kept as it was. The way out the message gives
     derives its root by the rule."""
     migrate_to([("goals", "0004_backfill_root_ids")])
-    instance_id, session_root = _sql(
-        "SELECT i.id, i.root_id FROM activity_instances i ORDER BY i.id LIMIT 1"
-    )[0]
-    other_root = _sql(
-        "SELECT id FROM goals WHERE root_id = id AND id <> %s ORDER BY id LIMIT 1", [session_root]
-    )[0][0]
-    _sql("UPDATE activity_instances SET root_id = %s WHERE id = %s", [other_root, instance_id])
+    instance_id, session_root, other_root = _moved_to_another_fractal("activity_instances")
     with pytest.raises(CommandError, match=f"agrees with its session's root.*{instance_id}") as e:
         call_command("migrate", no_backup=True, stdout=StringIO())
     assert e.value.returncode == Exit.ROOTS_BROKEN
@@ -172,13 +177,7 @@ def test_a_goal_off_its_parents_fractal_stops_the_migration_that_enforces_the_go
     """A goal moved to another fractal's root after the backfill is refused by goals.0005's
     constraints: nothing of it is applied, and the goal is listed."""
     migrate_to([("goals", "0004_backfill_root_ids")])
-    goal_id, goal_root = _sql(
-        "SELECT id, root_id FROM goals WHERE parent_id IS NOT NULL ORDER BY id LIMIT 1"
-    )[0]
-    other_root = _sql(
-        "SELECT id FROM goals WHERE root_id = id AND id <> %s ORDER BY id LIMIT 1", [goal_root]
-    )[0][0]
-    _sql("UPDATE goals SET root_id = %s WHERE id = %s", [other_root, goal_id])
+    goal_id, _, _ = _moved_to_another_fractal("goals", "parent_id IS NOT NULL")
     with pytest.raises(CommandError, match=f"agrees with its parent's root.*{goal_id}") as e:
         call_command("migrate", no_backup=True, stdout=StringIO())
     assert e.value.returncode == Exit.ROOTS_BROKEN
