@@ -224,14 +224,9 @@ class _Reader:
 
     def later_digest(self, table: Table, since) -> str:
         """The digest of `later_rows`: one line per row, `id` and the stamps as the database
-        stores them, each written so that no two rows give one line: on SQLite as `quote()`
-        writes a literal (NULL bare, text quoted with its quotes doubled; a quarter faster than
-        the portable form at a million rows), elsewhere length-prefixed, NULL as 'N'."""
+        stores them, each length-prefixed (NULL is 'N'), so that no two rows give one line."""
         parts = []
         for column in ("id", *table.stamps):
-            if self.connection.vendor == "sqlite":
-                parts.append(f"quote({self.quote(column)})")
-                continue
             text = f"CAST({self.quote(column)} AS TEXT)"
             parts.append(
                 f"CASE WHEN {text} IS NULL THEN 'N' ELSE LENGTH({text}) || ':' || {text} END"

@@ -26,7 +26,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.migrations import AddIndex, CreateModel, RemoveIndex, RenameIndex
 from django.db.migrations.executor import MigrationExecutor
 
-from goals_project.maintenance.verification import enforces_root_rule, root_id_report, roots_broken
+from goals_project.maintenance.verification import root_id_report, root_rule_tables, roots_broken
 
 # Operations that change neither a row nor a foreign key declaration.
 INDEX_OPERATIONS = (AddIndex, RemoveIndex, RenameIndex)
@@ -54,19 +54,6 @@ def foreign_key_check_scope(migration) -> list[str] | None:
 
 class RecordingExecutor(MigrationExecutor):
     def apply_migration(self, state, migration, fake=False, fake_initial=False):
-        try:
-            return self._apply_migration(state, migration, fake, fake_initial)
-        except IntegrityError as error:
-            # The constraints of the root rule are its check on migrate: when one refuses a
-            # row, the rows (rolled back to what they were) are listed against the rule.
-            if fake or not enforces_root_rule(migration):
-                raise
-            report = root_id_report(using=self.connection.alias, data_only=True)
-            if report.ok:
-                raise
-            raise roots_broken(report, migration=str(migration)) from error
-
-    def _apply_migration(self, state, migration, fake, fake_initial):
         connection = self.connection
         if fake or not migration.atomic or not connection.features.can_rollback_ddl:
             return super().apply_migration(state, migration, fake, fake_initial)
@@ -75,20 +62,38 @@ class RecordingExecutor(MigrationExecutor):
         if sqlite and not connection.disable_constraint_checking():
             return super().apply_migration(state, migration, fake, fake_initial)
         try:
-            with transaction.atomic(using=connection.alias), _checking_only(connection, migration):
+            with transaction.atomic(using=connection.alias), _checking_only(self, migration):
                 return super().apply_migration(state, migration, fake, fake_initial)
+        except IntegrityError as error:
+            _refused_for_the_root_rule(connection, migration, error)
+            raise
         finally:
             if sqlite:
                 connection.enable_constraint_checking()
 
 
+def _refused_for_the_root_rule(connection, migration, error: IntegrityError) -> None:
+    """The constraints of the root rule are its check on migrate: when `migration`, rolled
+    back, was refused a row, raise the rows of the tables it enforces the rule on that break
+    it, if any (a refusal for another rule keeps its own error)."""
+    tables = root_rule_tables(migration)
+    if not tables:
+        return
+    report = root_id_report(using=connection.alias, data_only=True, only=tables)
+    if not report.ok:
+        raise roots_broken(report, migration=str(migration), refused=str(error)) from error
+
+
 @contextlib.contextmanager
-def _checking_only(connection, migration) -> Iterator[None]:
+def _checking_only(executor: MigrationExecutor, migration) -> Iterator[None]:
     """While inside, the SQLite schema editor's exit checks the foreign keys of the migration's
-    scope only, and what the check raises is raised once the editor has left its atomic block.
-    Django's raises before, which leaves the connection inside that block for good; and after a
-    failed step (a row refused by a CHECK in a table's copy) it checks the half-built tables, and
-    its error ("foreign key mismatch") would replace the step's own."""
+    scope only, and what the check raises is raised once the editor has left its atomic block,
+    before the migration is reported applied. Django's raises before, which leaves the
+    connection inside that block for good; after a failed step (a row refused by a CHECK in a
+    table's copy) it checks the half-built tables, and its error ("foreign key mismatch") would
+    replace the step's own; and it names a composite key's first column only, whatever column
+    is wrong. No migration calls check_constraints itself: only the editor's exit does."""
+    connection = executor.connection
     if connection.vendor != "sqlite":
         yield
         return
@@ -97,20 +102,58 @@ def _checking_only(connection, migration) -> Iterator[None]:
 
     def check_constraints(table_names=None) -> None:
         try:
-            type(connection).check_constraints(
-                connection, table_names=table_names if scope is None else scope
-            )
+            foreign_keys_check(connection, table_names if scope is None else scope)
         except DatabaseError as error:
             refused.append(error)
 
-    # The SQLite schema editor's __exit__ calls connection.check_constraints() with no tables.
+    report = executor.progress_callback
+
+    def progress(action, *args) -> None:
+        if refused:  # the editor has left its atomic block: stop before "OK"
+            raise refused[0]
+        if report:
+            report(action, *args)
+
     connection.check_constraints = check_constraints
+    executor.progress_callback = progress
     try:
         yield
     finally:
         del connection.check_constraints
+        executor.progress_callback = report
     if refused:  # reached only when the migration itself raised nothing
         raise refused[0]
+
+
+def foreign_keys_check(connection, table_names: list[str] | None) -> None:
+    """SQLite: raise an IntegrityError naming the first row whose foreign key points nowhere,
+    with every column of the key (PRAGMA foreign_key_check), in `table_names` or everywhere."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        tables = (
+            table_names if table_names is not None else connection.introspection.table_names(cursor)
+        )
+        for table in tables:
+            cursor.execute(f"PRAGMA foreign_key_check({quote(table)})")
+            violation = cursor.fetchone()
+            if violation is None:
+                continue
+            _table, rowid, parent, key_id = violation
+            cursor.execute(f"PRAGMA foreign_key_list({quote(table)})")
+            pairs = [(row[3], row[4]) for row in cursor.fetchall() if row[0] == key_id]
+            key = connection.introspection.get_primary_key_column(cursor, table)
+            columns = ", ".join(quote(column) for column in (key, *(c for c, _ in pairs)))
+            cursor.execute(
+                f"SELECT {columns} FROM {quote(table)} WHERE rowid = %s",  # noqa: S608 - names from the schema
+                [rowid],
+            )
+            row_id, *values = cursor.fetchone()
+            to_columns = ", ".join(t or "its primary key" for _, t in pairs)
+            raise IntegrityError(
+                f"The row in table '{table}' with primary key '{row_id}' has an invalid foreign "
+                f"key: {table}.({', '.join(c for c, _ in pairs)}) contains {tuple(values)!r}, "
+                f"which no row of {parent} has in ({to_columns})."
+            )
 
 
 @contextlib.contextmanager

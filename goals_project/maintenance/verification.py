@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.management.base import CommandError
@@ -121,19 +122,23 @@ class RootIdReport:
 
 
 def root_id_report(
-    *, using: str = DEFAULT_DB_ALIAS, data_only: bool = False, step: Step = silent
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    data_only: bool = False,
+    only: Iterable[str] = ROOT_TABLES,
+    step: Step = silent,
 ) -> RootIdReport:
     """Verify root_id on every table that carries it, with set-based SQL; then that the database
     enforces the root rule (goals.roots) and has the plan's indexes.
 
-    `data_only` checks the rows alone: the migration that adds the enforcement runs it first.
-    `step` is told each table as its checks start.
+    `data_only` checks the rows alone (of the tables `only` names): what migrate lists when a
+    constraint of the rule refuses a row. `step` is told each table as its checks start.
     """
     connection = connections[using]
     checks: list[RootIdCheck] = []
     with connection.cursor() as cursor:
         tables = set(connection.introspection.table_names(cursor))
-        for table in ROOT_TABLES:
+        for table in (table for table in ROOT_TABLES if table in only):
             step(f"checking root_id on {table}")
             checks += _table_checks(connection, cursor, table, tables, data_only=data_only)
         if data_only:
@@ -224,9 +229,9 @@ def unenforced_root_report(*, using: str = DEFAULT_DB_ALIAS) -> RootIdReport:
         return RootIdReport(checks=(_rows_check(cursor, "goals", *PARENTLESS_SESSION_CHECK),))
 
 
-def roots_broken(report: RootIdReport, *, migration: str) -> CommandError:
+def roots_broken(report: RootIdReport, *, migration: str, refused: str = "") -> CommandError:
     """The error that stops `migrate` when rows break the root rule as `migration` is to
-    enforce it: the rows, and the way out."""
+    enforce it: the rows, what the database refused (`refused`), and the way out."""
     failures = [
         f"- {check.table}: {check.check}: {check.failures} row(s) "
         f"(first: {', '.join(check.sample_ids)})"
@@ -236,6 +241,7 @@ def roots_broken(report: RootIdReport, *, migration: str) -> CommandError:
     return CommandError(
         f"Rows break the root rule, so {migration} cannot enforce it; it was rolled back.\n"
         + "\n".join(failures)
+        + (f"\nThe database refused: {refused}" if refused else "")
         + "\nThe backup taken before migrating is unchanged. Rows like these are written by "
         "the legacy app after goals.0004 ran: stop it, then run `manage.py migrate goals 0003` "
         "(it puts back what 0004 changed and keeps these rows) and `manage.py migrate` again, "
@@ -273,21 +279,26 @@ def expected_enforcement(table: str) -> list:
     return []
 
 
-def enforces_root_rule(migration) -> bool:
-    """Whether `migration` adds a constraint of the root rule (goals.roots) or makes root_id
-    NOT NULL: a row it refuses may be one that breaks the rule."""
-    names = {check.name for check in GOAL_ROOT_CHECKS}
+def root_rule_tables(migration) -> set[str]:
+    """The tables on which `migration` adds a constraint of the root rule (goals.roots) or makes
+    root_id NOT NULL: a row it refuses there may be one that breaks the rule."""
+    from django.apps import apps
+
+    tables = {check.name: "goals" for check in GOAL_ROOT_CHECKS}
     for table in ROOT_TABLES:
-        names.update(constraint.name for constraint in root_constraints(table))
+        tables.update((constraint.name, table) for constraint in root_constraints(table))
 
-    def enforcing(operation) -> bool:
+    def enforced(operation) -> set[str]:
         if isinstance(operation, migrations.AddConstraint):
-            return operation.constraint.name in names
+            table = tables.get(operation.constraint.name)
+            return {table} if table else set()
         if isinstance(operation, migrations.AlterField):
-            return operation.name == "root" and not operation.field.null
-        return any(map(enforcing, getattr(operation, "operations", ())))
+            if operation.name == "root" and not operation.field.null:
+                return {apps.get_model(migration.app_label, operation.model_name)._meta.db_table}
+            return set()
+        return set().union(*map(enforced, getattr(operation, "operations", ())))
 
-    return any(map(enforcing, migration.operations))
+    return set().union(*map(enforced, migration.operations))
 
 
 def _enforcement_check(connection, cursor, table: str) -> RootIdCheck:

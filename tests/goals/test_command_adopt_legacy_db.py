@@ -364,3 +364,30 @@ def test_adoption_keeps_the_rows_in_place_only_where_a_copy_would_store_the_same
     assert stored_as == "text"
     assert (page == first_page) is kept_in_place
     assert '"split_definition_id" varchar(36) NULL' in definition
+
+
+def _root_pages(path: Path, tables: tuple[str, ...]) -> dict[str, int]:
+    connection = sqlite3.connect(path)
+    try:
+        return {
+            name: page
+            for name, page in connection.execute("SELECT name, rootpage FROM sqlite_master")
+            if name in tables
+        }
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("variant", ["dev", "prod"])
+def test_adoption_changes_the_two_biggest_tables_without_copying_them(
+    variant, make_legacy_db, legacy_database
+):
+    """The baseline declares activity_instances and metric_values in the legacy tables' column
+    order: adoption gives them Django's definition in place, their rows where they were."""
+    tables = ("activity_instances", "metric_values")
+    path = make_legacy_db(variant)
+    before = _root_pages(path, tables)
+    with legacy_database(path) as alias:
+        _adopt(alias)
+    assert _root_pages(path, tables) == before
+    assert len(before) == len(tables)

@@ -16,7 +16,7 @@ from goals_project.maintenance.migration_executor import (
     RecordingExecutor,
     foreign_key_check_scope,
 )
-from goals_project.maintenance.verification import enforces_root_rule
+from goals_project.maintenance.verification import root_rule_tables
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -112,12 +112,27 @@ def test_migrate_checks_the_whole_database_only_after_migrations_that_can_break_
 
 
 def test_the_migrations_that_enforce_the_root_rule_are_found_by_their_operations():
-    """Those whose refusals are listed against the root rule (exit 19): the ones that add its
-    constraints or make root_id NOT NULL, whatever else they do."""
+    """Those whose refusals are listed against the root rule (exit 19), with the tables they
+    enforce it on: the ones that add its constraints or make root_id NOT NULL."""
     migrations = plan_migrations()
-    enforcing = {name for name, migration in migrations.items() if enforces_root_rule(migration)}
+    enforcing = {
+        name: tables
+        for name, migration in migrations.items()
+        if (tables := root_rule_tables(migration))
+    }
     assert enforcing == {
-        "goals.0005_enforce_root_ids_and_constraints",
-        "goals.0006_add_fractal_owner",
-        "practice_sessions.0003_enforce_root_ids_and_constraints",
+        "goals.0005_enforce_root_ids_and_constraints": {
+            "goals",
+            "activity_groups",
+            "activity_definitions",
+            "metric_definitions",
+            "split_definitions",
+            "session_templates",
+        },
+        "goals.0006_add_fractal_owner": {"goals"},
+        "practice_sessions.0003_enforce_root_ids_and_constraints": {
+            "activity_instances",
+            "metric_values",
+            "programs",
+        },
     }

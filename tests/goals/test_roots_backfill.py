@@ -228,7 +228,8 @@ def test_a_parentless_session_off_its_linked_goals_fractal_is_refused_before_the
 def test_a_row_refused_for_another_rule_keeps_its_own_error(legacy_rows):
     """A migration enforcing the root rule that fails on another constraint (a session that
     ends before it starts, written after the backfill) is rolled back with that constraint's
-    error, not a root report."""
+    error: not a root report, even with rows breaking the rule on tables a later migration
+    enforces it on (an instance moved to another fractal)."""
     migrate_to([("goals", "0004_backfill_root_ids")])
     (session_id,) = _sql("SELECT id FROM goals WHERE type = 'PracticeSession' ORDER BY id LIMIT 1")[
         0
@@ -238,9 +239,43 @@ def test_a_row_refused_for_another_rule_keeps_its_own_error(legacy_rows):
         "UPDATE goals SET session_start = %s, session_end = %s WHERE id = %s",
         [start, start - timezone.timedelta(hours=1), session_id],
     )
+    _moved_to_another_fractal("activity_instances")
     with pytest.raises(IntegrityError, match=r"goals_session_end_after_start|CHECK"):
         call_command("migrate", no_backup=True, stdout=StringIO())
     assert "goals.0005_enforce_root_ids_and_constraints" not in _applied()
+
+
+def test_a_reference_written_after_the_backfill_to_a_missing_row_is_named_by_its_column(
+    legacy_rows,
+):
+    """A metric value pointing to a metric that does not exist, written after the backfill
+    with every other column right, is refused by its foreign key: the error names that
+    column and value, not another column of the table's keys."""
+    migrate_to([("goals", "0004_backfill_root_ids")])
+    # Any value, copied with a new id and a metric that does not exist.
+    ((source,),) = _sql("SELECT id FROM metric_values ORDER BY id LIMIT 1")
+    names = [
+        column.name
+        for column in connection.introspection.get_table_description(
+            connection.cursor(), "metric_values"
+        )
+    ]
+    copied = ", ".join(
+        {"id": "'legacy-late-value'", "metric_definition_id": "'no-such-metric'"}.get(name, name)
+        for name in names
+    )
+    _sql(
+        f"INSERT INTO metric_values ({', '.join(names)}) SELECT {copied} FROM metric_values "
+        "WHERE id = %s",
+        [source],
+    )
+    out = StringIO()
+    with pytest.raises(IntegrityError, match=r"(?s)metric_definition_id.*no-such-metric"):
+        call_command("migrate", no_backup=True, stdout=out)
+    assert "practice_sessions.0003_enforce_root_ids_and_constraints" not in _applied()
+    applying = "Applying practice_sessions.0003_enforce_root_ids_and_constraints..."
+    assert applying in out.getvalue()
+    assert f"{applying} OK" not in out.getvalue()
 
 
 def _order_breakers_reported() -> int:
