@@ -130,30 +130,33 @@ def foreign_keys_check(connection, table_names: list[str] | None) -> None:
     with every column of the key (PRAGMA foreign_key_check), in `table_names` or everywhere."""
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        tables = (
-            table_names if table_names is not None else connection.introspection.table_names(cursor)
-        )
-        for table in tables:
-            cursor.execute(f"PRAGMA foreign_key_check({quote(table)})")
+        if table_names is None:
+            cursor.execute("PRAGMA foreign_key_check")
             violation = cursor.fetchone()
-            if violation is None:
-                continue
-            _table, rowid, parent, key_id = violation
-            cursor.execute(f"PRAGMA foreign_key_list({quote(table)})")
-            pairs = [(row[3], row[4]) for row in cursor.fetchall() if row[0] == key_id]
-            key = connection.introspection.get_primary_key_column(cursor, table)
-            columns = ", ".join(quote(column) for column in (key, *(c for c, _ in pairs)))
-            cursor.execute(
-                f"SELECT {columns} FROM {quote(table)} WHERE rowid = %s",  # noqa: S608 - names from the schema
-                [rowid],
-            )
-            row_id, *values = cursor.fetchone()
-            to_columns = ", ".join(t or "its primary key" for _, t in pairs)
-            raise IntegrityError(
-                f"The row in table '{table}' with primary key '{row_id}' has an invalid foreign "
-                f"key: {table}.({', '.join(c for c, _ in pairs)}) contains {tuple(values)!r}, "
-                f"which no row of {parent} has in ({to_columns})."
-            )
+        else:
+            violation = None
+            for table in table_names:
+                cursor.execute(f"PRAGMA foreign_key_check({quote(table)})")
+                if (violation := cursor.fetchone()) is not None:
+                    break
+        if violation is None:
+            return
+        table, rowid, parent, key_id = violation
+        cursor.execute(f"PRAGMA foreign_key_list({quote(table)})")
+        pairs = [(row[3], row[4]) for row in cursor.fetchall() if row[0] == key_id]
+        key = connection.introspection.get_primary_key_column(cursor, table)
+        columns = ", ".join(quote(column) for column in (key, *(c for c, _ in pairs)))
+        cursor.execute(
+            f"SELECT {columns} FROM {quote(table)} WHERE rowid = %s",  # noqa: S608 - names from the schema
+            [rowid],
+        )
+        row_id, *values = cursor.fetchone()
+    to_columns = ", ".join(t or "its primary key" for _, t in pairs)
+    raise IntegrityError(
+        f"The row in table '{table}' with primary key '{row_id}' has an invalid foreign "
+        f"key: {table}.({', '.join(c for c, _ in pairs)}) contains {tuple(values)!r}, "
+        f"which no row of {parent} has in ({to_columns})."
+    )
 
 
 @contextlib.contextmanager
