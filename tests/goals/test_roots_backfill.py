@@ -134,6 +134,20 @@ def _applied() -> set[str]:
     return {f"{app}.{name}" for app, name in _sql("SELECT app, name FROM django_migrations")}
 
 
+ENFORCING_GOALS = "goals.0005_enforce_root_ids_and_constraints"
+ENFORCING_VALUES = "practice_sessions.0003_enforce_root_ids_and_constraints"
+
+
+def _migrate_stops(rows: str, migration: str) -> str:
+    """migrate stops with exit 19, its message matching `rows`, and `migration` not applied;
+    the message."""
+    with pytest.raises(CommandError, match=rows) as stopped:
+        call_command("migrate", no_backup=True, stdout=StringIO())
+    assert stopped.value.returncode == Exit.ROOTS_BROKEN
+    assert migration not in _applied()
+    return str(stopped.value)
+
+
 def _moved_to_another_fractal(table: str, where: str = "1 = 1") -> tuple[str, str, str]:
     """The first row of `table` given another fractal's root, as a legacy write after the
     backfill would: its id, its root and the other root."""
@@ -152,14 +166,9 @@ def test_migrate_refuses_rows_that_break_the_rule_and_rolls_the_enforcement_back
     derives its root by the rule."""
     migrate_to([("goals", "0004_backfill_root_ids")])
     instance_id, session_root, other_root = _moved_to_another_fractal("activity_instances")
-    with pytest.raises(CommandError, match=f"agrees with its session's root.*{instance_id}") as e:
-        call_command("migrate", no_backup=True, stdout=StringIO())
-    assert e.value.returncode == Exit.ROOTS_BROKEN
+    stopped = _migrate_stops(f"agrees with its session's root.*{instance_id}", ENFORCING_VALUES)
     assert not connection.in_atomic_block
-    assert "practice_sessions.0003_enforce_root_ids_and_constraints cannot enforce it" in str(
-        e.value
-    )
-    assert "practice_sessions.0003_enforce_root_ids_and_constraints" not in _applied()
+    assert f"{ENFORCING_VALUES} cannot enforce it" in stopped
     assert _sql("SELECT root_id FROM activity_instances WHERE id = %s", [instance_id]) == [
         (other_root,)
     ]
@@ -178,10 +187,7 @@ def test_a_goal_off_its_parents_fractal_stops_the_migration_that_enforces_the_go
     constraints: nothing of it is applied, and the goal is listed."""
     migrate_to([("goals", "0004_backfill_root_ids")])
     goal_id, _, _ = _moved_to_another_fractal("goals", "parent_id IS NOT NULL")
-    with pytest.raises(CommandError, match=f"agrees with its parent's root.*{goal_id}") as e:
-        call_command("migrate", no_backup=True, stdout=StringIO())
-    assert e.value.returncode == Exit.ROOTS_BROKEN
-    assert "goals.0005_enforce_root_ids_and_constraints" not in _applied()
+    _migrate_stops(f"agrees with its parent's root.*{goal_id}", ENFORCING_GOALS)
 
 
 def test_a_parentless_session_off_its_linked_goals_fractal_is_refused_before_the_constraints(
@@ -219,10 +225,7 @@ def test_a_parentless_session_off_its_linked_goals_fractal_is_refused_before_the
         "(SELECT id FROM activity_instances WHERE practice_session_id = %s)",
         [other_root, session_id],
     )
-    with pytest.raises(CommandError, match=f"root of a linked goal.*{session_id}") as e:
-        call_command("migrate", no_backup=True, stdout=StringIO())
-    assert e.value.returncode == Exit.ROOTS_BROKEN
-    assert "goals.0005_enforce_root_ids_and_constraints" not in _applied()
+    _migrate_stops(f"root of a linked goal.*{session_id}", ENFORCING_GOALS)
 
 
 def test_a_row_refused_for_another_rule_keeps_its_own_error(legacy_rows):
@@ -242,7 +245,7 @@ def test_a_row_refused_for_another_rule_keeps_its_own_error(legacy_rows):
     _moved_to_another_fractal("activity_instances")
     with pytest.raises(IntegrityError, match=r"goals_session_end_after_start|CHECK"):
         call_command("migrate", no_backup=True, stdout=StringIO())
-    assert "goals.0005_enforce_root_ids_and_constraints" not in _applied()
+    assert ENFORCING_GOALS not in _applied()
 
 
 def test_a_reference_written_after_the_backfill_to_a_missing_row_is_named_by_its_column(
@@ -272,8 +275,8 @@ def test_a_reference_written_after_the_backfill_to_a_missing_row_is_named_by_its
     out = StringIO()
     with pytest.raises(IntegrityError, match=r"(?s)metric_definition_id.*no-such-metric"):
         call_command("migrate", no_backup=True, stdout=out)
-    assert "practice_sessions.0003_enforce_root_ids_and_constraints" not in _applied()
-    applying = "Applying practice_sessions.0003_enforce_root_ids_and_constraints..."
+    assert ENFORCING_VALUES not in _applied()
+    applying = f"Applying {ENFORCING_VALUES}..."
     assert applying in out.getvalue()
     assert f"{applying} OK" not in out.getvalue()
 
@@ -347,10 +350,7 @@ def test_a_value_the_legacy_app_wrote_after_the_backfill_stops_the_enforcing_mig
         "VALUES ('legacy-late-value', %s, %s, 12.5)",
         [instance_id, definition_id],
     )
-    with pytest.raises(CommandError, match=r"no NULL root_id.*legacy-late-value") as stopped:
-        call_command("migrate", no_backup=True, stdout=StringIO())
-    assert stopped.value.returncode == Exit.ROOTS_BROKEN
-    assert "practice_sessions.0003_enforce_root_ids_and_constraints" not in _applied()
+    _migrate_stops("no NULL root_id.*legacy-late-value", ENFORCING_VALUES)
     call_command("migrate", "goals", "0003", no_backup=True, stdout=StringIO())
     call_command("migrate", no_backup=True, stdout=StringIO())
     assert _sql("SELECT root_id FROM metric_values WHERE id = 'legacy-late-value'") == [
