@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, connections, migrations
 
-from goals.roots import CHAINS, GOAL_ROOT_CHECKS, ROOT_TABLES, root_constraints
+from goals.roots import CHAINS, GOAL_ROOT_CHECKS, ROOT_TABLES
 from goals_project.bases.constraints import CompositeForeignKey
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Step, silent
@@ -284,9 +284,11 @@ def root_rule_tables(migration) -> set[str]:
     root_id NOT NULL: a row it refuses there may be one that breaks the rule."""
     from django.apps import apps
 
-    tables = {check.name: "goals" for check in GOAL_ROOT_CHECKS}
-    for table in ROOT_TABLES:
-        tables.update((constraint.name, table) for constraint in root_constraints(table))
+    tables = {
+        constraint.name: table
+        for table in ROOT_TABLES
+        for constraint in expected_enforcement(table)
+    }
 
     def enforced(operation) -> set[str]:
         if isinstance(operation, migrations.AddConstraint):
