@@ -29,6 +29,11 @@ from goals_project.maintenance.legacy.schemas import VARIANTS, table_columns
 Progress = Callable[[str, int, int], None]
 BATCH_SIZE = 10_000
 BASE_TIME = datetime(2025, 6, 1, 7, 30)  # noqa: DTZ001 - legacy timestamps are naive local time
+# The date of the real files (../shared/legacy): their clocks ran up to it, never past it.
+FILE_DATE = datetime(2026, 1, 1)  # noqa: DTZ001 - as BASE_TIME
+# Minutes the clock moves per session, on average: the session's own tick and its share of the
+# others (goals, definitions, programs), measured on generated files.
+MINUTES_PER_SESSION = 340
 DIRT_KINDS = (
     "sessions_of_deleted_fractal",
     "session_without_anything",
@@ -153,6 +158,12 @@ class _Generator:
         self.shape_ids: dict[str, list[str]] = {kind: [] for kind in SHAPE_KINDS}
         self.session_kinds_written: set[str] = set()
         self.clock = BASE_TIME
+        # A file of more sessions than fit between BASE_TIME and FILE_DATE at the usual pace
+        # moves its clock proportionally slower, so that it ends about FILE_DATE, as a real
+        # file does, rather than years ahead of any migration. The random draws stay the same.
+        sessions = max(1, sizes["fractals"] * sizes["sessions_per_fractal"])
+        usual = timedelta(minutes=MINUTES_PER_SESSION) * sessions
+        self.pace = min(1.0, (FILE_DATE - BASE_TIME) / usual)
         self.fractal_ids: list[str] = []
         self.link_id = 0
 
@@ -170,7 +181,7 @@ class _Generator:
         return (dt or self.clock).replace(microsecond=self.rng.randint(1, 999_999)).isoformat(" ")
 
     def tick(self, minutes: int = 30) -> datetime:
-        self.clock += timedelta(minutes=self.rng.randint(1, minutes))
+        self.clock += timedelta(minutes=self.rng.randint(1, minutes)) * self.pace
         return self.clock
 
     def mark(self, kind: str, row_id: str) -> None:

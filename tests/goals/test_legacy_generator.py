@@ -144,6 +144,31 @@ def test_real_file_shape(tmp_path):
     assert stamps and all(LEGACY_TIMESTAMP.match(stamp) for stamp in stamps)
 
 
+@pytest.mark.parametrize(
+    ("sessions_per_fractal", "last_session_between"),
+    [
+        # The usual pace, up to 10 hours between sessions: 120 sessions end in the autumn.
+        (40, ("2025-06-02", "2025-11-01")),
+        # 3,000 sessions at that pace would run into 2028; they end about the files' date.
+        (1000, ("2025-12-01", "2026-01-08")),
+    ],
+)
+def test_the_clock_ends_by_the_real_files_date(tmp_path, sessions_per_fractal, last_session_between):
+    """A real file's timestamps are its past (2026-01-01 at the latest); a big file's clock
+    moves slower instead of running years ahead of any migration."""
+    generated = _generate(
+        tmp_path,
+        fractals=3,
+        sessions_per_fractal=sessions_per_fractal,
+        instances_per_session=0,
+        metrics_per_instance=0,
+    )
+    db = sqlite3.connect(generated.path)
+    (last,) = db.execute("SELECT MAX(session_start) FROM goals").fetchone()
+    earliest, latest = last_session_between
+    assert earliest < last < latest
+
+
 @pytest.mark.parametrize("variant", ["dev", "prod", "script_migrated"])
 def test_fractals_take_the_four_root_types_in_turn(tmp_path, variant):
     """Fractal n is rooted at the n-th of the four legacy root types, UltimateGoal first; the
