@@ -53,6 +53,9 @@ ROLLBACK_JOURNAL_FORMAT = b"\x01\x01"
 # Pages a restore copies per step of SQLite's backup API; the write lock and the transaction are
 # held across steps, so this sets only how often the busy check runs.
 RESTORE_STEP_PAGES = 1024
+# The page cache of a copy's integrity_check: with SQLite's default 2 MB it rereads index pages
+# it has just read (1.9 s at a million metric values; 1.7 s with this).
+CHECK_CACHE_KIB = 20480
 
 
 class BackupError(Exception):
@@ -396,14 +399,14 @@ def _sqlite_copy(
 def _sqlite_verify(path: Path, counts: dict[str, int]) -> str:
     """Check the copy at `path` against the source's row counts, whole (`PRAGMA
     integrity_check`), and return its sha256, computed meanwhile on the other core (SQLite and
-    hashlib both release the GIL). The fsync comes first, so the digest is of what is on disk.
+    hashlib both release the GIL). The digest follows an fsync, so it is of what is on disk; the
+    check, which reads what SQLite reads, does not wait for the fsync.
 
-    The digest reads through a descriptor opened before the check's connection and closed after
-    it: closing any descriptor of a file drops every POSIX lock the process holds on that file,
-    SQLite's included."""
-    _fsync_file(path)
+    The fsync and the digest go through a descriptor opened before the check's connection and
+    closed after it: closing any descriptor of a file drops every POSIX lock the process holds
+    on that file, SQLite's included."""
     with path.open("rb") as handle, ThreadPoolExecutor(max_workers=1) as pool:
-        digesting = pool.submit(_sha256, path, handle)
+        digesting = pool.submit(_synced_sha256, path, handle)
         problem = _sqlite_check(path, counts)
         digest = digesting.result()
     problem = problem or _not_self_contained(path)
@@ -569,6 +572,12 @@ def _sha256(path: Path, handle: BinaryIO | None = None) -> str:
     return digest.hexdigest()
 
 
+def _synced_sha256(path: Path, handle: BinaryIO) -> str:
+    """The sha256 of the file at `path` once what was written to it is on disk."""
+    os.fsync(handle.fileno())
+    return _sha256(path, handle)
+
+
 def _fsync_file(path: Path) -> None:
     with path.open("rb") as handle:
         os.fsync(handle.fileno())
@@ -657,6 +666,7 @@ def _sqlite_check(path: Path, row_counts: dict[str, int]) -> str | None:
     try:
         connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
+            connection.execute(f"PRAGMA cache_size = -{CHECK_CACHE_KIB}")
             check = [row[0] for row in connection.execute("PRAGMA integrity_check")]
             counts = _sqlite_counts(connection)
         finally:
