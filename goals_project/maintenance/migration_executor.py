@@ -32,8 +32,8 @@ from django.db.migrations import (
     RemoveIndex,
     RenameIndex,
 )
-from django.db.models import NOT_PROVIDED
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models import NOT_PROVIDED
 
 from goals_project.maintenance.verification import root_id_report, root_rule_tables, roots_broken
 

@@ -153,7 +153,9 @@ def test_real_file_shape(tmp_path):
         (1000, ("2025-12-01", "2026-01-08")),
     ],
 )
-def test_the_clock_ends_by_the_real_files_date(tmp_path, sessions_per_fractal, last_session_between):
+def test_the_clock_ends_by_the_real_files_date(
+    tmp_path, sessions_per_fractal, last_session_between
+):
     """A real file's timestamps are its past (2026-01-01 at the latest); a big file's clock
     moves slower instead of running years ahead of any migration."""
     generated = _generate(
