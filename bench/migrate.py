@@ -9,6 +9,7 @@ Each run is a child process: wall time from start to exit, peak RSS from the ker
 the time of each phase from the moment its line appears (the backup and the adoption, which
 overlap, then every migration).
 On PostgreSQL the RSS is the client's; the server's work shows in the time.
+On SQLite one more run, instrumented (bench/work.py), gives migrate's time by kind of work.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from bench.common import (
     save,
 )
 from bench.databases import django_setup
+from bench.work import REST as WORK_REST
 
 APPLYING = re.compile(r"Applying (\S+)\.\.\.")
 # A migration that reports progress prints its OK on a line of its own.
@@ -121,6 +123,8 @@ def _measure(fresh, repeat: int) -> dict:
     migrate = summaries["migrate"]
     migrate["phases"] = _phases(_median_run(runs["migrate"]))
     verify = _summary(verify_runs)
+    if fresh("work").startswith("sqlite:"):
+        migrate["work"] = _work(fresh("work"))
     every = [run for measured in runs.values() for run in measured]
     return {
         "repeat": repeat,
@@ -148,6 +152,18 @@ def _measure(fresh, repeat: int) -> dict:
             ),
         },
     }
+
+
+def _work(url: str) -> dict:
+    """One more migrate, instrumented (bench/work.py): its time by kind of work."""
+    log("one instrumented run: manage.py migrate by kind of work (bench/work.py)")
+    run = run_measured(
+        [PYTHON, "-m", "bench.work"], django_env(url, FRACTAL_BACKUP_DIR=str(WORK / "backups"))
+    )
+    kinds = json.loads(run.lines[-1][1])
+    # What the child did before bench.work's first line ran: the interpreter and its imports.
+    kinds[WORK_REST] = kinds.get(WORK_REST, 0.0) + run.seconds - sum(kinds.values())
+    return {"seconds": round(run.seconds, 3), "kinds": kinds}
 
 
 def _statements(url: str) -> dict[str, list[list[str]]]:

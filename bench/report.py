@@ -170,6 +170,14 @@ def _phases(results: list[dict]) -> str:
         total = result["migrate"]["seconds"]
         lines += [f"{result['backend']} {result['size']}, migrate (total {total:.1f} s):", ""]
         lines += _phase_table(result["migrate"]["phases"], total)
+        if "work" in result["migrate"]:
+            work = result["migrate"]["work"]
+            lines += [
+                f"{result['backend']} {result['size']}, migrate by kind of work (one more run, "
+                f"instrumented by `bench/work.py`: {work['seconds']:.1f} s):",
+                "",
+            ]
+            lines += _phase_table(work["kinds"], work["seconds"], heading="kind of work")
         for way, title in (("plan_script", "plan script"), ("baseline", "raw-SQL baseline")):
             if "phases" in result.get(way, {}):
                 seconds = result[way]["seconds"]
@@ -181,8 +189,8 @@ def _phases(results: list[dict]) -> str:
     return "\n".join(lines).rstrip()
 
 
-def _phase_table(phases: dict[str, float], total: float) -> list[str]:
-    lines = ["| phase | seconds | share |", "|---|---:|---:|"]
+def _phase_table(phases: dict[str, float], total: float, heading: str = "phase") -> list[str]:
+    lines = [f"| {heading} | seconds | share |", "|---|---:|---:|"]
     small = 0.0
     for name, seconds in sorted(phases.items(), key=lambda item: -item[1]):
         if seconds >= total / 100:

@@ -70,6 +70,33 @@ def test_migrate_bench_measures_both_ways_and_every_migration(bench_results):
     assert migrate["rows"]["metric_values"] > 0
 
 
+def test_migrate_bench_says_where_the_time_goes_by_kind_of_work(bench_results):
+    """The instrumented run's kinds add up to its time, and name the work every migrate does."""
+    work = read(bench_results, "migrate-sqlite-smoke.json")["migrate"]["work"]
+
+    kinds = work["kinds"]
+    assert sum(kinds.values()) == pytest.approx(work["seconds"], abs=0.01)
+    assert all(seconds >= 0 for seconds in kinds.values())
+    for kind in (
+        "index builds",
+        "foreign key checks",
+        "table rebuilds (copies into the new definition)",
+        "repair records (legacy_repairs)",
+        "backfill: the goal tree's roots",
+        "backward-safety records (digest)",
+        "backup: the copy",
+        "adoption",
+        "commits",
+    ):
+        assert kinds[kind] > 0, kind
+    # The report shows it where it shows the phases (100k and 1m).
+    from bench.report import render
+
+    shown = render([{**read(bench_results, "migrate-sqlite-smoke.json"), "size": "1m"}])
+    assert "sqlite 1m, migrate by kind of work" in shown
+    assert "| kind of work | seconds | share |" in shown
+
+
 def test_queries_bench_uses_the_plan_indexes(bench_results):
     queries = read(bench_results, "queries-sqlite-smoke.json")["queries"]
 
