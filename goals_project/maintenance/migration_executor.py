@@ -23,34 +23,22 @@ from collections.abc import Iterator
 
 from django.core.management.commands import migrate as django_migrate
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.migrations import (
-    AddConstraint,
-    AddField,
-    AddIndex,
-    CreateModel,
-    RemoveConstraint,
-    RemoveIndex,
-    RenameIndex,
-)
+from django.db.migrations import AddIndex, CreateModel, RemoveIndex, RenameIndex
 from django.db.migrations.executor import MigrationExecutor
-from django.db.models import NOT_PROVIDED
 
 from goals_project.maintenance.verification import root_id_report, root_rule_tables, roots_broken
 
-# Operations that change neither a row nor a foreign key declaration. A CHECK or UNIQUE
-# constraint is one too: where SQLite rebuilds the table for it, every row is copied as it is.
-INDEX_OPERATIONS = (AddIndex, RemoveIndex, RenameIndex, AddConstraint, RemoveConstraint)
+# Operations that change neither a row nor a foreign key declaration.
+INDEX_OPERATIONS = (AddIndex, RemoveIndex, RenameIndex)
 
 
 def foreign_key_check_scope(migration) -> list[str] | None:
-    """The tables whose foreign keys `migration` can have broken: none for index builds, CHECK
-    and UNIQUE constraints, new columns that hold no reference (not a foreign key, or one that
-    is NULL in every row) and proxy or unmanaged models, the new (empty) table of a model it
-    creates, and None (every table) for anything else, such as data migrations or column
-    changes."""
+    """The tables whose foreign keys `migration` can have broken: none for index builds and
+    proxy or unmanaged models, the new (empty) table of a model it creates, and None (every
+    table) for anything else, such as data migrations or column changes."""
     tables: list[str] = []
     for operation in migration.operations:
-        if isinstance(operation, INDEX_OPERATIONS) or _adds_no_reference(operation):
+        if isinstance(operation, INDEX_OPERATIONS):
             continue
         if isinstance(operation, CreateModel):
             options = operation.options
@@ -62,19 +50,6 @@ def foreign_key_check_scope(migration) -> list[str] | None:
             continue
         return None
     return tables
-
-
-def _adds_no_reference(operation) -> bool:
-    """Whether `operation` adds a column that points nowhere in any row: not a relation, or a
-    nullable foreign key without a default."""
-    if not isinstance(operation, AddField):
-        return False
-    field = operation.field
-    if field.many_to_many:
-        return False
-    if not field.is_relation:
-        return True
-    return field.null and field.default in (NOT_PROVIDED, None) and field.db_default is NOT_PROVIDED
 
 
 class RecordingExecutor(MigrationExecutor):
