@@ -34,6 +34,7 @@ FILE_DATE = datetime(2026, 1, 1)  # noqa: DTZ001 - as BASE_TIME
 # Minutes the clock moves per session, on average: the session's own tick and its share of the
 # others (goals, definitions, programs), measured on generated files.
 MINUTES_PER_SESSION = 340
+SECOND = timedelta(seconds=1)
 DIRT_KINDS = (
     "sessions_of_deleted_fractal",
     "session_without_anything",
@@ -181,7 +182,9 @@ class _Generator:
         return (dt or self.clock).replace(microsecond=self.rng.randint(1, 999_999)).isoformat(" ")
 
     def tick(self, minutes: int = 30) -> datetime:
-        self.clock += timedelta(minutes=self.rng.randint(1, minutes)) * self.pace
+        # At least a second, so that stamps drawn one after the other stay in order (ts() draws
+        # their microseconds) however slow the pace.
+        self.clock += max(timedelta(minutes=self.rng.randint(1, minutes)) * self.pace, SECOND)
         return self.clock
 
     def mark(self, kind: str, row_id: str) -> None:
