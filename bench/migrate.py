@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
     options = parser.parse_args(argv)
     legacy = legacy_file(options.size)
     with _targets(options.backend, legacy) as fresh:
-        results = _measure(fresh, options.repeat)
+        results = _measure(fresh, options.repeat, by_kind=options.backend == "sqlite")
     results["rows"] = row_counts(legacy)
     save("migrate", options.backend, options.size, results)
     return results
@@ -82,7 +82,7 @@ def _targets(backend: str, legacy: Path):
         yield lambda name: create_database(server, f"bench_{name}", template="bench_legacy")
 
 
-def _measure(fresh, repeat: int) -> dict:
+def _measure(fresh, repeat: int, *, by_kind: bool) -> dict:
     """Each run measures the three ways on fresh copies, in an order that rotates from run to
     run so that a busy spell of the shared machine does not always fall on the same one."""
     files = {
@@ -123,7 +123,7 @@ def _measure(fresh, repeat: int) -> dict:
     migrate = summaries["migrate"]
     migrate["phases"] = _phases(_median_run(runs["migrate"]))
     verify = _summary(verify_runs)
-    if fresh("work").startswith("sqlite:"):
+    if by_kind:
         migrate["work"] = _work(fresh("work"))
     every = [run for measured in runs.values() for run in measured]
     return {

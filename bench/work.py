@@ -9,8 +9,10 @@ statement Django sends is timed and sorted into a kind by its SQL (index builds,
 checks, table rebuilds...), or else counted to the step it runs in (the goal tree's roots, the
 placeholders, the backward-safety records...), which the instrumentation knows by wrapping
 those steps. A step's own time excludes the steps and the sorted statements inside it, so the
-kinds add up to the run's time. The timers cost a few microseconds a statement: the run's total
-is within noise of an uninstrumented one. The last line of the output is JSON: seconds by kind.
+kinds add up to the run's time. A statement's time is its execution: rows fetched afterwards
+count to the step that reads them (the backward-safety records stream theirs). The timers cost
+a few microseconds a statement: the run's total is within noise of an uninstrumented one. The
+last line of the output is JSON: seconds by kind.
 """
 
 from __future__ import annotations
@@ -26,17 +28,21 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 
 STARTED = time.perf_counter()
+TABLE_REBUILDS = "table rebuilds (new table, copy, drop, rename)"
+COMMITS = "commits"
 
 # Statements sorted by their SQL, whatever step sends them (first match wins).
 STATEMENTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), kind)
     for pattern, kind in (
-        (r"^\s*CREATE (UNIQUE )?INDEX", "index builds"),
+        (r"^\s*CREATE (UNIQUE )?INDEX", "index builds (the plan's, and those rebuilds re-create)"),
         (r"^PRAGMA foreign_key_check", "foreign key checks"),
         (r"^PRAGMA quick_check", "quick_check of the tables changed in place"),
-        (r'^INSERT INTO "new__', "table rebuilds (copies into the new definition)"),
+        (r'^(INSERT INTO|CREATE TABLE) "new__', TABLE_REBUILDS),
+        (r'^DROP TABLE "(?!new__)', TABLE_REBUILDS),
+        (r'^ALTER TABLE "new__\S+" RENAME TO', TABLE_REBUILDS),
         (r'^INSERT INTO "legacy_repairs"', "repair records (legacy_repairs)"),
-        (r'^UPDATE "metric_values"', "the backfill's UPDATE of metric_values"),
+        (r'^UPDATE "metric_values"', "UPDATE of metric_values (the backfill's)"),
         (r"LEFT JOIN \S+ x ON x\.id = c\.\S+ .*x\.id IS NULL", "dangling references, placeholders"),
     )
 )
@@ -54,11 +60,11 @@ STEPS: tuple[tuple[str, str, str], ...] = (
     (BACKFILL, "Backfill.goal_roots", "backfill: the goal tree's roots"),
     (BACKFILL, "Backfill.placeholders", "dangling references, placeholders"),
     (BACKFILL, "backfill_state_record", "backward-safety records (digest)"),
-    ("django.db.backends.base.base", "BaseDatabaseWrapper.commit", "commits"),
+    ("django.db.backends.base.base", "BaseDatabaseWrapper.commit", COMMITS),
 )
 REST = "Django and the rest (startup, migration states, small statements)"
-# Steps whose statements all count to them: adoption runs while the backup is checked, so what
-# it does inside is not what migrate waits for.
+# Steps whose statements and commits count to them: adoption runs while the backup is checked,
+# so what it does inside is not what migrate waits for (the wait itself is counted apart).
 OPAQUE = frozenset({"adoption"})
 
 
@@ -70,9 +76,12 @@ class Clock:
         self.stack: list[list] = []  # [kind, seconds of what ran inside]
         self.main = threading.main_thread()
 
+    def opaque(self) -> bool:
+        return any(frame[0] in OPAQUE for frame in self.stack)
+
     @contextlib.contextmanager
     def kind(self, kind: str) -> Iterator[None]:
-        if threading.current_thread() is not self.main:
+        if threading.current_thread() is not self.main or (kind == COMMITS and self.opaque()):
             yield
             return
         start = time.perf_counter()
@@ -105,9 +114,7 @@ def instrument(clock: Clock) -> None:
 
     def timed(original):
         def execute(self, sql, *args, **kwargs):
-            kind = None
-            if not any(frame[0] in OPAQUE for frame in clock.stack):
-                kind = statement_kind(" ".join(str(sql).split()))
+            kind = None if clock.opaque() else statement_kind(" ".join(str(sql).split()))
             if kind is None:
                 return original(self, sql, *args, **kwargs)
             with clock.kind(kind):

@@ -71,16 +71,16 @@ def test_migrate_bench_measures_both_ways_and_every_migration(bench_results):
 
 
 def test_migrate_bench_says_where_the_time_goes_by_kind_of_work(bench_results):
-    """The instrumented run's kinds add up to its time, and name the work every migrate does."""
+    """The instrumented run names the work every migrate does, and counts no time twice: the
+    rest (the run's time less every kind measured) is not negative."""
     work = read(bench_results, "migrate-sqlite-smoke.json")["migrate"]["work"]
 
     kinds = work["kinds"]
-    assert sum(kinds.values()) == pytest.approx(work["seconds"], abs=0.01)
-    assert all(seconds >= 0 for seconds in kinds.values())
+    assert all(seconds >= 0 for seconds in kinds.values()), kinds
     for kind in (
-        "index builds",
+        "index builds (the plan's, and those rebuilds re-create)",
         "foreign key checks",
-        "table rebuilds (copies into the new definition)",
+        "table rebuilds (new table, copy, drop, rename)",
         "repair records (legacy_repairs)",
         "backfill: the goal tree's roots",
         "backward-safety records (digest)",
