@@ -1,0 +1,67 @@
+"""bench/work.py's accounting: each kind of work gets its own time once, whatever runs inside."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import work
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """A Clock whose perf_counter returns the times the test gives it, one per call."""
+    times: list[float] = []
+    monkeypatch.setattr(work.time, "perf_counter", lambda: times.pop(0))
+    made = work.Clock()
+    made.times = times
+    return made
+
+
+def test_a_step_counts_its_own_time_only(clock):
+    # outer starts at 0, inner runs from 1 to 3, outer ends at 10.
+    clock.times[:] = [0.0, 1.0, 3.0, 10.0]
+    with clock.kind("outer"), clock.kind("inner"):
+        pass
+
+    assert clock.seconds == {"outer": 8.0, "inner": 2.0}
+    assert clock.times == []
+
+
+def test_a_commit_during_adoption_counts_to_adoption(clock):
+    """Adoption runs while the backup is checked: its commit is its own, not 'commits'."""
+    clock.times[:] = [0.0, 5.0]
+    with clock.kind("adoption"), clock.kind(work.COMMITS):
+        pass
+
+    assert clock.seconds == {"adoption": 5.0}
+
+
+def test_the_wait_for_the_backup_counts_apart_from_adoption(clock):
+    clock.times[:] = [0.0, 1.0, 4.0, 5.0]
+    with clock.kind("adoption"), clock.kind("backup: waiting for its check"):
+        pass
+
+    assert clock.seconds == {"adoption": 2.0, "backup: waiting for its check": 3.0}
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind"),
+    [
+        ('CREATE TABLE "new__goals" ("id" varchar(36) NOT NULL PRIMARY KEY)', work.TABLE_REBUILDS),
+        ('INSERT INTO "new__goals" ("id") SELECT "id" FROM "goals"', work.TABLE_REBUILDS),
+        ('DROP TABLE "goals"', work.TABLE_REBUILDS),
+        ('ALTER TABLE "new__goals" RENAME TO "goals"', work.TABLE_REBUILDS),
+        ('DROP TABLE "new__goals"', None),  # the in-place path's probe, not a rebuild
+        ("DROP TABLE goal_tops", None),  # the backfill's own temporary table
+        ('CREATE UNIQUE INDEX "goals_name" ON "goals" ("name")', work.STATEMENTS[0][1]),
+        ('PRAGMA foreign_key_check("goals")', "foreign key checks"),
+        (
+            'SELECT DISTINCT c."parent_id" FROM "goals" c LEFT JOIN "goals" x ON x.id = '
+            'c."parent_id" WHERE c."parent_id" IS NOT NULL AND x.id IS NULL',
+            "dangling references, placeholders",
+        ),
+        ('SELECT "id" FROM "goals"', None),
+    ],
+)
+def test_statements_are_sorted_by_their_sql(sql, kind):
+    assert work.statement_kind(sql) == kind
