@@ -160,7 +160,8 @@ def _work(url: str) -> dict:
     run = run_measured(
         [PYTHON, "-m", "bench.work"], django_env(url, FRACTAL_BACKUP_DIR=str(WORK / "backups"))
     )
-    kinds = json.loads(run.lines[-1][1])
+    # The last line that is a JSON object: a warning printed at exit may follow it.
+    kinds = next(json.loads(line) for _, line in reversed(run.lines) if line.startswith("{"))
     # What the child did before bench.work's first line ran: the interpreter and its imports.
     kinds[WORK_REST] = kinds.get(WORK_REST, 0.0) + run.seconds - sum(kinds.values())
     return {"seconds": round(run.seconds, 3), "kinds": kinds}

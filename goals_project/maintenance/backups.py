@@ -376,8 +376,8 @@ def _sqlite_copy(
     """Copy with SQLite's online backup API inside one read transaction, so the row counts, the
     applied migrations and the copy are one snapshot while other processes keep writing. The
     space check counts the pages of that snapshot, -wal included, not the main file's size.
-    The copy is written without syncs of its own: it is fsynced once, whole, before it is
-    checked and named."""
+    The copy is written without syncs of its own: it is fsynced once, whole, before its sha256
+    is taken and it is named."""
     reader = sqlite3.connect(source, timeout=timeout, isolation_level=None)
     copy = sqlite3.connect(target, isolation_level=None)
     try:

@@ -147,7 +147,7 @@ def test_real_file_shape(tmp_path):
 @pytest.mark.parametrize(
     ("sessions_per_fractal", "last_session_between"),
     [
-        # The usual pace, up to 10 hours between sessions: 120 sessions end in the autumn.
+        # The usual pace, up to 10 hours between sessions: 120 sessions take about a month.
         (40, ("2025-06-02", "2025-11-01")),
         # 3,000 sessions at that pace would run into 2028; they end about the files' date.
         (1000, ("2025-12-01", "2026-01-08")),
