@@ -589,8 +589,7 @@ def _write_manifest(backup: Backup) -> None:
     data.pop("problem")
     partial = backup.manifest_path.with_name(f".{backup.manifest_path.name}.partial")
     partial.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
-    with partial.open("rb") as handle:
-        os.fsync(handle.fileno())
+    _fsync_file(partial)
     os.replace(partial, backup.manifest_path)
     _fsync_dir(backup.path.parent)
 
