@@ -52,7 +52,8 @@ def write_between_markers(document: Path, start: str, end: str, body: str) -> No
 
 
 def render(results: list[dict]) -> str:
-    parts = [_machines(results), _migrate(results), _phases(results), _queries(results)]
+    parts = [_machines(results), _migrate(results), _phases(results), _one_pass(results)]
+    parts += [_queries(results)]
     parts += [_plans(results), _admin(results), _move(results), _move_phases(results)]
     return "\n\n".join(part for part in parts if part)
 
@@ -187,6 +188,37 @@ def _phases(results: list[dict]) -> str:
                 ]
                 lines += _phase_table(result[way]["phases"], seconds)
     return "\n".join(lines).rstrip()
+
+
+def _one_pass(results: list[dict]) -> str:
+    rows = _sorted(results, "one_pass")
+    if not rows:
+        return ""
+    lines = [
+        "### metric_values in place or written once (`bench/one_pass.py`)",
+        "",
+        "| size | metric values | in place: columns and rows, indexes | written once: table and "
+        "rows, indexes | written once / in place |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for result in rows:
+        cells = []
+        for way in ("in_place", "written_once"):
+            phases = result[way]["phases"]
+            cells.append(
+                f"{result[way]['seconds']:.2f} s: {phases['columns and rows']:.2f} + "
+                f"{phases['indexes']:.2f} (+ commit {phases['commit']:.2f})"
+            )
+        lines.append(
+            f"| {result['size']} | {result['rows']:,} | {cells[0]} | {cells[1]} "
+            f"| {_times(result['ratio'])} |"
+        )
+    lines += [
+        "",
+        "Medians of the runs listed in each JSON file; the two ways take turns. The phases are "
+        "those of the median run.",
+    ]
+    return "\n".join(lines)
 
 
 def _phase_table(phases: dict[str, float], total: float, heading: str = "phase") -> list[str]:

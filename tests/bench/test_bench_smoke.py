@@ -35,6 +35,7 @@ def bench_results(tmp_path_factory) -> Path:
         ["bench.migrate", "--size", "smoke", "--repeat", "1"],
         ["bench.queries", "--size", "smoke", "--min-seconds", "0"],
         ["bench.admin", "--sizes", "smoke", "1k", "--requests", "2"],
+        ["bench.one_pass", "--size", "smoke", "--repeat", "2"],
         ["bench.move", "--size", "smoke", "--repeat", "1"],  # on a throw-away cluster of its own
         ["bench.report"],
     ):
@@ -95,6 +96,54 @@ def test_migrate_bench_says_where_the_time_goes_by_kind_of_work(bench_results):
     shown = render([{**read(bench_results, "migrate-sqlite-smoke.json"), "size": "1m"}])
     assert "sqlite 1m, migrate by kind of work" in shown
     assert "| kind of work | seconds | share |" in shown
+
+
+def test_one_pass_bench_measures_both_ways_on_the_same_rows(bench_results):
+    """Both ways ran every time (the script itself fails a run that wrote other rows or
+    values than the migrated copy holds), and the report shows the comparison."""
+    one_pass = read(bench_results, "one_pass-sqlite-smoke.json")
+
+    assert one_pass["rows"] > 0
+    for way in ("in_place", "written_once"):
+        assert len(one_pass[way]["runs"]) == 2
+        assert set(one_pass[way]["phases"]) == {"columns and rows", "indexes", "commit"}
+    ratio = one_pass["written_once"]["seconds"] / one_pass["in_place"]["seconds"]
+    assert one_pass["ratio"] == pytest.approx(ratio)
+    text = (bench_results / "benchmarks.md").read_text()
+    assert "### metric_values in place or written once" in text
+    assert f"| smoke | {one_pass['rows']:,} |" in text
+
+
+def test_one_pass_bench_refuses_a_way_that_wrote_other_values(tmp_path, monkeypatch):
+    """The check behind the comparison: a result that lost a row, or gave a row another root
+    than the migrated copy, fails the run."""
+    import sqlite3
+
+    from bench import one_pass
+
+    monkeypatch.setattr(one_pass, "_definition", lambda migrated: ("", [], ["index"]))
+    legacy, migrated, result = (tmp_path / name for name in ("legacy.db", "m.db", "r.db"))
+    schema = (
+        "CREATE TABLE metric_values "
+        "(id TEXT PRIMARY KEY, root_id TEXT, created_at TEXT, updated_at TEXT)"
+    )
+    for path, rows in (
+        (legacy, [("a", None), ("b", None)]),
+        (migrated, [("a", "r1"), ("b", "r2")]),
+        (result, [("a", "r1"), ("b", "r1")]),
+    ):
+        with sqlite3.connect(path) as connection:
+            connection.execute(schema)
+            connection.execute("CREATE INDEX index_root ON metric_values (root_id)")
+            connection.executemany("INSERT INTO metric_values VALUES (?, ?, 'now', 'now')", rows)
+        connection.close()
+
+    with pytest.raises(RuntimeError, match="2 rows, 1 with the migrated roots"):
+        one_pass._same_rows(legacy, migrated, result)
+    with sqlite3.connect(result) as connection:
+        connection.execute("UPDATE metric_values SET root_id = 'r2' WHERE id = 'b'")
+    connection.close()
+    one_pass._same_rows(legacy, migrated, result)
 
 
 def test_queries_bench_uses_the_plan_indexes(bench_results):
