@@ -213,24 +213,20 @@ class Backfill:
     ) -> int:
         """One clearly named row in `target` for each id that `child.column` points to but that
         does not exist; `values` are SQL expressions aggregated over the pointing rows (alias c)
-        and what `join` (a LEFT JOIN, so no pointing row is lost) adds to them."""
+        and what `join` (a LEFT JOIN, so no pointing row is lost) adds to them. One scan of
+        `child`: the ids come back from the INSERT itself."""
         ref = f"c.{self.quote(column)}"
-
-        def missing(join: str = "") -> str:
-            return (
-                f"FROM {self.t(child)} c LEFT JOIN {self.t(target)} x ON x.id = {ref} {join} "
-                f"WHERE {ref} IS NOT NULL AND x.id IS NULL"
-            )
-
-        ids = [row[0] for row in self.rows(f"SELECT DISTINCT {ref} {missing()} ORDER BY 1")]
-        if not ids:
-            return 0
         columns = ", ".join(self.quote(name) for name in values)
-        self.execute(
+        inserted = self.rows(
             f"INSERT INTO {self.t(target)} (id, {columns}) "
-            f"SELECT {ref}, {', '.join(values.values())} {missing(join)} GROUP BY {ref}",
+            f"SELECT {ref}, {', '.join(values.values())} "
+            f"FROM {self.t(child)} c LEFT JOIN {self.t(target)} x ON x.id = {ref} {join} "
+            f"WHERE {ref} IS NOT NULL AND x.id IS NULL GROUP BY {ref} RETURNING id",
             params,
         )
+        ids = sorted(row[0] for row in inserted)
+        if not ids:
+            return 0
         self.record_created(target, ids, f"placeholder for {self.tables[child]}.{column}")
         self.say(
             f"{self.tables[target]}: {len(ids)} placeholder row(s) for missing ids that "
@@ -570,10 +566,23 @@ class Backfill:
         goals = self.t("goals")
         recovered_session = created_id(self.tables["goals"], "recovery session")
         recovered_activity = created_id(self.tables["activities"], "recovery activity")
-        if self.rows(
-            f"SELECT COUNT(*) FROM {self.t('values')} c LEFT JOIN {self.t('instances')} x "
-            "ON x.id = c.activity_instance_id WHERE x.id IS NULL"
-        )[0][0]:
+        # Placeholders for deleted instances first (one scan finds and writes them); the
+        # session and activity they point to are created only when there are any.
+        if self.placeholders(
+            "values",
+            "activity_instance_id",
+            "instances",
+            {
+                "practice_session_id": "%s",
+                "activity_definition_id": "%s",
+                "root_id": "%s",
+                "created_at": "%s",
+                "updated_at": "%s",
+                "sort_order": "0",
+                "completed": false,
+            },
+            (recovered_session, recovered_activity, self.recovery_id, now, now),
+        ):
             self.execute(
                 f"INSERT INTO {goals} (id, type, name, description, completed, created_at, "
                 "updated_at, parent_id, root_id, sort_order) VALUES "
@@ -591,21 +600,6 @@ class Backfill:
                 (recovered_activity, self.recovery_id, now, now),
             )
             self.record_created("activities", [recovered_activity], "recovery activity")
-            self.placeholders(
-                "values",
-                "activity_instance_id",
-                "instances",
-                {
-                    "practice_session_id": "%s",
-                    "activity_definition_id": "%s",
-                    "root_id": "%s",
-                    "created_at": "%s",
-                    "updated_at": "%s",
-                    "sort_order": "0",
-                    "completed": false,
-                },
-                (recovered_session, recovered_activity, self.recovery_id, now, now),
-            )
         instances = self.t("instances")
         # Each pointing value's instance, joined once rather than looked up per aggregate.
         instance = f"LEFT JOIN {instances} i ON i.id = c.activity_instance_id"
