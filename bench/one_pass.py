@@ -1,32 +1,34 @@
 """Benchmark: the one-pass design (the migrated database written into a new file, each table once,
 the original left as the backup), measured on the table whose rewrite it is about.
 
-    .venv/bin/python -m bench.one_pass --size 1m [--repeat 3]
+    .venv/bin/python -m bench.one_pass --size 1m [--repeat 3] [--cache-mib 32]
 
-`metric_values` holds nine in ten of a legacy file's rows and most of `migrate`'s time. Two ways
-bring it to its final shape, on copies of the same file, alternately, each in one transaction
-with `migrate`'s page cache:
+`metric_values` holds seven in ten of a legacy file's rows and most of `migrate`'s time. Three
+ways bring it to its final shape, on copies of the same file, in turns, each in one transaction
+with `migrate`'s settings (BULK_PRAGMAS, on every attached file as well):
 
-- **in place**, what `migrate` and the plan script both do: `ALTER TABLE ... ADD COLUMN` for
-  the columns the legacy table lacks, one `UPDATE ... FROM` writing every row's root and audit
-  stamps, then the table's four indexes, in the file itself (its rollback journal keeps the
-  pages the update overwrites, as `migrate`'s must);
-- **written once**, the one-pass design: a new file, the table created in its final definition
-  (taken from a migrated copy), one `INSERT ... SELECT` from the legacy file writing each row in
-  its final shape, then the same four indexes. The new file needs no journal, since a crash only
-  loses a file nobody uses yet, and gets one fsync at the end.
+- **in place**, what `migrate` does: `ALTER TABLE ... ADD COLUMN` for the columns the legacy
+  table lacks, one `UPDATE ... FROM` writing every row's root and audit stamps (the plan
+  script's own pass, which writes the root alone), the final definition written into the schema
+  and checked by `PRAGMA quick_check` (goals_project.maintenance.migration_operations), then the
+  table's four indexes, in the file itself, with the rollback journal `migrate` needs;
+- **written once**, the one-pass design: a new file, the table created in its final definition,
+  one `INSERT ... SELECT` from the legacy file writing each row in its final shape, the same four
+  indexes. The new file needs no journal (a crash loses only a file nobody uses yet) and gets one
+  fsync at the end;
+- **written once, in key order**: the same, the rows inserted in the order of their primary key
+  (`ORDER BY id`), so that its index grows at one end instead of taking random UUIDs.
 
-Both take each row's root and stamps from the same migrated copy of the file (attached), so
-both do the same lookups, and both end with the same rows, roots and stamps (checked after every
-run). What differs is the writing: an in-place update rewrites each row's record in the table
-and keeps the primary key's index as it is, while a new table inserts every key into a new
-primary key index, in the random order of the legacy UUIDs.
+All take each row's root and stamps from the same migrated copy of the file (attached), so all
+do the same lookups, and each must end with every legacy row, every column equal to the migrated
+copy's, its definition and its indexes (checked after every run, outside the time).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
 import sqlite3
 import statistics
@@ -45,14 +47,17 @@ from bench.common import (
     run_measured,
     save,
 )
-from goals_project.maintenance.db_tuning import BULK_CACHE_KIB
+from goals_project.maintenance.db_tuning import BULK_CACHE_KIB, BULK_PRAGMAS
 
 TABLE = "metric_values"
 INSTANCES = "activity_instances"
 # What each column the legacy table lacks holds once migrated: the root and stamps of the row's
 # activity instance (the backfill's rule; the migrated instance has both).
 DERIVED = {"root_id": "i.root_id", "created_at": "i.created_at", "updated_at": "i.created_at"}
-WAYS = ("in_place", "written_once")
+WAYS = ("in_place", "written_once", "written_once_in_key_order")
+PHASES = ("columns and rows", "definition", "indexes", "commit")
+# The code a migrated copy comes from: a copy made by other code is made again.
+PRODUCT = ("goals", "sessions", "goals_project")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -63,28 +68,32 @@ def main(argv: list[str] | None = None) -> dict:
         "--cache-mib",
         type=_positive,
         default=BULK_CACHE_KIB // 1024,
-        help="SQLite page cache of both ways, in MiB (default: migrate's).",
+        help="SQLite page cache of every way, in MiB (default: migrate's).",
     )
     options = parser.parse_args(argv)
     legacy = legacy_file(options.size)
     migrated = _migrated(legacy, options.size)
+    cache_kib = options.cache_mib * 1024
     runs: dict[str, list[dict[str, float]]] = {way: [] for way in WAYS}
-    for number in range(1, options.repeat + 1):
-        order = WAYS if number % 2 else WAYS[::-1]
-        for way in order:
-            log(f"run {number}/{options.repeat}: {TABLE} {way.replace('_', ' ')}")
-            target = WORK / f"one_pass_{way}.db"
-            runs[way].append(MEASURES[way](legacy, migrated, target, options.cache_mib * 1024))
-            _same_rows(legacy, migrated, target)
-        Path(WORK / "one_pass_in_place.db").unlink(missing_ok=True)
-        Path(WORK / "one_pass_written_once.db").unlink(missing_ok=True)
+    try:
+        for number in range(1, options.repeat + 1):
+            shift = (number - 1) % len(WAYS)
+            for way in WAYS[shift:] + WAYS[:shift]:
+                log(f"run {number}/{options.repeat}: {TABLE} {way.replace('_', ' ')}")
+                target = WORK / f"one_pass_{way}.db"
+                runs[way].append(MEASURES[way](legacy, migrated, target, cache_kib))
+                _same_rows(legacy, migrated, target)
+    finally:
+        for way in WAYS:
+            _remove(WORK / f"one_pass_{way}.db")
     results = {
         "repeat": options.repeat,
         "cache_mib": options.cache_mib,
         "rows": _count(legacy, TABLE),
         **{way: _summary(measured) for way, measured in runs.items()},
     }
-    results["ratio"] = results["written_once"]["seconds"] / results["in_place"]["seconds"]
+    for way in WAYS[1:]:
+        results[f"{way}_ratio"] = results[way]["seconds"] / results["in_place"]["seconds"]
     save("one_pass", "sqlite", options.size, results)
     return results
 
@@ -96,60 +105,94 @@ def _positive(text: str) -> int:
     return value
 
 
+def _remove(path: Path) -> None:
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _product_key() -> str:
+    digest = hashlib.sha256()
+    for folder in PRODUCT:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            digest.update(path.relative_to(ROOT).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def _migrated(legacy: Path, size: str) -> Path:
-    """A copy of the legacy file taken through `manage.py migrate`, made once per size: the
-    source of every row's root and stamps, and of the table's final definition."""
+    """A copy of the legacy file taken through `manage.py migrate`, made once per size and code:
+    the source of every row's root and stamps, and of the table's final definition."""
     path = WORK / f"one_pass_migrated_{size}.db"
-    if not path.exists() or path.stat().st_mtime < legacy.stat().st_mtime:
-        log(f"migrating a copy of {legacy.name} (the roots both ways use)")
-        building = fresh_copy(legacy, f"one_pass_migrating_{size}.db")
+    key_file = path.with_suffix(".key")
+    key = f"{legacy.stat().st_size} {legacy.stat().st_mtime_ns} {_product_key()}"
+    if path.exists() and key_file.exists() and key_file.read_text() == key:
+        return path
+    log(f"migrating a copy of {legacy.name} (the roots and definition every way uses)")
+    building = fresh_copy(legacy, f"one_pass_migrating_{size}.db")
+    try:
         run_measured(
             [PYTHON, str(ROOT / "manage.py"), "migrate", "--no-backup", "--verbosity", "0"],
             django_env(f"sqlite:///{building}"),
         )
+        # migrate leaves the file in WAL mode; the ways attach it read only, which in WAL mode
+        # leaves -wal and -shm files beside it.
+        with contextlib.closing(sqlite3.connect(building)) as connection:
+            connection.execute("PRAGMA journal_mode = DELETE")
         building.replace(path)
+    finally:
+        for leftover in WORK.glob(f"{building.name}*"):  # its journal, its lock file
+            leftover.unlink()
+    key_file.write_text(key)
     return path
 
 
-def _connect(path: Path, cache_kib: int) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, isolation_level=None)
-    connection.execute(f"PRAGMA cache_size = -{cache_kib}")
+def _connect(path: Path, cache_kib: int, **attached: Path) -> sqlite3.Connection:
+    """A connection with `migrate`'s settings, on `path` and on each file attached (read only)."""
+    connection = sqlite3.connect(f"file:{path}", uri=True, isolation_level=None)
     connection.execute("PRAGMA foreign_keys = OFF")
+    for schema, source in attached.items():
+        connection.execute(f"ATTACH DATABASE 'file:{source}?mode=ro' AS {schema}")
+    for schema in ("main", *attached):
+        for pragma, value in {**BULK_PRAGMAS, "cache_size": f"-{cache_kib}"}.items():
+            connection.execute(f"PRAGMA {schema}.{pragma} = {value}")
     return connection
+
+
+def _read(path: Path, sql: str, params=()) -> list[tuple]:
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as source:
+        return source.execute(sql, params).fetchall()
 
 
 def _definition(migrated: Path) -> tuple[str, list[str], list[str]]:
     """The final table's CREATE TABLE, its columns, and its index builds, from the migrated copy."""
-    with contextlib.closing(sqlite3.connect(f"file:{migrated}?mode=ro", uri=True)) as source:
-        (create,) = source.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [TABLE]
-        ).fetchone()
-        columns = [row[1] for row in source.execute(f'PRAGMA table_info("{TABLE}")')]
-        indexes = [
-            sql
-            for (sql,) in source.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
-                "AND sql IS NOT NULL ORDER BY name",
-                [TABLE],
-            )
-        ]
+    ((create,),) = _read(
+        migrated, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [TABLE]
+    )
+    columns = [row[1] for row in _read(migrated, f'PRAGMA table_info("{TABLE}")')]
+    indexes = [
+        sql
+        for (sql,) in _read(
+            migrated,
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+            "AND sql IS NOT NULL ORDER BY name",
+            [TABLE],
+        )
+    ]
     return create, columns, indexes
 
 
-def _legacy_columns(legacy: Path) -> list[str]:
-    with contextlib.closing(sqlite3.connect(f"file:{legacy}?mode=ro", uri=True)) as source:
-        return [row[1] for row in source.execute(f'PRAGMA table_info("{TABLE}")')]
-
-
 def _in_place(legacy: Path, migrated: Path, target: Path, cache_kib: int) -> dict[str, float]:
-    _, columns, indexes = _definition(migrated)
-    added = [column for column in columns if column not in _legacy_columns(legacy)]
-    types = _column_types(migrated)
+    create, columns, indexes = _definition(migrated)
+    kept = {row[1] for row in _read(legacy, f'PRAGMA table_info("{TABLE}")')}
+    types = {row[1]: row[2] for row in _read(migrated, f'PRAGMA table_info("{TABLE}")')}
+    added = [column for column in columns if column not in kept]  # in the final order
+    _remove(target)
     fresh_copy(legacy, target.name)
-    phases: dict[str, float] = {}
-    connection = _connect(target, cache_kib)
+    with open(target, "rb+") as copy:  # the copy's own writes are not the way's
+        os.fsync(copy.fileno())
+    phases = dict.fromkeys(PHASES, 0.0)
+    connection = _connect(target, cache_kib, m=migrated)
     try:
-        connection.execute("ATTACH DATABASE ? AS m", [f"file:{migrated}?mode=ro"])
         start = time.perf_counter()
         connection.execute("BEGIN")
         for column in added:
@@ -160,6 +203,19 @@ def _in_place(legacy: Path, migrated: Path, target: Path, cache_kib: int) -> dic
             "WHERE i.id = v.activity_instance_id"
         )
         phases["columns and rows"] = time.perf_counter() - start
+        start = time.perf_counter()
+        # As goals_project.maintenance.migration_operations.alter_constraints_in_place does.
+        (version,) = connection.execute("PRAGMA schema_version").fetchone()
+        connection.execute("PRAGMA writable_schema = ON")
+        connection.execute(
+            "UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = ?", [create, TABLE]
+        )
+        connection.execute(f"PRAGMA schema_version = {int(version) + 1}")
+        connection.execute("PRAGMA writable_schema = OFF")
+        problems = [row[0] for row in connection.execute(f'PRAGMA quick_check("{TABLE}")')]
+        if problems != ["ok"]:
+            raise RuntimeError(f"{target.name}: {TABLE} breaks its definition: {problems[:3]}")
+        phases["definition"] = time.perf_counter() - start
         phases["indexes"] = _indexes(connection, indexes)
         phases["commit"] = _commit(connection)
     finally:
@@ -167,27 +223,25 @@ def _in_place(legacy: Path, migrated: Path, target: Path, cache_kib: int) -> dic
     return phases
 
 
-def _written_once(legacy: Path, migrated: Path, target: Path, cache_kib: int) -> dict[str, float]:
+def _written_once(
+    legacy: Path, migrated: Path, target: Path, cache_kib: int, *, order: str = ""
+) -> dict[str, float]:
     create, columns, indexes = _definition(migrated)
-    kept = set(_legacy_columns(legacy))
+    kept = {row[1] for row in _read(legacy, f'PRAGMA table_info("{TABLE}")')}
     values = ", ".join(f'v."{column}"' if column in kept else DERIVED[column] for column in columns)
     names = ", ".join(f'"{column}"' for column in columns)
-    for suffix in ("", "-journal"):
-        Path(f"{target}{suffix}").unlink(missing_ok=True)
-    phases: dict[str, float] = {}
-    connection = _connect(target, cache_kib)
+    _remove(target)
+    phases = dict.fromkeys(PHASES, 0.0)
+    connection = _connect(target, cache_kib, old=legacy, m=migrated)
     try:
-        connection.execute("PRAGMA journal_mode = OFF")
-        connection.execute("PRAGMA synchronous = OFF")
-        connection.execute("ATTACH DATABASE ? AS old", [f"file:{legacy}?mode=ro"])
-        connection.execute("ATTACH DATABASE ? AS m", [f"file:{migrated}?mode=ro"])
+        connection.execute("PRAGMA main.journal_mode = OFF")
+        connection.execute("PRAGMA main.synchronous = OFF")
         start = time.perf_counter()
         connection.execute("BEGIN")
         connection.execute(create)
         connection.execute(
-            f'INSERT INTO main."{TABLE}" ({names}) '
-            f'SELECT {values} FROM old."{TABLE}" AS v '
-            f'JOIN m."{INSTANCES}" AS i ON i.id = v.activity_instance_id'
+            f'INSERT INTO main."{TABLE}" ({names}) SELECT {values} FROM old."{TABLE}" AS v '
+            f'JOIN m."{INSTANCES}" AS i ON i.id = v.activity_instance_id {order}'
         )
         phases["columns and rows"] = time.perf_counter() - start
         phases["indexes"] = _indexes(connection, indexes)
@@ -201,12 +255,17 @@ def _written_once(legacy: Path, migrated: Path, target: Path, cache_kib: int) ->
     return phases
 
 
-MEASURES = {"in_place": _in_place, "written_once": _written_once}
+def _written_once_in_key_order(
+    legacy: Path, migrated: Path, target: Path, cache_kib: int
+) -> dict[str, float]:
+    return _written_once(legacy, migrated, target, cache_kib, order="ORDER BY v.id")
 
 
-def _column_types(migrated: Path) -> dict[str, str]:
-    with contextlib.closing(sqlite3.connect(f"file:{migrated}?mode=ro", uri=True)) as source:
-        return {row[1]: row[2] for row in source.execute(f'PRAGMA table_info("{TABLE}")')}
+MEASURES = {
+    "in_place": _in_place,
+    "written_once": _written_once,
+    "written_once_in_key_order": _written_once_in_key_order,
+}
 
 
 def _indexes(connection: sqlite3.Connection, indexes: list[str]) -> float:
@@ -223,41 +282,58 @@ def _commit(connection: sqlite3.Connection) -> float:
 
 
 def _same_rows(legacy: Path, migrated: Path, target: Path) -> None:
-    """Both ways must end with every legacy row, and with the root and stamps the migrated copy
-    gives it: a way that wrote less would look faster."""
-    columns = ("root_id", "created_at", "updated_at")
+    """A way must end with the migrated copy's table: its definition, its indexes, every legacy
+    row and every column of each as the migrated copy has it. A way that wrote less would look
+    faster."""
+    create, columns, indexes = _definition(migrated)
+    names = ", ".join(f'"{column}"' for column in columns)
     with contextlib.closing(sqlite3.connect(f"file:{target}?mode=ro", uri=True)) as result:
-        result.execute("ATTACH DATABASE ? AS m", [f"file:{migrated}?mode=ro"])
-        written = result.execute(f'SELECT COUNT(*) FROM "{TABLE}"').fetchone()[0]
-        agree = " AND ".join(f't."{column}" IS f."{column}"' for column in columns)
-        same = result.execute(
-            f'SELECT COUNT(*) FROM "{TABLE}" AS t JOIN m."{TABLE}" AS f USING (id) WHERE {agree}'
-        ).fetchone()[0]
-        indexes = result.execute(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
-            "AND sql IS NOT NULL",
-            [TABLE],
-        ).fetchone()[0]
-    expected = _count(legacy, TABLE)
-    if not written == same == expected or indexes != len(_definition(migrated)[2]):
-        raise RuntimeError(
-            f"{target.name}: {written} rows, {same} with the migrated roots and stamps, "
-            f"{indexes} indexes; the legacy file has {expected} rows"
+        result.execute(f"ATTACH DATABASE 'file:{migrated}?mode=ro' AS m")
+        ((written,),) = result.execute(f'SELECT COUNT(*) FROM main."{TABLE}"').fetchall()
+        differ = sum(
+            result.execute(
+                f'SELECT COUNT(*) FROM (SELECT {names} FROM {one}."{TABLE}" '
+                f'EXCEPT SELECT {names} FROM {other}."{TABLE}")'
+            ).fetchone()[0]
+            for one, other in (("main", "m"), ("m", "main"))
         )
+        ((definition,),) = result.execute(
+            "SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = ?", [TABLE]
+        ).fetchall()
+        built = sorted(
+            sql
+            for (sql,) in result.execute(
+                "SELECT sql FROM main.sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                "AND sql IS NOT NULL",
+                [TABLE],
+            )
+        )
+    expected = _count(legacy, TABLE)
+    problems = []
+    if written != expected or differ:
+        problems.append(
+            f"{written} rows of the legacy file's {expected}, {differ} unlike the migrated copy's"
+        )
+    if definition != create:
+        problems.append("another definition than the migrated copy's")
+    if built != sorted(indexes):
+        problems.append(f"{len(built)} indexes where the migrated copy has {len(indexes)}")
+    if problems:
+        raise RuntimeError(f"{target.name}, {TABLE}: {'; '.join(problems)}")
 
 
 def _count(path: Path, table: str) -> int:
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as source:
-        return source.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
+    return _read(path, f'SELECT COUNT(*) FROM "{table}"')[0][0]
 
 
 def _summary(runs: list[dict[str, float]]) -> dict:
+    """The median run (the lower of the two middle ones for an even number), with its phases."""
     totals = [sum(phases.values()) for phases in runs]
-    median = sorted(range(len(runs)), key=lambda index: totals[index])[len(runs) // 2]
+    median = totals.index(statistics.median_low(totals))
     return {
-        "seconds": statistics.median(totals),
+        "seconds": totals[median],
         "runs": [round(total, 3) for total in totals],
-        "phases": {name: round(seconds, 3) for name, seconds in runs[median].items()},
+        "phases": {name: round(seconds, 4) for name, seconds in runs[median].items()},
     }
 
 

@@ -56,8 +56,9 @@ def test_the_wait_for_the_backup_counts_apart_from_adoption(clock):
         ('CREATE UNIQUE INDEX "goals_name" ON "goals" ("name")', work.STATEMENTS[0][1]),
         ('PRAGMA foreign_key_check("goals")', "foreign key checks"),
         (
-            'SELECT DISTINCT c."parent_id" FROM "goals" c LEFT JOIN "goals" x ON x.id = '
-            'c."parent_id" WHERE c."parent_id" IS NOT NULL AND x.id IS NULL',
+            'INSERT INTO "goals" (id, "type") SELECT c."parent_id", \'LongTermGoal\' '
+            'FROM "goals" c LEFT JOIN "goals" x ON x.id = c."parent_id" '
+            'WHERE c."parent_id" IS NOT NULL AND x.id IS NULL GROUP BY c."parent_id" RETURNING id',
             "dangling references, placeholders",
         ),
         ('SELECT "id" FROM "goals"', None),
