@@ -52,8 +52,8 @@ PLAN_INDEXES: dict[str, tuple[str, ...]] = {
 }
 
 # The indexes the models declare beyond the plan's (tested equal to the models' Meta): the dev
-# schema's partial indexes on practice sessions, kept under their legacy names, the owners', and
-# the one that lets going back find a column's repairs.
+# schema's partial indexes on practice sessions, kept under their legacy names, the owners', the
+# fractals' by name (the admin's lists), and the one that lets going back find a column's repairs.
 OTHER_INDEXES: dict[str, tuple[str, ...]] = {
     "legacy_repairs": ("idx_legacy_repairs_column",),
     "goals": (
@@ -62,6 +62,7 @@ OTHER_INDEXES: dict[str, tuple[str, ...]] = {
         "idx_template_id",
         "idx_session_duration",
         "idx_goals_owner",
+        "idx_goals_fractals",
     ),
 }
 
