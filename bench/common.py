@@ -8,6 +8,7 @@ because machines are noisy and only the comparison is meaningful.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -98,6 +99,51 @@ def fresh_copy(source: Path, name: str) -> Path:
         Path(f"{target}{suffix}").unlink(missing_ok=True)
     shutil.copyfile(source, target)
     return target
+
+
+# The code a migrated copy is made by: a cached copy made by other code is made again.
+PRODUCT = ("goals", "sessions", "goals_project")
+
+
+def _copy_key(legacy: Path) -> str:
+    """What a migrated copy of `legacy` is made from: the file (size, time) and the code."""
+    digest = hashlib.sha256()
+    for folder in PRODUCT:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            digest.update(path.relative_to(ROOT).as_posix().encode())
+            digest.update(path.read_bytes())
+    stat = legacy.stat()
+    return f"{stat.st_size} {stat.st_mtime_ns} {digest.hexdigest()}"
+
+
+def migrated_copy(legacy: Path, name: str) -> Path:
+    """A copy of `legacy` taken through `manage.py migrate` under the work folder, made once for
+    this file and this code and reused (the read benchmarks' and the one-pass comparison's).
+    Left in rollback-journal mode: readers of a WAL file leave -wal and -shm files beside it."""
+    migrated = WORK / name
+    key_file = migrated.with_name(f"{migrated.name}.key")
+    key = _copy_key(legacy)
+    if migrated.exists() and key_file.exists() and key_file.read_text() == key:
+        return migrated
+    log(f"migrating a copy of {legacy.name} into {name}")
+    key_file.unlink(missing_ok=True)
+    building = fresh_copy(legacy, f"{name}.partial")
+    try:
+        run_measured(
+            [PYTHON, str(ROOT / "manage.py"), "migrate", "--no-backup", "--verbosity", "0"],
+            django_env(f"sqlite:///{building}"),
+        )
+        connection = sqlite3.connect(building)
+        try:
+            connection.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            connection.close()
+        building.replace(migrated)
+    finally:
+        for leftover in WORK.glob(f"{building.name}*"):  # its journal, its lock file
+            leftover.unlink()
+    key_file.write_text(key)
+    return migrated
 
 
 def django_env(database_url: str, **extra: str) -> dict[str, str]:

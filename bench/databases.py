@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import PYTHON, ROOT, WORK, django_env, fresh_copy, log, run_measured
+from bench.common import PYTHON, ROOT, django_env, log, migrated_copy, run_measured
 
 
 @dataclass(frozen=True)
@@ -21,11 +21,7 @@ class Pair:
 def legacy_and_migrated(backend: str, legacy: Path) -> Iterator[Pair]:
     """The legacy data untouched and a migrated copy of it (SQLite: cached beside the file)."""
     if backend == "sqlite":
-        migrated = WORK / f"migrated_{legacy.stem.removeprefix('legacy_')}.db"
-        if not migrated.exists() or migrated.stat().st_mtime < legacy.stat().st_mtime:
-            partial = fresh_copy(legacy, f"{migrated.name}.partial")
-            _migrate(f"sqlite:///{partial}")
-            partial.replace(migrated)
+        migrated = migrated_copy(legacy, f"migrated_{legacy.stem.removeprefix('legacy_')}.db")
         yield Pair(f"sqlite:///{legacy}", f"sqlite:///{migrated}")
         return
     from bench.postgres import cluster, create_database, load_legacy

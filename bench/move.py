@@ -30,11 +30,11 @@ from bench.common import (
     PYTHON,
     ROOT,
     SIZES,
-    WORK,
     django_env,
     fresh_copy,
     legacy_file,
     log,
+    migrated_copy,
     row_counts,
     run_measured,
     save,
@@ -81,23 +81,8 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def _migrated(legacy: Path, size: str) -> Path:
-    """The legacy file migrated once (the move's source), checkpointed into one file."""
-    path = WORK / f"migrated_{size}.db"
-    if not path.exists():
-        work = fresh_copy(legacy, f"migrating_{size}.db")
-        log(f"migrating {work.name}")
-        subprocess.run(  # noqa: S603 - our own manage.py
-            [PYTHON, str(ROOT / "manage.py"), "migrate", "--no-backup", "--verbosity", "0"],
-            check=True,
-            cwd=ROOT,
-            env=django_env(f"sqlite:///{work}"),
-        )
-        connection = sqlite3.connect(work)
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        connection.execute("PRAGMA journal_mode = DELETE")
-        connection.close()
-        work.rename(path)
-    return path
+    """The legacy file migrated once for this code (the move's source), in one file."""
+    return migrated_copy(legacy, f"migrated_{size}.db")
 
 
 def _one_run(server: str, migrated: Path, number: int) -> dict:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import os
 import sqlite3
 import statistics
@@ -36,15 +35,12 @@ import time
 from pathlib import Path
 
 from bench.common import (
-    PYTHON,
-    ROOT,
     SIZES,
     WORK,
-    django_env,
     fresh_copy,
     legacy_file,
     log,
-    run_measured,
+    migrated_copy,
     save,
 )
 from goals_project.maintenance.db_tuning import BULK_CACHE_KIB, BULK_PRAGMAS
@@ -56,8 +52,6 @@ INSTANCES = "activity_instances"
 DERIVED = {"root_id": "i.root_id", "created_at": "i.created_at", "updated_at": "i.created_at"}
 WAYS = ("in_place", "written_once", "written_once_in_key_order")
 PHASES = ("columns and rows", "definition", "indexes", "commit")
-# The code a migrated copy comes from: a copy made by other code is made again.
-PRODUCT = ("goals", "sessions", "goals_project")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -110,40 +104,9 @@ def _remove(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _product_key() -> str:
-    digest = hashlib.sha256()
-    for folder in PRODUCT:
-        for path in sorted((ROOT / folder).rglob("*.py")):
-            digest.update(path.relative_to(ROOT).as_posix().encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def _migrated(legacy: Path, size: str) -> Path:
-    """A copy of the legacy file taken through `manage.py migrate`, made once per size and code:
-    the source of every row's root and stamps, and of the table's final definition."""
-    path = WORK / f"one_pass_migrated_{size}.db"
-    key_file = path.with_suffix(".key")
-    key = f"{legacy.stat().st_size} {legacy.stat().st_mtime_ns} {_product_key()}"
-    if path.exists() and key_file.exists() and key_file.read_text() == key:
-        return path
-    log(f"migrating a copy of {legacy.name} (the roots and definition every way uses)")
-    building = fresh_copy(legacy, f"one_pass_migrating_{size}.db")
-    try:
-        run_measured(
-            [PYTHON, str(ROOT / "manage.py"), "migrate", "--no-backup", "--verbosity", "0"],
-            django_env(f"sqlite:///{building}"),
-        )
-        # migrate leaves the file in WAL mode; the ways attach it read only, which in WAL mode
-        # leaves -wal and -shm files beside it.
-        with contextlib.closing(sqlite3.connect(building)) as connection:
-            connection.execute("PRAGMA journal_mode = DELETE")
-        building.replace(path)
-    finally:
-        for leftover in WORK.glob(f"{building.name}*"):  # its journal, its lock file
-            leftover.unlink()
-    key_file.write_text(key)
-    return path
+    """The source of every row's root and stamps, and of the table's final definition."""
+    return migrated_copy(legacy, f"one_pass_migrated_{size}.db")
 
 
 def _connect(path: Path, cache_kib: int, **attached: Path) -> sqlite3.Connection:

@@ -222,3 +222,51 @@ def test_report_renders_every_result_with_its_target(bench_results):
     assert "goals changelist" in text
     assert "### move_to_postgres against bare COPY" in text
     assert "idx_metric_values_root_metric" not in text  # plans are shown for the 1m size only
+
+
+def test_a_migrated_copy_is_reused_only_for_the_same_file_and_code(tmp_path, monkeypatch):
+    """The read benchmarks, the move and the one-pass comparison share cached migrated copies:
+    one made from another legacy file or by other code is made again, and nothing of the
+    building is left beside it."""
+    import sqlite3
+
+    from bench import common
+
+    legacy = tmp_path / "legacy_x.db"
+    with contextlib.closing(sqlite3.connect(legacy)) as connection, connection:
+        connection.execute("CREATE TABLE goals (id TEXT PRIMARY KEY)")
+    migrations = []
+
+    def migrate(argv, env):
+        building = env["DATABASE_URL"].removeprefix("sqlite:///")
+        migrations.append(building)
+        with contextlib.closing(sqlite3.connect(building)) as connection, connection:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("CREATE TABLE django_migrations (id INTEGER PRIMARY KEY)")
+        (tmp_path / "work" / "migrated_x.db.partial.maintenance.lock").write_text("")
+
+    monkeypatch.setattr(common, "WORK", tmp_path / "work")
+    (tmp_path / "work").mkdir()
+    monkeypatch.setattr(common, "run_measured", migrate)
+    code = ["first"]
+    real_key = common._copy_key
+    monkeypatch.setattr(common, "_copy_key", lambda path: f"{real_key(path)} {code[0]}")
+
+    copy = common.migrated_copy(legacy, "migrated_x.db")
+    assert common.migrated_copy(legacy, "migrated_x.db") == copy
+    assert len(migrations) == 1
+    code[0] = "changed"
+    common.migrated_copy(legacy, "migrated_x.db")
+    assert len(migrations) == 2
+    with contextlib.closing(sqlite3.connect(legacy)) as connection, connection:
+        connection.execute("INSERT INTO goals VALUES ('a')")  # another legacy file
+    common.migrated_copy(legacy, "migrated_x.db")
+    assert len(migrations) == 3
+
+    assert sorted(path.name for path in (tmp_path / "work").iterdir()) == [
+        "migrated_x.db",
+        "migrated_x.db.key",
+    ]
+    with contextlib.closing(sqlite3.connect(copy)) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+        assert connection.execute("SELECT COUNT(*) FROM django_migrations").fetchone() == (0,)
