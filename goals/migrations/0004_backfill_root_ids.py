@@ -33,7 +33,9 @@ from goals_project.maintenance.backward_safety import (
     WOULD_DISCARD,
     backfill_state_record,
     backward_losses,
+    fields_of,
     refusal_message,
+    typed_text_sql,
 )
 from goals_project.maintenance.table_rewrite import postgres_rewrite
 
@@ -918,11 +920,7 @@ def restore(apps, schema_editor) -> None:
         )
     quote = connection.ops.quote_name
     repairs = quote(apps.get_model("goals", "LegacyRepair")._meta.db_table)
-    types = {
-        model._meta.db_table: {field.column: field for field in model._meta.concrete_fields}
-        for model in apps.get_models()
-        if not model._meta.proxy
-    }
+    fields = fields_of(apps)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT DISTINCT table_name, column_name FROM {repairs} WHERE migration = %s",
@@ -932,7 +930,7 @@ def restore(apps, schema_editor) -> None:
         for table, column in columns:
             old = "r.old_value"
             if connection.vendor == "postgresql":
-                old = f"CAST(r.old_value AS {types[table][column].db_type(connection)})"
+                old = typed_text_sql(connection, fields[table][column], old)
             match = "r.table_name = %s AND r.column_name = %s AND r.migration = %s"
             cursor.execute(
                 f"UPDATE {quote(table)} AS t SET {quote(column)} = (SELECT {old} FROM {repairs} r "

@@ -16,8 +16,13 @@ records that state in `legacy_repairs` (README, "Going backwards"):
   finds it.
 
 Checking costs one scan per timestamped table and per such reference, plus the recorded rows.
-The rows stamped later are digested from one text line per row that the database builds, the
-stamps as stored: parsing a million timestamps in Python would cost more than the backfill.
+The rows stamped later are digested from one text line per row that the database builds:
+parsing a million timestamps in Python would cost more than the backfill.
+
+What is recorded reads the same on SQLite and on PostgreSQL, so that going back still works on a
+database `move_to_postgres` made from a migrated file: timestamps as the wall clock of
+FRACTAL_TIME_ZONE (SQLite stores that wall clock as text), JSON as its value, and a recorded
+value compared with the column's as the column's type.
 """
 
 from __future__ import annotations
@@ -29,7 +34,10 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from goals_project.bases.exit_codes import Exit
 
@@ -72,6 +80,7 @@ class Table:
     key: tuple[str, ...]
     references: tuple[tuple[str, str], ...]  # (column, table it points to)
     stamps: tuple[str, ...]
+    kinds: tuple[str, ...] = ()  # each column's field type (get_internal_type)
 
 
 @dataclass
@@ -113,8 +122,18 @@ def tables_of(apps) -> dict[str, Table]:
                 (f.column, f.related_model._meta.db_table) for f in concrete if f.many_to_one
             ),
             stamps=tuple(f.column for f in concrete if f.column in STAMPS),
+            kinds=tuple(f.get_internal_type() for f in concrete),
         )
     return tables
+
+
+def fields_of(apps) -> dict[str, dict]:
+    """The concrete fields of every model of a migration state, by table and column."""
+    return {
+        model._meta.db_table: {field.column: field for field in model._meta.concrete_fields}
+        for model in apps.get_models()
+        if not model._meta.proxy
+    }
 
 
 def _normal(value):
@@ -129,6 +148,84 @@ def _normal(value):
     if isinstance(value, bytes | memoryview):
         return bytes(value).hex()
     return value
+
+
+def _wall_clock(value):
+    """A timestamp as the wall clock of FRACTAL_TIME_ZONE, naive, to the microsecond: what
+    SQLite stores as text, and what PostgreSQL's timestamptz of the same moment reads as."""
+    if isinstance(value, str):
+        parsed = parse_datetime(value)
+        if parsed is None:
+            return value
+        value = parsed
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            value = timezone.localtime(value, timezone.get_default_timezone())
+        return value.replace(tzinfo=None).isoformat(timespec="microseconds")
+    return value
+
+
+def _json_value(value):
+    """JSON by its value: PostgreSQL's jsonb writes the text of the same value otherwise."""
+    if isinstance(value, str):
+        try:
+            return json.dumps(json.loads(value), sort_keys=True)
+        except ValueError:
+            return value
+    return value
+
+
+# Values of these field types read differently on the two databases (text on SQLite).
+_CANONICAL = {"DateTimeField": _wall_clock, "JSONField": _json_value}
+
+
+def _canonical(kinds: tuple[str, ...], values) -> list:
+    return [
+        _CANONICAL[kind](value) if kind in _CANONICAL and value is not None else value
+        for kind, value in zip(kinds, values, strict=True)
+    ]
+
+
+# SQLite: the shapes of timestamp text a wall-clock time is written in (Django's, the legacy
+# app's, with a 'T'), by how many digits of the second's fraction they have.
+_SECOND = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][ T][0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+_FRACTIONS = (("", ".000000"), (".[0-9][0-9][0-9]", "000"), (".[0-9][0-9][0-9][0-9][0-9][0-9]", ""))
+
+
+def stamp_text_sql(connection: BaseDatabaseWrapper, sql: str) -> str:
+    """SQL: the timestamp `sql` as text that reads the same on both databases: the wall clock of
+    FRACTAL_TIME_ZONE to the microsecond, 'YYYY-MM-DD HH:MM:SS.ffffff', as SQLite stores it.
+    SQLite's text is rewritten by string operations only (its date functions round to the
+    millisecond); text of another shape is kept as it is, and reads differently after a move
+    (going back is then refused, never wrong)."""
+    if connection.vendor == "postgresql":
+        zone = _zone_literal()
+        return f"to_char(({sql}) AT TIME ZONE {zone}, 'YYYY-MM-DD HH24:MI:SS.US')"
+    shapes = " ".join(
+        f"WHEN {sql} GLOB '{_SECOND}{fraction}' "
+        f"THEN substr({sql}, 1, 10) || ' ' || substr({sql}, 12) || '{padding}'"
+        for fraction, padding in _FRACTIONS
+    )
+    return f"CASE {shapes} ELSE {sql} END"
+
+
+def typed_text_sql(connection: BaseDatabaseWrapper, field, sql: str) -> str:
+    """SQL: the text `sql` (a value recorded in legacy_repairs) as a value of `field`'s column,
+    to compare or put back. PostgreSQL only; on SQLite a column holds the text itself. A
+    timestamp recorded on SQLite (a move_to_postgres made the database) is the wall clock of
+    FRACTAL_TIME_ZONE, with no zone; one recorded on PostgreSQL has its offset."""
+    db_type = field.db_type(connection)
+    if field.get_internal_type() != "DateTimeField":
+        return f"CAST({sql} AS {db_type})"
+    return (
+        f"CASE WHEN ({sql}) ~ '(Z|[+-][0-9][0-9](:?[0-9][0-9])?)$' "
+        f"AND ({sql}) ~ '[0-9]:[0-9]' THEN CAST({sql} AS timestamptz) "
+        f"ELSE CAST({sql} AS timestamp) AT TIME ZONE {_zone_literal()} END"
+    )
+
+
+def _zone_literal() -> str:
+    return "'" + str(settings.TIME_ZONE).replace("'", "''") + "'"
 
 
 # What json.dumps(..., default=str) builds on every call; built once, it writes the same text.
@@ -201,7 +298,7 @@ class _Reader:
         """(repair id, row id, digest of the row) of each row the migration created in `table`."""
         columns = ", ".join(f"t.{self.quote(column)}" for column in table.columns)
         return [
-            (repair_id, row_id, recorded, _digest([values]))
+            (repair_id, row_id, recorded, _digest([_canonical(table.kinds, values)]))
             for repair_id, row_id, recorded, *values in self.rows(
                 f"SELECT r.id, t.id, r.new_value, {columns} FROM legacy_repairs r "  # noqa: S608 - names from the state
                 f"JOIN {self.quote(table.name)} t ON t.id = r.row_id "
@@ -216,18 +313,25 @@ class _Reader:
         the SQL `columns`, streamed in no order: with the legacy clock ahead they can be most of
         a table."""
         stamps = ", ".join(self.quote(stamp) for stamp in table.stamps)
-        later = " OR ".join(f"{self.quote(stamp)} > ({since})" for stamp in table.stamps)
+        if self.connection.vendor == "sqlite":  # text: compared as the moments it names
+            later = " OR ".join(
+                f"julianday({self.quote(stamp)}) > julianday(({since}))" for stamp in table.stamps
+            )
+        else:
+            later = " OR ".join(f"{self.quote(stamp)} > ({since})" for stamp in table.stamps)
         return self.stream(
             f"SELECT {columns or 'id, ' + stamps} FROM {self.quote(table.name)} WHERE {later}",  # noqa: S608 - names from the state
             (MIGRATION,) * len(table.stamps),
         )
 
     def later_digest(self, table: Table, since) -> str:
-        """The digest of `later_rows`: one line per row, `id` and the stamps as the database
-        stores them, each length-prefixed (NULL is 'N'), so that no two rows give one line."""
+        """The digest of `later_rows`: one line per row, `id` and the stamps (stamp_text_sql),
+        each length-prefixed (NULL is 'N'), so that no two rows give one line."""
         parts = []
         for column in ("id", *table.stamps):
             text = f"CAST({self.quote(column)} AS TEXT)"
+            if column != "id":
+                text = stamp_text_sql(self.connection, self.quote(column))
             parts.append(
                 f"CASE WHEN {text} IS NULL THEN 'N' ELSE LENGTH({text}) || ':' || {text} END"
             )
@@ -327,7 +431,7 @@ def backward_losses(
                 reader, table, recorded.get((table.name, LATER_ROWS))
             )
     if undo_backfill:
-        _reverted_values(reader, losses)
+        _reverted_values(reader, losses, fields_of(apps))
         created_tables = reader.created_tables()
         for name in created_tables:
             losses.add(
@@ -403,19 +507,20 @@ def _written_since(reader: _Reader, table: Table, recorded: str | None) -> set[s
     return {row[0] for row in reader.later_rows(table, MIGRATION_TIME)}
 
 
-def _reverted_values(reader: _Reader, losses: Losses) -> None:
-    """Recorded values that differ now from the value the migration wrote."""
+def _reverted_values(reader: _Reader, losses: Losses, fields: dict[str, dict]) -> None:
+    """Recorded values that differ now from the value the migration wrote; `fields` are the
+    state's fields by table and column."""
     connection = reader.connection
     for table, column in reader.rows(
         "SELECT DISTINCT table_name, column_name FROM legacy_repairs WHERE migration = %s "
         "AND column_name NOT IN (%s, %s)",
         (MIGRATION, CREATED, FINGERPRINT),
     ):
-        value = f"CAST(t.{reader.quote(column)} AS TEXT)"
-        if connection.vendor == "postgresql":
-            differs = f"{value} IS DISTINCT FROM r.new_value"
+        if connection.vendor == "postgresql":  # as the column's type: recorded text may be SQLite's
+            recorded = typed_text_sql(connection, fields[table][column], "r.new_value")
+            differs = f"t.{reader.quote(column)} IS DISTINCT FROM {recorded}"
         else:
-            differs = f"{value} IS NOT r.new_value"
+            differs = f"CAST(t.{reader.quote(column)} AS TEXT) IS NOT r.new_value"
         losses.add(
             table,
             REVERTED,

@@ -29,6 +29,7 @@ from goals_project.bases.exit_codes import Exit
 from goals_project.maintenance import postgres_move
 from goals_project.maintenance.aliases import database_alias
 from goals_project.maintenance.backups import backups_list
+from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
 from goals_project.maintenance.locking import ADVISORY_KEY, maintenance_lock
 from tests.conftest import file_sha256, postgres_objects
 from tests.goals.admin_used import PASSWORD
@@ -504,3 +505,56 @@ def test_legacy_timestamps_are_read_as_djangos_own_converter_reads_them(migrated
             assert got == want, value
             assert got.utcoffset() == want.utcoffset(), value
             assert (got.replace(tzinfo=None), got.fold) == (want.replace(tzinfo=None), want.fold)
+
+
+def _tree_and_counts(alias: str) -> tuple[list[tuple], dict[str, int]]:
+    """The goal tree as the legacy app reads it (ids, types, parents, roots, names) and the
+    rows of every table, through raw SQL: after going back the models no longer fit."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT id, type, parent_id, root_id, name FROM goals ORDER BY id")
+        tree = [tuple(map(str, row)) for row in cursor.fetchall()]
+        counts = {}
+        for table in (*LEGACY_TABLES, "legacy_repairs"):
+            cursor.execute(f'SELECT COUNT(*) FROM "{table}"')
+            counts[table] = cursor.fetchone()[0]
+    return tree, counts
+
+
+def test_going_back_over_the_backfill_after_the_move_gives_what_the_file_gives(migrated, target):
+    """The way back moves with the rows: the repair records and the backward-safety records
+    are copied, so going back over goals.0004 on PostgreSQL puts the legacy values back and
+    removes the rows the migration made, as going back on the file itself does."""
+    alias, _path, _sha = migrated
+    _move(alias, target)
+    with _registered(target) as moved:
+        call_command("migrate", "goals", "0003", database=moved, no_backup=True, stdout=StringIO())
+        on_postgresql = _tree_and_counts(moved)
+    call_command("migrate", "goals", "0003", database=alias, no_backup=True, stdout=StringIO())
+
+    assert on_postgresql == _tree_and_counts(alias)
+    assert on_postgresql[1]["metric_values"] > 0
+
+
+def test_going_back_after_the_move_keeps_legacy_clocks_ahead_of_the_migration(
+    make_legacy_db, legacy_database, target
+):
+    """Rows whose legacy stamps are later than the migration (a clock ahead, written with a
+    'T') are recorded by their moment, not their text, so the move does not make them look
+    written since: going back on PostgreSQL is allowed and gives what the file gives."""
+    path = make_legacy_db("dev")
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
+        ahead = connection.execute(
+            "UPDATE activity_instances SET created_at = '2099-03-04T05:06:07.123456' "
+            "WHERE rowid % 3 = 0"
+        ).rowcount
+    assert ahead > 0
+    with legacy_database(path) as alias:
+        call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
+        _move(alias, target)
+        with _registered(target) as moved:
+            call_command(
+                "migrate", "goals", "0003", database=moved, no_backup=True, stdout=StringIO()
+            )
+            on_postgresql = _tree_and_counts(moved)
+        call_command("migrate", "goals", "0003", database=alias, no_backup=True, stdout=StringIO())
+        assert on_postgresql == _tree_and_counts(alias)
