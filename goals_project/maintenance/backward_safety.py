@@ -21,8 +21,8 @@ parsing a million timestamps in Python would cost more than the backfill.
 
 What is recorded reads the same on SQLite and on PostgreSQL, so that going back still works on a
 database `move_to_postgres` made from a migrated file: timestamps as the wall clock of
-FRACTAL_TIME_ZONE (SQLite stores that wall clock as text), JSON as its value, and a recorded
-value compared with the column's as the column's type.
+FRACTAL_TIME_ZONE (SQLite stores that wall clock as text), and on PostgreSQL a recorded value
+compared with its column as the column's type.
 """
 
 from __future__ import annotations
@@ -165,63 +165,72 @@ def _wall_clock(value):
     return value
 
 
-def _json_value(value):
-    """JSON by its value: PostgreSQL's jsonb writes the text of the same value otherwise."""
-    if isinstance(value, str):
-        try:
-            return json.dumps(json.loads(value), sort_keys=True)
-        except ValueError:
-            return value
-    return value
-
-
-# Values of these field types read differently on the two databases (text on SQLite).
-_CANONICAL = {"DateTimeField": _wall_clock, "JSONField": _json_value}
-
-
 def _canonical(kinds: tuple[str, ...], values) -> list:
+    """A row's values, its timestamps as _wall_clock (text on SQLite, objects on PostgreSQL)."""
     return [
-        _CANONICAL[kind](value) if kind in _CANONICAL and value is not None else value
+        _wall_clock(value) if kind == "DateTimeField" and value is not None else value
         for kind, value in zip(kinds, values, strict=True)
     ]
 
 
-# SQLite: the shapes of timestamp text a wall-clock time is written in (Django's, the legacy
-# app's, with a 'T'), by how many digits of the second's fraction they have.
-_SECOND = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][ T][0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
-_FRACTIONS = (("", ".000000"), (".[0-9][0-9][0-9]", "000"), (".[0-9][0-9][0-9][0-9][0-9][0-9]", ""))
+# SQLite: what makes a timestamp's text 'YYYY-MM-DD HH:MM:SS.ffffff', by the text's length
+# (Django's and the legacy app's shapes, with a space or a 'T', 0, 3 or 6 digits of fraction).
+_PADDING = {26: "", 19: ".000000", 23: "000"}
 
 
 def stamp_text_sql(connection: BaseDatabaseWrapper, sql: str) -> str:
     """SQL: the timestamp `sql` as text that reads the same on both databases: the wall clock of
     FRACTAL_TIME_ZONE to the microsecond, 'YYYY-MM-DD HH:MM:SS.ffffff', as SQLite stores it.
     SQLite's text is rewritten by string operations only (its date functions round to the
-    millisecond); text of another shape is kept as it is, and reads differently after a move
+    millisecond); text of another length is kept as it is, and reads differently after a move
     (going back is then refused, never wrong)."""
     if connection.vendor == "postgresql":
         zone = _zone_literal()
         return f"to_char(({sql}) AT TIME ZONE {zone}, 'YYYY-MM-DD HH24:MI:SS.US')"
     shapes = " ".join(
-        f"WHEN {sql} GLOB '{_SECOND}{fraction}' "
-        f"THEN substr({sql}, 1, 10) || ' ' || substr({sql}, 12) || '{padding}'"
-        for fraction, padding in _FRACTIONS
+        f"WHEN {length} THEN replace({sql}, 'T', ' ') || '{padding}'"
+        for length, padding in _PADDING.items()
     )
-    return f"CASE {shapes} ELSE {sql} END"
+    return f"CASE length({sql}) {shapes} ELSE {sql} END"
+
+
+# PostgreSQL: a timestamp's text that ends with its zone ('Z', '+00', '+05:30', '-0300').
+_ZONED = "({sql}) ~ '[0-9]:[0-9][0-9](\\.[0-9]+)? ?(Z|[+-][0-9][0-9](:?[0-9][0-9])?)$'"
 
 
 def typed_text_sql(connection: BaseDatabaseWrapper, field, sql: str) -> str:
-    """SQL: the text `sql` (a value recorded in legacy_repairs) as a value of `field`'s column,
-    to compare or put back. PostgreSQL only; on SQLite a column holds the text itself. A
-    timestamp recorded on SQLite (a move_to_postgres made the database) is the wall clock of
-    FRACTAL_TIME_ZONE, with no zone; one recorded on PostgreSQL has its offset."""
-    db_type = field.db_type(connection)
-    if field.get_internal_type() != "DateTimeField":
-        return f"CAST({sql} AS {db_type})"
-    return (
-        f"CASE WHEN ({sql}) ~ '(Z|[+-][0-9][0-9](:?[0-9][0-9])?)$' "
-        f"AND ({sql}) ~ '[0-9]:[0-9]' THEN CAST({sql} AS timestamptz) "
-        f"ELSE CAST({sql} AS timestamp) AT TIME ZONE {_zone_literal()} END"
-    )
+    """PostgreSQL: the text `sql` (a value recorded in legacy_repairs) as a value of `field`'s
+    column, to put back. A timestamp recorded on SQLite (the database was moved by
+    move_to_postgres) is the wall clock of FRACTAL_TIME_ZONE, with no zone; one recorded on
+    PostgreSQL has its offset. Text is cast to `text`, not to the column's varchar(n), which
+    would cut a longer value short without an error."""
+    if field.get_internal_type() == "DateTimeField":
+        return (
+            f"CASE WHEN {_ZONED.format(sql=sql)} THEN CAST({sql} AS timestamptz) "
+            f"ELSE CAST({sql} AS timestamp) AT TIME ZONE {_zone_literal()} END"
+        )
+    return f"CAST({sql} AS {_unbounded(field.db_type(connection))})"
+
+
+def differs_from_recorded_sql(connection: BaseDatabaseWrapper, field, column: str, sql: str) -> str:
+    """PostgreSQL: SQL true where `column` no longer holds the value recorded as the text `sql`.
+    A timestamp recorded without a zone is compared as a wall clock, so that an hour the clock
+    repeats cannot make an unchanged value look changed."""
+    if field.get_internal_type() == "DateTimeField":
+        zone = _zone_literal()
+        return (
+            f"(CASE WHEN {_ZONED.format(sql=sql)} "
+            f"THEN {column} IS DISTINCT FROM CAST({sql} AS timestamptz) "
+            f"ELSE ({column} AT TIME ZONE {zone}) IS DISTINCT FROM CAST({sql} AS timestamp) END)"
+        )
+    return f"{column} IS DISTINCT FROM {typed_text_sql(connection, field, sql)}"
+
+
+def _unbounded(db_type: str) -> str:
+    lowered = db_type.lower()
+    if lowered.startswith(("varchar", "character varying", "char")):
+        return "text"
+    return db_type
 
 
 def _zone_literal() -> str:
@@ -312,31 +321,37 @@ class _Reader:
         """Rows with a stamp later than `since` (SQL: the migration's time), as (id, *stamps) or
         the SQL `columns`, streamed in no order: with the legacy clock ahead they can be most of
         a table."""
+        return self.stream(*self._later_sql(table, since, columns))
+
+    def _later_sql(self, table: Table, since, columns: str | None) -> tuple[str, tuple]:
         stamps = ", ".join(self.quote(stamp) for stamp in table.stamps)
-        if self.connection.vendor == "sqlite":  # text: compared as the moments it names
+        # On SQLite, whose stamps are text, compared as the moments they name.
+        if self.connection.vendor == "sqlite":
             later = " OR ".join(
                 f"julianday({self.quote(stamp)}) > julianday(({since}))" for stamp in table.stamps
             )
         else:
             later = " OR ".join(f"{self.quote(stamp)} > ({since})" for stamp in table.stamps)
-        return self.stream(
+        return (
             f"SELECT {columns or 'id, ' + stamps} FROM {self.quote(table.name)} WHERE {later}",  # noqa: S608 - names from the state
             (MIGRATION,) * len(table.stamps),
         )
 
     def later_digest(self, table: Table, since) -> str:
         """The digest of `later_rows`: one line per row, `id` and the stamps (stamp_text_sql),
-        each length-prefixed (NULL is 'N'), so that no two rows give one line."""
-        parts = []
-        for column in ("id", *table.stamps):
-            text = f"CAST({self.quote(column)} AS TEXT)"
-            if column != "id":
-                text = stamp_text_sql(self.connection, self.quote(column))
-            parts.append(
-                f"CASE WHEN {text} IS NULL THEN 'N' ELSE LENGTH({text}) || ':' || {text} END"
-            )
-        line = " || ',' || ".join(parts)
-        return _hash_lines(text for (text,) in self.later_rows(table, since, columns=line))
+        each length-prefixed (NULL is 'N'), so that no two rows give one line. Each stamp's
+        text is made once, in a subquery."""
+        columns = [f"CAST({self.quote('id')} AS TEXT) AS c0"] + [
+            f"{stamp_text_sql(self.connection, self.quote(stamp))} AS c{number}"
+            for number, stamp in enumerate(table.stamps, start=1)
+        ]
+        line = " || ',' || ".join(
+            f"COALESCE(LENGTH(c{number}) || ':' || c{number}, 'N')"
+            for number in range(len(columns))
+        )
+        inner, params = self._later_sql(table, since, ", ".join(columns))
+        rows = self.stream(f"SELECT {line} FROM ({inner}) later", params)  # noqa: S608
+        return _hash_lines(text for (text,) in rows)
 
     def pointing(self, table: Table, column: str, target: str) -> Iterator[tuple]:
         """Rows of `table` whose `column` points to a row the migration created in `target`,
@@ -517,8 +532,9 @@ def _reverted_values(reader: _Reader, losses: Losses, fields: dict[str, dict]) -
         (MIGRATION, CREATED, FINGERPRINT),
     ):
         if connection.vendor == "postgresql":  # as the column's type: recorded text may be SQLite's
-            recorded = typed_text_sql(connection, fields[table][column], "r.new_value")
-            differs = f"t.{reader.quote(column)} IS DISTINCT FROM {recorded}"
+            differs = differs_from_recorded_sql(
+                connection, fields[table][column], f"t.{reader.quote(column)}", "r.new_value"
+            )
         else:
             differs = f"CAST(t.{reader.quote(column)} AS TEXT) IS NOT r.new_value"
         losses.add(

@@ -23,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
+from django.test import override_settings
 
 from goals.models import Goal, LegacyRepair
 from goals_project.bases.exit_codes import Exit
@@ -535,12 +536,14 @@ def test_going_back_over_the_backfill_after_the_move_gives_what_the_file_gives(m
     assert on_postgresql[1]["metric_values"] > 0
 
 
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
 def test_going_back_after_the_move_keeps_legacy_clocks_ahead_of_the_migration(
-    make_legacy_db, legacy_database, target
+    make_legacy_db, legacy_database, target, zone
 ):
     """Rows whose legacy stamps are later than the migration (a clock ahead, written with a
-    'T') are recorded by their moment, not their text, so the move does not make them look
-    written since: going back on PostgreSQL is allowed and gives what the file gives."""
+    'T') are recorded by their wall clock in FRACTAL_TIME_ZONE, not by their text, so the move
+    does not make them look written since: going back on PostgreSQL is allowed and gives what
+    the file gives, in UTC as in a zone with summer time."""
     path = make_legacy_db("dev")
     with contextlib.closing(sqlite3.connect(path)) as connection, connection:
         ahead = connection.execute(
@@ -548,7 +551,7 @@ def test_going_back_after_the_move_keeps_legacy_clocks_ahead_of_the_migration(
             "WHERE rowid % 3 = 0"
         ).rowcount
     assert ahead > 0
-    with legacy_database(path) as alias:
+    with override_settings(TIME_ZONE=zone), legacy_database(path) as alias:
         call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
         _move(alias, target)
         with _registered(target) as moved:
