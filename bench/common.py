@@ -7,6 +7,7 @@ because machines are noisy and only the comparison is meaningful.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import hashlib
 import json
@@ -214,6 +215,14 @@ def save(kind: str, backend: str, size: str, data: dict) -> Path:
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     log(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return path
+
+
+def positive(text: str) -> int:
+    """argparse type: a whole number of 1 or more (runs, sizes of a cache)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def log(message: str) -> None:

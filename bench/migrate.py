@@ -32,6 +32,7 @@ from bench.common import (
     fresh_copy,
     legacy_file,
     log,
+    positive,
     row_counts,
     run_measured,
     save,
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--backend", choices=["sqlite", "postgresql"], default="sqlite", help="Database."
     )
-    parser.add_argument("--repeat", type=_positive, default=3, help="Runs of each (median).")
+    parser.add_argument("--repeat", type=positive, default=3, help="Runs of each (median).")
     options = parser.parse_args(argv)
     legacy = legacy_file(options.size)
     with _targets(options.backend, legacy) as fresh:
@@ -60,13 +61,6 @@ def main(argv: list[str] | None = None) -> dict:
     results["rows"] = row_counts(legacy)
     save("migrate", options.backend, options.size, results)
     return results
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
 
 
 @contextlib.contextmanager

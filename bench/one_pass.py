@@ -41,6 +41,7 @@ from bench.common import (
     legacy_file,
     log,
     migrated_copy,
+    positive,
     save,
 )
 from goals_project.maintenance.db_tuning import BULK_CACHE_KIB, BULK_PRAGMAS
@@ -57,10 +58,10 @@ PHASES = ("columns and rows", "definition", "indexes", "commit")
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=list(SIZES), default="smoke", help="Data size.")
-    parser.add_argument("--repeat", type=_positive, default=3, help="Runs of each (median).")
+    parser.add_argument("--repeat", type=positive, default=3, help="Runs of each (median).")
     parser.add_argument(
         "--cache-mib",
-        type=_positive,
+        type=positive,
         default=BULK_CACHE_KIB // 1024,
         help="SQLite page cache of every way, in MiB (default: migrate's).",
     )
@@ -90,13 +91,6 @@ def main(argv: list[str] | None = None) -> dict:
         results[f"{way}_ratio"] = results[way]["seconds"] / results["in_place"]["seconds"]
     save("one_pass", "sqlite", options.size, results)
     return results
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
 
 
 def _remove(path: Path) -> None:
