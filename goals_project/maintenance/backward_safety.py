@@ -23,6 +23,12 @@ What is recorded reads the same on SQLite and on PostgreSQL, so that going back 
 database `move_to_postgres` made from a migrated file: timestamps as the wall clock of
 FRACTAL_TIME_ZONE (SQLite stores that wall clock as text), and on PostgreSQL a recorded value
 compared with its column as the column's type.
+
+"Stamped later than the migration" counts from a day before it, its own time left out (the
+backfill stamps the rows it creates or fills with that time, and they are recorded otherwise):
+a wall clock behind the migration's (the hour the end of summer time repeats, a
+FRACTAL_TIME_ZONE moved west since) then cannot hide a write among rows stamped before the
+migration, since the rows stamped in that day are in the digest too.
 """
 
 from __future__ import annotations
@@ -325,16 +331,22 @@ class _Reader:
 
     def _later_sql(self, table: Table, since, columns: str | None) -> tuple[str, tuple]:
         stamps = ", ".join(self.quote(stamp) for stamp in table.stamps)
-        # On SQLite, whose stamps are text, compared as the moments they name.
+        # From a day before the migration, its own time left out (the module's docstring); on
+        # SQLite, whose stamps are text, compared as the moments they name.
         if self.connection.vendor == "sqlite":
-            later = " OR ".join(
-                f"julianday({self.quote(stamp)}) > julianday(({since}))" for stamp in table.stamps
-            )
+            moment = "julianday({})"
+            day = "- 1"
         else:
-            later = " OR ".join(f"{self.quote(stamp)} > ({since})" for stamp in table.stamps)
+            moment = "{}"
+            day = "- INTERVAL '1 day'"
+        terms = []
+        for stamp in table.stamps:
+            value, then = moment.format(self.quote(stamp)), moment.format(f"({since})")
+            terms.append(f"({value} > {then} {day} AND {value} <> {then})")
         return (
-            f"SELECT {columns or 'id, ' + stamps} FROM {self.quote(table.name)} WHERE {later}",  # noqa: S608 - names from the state
-            (MIGRATION,) * len(table.stamps),
+            f"SELECT {columns or 'id, ' + stamps} FROM {self.quote(table.name)} "  # noqa: S608 - names from the state
+            f"WHERE {' OR '.join(terms)}",
+            (MIGRATION,) * 2 * len(table.stamps),
         )
 
     def later_digest(self, table: Table, since) -> str:

@@ -8,6 +8,7 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import datetime
 import sqlite3
 from io import StringIO
 
@@ -239,3 +240,32 @@ def test_a_write_since_to_a_row_stamped_later_by_a_legacy_clock_is_refused(legac
 
     assert "- goals: " in message
     assert goal.pk in message
+
+
+def test_a_write_stamped_before_the_migration_by_a_clock_set_back_is_refused(legacy_rows):
+    """A wall clock that runs behind the migration's own (the hour summer time repeats, or
+    FRACTAL_TIME_ZONE moved west since) stamps a write earlier than the migration: rows are
+    counted from a day before it, so the write is still found and going back refuses to drop
+    the deleted_at it wrote."""
+    migrate_to(latest_migrations())
+    (since,) = _sql(
+        "SELECT MIN(created_at) FROM legacy_repairs WHERE migration = %s AND column_name = '#'",
+        ["goals.0004_backfill_root_ids"],
+    )[0]
+    behind = Goal.objects.filter(parent__isnull=False).order_by("id").first()
+    _sql(
+        "UPDATE goals SET deleted_at = created_at, updated_at = %s WHERE id = %s",
+        [_hours_before(since, 3), behind.pk],
+    )
+
+    message = _go_back_refused(DROPPED)
+
+    assert behind.pk in message
+
+
+def _hours_before(stamp, hours: int):
+    """`stamp` (text on SQLite, a datetime on PostgreSQL) less `hours`, in the same form."""
+    if isinstance(stamp, str):
+        moment = datetime.datetime.fromisoformat(stamp) - datetime.timedelta(hours=hours)
+        return moment.isoformat(" ")
+    return stamp - datetime.timedelta(hours=hours)
