@@ -45,6 +45,7 @@ from bench.common import (
     save,
 )
 from goals_project.maintenance.db_tuning import BULK_CACHE_KIB, BULK_PRAGMAS
+from goals_project.maintenance.migration_operations import replace_definition
 
 TABLE = "metric_values"
 INSTANCES = "activity_instances"
@@ -161,15 +162,8 @@ def _in_place(legacy: Path, migrated: Path, target: Path, cache_kib: int) -> dic
         )
         phases["columns and rows"] = time.perf_counter() - start
         start = time.perf_counter()
-        # As goals_project.maintenance.migration_operations.alter_constraints_in_place does.
-        (version,) = connection.execute("PRAGMA schema_version").fetchone()
-        connection.execute("PRAGMA writable_schema = ON")
-        connection.execute(
-            "UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = ?", [create, TABLE]
-        )
-        connection.execute(f"PRAGMA schema_version = {int(version) + 1}")
-        connection.execute("PRAGMA writable_schema = OFF")
-        problems = [row[0] for row in connection.execute(f'PRAGMA quick_check("{TABLE}")')]
+        # What migrate's alter_constraints_in_place does once it has compared the definitions.
+        problems = replace_definition(connection.cursor(), TABLE, create)
         if problems != ["ok"]:
             raise RuntimeError(f"{target.name}: {TABLE} breaks its definition: {problems[:3]}")
         phases["definition"] = time.perf_counter() - start

@@ -132,20 +132,30 @@ def alter_constraints_in_place(editor, model) -> bool:
         cursor.execute(f"DROP TABLE {quote(probe)}")
         if old != new or not _same_values(cursor, table, old_types, new_types):
             return False
-        version = cursor.execute("PRAGMA schema_version").fetchone()[0]
-        cursor.execute("PRAGMA writable_schema = ON")
-        try:
-            cursor.execute(
-                "UPDATE sqlite_schema SET sql = %s WHERE type = 'table' AND name = %s",
-                [definition, table],
-            )
-            cursor.execute(f"PRAGMA schema_version = {int(version) + 1}")
-        finally:
-            cursor.execute("PRAGMA writable_schema = OFF")
-        problems = [row[0] for row in cursor.execute(f"PRAGMA quick_check({quote(table)})")]
+        problems = replace_definition(cursor, table, definition)
     if problems != ["ok"]:
         raise IntegrityError(f"{table} breaks its new constraints: {'; '.join(problems[:5])}")
     return True
+
+
+def replace_definition(cursor, table: str, definition: str) -> list[str]:
+    """SQLite: write `definition` into sqlite_schema as `table`'s, with the schema version
+    raised, and return what `PRAGMA quick_check` of the table reports (["ok"] when every row
+    holds to it). `cursor` is Django's or the sqlite3 module's: the statements take no
+    parameters. The caller has checked that the two definitions store rows alike."""
+    literal = "'" + definition.replace("'", "''") + "'"
+    name = "'" + table.replace("'", "''") + "'"
+    version = cursor.execute("PRAGMA schema_version").fetchone()[0]
+    cursor.execute("PRAGMA writable_schema = ON")
+    try:
+        cursor.execute(
+            f"UPDATE sqlite_schema SET sql = {literal} WHERE type = 'table' AND name = {name}"  # noqa: S608 - quoted literals
+        )
+        cursor.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    finally:
+        cursor.execute("PRAGMA writable_schema = OFF")
+    quoted = '"' + table.replace('"', '""') + '"'
+    return [row[0] for row in cursor.execute(f"PRAGMA quick_check({quoted})")]
 
 
 def _same_values(cursor, table: str, old_types: list, new_types: list) -> bool:
