@@ -1,12 +1,16 @@
 """Owners: each fractal's root goal may name the user it belongs to (admin isolation).
 
 Existing fractals get no owner: only superusers see them until `assign_fractal_owner` gives
-them one. Adding a nullable column is done in place; the check rebuilds `goals` once on SQLite.
+them one. The nullable column, its index and the check are all added in place on SQLite: the
+check is written into the table's definition and proved on the rows already there
+(`alter_constraints_in_place`), without the rebuild Django's AddConstraint makes.
 """
 
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
+
+import goals_project.maintenance.migration_operations
 
 
 class Migration(migrations.Migration):
@@ -36,14 +40,19 @@ class Migration(migrations.Migration):
                 name="idx_goals_owner",
             ),
         ),
-        migrations.AddConstraint(
+        goals_project.maintenance.migration_operations.AlterTableInOnePass(
             model_name="goal",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("owner__isnull", True), ("root", models.F("id")), _connector="OR"
+            operations=[
+                migrations.AddConstraint(
+                    model_name="goal",
+                    constraint=models.CheckConstraint(
+                        condition=models.Q(
+                            ("owner__isnull", True), ("root", models.F("id")), _connector="OR"
+                        ),
+                        name="goals_owner_on_roots_only",
+                        violation_error_message="Only a fractal's root goal has an owner.",
+                    ),
                 ),
-                name="goals_owner_on_roots_only",
-                violation_error_message="Only a fractal's root goal has an owner.",
-            ),
+            ],
         ),
     ]

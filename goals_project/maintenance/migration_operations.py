@@ -104,23 +104,35 @@ def alter_constraints_in_place(editor, model) -> bool:
     transaction rolls back), and the schema editor's exit runs `PRAGMA foreign_key_check` as it
     does after a rebuild. At a million metric values this takes 0.3 s where the rebuild took 6.
 
-    Same storage means: the same columns in the same order, the same primary key and UNIQUE
-    constraints (the indexes SQLite makes for them), no other index on the table and none
-    declared by the model (a rebuild would make those), and declared types of the same affinity,
-    or of text affinity where the column holds nothing but text (a legacy `STRING` column: what a
-    copy into a text column would store is then what is stored).
+    Same storage means: the same columns (the definition keeps the table's order of them,
+    whatever the model's), the same primary key and UNIQUE
+    constraints (the indexes SQLite makes for them), the table's other indexes exactly those the
+    model declares, by name and statement (a rebuild would make those again), and declared types
+    of the same affinity, or of text affinity where the column holds nothing but text (a legacy
+    `STRING` column: what a copy into a text column would store is then what is stored).
     """
     connection = editor.connection
     if connection.Database.sqlite_version_info < (3, 37):  # PRAGMA table_list
         return False
     table = model._meta.db_table
     quote = editor.quote_name
-    deferred = list(editor.deferred_sql)
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA table_xinfo({quote(table)})")
+        position = {row[1]: row[0] for row in cursor.fetchall()}
+    fields = model._meta.local_fields
+    if sorted(position) != sorted(field.column for field in fields if field.concrete):
+        return False
+    # The columns in the table's order: Django's rebuild moves a model's foreign keys to itself
+    # after its other fields, so a table it rebuilt is not in the model's order.
+    deferred, in_model_order = list(editor.deferred_sql), list(fields)
+    fields.sort(key=lambda field: position.get(field.column, -1))  # -1: no column of its own
     try:
         definition, params = editor.table_sql(model)
-        if params or editor.deferred_sql != deferred or editor._model_indexes_sql(model):
+        if params or editor.deferred_sql != deferred:
             return False
+        declared = sorted(str(statement) for statement in editor._model_indexes_sql(model))
     finally:
+        fields[:] = in_model_order
         editor.deferred_sql = deferred
     probe = f"new__{table}"
     created = f"CREATE TABLE {quote(table)} "
@@ -130,7 +142,9 @@ def alter_constraints_in_place(editor, model) -> bool:
         cursor.execute(f"CREATE TABLE {quote(probe)} " + definition[len(created) :])
         (old, old_types), (new, new_types) = _storage(cursor, table), _storage(cursor, probe)
         cursor.execute(f"DROP TABLE {quote(probe)}")
-        if old != new or not _same_values(cursor, table, old_types, new_types):
+        if old != new or _created_indexes(cursor, table) != declared:
+            return False
+        if not _same_values(cursor, table, old_types, new_types):
             return False
         problems = replace_definition(cursor, table, definition)
     if problems != ["ok"]:
@@ -192,8 +206,9 @@ def _affinity(declared: str) -> str:
 
 def _storage(cursor, table: str) -> tuple[tuple, list[tuple[str, str]]]:
     """What SQLite stores of `table`'s definition: its columns, the table's kind (rowid or not,
-    strict or not, AUTOINCREMENT) and every index on it, their names left out; and apart, each
-    column's name and type affinity."""
+    strict or not, AUTOINCREMENT) and the indexes of its primary key and UNIQUE constraints,
+    their names left out; and apart, each column's name and type affinity. The indexes made by
+    CREATE INDEX are not part of the table's definition (`_created_indexes`)."""
     quoted = f'"{table}"'
 
     def rows(sql: str, params=()) -> list[tuple]:
@@ -207,8 +222,18 @@ def _storage(cursor, table: str) -> tuple[tuple, list[tuple[str, str]]]:
     indexes = sorted(
         (unique, origin, partial, tuple(rows(f'PRAGMA index_xinfo("{name}")')))
         for _seq, name, unique, origin, partial in rows(f"PRAGMA index_list({quoted})")
+        if origin != "c"
     )
     return (columns, kind, "AUTOINCREMENT" in sql.upper(), indexes), types
+
+
+def _created_indexes(cursor, table: str) -> list[str]:
+    """The statements of `table`'s indexes made by CREATE INDEX, as sqlite_schema keeps them."""
+    cursor.execute(
+        "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
+        [table],
+    )
+    return sorted(row[0] for row in cursor.fetchall())
 
 
 # legacy_repairs.reason of the rows naming a column that a migration added (0004 reads them).

@@ -17,10 +17,12 @@ pytestmark = [pytest.mark.sqlite_only, pytest.mark.django_db(transaction=True)]
 
 
 def probe_models(
-    table: str, *, enforced: bool, unique_value: bool = False
+    table: str, *, enforced: bool, unique_value: bool = False, indexed: str | None = None
 ) -> tuple[type[models.Model], type[models.Model]]:
     """A parent, and a child table `table` pointing to it: before (nothing enforced) or after
-    (NOT NULL, a real foreign key, a CHECK; a UNIQUE value as well with `unique_value`)."""
+    (NOT NULL, a real foreign key, a CHECK; a UNIQUE value as well with `unique_value`). With
+    `indexed`, the child also points to itself (`previous`), and declares an index of that name
+    on its value."""
     apps = Apps()
 
     def meta(db_table: str, **options):
@@ -44,29 +46,37 @@ def probe_models(
         )
     if unique_value:
         constraints.append(models.UniqueConstraint(fields=["value"], name=f"{table}_value_unique"))
+    body = {
+        "__module__": __name__,
+        "id": models.CharField(primary_key=True, max_length=36),
+        "value": models.FloatField(null=not enforced),
+        "parent": models.ForeignKey(
+            parent, models.CASCADE, null=not enforced, db_constraint=enforced, db_index=False
+        ),
+    }
+    indexes = []
+    if indexed:
+        body["previous"] = models.ForeignKey("self", models.CASCADE, null=True, db_index=False)
+        body["note"] = models.TextField(null=True)  # a field after the foreign key to itself
+        indexes.append(models.Index(fields=["value"], name=indexed))
     child = type(
         "Child",
         (models.Model,),
-        {
-            "__module__": __name__,
-            "id": models.CharField(primary_key=True, max_length=36),
-            "value": models.FloatField(null=not enforced),
-            "parent": models.ForeignKey(
-                parent, models.CASCADE, null=not enforced, db_constraint=enforced, db_index=False
-            ),
-            "Meta": meta(table, constraints=constraints),
-        },
+        {**body, "Meta": meta(table, constraints=constraints, indexes=indexes)},
     )
     return parent, child
 
 
 @contextlib.contextmanager
-def probe_tables(table: str, rows: list[tuple]) -> Iterator[None]:
-    """The parent and the unenforced child table, with one parent 'p' and `rows` as children."""
-    parent, child = probe_models(table, enforced=False)
+def probe_tables(table: str, rows: list[tuple], indexed: str | None = None) -> Iterator[None]:
+    """The parent and the unenforced child table, with one parent 'p' and `rows` as children.
+    With `indexed`, the child is then rebuilt by Django, as a migration's rebuild leaves it."""
+    parent, child = probe_models(table, enforced=False, indexed=indexed)
     with connection.schema_editor() as editor:
         editor.create_model(parent)
         editor.create_model(child)
+        if indexed:
+            editor._remake_table(child)
     with connection.cursor() as cursor:
         cursor.execute(f'INSERT INTO "{table}_parents" (id) VALUES (%s)', ["p"])
         for row in rows:
@@ -153,3 +163,58 @@ def test_a_change_of_storage_is_left_to_the_rebuild():
                 "SELECT name FROM sqlite_schema WHERE name LIKE 'new\\_\\_%' ESCAPE '\\'"
             )
             assert cursor.fetchall() == []
+
+
+def columns(table: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(f'PRAGMA table_info("{table}")')
+        return [row[1] for row in cursor.fetchall()]
+
+
+def test_a_table_rebuilt_by_django_keeps_its_order_of_columns_and_its_declared_indexes():
+    """Django's rebuild puts a model's foreign keys to itself after its other columns. The
+    definition written in place keeps the table's order of columns, whatever the model's, and
+    the indexes the model declares stay as they are; new constraints hold for new rows."""
+    with probe_tables("in_place", [], indexed="in_place_v"):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                'INSERT INTO "in_place" (id, value, parent_id, previous_id, note) '
+                "VALUES ('a', 1.0, 'p', NULL, 'first'), ('b', 2.0, 'p', 'a', NULL)"
+            )
+        order = columns("in_place")
+        assert order == ["id", "value", "parent_id", "note", "previous_id"]
+        with connection.schema_editor() as editor:
+            model = probe_models("in_place", enforced=True, indexed="in_place_v")[1]
+            assert alter_constraints_in_place(editor, model)
+        assert columns("in_place") == order
+        assert "CHECK" in definition("in_place")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
+                "AND tbl_name = 'in_place'"
+            )
+            assert [row[0] for row in cursor.fetchall()] == ["in_place_v"]
+            cursor.execute('SELECT id, value, parent_id, previous_id, note FROM "in_place"')
+            assert sorted(cursor.fetchall()) == [
+                ("a", 1.0, "p", None, "first"),
+                ("b", 2.0, "p", "a", None),
+            ]
+            with pytest.raises(IntegrityError), transaction.atomic():
+                cursor.execute(
+                    "INSERT INTO \"in_place\" (id, value, parent_id) VALUES ('c', -1, 'p')"
+                )
+
+
+def test_an_index_other_than_the_declared_ones_is_left_to_the_rebuild():
+    """An index on the table that the model does not declare (or declares otherwise) would not
+    survive a rebuild: the function declines and changes nothing."""
+    with probe_tables("in_place", [("a", 1.0, "p")], indexed="in_place_v"):
+        with connection.cursor() as cursor:
+            cursor.execute('CREATE INDEX "in_place_extra" ON "in_place" ("parent_id")')
+        before = definition("in_place")
+        with connection.schema_editor() as editor:
+            model = probe_models("in_place", enforced=True, indexed="in_place_v")[1]
+            assert not alter_constraints_in_place(editor, model)
+            model = probe_models("in_place", enforced=True, indexed="in_place_other")[1]
+            assert not alter_constraints_in_place(editor, model)
+        assert definition("in_place") == before
