@@ -143,8 +143,12 @@ def root_constraints(table: str) -> list[models.BaseConstraint]:
     """The constraints that hold the root rule for `table`, for its model's `Meta.constraints`."""
     constraints: list[models.BaseConstraint] = []
     if table in KEYED_TABLES:
+        # Columns given as expressions: the key is a unique index of its own, not part of the
+        # table's definition, so that SQLite can add it without rebuilding the table
+        # (goals_project.maintenance.migration_operations.alter_constraints_in_place). A
+        # foreign key may point to the columns of a unique index on SQLite and PostgreSQL alike.
         constraints.append(
-            models.UniqueConstraint(fields=["id", "root"], name=root_key_name(table))
+            models.UniqueConstraint(models.F("id"), models.F("root"), name=root_key_name(table))
         )
     if table in CHAINS:
         constraints.append(CHAINS[table].constraint())

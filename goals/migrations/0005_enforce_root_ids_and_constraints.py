@@ -3,8 +3,9 @@ the root rule enforced by the database (goals.roots).
 
 The constraints are the root rule's check: a row they refuse rolls this migration back and stops
 migrate with the rows that break the rule listed; the one part no constraint holds (sessions
-without a parent) is checked on the rows first. Each table is rebuilt once on SQLite
-(AlterTableInOnePass); 0004 has filled every column.
+without a parent) is checked on the rows first. On SQLite each table is altered in place, or
+rebuilt once where a copy would store its rows otherwise (AlterTableInOnePass); 0004 has filled
+every column.
 """
 
 import django.db.models.deletion
@@ -148,7 +149,7 @@ class Migration(migrations.Migration):
                 migrations.AddConstraint(
                     model_name="goal",
                     constraint=models.UniqueConstraint(
-                        fields=("id", "root"), name="goals_id_root_key"
+                        models.F("id"), models.F("root"), name="goals_id_root_key"
                     ),
                 ),
                 migrations.AddConstraint(
@@ -291,7 +292,7 @@ class Migration(migrations.Migration):
                 migrations.AddConstraint(
                     model_name="activitydefinition",
                     constraint=models.UniqueConstraint(
-                        fields=("id", "root"), name="activity_definitions_id_root_key"
+                        models.F("id"), models.F("root"), name="activity_definitions_id_root_key"
                     ),
                 ),
                 migrations.AddConstraint(

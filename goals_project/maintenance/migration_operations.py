@@ -105,11 +105,13 @@ def alter_constraints_in_place(editor, model) -> bool:
     does after a rebuild. At a million metric values this takes 0.3 s where the rebuild took 6.
 
     Same storage means: the same columns (the definition keeps the table's order of them,
-    whatever the model's), the same primary key and UNIQUE
-    constraints (the indexes SQLite makes for them), the table's other indexes exactly those the
-    model declares, by name and statement (a rebuild would make those again), and declared types
-    of the same affinity, or of text affinity where the column holds nothing but text (a legacy
-    `STRING` column: what a copy into a text column would store is then what is stored).
+    whatever the model's), the same primary key and inline UNIQUE constraints (the indexes
+    SQLite makes with the table), and declared types of the same affinity, or of text affinity
+    where the column holds nothing but text (a legacy `STRING` column: what a copy into a text
+    column would store is then what is stored). The table's other indexes must be among those
+    the model declares (its indexes, and its unique constraints made as indexes: goals.roots'
+    keys), by name and statement; the declared ones it lacks are built here, as the rebuild
+    would build them, a duplicate refused by a unique one (an IntegrityError).
     """
     connection = editor.connection
     if connection.Database.sqlite_version_info < (3, 37):  # PRAGMA table_list
@@ -123,16 +125,23 @@ def alter_constraints_in_place(editor, model) -> bool:
     if sorted(position) != sorted(field.column for field in fields if field.concrete):
         return False
     # The columns in the table's order: Django's rebuild moves a model's foreign keys to itself
-    # after its other fields, so a table it rebuilt is not in the model's order.
+    # after its other fields, so a table it rebuilt is not in the model's order. The model's
+    # cached lists of fields are dropped before and after, so none keeps the order given here.
     deferred, in_model_order = list(editor.deferred_sql), list(fields)
+    model._meta._expire_cache()
     fields.sort(key=lambda field: position.get(field.column, -1))  # -1: no column of its own
     try:
         definition, params = editor.table_sql(model)
-        if params or editor.deferred_sql != deferred:
+        # What the table's definition leaves to statements of their own: unique indexes.
+        declared = {str(statement) for statement in editor.deferred_sql[len(deferred) :]}
+        if params or editor.deferred_sql[: len(deferred)] != deferred:
             return False
-        declared = sorted(str(statement) for statement in editor._model_indexes_sql(model))
+        declared.update(str(statement) for statement in editor._model_indexes_sql(model))
+        if not all(sql.startswith(("CREATE INDEX ", "CREATE UNIQUE INDEX ")) for sql in declared):
+            return False
     finally:
         fields[:] = in_model_order
+        model._meta._expire_cache()
         editor.deferred_sql = deferred
     probe = f"new__{table}"
     created = f"CREATE TABLE {quote(table)} "
@@ -142,13 +151,16 @@ def alter_constraints_in_place(editor, model) -> bool:
         cursor.execute(f"CREATE TABLE {quote(probe)} " + definition[len(created) :])
         (old, old_types), (new, new_types) = _storage(cursor, table), _storage(cursor, probe)
         cursor.execute(f"DROP TABLE {quote(probe)}")
-        if old != new or _created_indexes(cursor, table) != declared:
+        existing = set(_created_indexes(cursor, table))
+        if old != new or not existing <= declared:
             return False
         if not _same_values(cursor, table, old_types, new_types):
             return False
         problems = replace_definition(cursor, table, definition)
-    if problems != ["ok"]:
-        raise IntegrityError(f"{table} breaks its new constraints: {'; '.join(problems[:5])}")
+        if problems != ["ok"]:
+            raise IntegrityError(f"{table} breaks its new constraints: {'; '.join(problems[:5])}")
+        for statement in sorted(declared - existing):
+            cursor.execute(statement)
     return True
 
 

@@ -1,6 +1,7 @@
 """Phase 2 for session data: NOT NULL root_id and audit columns, real foreign keys, checks.
 
-Each table is rebuilt once on SQLite (AlterTableInOnePass); goals.0004 filled every column.
+On SQLite each table is altered in place, or rebuilt once where a copy would store its rows
+otherwise (AlterTableInOnePass); goals.0004 filled every column.
 """
 
 import django.db.models.deletion
@@ -103,7 +104,7 @@ class Migration(migrations.Migration):
                 migrations.AddConstraint(
                     model_name="activityinstance",
                     constraint=models.UniqueConstraint(
-                        fields=("id", "root"), name="activity_instances_id_root_key"
+                        models.F("id"), models.F("root"), name="activity_instances_id_root_key"
                     ),
                 ),
                 migrations.AddConstraint(

@@ -17,12 +17,18 @@ pytestmark = [pytest.mark.sqlite_only, pytest.mark.django_db(transaction=True)]
 
 
 def probe_models(
-    table: str, *, enforced: bool, unique_value: bool = False, indexed: str | None = None
+    table: str,
+    *,
+    enforced: bool,
+    unique_value: bool = False,
+    indexed: str | None = None,
+    keyed: bool = False,
 ) -> tuple[type[models.Model], type[models.Model]]:
     """A parent, and a child table `table` pointing to it: before (nothing enforced) or after
     (NOT NULL, a real foreign key, a CHECK; a UNIQUE value as well with `unique_value`). With
     `indexed`, the child also points to itself (`previous`), and declares an index of that name
-    on its value."""
+    on its value. With `keyed`, (value, parent) is unique as an index of its own, as the keys
+    of goals.roots are."""
     apps = Apps()
 
     def meta(db_table: str, **options):
@@ -46,6 +52,10 @@ def probe_models(
         )
     if unique_value:
         constraints.append(models.UniqueConstraint(fields=["value"], name=f"{table}_value_unique"))
+    if keyed:
+        constraints.append(
+            models.UniqueConstraint(models.F("value"), models.F("parent"), name=f"{table}_key")
+        )
     body = {
         "__module__": __name__,
         "id": models.CharField(primary_key=True, max_length=36),
@@ -187,6 +197,11 @@ def test_a_table_rebuilt_by_django_keeps_its_order_of_columns_and_its_declared_i
             model = probe_models("in_place", enforced=True, indexed="in_place_v")[1]
             assert alter_constraints_in_place(editor, model)
         assert columns("in_place") == order
+        # The model keeps its own order, in every list of fields it caches.
+        in_model_order = ["id", "value", "parent_id", "previous_id", "note"]
+        assert [field.column for field in model._meta.local_fields] == in_model_order
+        assert [field.column for field in model._meta.concrete_fields] == in_model_order
+        assert [field.column for field in model._meta.get_fields()] == in_model_order
         assert "CHECK" in definition("in_place")
         with connection.cursor() as cursor:
             cursor.execute(
@@ -218,3 +233,41 @@ def test_an_index_other_than_the_declared_ones_is_left_to_the_rebuild():
             model = probe_models("in_place", enforced=True, indexed="in_place_other")[1]
             assert not alter_constraints_in_place(editor, model)
         assert definition("in_place") == before
+
+
+def test_a_key_declared_as_a_unique_index_of_its_own_is_built_in_place():
+    """A unique constraint the model makes as an index (goals.roots' keys) is not part of the
+    table's definition: the table is altered in place and the index built, as a rebuild
+    builds it."""
+    rows = [("a", 1.0, "p"), ("b", 2.5, "p")]
+    with probe_tables("in_place", rows), probe_tables("rebuilt", rows):
+        with connection.schema_editor() as editor:
+            assert alter_constraints_in_place(
+                editor, probe_models("in_place", enforced=True, keyed=True)[1]
+            )
+            editor._remake_table(probe_models("rebuilt", enforced=True, keyed=True)[1])
+        assert definition("in_place") == definition("rebuilt").replace("rebuilt", "in_place")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT tbl_name, sql FROM sqlite_schema "
+                "WHERE name IN ('in_place_key', 'rebuilt_key')"
+            )
+            made = dict(cursor.fetchall())
+            assert made["in_place"] == made["rebuilt"].replace("rebuilt", "in_place")
+            with pytest.raises(IntegrityError), transaction.atomic():
+                cursor.execute('INSERT INTO "in_place" VALUES (%s, %s, %s)', ("c", 1.0, "p"))
+
+
+def test_rows_that_break_a_new_key_stop_it_and_change_nothing():
+    """Two rows with the same key: building its unique index fails, and the migration's
+    transaction rolls the definition back."""
+    with probe_tables("in_place", [("a", 1.0, "p"), ("b", 1.0, "p")]):
+        before = definition("in_place")
+        with pytest.raises(IntegrityError, match="UNIQUE"), connection.schema_editor() as editor:
+            alter_constraints_in_place(
+                editor, probe_models("in_place", enforced=True, keyed=True)[1]
+            )
+        assert definition("in_place") == before
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'in_place_key'")
+            assert cursor.fetchone() == (0,)

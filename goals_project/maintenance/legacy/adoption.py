@@ -3,9 +3,11 @@
 Each legacy table is rebuilt into the exact table Django's baseline migration describes (same
 columns, same values, Django's column types, no unenforced REFERENCES clauses) and the baseline is
 recorded as applied, all in one transaction: either the file is adopted or it is left as it was.
-Rebuilding matters because SQLite's `PRAGMA foreign_key_check`, which Django runs after every
-migration, would otherwise fail on the dangling references that real legacy files contain before
-the repair migrations have had a chance to run.
+A table whose rows are already stored as the baseline stores them is given that definition in
+place instead (migration_operations.alter_constraints_in_place). Either way matters because
+SQLite's `PRAGMA foreign_key_check`, which Django runs after every migration, would otherwise
+fail on the dangling references that real legacy files contain before the repair migrations
+have had a chance to run.
 """
 
 from __future__ import annotations
