@@ -348,12 +348,15 @@ class Backfill:
             "CREATE TEMPORARY TABLE top_roots (top_id VARCHAR(64) PRIMARY KEY, "
             "is_session INTEGER NOT NULL, root_id VARCHAR(64))"
         )
-        # UNION (not UNION ALL) also stops on a cycle; the cast keeps both terms of one type.
+        # UNION ALL, without a search for duplicates: a goal has one parent, so the walk down
+        # from the parentless goals reaches each goal once at most, and never a cycle (the
+        # parents of its goals are in it). GROUP BY writes goal_tops in key order. The cast
+        # keeps both terms of one type.
         self.execute(
             "INSERT INTO goal_tops (id, top_id) WITH RECURSIVE tree(id, top_id) AS ("
             f" SELECT CAST(id AS VARCHAR(64)), CAST(id AS VARCHAR(64)) FROM {goals} "
             "WHERE parent_id IS NULL"
-            f" UNION SELECT CAST(g.id AS VARCHAR(64)), tree.top_id FROM {goals} g "
+            f" UNION ALL SELECT CAST(g.id AS VARCHAR(64)), tree.top_id FROM {goals} g "
             "JOIN tree ON g.parent_id = tree.id"
             ") SELECT id, MIN(top_id) FROM tree GROUP BY id"
         )
