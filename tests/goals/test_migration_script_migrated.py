@@ -45,14 +45,18 @@ def test_script_migrated_file_is_corrected_and_verified(tmp_path, legacy_databas
     assert corrected >= generated.dirt["wrong_root_other_fractal"]
 
 
-def _legacy_values(path) -> dict[str, list[tuple]]:
-    """Every row of every legacy table, every column."""
+def _legacy_values(path) -> dict[str, tuple[list[str], list[tuple]]]:
+    """Every row of every legacy table, every column, by name: the columns' order in a table is
+    not data (adoption keeps the file's where it can, a rebuild writes the model's)."""
     connection = sqlite3.connect(path)
     try:
-        return {
-            table: sorted(connection.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)
-            for table in LEGACY_TABLES
-        }
+        values = {}
+        for table in LEGACY_TABLES:
+            columns = sorted(row[1] for row in connection.execute(f'PRAGMA table_info("{table}")'))
+            listed = ", ".join(f'"{column}"' for column in columns)
+            rows = connection.execute(f'SELECT {listed} FROM "{table}"').fetchall()
+            values[table] = (columns, sorted(rows, key=repr))
+        return values
     finally:
         connection.close()
 
