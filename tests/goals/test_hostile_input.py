@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 from io import StringIO
@@ -303,9 +304,13 @@ def _assert_released(path: Path) -> None:
 
 
 def test_a_disk_full_during_adoption_is_reported_and_rolled_back(make_legacy_db, legacy_database):
-    """A disk that fills up halfway through the rebuilds is named as such (exit 14); the file is
-    byte-for-byte as it was and no transaction is left open."""
+    """A disk that fills up halfway through a table's rebuild is named as such (exit 14); the
+    file is byte-for-byte as it was and no transaction is left open. An id stored as a number
+    in metric_values makes adoption copy that table (a dev file's tables are otherwise kept in
+    place, which needs no room)."""
     path = make_legacy_db("dev")
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute("UPDATE metric_values SET split_definition_id = 4242 WHERE rowid = 1")
     digest = file_sha256(path)
     (pages,) = _select(path, "PRAGMA page_count")[0]
     # A connection whose file may not grow gets SQLite's own disk-full error (SQLITE_FULL).
