@@ -1,9 +1,9 @@
 """Owners: each fractal's root goal may name the user it belongs to (admin isolation).
 
 Existing fractals get no owner: only superusers see them until `assign_fractal_owner` gives
-them one. The nullable column, its index and the check are all added in place on SQLite: the
-check is written into the table's definition and proved on the rows already there
-(`alter_constraints_in_place`), without the rebuild Django's AddConstraint makes.
+them one. The nullable column and its index are added in place on SQLite, and so is the check
+where the table allows it: written into the table's definition and proved on the rows already
+there (`alter_constraints_in_place`), without the rebuild Django's AddConstraint makes.
 """
 
 import django.db.models.deletion

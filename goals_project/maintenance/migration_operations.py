@@ -7,7 +7,9 @@ from django.db.migrations.operations.base import Operation
 
 
 class AlterTableInOnePass(Operation):
-    """Several alterations of one model, applied with a single table rebuild on SQLite.
+    """Several alterations of one model, applied on SQLite with one change of the table's
+    definition in place (`alter_constraints_in_place`) or, where that would change what is
+    stored, a single table rebuild.
 
     SQLite cannot alter a column or add a constraint in place: Django rebuilds the whole table for
     every such operation. Applied one by one, making five columns NOT NULL with foreign keys
@@ -92,8 +94,8 @@ class AlterTableInOnePass(Operation):
 
 def alter_constraints_in_place(editor, model) -> bool:
     """On SQLite, give `model`'s table the definition of `model` without copying its rows, when
-    the two differ only in what SQLite checks rather than stores: NOT NULL, CHECK, foreign keys
-    and defaults. Return False, having changed nothing, when they differ in anything else.
+    the two differ only in what SQLite checks rather than stores: NOT NULL, CHECK and foreign
+    keys. Return False, having changed nothing, when they differ in anything else.
 
     This is the procedure of SQLite's documentation ("Making Other Kinds Of Table Schema
     Changes", https://www.sqlite.org/lang_altertable.html#otheralter): the new definition is
@@ -105,13 +107,17 @@ def alter_constraints_in_place(editor, model) -> bool:
     does after a rebuild. At a million metric values this takes 0.3 s where the rebuild took 6.
 
     Same storage means: the same columns (the definition keeps the table's order of them,
-    whatever the model's), the same primary key and inline UNIQUE constraints (the indexes
-    SQLite makes with the table), and declared types of the same affinity, or of text affinity
-    where the column holds nothing but text (a legacy `STRING` column: what a copy into a text
-    column would store is then what is stored). The table's other indexes must be among those
-    the model declares (its indexes, and its unique constraints made as indexes: goals.roots'
-    keys), by name and statement; the declared ones it lacks are built here, as the rebuild
-    would build them, a duplicate refused by a unique one (an IntegrityError).
+    whatever the model's) with the same defaults where a row may read one (`_read_otherwise`),
+    the same primary key and inline UNIQUE constraints (the indexes SQLite makes with the table),
+    no collation named on either side (an index's order follows its columns' collations), and
+    declared types of the same affinity, or of text affinity where the column holds nothing but
+    text (a legacy `STRING` column: what a copy into a text column would store is then what is
+    stored). The table's other indexes must be among those the model declares (its indexes,
+    and its unique constraints made as indexes: goals.roots' keys), by name and statement; the
+    declared ones it lacks are built here, as the rebuild would build them, a duplicate refused
+    by a unique one (an IntegrityError). A statement left for later that names the table (an
+    index of a field added earlier in the migration) leaves the table to the rebuild, which
+    drops such statements.
     """
     connection = editor.connection
     if connection.Database.sqlite_version_info < (3, 37):  # PRAGMA table_list
@@ -128,6 +134,8 @@ def alter_constraints_in_place(editor, model) -> bool:
     # after its other fields, so a table it rebuilt is not in the model's order. The model's
     # cached lists of fields are dropped before and after, so none keeps the order given here.
     deferred, in_model_order = list(editor.deferred_sql), list(fields)
+    if any(_names_table(statement, table, quote) for statement in deferred):
+        return False
     model._meta._expire_cache()
     fields.sort(key=lambda field: position.get(field.column, -1))  # -1: no column of its own
     try:
@@ -145,14 +153,15 @@ def alter_constraints_in_place(editor, model) -> bool:
         editor.deferred_sql = deferred
     probe = f"new__{table}"
     created = f"CREATE TABLE {quote(table)} "
-    if not definition.startswith(created):
+    if not definition.startswith(created) or "COLLATE" in definition.upper():
         return False
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TABLE {quote(probe)} " + definition[len(created) :])
-        (old, old_types), (new, new_types) = _storage(cursor, table), _storage(cursor, probe)
+        old, old_types, old_defaults = _storage(cursor, table)
+        new, new_types, new_defaults = _storage(cursor, probe)
         cursor.execute(f"DROP TABLE {quote(probe)}")
         existing = set(_created_indexes(cursor, table))
-        if old != new or not existing <= declared:
+        if old != new or not existing <= declared or _read_otherwise(old_defaults, new_defaults):
             return False
         if not _same_values(cursor, table, old_types, new_types):
             return False
@@ -216,11 +225,12 @@ def _affinity(declared: str) -> str:
     return "NUMERIC"
 
 
-def _storage(cursor, table: str) -> tuple[tuple, list[tuple[str, str]]]:
+def _storage(cursor, table: str) -> tuple[tuple, list[tuple[str, str]], dict[str, str | None]]:
     """What SQLite stores of `table`'s definition: its columns, the table's kind (rowid or not,
-    strict or not, AUTOINCREMENT) and the indexes of its primary key and UNIQUE constraints,
-    their names left out; and apart, each column's name and type affinity. The indexes made by
-    CREATE INDEX are not part of the table's definition (`_created_indexes`)."""
+    strict or not, AUTOINCREMENT, a collation named) and the indexes of its primary key and
+    UNIQUE constraints, their names left out; and apart, each column's type affinity and its
+    default, by name. The indexes made by CREATE INDEX are not part of the table's definition
+    (`_created_indexes`)."""
     quoted = f'"{table}"'
 
     def rows(sql: str, params=()) -> list[tuple]:
@@ -228,15 +238,40 @@ def _storage(cursor, table: str) -> tuple[tuple, list[tuple[str, str]]]:
 
     described = rows(f"PRAGMA table_xinfo({quoted})")
     columns = [(cid, name, pk, hidden) for cid, name, _type, _nn, _default, pk, hidden in described]
+    defaults = {name: default for _cid, name, _type, _nn, default, *_rest in described}
     types = [(name, _affinity(declared)) for _cid, name, declared, *_rest in described]
     kind = [row[2:] for row in rows(f"PRAGMA table_list({quoted})")]
     ((sql,),) = rows("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = %s", [table])
+    kind.append("COLLATE" in sql.upper())  # no collation named: see alter_constraints_in_place
     indexes = sorted(
         (unique, origin, partial, tuple(rows(f'PRAGMA index_xinfo("{name}")')))
         for _seq, name, unique, origin, partial in rows(f"PRAGMA index_list({quoted})")
         if origin != "c"
     )
-    return (columns, kind, "AUTOINCREMENT" in sql.upper(), indexes), types
+    return (columns, kind, "AUTOINCREMENT" in sql.upper(), indexes), types, defaults
+
+
+# Defaults that SQLite's ALTER TABLE ADD COLUMN refuses (CURRENT_TIMESTAMP included).
+ADDED_NEVER = ("CURRENT_TIME", "CURRENT_DATE", "(")
+
+
+def _read_otherwise(old: dict[str, str | None], new: dict[str, str | None]) -> bool:
+    """Whether a row could read another value under the new defaults. A row written before
+    `ALTER TABLE ADD COLUMN` is shorter than the table and reads the added column's default
+    from the definition; SQLite adds no column whose default is the time or an expression, so
+    such a default is never read in place of a stored value."""
+    return any(
+        default != new[name]
+        for name, default in old.items()
+        if not (default or "").upper().startswith(ADDED_NEVER)
+    )
+
+
+def _names_table(statement, table: str, quote) -> bool:
+    """Whether a deferred statement (Django's Statement, or SQL text) refers to `table`."""
+    if hasattr(statement, "references_table"):
+        return statement.references_table(table)
+    return quote(table) in str(statement)
 
 
 def _created_indexes(cursor, table: str) -> list[str]:

@@ -271,3 +271,76 @@ def test_rows_that_break_a_new_key_stop_it_and_change_nothing():
         with connection.cursor() as cursor:
             cursor.execute("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'in_place_key'")
             assert cursor.fetchone() == (0,)
+
+
+def table_model(table: str, **fields: models.Field) -> type[models.Model]:
+    """A model of `table` with a text primary key and `fields`."""
+    meta = type("Meta", (), {"app_label": "probe", "apps": Apps(), "db_table": table})
+    body = {"__module__": __name__, "id": models.CharField(primary_key=True, max_length=36)}
+    return type("Probe", (models.Model,), {**body, **fields, "Meta": meta})
+
+
+@contextlib.contextmanager
+def raw_table(table: str, *statements: str) -> Iterator[None]:
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP TABLE IF EXISTS "{table}"')
+
+
+@pytest.mark.parametrize(("rank_default", "in_place"), [(None, False), (0, True)])
+def test_a_default_that_a_row_reads_is_kept(rank_default, in_place):
+    """A row written before `ALTER TABLE ADD COLUMN ... DEFAULT 0` is shorter than the table
+    and reads 0 from the definition: a definition without that default would make it read
+    NULL, so the table is left to the rebuild. A default SQLite never adds a column with (the
+    time) is never read so, and may change in place."""
+    with raw_table(
+        "short_rows",
+        'CREATE TABLE "short_rows" ("id" varchar(36) NOT NULL PRIMARY KEY, '
+        '"made" datetime NULL DEFAULT CURRENT_TIMESTAMP)',
+        "INSERT INTO short_rows (id, made) VALUES ('a', '2025-06-01 00:00:00')",
+        'ALTER TABLE "short_rows" ADD COLUMN "rank" integer NULL DEFAULT 0',
+    ):
+        rank = models.IntegerField(null=True)
+        if rank_default is not None:
+            rank = models.IntegerField(null=True, db_default=rank_default)
+        model = table_model("short_rows", made=models.DateTimeField(null=True), rank=rank)
+        with connection.schema_editor() as editor:
+            assert alter_constraints_in_place(editor, model) is in_place
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id, CAST(made AS TEXT), rank FROM short_rows")
+            assert cursor.fetchall() == [("a", "2025-06-01 00:00:00", 0)]
+        assert ("CURRENT_TIMESTAMP" in definition("short_rows")) is not in_place
+
+
+def test_a_named_collation_is_left_to_the_rebuild():
+    """An index's order follows its columns' collations: a definition that names one, or a
+    table whose definition does, is not changed in place."""
+    with raw_table(
+        "collated",
+        'CREATE TABLE "collated" ("id" varchar(36) NOT NULL PRIMARY KEY, '
+        '"name" varchar(10) NULL COLLATE NOCASE)',
+        "INSERT INTO collated (id, name) VALUES ('a', 'B'), ('b', 'a')",
+    ):
+        before = definition("collated")
+        model = table_model("collated", name=models.CharField(max_length=10, null=True))
+        with connection.schema_editor() as editor:
+            assert not alter_constraints_in_place(editor, model)
+        assert definition("collated") == before
+
+
+def test_a_statement_left_for_later_on_the_table_leaves_it_to_the_rebuild():
+    """An index of a field added earlier in the same migration waits in the editor's deferred
+    SQL; Django's rebuild drops such statements, so the table is not changed in place."""
+    with probe_tables("in_place", [("a", 1.0, "p")]):
+        before = definition("in_place")
+        with connection.schema_editor() as editor:
+            editor.deferred_sql.append('CREATE INDEX "in_place_later" ON "in_place" ("value")')
+            model = probe_models("in_place", enforced=True)[1]
+            assert not alter_constraints_in_place(editor, model)
+            editor.deferred_sql.clear()
+        assert definition("in_place") == before

@@ -253,7 +253,8 @@ def legacy_db_preflight(*, using: str, found: AdoptionResult) -> None:
 
 
 def _rebuild(editor, models, found: AdoptionResult, progress: Progress | None):
-    """Rebuild each legacy table into its model; return the added columns and replaced indexes."""
+    """Bring each legacy table to its model, in place where the rows are stored as its
+    definition stores them, else by a rebuild; return the added columns and replaced indexes."""
     connection = editor.connection
     before_indexes = _index_names(connection)
     added: list[str] = []
@@ -270,7 +271,7 @@ def _rebuild(editor, models, found: AdoptionResult, progress: Progress | None):
         if counted != found.row_counts[table]:
             raise LegacyDbError(
                 LegacyDbProblem.CORRUPT,
-                f"Rebuilding {table} gave {counted} rows instead of "
+                f"Adopting {table} gave {counted} rows instead of "
                 f"{found.row_counts[table]}; nothing was changed.",
             )
         if progress is not None:
