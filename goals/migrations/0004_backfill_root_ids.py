@@ -113,6 +113,15 @@ class Backfill:
         """Whether `column` held legacy values before this migration (not added by 0003)."""
         return (self.tables[key], column) not in self.added
 
+    def ids_are_text(self, key: str) -> bool:
+        """Whether every id of `key` is stored as text (always on PostgreSQL, whose ids are
+        varchar; on SQLite a column of text affinity still keeps a blob as a blob)."""
+        if self.connection.vendor != "sqlite":
+            return True
+        return not self.rows(
+            f"SELECT EXISTS (SELECT 1 FROM {self.t(key)} WHERE typeof(id) <> 'text')"
+        )[0][0]
+
     def t(self, key: str) -> str:
         return self.quote(self.tables[key])
 
@@ -350,13 +359,16 @@ class Backfill:
         )
         # UNION ALL, without a search for duplicates: a goal has one parent, so the walk down
         # from the parentless goals reaches each goal once at most, and never a cycle (the
-        # parents of its goals are in it). GROUP BY writes goal_tops in key order. The cast
-        # keeps both terms of one type.
+        # parents of its goals are in it). That holds while no two ids read as the same text:
+        # an SQLite file may hold an id of another type (a blob) beside one reading as it, and
+        # then UNION, which stops on a pair seen before, keeps the walk finite. GROUP BY writes
+        # goal_tops in key order. The cast keeps both terms of one type.
+        walk = "UNION ALL" if self.ids_are_text("goals") else "UNION"
         self.execute(
             "INSERT INTO goal_tops (id, top_id) WITH RECURSIVE tree(id, top_id) AS ("
             f" SELECT CAST(id AS VARCHAR(64)), CAST(id AS VARCHAR(64)) FROM {goals} "
             "WHERE parent_id IS NULL"
-            f" UNION ALL SELECT CAST(g.id AS VARCHAR(64)), tree.top_id FROM {goals} g "
+            f" {walk} SELECT CAST(g.id AS VARCHAR(64)), tree.top_id FROM {goals} g "
             "JOIN tree ON g.parent_id = tree.id"
             ") SELECT id, MIN(top_id) FROM tree GROUP BY id"
         )

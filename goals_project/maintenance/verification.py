@@ -220,8 +220,16 @@ def _rows_check(cursor, table: str, label: str, condition: str) -> RootIdCheck:
             f"SELECT t.id FROM {quoted} t WHERE {condition} "  # noqa: S608
             f"ORDER BY t.id LIMIT {SAMPLE_SIZE}"
         )
-        sample = tuple(row[0] for row in cursor.fetchall())
+        sample = tuple(_shown_id(row[0]) for row in cursor.fetchall())
     return RootIdCheck(table=table, check=label, failures=failures, sample_ids=sample)
+
+
+def _shown_id(value) -> str:
+    """An id as a message shows it: text as it is, a blob (which an SQLite text column keeps)
+    as its SQL literal, anything else as its text."""
+    if isinstance(value, bytes):
+        return f"X'{value.hex()}'"
+    return str(value)
 
 
 def unenforced_root_report(*, using: str = DEFAULT_DB_ALIAS) -> RootIdReport:
@@ -342,11 +350,16 @@ def _sqlite_structural_names(cursor, table: str, expected: list) -> set[str]:
             shape = (constraint.columns, constraint.to_table, constraint.to_columns)
             if (*shape, constraint.on_update) in foreign:
                 names.add(constraint.name)
-        elif tuple(getattr(constraint, "fields", ())) == ("id", "root") and (
-            ("id", "root_id") in unique
-        ):
+        elif _key_fields(constraint) == ("id", "root") and ("id", "root_id") in unique:
             names.add(constraint.name)
     return names
+
+
+def _key_fields(constraint) -> tuple[str, ...]:
+    """The fields of a unique constraint, given as fields or as F() expressions (goals.roots)."""
+    fields = tuple(getattr(constraint, "fields", ()))
+    expressions = getattr(constraint, "expressions", ())
+    return fields or tuple(getattr(expression, "name", "") for expression in expressions)
 
 
 def connection_quote(name: str) -> str:

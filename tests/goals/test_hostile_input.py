@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 from io import StringIO
 from pathlib import Path
 
@@ -87,6 +90,9 @@ def _execute(path: Path, script: str, parameters: tuple = ()) -> None:
         connection.executescript(script)
     connection.commit()
     connection.close()
+
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _select(path: Path, sql: str, parameters: tuple = ()) -> list[tuple]:
@@ -576,3 +582,33 @@ def test_check_says_what_to_do_with_a_hot_journal_and_changes_nothing(
     assert str(error) == hot_journal_message(path)
     assert error.returncode == LegacyDbProblem.HOT_JOURNAL
     assert (file_sha256(path), file_sha256(journal)) == digests
+
+
+def test_a_goal_id_stored_as_a_blob_ends_in_a_refusal_that_names_it(make_legacy_db):
+    """An SQLite text column keeps a blob as a blob: a parentless goal whose id is the blob
+    X'6363' reads as the text 'cc', the id of a goal in a cycle ('cc' and 'dd' each other's
+    parent). The backfill's walk down the goal tree still ends (it would go round the cycle for
+    ever were the ids taken as distinct), and migrate stops at the root rule (exit 19), naming
+    the blob by its SQL literal. Run as a process of its own, so that a walk that did not end
+    fails the test at the timeout instead of holding the run."""
+    path = make_legacy_db("dev")
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute(
+            "INSERT INTO goals (id, type, name, parent_id, created_at) VALUES "
+            "(X'6363', 'UltimateGoal', 'blob', NULL, '2025-06-01 00:00:00'), "
+            "('cc', 'LongTermGoal', 'c', 'dd', '2025-06-01 00:00:00'), "
+            "('dd', 'LongTermGoal', 'd', 'cc', '2025-06-01 00:00:00')"
+        )
+    finished = subprocess.run(  # noqa: S603 - the project's manage.py
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--no-backup"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": f"sqlite:///{path}", "FRACTAL_BACKUP_DIR": ""},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert finished.returncode == Exit.ROOTS_BROKEN, finished.stderr
+    assert "A parentless goal of a root type is its own root: 1 row(s) (first: X'6363')" in (
+        finished.stderr
+    )
