@@ -35,7 +35,7 @@ COMMITS = "commits"
 STATEMENTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), kind)
     for pattern, kind in (
-        (r"^\s*CREATE (UNIQUE )?INDEX", "index builds (the plan's, and those rebuilds re-create)"),
+        (r"^\s*CREATE (UNIQUE )?INDEX", "index builds (the plan's, the keys, the baseline's)"),
         (r"^PRAGMA foreign_key_check", "foreign key checks"),
         (r"^PRAGMA quick_check", "quick_check of the tables changed in place"),
         (r'^(INSERT INTO|CREATE TABLE) "new__', TABLE_REBUILDS),
