@@ -194,6 +194,13 @@ class Goal(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
             # The fractals by name (the admin's fractal filter, tree links and fractal list):
             # the roots alone, in order, instead of a scan of every goal.
             models.Index(fields=["name"], name="idx_goals_fractals", condition=IS_OWN_ROOT),
+            # The live goals (the admin's goal list counts them for its pages): a count reads
+            # this index alone, not every goal's row.
+            models.Index(
+                fields=["created_at"],
+                name="idx_goals_live",
+                condition=models.Q(deleted_at__isnull=True),
+            ),
         ]
 
     def __init__(self, *args, **kwargs) -> None:

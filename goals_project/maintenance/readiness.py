@@ -53,6 +53,7 @@ PHASES = {
     ("practice_sessions", "0003_enforce_root_ids_and_constraints"): "phase 2: constraints",
     ("goals", "0007_add_indexes"): "phase 3: indexes",
     ("goals", "0009_add_fractals_index"): "phase 3: indexes",
+    ("goals", "0010_add_live_goals_index"): "phase 3: indexes",
     ("practice_sessions", "0004_add_indexes"): "phase 3: indexes",
 }
 # Measured on the 1M-metric-value benchmark file (about 1.4M rows in all): 33 s on SQLite, with

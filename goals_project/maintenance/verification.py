@@ -53,7 +53,8 @@ PLAN_INDEXES: dict[str, tuple[str, ...]] = {
 
 # The indexes the models declare beyond the plan's (tested equal to the models' Meta): the dev
 # schema's partial indexes on practice sessions, kept under their legacy names, the owners', the
-# fractals' by name (the admin's lists), and the one that lets going back find a column's repairs.
+# fractals' by name and the live goals' (the admin's lists), and the one that lets going back
+# find a column's repairs.
 OTHER_INDEXES: dict[str, tuple[str, ...]] = {
     "legacy_repairs": ("idx_legacy_repairs_column",),
     "goals": (
@@ -63,6 +64,7 @@ OTHER_INDEXES: dict[str, tuple[str, ...]] = {
         "idx_session_duration",
         "idx_goals_owner",
         "idx_goals_fractals",
+        "idx_goals_live",
     ),
 }
 

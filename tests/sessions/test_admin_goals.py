@@ -92,6 +92,25 @@ def test_the_goal_list_reads_the_fractals_through_their_index(admin_client):
         assert "idx_goals_fractals" in query_plan(sql), sql
 
 
+def test_the_goal_list_counts_the_live_goals_through_their_index(admin_client):
+    """The list counts the live goals for its pages: idx_goals_live gives the count from a
+    small index, where reading every goal's row made the count most of the page's time at
+    200,000 goals (docs/benchmarks.md, the admin)."""
+    ShortTermGoalFactory()
+    url = reverse("admin:goals_goal_changelist")
+    admin_client.get(url)
+    with CaptureQueriesContext(connection) as context:
+        assert admin_client.get(url).status_code == 200
+    counts = [
+        query["sql"]
+        for query in context.captured_queries
+        if query["sql"].startswith("SELECT COUNT(*)") and '"goals"' in query["sql"]
+    ]
+
+    assert len(counts) == 1, counts
+    assert "idx_goals_live" in query_plan(counts[0]), counts[0]
+
+
 def test_a_session_page_costs_the_same_queries_at_two_sizes(admin_client):
     """A session with 2 or 12 activities (and their metric values) takes the same query count."""
     session = PracticeSessionFactory()
