@@ -56,9 +56,9 @@ PHASES = {
     ("goals", "0010_add_live_goals_index"): "phase 3: indexes",
     ("practice_sessions", "0004_add_indexes"): "phase 3: indexes",
 }
-# Measured on the 1M-metric-value benchmark file (about 1.4M rows in all): 33 s on SQLite, with
-# the backup (docs/benchmarks.md).
-SECONDS_PER_ROW = 25e-6
+# Measured on the 1M-metric-value benchmark file (about 1.4M rows in all): 18 s on SQLite, with
+# the backup (docs/benchmarks.md, the seventh round).
+SECONDS_PER_ROW = 13e-6
 FRESH_BACKUP = timedelta(hours=24)
 
 # What the backfill keeps as it is, counted on the legacy columns: (what, SQL, what happens). What
