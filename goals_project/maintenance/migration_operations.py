@@ -127,6 +127,8 @@ def alter_constraints_in_place(editor, model) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(f"PRAGMA table_xinfo({quote(table)})")
         position = {row[1]: row[0] for row in cursor.fetchall()}
+        cursor.execute("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = %s", [table])
+        (current,) = cursor.fetchone()
     fields = model._meta.local_fields
     if sorted(position) != sorted(field.column for field in fields if field.concrete):
         return False
@@ -153,7 +155,9 @@ def alter_constraints_in_place(editor, model) -> bool:
         editor.deferred_sql = deferred
     probe = f"new__{table}"
     created = f"CREATE TABLE {quote(table)} "
-    if not definition.startswith(created) or "COLLATE" in definition.upper():
+    if not definition.startswith(created) or any(
+        "COLLATE" in sql.upper() for sql in (current, definition)
+    ):  # an index's order follows its columns' collations
         return False
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TABLE {quote(probe)} " + definition[len(created) :])
@@ -227,10 +231,9 @@ def _affinity(declared: str) -> str:
 
 def _storage(cursor, table: str) -> tuple[tuple, list[tuple[str, str]], dict[str, str | None]]:
     """What SQLite stores of `table`'s definition: its columns, the table's kind (rowid or not,
-    strict or not, AUTOINCREMENT, a collation named) and the indexes of its primary key and
-    UNIQUE constraints, their names left out; and apart, each column's type affinity and its
-    default, by name. The indexes made by CREATE INDEX are not part of the table's definition
-    (`_created_indexes`)."""
+    strict or not, AUTOINCREMENT) and the indexes of its primary key and UNIQUE constraints,
+    their names left out; and apart, each column's type affinity and its default, by name. The
+    indexes made by CREATE INDEX are not part of the table's definition (`_created_indexes`)."""
     quoted = f'"{table}"'
 
     def rows(sql: str, params=()) -> list[tuple]:
@@ -242,7 +245,6 @@ def _storage(cursor, table: str) -> tuple[tuple, list[tuple[str, str]], dict[str
     types = [(name, _affinity(declared)) for _cid, name, declared, *_rest in described]
     kind = [row[2:] for row in rows(f"PRAGMA table_list({quoted})")]
     ((sql,),) = rows("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = %s", [table])
-    kind.append("COLLATE" in sql.upper())  # no collation named: see alter_constraints_in_place
     indexes = sorted(
         (unique, origin, partial, tuple(rows(f'PRAGMA index_xinfo("{name}")')))
         for _seq, name, unique, origin, partial in rows(f"PRAGMA index_list({quoted})")
