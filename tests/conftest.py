@@ -8,6 +8,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
@@ -65,6 +66,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped and exitstatus == 0:
         reporter.write_line(f"{skipped} test(s) skipped: a skipped test does not pass here.")
         session.exitstatus = 1
+
+
+def manage_process(url: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`manage.py` with `args` in a process of its own, on the database at `url` and with no
+    backup folder set, its output captured as text; still running after `timeout` seconds, it
+    is killed and the test fails."""
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run(  # noqa: S603 - the project's manage.py
+        [sys.executable, str(root / "manage.py"), *args],
+        cwd=root,
+        env={**os.environ, "DATABASE_URL": url, "FRACTAL_BACKUP_DIR": ""},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def file_sha256(path: Path) -> str:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from io import StringIO
 from pathlib import Path
 
@@ -22,7 +19,7 @@ from goals_project.bases.exit_codes import Exit
 from goals_project.maintenance.legacy.inspection import LegacyDbProblem
 from goals_project.maintenance.legacy.preflight import adoption_target, key_refusal
 from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
-from tests.conftest import LEGACY_ALIAS, file_sha256
+from tests.conftest import LEGACY_ALIAS, file_sha256, manage_process
 from tests.legacy_faults import (
     BAD_KEYS,
     FREE,
@@ -90,9 +87,6 @@ def _execute(path: Path, script: str, parameters: tuple = ()) -> None:
         connection.executescript(script)
     connection.commit()
     connection.close()
-
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _select(path: Path, sql: str, parameters: tuple = ()) -> list[tuple]:
@@ -599,15 +593,7 @@ def test_a_goal_id_stored_as_a_blob_ends_in_a_refusal_that_names_it(make_legacy_
             "('cc', 'LongTermGoal', 'c', 'dd', '2025-06-01 00:00:00'), "
             "('dd', 'LongTermGoal', 'd', 'cc', '2025-06-01 00:00:00')"
         )
-    finished = subprocess.run(  # noqa: S603 - the project's manage.py
-        [sys.executable, str(ROOT / "manage.py"), "migrate", "--no-backup"],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": f"sqlite:///{path}", "FRACTAL_BACKUP_DIR": ""},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    finished = manage_process(f"sqlite:///{path}", "migrate", "--no-backup", timeout=300)
     assert finished.returncode == Exit.ROOTS_BROKEN, finished.stderr
     assert "A parentless goal of a root type is its own root: 1 row(s) (first: X'6363')" in (
         finished.stderr

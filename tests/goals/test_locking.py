@@ -16,7 +16,7 @@ from django.core.management.base import CommandError
 
 from goals_project.maintenance.backups import backups_list
 from goals_project.maintenance.locking import EXIT_BUSY, lock_path, maintenance_lock
-from tests.conftest import file_sha256
+from tests.conftest import file_sha256, manage_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,15 +33,7 @@ with maintenance_lock(operation="migrate"):
 
 
 def _manage(path: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603 - the project's manage.py
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": f"sqlite:///{path}", "FRACTAL_BACKUP_DIR": ""},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return manage_process(f"sqlite:///{path}", *args, timeout=120)
 
 
 def _holder(path: Path) -> subprocess.Popen:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,21 +9,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from goals_project.bases.exit_codes import Exit
 from goals_project.database_url import database_from_url, sqlite_url
+from tests.conftest import manage_process
 
-ROOT = Path(__file__).resolve().parents[2]
 SQLITE = "django.db.backends.sqlite3"
-
-
-def _manage(url: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603 - the project's manage.py
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url, "FRACTAL_BACKUP_DIR": ""},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_sqlite_url_cut_at_a_hash_is_refused():
@@ -72,7 +57,7 @@ def test_percent_encoded_hash_and_question_mark_name_the_file():
 def test_migrate_refuses_a_database_url_cut_at_a_hash(tmp_path):
     """migrate with '#' in an SQLite path stops before creating any file, with exit 2."""
     url = f"sqlite:///{tmp_path}/fractal#2.db"
-    result = _manage(url, "migrate", "--no-backup")
+    result = manage_process(url, "migrate", "--no-backup")
     assert result.returncode == Exit.USAGE, result.stderr
     assert result.stderr == (
         f"DATABASE_URL {url} has a '#' in it: a URL ends there, so it would open the SQLite "
@@ -86,7 +71,9 @@ def test_migrate_creates_the_database_at_a_percent_encoded_path(tmp_path):
     """Written as %23 and %3F, the path is the file migrate creates and migrates."""
     folder = tmp_path / "fractal#2?"
     folder.mkdir()
-    result = _manage(sqlite_url(folder / "goals.db"), "migrate", "--no-backup", "--verbosity", "0")
+    result = manage_process(
+        sqlite_url(folder / "goals.db"), "migrate", "--no-backup", "--verbosity", "0"
+    )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fractal#2?"]
     assert "goals.db" in [p.name for p in folder.iterdir()]
