@@ -23,13 +23,18 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-def queries_for(client, url) -> int:
-    """Queries of one page view, after a first view has filled process-wide caches."""
+def page_sql(client, url) -> list[str]:
+    """The statements of one page view, after a first view has filled process-wide caches."""
     client.get(url)
     with CaptureQueriesContext(connection) as context:
         response = client.get(url)
     assert response.status_code == 200
-    return len(context.captured_queries)
+    return [query["sql"] for query in context.captured_queries]
+
+
+def queries_for(client, url) -> int:
+    """Queries of one page view, after a first view has filled process-wide caches."""
+    return len(page_sql(client, url))
 
 
 def test_the_goal_list_shows_each_goals_place_in_the_tree(admin_client):
@@ -77,15 +82,8 @@ def test_the_goal_list_reads_the_fractals_through_their_index(admin_client):
     100,000 goals than at 1,000 (docs/benchmarks.md, the admin)."""
     for name in ("Swim", "Run", "Lift"):
         ShortTermGoalFactory(parent__parent__name=name)
-    url = reverse("admin:goals_goal_changelist")
-    admin_client.get(url)
-    with CaptureQueriesContext(connection) as context:
-        assert admin_client.get(url).status_code == 200
-    fractal_lists = [
-        query["sql"]
-        for query in context.captured_queries
-        if '"goals"."root_id" = ("goals"."id")' in query["sql"]
-    ]
+    sent = page_sql(admin_client, reverse("admin:goals_goal_changelist"))
+    fractal_lists = [sql for sql in sent if '"goals"."root_id" = ("goals"."id")' in sql]
 
     assert len(fractal_lists) == 2  # the filter's choices and the tree links
     for sql in fractal_lists:
@@ -97,15 +95,8 @@ def test_the_goal_list_counts_the_live_goals_through_their_index(admin_client):
     small index, where reading every goal's row made the count most of the page's time at
     200,000 goals (docs/benchmarks.md, the admin)."""
     ShortTermGoalFactory()
-    url = reverse("admin:goals_goal_changelist")
-    admin_client.get(url)
-    with CaptureQueriesContext(connection) as context:
-        assert admin_client.get(url).status_code == 200
-    counts = [
-        query["sql"]
-        for query in context.captured_queries
-        if query["sql"].startswith("SELECT COUNT(*)") and '"goals"' in query["sql"]
-    ]
+    sent = page_sql(admin_client, reverse("admin:goals_goal_changelist"))
+    counts = [sql for sql in sent if sql.startswith("SELECT COUNT(*)") and '"goals"' in sql]
 
     assert len(counts) == 1, counts
     assert "idx_goals_live" in query_plan(counts[0]), counts[0]
