@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 from django.db import migrations
 
 from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.migration_executor import reads_only
 
 GOAL_TYPES = (
     "UltimateGoal",
@@ -92,6 +93,7 @@ def describe(violation: dict) -> str:
     )
 
 
+@reads_only
 def check_legacy_data(apps, schema_editor) -> None:
     problems = find_violations(schema_editor.connection)
     if problems:

@@ -15,9 +15,11 @@ from django.db import migrations, models
 
 import goals_project.bases.constraints
 import goals_project.maintenance.migration_operations
+from goals_project.maintenance.migration_executor import reads_only
 from goals_project.maintenance.verification import roots_broken, unenforced_root_report
 
 
+@reads_only
 def check_unenforced_roots(apps, schema_editor) -> None:
     """Sessions without a parent against the part of the root rule that no constraint holds.
     The constraints below hold the rest: a row they refuse rolls this migration back, and the

@@ -9,7 +9,8 @@ Found by killing `migrate` at every step (tests/reliability); one transaction cl
 SQLite's schema editor turns foreign keys off while it works and, at its exit, runs `PRAGMA
 foreign_key_check` over the whole database: a second or more at a million metric values, after
 every migration, including those that only build indexes. `foreign_key_check_scope` names the
-tables a migration can have broken a reference in, and the check covers those only.
+tables a migration changes, and the check covers those and the tables whose foreign keys point to
+them (a parent's changed definition can break a child's key: "foreign key mismatch").
 
 The constraints of the root rule are also its check: a migration that adds them and finds a row
 they refuse is rolled back, and the rows that break the rule are listed (exit 19). Checking the
@@ -23,22 +24,44 @@ from collections.abc import Iterator
 
 from django.core.management.commands import migrate as django_migrate
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.migrations import AddIndex, CreateModel, RemoveIndex, RenameIndex
+from django.db.migrations import (
+    AddField,
+    AddIndex,
+    CreateModel,
+    RemoveIndex,
+    RenameIndex,
+    RunPython,
+)
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.state import ProjectState
 
+from goals_project.maintenance.migration_operations import AlterTableInOnePass
 from goals_project.maintenance.verification import root_id_report, root_rule_tables, roots_broken
 
 # Operations that change neither a row nor a foreign key declaration.
 INDEX_OPERATIONS = (AddIndex, RemoveIndex, RenameIndex)
+# Operations that change one model's table and no row of another.
+TABLE_OPERATIONS = (AlterTableInOnePass, AddField)
 
 
-def foreign_key_check_scope(migration) -> list[str] | None:
-    """The tables whose foreign keys `migration` can have broken: none for index builds and
-    proxy or unmanaged models, the new (empty) table of a model it creates, and None (every
-    table) for anything else, such as data migrations or column changes."""
+def reads_only(function):
+    """Mark the code of a RunPython operation as changing no row, so that no foreign key is
+    checked for it (a check before any change, such as goals.0005's)."""
+    function.reads_only = True
+    return function
+
+
+def foreign_key_check_scope(migration, state: ProjectState | None = None) -> list[str] | None:
+    """The tables `migration` changes, whose foreign keys it can have broken (those pointing to
+    them are added at the check): none for index builds, proxy or unmanaged models and code
+    marked `reads_only`; the new (empty) table of a model it creates; the table of a model whose
+    definition it alters or adds a column to (the models of `state`, the project before the
+    migration); and None (every table) for anything else, such as data migrations."""
     tables: list[str] = []
     for operation in migration.operations:
         if isinstance(operation, INDEX_OPERATIONS):
+            continue
+        if isinstance(operation, RunPython) and getattr(operation.code, "reads_only", False):
             continue
         if isinstance(operation, CreateModel):
             options = operation.options
@@ -48,8 +71,14 @@ def foreign_key_check_scope(migration) -> list[str] | None:
                 return None
             tables.append(options["db_table"])
             continue
+        if isinstance(operation, TABLE_OPERATIONS) and state is not None:
+            model = state.models.get((migration.app_label, operation.model_name.lower()))
+            if model is None or "db_table" not in model.options:
+                return None
+            tables.append(model.options["db_table"])
+            continue
         return None
-    return tables
+    return sorted(set(tables))
 
 
 class RecordingExecutor(MigrationExecutor):
@@ -62,7 +91,10 @@ class RecordingExecutor(MigrationExecutor):
         if sqlite and not connection.disable_constraint_checking():
             return super().apply_migration(state, migration, fake, fake_initial)
         try:
-            with transaction.atomic(using=connection.alias), _checking_only(self, migration):
+            with (
+                transaction.atomic(using=connection.alias),
+                _checking_only(self, migration, state),
+            ):
                 return super().apply_migration(state, migration, fake, fake_initial)
         except IntegrityError as error:
             _refused_for_the_root_rule(connection, migration, error)
@@ -85,7 +117,7 @@ def _refused_for_the_root_rule(connection, migration, error: IntegrityError) -> 
 
 
 @contextlib.contextmanager
-def _checking_only(executor: MigrationExecutor, migration) -> Iterator[None]:
+def _checking_only(executor: MigrationExecutor, migration, state: ProjectState) -> Iterator[None]:
     """While inside, the SQLite schema editor's exit checks the foreign keys of the migration's
     scope only, and what the check raises is raised once the editor has left its atomic block,
     before the migration is reported applied. Django's raises before, which leaves the
@@ -97,12 +129,15 @@ def _checking_only(executor: MigrationExecutor, migration) -> Iterator[None]:
     if connection.vendor != "sqlite":
         yield
         return
-    scope = foreign_key_check_scope(migration)
+    scope = foreign_key_check_scope(migration, state)
     refused: list[DatabaseError] = []
 
     def check_constraints(table_names=None) -> None:
         try:
-            foreign_keys_check(connection, table_names if scope is None else scope)
+            if scope is None:
+                foreign_keys_check(connection, table_names)
+            else:
+                foreign_keys_check(connection, with_referencing_tables(connection, scope))
         except DatabaseError as error:
             refused.append(error)
 
@@ -123,6 +158,22 @@ def _checking_only(executor: MigrationExecutor, migration) -> Iterator[None]:
         executor.progress_callback = report
     if refused:  # reached only when the migration itself raised nothing
         raise refused[0]
+
+
+def with_referencing_tables(connection, tables: list[str]) -> list[str]:
+    """SQLite: `tables` and every table with a foreign key to one of them, in table order."""
+    if not tables:
+        return []
+    quote = connection.ops.quote_name
+    wanted = {table.lower() for table in tables}
+    with connection.cursor() as cursor:
+        names = connection.introspection.table_names(cursor)
+        found = []
+        for name in names:
+            cursor.execute(f"PRAGMA foreign_key_list({quote(name)})")
+            if name.lower() in wanted or any(row[2].lower() in wanted for row in cursor.fetchall()):
+                found.append(name)
+    return found
 
 
 def foreign_keys_check(connection, table_names: list[str] | None) -> None:

@@ -15,6 +15,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from goals_project.maintenance.migration_executor import (
     RecordingExecutor,
     foreign_key_check_scope,
+    with_referencing_tables,
 )
 from goals_project.maintenance.verification import root_rule_tables
 
@@ -59,32 +60,93 @@ def plan_migrations() -> dict[str, object]:
     return {f"{app}.{name}": migration for (app, name), migration in loader.disk_migrations.items()}
 
 
-def test_foreign_keys_are_checked_only_where_a_migration_can_break_one():
-    """Index builds and proxy models change no row and declare no foreign key: nothing is
-    checked after them; a new table is checked alone; data and column changes check every
-    table."""
-    migrations = plan_migrations()
+def plan_scopes() -> dict[str, list[str] | None]:
+    """Each migration's foreign_key_check_scope, with the project state it is applied to."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    return {
+        f"{app}.{name}": foreign_key_check_scope(
+            migration, loader.project_state((app, name), at_end=False)
+        )
+        for (app, name), migration in loader.disk_migrations.items()
+    }
 
-    assert foreign_key_check_scope(migrations["practice_sessions.0004_add_indexes"]) == []
-    assert foreign_key_check_scope(migrations["goals.0007_add_indexes"]) == []
-    assert foreign_key_check_scope(migrations["goals.0008_add_fractal_proxy"]) == []
-    assert foreign_key_check_scope(migrations["goals.0009_add_fractals_index"]) == []
-    assert foreign_key_check_scope(migrations["goals.0010_add_live_goals_index"]) == []
-    assert foreign_key_check_scope(migrations["sessions.0001_initial"]) == ["django_session"]
+
+GOALS_TABLES = [
+    "activity_definitions",
+    "activity_groups",
+    "goals",
+    "metric_definitions",
+    "practice_session_goals",
+    "session_templates",
+    "split_definitions",
+]
+SESSION_TABLES = [
+    "activity_instances",
+    "metric_values",
+    "program_blocks",
+    "program_days",
+    "programs",
+    "scheduled_sessions",
+]
+
+
+def test_foreign_keys_are_checked_only_where_a_migration_can_break_one():
+    """Index builds, proxy models and checks that only read change no row and declare no
+    foreign key: nothing is checked after them; a new table is checked alone, and so is the
+    table of a model whose definition is altered or gains a column (with the tables pointing to
+    it, at the check); data changes check every table."""
+    scopes = plan_scopes()
+
     for name in (
-        "goals.0004_backfill_root_ids",
-        "goals.0005_enforce_root_ids_and_constraints",
-        "goals.0006_add_fractal_owner",
-        "practice_sessions.0003_enforce_root_ids_and_constraints",
+        "practice_sessions.0004_add_indexes",
+        "goals.0002_check_legacy_data",
+        "goals.0007_add_indexes",
+        "goals.0008_add_fractal_proxy",
+        "goals.0009_add_fractals_index",
+        "goals.0010_add_live_goals_index",
     ):
-        assert foreign_key_check_scope(migrations[name]) is None, name
+        assert scopes[name] == [], name
+    assert scopes["sessions.0001_initial"] == ["django_session"]
+    assert scopes["goals.0005_enforce_root_ids_and_constraints"] == GOALS_TABLES
+    assert scopes["goals.0006_add_fractal_owner"] == ["goals"]
+    assert scopes["practice_sessions.0003_enforce_root_ids_and_constraints"] == SESSION_TABLES
+    for name in (
+        "goals.0003_add_root_and_audit_columns",  # it records the columns it adds
+        "goals.0004_backfill_root_ids",
+        "practice_sessions.0002_add_root_and_audit_columns",
+    ):
+        assert scopes[name] is None, name
+    # Without the project state, a model's table is not known: every table.
+    migrations = plan_migrations()
+    assert foreign_key_check_scope(migrations["goals.0006_add_fractal_owner"]) is None
+
+
+def test_the_tables_pointing_to_a_changed_table_are_checked_with_it(tmp_path, legacy_database):
+    """A parent's changed definition can break its children's keys, so they are checked too;
+    a table with no key to it is not."""
+    path = tmp_path / "family.db"
+    database = sqlite3.connect(path)
+    database.executescript(
+        "CREATE TABLE parent (id TEXT PRIMARY KEY);"
+        "CREATE TABLE child (id TEXT PRIMARY KEY, parent_id TEXT REFERENCES PARENT (id));"
+        "CREATE TABLE grandchild (id TEXT PRIMARY KEY, child_id TEXT REFERENCES child (id));"
+        "CREATE TABLE other (id TEXT PRIMARY KEY);"
+    )
+    database.close()
+    with legacy_database(path) as alias:
+        connection = connections[alias]
+        assert with_referencing_tables(connection, ["parent"]) == ["child", "parent"]
+        assert with_referencing_tables(connection, ["child"]) == ["child", "grandchild"]
+        assert with_referencing_tables(connection, ["other"]) == ["other"]
+        assert with_referencing_tables(connection, []) == []
 
 
 def test_migrate_checks_the_whole_database_only_after_migrations_that_can_break_a_reference(
     make_legacy_db, legacy_database, monkeypatch
 ):
     """Each migration whose scope is every table is followed by one database-wide PRAGMA
-    foreign_key_check; the index migrations after the last foreign keys by none."""
+    foreign_key_check; one that alters tables by a check of those and the tables pointing to
+    them; the index migrations after the last foreign keys by none."""
     path = make_legacy_db("dev")
     checks: dict[str, list[str]] = {}
     applying: list[str] = []
@@ -104,13 +166,20 @@ def test_migrate_checks_the_whole_database_only_after_migrations_that_can_break_
     with legacy_database(path) as alias, connections[alias].execute_wrapper(watch):
         call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
         call_command("verify_root_ids", database=alias, stdout=StringIO())
-    migrations = plan_migrations()
+    scopes = plan_scopes()
 
     assert checks["practice_sessions.0004_add_indexes"] == []
     assert checks["sessions.0001_initial"] == ['PRAGMA foreign_key_check("django_session")']
+    # practice_sessions.0003 adds the keys of metric_values and activity_instances: those are
+    # checked, the goals tables (pointing to none of its tables) are not.
+    sessions = checks["practice_sessions.0003_enforce_root_ids_and_constraints"]
+    assert sessions == [f'PRAGMA foreign_key_check("{table}")' for table in SESSION_TABLES]
     for name, made in checks.items():
-        if foreign_key_check_scope(migrations[name]) is None:
+        if scopes[name] is None:
             assert made == ["PRAGMA foreign_key_check"], name
+        else:
+            checked = [sql.removeprefix("PRAGMA foreign_key_check(").strip('")') for sql in made]
+            assert set(scopes[name]) <= set(checked), name
 
 
 def test_the_migrations_that_enforce_the_root_rule_are_found_by_their_operations():
