@@ -138,7 +138,7 @@ def _migrate_locked(
                 begun = _backup_begin(using, reporter)
             try:
                 # Adoption goes on while the backup is checked, and commits only after.
-                adoption = _adopt(using, reporter, backup=begun)
+                adoption = _adopt(using, reporter, backup=begun, found=found)
             except BaseException:
                 if begun is not None:
                     with contextlib.suppress(BackupError):  # the adoption's error is the news
@@ -269,13 +269,17 @@ def _backup_finish(pending: PendingBackup, reporter: Reporter) -> Backup:
     return backup
 
 
-def _adopt(using: str, reporter: Reporter, *, backup: PendingBackup | None) -> AdoptionResult:
-    """Adopt the file; with a `backup` begun, commit only once it is verified."""
+def _adopt(
+    using: str, reporter: Reporter, *, backup: PendingBackup | None, found: AdoptionResult
+) -> AdoptionResult:
+    """Adopt the file as `found` (inspected under the maintenance lock); with a `backup`
+    begun, commit only once it is verified."""
     result = legacy_db_adopt(
         using=using,
         progress=reporter.rows,
         enable_wal=False,
         before_commit=None if backup is None else lambda: _backup_finish(backup, reporter),
+        found=found,
     )
     if result.adopted:
         reporter.result(
