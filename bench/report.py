@@ -52,7 +52,8 @@ def write_between_markers(document: Path, start: str, end: str, body: str) -> No
 
 
 def render(results: list[dict]) -> str:
-    parts = [_machines(results), _migrate(results), _phases(results), _one_pass(results)]
+    parts = [_machines(results), _migrate(results), _phases(results), _floors(results)]
+    parts += [_one_pass(results)]
     parts += [_queries(results)]
     parts += [_plans(results), _admin(results), _move(results), _move_phases(results)]
     return "\n\n".join(part for part in parts if part)
@@ -188,6 +189,40 @@ def _phases(results: list[dict]) -> str:
                 ]
                 lines += _phase_table(result[way]["phases"], seconds)
     return "\n".join(lines).rstrip()
+
+
+def _floors(results: list[dict]) -> str:
+    rows = _sorted(results, "floors")
+    if not rows:
+        return ""
+    lines = [
+        "### The least the guarantees cost (`bench/floors.py`)",
+        "",
+        "| size | the plan script | " + " | ".join(rows[0]["floors"]) + " | with the floors "
+        "| / the plan script |",
+        "|---|---:|" + "---:|" * len(rows[0]["floors"]) + "---:|---:|",
+    ]
+    for result in rows:
+        floors = " | ".join(f"{seconds:.2f}" for seconds in result["floors"].values())
+        lines.append(
+            f"| {result['size']} | {result['plan_script']['seconds']:.2f} | {floors} "
+            f"| {result['floor_seconds']:.2f} | {_times(result['floor_ratio'])} |"
+        )
+    lines += [
+        "",
+        "Seconds, the median of each over the runs (the plan script and the floors take turns). "
+        "Each floor is the smallest statement doing what one guarantee needs beyond the plan "
+        "script's own work (bench/floors.py says which); their sum with the plan script is a "
+        "floor under any design keeping them. The dangling references, by reference (those "
+        "the plan script's UPDATEs follow, found by its own lookups, in brackets and not "
+        "counted):",
+        "",
+    ]
+    for result in rows:
+        found = ", ".join(f"{name} {s:.2f}" for name, s in result["references"].items())
+        followed = ", ".join(f"{name} {s:.2f}" for name, s in result["on_the_roots_path"].items())
+        lines.append(f"- {result['size']}: {found} ({followed})")
+    return "\n".join(lines)
 
 
 def _one_pass(results: list[dict]) -> str:

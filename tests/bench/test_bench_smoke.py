@@ -37,6 +37,7 @@ def bench_results(tmp_path_factory) -> Path:
         ["bench.queries", "--size", "smoke", "--min-seconds", "0"],
         ["bench.admin", "--sizes", "smoke", "1k", "--requests", "2"],
         ["bench.one_pass", "--size", "smoke", "--repeat", "2"],
+        ["bench.floors", "--size", "smoke", "--repeat", "1"],
         ["bench.move", "--size", "smoke", "--repeat", "1"],  # on a throw-away cluster of its own
         ["bench.report"],
     ):
@@ -120,6 +121,37 @@ def test_one_pass_bench_measures_every_way_on_the_same_rows(bench_results):
     assert "### metric_values in place or written once" in text
     for title in ("in place", "written once", "written once, in key order"):
         assert f"| smoke | {one_pass['rows']:,} | {title} |" in text
+
+
+def test_floors_bench_measures_each_guarantee_beside_the_plan_script(bench_results):
+    """Every floor is measured; the references the plan script's UPDATEs follow are shown
+    apart and not counted; the floor is the plan script and the floors; the report shows it."""
+    floors = read(bench_results, "floors-sqlite-smoke.json")
+
+    assert list(floors["floors"]) == [
+        "foreign keys verified",
+        "dangling references found",
+        "the root rule's keys",
+        "audit stamps",
+        "a verified backup",
+        "Django",
+    ]
+    for name in ("foreign keys verified", "the root rule's keys", "a verified backup", "Django"):
+        assert floors["floors"][name] > 0, name
+    assert "metric_values.metric_definition_id" in floors["references"]
+    assert "metric_values.split_definition_id" in floors["references"]
+    assert "metric_values.activity_instance_id" in floors["on_the_roots_path"]
+    assert "goals.parent_id" in floors["on_the_roots_path"]
+    assert not set(floors["references"]) & set(floors["on_the_roots_path"])
+    assert not any(name.endswith((".root_id", ".owner_id")) for name in floors["references"])
+    total = floors["plan_script"]["seconds"] + sum(floors["floors"].values())
+    assert floors["floor_seconds"] == pytest.approx(total)
+    assert floors["floor_ratio"] == pytest.approx(
+        total / floors["plan_script"]["seconds"], rel=0.01
+    )
+    text = (bench_results / "benchmarks.md").read_text()
+    assert "### The least the guarantees cost (`bench/floors.py`)" in text
+    assert f"| smoke | {floors['plan_script']['seconds']:.2f} |" in text
 
 
 @pytest.fixture
