@@ -27,15 +27,21 @@ BAD_KEYS = {
         'them: SELECT rowid, * FROM "metric_values" WHERE ("id") IN (SELECT "id" FROM '
         '"metric_values" WHERE NOT ("id" IS NULL) GROUP BY "id" HAVING COUNT(*) > 1);)',
     ),
+    "an id stored as a blob": (
+        # Reads as the text 'cc' but equals no text: not a key the adopted tables can use.
+        "INSERT INTO goals (id, type, name) VALUES (X'6363', 'UltimateGoal', 'A blob id')",
+        "  - goals: 1 row(s) whose id is a blob, not text (first: X'6363'; find them: "
+        'SELECT rowid, * FROM "goals" WHERE typeof("id") = \'blob\';)',
+    ),
 }
 
 
 def bad_keys_message(path: Path, line: str) -> str:
-    """The refusal of a file whose rows have NULL or repeated primary keys."""
+    """The refusal of a file whose rows have NULL, repeated or blob primary keys."""
     return (
-        f"{path} has rows whose primary key is missing or repeated, which the adopted tables "
-        f"cannot hold:\n{line}\nGive each of these rows a key of its own (after a backup), "
-        "then run again; nothing was changed."
+        f"{path} has rows whose primary key is missing, repeated or not text, which the adopted "
+        f"tables cannot hold:\n{line}\nGive each of these rows a text key of its own (after a "
+        "backup), then run again; nothing was changed."
     )
 
 

@@ -423,8 +423,9 @@ def test_the_legacy_app_writing_during_adoption_is_named(make_legacy_db, legacy_
 def test_missing_or_repeated_keys_are_refused_unchanged(
     case, command, make_legacy_db, legacy_database
 ):
-    """Rows with a NULL or repeated primary key are named with a query to find them (exit 12),
-    not hidden behind a failed rebuild; the file is unchanged and no backup is taken."""
+    """Rows with a NULL, repeated or blob primary key are named with a query to find them (exit
+    12), not hidden behind a failed rebuild or a refusal further on; the file is unchanged and no
+    backup is taken."""
     path = make_legacy_db("dev")
     script, line = BAD_KEYS[case]
     _execute(path, script)
@@ -578,14 +579,19 @@ def test_check_says_what_to_do_with_a_hot_journal_and_changes_nothing(
     assert (file_sha256(path), file_sha256(journal)) == digests
 
 
-def test_a_goal_id_stored_as_a_blob_ends_in_a_refusal_that_names_it(make_legacy_db):
-    """An SQLite text column keeps a blob as a blob: a parentless goal whose id is the blob
-    X'6363' reads as the text 'cc', the id of a goal in a cycle ('cc' and 'dd' each other's
-    parent). The backfill's walk down the goal tree still ends (it would go round the cycle for
-    ever were the ids taken as distinct), and migrate stops at the root rule (exit 19), naming
-    the blob by its SQL literal. Run as a process of its own, so that a walk that did not end
-    fails the test at the timeout instead of holding the run."""
+def test_a_goal_id_stored_as_a_blob_after_adoption_ends_in_a_refusal_that_names_it(
+    make_legacy_db,
+):
+    """A legacy file is refused a blob key before anything changes (above); one written into an
+    adopted file meets the backfill. An SQLite text column keeps a blob as a blob: a parentless
+    goal whose id is the blob X'6363' reads as the text 'cc', the id of a goal in a cycle ('cc'
+    and 'dd' each other's parent). The backfill's walk down the goal tree still ends (it would
+    go round the cycle for ever were the ids taken as distinct), and migrate stops at the root
+    rule (exit 19), naming the blob by its SQL literal. Run as a process of its own, so that a
+    walk that did not end fails the test at the timeout instead of holding the run."""
     path = make_legacy_db("dev")
+    adopted = manage_process(f"sqlite:///{path}", "adopt_legacy_db", timeout=300)
+    assert adopted.returncode == 0, adopted.stderr
     with contextlib.closing(sqlite3.connect(path)) as connection, connection:
         connection.execute(
             "INSERT INTO goals (id, type, name, parent_id, created_at) VALUES "

@@ -63,10 +63,13 @@ def legacy_db_refusals(
 
 
 def key_refusal(connection, *, path: Path, models: dict[str, type]) -> LegacyDbError | None:
-    """Rows whose primary key is NULL or repeated: the rebuilt tables' keys cannot hold them.
+    """Rows whose primary key is NULL, repeated or a blob: the rebuilt tables' keys cannot hold
+    the first two, and Django's text keys and the goal tree's walk not the third.
 
     SQLite lets a TEXT PRIMARY KEY be NULL, and a table rebuilt by some tool may have lost its
-    key altogether; legacy files have both.
+    key altogether; legacy files have both. A text column keeps a blob as a blob, which reads as
+    the text of the same bytes yet equals no text (X'6363' and 'cc'); blobs sort after all text,
+    so the key's index finds them without reading the table.
     """
     quote = connection.ops.quote_name
     lines = []
@@ -98,14 +101,28 @@ def key_refusal(connection, *, path: Path, models: dict[str, type]) -> LegacyDbE
                     f"  - {table}: {count} {named} value(s) used by more than one row "
                     f"(first: {first}; find them: {find})"
                 )
+            for column in columns:
+                blobs = f"FROM {quote(table)} WHERE {quote(column)} >= X''"
+                cursor.execute(f"SELECT COUNT(*) {blobs}")
+                if count := cursor.fetchone()[0]:
+                    cursor.execute(f"SELECT quote({quote(column)}) {blobs} LIMIT {SHOWN}")
+                    first = ", ".join(row[0] for row in cursor.fetchall())
+                    find = (
+                        f"SELECT rowid, * FROM {quote(table)} "  # noqa: S608
+                        f"WHERE typeof({quote(column)}) = 'blob';"
+                    )
+                    lines.append(
+                        f"  - {table}: {count} row(s) whose {column} is a blob, not text "
+                        f"(first: {first}; find them: {find})"
+                    )
     if not lines:
         return None
     return LegacyDbError(
         LegacyDbProblem.BAD_KEYS,
-        f"{path} has rows whose primary key is missing or repeated, which the adopted tables "
-        "cannot hold:\n"
+        f"{path} has rows whose primary key is missing, repeated or not text, which the "
+        "adopted tables cannot hold:\n"
         + "\n".join(lines)
-        + "\nGive each of these rows a key of its own (after a backup), then run again; "
+        + "\nGive each of these rows a text key of its own (after a backup), then run again; "
         "nothing was changed.",
     )
 
