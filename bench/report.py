@@ -213,15 +213,22 @@ def _floors(results: list[dict]) -> str:
         "Seconds, the median of each over the runs (the plan script and the floors take turns). "
         "Each floor is the smallest statement doing what one guarantee needs beyond the plan "
         "script's own work (bench/floors.py says which); their sum with the plan script is a "
-        "floor under any design keeping them. The dangling references, by reference (those "
-        "the plan script's UPDATEs follow, found by its own lookups, in brackets and not "
-        "counted):",
-        "",
+        "floor under any design keeping them.",
     ]
-    for result in rows:
-        found = ", ".join(f"{name} {s:.2f}" for name, s in result["references"].items())
-        followed = ", ".join(f"{name} {s:.2f}" for name, s in result["on_the_roots_path"].items())
-        lines.append(f"- {result['size']}: {found} ({followed})")
+    largest = rows[-1]
+    if largest["references"]:
+
+        def listed(seconds_by_reference: dict[str, float]) -> str:
+            shown = [f"{name} {s:.2f}" for name, s in seconds_by_reference.items() if s >= 0.01]
+            rest = len(seconds_by_reference) - len(shown)
+            return ", ".join(shown + ([f"{rest} more under 0.01 s"] if rest else []))
+
+        lines += [
+            "",
+            f"The dangling references at {largest['size']}, by reference: "
+            f"{listed(largest['references'])}; and those the plan script's UPDATEs follow, "
+            f"found by its own lookups and not counted: {listed(largest['on_the_roots_path'])}.",
+        ]
     return "\n".join(lines)
 
 
