@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
@@ -138,7 +138,12 @@ def _migrate_locked(
                 begun = _backup_begin(using, reporter)
             try:
                 # Adoption goes on while the backup is checked, and commits only after.
-                adoption = _adopt(using, reporter, backup=begun, found=found)
+                adoption = _adopt(
+                    using,
+                    reporter,
+                    backup=begun,
+                    found=replace(found, recovered_journal=recovered),
+                )
             except BaseException:
                 if begun is not None:
                     with contextlib.suppress(BackupError):  # the adoption's error is the news

@@ -419,6 +419,39 @@ def test_the_legacy_app_writing_during_adoption_is_named(make_legacy_db, legacy_
 
 
 @pytest.mark.parametrize("command", ["adopt_legacy_db", "migrate"])
+def test_the_legacy_app_changing_the_schema_after_inspection_is_named(
+    command, make_legacy_db, legacy_database
+):
+    """A column the legacy app adds after the file was inspected (and before adoption's
+    transaction: `migrate` inspects once, then checks, backs up and adopts) stops adoption with
+    exit 8 instead of a rebuild that would drop the column unseen; the app's column and value
+    stay, and nothing was adopted."""
+    path = make_legacy_db("dev")
+    (goal,) = _select(path, "SELECT id FROM goals ORDER BY id LIMIT 1")[0]
+
+    def legacy_app_alters(sender, connection, **kwargs) -> None:
+        if connection.alias == LEGACY_ALIAS:
+            connection_created.disconnect(legacy_app_alters)
+            _execute(
+                path,
+                "ALTER TABLE goals ADD COLUMN mood TEXT; "
+                f"UPDATE goals SET mood = 'written meanwhile' WHERE id = '{goal}'",
+            )
+
+    connection_created.connect(legacy_app_alters)
+    try:
+        with legacy_database(path) as alias:
+            error = _refused(command, database=alias)
+            _assert_released(path)
+    finally:
+        connection_created.disconnect(legacy_app_alters)
+    assert str(error).startswith(f"{path} changed while it was being adopted: its schema")
+    assert error.returncode == LegacyDbProblem.LOCKED
+    assert _select(path, "SELECT mood FROM goals WHERE id = ?", (goal,)) == [("written meanwhile",)]
+    assert not _select(path, "SELECT name FROM sqlite_master WHERE name = 'django_migrations'")
+
+
+@pytest.mark.parametrize("command", ["adopt_legacy_db", "migrate"])
 @pytest.mark.parametrize("case", BAD_KEYS, ids=list(BAD_KEYS))
 def test_missing_or_repeated_keys_are_refused_unchanged(
     case, command, make_legacy_db, legacy_database

@@ -64,6 +64,7 @@ class AdoptionResult:
     extra_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # A -journal left by a killed program, rolled back (SQLite's recovery) before inspection.
     recovered_journal: Path | None = None
+    schema_version: int | None = None  # at inspection (LegacyDbInspection)
 
     def kept_columns_notes(self) -> list[str]:
         """One line per table whose unknown columns went to a side table (see adoption)."""
@@ -114,6 +115,7 @@ def legacy_db_inspect_alias(*, using: str = DEFAULT_DB_ALIAS) -> AdoptionResult:
         row_counts=inspection.row_counts,
         other_tables=inspection.other_tables,
         extra_columns=inspection.extra_columns,
+        schema_version=inspection.schema_version,
     )
 
 
@@ -230,8 +232,19 @@ def _rebuild_transaction(
 
 def _refuse_what_cannot_be_adopted(using: str, found: AdoptionResult) -> None:
     """Inside the adoption's transaction, which keeps other writers out: the file must still be
-    the one inspected, and nothing in it may stop the rebuild or be lost by it."""
+    the one inspected (its schema and its row counts), and nothing in it may stop the rebuild or
+    be lost by it."""
     connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA schema_version")
+        version = cursor.fetchone()[0]
+    if found.schema_version is not None and version != found.schema_version:
+        raise LegacyDbError(
+            LegacyDbProblem.LOCKED,
+            f"{found.path} changed while it was being adopted: its schema (tables, columns, "
+            "indexes) changed after it was inspected, so another program (the legacy app?) is "
+            "changing it. Stop that program and run again; nothing was changed.",
+        )
     for table in LEGACY_TABLES:
         counted = _count(connection, table)
         if counted != found.row_counts[table]:

@@ -10,7 +10,7 @@ import enum
 import os
 import sqlite3
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from goals_project.bases.exit_codes import Exit
@@ -73,6 +73,8 @@ class LegacyDbInspection:
     # Columns of legacy tables that no variant has (added by hand or by another tool): adoption
     # keeps their values in legacy_extra_<table> side tables instead of dropping them.
     extra_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # SQLite's schema cookie, read before the tables: any later change to the schema moves it.
+    schema_version: int | None = None
 
 
 def is_file_database(name: str | os.PathLike) -> bool:
@@ -102,9 +104,9 @@ def legacy_db_inspect(path: Path, *, timeout: float = 2.0) -> LegacyDbInspection
         )
     connection = _connect_read_only(path, timeout=timeout)
     try:
-        tables = _read_tables(connection, path)
+        version, tables = _read_tables(connection, path)
         _check_integrity(connection, path)
-        return _classify(connection, path, tables)
+        return replace(_classify(connection, path, tables), schema_version=version)
     finally:
         connection.close()
 
@@ -198,9 +200,14 @@ def _is_hot_journal(error: sqlite3.Error) -> bool:
     return getattr(error, "sqlite_errorname", "") == "SQLITE_READONLY_ROLLBACK"
 
 
-def _read_tables(connection: sqlite3.Connection, path: Path) -> dict[str, tuple[str, ...]]:
+def _read_tables(
+    connection: sqlite3.Connection, path: Path
+) -> tuple[int, dict[str, tuple[str, ...]]]:
+    """SQLite's schema cookie (PRAGMA schema_version, which every change to the schema moves:
+    adoption compares it inside its transaction), then each table's columns."""
     try:
-        return table_columns(connection)
+        version = connection.execute("PRAGMA schema_version").fetchone()[0]
+        return version, table_columns(connection)
     except sqlite3.OperationalError as error:
         if _is_hot_journal(error):
             raise _hot_journal_error(path, path.with_name(f"{path.name}-journal")) from error
