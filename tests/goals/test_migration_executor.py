@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import sqlite3
 from io import StringIO
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
-from django.db import connections
+from django.db import IntegrityError, connections
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
 from goals_project.maintenance.migration_executor import (
     RecordingExecutor,
+    _checking_only,
     foreign_key_check_scope,
     with_referencing_tables,
 )
+from goals_project.maintenance.migration_operations import AlterTableInOnePass
 from goals_project.maintenance.verification import root_rule_tables
 
 pytestmark = pytest.mark.sqlite_only
@@ -139,6 +142,36 @@ def test_the_tables_pointing_to_a_changed_table_are_checked_with_it(tmp_path, le
         assert with_referencing_tables(connection, ["child"]) == ["child", "grandchild"]
         assert with_referencing_tables(connection, ["other"]) == ["other"]
         assert with_referencing_tables(connection, []) == []
+
+
+def test_a_child_pointing_to_a_changed_table_is_checked_after_the_migration(
+    tmp_path, legacy_database
+):
+    """The check after a migration that alters `parent` covers `child`, whose key points to
+    it: a row of `child` pointing nowhere is refused, though `parent`'s own keys are fine."""
+    path = tmp_path / "family.db"
+    database = sqlite3.connect(path)
+    database.executescript(
+        "CREATE TABLE parent (id TEXT PRIMARY KEY);"
+        "CREATE TABLE child (id TEXT PRIMARY KEY, parent_id TEXT REFERENCES parent (id));"
+        "INSERT INTO parent VALUES ('p');"
+        "INSERT INTO child VALUES ('c', 'gone');"
+    )
+    database.close()
+    migration = SimpleNamespace(
+        app_label="family", operations=[AlterTableInOnePass("parent", operations=[])]
+    )
+    state = SimpleNamespace(
+        models={("family", "parent"): SimpleNamespace(options={"db_table": "parent"})}
+    )
+    assert foreign_key_check_scope(migration, state) == ["parent"]
+    with legacy_database(path) as alias:
+        executor = SimpleNamespace(connection=connections[alias], progress_callback=None)
+        with (
+            pytest.raises(IntegrityError, match=r"table 'child' with primary key 'c'.*'gone'"),
+            _checking_only(executor, migration, state),
+        ):
+            connections[alias].check_constraints()
 
 
 def test_migrate_checks_the_whole_database_only_after_migrations_that_can_break_a_reference(
