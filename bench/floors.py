@@ -5,8 +5,8 @@ measured in the same run: a floor under any design that keeps them.
 
 The plan script (bench/plan_script.py) adds a root column, fills it with one UPDATE per table
 and builds the 26 indexes. A design that keeps `migrate`'s guarantees does that work and, at the
-least, what each guarantee costs when it is done by its smallest statement, fused with the plan
-script's own work wherever it can be:
+least, what each guarantee costs when it is done by its smallest statement, each measured on its
+own; what the plan script's lookups already find is not counted again:
 
 - **foreign keys verified**: `PRAGMA foreign_key_check` over the migrated file, every key
   `migrate` declares, every row (the check SQLite itself makes; a design checking rows as it
@@ -20,8 +20,9 @@ script's own work wherever it can be:
 - **audit stamps**: what writing `created_at` and `updated_at` into every metric value and
   activity instance adds to the plan script's UPDATE of its root (the two UPDATEs, on two copies
   given the same columns);
-- **a verified backup**: the original left untouched as the backup, and read once for its
-  sha256 and row counts (the one-pass design's own check; `migrate` copies the file instead);
+- **a verified backup**: the original left untouched as the backup, read once for its sha256,
+  and its tables' rows counted (the one-pass design's own check; `migrate` copies the file
+  instead);
 - **Django**: its start, `manage.py showmigrations` (settings, apps, the migration graph), less
   a bare Python start (the plan script's start is in its own time).
 

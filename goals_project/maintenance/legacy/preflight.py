@@ -69,7 +69,7 @@ def key_refusal(connection, *, path: Path, models: dict[str, type]) -> LegacyDbE
     SQLite lets a TEXT PRIMARY KEY be NULL, and a table rebuilt by some tool may have lost its
     key altogether; legacy files have both. A text column keeps a blob as a blob, which reads as
     the text of the same bytes yet equals no text (X'6363' and 'cc'); blobs sort after all text,
-    so the key's index finds them without reading the table.
+    so where the key leads an index, the index finds them with a seek (otherwise one scan).
     """
     quote = connection.ops.quote_name
     lines = []
