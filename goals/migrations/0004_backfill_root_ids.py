@@ -26,6 +26,7 @@ from django.db import migrations
 from django.utils import timezone
 
 from goals.roots import PARENTLESS_TYPES, ROOT_TABLES, GoalType
+from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import current_reporter
 from goals_project.maintenance.backward_safety import (
     CREATED,
@@ -38,6 +39,7 @@ from goals_project.maintenance.backward_safety import (
     typed_text_sql,
 )
 from goals_project.maintenance.table_rewrite import postgres_rewrite
+from goals_project.maintenance.verification import shown_id
 
 MIGRATION = "goals.0004_backfill_root_ids"
 RECOVERY_NAME = "Recovered records"
@@ -235,6 +237,8 @@ class Backfill:
             f"WHERE {ref} IS NOT NULL AND x.id IS NULL GROUP BY {ref} RETURNING id",
             params,
         )
+        if blobs := sorted(row[0] for row in inserted if isinstance(row[0], bytes)):
+            raise blob_references(self.tables[child], column, self.tables[target], blobs)
         ids = sorted(row[0] for row in inserted)
         if not ids:
             return 0
@@ -917,6 +921,21 @@ class Backfill:
             return
         self.execute(f"DELETE FROM {self.t('goals')} WHERE id = %s", (self.recovery_id,))
         self.execute(f"DELETE FROM {self.t('repairs')} WHERE row_id = %s", (self.recovery_id,))
+
+
+def blob_references(child: str, column: str, target: str, blobs: list[bytes]) -> CommandError:
+    """The refusal of references stored as blobs. An SQLite text column keeps a blob as a
+    blob, and a blob equals no text: the row such a reference means cannot be found, and its
+    placeholder would get a blob for an id."""
+    shown = ", ".join(shown_id(blob) for blob in blobs[:10])
+    return CommandError(
+        f"{child}.{column} holds {len(blobs)} {target} id(s) stored as a blob, not text (first: "
+        f"{shown}): SQLite finds no row by a blob, so these references cannot be followed. This "
+        "migration was rolled back; the rows are unchanged. Store them as text (after a "
+        f"backup): UPDATE {child} SET {column} = CAST({column} AS TEXT) WHERE "
+        f"typeof({column}) = 'blob'; then run migrate again.",
+        returncode=Exit.BAD_KEYS,
+    )
 
 
 def backfill(apps, schema_editor) -> None:

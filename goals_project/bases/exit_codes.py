@@ -33,7 +33,7 @@ class Exit(enum.IntEnum):
         11,
         "another maintenance job (migrate, restore_db, move_to_postgres) holds the database's lock",
     )
-    BAD_KEYS = 12, "rows with a NULL, repeated or blob primary key"
+    BAD_KEYS = 12, "rows with a NULL, repeated or blob primary key, or a blob reference"
     USER_SCHEMA = 13, "views, triggers or indexes of the user's own on the legacy tables"
     NO_SPACE = 14, "the disk is full, or has too little room for the job"
     INTERRUPTED = 15, "interrupted (Ctrl-C); rolled back"

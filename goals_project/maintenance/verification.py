@@ -222,11 +222,11 @@ def _rows_check(cursor, table: str, label: str, condition: str) -> RootIdCheck:
             f"SELECT t.id FROM {quoted} t WHERE {condition} "  # noqa: S608
             f"ORDER BY t.id LIMIT {SAMPLE_SIZE}"
         )
-        sample = tuple(_shown_id(row[0]) for row in cursor.fetchall())
+        sample = tuple(shown_id(row[0]) for row in cursor.fetchall())
     return RootIdCheck(table=table, check=label, failures=failures, sample_ids=sample)
 
 
-def _shown_id(value) -> str:
+def shown_id(value) -> str:
     """An id as a message shows it: text as it is, a blob (which an SQLite text column keeps)
     as its SQL literal, anything else as its text."""
     if isinstance(value, bytes):

@@ -637,3 +637,46 @@ def test_a_goal_id_stored_as_a_blob_after_adoption_ends_in_a_refusal_that_names_
     assert "A parentless goal of a root type is its own root: 1 row(s) (first: X'6363')" in (
         finished.stderr
     )
+
+
+def test_a_reference_stored_as_a_blob_is_refused_with_the_way_to_store_it_as_text(
+    make_legacy_db, legacy_database
+):
+    """A parent stored as the blob of an existing goal's id equals no text, so the backfill
+    would find no parent and make a placeholder whose id is that blob. It stops instead (exit
+    12), naming the column and the blob, with the UPDATE that stores it as text: the backfill is
+    rolled back and the row unchanged, and after that UPDATE migrate goes through with the goal
+    under its real parent."""
+    path = make_legacy_db("dev")
+    (parent,) = _select(path, "SELECT id FROM goals WHERE type = 'LongTermGoal' ORDER BY id")[0]
+    _execute(
+        path,
+        "INSERT INTO goals (id, type, name, parent_id, created_at) VALUES ('by-blob', "
+        "'MidTermGoal', 'Under a blob', CAST(? AS BLOB), '2025-06-01 00:00:00')",
+        (parent,),
+    )
+    with legacy_database(path) as alias:
+        error = _refused("migrate", database=alias, no_backup=True)
+        assert error.returncode == Exit.BAD_KEYS
+        assert str(error).startswith(
+            f"goals.parent_id holds 1 goals id(s) stored as a blob, not text (first: "
+            f"X'{parent.encode().hex()}')"
+        )
+        applied = {
+            name
+            for (name,) in _select(path, "SELECT name FROM django_migrations WHERE app = 'goals'")
+        }
+        assert "0004_backfill_root_ids" not in applied
+        assert _select(path, "SELECT typeof(parent_id) FROM goals WHERE id = 'by-blob'") == [
+            ("blob",)
+        ]
+        assert not _select(path, "SELECT id FROM goals WHERE typeof(id) = 'blob'")
+        statement = str(error).split("(after a backup): ")[1].split("; then")[0]
+        _execute(path, statement)
+        call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
+    assert _select(
+        path,
+        "SELECT parent_id, root_id = (SELECT root_id FROM goals WHERE id = ?) "
+        "FROM goals WHERE id = 'by-blob'",
+        (parent,),
+    ) == [(parent, 1)]
