@@ -253,6 +253,7 @@ class Backfill:
     # -- the steps, in dependency order ----------------------------------------------------------
 
     def run(self) -> None:
+        self.refuse_blob_roots()
         self.create_recovery_root()
         self.goal_placeholders()
         self.goal_roots()
@@ -266,6 +267,27 @@ class Backfill:
         self.drop_recovery_root_if_unused()
         # Last: what going back compares against (goals_project.maintenance.backward_safety).
         backfill_state_record(connection=self.connection, apps=self.apps, now=self.now)
+
+    def refuse_blob_roots(self) -> None:
+        """Refuse legacy roots stored as blobs where they are looked up rather than made
+        anew: a goal's own (a parentless session's) and the fractal-owned tables'. There a blob
+        would find no goal and move its row under the recovery root. The references followed
+        through a placeholder are refused there, from the ids its INSERT returns (placeholders);
+        the other roots are derived, not looked up."""
+        if self.connection.vendor != "sqlite":
+            return
+        for key in ("goals", "groups", "activities", "templates", "programs"):
+            if not self.is_legacy(key, "root_id"):
+                continue
+            blobs = [
+                row[0]
+                for row in self.rows(
+                    f"SELECT DISTINCT root_id FROM {self.t(key)} WHERE root_id >= X'' "
+                    "ORDER BY root_id"
+                )
+            ]
+            if blobs:
+                raise blob_references(self.tables[key], "root_id", self.tables["goals"], blobs)
 
     def create_recovery_root(self) -> None:
         self.execute(
@@ -928,14 +950,31 @@ def blob_references(child: str, column: str, target: str, blobs: list[bytes]) ->
     blob, and a blob equals no text: the row such a reference means cannot be found, and its
     placeholder would get a blob for an id."""
     shown = ", ".join(shown_id(blob) for blob in blobs[:10])
+    if all(_is_utf8(blob) for blob in blobs):
+        fix = (
+            f"Store them as text (after a backup): UPDATE {child} SET {column} = "
+            f"CAST({column} AS TEXT) WHERE typeof({column}) = 'blob'; then run migrate again."
+        )
+    else:
+        fix = (
+            "Some are no text at all, so casting them would not help: set each to the id it "
+            "stands for, or to NULL where it stands for none (after a backup), then run migrate "
+            f"again; find them with: SELECT rowid, * FROM {child} WHERE typeof({column}) = 'blob';"
+        )
     return CommandError(
         f"{child}.{column} holds {len(blobs)} {target} id(s) stored as a blob, not text (first: "
         f"{shown}): SQLite finds no row by a blob, so these references cannot be followed. This "
-        "migration was rolled back; the rows are unchanged. Store them as text (after a "
-        f"backup): UPDATE {child} SET {column} = CAST({column} AS TEXT) WHERE "
-        f"typeof({column}) = 'blob'; then run migrate again.",
+        "migration was rolled back; the rows are as adoption left them. " + fix,
         returncode=Exit.BAD_KEYS,
     )
+
+
+def _is_utf8(blob: bytes) -> bool:
+    try:
+        blob.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def backfill(apps, schema_editor) -> None:

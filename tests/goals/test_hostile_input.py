@@ -680,3 +680,25 @@ def test_a_reference_stored_as_a_blob_is_refused_with_the_way_to_store_it_as_tex
         "FROM goals WHERE id = 'by-blob'",
         (parent,),
     ) == [(parent, 1)]
+
+
+def test_a_root_stored_as_a_blob_is_refused_not_moved_to_the_recovery_root(
+    make_legacy_db, legacy_database
+):
+    """A template's root is looked up, not derived: stored as a blob it would find no goal and
+    move the template under the recovery root. The backfill stops instead (exit 12), and for a
+    blob that is no text at all it says to set the id by hand rather than cast it."""
+    path = make_legacy_db("dev")
+    _execute(path, "UPDATE session_templates SET root_id = CAST(root_id AS BLOB)")
+    (template,) = _select(path, "SELECT id FROM session_templates ORDER BY id LIMIT 1")[0]
+    _execute(path, "UPDATE session_templates SET root_id = X'ff41' WHERE id = ?", (template,))
+    with legacy_database(path) as alias:
+        error = _refused("migrate", database=alias, no_backup=True)
+    assert error.returncode == Exit.BAD_KEYS
+    assert str(error).startswith("session_templates.root_id holds ")
+    assert "X'ff41'" in str(error)
+    assert "Some are no text at all" in str(error)
+    assert "CAST(" not in str(error)
+    assert _select(path, "SELECT COUNT(*) FROM session_templates WHERE typeof(root_id) = 'blob'")[
+        0
+    ][0] == len(_select(path, "SELECT id FROM session_templates"))

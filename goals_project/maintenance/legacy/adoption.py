@@ -241,9 +241,10 @@ def _refuse_what_cannot_be_adopted(using: str, found: AdoptionResult) -> None:
     if found.schema_version is not None and version != found.schema_version:
         raise LegacyDbError(
             LegacyDbProblem.LOCKED,
-            f"{found.path} changed while it was being adopted: its schema (tables, columns, "
-            "indexes) changed after it was inspected, so another program (the legacy app?) is "
-            "changing it. Stop that program and run again; nothing was changed.",
+            f"{found.path} changed while it was being adopted: its schema changed after it was "
+            "inspected (SQLite's schema_version moved: a table, column or index added or "
+            "changed, or a VACUUM), so another program (the legacy app?) is working on it. Stop "
+            "that program and run again; nothing was changed.",
         )
     for table in LEGACY_TABLES:
         counted = _count(connection, table)
