@@ -270,15 +270,14 @@ class Backfill:
 
     def refuse_blob_roots(self) -> None:
         """Refuse legacy roots stored as blobs where they are looked up rather than made
-        anew: a goal's own (a parentless session's) and the fractal-owned tables'. There a blob
-        would find no goal and move its row under the recovery root. The references followed
-        through a placeholder are refused there, from the ids its INSERT returns (placeholders);
-        the other roots are derived, not looked up."""
+        anew: a parentless session's (refused on any goal: no legacy write stores a blob) and
+        the fractal-owned tables'. There a blob would find no goal and move its row under the
+        recovery root. The references followed through a placeholder are refused there, from
+        the ids its INSERT returns (placeholders); the other roots are derived, not looked up.
+        These five tables hold root_id in every variant."""
         if self.connection.vendor != "sqlite":
             return
         for key in ("goals", "groups", "activities", "templates", "programs"):
-            if not self.is_legacy(key, "root_id"):
-                continue
             blobs = [
                 row[0]
                 for row in self.rows(
@@ -964,12 +963,16 @@ def blob_references(child: str, column: str, target: str, blobs: list[bytes]) ->
     return CommandError(
         f"{child}.{column} holds {len(blobs)} {target} id(s) stored as a blob, not text (first: "
         f"{shown}): SQLite finds no row by a blob, so these references cannot be followed. This "
-        "migration was rolled back; the rows are as adoption left them. " + fix,
+        "migration was rolled back: no row was changed (the file stays migrated up to "
+        "goals.0003). " + fix,
         returncode=Exit.BAD_KEYS,
     )
 
 
 def _is_utf8(blob: bytes) -> bool:
+    """Whether `blob` holds text a cast makes an id of (the empty blob would make '')."""
+    if not blob:
+        return False
     try:
         blob.decode()
     except UnicodeDecodeError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import re
 import sqlite3
 from io import StringIO
@@ -702,3 +703,17 @@ def test_a_root_stored_as_a_blob_is_refused_not_moved_to_the_recovery_root(
     assert _select(path, "SELECT COUNT(*) FROM session_templates WHERE typeof(root_id) = 'blob'")[
         0
     ][0] == len(_select(path, "SELECT id FROM session_templates"))
+
+
+def test_the_advice_for_blob_references_casts_only_blobs_that_are_text():
+    """Casting a blob to text helps only where its bytes are text: not for the empty blob
+    (it would make the id '') nor for bytes that are no UTF-8."""
+    backfill = importlib.import_module("goals.migrations.0004_backfill_root_ids")
+
+    def advice(blob: bytes) -> str:
+        return str(backfill.blob_references("goals", "parent_id", "goals", [blob]))
+
+    assert "CAST(parent_id AS TEXT)" in advice(b"0741c7a8")
+    for blob in (b"", b"\xffA"):
+        assert "CAST(" not in advice(blob), blob
+        assert "Some are no text at all" in advice(blob), blob
