@@ -384,29 +384,40 @@ def _schema(path: Path) -> list[tuple]:
     return _select(path, "SELECT type, name, sql FROM sqlite_master ORDER BY name")
 
 
+def _refused_while_the_legacy_app_runs(
+    legacy_database, path: Path, command: str, script: str
+) -> CommandError:
+    """`command`'s refusal when the legacy app runs `script` on the file after it was
+    inspected: as the command's own connection to it opens. Nothing of the run is left open."""
+
+    def legacy_app_runs(sender, connection, **kwargs) -> None:
+        if connection.alias == LEGACY_ALIAS:
+            connection_created.disconnect(legacy_app_runs)
+            _execute(path, script)
+
+    connection_created.connect(legacy_app_runs)
+    try:
+        with legacy_database(path) as alias:
+            error = _refused(command, database=alias)
+            _assert_released(path)
+    finally:
+        connection_created.disconnect(legacy_app_runs)
+    return error
+
+
 def test_the_legacy_app_writing_during_adoption_is_named(make_legacy_db, legacy_database):
     """A row the legacy app writes after inspection stops adoption with exit 8, naming the
     change; the app's write stays and adoption changed nothing."""
     path = make_legacy_db("dev")
     schema = _schema(path)
     goals = _select(path, "SELECT id, name FROM goals ORDER BY id")
-
-    def legacy_app_writes(sender, connection, **kwargs) -> None:
-        if connection.alias == LEGACY_ALIAS:
-            connection_created.disconnect(legacy_app_writes)
-            _execute(
-                path,
-                "INSERT INTO goals (id, type, name) VALUES ('written-meanwhile', 'UltimateGoal', "
-                "'Written by the legacy app')",
-            )
-
-    connection_created.connect(legacy_app_writes)
-    try:
-        with legacy_database(path) as alias:
-            error = _refused("adopt_legacy_db", database=alias)
-            _assert_released(path)
-    finally:
-        connection_created.disconnect(legacy_app_writes)
+    error = _refused_while_the_legacy_app_runs(
+        legacy_database,
+        path,
+        "adopt_legacy_db",
+        "INSERT INTO goals (id, type, name) VALUES ('written-meanwhile', 'UltimateGoal', "
+        "'Written by the legacy app')",
+    )
     assert str(error) == (
         f"{path} changed while it was being adopted: goals had {len(goals)} rows when inspected "
         f"and {len(goals) + 1} a moment later, so another program (the legacy app?) is writing "
@@ -429,23 +440,13 @@ def test_the_legacy_app_changing_the_schema_after_inspection_is_named(
     stay, and nothing was adopted."""
     path = make_legacy_db("dev")
     (goal,) = _select(path, "SELECT id FROM goals ORDER BY id LIMIT 1")[0]
-
-    def legacy_app_alters(sender, connection, **kwargs) -> None:
-        if connection.alias == LEGACY_ALIAS:
-            connection_created.disconnect(legacy_app_alters)
-            _execute(
-                path,
-                "ALTER TABLE goals ADD COLUMN mood TEXT; "
-                f"UPDATE goals SET mood = 'written meanwhile' WHERE id = '{goal}'",
-            )
-
-    connection_created.connect(legacy_app_alters)
-    try:
-        with legacy_database(path) as alias:
-            error = _refused(command, database=alias)
-            _assert_released(path)
-    finally:
-        connection_created.disconnect(legacy_app_alters)
+    error = _refused_while_the_legacy_app_runs(
+        legacy_database,
+        path,
+        command,
+        "ALTER TABLE goals ADD COLUMN mood TEXT; "
+        f"UPDATE goals SET mood = 'written meanwhile' WHERE id = '{goal}'",
+    )
     assert str(error).startswith(f"{path} changed while it was being adopted: its schema")
     assert error.returncode == LegacyDbProblem.LOCKED
     assert _select(path, "SELECT mood FROM goals WHERE id = ?", (goal,)) == [("written meanwhile",)]
