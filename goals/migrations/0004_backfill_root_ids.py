@@ -117,12 +117,12 @@ class Backfill:
 
     def ids_are_text(self, key: str) -> bool:
         """Whether every id of `key` is stored as text (always on PostgreSQL, whose ids are
-        varchar; on SQLite a column of text affinity still keeps a blob as a blob)."""
+        varchar). On SQLite adoption gives every id column text affinity and NOT NULL, which
+        still keeps a blob as a blob; blobs sort after all text, so the key's index finds one
+        with a seek (the preflight's test, legacy.preflight.key_refusal)."""
         if self.connection.vendor != "sqlite":
             return True
-        return not self.rows(
-            f"SELECT EXISTS (SELECT 1 FROM {self.t(key)} WHERE typeof(id) <> 'text')"
-        )[0][0]
+        return not self.rows(f"SELECT EXISTS (SELECT 1 FROM {self.t(key)} WHERE id >= X'')")[0][0]
 
     def t(self, key: str) -> str:
         return self.quote(self.tables[key])
