@@ -45,6 +45,34 @@ def bad_keys_message(path: Path, line: str) -> str:
     )
 
 
+BLOB_REFERENCES = {
+    "a split stored as the blob of text": (
+        # Reads as the text 'cc' but equals no text: no split is ever found by it.
+        "UPDATE metric_values SET split_definition_id = X'6363' "
+        "WHERE id = (SELECT MIN(id) FROM metric_values)",
+        "  - metric_values.split_definition_id: 1 split_definitions id(s) (first: X'6363'); store "
+        "them as text (after a backup): UPDATE metric_values SET split_definition_id = "
+        "CAST(split_definition_id AS TEXT) WHERE typeof(split_definition_id) = 'blob'",
+    ),
+    "a root stored as bytes that are no text": (
+        "UPDATE session_templates SET root_id = X'ff41' "
+        "WHERE id = (SELECT MIN(id) FROM session_templates)",
+        "  - session_templates.root_id: 1 goals id(s) (first: X'ff41'); some are no text at all, "
+        "so casting them would not help: set each to the id it stands for, or to NULL where it "
+        "stands for none (after a backup); find them with: SELECT rowid, * FROM "
+        "session_templates WHERE typeof(root_id) = 'blob'",
+    ),
+}
+
+
+def blob_references_message(path: Path, line: str) -> str:
+    """The refusal of a file whose references are stored as blobs."""
+    return (
+        f"{path} has references stored as a blob, not text: SQLite finds no row by a blob, so the "
+        f"rows they name cannot be found:\n{line}\nThen run again; nothing was changed."
+    )
+
+
 USER_OBJECTS = {
     "a view of a legacy table": (
         "CREATE VIEW recent_goals AS SELECT id, name FROM goals WHERE created_at > '2025-01-01'",

@@ -39,7 +39,7 @@ from goals_project.maintenance.backward_safety import (
     typed_text_sql,
 )
 from goals_project.maintenance.table_rewrite import postgres_rewrite
-from goals_project.maintenance.verification import shown_id
+from goals_project.maintenance.verification import blob_reference_fix, shown_id
 
 MIGRATION = "goals.0004_backfill_root_ids"
 RECOVERY_NAME = "Recovered records"
@@ -945,39 +945,19 @@ class Backfill:
 
 
 def blob_references(child: str, column: str, target: str, blobs: list[bytes]) -> CommandError:
-    """The refusal of references stored as blobs. An SQLite text column keeps a blob as a
-    blob, and a blob equals no text: the row such a reference means cannot be found, and its
-    placeholder would get a blob for an id."""
+    """The refusal of references stored as blobs, which the preflight refuses in a legacy file
+    (legacy.preflight.reference_refusal) and an adopted file may have had written since: the
+    row such a reference means cannot be found, and its placeholder would get a blob for an
+    id."""
     shown = ", ".join(shown_id(blob) for blob in blobs[:10])
-    if all(_is_utf8(blob) for blob in blobs):
-        fix = (
-            f"Store them as text (after a backup): UPDATE {child} SET {column} = "
-            f"CAST({column} AS TEXT) WHERE typeof({column}) = 'blob'; then run migrate again."
-        )
-    else:
-        fix = (
-            "Some are no text at all, so casting them would not help: set each to the id it "
-            "stands for, or to NULL where it stands for none (after a backup), then run migrate "
-            f"again; find them with: SELECT rowid, * FROM {child} WHERE typeof({column}) = 'blob';"
-        )
+    fix = blob_reference_fix(child, column, blobs)
     return CommandError(
         f"{child}.{column} holds {len(blobs)} {target} id(s) stored as a blob, not text (first: "
         f"{shown}): SQLite finds no row by a blob, so these references cannot be followed. This "
         "migration was rolled back: no row was changed (the file stays migrated up to "
-        "goals.0003). " + fix,
+        f"goals.0003). {fix[0].upper()}{fix[1:]}; then run migrate again.",
         returncode=Exit.BAD_KEYS,
     )
-
-
-def _is_utf8(blob: bytes) -> bool:
-    """Whether `blob` holds text a cast makes an id of (the empty blob would make '')."""
-    if not blob:
-        return False
-    try:
-        blob.decode()
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def backfill(apps, schema_editor) -> None:

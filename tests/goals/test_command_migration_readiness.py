@@ -17,6 +17,7 @@ from goals_project.maintenance.legacy.inspection import LegacyDbProblem
 from tests.conftest import file_sha256
 from tests.legacy_faults import (
     BAD_KEYS,
+    BLOB_REFERENCES,
     USER_OBJECTS,
     cut_off_write,
     execute,
@@ -113,6 +114,7 @@ def _refusal_of(command: str, alias: str, **options) -> CommandError:
 
 FAULTS = {
     **{name: ("script", script) for name, (script, _) in BAD_KEYS.items()},
+    **{name: ("script", script) for name, (script, _) in BLOB_REFERENCES.items()},
     **{name: ("script", script) for name, (script, _) in USER_OBJECTS.items()},
     "too little disk for the backup and rebuilds": ("disk", None),
     "a file marked read-only": ("read-only", None),

@@ -23,9 +23,11 @@ from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
 from tests.conftest import LEGACY_ALIAS, file_sha256, manage_process
 from tests.legacy_faults import (
     BAD_KEYS,
+    BLOB_REFERENCES,
     FREE,
     USER_OBJECTS,
     bad_keys_message,
+    blob_references_message,
     cut_off_write,
     hot_journal_message,
     low_disk,
@@ -474,6 +476,26 @@ def test_missing_or_repeated_keys_are_refused_unchanged(
     assert not (path.parent / "backups").exists()
 
 
+@pytest.mark.parametrize("command", ["adopt_legacy_db", "migrate"])
+@pytest.mark.parametrize("case", BLOB_REFERENCES, ids=list(BLOB_REFERENCES))
+def test_references_stored_as_blobs_are_refused_unchanged(
+    case, command, make_legacy_db, legacy_database
+):
+    """A reference stored as a blob names a row SQLite never finds by it: refused before
+    anything changes (exit 12), per column with the UPDATE that stores it as text, or, where
+    the bytes are no text, how to find the rows to set by hand; no backup is taken."""
+    path = make_legacy_db("dev")
+    script, line = BLOB_REFERENCES[case]
+    _execute(path, script)
+    digest = file_sha256(path)
+    with legacy_database(path) as alias:
+        error = _refused(command, database=alias)
+    assert str(error) == blob_references_message(path, line)
+    assert error.returncode == LegacyDbProblem.BAD_KEYS
+    assert file_sha256(path) == digest
+    assert not (path.parent / "backups").exists()
+
+
 @pytest.mark.parametrize(
     "index",
     [
@@ -641,14 +663,12 @@ def test_a_goal_id_stored_as_a_blob_after_adoption_ends_in_a_refusal_that_names_
     )
 
 
-def test_a_reference_stored_as_a_blob_is_refused_with_the_way_to_store_it_as_text(
+def test_a_legacy_parent_stored_as_a_blob_goes_through_once_stored_as_text(
     make_legacy_db, legacy_database
 ):
-    """A parent stored as the blob of an existing goal's id equals no text, so the backfill
-    would find no parent and make a placeholder whose id is that blob. It stops instead (exit
-    12), naming the column and the blob, with the UPDATE that stores it as text: the backfill is
-    rolled back and the row unchanged, and after that UPDATE migrate goes through with the goal
-    under its real parent."""
+    """A parent stored as the blob of an existing goal's id is refused with the UPDATE that
+    stores it as text (above); after that UPDATE migrate goes through, the goal under its real
+    parent and in its fractal."""
     path = make_legacy_db("dev")
     (parent,) = _select(path, "SELECT id FROM goals WHERE type = 'LongTermGoal' ORDER BY id")[0]
     _execute(
@@ -660,6 +680,40 @@ def test_a_reference_stored_as_a_blob_is_refused_with_the_way_to_store_it_as_tex
     with legacy_database(path) as alias:
         error = _refused("migrate", database=alias, no_backup=True)
         assert error.returncode == Exit.BAD_KEYS
+        assert f"  - goals.parent_id: 1 goals id(s) (first: X'{parent.encode().hex()}'); " in (
+            str(error)
+        )
+        statement = str(error).split("(after a backup): ")[1].split("\n")[0]
+        _execute(path, statement)
+        call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
+    assert _select(
+        path,
+        "SELECT parent_id, root_id = (SELECT root_id FROM goals WHERE id = ?) "
+        "FROM goals WHERE id = 'by-blob'",
+        (parent,),
+    ) == [(parent, 1)]
+
+
+def test_a_reference_written_as_a_blob_after_adoption_is_refused_by_the_backfill(
+    make_legacy_db, legacy_database
+):
+    """A blob parent written into an adopted file, which the preflight no longer reads, meets
+    the backfill: it would find no parent and make a placeholder whose id is that blob. It
+    stops instead (exit 12), naming the column and the blob, with the UPDATE that stores it as
+    text: the backfill is rolled back and the row unchanged, and after that UPDATE migrate goes
+    through with the goal under its real parent."""
+    path = make_legacy_db("dev")
+    (parent,) = _select(path, "SELECT id FROM goals WHERE type = 'LongTermGoal' ORDER BY id")[0]
+    with legacy_database(path) as alias:
+        call_command("adopt_legacy_db", database=alias, stdout=StringIO())
+        _execute(
+            path,
+            "INSERT INTO goals (id, type, name, parent_id, created_at) VALUES ('by-blob', "
+            "'MidTermGoal', 'Under a blob', CAST(? AS BLOB), '2025-06-01 00:00:00')",
+            (parent,),
+        )
+        error = _refused("migrate", database=alias, no_backup=True)
+        assert error.returncode == Exit.BAD_KEYS
         assert str(error).startswith(
             f"goals.parent_id holds 1 goals id(s) stored as a blob, not text (first: "
             f"X'{parent.encode().hex()}')"
@@ -668,6 +722,7 @@ def test_a_reference_stored_as_a_blob_is_refused_with_the_way_to_store_it_as_tex
             name
             for (name,) in _select(path, "SELECT name FROM django_migrations WHERE app = 'goals'")
         }
+        assert "0003_add_root_and_audit_columns" in applied
         assert "0004_backfill_root_ids" not in applied
         assert _select(path, "SELECT typeof(parent_id) FROM goals WHERE id = 'by-blob'") == [
             ("blob",)
@@ -684,17 +739,19 @@ def test_a_reference_stored_as_a_blob_is_refused_with_the_way_to_store_it_as_tex
     ) == [(parent, 1)]
 
 
-def test_a_root_stored_as_a_blob_is_refused_not_moved_to_the_recovery_root(
+def test_a_root_written_as_a_blob_after_adoption_is_refused_not_moved_to_the_recovery_root(
     make_legacy_db, legacy_database
 ):
-    """A template's root is looked up, not derived: stored as a blob it would find no goal and
-    move the template under the recovery root. The backfill stops instead (exit 12), and for a
-    blob that is no text at all it says to set the id by hand rather than cast it."""
+    """A template's root is looked up, not derived: written as a blob into an adopted file it
+    would find no goal and move the template under the recovery root. The backfill stops
+    instead (exit 12), and for a blob that is no text at all it says to set the id by hand
+    rather than cast it."""
     path = make_legacy_db("dev")
-    _execute(path, "UPDATE session_templates SET root_id = CAST(root_id AS BLOB)")
-    (template,) = _select(path, "SELECT id FROM session_templates ORDER BY id LIMIT 1")[0]
-    _execute(path, "UPDATE session_templates SET root_id = X'ff41' WHERE id = ?", (template,))
     with legacy_database(path) as alias:
+        (template,) = _select(path, "SELECT id FROM session_templates ORDER BY id LIMIT 1")[0]
+        call_command("adopt_legacy_db", database=alias, stdout=StringIO())
+        _execute(path, "UPDATE session_templates SET root_id = CAST(root_id AS BLOB)")
+        _execute(path, "UPDATE session_templates SET root_id = X'ff41' WHERE id = ?", (template,))
         error = _refused("migrate", database=alias, no_backup=True)
     assert error.returncode == Exit.BAD_KEYS
     assert str(error).startswith("session_templates.root_id holds ")

@@ -25,6 +25,7 @@ from goals_project.maintenance.legacy.inspection import (
     is_file_database,
 )
 from goals_project.maintenance.legacy.schemas import LEGACY_TABLES, VARIANTS, variant_indexes
+from goals_project.maintenance.verification import blob_reference_fix, shown_id
 
 SHOWN = 5
 
@@ -57,6 +58,7 @@ def legacy_db_refusals(
     models, _ = adoption_target(variant)
     found = [
         key_refusal(connection, path=path, models=models),
+        reference_refusal(connection, path=path, models=models),
         user_schema_refusal(connection, path=path, variant=variant, other_tables=other_tables),
     ]
     return [refusal for refusal in found if refusal is not None]
@@ -124,6 +126,54 @@ def key_refusal(connection, *, path: Path, models: dict[str, type]) -> LegacyDbE
         + "\n".join(lines)
         + "\nGive each of these rows a text key of its own (after a backup), then run again; "
         "nothing was changed.",
+    )
+
+
+def reference_refusal(connection, *, path: Path, models: dict[str, type]) -> LegacyDbError | None:
+    """References stored as blobs. A text column keeps a blob as a blob, and a blob equals no
+    text: the row it names is never found, so the backfill would take it for a deleted row and
+    give its placeholder a blob for an id, or move a row under the recovery root. The legacy app
+    writes none; any is refused here, before anything changes, with what to do about it. One
+    scan of each table that has references, stopping at the first blob (an index on a
+    reference finds it with a seek)."""
+    quote = connection.ops.quote_name
+    lines = []
+    with connection.cursor() as cursor:
+        for table in LEGACY_TABLES:
+            cursor.execute(f"PRAGMA table_info({quote(table)})")
+            present = {row[1] for row in cursor.fetchall()}
+            references = [
+                (field.column, field.related_model._meta.db_table)
+                for field in models[table]._meta.concrete_fields
+                if field.is_relation and field.column in present
+            ]
+            anywhere = " OR ".join(f"{quote(column)} >= X''" for column, _ in references)
+            if not anywhere:
+                continue
+            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {quote(table)} WHERE {anywhere})")  # noqa: S608
+            if not cursor.fetchone()[0]:
+                continue
+            for column, target in references:
+                blobs = f"FROM {quote(table)} WHERE {quote(column)} >= X''"
+                cursor.execute(f"SELECT COUNT(DISTINCT {quote(column)}) {blobs}")
+                if not (count := cursor.fetchone()[0]):
+                    continue
+                cursor.execute(f"SELECT DISTINCT {quote(column)} {blobs} ORDER BY 1 LIMIT {SHOWN}")
+                first = ", ".join(shown_id(row[0]) for row in cursor.fetchall())
+                with connection.cursor() as reading:  # read only until a blob is no text
+                    reading.execute(f"SELECT DISTINCT {quote(column)} {blobs}")
+                    fix = blob_reference_fix(table, column, (row[0] for row in reading))
+                lines.append(
+                    f"  - {table}.{column}: {count} {target} id(s) (first: {first}); {fix}"
+                )
+    if not lines:
+        return None
+    return LegacyDbError(
+        LegacyDbProblem.BAD_KEYS,
+        f"{path} has references stored as a blob, not text: SQLite finds no row by a blob, so "
+        "the rows they name cannot be found:\n"
+        + "\n".join(lines)
+        + "\nThen run again; nothing was changed.",
     )
 
 
