@@ -115,15 +115,6 @@ class Backfill:
         """Whether `column` held legacy values before this migration (not added by 0003)."""
         return (self.tables[key], column) not in self.added
 
-    def ids_are_text(self, key: str) -> bool:
-        """Whether every id of `key` is stored as text (always on PostgreSQL, whose ids are
-        varchar). On SQLite adoption gives every id column text affinity and NOT NULL, which
-        still keeps a blob as a blob; blobs sort after all text, so the key's index finds one
-        with a seek (the preflight's test, legacy.preflight.key_refusal)."""
-        if self.connection.vendor != "sqlite":
-            return True
-        return not self.rows(f"SELECT EXISTS (SELECT 1 FROM {self.t(key)} WHERE id >= X'')")[0][0]
-
     def t(self, key: str) -> str:
         return self.quote(self.tables[key])
 
@@ -253,6 +244,7 @@ class Backfill:
     # -- the steps, in dependency order ----------------------------------------------------------
 
     def run(self) -> None:
+        self.refuse_blob_keys()
         self.refuse_blob_roots()
         self.create_recovery_root()
         self.goal_placeholders()
@@ -267,6 +259,27 @@ class Backfill:
         self.drop_recovery_root_if_unused()
         # Last: what going back compares against (goals_project.maintenance.backward_safety).
         backfill_state_record(connection=self.connection, apps=self.apps, now=self.now)
+
+    def refuse_blob_keys(self) -> None:
+        """Refuse ids stored as blobs, which the preflight refuses in a legacy file and an
+        adopted file may have had written since. A text column keeps a blob as a blob, which
+        reads as the text of the same bytes yet equals no text: nothing finds the row by its id,
+        and the walk down the goal tree could meet one goal twice. Blobs sort after all text, so
+        the key's index finds them with a seek (PostgreSQL's ids are varchar)."""
+        if self.connection.vendor != "sqlite":
+            return
+        for key in MODELS:
+            if key in ("links", "repairs"):  # keyed by two references; written here
+                continue
+            blobs = [
+                row[0]
+                for row in self.rows(
+                    f"SELECT id FROM {self.t(key)} WHERE id >= X'' ORDER BY id LIMIT 10"
+                )
+            ]
+            if blobs:
+                (count,) = self.rows(f"SELECT COUNT(*) FROM {self.t(key)} WHERE id >= X''")[0]
+                raise blob_keys(self.tables[key], count, blobs)
 
     def refuse_blob_roots(self) -> None:
         """Refuse legacy roots stored as blobs where they are looked up rather than made
@@ -384,16 +397,14 @@ class Backfill:
         )
         # UNION ALL, without a search for duplicates: a goal has one parent, so the walk down
         # from the parentless goals reaches each goal once at most, and never a cycle (the
-        # parents of its goals are in it). That holds while no two ids read as the same text:
-        # an SQLite file may hold an id of another type (a blob) beside one reading as it, and
-        # then UNION, which stops on a pair seen before, keeps the walk finite. GROUP BY writes
-        # goal_tops in key order. The cast keeps both terms of one type.
-        walk = "UNION ALL" if self.ids_are_text("goals") else "UNION"
+        # parents of its goals are in it). That holds because no two ids read as the same text
+        # (refuse_blob_keys). GROUP BY writes goal_tops in key order. The cast keeps both terms
+        # of one type.
         self.execute(
             "INSERT INTO goal_tops (id, top_id) WITH RECURSIVE tree(id, top_id) AS ("
             f" SELECT CAST(id AS VARCHAR(64)), CAST(id AS VARCHAR(64)) FROM {goals} "
             "WHERE parent_id IS NULL"
-            f" {walk} SELECT CAST(g.id AS VARCHAR(64)), tree.top_id FROM {goals} g "
+            f" UNION ALL SELECT CAST(g.id AS VARCHAR(64)), tree.top_id FROM {goals} g "
             "JOIN tree ON g.parent_id = tree.id"
             ") SELECT id, MIN(top_id) FROM tree GROUP BY id"
         )
@@ -942,6 +953,21 @@ class Backfill:
             return
         self.execute(f"DELETE FROM {self.t('goals')} WHERE id = %s", (self.recovery_id,))
         self.execute(f"DELETE FROM {self.t('repairs')} WHERE row_id = %s", (self.recovery_id,))
+
+
+def blob_keys(table: str, count: int, blobs: list[bytes]) -> CommandError:
+    """The refusal of `count` ids stored as blobs in an adopted file, `blobs` the first of them
+    (refuse_blob_keys)."""
+    shown = ", ".join(shown_id(blob) for blob in blobs)
+    return CommandError(
+        f"{table}.id holds {count} id(s) stored as a blob, not text (first: {shown}): SQLite "
+        "finds no row by a blob, so neither can this migration. It was rolled back: no row was "
+        "changed (the "
+        "file stays migrated up to goals.0003). Give each of these rows a text key of its own "
+        f"(after a backup; find them with: SELECT rowid, * FROM {table} WHERE typeof(id) = "
+        "'blob';), then run migrate again.",
+        returncode=Exit.BAD_KEYS,
+    )
 
 
 def blob_references(child: str, column: str, target: str, blobs: list[bytes]) -> CommandError:

@@ -636,16 +636,17 @@ def test_check_says_what_to_do_with_a_hot_journal_and_changes_nothing(
     assert (file_sha256(path), file_sha256(journal)) == digests
 
 
-def test_a_goal_id_stored_as_a_blob_after_adoption_ends_in_a_refusal_that_names_it(
+def test_a_goal_id_written_as_a_blob_after_adoption_is_refused_by_the_backfill(
     make_legacy_db,
 ):
     """A legacy file is refused a blob key before anything changes (above); one written into an
     adopted file meets the backfill. An SQLite text column keeps a blob as a blob: a parentless
     goal whose id is the blob X'6363' reads as the text 'cc', the id of a goal in a cycle ('cc'
-    and 'dd' each other's parent). The backfill's walk down the goal tree still ends (it would
-    go round the cycle for ever were the ids taken as distinct), and migrate stops at the root
-    rule (exit 19), naming the blob by its SQL literal. Run as a process of its own, so that a
-    walk that did not end fails the test at the timeout instead of holding the run."""
+    and 'dd' each other's parent), where a walk down the goal tree taking them as distinct
+    would go round the cycle for ever. The backfill refuses the blob key before its first
+    change (exit 12), naming it by its SQL literal, and is rolled back. Run as a process of its
+    own, so that a walk that did not end fails the test at the timeout instead of holding the
+    run."""
     path = make_legacy_db("dev")
     adopted = manage_process(f"sqlite:///{path}", "adopt_legacy_db", timeout=300)
     assert adopted.returncode == 0, adopted.stderr
@@ -656,11 +657,15 @@ def test_a_goal_id_stored_as_a_blob_after_adoption_ends_in_a_refusal_that_names_
             "('cc', 'LongTermGoal', 'c', 'dd', '2025-06-01 00:00:00'), "
             "('dd', 'LongTermGoal', 'd', 'cc', '2025-06-01 00:00:00')"
         )
+    goals = "SELECT quote(id), parent_id, root_id FROM goals ORDER BY 1"
+    before = _select(path, goals)
     finished = manage_process(f"sqlite:///{path}", "migrate", "--no-backup", timeout=300)
-    assert finished.returncode == Exit.ROOTS_BROKEN, finished.stderr
-    assert "A parentless goal of a root type is its own root: 1 row(s) (first: X'6363')" in (
-        finished.stderr
-    )
+    assert finished.returncode == Exit.BAD_KEYS, finished.stderr
+    assert "goals.id holds 1 id(s) stored as a blob, not text (first: X'6363')" in finished.stderr
+    assert "SELECT rowid, * FROM goals WHERE typeof(id) = 'blob';" in finished.stderr
+    applied = "SELECT name FROM django_migrations WHERE app = 'goals' ORDER BY id DESC LIMIT 1"
+    assert _select(path, applied) == [("0003_add_root_and_audit_columns",)]
+    assert _select(path, goals) == before
 
 
 def test_a_legacy_parent_stored_as_a_blob_goes_through_once_stored_as_text(
