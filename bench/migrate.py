@@ -19,7 +19,10 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import statistics
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench.common import (
@@ -94,12 +97,13 @@ def _measure(fresh, repeat: int, *, by_kind: bool) -> dict:
             url = fresh("migrate" if way == "migrate" else way)
             if way == "migrate":
                 log(f"run {number}/{repeat}: manage.py migrate")
-                runs[way].append(
-                    run_measured(
-                        [PYTHON, str(ROOT / "manage.py"), "migrate", "--verbosity", "2"],
-                        django_env(url, FRACTAL_BACKUP_DIR=str(WORK / "backups")),
+                with _backup_folder() as backups:
+                    runs[way].append(
+                        run_measured(
+                            [PYTHON, str(ROOT / "manage.py"), "migrate", "--verbosity", "2"],
+                            django_env(url, FRACTAL_BACKUP_DIR=str(backups)),
+                        )
                     )
-                )
                 log(f"run {number}/{repeat}: manage.py verify_root_ids")
                 verify_runs.append(
                     run_measured(
@@ -148,12 +152,24 @@ def _measure(fresh, repeat: int, *, by_kind: bool) -> dict:
     }
 
 
+@contextlib.contextmanager
+def _backup_folder() -> Iterator[Path]:
+    """A folder for the backup of one run of migrate, removed after the run (outside its
+    time): one backup kept per run would fill the disk (300 MB each at 1m)."""
+    folder = Path(tempfile.mkdtemp(dir=WORK, prefix="backups-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _work(url: str) -> dict:
     """One more migrate, instrumented (bench/work.py): its time by kind of work."""
     log("one instrumented run: manage.py migrate by kind of work (bench/work.py)")
-    run = run_measured(
-        [PYTHON, "-m", "bench.work"], django_env(url, FRACTAL_BACKUP_DIR=str(WORK / "backups"))
-    )
+    with _backup_folder() as backups:
+        run = run_measured(
+            [PYTHON, "-m", "bench.work"], django_env(url, FRACTAL_BACKUP_DIR=str(backups))
+        )
     # The last line that is a JSON object: a warning printed at exit may follow it.
     kinds = next(json.loads(line) for _, line in reversed(run.lines) if line.startswith("{"))
     # What the child did before bench.work's first line ran: the interpreter and its imports.
