@@ -160,7 +160,11 @@ def _backup_folder() -> Iterator[Path]:
     try:
         yield folder
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder, onerror=_say_not_removed)
+
+
+def _say_not_removed(_function, path: str, error) -> None:
+    log(f"not removed: {path}: {error[1]}")
 
 
 def _work(url: str) -> dict:

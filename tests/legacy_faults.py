@@ -27,6 +27,14 @@ BAD_KEYS = {
         'them: SELECT rowid, * FROM "metric_values" WHERE ("id") IN (SELECT "id" FROM '
         '"metric_values" WHERE NOT ("id" IS NULL) GROUP BY "id" HAVING COUNT(*) > 1);)',
     ),
+    "a link's key stored as a blob": (
+        # A key column that is also a reference: named once, as a key.
+        "UPDATE practice_session_goals SET practice_session_id = X'6363' "
+        "WHERE rowid = (SELECT MIN(rowid) FROM practice_session_goals)",
+        "  - practice_session_goals: 1 row(s) whose practice_session_id is a blob, not text "
+        "(first: X'6363'; find them: SELECT rowid, * FROM \"practice_session_goals\" WHERE "
+        "typeof(\"practice_session_id\") = 'blob';)",
+    ),
     "an id stored as a blob": (
         # Reads as the text 'cc' but equals no text: not a key the adopted tables can use.
         "INSERT INTO goals (id, type, name) VALUES (X'6363', 'UltimateGoal', 'A blob id')",
@@ -57,10 +65,26 @@ BLOB_REFERENCES = {
     "a root stored as bytes that are no text": (
         "UPDATE session_templates SET root_id = X'ff41' "
         "WHERE id = (SELECT MIN(id) FROM session_templates)",
-        "  - session_templates.root_id: 1 goals id(s) (first: X'ff41'); some are no text at all, "
-        "so casting them would not help: set each to the id it stands for, or to NULL where it "
-        "stands for none (after a backup); find them with: SELECT rowid, * FROM "
-        "session_templates WHERE typeof(root_id) = 'blob'",
+        "  - session_templates.root_id: 1 goals id(s) (first: X'ff41'); some are no text that "
+        "makes an id, so casting them would not help: set each to the id it stands for (after a "
+        "backup); find them with: SELECT rowid, * FROM session_templates WHERE typeof(root_id) "
+        "= 'blob'",
+    ),
+    "two columns of one table, one with a blob that reads as a number": (
+        # X'3132' reads as '12', which a column declared STRING (numeric affinity) would store
+        # as the number 12: a cast would not make it an id, though X'6565' ('ee') alone would.
+        "UPDATE metric_values SET activity_instance_id = X'6464', split_definition_id = X'6565' "
+        "WHERE id = (SELECT MIN(id) FROM metric_values); "
+        "UPDATE metric_values SET split_definition_id = X'3132' "
+        "WHERE id = (SELECT MAX(id) FROM metric_values)",
+        "  - metric_values.activity_instance_id: 1 activity_instances id(s) (first: X'6464'); "
+        "store them as text (after a backup): UPDATE metric_values SET activity_instance_id = "
+        "CAST(activity_instance_id AS TEXT) WHERE typeof(activity_instance_id) = 'blob'\n"
+        "  - metric_values.split_definition_id: 2 split_definitions id(s) (first: X'3132', "
+        "X'6565'); some are no text that makes an id, so casting them would not help: set each "
+        "to the id it stands for, or to NULL where it stands for none (after a backup); find "
+        "them with: SELECT rowid, * FROM metric_values WHERE typeof(split_definition_id) = "
+        "'blob'",
     ),
 }
 

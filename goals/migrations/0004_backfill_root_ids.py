@@ -115,6 +115,12 @@ class Backfill:
         """Whether `column` held legacy values before this migration (not added by 0003)."""
         return (self.tables[key], column) not in self.added
 
+    def nullable(self, key: str, column: str) -> bool:
+        """Whether the column `column` of `key` takes NULL in this migration's state."""
+        app, model = MODELS[key]
+        fields = self.apps.get_model(app, model)._meta.concrete_fields
+        return next(field.null for field in fields if field.column == column)
+
     def t(self, key: str) -> str:
         return self.quote(self.tables[key])
 
@@ -229,7 +235,9 @@ class Backfill:
             params,
         )
         if blobs := sorted(row[0] for row in inserted if isinstance(row[0], bytes)):
-            raise blob_references(self.tables[child], column, self.tables[target], blobs)
+            raise blob_references(
+                self.tables[child], column, self.tables[target], blobs, self.nullable(child, column)
+            )
         ids = sorted(row[0] for row in inserted)
         if not ids:
             return 0
@@ -299,7 +307,10 @@ class Backfill:
                 )
             ]
             if blobs:
-                raise blob_references(self.tables[key], "root_id", self.tables["goals"], blobs)
+                nullable = self.nullable(key, "root_id")
+                raise blob_references(
+                    self.tables[key], "root_id", self.tables["goals"], blobs, nullable
+                )
 
     def create_recovery_root(self) -> None:
         self.execute(
@@ -970,13 +981,15 @@ def blob_keys(table: str, count: int, blobs: list[bytes]) -> CommandError:
     )
 
 
-def blob_references(child: str, column: str, target: str, blobs: list[bytes]) -> CommandError:
+def blob_references(
+    child: str, column: str, target: str, blobs: list[bytes], nullable: bool
+) -> CommandError:
     """The refusal of references stored as blobs, which the preflight refuses in a legacy file
     (legacy.preflight.reference_refusal) and an adopted file may have had written since: the
     row such a reference means cannot be found, and its placeholder would get a blob for an
     id."""
     shown = ", ".join(shown_id(blob) for blob in blobs[:10])
-    fix = blob_reference_fix(child, column, blobs)
+    fix = blob_reference_fix(child, column, blobs, nullable=nullable)
     return CommandError(
         f"{child}.{column} holds {len(blobs)} {target} id(s) stored as a blob, not text (first: "
         f"{shown}): SQLite finds no row by a blob, so these references cannot be followed. This "

@@ -234,33 +234,39 @@ def shown_id(value) -> str:
     return str(value)
 
 
-def blob_reference_fix(table: str, column: str, blobs: Iterable[bytes]) -> str:
+def blob_reference_fix(table: str, column: str, blobs: Iterable[bytes], *, nullable: bool) -> str:
     """What to do about references in `table.column` stored as `blobs` (all of them, or an
-    iterator over them: read until one is no text). An SQLite text column keeps a blob as a
+    iterator over them: read until one will not do). An SQLite text column keeps a blob as a
     blob, and a blob equals no text, so the row it names is never found. Casting helps only
-    where every blob's bytes are text that makes an id: not the empty blob, nor bytes that are
-    no UTF-8."""
+    where every blob's bytes are text that stays text and makes an id: not the empty blob, not
+    bytes that are no UTF-8, and not text that reads as a number, which a legacy column of
+    numeric affinity (declared STRING) would store as one. NULL is offered only where the
+    column takes it."""
     if all(_is_text_id(blob) for blob in blobs):
         return (
             f"store them as text (after a backup): UPDATE {table} SET {column} = "  # noqa: S608
             f"CAST({column} AS TEXT) WHERE typeof({column}) = 'blob'"
         )
+    none = ", or to NULL where it stands for none" if nullable else ""
     return (
-        "some are no text at all, so casting them would not help: set each to the id it "  # noqa: S608
-        "stands for, or to NULL where it stands for none (after a backup); find them with: "
+        "some are no text that makes an id, so casting them would not help: set each to the id "  # noqa: S608
+        f"it stands for{none} (after a backup); find them with: "
         f"SELECT rowid, * FROM {table} WHERE typeof({column}) = 'blob'"
     )
 
 
 def _is_text_id(blob: bytes) -> bool:
-    """Whether `blob` holds text a cast makes an id of (the empty blob would make '')."""
-    if not blob:
-        return False
+    """Whether `blob` holds text a cast makes an id of: not empty (the id would be ''), UTF-8,
+    and not a number (as SQLite reads one: digits, a decimal point, an exponent)."""
     try:
-        blob.decode()
+        text = blob.decode()
     except UnicodeDecodeError:
         return False
-    return True
+    try:
+        float(text)
+    except ValueError:
+        return bool(text)
+    return False
 
 
 def unenforced_root_report(*, using: str = DEFAULT_DB_ALIAS) -> RootIdReport:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import re
 import sqlite3
 from io import StringIO
@@ -20,6 +19,7 @@ from goals_project.bases.exit_codes import Exit
 from goals_project.maintenance.legacy.inspection import LegacyDbProblem
 from goals_project.maintenance.legacy.preflight import adoption_target, key_refusal
 from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
+from goals_project.maintenance.verification import blob_reference_fix
 from tests.conftest import LEGACY_ALIAS, file_sha256, manage_process
 from tests.legacy_faults import (
     BAD_KEYS,
@@ -668,6 +668,70 @@ def test_a_goal_id_written_as_a_blob_after_adoption_is_refused_by_the_backfill(
     assert _select(path, goals) == before
 
 
+@pytest.mark.parametrize("variant", ["prod", "script_migrated"])
+def test_references_stored_as_blobs_are_refused_in_the_other_variants(
+    variant, make_legacy_db, legacy_database
+):
+    """Each variant's own reference columns are read: prod has no split_definition_id to ask
+    for, and script_migrated's roots from the earlier script, which the backfill derives
+    anew, are refused as well (one rule for every reference)."""
+    path = make_legacy_db(variant)
+    _execute(
+        path,
+        "UPDATE activity_instances SET activity_definition_id = X'6363' "
+        "WHERE rowid = (SELECT MIN(rowid) FROM activity_instances)",
+    )
+    lines = [
+        "  - activity_instances.activity_definition_id: 1 activity_definitions id(s) (first: "
+        "X'6363'); store them as text (after a backup): UPDATE activity_instances SET "
+        "activity_definition_id = CAST(activity_definition_id AS TEXT) WHERE "
+        "typeof(activity_definition_id) = 'blob'"
+    ]
+    if variant == "script_migrated":
+        _execute(
+            path,
+            "UPDATE metric_values SET root_id = X'' "
+            "WHERE rowid = (SELECT MIN(rowid) FROM metric_values)",
+        )
+        lines.append(
+            "  - metric_values.root_id: 1 goals id(s) (first: X''); some are no text that makes "
+            "an id, so casting them would not help: set each to the id it stands for, or to NULL "
+            "where it stands for none (after a backup); find them with: SELECT rowid, * FROM "
+            "metric_values WHERE typeof(root_id) = 'blob'"
+        )
+    digest = file_sha256(path)
+    with legacy_database(path) as alias:
+        error = _refused("migrate", database=alias)
+    assert str(error) == blob_references_message(path, "\n".join(lines))
+    assert error.returncode == LegacyDbProblem.BAD_KEYS
+    assert file_sha256(path) == digest
+
+
+def test_an_id_of_any_table_written_as_a_blob_after_adoption_is_refused_by_the_backfill(
+    make_legacy_db, legacy_database
+):
+    """Not only goals: a metric value whose id another program rewrote as a blob after
+    adoption is refused by the backfill (exit 12), with the count and the query that finds
+    them, and the file stays at goals.0003."""
+    path = make_legacy_db("dev")
+    with legacy_database(path) as alias:
+        call_command("adopt_legacy_db", database=alias, stdout=StringIO())
+        _execute(
+            path,
+            "UPDATE metric_values SET id = CAST(id AS BLOB) "
+            "WHERE rowid IN (SELECT rowid FROM metric_values ORDER BY id LIMIT 2)",
+        )
+        (first,) = _select(path, "SELECT MIN(id) FROM metric_values WHERE typeof(id) = 'blob'")[0]
+        error = _refused("migrate", database=alias, no_backup=True)
+    assert error.returncode == Exit.BAD_KEYS
+    assert str(error).startswith(
+        f"metric_values.id holds 2 id(s) stored as a blob, not text (first: X'{first.hex()}', "
+    )
+    assert "SELECT rowid, * FROM metric_values WHERE typeof(id) = 'blob';" in str(error)
+    applied = "SELECT name FROM django_migrations WHERE app = 'goals' ORDER BY id DESC LIMIT 1"
+    assert _select(path, applied) == [("0003_add_root_and_audit_columns",)]
+
+
 def test_a_legacy_parent_stored_as_a_blob_goes_through_once_stored_as_text(
     make_legacy_db, legacy_database
 ):
@@ -761,22 +825,28 @@ def test_a_root_written_as_a_blob_after_adoption_is_refused_not_moved_to_the_rec
     assert error.returncode == Exit.BAD_KEYS
     assert str(error).startswith("session_templates.root_id holds ")
     assert "X'ff41'" in str(error)
-    assert "Some are no text at all" in str(error)
+    assert "Some are no text that makes an id" in str(error)
     assert "CAST(" not in str(error)
     assert _select(path, "SELECT COUNT(*) FROM session_templates WHERE typeof(root_id) = 'blob'")[
         0
     ][0] == len(_select(path, "SELECT id FROM session_templates"))
 
 
-def test_the_advice_for_blob_references_casts_only_blobs_that_are_text():
-    """Casting a blob to text helps only where its bytes are text: not for the empty blob
-    (it would make the id '') nor for bytes that are no UTF-8."""
-    backfill = importlib.import_module("goals.migrations.0004_backfill_root_ids")
+def test_the_advice_for_blob_references_casts_only_blobs_that_make_text_ids():
+    """Casting blobs to text helps only where every one's bytes are text that stays text: not
+    for the empty blob (it would make the id ''), bytes that are no UTF-8, or text that reads as
+    a number (a column declared STRING stores it as one); one such blob among castable ones is
+    enough to say so. NULL is offered only for a column that takes it."""
 
-    def advice(blob: bytes) -> str:
-        return str(backfill.blob_references("goals", "parent_id", "goals", [blob]))
+    def advice(*blobs: bytes, nullable: bool = True) -> str:
+        return blob_reference_fix("goals", "parent_id", iter(blobs), nullable=nullable)
 
-    assert "CAST(parent_id AS TEXT)" in advice(b"0741c7a8")
-    for blob in (b"", b"\xffA"):
-        assert "CAST(" not in advice(blob), blob
-        assert "Some are no text at all" in advice(blob), blob
+    assert advice(b"0741c7a8-5b1e-4c55-9a0b-6f1d2c8e7a41").startswith(
+        "store them as text (after a backup): UPDATE goals SET parent_id = "
+        "CAST(parent_id AS TEXT) WHERE typeof(parent_id) = 'blob'"
+    )
+    for blobs in ((b"",), (b"\xffA",), (b"12",), (b"1e3",), (b"cc", b"dd", b"2.5")):
+        assert "CAST(" not in advice(*blobs), blobs
+        assert advice(*blobs).startswith("some are no text that makes an id"), blobs
+        assert "or to NULL" in advice(*blobs), blobs
+        assert "or to NULL" not in advice(*blobs, nullable=False), blobs

@@ -77,8 +77,7 @@ def key_refusal(connection, *, path: Path, models: dict[str, type]) -> LegacyDbE
     lines = []
     with connection.cursor() as cursor:
         for table in LEGACY_TABLES:
-            pk = models[table]._meta.pk
-            columns = list(getattr(pk, "columns", None) or [pk.column])
+            columns = _key_columns(models[table])
             keys = ", ".join(quote(column) for column in columns)
             missing = " OR ".join(f"{quote(column)} IS NULL" for column in columns)
             named = "/".join(columns)
@@ -129,13 +128,21 @@ def key_refusal(connection, *, path: Path, models: dict[str, type]) -> LegacyDbE
     )
 
 
+def _key_columns(model: type) -> list[str]:
+    """The columns of `model`'s primary key (two for the links' composite key)."""
+    pk = model._meta.pk
+    return list(getattr(pk, "columns", None) or [pk.column])
+
+
 def reference_refusal(connection, *, path: Path, models: dict[str, type]) -> LegacyDbError | None:
     """References stored as blobs. A text column keeps a blob as a blob, and a blob equals no
     text: the row it names is never found, so the backfill would take it for a deleted row and
     give its placeholder a blob for an id, or move a row under the recovery root. The legacy app
-    writes none; any is refused here, before anything changes, with what to do about it. One
-    scan of each table that has references, stopping at the first blob (an index on a
-    reference finds it with a seek)."""
+    writes none, so one means another program wrote the file: any is refused here, before
+    anything changes, with what to do about it, the roots the backfill derives anew included
+    (one rule for every reference). A key column is key_refusal's. One scan of each table that
+    has references, stopping at the first blob (an index on a reference finds it with a
+    seek)."""
     quote = connection.ops.quote_name
     lines = []
     with connection.cursor() as cursor:
@@ -143,17 +150,20 @@ def reference_refusal(connection, *, path: Path, models: dict[str, type]) -> Leg
             cursor.execute(f"PRAGMA table_info({quote(table)})")
             present = {row[1] for row in cursor.fetchall()}
             references = [
-                (field.column, field.related_model._meta.db_table)
+                field
                 for field in models[table]._meta.concrete_fields
-                if field.is_relation and field.column in present
+                if field.is_relation
+                and field.column in present
+                and field.column not in _key_columns(models[table])
             ]
-            anywhere = " OR ".join(f"{quote(column)} >= X''" for column, _ in references)
+            anywhere = " OR ".join(f"{quote(field.column)} >= X''" for field in references)
             if not anywhere:
                 continue
             cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {quote(table)} WHERE {anywhere})")  # noqa: S608
             if not cursor.fetchone()[0]:
                 continue
-            for column, target in references:
+            for field in references:
+                column, target = field.column, field.related_model._meta.db_table
                 blobs = f"FROM {quote(table)} WHERE {quote(column)} >= X''"
                 cursor.execute(f"SELECT COUNT(DISTINCT {quote(column)}) {blobs}")
                 if not (count := cursor.fetchone()[0]):
@@ -162,7 +172,8 @@ def reference_refusal(connection, *, path: Path, models: dict[str, type]) -> Leg
                 first = ", ".join(shown_id(row[0]) for row in cursor.fetchall())
                 with connection.cursor() as reading:  # read only until a blob is no text
                     reading.execute(f"SELECT DISTINCT {quote(column)} {blobs}")
-                    fix = blob_reference_fix(table, column, (row[0] for row in reading))
+                    stored = (row[0] for row in reading)
+                    fix = blob_reference_fix(table, column, stored, nullable=field.null)
                 lines.append(
                     f"  - {table}.{column}: {count} {target} id(s) (first: {first}); {fix}"
                 )
