@@ -455,42 +455,34 @@ def test_the_legacy_app_changing_the_schema_after_inspection_is_named(
     assert not _select(path, "SELECT name FROM sqlite_master WHERE name = 'django_migrations'")
 
 
+# Each fault of exit 12 with the refusal that names it: keys, then references.
+KEYS_AND_REFERENCES = {
+    **{name: (script, line, bad_keys_message) for name, (script, line) in BAD_KEYS.items()},
+    **{
+        name: (script, line, blob_references_message)
+        for name, (script, line) in BLOB_REFERENCES.items()
+    },
+}
+
+
 @pytest.mark.parametrize("command", ["adopt_legacy_db", "migrate"])
-@pytest.mark.parametrize("case", BAD_KEYS, ids=list(BAD_KEYS))
-def test_missing_or_repeated_keys_are_refused_unchanged(
+@pytest.mark.parametrize("case", KEYS_AND_REFERENCES, ids=list(KEYS_AND_REFERENCES))
+def test_bad_keys_and_blob_references_are_refused_unchanged(
     case, command, make_legacy_db, legacy_database
 ):
-    """Rows with a NULL, repeated or blob primary key are named with a query to find them (exit
-    12), not hidden behind a failed rebuild or a refusal further on; the file is unchanged and no
-    backup is taken."""
+    """Rows with a NULL, repeated or blob primary key are named with a query to find them, and
+    references stored as blobs (which name a row SQLite never finds by them) per column with
+    the UPDATE that stores them as text, or, where that would not make ids, the query that
+    finds the rows to set by hand (exit 12): not hidden behind a failed rebuild or a refusal
+    further on; the file is unchanged and no backup is taken."""
     path = make_legacy_db("dev")
-    script, line = BAD_KEYS[case]
+    script, line, message = KEYS_AND_REFERENCES[case]
     _execute(path, script)
     (first,) = _select(path, "SELECT MIN(id) FROM metric_values")[0]
     digest = file_sha256(path)
     with legacy_database(path) as alias:
         error = _refused(command, database=alias)
-    assert str(error) == bad_keys_message(path, line.format(first=first))
-    assert error.returncode == LegacyDbProblem.BAD_KEYS
-    assert file_sha256(path) == digest
-    assert not (path.parent / "backups").exists()
-
-
-@pytest.mark.parametrize("command", ["adopt_legacy_db", "migrate"])
-@pytest.mark.parametrize("case", BLOB_REFERENCES, ids=list(BLOB_REFERENCES))
-def test_references_stored_as_blobs_are_refused_unchanged(
-    case, command, make_legacy_db, legacy_database
-):
-    """A reference stored as a blob names a row SQLite never finds by it: refused before
-    anything changes (exit 12), per column with the UPDATE that stores it as text, or, where
-    the bytes are no text, how to find the rows to set by hand; no backup is taken."""
-    path = make_legacy_db("dev")
-    script, line = BLOB_REFERENCES[case]
-    _execute(path, script)
-    digest = file_sha256(path)
-    with legacy_database(path) as alias:
-        error = _refused(command, database=alias)
-    assert str(error) == blob_references_message(path, line)
+    assert str(error) == message(path, line.format(first=first))
     assert error.returncode == LegacyDbProblem.BAD_KEYS
     assert file_sha256(path) == digest
     assert not (path.parent / "backups").exists()
@@ -732,49 +724,22 @@ def test_an_id_of_any_table_written_as_a_blob_after_adoption_is_refused_by_the_b
     assert _select(path, applied) == [("0003_add_root_and_audit_columns",)]
 
 
-def test_a_legacy_parent_stored_as_a_blob_goes_through_once_stored_as_text(
-    make_legacy_db, legacy_database
+@pytest.mark.parametrize("when", ["in the legacy file", "after adoption"])
+def test_a_parent_stored_as_a_blob_is_refused_and_goes_through_once_stored_as_text(
+    when, make_legacy_db, legacy_database
 ):
-    """A parent stored as the blob of an existing goal's id is refused with the UPDATE that
-    stores it as text (above); after that UPDATE migrate goes through, the goal under its real
-    parent and in its fractal."""
+    """A parent stored as the blob of an existing goal's id equals no text. In a legacy file
+    the preflight refuses it before anything changes; written into an adopted file, which the
+    preflight no longer reads, it meets the backfill, which would find no parent and make a
+    placeholder whose id is that blob, and stops instead, rolled back with the row unchanged
+    and the file at goals.0003. Both say exit 12 with the UPDATE that stores it as text; after
+    that UPDATE migrate goes through with the goal under its real parent."""
     path = make_legacy_db("dev")
     (parent,) = _select(path, "SELECT id FROM goals WHERE type = 'LongTermGoal' ORDER BY id")[0]
-    _execute(
-        path,
-        "INSERT INTO goals (id, type, name, parent_id, created_at) VALUES ('by-blob', "
-        "'MidTermGoal', 'Under a blob', CAST(? AS BLOB), '2025-06-01 00:00:00')",
-        (parent,),
-    )
+    blob = f"X'{parent.encode().hex()}'"
     with legacy_database(path) as alias:
-        error = _refused("migrate", database=alias, no_backup=True)
-        assert error.returncode == Exit.BAD_KEYS
-        assert f"  - goals.parent_id: 1 goals id(s) (first: X'{parent.encode().hex()}'); " in (
-            str(error)
-        )
-        statement = str(error).split("(after a backup): ")[1].split("\n")[0]
-        _execute(path, statement)
-        call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
-    assert _select(
-        path,
-        "SELECT parent_id, root_id = (SELECT root_id FROM goals WHERE id = ?) "
-        "FROM goals WHERE id = 'by-blob'",
-        (parent,),
-    ) == [(parent, 1)]
-
-
-def test_a_reference_written_as_a_blob_after_adoption_is_refused_by_the_backfill(
-    make_legacy_db, legacy_database
-):
-    """A blob parent written into an adopted file, which the preflight no longer reads, meets
-    the backfill: it would find no parent and make a placeholder whose id is that blob. It
-    stops instead (exit 12), naming the column and the blob, with the UPDATE that stores it as
-    text: the backfill is rolled back and the row unchanged, and after that UPDATE migrate goes
-    through with the goal under its real parent."""
-    path = make_legacy_db("dev")
-    (parent,) = _select(path, "SELECT id FROM goals WHERE type = 'LongTermGoal' ORDER BY id")[0]
-    with legacy_database(path) as alias:
-        call_command("adopt_legacy_db", database=alias, stdout=StringIO())
+        if when == "after adoption":
+            call_command("adopt_legacy_db", database=alias, stdout=StringIO())
         _execute(
             path,
             "INSERT INTO goals (id, type, name, parent_id, created_at) VALUES ('by-blob', "
@@ -783,21 +748,20 @@ def test_a_reference_written_as_a_blob_after_adoption_is_refused_by_the_backfill
         )
         error = _refused("migrate", database=alias, no_backup=True)
         assert error.returncode == Exit.BAD_KEYS
-        assert str(error).startswith(
-            f"goals.parent_id holds 1 goals id(s) stored as a blob, not text (first: "
-            f"X'{parent.encode().hex()}')"
-        )
-        applied = {
-            name
-            for (name,) in _select(path, "SELECT name FROM django_migrations WHERE app = 'goals'")
-        }
-        assert "0003_add_root_and_audit_columns" in applied
-        assert "0004_backfill_root_ids" not in applied
+        if when == "after adoption":
+            assert str(error).startswith(
+                f"goals.parent_id holds 1 goals id(s) stored as a blob, not text (first: {blob})"
+            )
+            applied = "SELECT name FROM django_migrations WHERE app = 'goals' ORDER BY id DESC"
+            assert _select(path, applied)[0] == ("0003_add_root_and_audit_columns",)
+        else:
+            assert f"  - goals.parent_id: 1 goals id(s) (first: {blob}); " in str(error)
+            adopted = "SELECT name FROM sqlite_master WHERE name = 'django_migrations'"
+            assert not _select(path, adopted)
         assert _select(path, "SELECT typeof(parent_id) FROM goals WHERE id = 'by-blob'") == [
             ("blob",)
         ]
-        assert not _select(path, "SELECT id FROM goals WHERE typeof(id) = 'blob'")
-        statement = str(error).split("(after a backup): ")[1].split("; then")[0]
+        (statement,) = re.findall(r"UPDATE goals SET [^;\n]*'blob'", str(error))
         _execute(path, statement)
         call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
     assert _select(
