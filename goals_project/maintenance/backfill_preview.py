@@ -62,6 +62,8 @@ class BackfillPreview:
     messages: list[str] = field(default_factory=list)
     # Why nothing could be predicted, when it could not.
     error: str | None = None
+    # The refusal the migrations up to the backfill made on the copy, which migrate will make.
+    refusal: str | None = None
 
 
 def backfill_preview(*, using: str, reader: str, state: DbState) -> BackfillPreview:
@@ -80,7 +82,9 @@ def backfill_preview(*, using: str, reader: str, state: DbState) -> BackfillPrev
             preview = _run_backfill(using)
             transaction.set_rollback(True, using=using)
             return preview
-    except (DatabaseError, sqlite3.Error, LegacyDbError, CommandError, ScratchSpaceError) as error:
+    except CommandError as error:  # a migration's own refusal (a blob id, a root rule broken)
+        return BackfillPreview(error=str(error), refusal=str(error))
+    except (DatabaseError, sqlite3.Error, LegacyDbError, ScratchSpaceError) as error:
         return BackfillPreview(error=str(error))
 
 

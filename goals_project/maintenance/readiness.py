@@ -254,6 +254,9 @@ def _predict_repairs(report: ReadinessReport, found, *, using: str, reader: str)
         )
         return
     preview = backfill_preview(using=using, reader=reader, state=found.state_before)
+    if preview.refusal is not None:
+        report.reasons.append(preview.refusal)
+        return
     if preview.error is not None:
         report.notes.append(
             f"What the backfill will repair could not be predicted: {preview.error}"

@@ -157,6 +157,28 @@ def test_readiness_predicts_each_refusal_of_migrate(
 
 
 @pytest.mark.sqlite_only
+def test_readiness_names_the_backfills_refusal_on_an_adopted_file(make_legacy_db, legacy_database):
+    """A blob the preflight never reads (written into an adopted file) is refused by the
+    backfill; readiness, which runs the backfill on a copy, says NOT READY with that refusal
+    in migrate's own words, not a note that nothing could be predicted."""
+    path = make_legacy_db("dev")
+    with legacy_database(path) as alias:
+        call_command("adopt_legacy_db", database=alias, stdout=StringIO())
+        execute(path, "UPDATE session_templates SET root_id = X'ff41'")
+        digest = file_sha256(path)
+        out = StringIO()
+        with pytest.raises(CommandError, match=r"NOT READY") as verdict:
+            call_command("migration_readiness", database=alias, stdout=out)
+        assert file_sha256(path) == digest
+        refusal = _refusal_of("migrate", alias, no_backup=True)
+    assert verdict.value.returncode == Exit.NOT_PASSED
+    assert refusal.returncode == Exit.BAD_KEYS
+    assert str(refusal).startswith("session_templates.root_id holds ")
+    assert f"- {refusal}\n" in out.getvalue()
+    assert "could not be predicted" not in out.getvalue()
+
+
+@pytest.mark.sqlite_only
 def test_readiness_reads_a_wal_without_checkpointing_it(make_legacy_db, legacy_database):
     """A commit only in the -wal is counted, and neither the file nor its -wal changes."""
     path = make_legacy_db("dev")
