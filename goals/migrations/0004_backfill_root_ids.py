@@ -973,10 +973,9 @@ def blob_keys(table: str, count: int, blobs: list[bytes]) -> CommandError:
     return CommandError(
         f"{table}.id holds {count} id(s) stored as a blob, not text (first: {shown}): SQLite "
         "finds no row by a blob, so neither can this migration. It was rolled back: no row was "
-        "changed (the "
-        "file stays migrated up to goals.0003). Give each of these rows a text key of its own "
-        f"(after a backup; find them with: SELECT rowid, * FROM {table} WHERE typeof(id) = "
-        "'blob';), then run migrate again.",
+        "changed (the file stays migrated up to goals.0003). Give each of these rows a text key "
+        f"of its own (after a backup; find them with: SELECT rowid, * FROM {table} WHERE "
+        "typeof(id) = 'blob';), then run migrate again.",
         returncode=Exit.BAD_KEYS,
     )
 

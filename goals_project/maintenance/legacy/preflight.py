@@ -148,13 +148,11 @@ def reference_refusal(connection, *, path: Path, models: dict[str, type]) -> Leg
     with connection.cursor() as cursor:
         for table in LEGACY_TABLES:
             cursor.execute(f"PRAGMA table_info({quote(table)})")
-            present = {row[1] for row in cursor.fetchall()}
+            present = {row[1] for row in cursor.fetchall()} - set(_key_columns(models[table]))
             references = [
                 field
                 for field in models[table]._meta.concrete_fields
-                if field.is_relation
-                and field.column in present
-                and field.column not in _key_columns(models[table])
+                if field.is_relation and field.column in present
             ]
             anywhere = " OR ".join(f"{quote(field.column)} >= X''" for field in references)
             if not anywhere:
