@@ -42,6 +42,8 @@ from goals_project.maintenance.table_rewrite import postgres_rewrite
 from goals_project.maintenance.verification import blob_reference_fix, shown_id
 
 MIGRATION = "goals.0004_backfill_root_ids"
+# The audit stamps a metric value takes from its instance.
+VALUE_STAMPS = ("created_at", "updated_at")
 RECOVERY_NAME = "Recovered records"
 # legacy_repairs.reason of the rows where goals.0003 and practice_sessions.0002 name a column they
 # added (a copy of their constant).
@@ -220,18 +222,21 @@ class Backfill:
         params=(),
         *,
         join: str = "",
+        where: str = "",
     ) -> int:
         """One clearly named row in `target` for each id that `child.column` points to but that
         does not exist; `values` are SQL expressions aggregated over the pointing rows (alias c)
-        and what `join` (a LEFT JOIN, so no pointing row is lost) adds to them. One scan of
-        `child`: the ids come back from the INSERT itself."""
+        and what `join` (a LEFT JOIN, so no pointing row is lost) adds to them; `where` (SQL
+        over c) picks the pointing rows to look at. One scan of `child`: the ids come back from
+        the INSERT itself."""
         ref = f"c.{self.quote(column)}"
         columns = ", ".join(self.quote(name) for name in values)
         inserted = self.rows(
             f"INSERT INTO {self.t(target)} (id, {columns}) "
             f"SELECT {ref}, {', '.join(values.values())} "
             f"FROM {self.t(child)} c LEFT JOIN {self.t(target)} x ON x.id = {ref} {join} "
-            f"WHERE {ref} IS NOT NULL AND x.id IS NULL GROUP BY {ref} RETURNING id",
+            f"WHERE {where + ' AND ' if where else ''}{ref} IS NOT NULL AND x.id IS NULL "
+            f"GROUP BY {ref} RETURNING id",
             params,
         )
         if blobs := sorted(row[0] for row in inserted if isinstance(row[0], bytes)):
@@ -623,16 +628,44 @@ class Backfill:
         self.report_roots("instances", changed)
 
     def metric_values(self) -> None:
-        """Instances, definitions and splits that were deleted; then root and timestamps."""
+        """Instances, definitions and splits that were deleted; then root and timestamps.
+
+        On SQLite, where 0003 added the values' root and stamps, the UPDATE that writes them comes
+        first: it joins each value to its instance, so the values of deleted instances are the
+        ones it leaves without a root, and the placeholders for those are found by a scan that
+        looks nothing up (finding them by looking up every value's instance first took 0.6 s at
+        a million metric values; the UPDATE looks them up anyway). Elsewhere the placeholders
+        come first: PostgreSQL writes the table anew from the join, which would leave those
+        values out, and a root or stamp kept from the legacy file is no sign of a lookup that
+        failed."""
+        if self.values_written_first():
+            total = self.values_roots_and_stamps(fresh=True)
+            if self.deleted_instances(where="c.root_id IS NULL"):
+                total += self.values_roots_and_stamps(fresh=True, where="t.root_id IS NULL")
+        else:
+            self.deleted_instances()
+            total = self.values_roots_and_stamps(fresh=False)
+        self.deleted_definitions()
+        self.say(f"{self.tables['values']}: root_id {total}/{total} rows")
+
+    def values_written_first(self) -> bool:
+        """Whether the values' UPDATE comes before the placeholders of deleted instances (see
+        metric_values): on SQLite, where 0003 added the values' root and stamps."""
+        return self.connection.vendor == "sqlite" and not any(
+            self.is_legacy("values", column) for column in ("root_id", *VALUE_STAMPS)
+        )
+
+    def deleted_instances(self, where: str = "") -> int:
+        """Placeholders for the deleted instances that values point to (one scan finds and
+        writes them, over the values `where` picks); the session and activity they point to are
+        created only when there are any."""
         now = self.now
         false = "FALSE" if self.connection.vendor == "postgresql" else "0"
         true = "TRUE" if self.connection.vendor == "postgresql" else "1"
         goals = self.t("goals")
         recovered_session = created_id(self.tables["goals"], "recovery session")
         recovered_activity = created_id(self.tables["activities"], "recovery activity")
-        # Placeholders for deleted instances first (one scan finds and writes them); the
-        # session and activity they point to are created only when there are any.
-        if self.placeholders(
+        created = self.placeholders(
             "values",
             "activity_instance_id",
             "instances",
@@ -646,7 +679,9 @@ class Backfill:
                 "completed": false,
             },
             (recovered_session, recovered_activity, self.recovery_id, now, now),
-        ):
+            where=where,
+        )
+        if created:
             self.execute(
                 f"INSERT INTO {goals} (id, type, name, description, completed, created_at, "
                 "updated_at, parent_id, root_id, sort_order) VALUES "
@@ -664,9 +699,17 @@ class Backfill:
                 (recovered_activity, self.recovery_id, now, now),
             )
             self.record_created("activities", [recovered_activity], "recovery activity")
-        instances = self.t("instances")
+        return created
+
+    def deleted_definitions(self) -> None:
+        """Placeholders for the deleted metric and split definitions that values point to, in
+        their activity's fractal. Every value has an instance by now."""
+        now = self.now
+        false = "FALSE" if self.connection.vendor == "postgresql" else "0"
+        true = "TRUE" if self.connection.vendor == "postgresql" else "1"
+        recovered_activity = created_id(self.tables["activities"], "recovery activity")
         # Each pointing value's instance, joined once rather than looked up per aggregate.
-        instance = f"LEFT JOIN {instances} i ON i.id = c.activity_instance_id"
+        instance = f"LEFT JOIN {self.t('instances')} i ON i.id = c.activity_instance_id"
         # A definition whose values are on instances of several activities goes to the smallest
         # of them; the recovered instances' activity only when no other is left.
         activity_of_value = self.smallest("i.activity_definition_id", recovered_activity)
@@ -717,29 +760,45 @@ class Backfill:
                 "AND r.column_name = '*')",
                 (self.tables[key],),
             )
-        # One pass over the big table: root and audit timestamps from the instance.
-        values = self.t("values")
+
+    def values_roots_and_stamps(self, *, fresh: bool, where: str = "1 = 1") -> int:
+        """One pass over the values `where` picks: root and audit timestamps from the instance,
+        the changes to legacy values recorded first. With `fresh` columns (added by 0003) a
+        value whose instance is gone is left as it is, to be found by its NULL root."""
+        now = self.now
+        values, instances = self.t("values"), self.t("instances")
         on = "i.id = t.activity_instance_id"
         join = f"JOIN {instances} i ON {on}"
-        differs = "t.root_id <> i.root_id"
-        if self.is_legacy("values", "root_id"):
-            differs = f"(t.root_id IS NULL OR {differs})"
-        else:  # the same rows (NULL differs from nothing), without joining a NULL to its instance
-            differs = f"t.root_id IS NOT NULL AND {differs}"
-        self.record(
-            "values",
-            "root_id",
-            f"SELECT t.id AS row_id, t.root_id AS old_value, i.root_id AS new_value, "
-            f"'root of the activity instance' AS reason FROM {values} t {join} WHERE {differs}",
-        )
-        for column, expression in (
-            ("created_at", "COALESCE(i.created_at, i.time_start, %s)"),
-            ("updated_at", "COALESCE(t.created_at, i.created_at, i.time_start, %s)"),
-        ):
-            if self.is_legacy("values", column):
-                self.record_filled("values", column, expression, (now,), join)
-        # A join, not three correlated lookups a row: every value has an instance by now (the
-        # placeholders above), so the join matches each row once.
+        if fresh:  # a root set since 0003 (none, unless another program wrote one) is recorded
+            # before the join can miss it; a deleted instance's placeholder has the recovery root
+            self.record(
+                "values",
+                "root_id",
+                "SELECT t.id AS row_id, t.root_id AS old_value, COALESCE(i.root_id, %s) AS "
+                f"new_value, 'root of the activity instance' AS reason FROM {values} t "
+                f"LEFT {join} WHERE {where} AND t.root_id IS NOT NULL "
+                "AND t.root_id <> COALESCE(i.root_id, %s)",
+                (self.recovery_id, self.recovery_id),
+            )
+        else:
+            differs = "t.root_id <> i.root_id"
+            if self.is_legacy("values", "root_id"):
+                differs = f"(t.root_id IS NULL OR {differs})"
+            else:  # the same rows (NULL differs from nothing), no NULL joined to its instance
+                differs = f"t.root_id IS NOT NULL AND {differs}"
+            self.record(
+                "values",
+                "root_id",
+                f"SELECT t.id AS row_id, t.root_id AS old_value, i.root_id AS new_value, "
+                f"'root of the activity instance' AS reason FROM {values} t {join} WHERE {differs}",
+            )
+            for column, expression in (
+                ("created_at", "COALESCE(i.created_at, i.time_start, %s)"),
+                ("updated_at", "COALESCE(t.created_at, i.created_at, i.time_start, %s)"),
+            ):
+                if self.is_legacy("values", column):
+                    self.record_filled("values", column, expression, (now,), join)
+        # A join, not three correlated lookups a row.
         computed = {
             "root_id": ("i.root_id", ()),
             "created_at": ("COALESCE(t.created_at, i.created_at, i.time_start, %s)", (now,)),
@@ -748,14 +807,16 @@ class Backfill:
                 (now,),
             ),
         }
-        total = postgres_rewrite(self.connection, self.tables["values"], computed, join=join)
+        total = None
+        if not fresh:  # every value has an instance by now, so the join matches each row once
+            total = postgres_rewrite(self.connection, self.tables["values"], computed, join=join)
         if total is None:  # SQLite, which updates a row in place, or a table it would not rewrite
             sets = ", ".join(f"{column} = {sql}" for column, (sql, _) in computed.items())
             total = self.execute(
-                f"UPDATE {values} AS t SET {sets} FROM {instances} i WHERE {on}",
+                f"UPDATE {values} AS t SET {sets} FROM {instances} i WHERE {on} AND {where}",
                 tuple(value for _, params in computed.values() for value in params),
             )
-        self.say(f"{self.tables['values']}: root_id {total}/{total} rows")
+        return total
 
     def program_rows(self) -> None:
         now = self.now

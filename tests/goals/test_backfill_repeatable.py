@@ -4,6 +4,7 @@ one database forward again after going back. Only the times of the runs differ."
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -110,6 +111,52 @@ def test_migrating_copies_of_one_file_gives_the_same_rows(
             tables = connections[alias].introspection.table_names()
             migrated.append(_rows(alias, tables, run))
     _assert_same(*migrated)
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("variant", ["dev", "prod"])
+def test_writing_the_values_before_their_deleted_instances_gives_the_same_rows(
+    variant, make_legacy_db, legacy_database, tmp_path, monkeypatch
+):
+    """Where 0003 added the metric values' root and stamps, the backfill writes them before it
+    makes placeholders for deleted instances and finds those by the roots it could not set. Two
+    copies of one dirty file (a value on a deleted instance among its rows), one migrated that
+    way and one with the placeholders first, end with the same rows; only the order of
+    legacy_repairs' ids may differ."""
+    backfill = importlib.import_module("goals.migrations.0004_backfill_root_ids").Backfill
+    path = make_legacy_db(variant)
+    execute(path, ";\n".join(dirt_statements()))
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(path, copy)
+    chosen = []
+    written_first = backfill.values_written_first
+
+    def first_copy_only(self) -> bool:  # the first copy as the backfill chooses, then the other
+        chosen.append(written_first(self) and not chosen)
+        return chosen[-1]
+
+    monkeypatch.setattr(backfill, "values_written_first", first_copy_only)
+    migrated = []
+    for file in (path, copy):
+        with legacy_database(file) as alias, timed() as run:
+            call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
+        with legacy_database(file) as alias:
+            tables = connections[alias].introspection.table_names()
+            migrated.append(_rows(alias, tables, run, ignore={("legacy_repairs", "id")}))
+    assert chosen == [True, False]
+    _assert_same(*migrated)
+    repairs = [dict(row) for row in migrated[0]["legacy_repairs"]]
+    assert {"table_name": "activity_instances", "row_id": "gone-instance"}.items() <= next(
+        repair.items() for repair in repairs if repair["row_id"] == "gone-instance"
+    )
+    with legacy_database(path) as alias, connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT v.root_id, i.root_id, v.created_at = i.created_at FROM metric_values v JOIN "
+            "activity_instances i ON i.id = v.activity_instance_id WHERE v.id = 'lost-instance'"
+        )
+        ((value_root, instance_root, same_stamp),) = cursor.fetchall()
+    assert value_root == instance_root
+    assert same_stamp == 1
 
 
 def test_migrating_forward_again_after_going_back_gives_the_same_rows(legacy_rows):
