@@ -53,9 +53,10 @@ ROLLBACK_JOURNAL_FORMAT = b"\x01\x01"
 # Pages a restore copies per step of SQLite's backup API; the write lock and the transaction are
 # held across steps, so this sets only how often the busy check runs.
 RESTORE_STEP_PAGES = 1024
-# The page cache of a copy's integrity_check: with SQLite's default 2 MB it rereads index pages
-# it has just read (1.9 s at a million metric values; 1.7 s with this).
-CHECK_CACHE_KIB = 20480
+# The page cache of each of the two connections that check a copy (_sqlite_check): with SQLite's
+# default 2 MB the integrity_check rereads index pages it has just read (1.9 s at a million
+# metric values; 1.7 s with 20 MB, the two connections' sum).
+CHECK_CACHE_KIB = 10240
 
 
 class BackupError(Exception):
@@ -661,22 +662,67 @@ def _deep_check(backup: Backup) -> str | None:
 
 
 def _sqlite_check(path: Path, row_counts: dict[str, int]) -> str | None:
-    """What is wrong with the SQLite file at `path` as a copy with these row counts, if any."""
+    """What is wrong with the SQLite file at `path` as a copy with these row counts, if any.
+
+    The check is `PRAGMA integrity_check` of the whole file, made in two parts that run at once
+    on two read-only connections (SQLite releases the GIL): the integrity_check of the table
+    with the most rows and its indexes; and the quick_check of the whole file (every page, the
+    freelist, every b-tree and row), then the integrity_check of each other table and its
+    indexes. Together they check what the whole file's integrity_check does: a table's own
+    check adds to quick_check that its indexes hold its rows exactly and its unique ones no
+    repeats. At a million metric values the whole check took 2.8 s, the larger part 1.9 s."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        connection = sqlite3.connect(uri, uri=True)
         try:
             connection.execute(f"PRAGMA cache_size = -{CHECK_CACHE_KIB}")
-            check = [row[0] for row in connection.execute("PRAGMA integrity_check")]
+            tables = [
+                row[0]
+                for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
+            largest = max(
+                (name for name in tables if name in row_counts),
+                key=lambda name: row_counts[name],
+                default=None,
+            )
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backup-check") as pool:
+                apart = pool.submit(_integrity_of, uri, [largest]) if largest else None
+                found = _integrity_of(
+                    uri, [name for name in tables if name != largest], connection=connection
+                )
+                if apart is not None:
+                    found += apart.result()
             counts = _sqlite_counts(connection)
         finally:
             connection.close()
     except sqlite3.DatabaseError as error:
         return f"not a readable SQLite database ({error})"
-    if check != ["ok"]:
-        return f"integrity_check failed: {'; '.join(check[:3])}"
+    if found:
+        return f"integrity_check failed: {'; '.join(found[:3])}"
     if counts != row_counts:
         return "its row counts differ from the ones recorded when it was taken"
     return None
+
+
+def _integrity_of(
+    uri: str, tables: list[str], *, connection: sqlite3.Connection | None = None
+) -> list[str]:
+    """The problems `PRAGMA integrity_check` finds in `tables` and their indexes; with a
+    `connection` given, first those `PRAGMA quick_check` finds in the whole file. On a
+    connection of its own otherwise, closed after."""
+    own = connection is None
+    if own:
+        connection = sqlite3.connect(uri, uri=True)
+    try:
+        connection.execute(f"PRAGMA cache_size = -{CHECK_CACHE_KIB}")
+        checks = [] if own else ["PRAGMA quick_check"]
+        checks += [
+            f"PRAGMA integrity_check('{name.replace(chr(39), chr(39) * 2)}')" for name in tables
+        ]
+        return [row[0] for check in checks for row in connection.execute(check) if row[0] != "ok"]
+    finally:
+        if own:
+            connection.close()
 
 
 def backups_list(*, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None) -> list[Backup]:

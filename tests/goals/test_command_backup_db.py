@@ -419,17 +419,34 @@ def test_backup_json_gives_scripts_the_verified_backup(migrated_db):
     assert printed["row_counts"] == backup.row_counts
 
 
-def test_a_copy_whose_index_disagrees_with_its_table_is_no_backup(migrated_db, tmp_path):
+@pytest.mark.parametrize("largest", [False, True], ids=["goals", "the table with most rows"])
+def test_a_copy_whose_index_disagrees_with_its_table_is_no_backup(largest, migrated_db, tmp_path):
     """The copy is checked whole: an index that does not hold its table's rows (which `PRAGMA
     quick_check` does not look for) stops the backup with exit 21, naming the check, and leaves
-    neither a backup nor a partial copy; the database is unchanged."""
+    neither a backup nor a partial copy; the database is unchanged. The check of the table with
+    the most rows runs apart from the others' (backups._sqlite_check): either one finds it."""
     path, alias = migrated_db
     connections[alias].close()
     with sqlite3.connect(path) as connection:
-        connection.execute("CREATE INDEX goals_by_name ON goals (name)")
+        counts = {
+            name: connection.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]
+            for (name,) in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        table = max(counts, key=counts.get) if largest else "goals"
+        assert (table == "goals") != largest and counts[table] > 0
+        column, other = [
+            name
+            for (name,) in connection.execute(
+                f"SELECT name FROM pragma_table_info('{table}') WHERE name <> 'id' "
+                'AND "notnull" ORDER BY cid'
+            )
+        ][:2]
+        connection.execute(f"CREATE INDEX goals_by_name ON {table} ({column})")
         connection.execute("PRAGMA writable_schema = ON")
         connection.execute(
-            "UPDATE sqlite_master SET sql = 'CREATE INDEX goals_by_name ON goals (description)' "
+            f"UPDATE sqlite_master SET sql = 'CREATE INDEX goals_by_name ON {table} ({other})' "
             "WHERE name = 'goals_by_name'"
         )
     connection.close()
