@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from django.apps.registry import Apps
 from django.db import IntegrityError, connection, models, transaction
+from django.test.utils import CaptureQueriesContext
 
 from goals_project.maintenance.migration_operations import alter_constraints_in_place
 
@@ -23,12 +24,13 @@ def probe_models(
     unique_value: bool = False,
     indexed: str | None = None,
     keyed: bool = False,
+    checked: bool = True,
 ) -> tuple[type[models.Model], type[models.Model]]:
     """A parent, and a child table `table` pointing to it: before (nothing enforced) or after
     (NOT NULL, a real foreign key, a CHECK; a UNIQUE value as well with `unique_value`). With
     `indexed`, the child also points to itself (`previous`), and declares an index of that name
     on its value. With `keyed`, (value, parent) is unique as an index of its own, as the keys
-    of goals.roots are."""
+    of goals.roots are. With `checked` false, the enforced child has no CHECK."""
     apps = Apps()
 
     def meta(db_table: str, **options):
@@ -46,7 +48,7 @@ def probe_models(
         },
     )
     constraints = []
-    if enforced:
+    if enforced and checked:
         constraints.append(
             models.CheckConstraint(condition=models.Q(value__gte=0), name=f"{table}_value_positive")
         )
@@ -137,6 +139,55 @@ def test_rows_that_break_a_new_constraint_stop_it_and_change_nothing(row, found)
         with pytest.raises(IntegrityError, match=found), connection.schema_editor() as editor:
             alter_constraints_in_place(editor, probe_models("in_place", enforced=True)[1])
         assert definition("in_place") == before
+
+
+@pytest.mark.parametrize(
+    ("rows", "found"),
+    [
+        ([("a", 1.0, "p")], []),
+        ([("a", 1.0, "p"), ("b", None, "p")], ["NULL value in in_place.value"]),
+        (
+            [("a", 1.0, "p"), ("b", None, None)],
+            ["NULL value in in_place.parent_id", "NULL value in in_place.value"],
+        ),
+    ],
+)
+def test_columns_made_not_null_are_searched_for_nulls_without_a_quick_check(rows, found):
+    """A definition that asks nothing of a row but values in some columns has only those
+    searched for a NULL: one read, no quick_check of the whole table. A NULL is named as
+    quick_check names it, and the definition rolls back."""
+    with probe_tables("in_place", rows):
+        before = definition("in_place")
+        model = probe_models("in_place", enforced=True, checked=False)[1]
+        with CaptureQueriesContext(connection) as queries:
+            if found:
+                with pytest.raises(IntegrityError) as raised, connection.schema_editor() as editor:
+                    alter_constraints_in_place(editor, model)
+                assert (
+                    str(raised.value) == f"in_place breaks its new constraints: {'; '.join(found)}"
+                )
+                assert definition("in_place") == before
+            else:
+                with connection.schema_editor() as editor:
+                    assert alter_constraints_in_place(editor, model)
+                assert "NOT NULL" in definition("in_place").split('"value"')[1].split(",")[0]
+    statements = [query["sql"] for query in queries]
+    assert not any("quick_check" in sql for sql in statements)
+    assert [sql for sql in statements if "IS NULL" in sql] == [
+        'SELECT "parent_id" IS NULL, "value" IS NULL FROM "in_place" '
+        'WHERE "parent_id" IS NULL OR "value" IS NULL LIMIT 1'
+    ]
+
+
+def test_a_new_check_has_every_row_tried_by_quick_check():
+    """A CHECK the old definition did not have is tried on every row by quick_check."""
+    with (
+        probe_tables("in_place", [("a", 1.0, "p")]),
+        CaptureQueriesContext(connection) as queries,
+        connection.schema_editor() as editor,
+    ):
+        assert alter_constraints_in_place(editor, probe_models("in_place", enforced=True)[1])
+    assert any(query["sql"] == 'PRAGMA quick_check("in_place")' for query in queries)
 
 
 def test_a_dangling_reference_is_found_by_the_editors_own_check():
