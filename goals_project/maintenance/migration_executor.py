@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from django.core.management.commands import migrate as django_migrate
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.migrations import (
+    AddConstraint,
     AddField,
     AddIndex,
     CreateModel,
@@ -34,6 +35,7 @@ from django.db.migrations import (
 )
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.state import ProjectState
+from django.db.models import NOT_PROVIDED, CheckConstraint
 
 from goals_project.maintenance.migration_operations import AlterTableInOnePass
 from goals_project.maintenance.verification import root_id_report, root_rule_tables, roots_broken
@@ -42,6 +44,18 @@ from goals_project.maintenance.verification import root_id_report, root_rule_tab
 INDEX_OPERATIONS = (AddIndex, RemoveIndex, RenameIndex)
 # Operations that change one model's table and no row of another.
 TABLE_OPERATIONS = (AlterTableInOnePass, AddField)
+
+
+def _added_null(field) -> bool:
+    """Whether Django's SQLite schema editor adds `field` with ALTER TABLE ADD COLUMN, NULL in
+    every row (no rebuild; see DatabaseSchemaEditor.add_field): a key that holds for every row,
+    and no other column or index of the table changes."""
+    return (
+        field.null
+        and not (field.primary_key or field.unique or field.many_to_many)
+        and not field.has_default()
+        and field.db_default is NOT_PROVIDED
+    )
 
 
 def reads_only(function):
@@ -53,10 +67,12 @@ def reads_only(function):
 
 def foreign_key_check_scope(migration, state: ProjectState | None = None) -> list[str] | None:
     """The tables `migration` changes, whose foreign keys it can have broken (those pointing to
-    them are added at the check): none for index builds, proxy or unmanaged models and code
-    marked `reads_only`; the new (empty) table of a model it creates; the table of a model whose
-    definition it alters or adds a column to (the models of `state`, the project before the
-    migration); and None (every table) for anything else, such as data migrations."""
+    them are added at the check): none for index builds, proxy or unmanaged models, code
+    marked `reads_only`, a column added NULL in every row and CHECK constraints added (a row
+    one refuses stops the migration); the new (empty) table of a model it creates; the table of
+    a model whose definition it otherwise alters or adds a column to (the models of `state`,
+    the project before the migration); and None (every table) for anything else, such as data
+    migrations."""
     tables: list[str] = []
     for operation in migration.operations:
         if isinstance(operation, INDEX_OPERATIONS):
@@ -70,6 +86,17 @@ def foreign_key_check_scope(migration, state: ProjectState | None = None) -> lis
             if "db_table" not in options:
                 return None
             tables.append(options["db_table"])
+            continue
+        if isinstance(operation, AddField) and _added_null(operation.field):
+            continue
+        if (
+            isinstance(operation, AlterTableInOnePass)
+            and operation.operations
+            and all(
+                isinstance(inner, AddConstraint) and isinstance(inner.constraint, CheckConstraint)
+                for inner in operation.operations
+            )
+        ):  # a row refused by the CHECK stops the migration; no key or unique index changes
             continue
         if isinstance(operation, TABLE_OPERATIONS) and state is not None:
             model = state.models.get((migration.app_label, operation.model_name.lower()))

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
-from django.db import IntegrityError, connections
+from django.db import IntegrityError, connections, models
+from django.db.migrations import AddConstraint, AddField, AlterField
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
@@ -97,7 +98,8 @@ def test_foreign_keys_are_checked_only_where_a_migration_can_break_one():
     """Index builds, proxy models and checks that only read change no row and declare no
     foreign key: nothing is checked after them; a new table is checked alone, and so is the
     table of a model whose definition is altered or gains a column (with the tables pointing to
-    it, at the check); data changes check every table."""
+    it, at the check), unless the column is NULL in every row or the alteration only adds a
+    CHECK; data changes check every table."""
     scopes = plan_scopes()
 
     for name in (
@@ -111,7 +113,8 @@ def test_foreign_keys_are_checked_only_where_a_migration_can_break_one():
         assert scopes[name] == [], name
     assert scopes["sessions.0001_initial"] == ["django_session"]
     assert scopes["goals.0005_enforce_root_ids_and_constraints"] == GOALS_TABLES
-    assert scopes["goals.0006_add_fractal_owner"] == ["goals"]
+    # The owner's column is added NULL in every row, and a CHECK is added: no key to check.
+    assert scopes["goals.0006_add_fractal_owner"] == []
     assert scopes["practice_sessions.0003_enforce_root_ids_and_constraints"] == SESSION_TABLES
     for name in (
         "goals.0003_add_root_and_audit_columns",  # it records the columns it adds
@@ -121,7 +124,63 @@ def test_foreign_keys_are_checked_only_where_a_migration_can_break_one():
         assert scopes[name] is None, name
     # Without the project state, a model's table is not known: every table.
     migrations = plan_migrations()
-    assert foreign_key_check_scope(migrations["goals.0006_add_fractal_owner"]) is None
+    assert (
+        foreign_key_check_scope(migrations["goals.0005_enforce_root_ids_and_constraints"]) is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("operation", "scope"),
+    [
+        (AddField("parent", "note", models.TextField(null=True)), []),
+        (
+            AddField(
+                "parent", "other", models.ForeignKey("family.other", models.CASCADE, null=True)
+            ),
+            [],
+        ),
+        (AddField("parent", "note", models.TextField(null=True, default="")), ["parent"]),
+        (AddField("parent", "note", models.TextField(null=True, unique=True)), ["parent"]),
+        (
+            AddField("parent", "other", models.ForeignKey("family.other", models.CASCADE)),
+            ["parent"],
+        ),
+        (
+            AlterTableInOnePass(
+                "parent",
+                [
+                    AddConstraint(
+                        "parent", models.CheckConstraint(condition=models.Q(id__gt=""), name="c")
+                    )
+                ],
+            ),
+            [],
+        ),
+        (
+            AlterTableInOnePass(
+                "parent",
+                [AddConstraint("parent", models.UniqueConstraint(fields=["id"], name="u"))],
+            ),
+            ["parent"],
+        ),
+        (
+            AlterTableInOnePass(
+                "parent",
+                [AlterField("parent", "other", models.ForeignKey("family.other", models.CASCADE))],
+            ),
+            ["parent"],
+        ),
+    ],
+)
+def test_a_column_added_null_or_a_check_added_needs_no_key_checked(operation, scope):
+    """A column Django's SQLite editor adds with ALTER TABLE ADD COLUMN is NULL in every row, so
+    a key in it holds; a CHECK changes no key (a row it refuses stops the migration). A default,
+    a unique column, NOT NULL, or any other alteration of the table has it checked."""
+    migration = SimpleNamespace(app_label="family", operations=[operation])
+    state = SimpleNamespace(
+        models={("family", "parent"): SimpleNamespace(options={"db_table": "parent"})}
+    )
+    assert foreign_key_check_scope(migration, state) == scope
 
 
 def test_the_tables_pointing_to_a_changed_table_are_checked_with_it(tmp_path, legacy_database):
