@@ -36,6 +36,7 @@ from goals_project.maintenance.legacy.adoption import (
     legacy_db_preflight,
     legacy_db_recover,
     sqlite_enable_wal,
+    write_witness,
 )
 from goals_project.maintenance.legacy.inspection import DbState, LegacyDbError
 from goals_project.maintenance.legacy.preflight import (
@@ -128,27 +129,30 @@ def _migrate_locked(
             recovered = legacy_db_recover(using=using)
             if recovered is not None:
                 reporter.warning(_recovered_note(recovered))
-            found = legacy_db_inspect_alias(using=using)
-            if found.state_before == DbState.LEGACY:
-                legacy_db_preflight(using=using, found=found)
-            _check_space(using, found, backup=backup)
-            planned = bool(_plan(using, targets))
-            begun = None
-            if backup and holds_data_to_migrate(using=using, found=found, planned=planned):
-                begun = _backup_begin(using, reporter)
-            try:
-                # Adoption goes on while the backup is checked, and commits only after.
-                adoption = _adopt(
-                    using,
-                    reporter,
-                    backup=begun,
-                    found=replace(found, recovered_journal=recovered),
-                )
-            except BaseException:
-                if begun is not None:
-                    with contextlib.suppress(BackupError):  # the adoption's error is the news
-                        _backup_finish(begun, reporter)
-                raise
+            with write_witness(using) as unchanged:
+                found = legacy_db_inspect_alias(using=using)
+                if found.state_before == DbState.LEGACY:
+                    legacy_db_preflight(using=using, found=found)
+                _check_space(using, found, backup=backup)
+                planned = bool(_plan(using, targets))
+                begun = None
+                if backup and holds_data_to_migrate(using=using, found=found, planned=planned):
+                    begun = _backup_begin(using, reporter)
+                try:
+                    # Adoption goes on while the backup is checked, and commits only after. It
+                    # checks the file again only if something was written since the checks.
+                    adoption = _adopt(
+                        using,
+                        reporter,
+                        backup=begun,
+                        found=replace(found, recovered_journal=recovered),
+                        unchanged=unchanged,
+                    )
+                except BaseException:
+                    if begun is not None:
+                        with contextlib.suppress(BackupError):  # the adoption's error is the news
+                            _backup_finish(begun, reporter)
+                    raise
             if begun is not None:
                 taken = _backup_finish(begun, reporter)
         except LegacyDbError as error:
@@ -275,16 +279,22 @@ def _backup_finish(pending: PendingBackup, reporter: Reporter) -> Backup:
 
 
 def _adopt(
-    using: str, reporter: Reporter, *, backup: PendingBackup | None, found: AdoptionResult
+    using: str,
+    reporter: Reporter,
+    *,
+    backup: PendingBackup | None,
+    found: AdoptionResult,
+    unchanged: Callable[[], bool] | None,
 ) -> AdoptionResult:
-    """Adopt the file as `found` (inspected under the maintenance lock); with a `backup`
-    begun, commit only once it is verified."""
+    """Adopt the file as `found` (inspected and checked under the maintenance lock); with a
+    `backup` begun, commit only once it is verified."""
     result = legacy_db_adopt(
         using=using,
         progress=reporter.rows,
         enable_wal=False,
         before_commit=None if backup is None else lambda: _backup_finish(backup, reporter),
         found=found,
+        unchanged=unchanged,
     )
     if result.adopted:
         reporter.result(

@@ -8,14 +8,16 @@ import sqlite3
 from io import StringIO
 
 import pytest
-from django.core.management.base import OutputWrapper
+from django.core.management.base import CommandError, OutputWrapper
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Reporter
+from goals_project.maintenance import migrate_service
 from goals_project.maintenance.backups import backup_read
 from goals_project.maintenance.db_tuning import BULK_CACHE_KIB, BULK_PRAGMAS, sqlite_bulk_cache
+from goals_project.maintenance.legacy import adoption
 from goals_project.maintenance.locking import maintenance_lock
 from goals_project.maintenance.migrate_service import MigrateRefused, database_migrate
 from goals_project.maintenance.verification import root_id_report
@@ -31,6 +33,48 @@ class Captured(Reporter):
 
     def printed(self) -> tuple[str, str]:
         return self.out.getvalue(), self.err.getvalue()
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("written", [False, True], ids=["untouched", "written meanwhile"])
+def test_adoption_checks_the_file_again_only_when_it_was_written_since_the_checks(
+    written, make_legacy_db, legacy_database, settings, tmp_path, monkeypatch
+):
+    """migrate checks a legacy file before its backup; adoption, inside its transaction, reads
+    the row counts and runs the same checks again only when another connection has written to
+    the file since (adoption.write_witness). A row written as the backup is taken, and which
+    the first checks did not see, is then refused."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    path = make_legacy_db("dev")
+    rechecks = []
+    preflight = adoption.legacy_db_preflight
+    monkeypatch.setattr(
+        adoption,
+        "legacy_db_preflight",
+        lambda **options: rechecks.append(options) or preflight(**options),
+    )
+    backup_begin = migrate_service.backup_begin
+
+    def the_legacy_app_writes(**options):
+        if written:
+            with contextlib.closing(sqlite3.connect(path)) as app, app:
+                app.execute("UPDATE activity_instances SET duration_seconds = -5 WHERE rowid = 1")
+        return backup_begin(**options)
+
+    monkeypatch.setattr(migrate_service, "backup_begin", the_legacy_app_writes)
+    with legacy_database(path) as alias:
+        if written:
+            with pytest.raises(CommandError) as refused:
+                database_migrate(using=alias, reporter=Captured())
+        else:
+            database_migrate(using=alias, reporter=Captured())
+    assert len(rechecks) == written
+    if written:  # refused by adoption's checks, before it changed anything
+        assert refused.value.returncode == Exit.CHECKS_VIOLATED
+        assert "negative duration in activity_instances" in str(refused.value)
+        with contextlib.closing(sqlite3.connect(path)) as file:
+            tables = {name for (name,) in file.execute("SELECT name FROM sqlite_master")}
+        assert "django_migrations" not in tables
 
 
 @pytest.mark.sqlite_only
