@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, migrations
+import re
+import sqlite3
+
+from django.db import DatabaseError, IntegrityError, migrations
 from django.db.migrations.operations.base import Operation
 
 
@@ -170,9 +173,9 @@ def alter_constraints_in_place(editor, model) -> bool:
             return False
         if not _same_values(cursor, table, old_types, new_types):
             return False
-        if not _check_clauses(definition) <= _check_clauses(current):
-            not_null = None  # a new CHECK: quick_check tries every row against it
-        problems = replace_definition(cursor, table, definition, not_null=not_null)
+        before, after = _check_clauses(current), _check_clauses(definition)
+        checks = [_inside(after[clause]) for clause in sorted(set(after) - set(before))]
+        problems = replace_definition(cursor, table, definition, not_null=not_null, checks=checks)
         if problems != ["ok"]:
             raise IntegrityError(f"{table} breaks its new constraints: {'; '.join(problems[:5])}")
         for statement in sorted(declared - existing):
@@ -181,7 +184,12 @@ def alter_constraints_in_place(editor, model) -> bool:
 
 
 def replace_definition(
-    cursor, table: str, definition: str, *, not_null: list[str] | None = None
+    cursor,
+    table: str,
+    definition: str,
+    *,
+    not_null: list[str] | None = None,
+    checks: list[str] = (),
 ) -> list[str]:
     """SQLite: write `definition` into sqlite_schema as `table`'s, with the schema version
     raised, and return what `PRAGMA quick_check` of the table reports (["ok"] when every row
@@ -189,29 +197,21 @@ def replace_definition(
     parameters. The caller has checked that the two definitions store rows alike.
 
     With `not_null`, the caller has found that what the new definition asks of a row beyond
-    the old one is a value in those columns (the old definition's rules held for every row
-    written under it, and the file was checked whole before the migration): only they are
-    searched for a NULL, named as quick_check names it, and the definition is not written when
-    one is found. At a million metric values quick_check of the table took 0.3 s; the key
-    made NOT NULL at adoption is one seek in its index."""
+    the old one is a value in those columns and the truth of the `checks` (the expressions of
+    its new CHECK constraints): the old definition's rules held for every row written under
+    it, and the file was checked whole before the migration. Then the rows are searched for
+    those alone, in one read of the table, and the definition is not written when one breaks
+    them (named as quick_check names it). At a million metric values quick_check of the table
+    took 0.3 s; the key made NOT NULL at adoption is one seek in its index. An expression the
+    search cannot run (a CHECK written in a way it does not read) leaves the check to
+    quick_check, after the definition is written."""
     quoted = '"' + table.replace('"', '""') + '"'
     if not_null is not None:
-        # Searched under the old definition: under the new one SQLite takes `x IS NULL` of a
-        # NOT NULL column to be false without reading. One read of the table (a seek where an
-        # index leads with the one column searched); the row found names its NULL columns.
-        nulls = [f'"{column.replace(chr(34), chr(34) * 2)}" IS NULL' for column in not_null]
-        found = (
-            not_null
-            and cursor.execute(
-                f"SELECT {', '.join(nulls)} FROM {quoted} WHERE {' OR '.join(nulls)} LIMIT 1"  # noqa: S608 - quoted names
-            ).fetchone()
-        )
-        if found:
-            return [
-                f"NULL value in {table}.{column}"
-                for column, null in zip(not_null, found, strict=True)
-                if null
-            ]
+        found = _rows_breaking(cursor, table, quoted, not_null, list(checks))
+        if found is None:
+            not_null = None
+        elif found:
+            return found
     literal = "'" + definition.replace("'", "''") + "'"
     name = "'" + table.replace("'", "''") + "'"
     version = cursor.execute("PRAGMA schema_version").fetchone()[0]
@@ -228,6 +228,38 @@ def replace_definition(
     return ["ok"]
 
 
+def _rows_breaking(
+    cursor, table: str, quoted: str, not_null: list[str], checks: list[str]
+) -> list[str] | None:
+    """What the first row breaking the `not_null` columns or the `checks` breaks, in
+    quick_check's words ([] when none does); None when the search cannot run. Run under the old
+    definition: under the new one SQLite takes `x IS NULL` of a NOT NULL column to be false
+    without reading. A CHECK fails where its expression is false, not NULL."""
+    terms = [f'"{column.replace(chr(34), chr(34) * 2)}" IS NULL' for column in not_null]
+    terms += [f"NOT ({expression})" for expression in checks]
+    if not terms:
+        return []
+    try:
+        found = cursor.execute(
+            f"SELECT {', '.join(terms)} FROM {quoted} WHERE {' OR '.join(terms)} LIMIT 1"  # noqa: S608 - quoted names, the table's own CHECKs
+        ).fetchone()
+    except (sqlite3.Error, DatabaseError):
+        return None
+    if found is None:
+        return []
+    broken = dict(zip([*not_null, *checks], found, strict=True))
+    return [f"NULL value in {table}.{column}" for column in not_null if broken[column]] + [
+        f"CHECK constraint failed in {table}: {expression}"
+        for expression in checks
+        if broken[expression]
+    ]
+
+
+def _inside(clause: str) -> str:
+    """The expression of a `CHECK (...)` clause (_check_clauses)."""
+    return clause[clause.index("(") + 1 : clause.rindex(")")]
+
+
 def _new_not_null(cursor, table: str, probe: str) -> list[str]:
     """The columns NOT NULL in `probe`'s definition and not in `table`'s."""
 
@@ -238,22 +270,24 @@ def _new_not_null(cursor, table: str, probe: str) -> list[str]:
     return sorted(not_null(probe) - not_null(table))
 
 
-def _check_clauses(definition: str) -> set[str]:
-    """The CHECK constraints of a table's definition, as written (each `CHECK (...)` to its
-    closing parenthesis). Text that hides one (a quoted parenthesis) only makes two
-    definitions differ where they do not, so the rows are checked for nothing."""
-    clauses, upper = set(), definition.upper()
-    start = upper.find("CHECK")
-    while start != -1:
-        opened = definition.find("(", start)
-        depth, end = 0, opened
-        while opened != -1 and end < len(definition):
+def _check_clauses(definition: str) -> dict[str, str]:
+    """The CHECK constraints of a table's definition, each `CHECK (...)` to its closing
+    parenthesis as written, by its text with runs of white space made one space (to compare
+    two definitions by). Text that hides one (a quoted parenthesis) only makes two definitions
+    differ where they do not, or gives an expression the search cannot run, so the rows are
+    checked for nothing or by quick_check."""
+    clauses, end = {}, 0
+    for found in re.finditer(r"\bCHECK\s*\(", definition, re.IGNORECASE):
+        if found.start() < end:  # inside the clause before
+            continue
+        depth, end = 0, found.end() - 1
+        while end < len(definition):
             depth += {"(": 1, ")": -1}.get(definition[end], 0)
             end += 1
             if depth == 0:
                 break
-        clauses.add(" ".join(definition[start:end].split()))
-        start = upper.find("CHECK", max(end, start + 5))
+        clause = definition[found.start() : end]
+        clauses[" ".join(clause.split())] = clause
     return clauses
 
 

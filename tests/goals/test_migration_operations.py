@@ -179,14 +179,51 @@ def test_columns_made_not_null_are_searched_for_nulls_without_a_quick_check(rows
     ]
 
 
-def test_a_new_check_has_every_row_tried_by_quick_check():
-    """A CHECK the old definition did not have is tried on every row by quick_check."""
-    with (
-        probe_tables("in_place", [("a", 1.0, "p")]),
-        CaptureQueriesContext(connection) as queries,
-        connection.schema_editor() as editor,
-    ):
-        assert alter_constraints_in_place(editor, probe_models("in_place", enforced=True)[1])
+@pytest.mark.parametrize("broken", [False, True])
+def test_a_new_check_is_searched_for_with_the_columns_made_not_null(broken):
+    """A CHECK the old definition did not have is tried on every row in the same read as the
+    columns made NOT NULL, without quick_check; a row it refuses is named, with the CHECK."""
+    rows = [("a", 1.0, "p"), ("b", -1.0, "p")] if broken else [("a", 1.0, "p")]
+    with probe_tables("in_place", rows):
+        model = probe_models("in_place", enforced=True)[1]
+        with CaptureQueriesContext(connection) as queries:
+            if broken:
+                with pytest.raises(IntegrityError) as raised, connection.schema_editor() as editor:
+                    alter_constraints_in_place(editor, model)
+                assert str(raised.value) == (
+                    "in_place breaks its new constraints: CHECK constraint failed in in_place: "
+                    '"value" >= 0.0'
+                )
+            else:
+                with connection.schema_editor() as editor:
+                    assert alter_constraints_in_place(editor, model)
+    statements = [query["sql"] for query in queries]
+    assert not any("quick_check" in sql for sql in statements)
+    assert [sql for sql in statements if "IS NULL" in sql] == [
+        'SELECT "parent_id" IS NULL, "value" IS NULL, NOT ("value" >= 0.0) FROM "in_place" '
+        'WHERE "parent_id" IS NULL OR "value" IS NULL OR NOT ("value" >= 0.0) LIMIT 1'
+    ]
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_a_check_the_search_cannot_read_is_left_to_quick_check(broken):
+    """A CHECK whose text hides a parenthesis in a quoted string is not read right by the
+    search: the rows are then tried by quick_check, which refuses a row breaking it."""
+    rows = [("a", 1.0, "p"), (")", 1.0, "p")] if broken else [("a", 1.0, "p")]
+    with probe_tables("in_place", rows):
+        _, model = probe_models("in_place", enforced=True, checked=False)
+        odd = models.CheckConstraint(condition=~models.Q(id=")"), name="in_place_no_paren")
+        model._meta.constraints = [odd]
+        with CaptureQueriesContext(connection) as queries:
+            if broken:
+                with (
+                    pytest.raises(IntegrityError, match="CHECK constraint failed"),
+                    connection.schema_editor() as editor,
+                ):
+                    alter_constraints_in_place(editor, model)
+            else:
+                with connection.schema_editor() as editor:
+                    assert alter_constraints_in_place(editor, model)
     assert any(query["sql"] == 'PRAGMA quick_check("in_place")' for query in queries)
 
 
