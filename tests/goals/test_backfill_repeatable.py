@@ -93,13 +93,9 @@ def _assert_same(first: dict, second: dict) -> None:
     assert any(repair["created_at"] == NOW for repair in repairs)
 
 
-@pytest.mark.sqlite_only
-@pytest.mark.parametrize("variant", ["dev", "prod", "script_migrated"])
-def test_migrating_copies_of_one_file_gives_the_same_rows(
-    variant, make_legacy_db, legacy_database, tmp_path
-):
-    """Every table of the file (django_migrations included), repair ids included."""
-    path = make_legacy_db(variant)
+def _migrated_copies(path, tmp_path, legacy_database, ignore=()) -> list[dict]:
+    """The rows of every table (django_migrations included) of the file at `path`, with the
+    dirt of tests.legacy_dirt added, and of a copy of it, each migrated."""
     execute(path, ";\n".join(dirt_statements()))
     copy = tmp_path / "copy.db"
     shutil.copyfile(path, copy)
@@ -109,8 +105,18 @@ def test_migrating_copies_of_one_file_gives_the_same_rows(
             call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
         with legacy_database(file) as alias:
             tables = connections[alias].introspection.table_names()
-            migrated.append(_rows(alias, tables, run))
-    _assert_same(*migrated)
+            migrated.append(_rows(alias, tables, run, ignore))
+    return migrated
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("variant", ["dev", "prod", "script_migrated"])
+def test_migrating_copies_of_one_file_gives_the_same_rows(
+    variant, make_legacy_db, legacy_database, tmp_path
+):
+    """Every table of the file (django_migrations included), repair ids included."""
+    path = make_legacy_db(variant)
+    _assert_same(*_migrated_copies(path, tmp_path, legacy_database))
 
 
 @pytest.mark.sqlite_only
@@ -125,9 +131,6 @@ def test_writing_the_values_before_their_deleted_instances_gives_the_same_rows(
     legacy_repairs' ids may differ."""
     backfill = importlib.import_module("goals.migrations.0004_backfill_root_ids").Backfill
     path = make_legacy_db(variant)
-    execute(path, ";\n".join(dirt_statements()))
-    copy = tmp_path / "copy.db"
-    shutil.copyfile(path, copy)
     chosen = []
     written_first = backfill.values_written_first
 
@@ -136,13 +139,7 @@ def test_writing_the_values_before_their_deleted_instances_gives_the_same_rows(
         return chosen[-1]
 
     monkeypatch.setattr(backfill, "values_written_first", first_copy_only)
-    migrated = []
-    for file in (path, copy):
-        with legacy_database(file) as alias, timed() as run:
-            call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
-        with legacy_database(file) as alias:
-            tables = connections[alias].introspection.table_names()
-            migrated.append(_rows(alias, tables, run, ignore={("legacy_repairs", "id")}))
+    migrated = _migrated_copies(path, tmp_path, legacy_database, ignore={("legacy_repairs", "id")})
     assert chosen == [True, False]
     _assert_same(*migrated)
     repairs = [dict(row) for row in migrated[0]["legacy_repairs"]]
