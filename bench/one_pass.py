@@ -162,8 +162,10 @@ def _in_place(legacy: Path, migrated: Path, target: Path, cache_kib: int) -> dic
         )
         phases["columns and rows"] = time.perf_counter() - start
         start = time.perf_counter()
-        # What migrate's alter_constraints_in_place does once it has compared the definitions.
-        problems = replace_definition(connection.cursor(), TABLE, create)
+        # What migrate's alter_constraints_in_place does once it has compared the definitions:
+        # the added columns, NOT NULL in the final definition, searched for a NULL (it adds no
+        # CHECK to this table).
+        problems = replace_definition(connection.cursor(), TABLE, create, not_null=sorted(added))
         if problems != ["ok"]:
             raise RuntimeError(f"{target.name}: {TABLE} breaks its definition: {problems[:3]}")
         phases["definition"] = time.perf_counter() - start
