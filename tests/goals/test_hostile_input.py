@@ -407,6 +407,71 @@ def _refused_while_the_legacy_app_runs(
     return error
 
 
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [("adopt_legacy_db", {}), ("migrate", {"no_backup": True})],
+    ids=["adopt_legacy_db", "migrate --no-backup"],
+)
+def test_a_null_key_its_index_does_not_hold_is_found_by_reading_the_table(
+    command, options, make_legacy_db, legacy_database
+):
+    """A damaged file: a row of activity_groups with a NULL id that the key's index lacks, so
+    every look by the index misses it (and quick_check, which does not compare an index with
+    its table, passes). Adoption's search of the columns it makes NOT NULL reads the table's
+    own rows, finds it and names it; the file is unchanged."""
+    path = make_legacy_db("dev")
+    file = sqlite3.connect(path, isolation_level=None)
+    (definition,) = file.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'activity_groups'"
+    ).fetchone()
+    keyless = re.sub(r"(\bid\s+\w+)\s+PRIMARY KEY", r"\1", definition, count=1)
+    assert keyless != definition
+    (root,) = file.execute("SELECT root_id FROM activity_groups LIMIT 1").fetchone()
+
+    def write_schema(*statements) -> None:
+        (version,) = file.execute("PRAGMA schema_version").fetchone()
+        file.execute("PRAGMA writable_schema = ON")
+        for statement, params in statements:
+            file.execute(statement, params)
+        file.execute(f"PRAGMA schema_version = {version + 1}")
+        file.execute("PRAGMA writable_schema = OFF")
+
+    # The key's index made partial (NULLs left out) for one insert, then given back its name.
+    write_schema(
+        ("UPDATE sqlite_master SET sql = ? WHERE name = 'activity_groups'", (keyless,)),
+        (
+            "UPDATE sqlite_master SET name = 'partial_key', sql = 'CREATE UNIQUE INDEX "
+            "partial_key ON activity_groups (id) WHERE id IS NOT NULL' "
+            "WHERE name = 'sqlite_autoindex_activity_groups_1'",
+            (),
+        ),
+    )
+    file.close()
+    file = sqlite3.connect(path, isolation_level=None)
+    file.execute(
+        "INSERT INTO activity_groups (id, root_id, name) VALUES (NULL, ?, 'ghost')", (root,)
+    )
+    write_schema(
+        ("UPDATE sqlite_master SET sql = ? WHERE name = 'activity_groups'", (definition,)),
+        (
+            "UPDATE sqlite_master SET name = 'sqlite_autoindex_activity_groups_1', sql = NULL "
+            "WHERE name = 'partial_key'",
+            (),
+        ),
+    )
+    file.close()
+    file = sqlite3.connect(path)
+    assert file.execute("PRAGMA quick_check").fetchone() == ("ok",)
+    assert file.execute("SELECT COUNT(*) FROM activity_groups WHERE id IS NULL").fetchone() == (0,)
+    file.close()
+    digest = file_sha256(path)
+    with legacy_database(path) as alias:
+        error = _refused(command, database=alias, **options)
+    assert "NULL value in activity_groups.id" in str(error)
+    assert error.returncode != 0
+    assert file_sha256(path) == digest
+
+
 @pytest.mark.parametrize("command", ["adopt_legacy_db", "migrate"])
 def test_the_legacy_app_writing_during_adoption_is_named(command, make_legacy_db, legacy_database):
     """A row the legacy app writes after inspection stops adoption with exit 8, naming the
