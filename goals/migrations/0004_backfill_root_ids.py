@@ -636,8 +636,8 @@ class Backfill:
         looks nothing up (finding them by looking up every value's instance first took 0.6 s at
         a million metric values; the UPDATE looks them up anyway). Elsewhere the placeholders
         come first: PostgreSQL writes the table anew from the join, which would leave those
-        values out, and a root or stamp kept from the legacy file is no sign of a lookup that
-        failed."""
+        values out, and a root or stamp kept from the legacy file, or a root another program
+        wrote since 0003, is no sign of a lookup that failed."""
         if self.values_written_first():
             total = self.values_roots_and_stamps(fresh=True)
             if self.deleted_instances(where="c.root_id IS NULL"):
@@ -650,10 +650,17 @@ class Backfill:
 
     def values_written_first(self) -> bool:
         """Whether the values' UPDATE comes before the placeholders of deleted instances (see
-        metric_values): on SQLite, where 0003 added the values' root and stamps."""
-        return self.connection.vendor == "sqlite" and not any(
+        metric_values): on SQLite, where 0003 added the values' root and stamps and no value
+        has a root yet (another program may have written one since), so that a root left NULL
+        by the UPDATE's join means an instance that is gone, and nothing is recorded."""
+        if self.connection.vendor != "sqlite" or any(
             self.is_legacy("values", column) for column in ("root_id", *VALUE_STAMPS)
-        )
+        ):
+            return False
+        values = self.t("values")
+        return not self.rows(f"SELECT EXISTS (SELECT 1 FROM {values} WHERE root_id IS NOT NULL)")[
+            0
+        ][0]
 
     def deleted_instances(self, where: str = "") -> int:
         """Placeholders for the deleted instances that values point to (one scan finds and
@@ -763,24 +770,14 @@ class Backfill:
 
     def values_roots_and_stamps(self, *, fresh: bool, where: str = "1 = 1") -> int:
         """One pass over the values `where` picks: root and audit timestamps from the instance,
-        the changes to legacy values recorded first. With `fresh` columns (added by 0003) a
-        value whose instance is gone is left as it is, to be found by its NULL root."""
+        the changes to legacy values recorded first. With `fresh` columns (added by 0003, no
+        value with a root: values_written_first) there is nothing to record, and a value whose
+        instance is gone is left as it is, to be found by its NULL root."""
         now = self.now
         values, instances = self.t("values"), self.t("instances")
         on = "i.id = t.activity_instance_id"
         join = f"JOIN {instances} i ON {on}"
-        if fresh:  # a root set since 0003 (none, unless another program wrote one) is recorded
-            # before the join can miss it; a deleted instance's placeholder has the recovery root
-            self.record(
-                "values",
-                "root_id",
-                "SELECT t.id AS row_id, t.root_id AS old_value, COALESCE(i.root_id, %s) AS "
-                f"new_value, 'root of the activity instance' AS reason FROM {values} t "
-                f"LEFT {join} WHERE {where} AND t.root_id IS NOT NULL "
-                "AND t.root_id <> COALESCE(i.root_id, %s)",
-                (self.recovery_id, self.recovery_id),
-            )
-        else:
+        if not fresh:
             differs = "t.root_id <> i.root_id"
             if self.is_legacy("values", "root_id"):
                 differs = f"(t.root_id IS NULL OR {differs})"

@@ -156,6 +156,47 @@ def test_writing_the_values_before_their_deleted_instances_gives_the_same_rows(
     assert same_stamp == 1
 
 
+@pytest.mark.sqlite_only
+def test_a_value_given_a_root_since_0003_on_a_deleted_instance_gets_its_placeholder(
+    make_legacy_db, legacy_database
+):
+    """A root written into a value after goals.0003 (by another program) on an instance that
+    is gone: the backfill cannot tell that value by a NULL root, so it makes the placeholders
+    first, and the value ends under its placeholder instance, with its stamps."""
+    path = make_legacy_db("dev")
+    with legacy_database(path) as alias:
+        call_command(
+            "migrate",
+            "practice_sessions",
+            "0002",
+            database=alias,
+            no_backup=True,
+            stdout=StringIO(),
+        )
+    file = sqlite3.connect(path)
+    with file:
+        ((value, instance),) = file.execute(
+            "SELECT id, activity_instance_id FROM metric_values ORDER BY id LIMIT 1"
+        )
+        file.execute("DELETE FROM activity_instances WHERE id = ?", (instance,))
+        file.execute("UPDATE metric_values SET root_id = 'written-since' WHERE id = ?", (value,))
+    file.close()
+    with legacy_database(path) as alias:
+        call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
+    file = sqlite3.connect(path)
+    try:
+        ((root, instance_root, created_at, name),) = file.execute(
+            "SELECT v.root_id, i.root_id, v.created_at, a.name FROM metric_values v "
+            "JOIN activity_instances i ON i.id = v.activity_instance_id "
+            "JOIN activity_definitions a ON a.id = i.activity_definition_id WHERE v.id = ?",
+            (value,),
+        )
+    finally:
+        file.close()
+    assert (root, name) == (instance_root, "Recovered activity")
+    assert created_at is not None
+
+
 def test_migrating_forward_again_after_going_back_gives_the_same_rows(legacy_rows):
     """The same on the test database (SQLite or PostgreSQL), going back to the baseline between
     the runs: the rows the backfill creates get the same ids again. legacy_repairs' ids count on."""
