@@ -47,9 +47,10 @@ TABLE_OPERATIONS = (AlterTableInOnePass, AddField)
 
 
 def _added_null(field) -> bool:
-    """Whether Django's SQLite schema editor adds `field` with ALTER TABLE ADD COLUMN, NULL in
-    every row (no rebuild; see DatabaseSchemaEditor.add_field): a key that holds for every row,
-    and no other column or index of the table changes."""
+    """Whether `field` is added NULL in every row: nullable, not unique, without a default.
+    Django's SQLite schema editor adds such a column with ALTER TABLE ADD COLUMN (a rebuild
+    where the field's effective default is set at save, as with `auto_now`, which copies every
+    other column as it was): a key in it holds for every row, and no other key changes."""
     return (
         field.null
         and not (field.primary_key or field.unique or field.many_to_many)

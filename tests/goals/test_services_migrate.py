@@ -4,6 +4,8 @@ does around Django's migrate, and its refusals with their exit statuses."""
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import sqlite3
 from io import StringIO
 
@@ -75,6 +77,27 @@ def test_adoption_checks_the_file_again_only_when_it_was_written_since_the_check
         with contextlib.closing(sqlite3.connect(path)) as file:
             tables = {name for (name,) in file.execute("SELECT name FROM sqlite_master")}
         assert "django_migrations" not in tables
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("change", ["none", "a commit", "a file renamed over it"])
+def test_the_write_witness_tells_a_commit_and_a_file_replaced(
+    change, make_legacy_db, legacy_database, tmp_path
+):
+    """adoption.write_witness: nothing done to the file reads as unchanged; a commit through
+    another connection, or another file renamed over it (which the witness's own connection,
+    holding the old one, would not see), reads as a change."""
+    path = make_legacy_db("dev")
+    other = tmp_path / "other.db"
+    shutil.copyfile(path, other)
+    with legacy_database(path) as alias, adoption.write_witness(alias) as unchanged:
+        assert unchanged()
+        if change == "a commit":
+            with contextlib.closing(sqlite3.connect(path)) as app, app:
+                app.execute("UPDATE goals SET name = name || '!' WHERE rowid = 1")
+        elif change == "a file renamed over it":
+            os.replace(other, path)
+        assert unchanged() is (change == "none")
 
 
 @pytest.mark.sqlite_only

@@ -80,16 +80,18 @@ def write_witness(using: str = DEFAULT_DB_ALIAS) -> Iterator[Callable[[], bool] 
     """While inside: a function telling whether no other connection has committed a write to
     the SQLite file behind `using` since the block began. It reads `PRAGMA data_version` on a
     connection of its own, which SQLite moves on every commit made through another connection,
-    in rollback-journal and WAL mode alike. None for another database, a file not there yet, or
-    one it cannot open; a read that fails counts as a change."""
+    in rollback-journal and WAL mode alike; and the file's identity, size and time of change,
+    which tell a file replaced (renamed over, copied over) that this connection, holding the
+    old one, would not see. None for another database, a file not there yet, or one it cannot
+    open; a read that fails counts as a change."""
     connection = connections[using]
     path = database_path(using) if connection.vendor == "sqlite" else None
     witness = before = None
     if path is not None and path.is_file():
         try:
             witness = sqlite3.connect(path, timeout=0)
-            before = witness.execute("PRAGMA data_version").fetchone()[0]
-        except sqlite3.Error:
+            before = (witness.execute("PRAGMA data_version").fetchone()[0], _file_state(path))
+        except (sqlite3.Error, OSError):
             if witness is not None:
                 witness.close()
             witness = None
@@ -99,14 +101,21 @@ def write_witness(using: str = DEFAULT_DB_ALIAS) -> Iterator[Callable[[], bool] 
 
     def unchanged() -> bool:
         try:
-            return witness.execute("PRAGMA data_version").fetchone()[0] == before
-        except sqlite3.Error:
+            version = witness.execute("PRAGMA data_version").fetchone()[0]
+            return (version, _file_state(path)) == before
+        except (sqlite3.Error, OSError):
             return False
 
     try:
         yield unchanged
     finally:
         witness.close()  # SQLite keeps the other connections' locks on the file (unixClose)
+
+
+def _file_state(path: Path) -> tuple[int, int, int, int]:
+    """The file at `path`: which one it is (device, inode), its size and its time of change."""
+    found = path.stat()
+    return found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns
 
 
 def database_path(using: str = DEFAULT_DB_ALIAS) -> Path | None:
@@ -181,7 +190,8 @@ def legacy_db_adopt(
     `found` is the caller's inspection of the file (`legacy_db_inspect_alias`, after
     `legacy_db_recover`), when it has just made one: the file is not read once more for it (its
     quick_check reads every page: 0.3 s at a million metric values). The adoption's transaction
-    checks the row counts and the preflight again whichever way.
+    checks the row counts and the preflight again, unless `unchanged` says nothing was written
+    since they were read.
 
     `before_commit` runs last inside the adoption's transaction, which an exception from it
     rolls back: `migrate` waits there for its backup's check (backups.backup_begin).
@@ -307,7 +317,8 @@ def _refuse_what_cannot_be_adopted(
 def legacy_db_preflight(*, using: str, found: AdoptionResult) -> None:
     """Raise the first reason the legacy file `found` cannot be adopted and migrated, reading it.
 
-    `migrate` calls this before its backup, adoption again inside its transaction, and
+    `migrate` calls this before its backup, adoption again inside its transaction (after
+    `migrate`'s call, only when the file was written since: write_witness), and
     migration_readiness lists the same checks.
     """
     refusals = legacy_db_refusals(
