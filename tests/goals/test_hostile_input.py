@@ -468,7 +468,7 @@ def test_a_null_key_its_index_does_not_hold_is_found_by_reading_the_table(
     with legacy_database(path) as alias:
         error = _refused(command, database=alias, **options)
     assert "NULL value in activity_groups.id" in str(error)
-    assert error.returncode != 0
+    assert error.returncode == Exit.DATABASE_ERROR
     assert file_sha256(path) == digest
 
 
