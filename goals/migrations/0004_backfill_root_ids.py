@@ -103,6 +103,11 @@ class Backfill:
             key: apps.get_model(app, model)._meta.db_table for key, (app, model) in MODELS.items()
         }
         self.recovery_id = created_id(self.tables["goals"], "recovery root")
+        # The activity of the instances made for deleted ones.
+        self.recovered_activity = created_id(self.tables["activities"], "recovery activity")
+        # SQL's booleans as each database writes them.
+        postgresql = self.connection.vendor == "postgresql"
+        self.false, self.true = ("FALSE", "TRUE") if postgresql else ("0", "1")
         repairs = apps.get_model("goals", "LegacyRepair")
         # Columns that goals.0003/practice_sessions.0002 added here (they record them). A file
         # adopted at those migrations had them already, from the earlier script: its NULLs are
@@ -339,7 +344,7 @@ class Backfill:
             "type": f"'{goal_type}'",
             "name": f"'Missing goal (' || MIN({self.as_text('c.__ref__')}) || ')'",
             "description": "'Placeholder for a goal that was deleted; rows pointing to it kept.'",
-            "completed": "FALSE" if self.connection.vendor == "postgresql" else "0",
+            "completed": self.false,
             "created_at": "%s",
             "updated_at": "%s",
             "parent_id": "%s",
@@ -533,8 +538,6 @@ class Backfill:
 
     def definition_placeholders_and_roots(self) -> None:
         now = self.now
-        false = "FALSE" if self.connection.vendor == "postgresql" else "0"
-        true = "TRUE" if self.connection.vendor == "postgresql" else "1"
         self.placeholders(
             "activities",
             "group_id",
@@ -555,10 +558,10 @@ class Backfill:
             "description": "'Placeholder for a deleted activity definition.'",
             "created_at": "%s",
             "updated_at": "%s",
-            "has_sets": false,
-            "has_metrics": true,
-            "metrics_multiplicative": false,
-            "has_splits": false,
+            "has_sets": self.false,
+            "has_metrics": self.true,
+            "metrics_multiplicative": self.false,
+            "has_splits": self.false,
         }
         for child in ("metrics", "splits"):
             values = dict(activity, name=activity["name"].replace("__col__", "activity_id"))
@@ -576,8 +579,6 @@ class Backfill:
 
     def session_rows(self) -> None:
         now = self.now
-        false = "FALSE" if self.connection.vendor == "postgresql" else "0"
-        true = "TRUE" if self.connection.vendor == "postgresql" else "1"
         goals = self.t("goals")
         self.placeholders(
             "goals",
@@ -611,10 +612,10 @@ class Backfill:
                 "description": "'Placeholder for a deleted activity definition.'",
                 "created_at": "%s",
                 "updated_at": "%s",
-                "has_sets": false,
-                "has_metrics": true,
-                "metrics_multiplicative": false,
-                "has_splits": false,
+                "has_sets": self.false,
+                "has_metrics": self.true,
+                "metrics_multiplicative": self.false,
+                "has_splits": self.false,
             },
             (now, now),
         )
@@ -657,21 +658,18 @@ class Backfill:
             self.is_legacy("values", column) for column in ("root_id", *VALUE_STAMPS)
         ):
             return False
-        values = self.t("values")
-        return not self.rows(f"SELECT EXISTS (SELECT 1 FROM {values} WHERE root_id IS NOT NULL)")[
-            0
-        ][0]
+        ((rooted,),) = self.rows(
+            f"SELECT EXISTS (SELECT 1 FROM {self.t('values')} WHERE root_id IS NOT NULL)"
+        )
+        return not rooted
 
     def deleted_instances(self, where: str = "") -> int:
         """Placeholders for the deleted instances that values point to (one scan finds and
         writes them, over the values `where` picks); the session and activity they point to are
         created only when there are any."""
         now = self.now
-        false = "FALSE" if self.connection.vendor == "postgresql" else "0"
-        true = "TRUE" if self.connection.vendor == "postgresql" else "1"
         goals = self.t("goals")
         recovered_session = created_id(self.tables["goals"], "recovery session")
-        recovered_activity = created_id(self.tables["activities"], "recovery activity")
         created = self.placeholders(
             "values",
             "activity_instance_id",
@@ -683,9 +681,9 @@ class Backfill:
                 "created_at": "%s",
                 "updated_at": "%s",
                 "sort_order": "0",
-                "completed": false,
+                "completed": self.false,
             },
-            (recovered_session, recovered_activity, self.recovery_id, now, now),
+            (recovered_session, self.recovered_activity, self.recovery_id, now, now),
             where=where,
         )
         if created:
@@ -694,7 +692,7 @@ class Backfill:
                 "updated_at, parent_id, root_id, sort_order) VALUES "
                 "(%s, 'PracticeSession', 'Recovered activity instances', "
                 "'Placeholder session for activity instances that were deleted.', "
-                f"{false}, %s, %s, NULL, %s, 0)",
+                f"{self.false}, %s, %s, NULL, %s, 0)",
                 (recovered_session, now, now, self.recovery_id),
             )
             self.record_created("goals", [recovered_session], "recovery session")
@@ -702,24 +700,21 @@ class Backfill:
                 f"INSERT INTO {self.t('activities')} (id, root_id, name, description, created_at, "
                 "updated_at, has_sets, has_metrics, metrics_multiplicative, has_splits) VALUES "
                 "(%s, %s, 'Recovered activity', 'Placeholder for deleted activity instances.', "
-                f"%s, %s, {false}, {true}, {false}, {false})",
-                (recovered_activity, self.recovery_id, now, now),
+                f"%s, %s, {self.false}, {self.true}, {self.false}, {self.false})",
+                (self.recovered_activity, self.recovery_id, now, now),
             )
-            self.record_created("activities", [recovered_activity], "recovery activity")
+            self.record_created("activities", [self.recovered_activity], "recovery activity")
         return created
 
     def deleted_definitions(self) -> None:
         """Placeholders for the deleted metric and split definitions that values point to, in
         their activity's fractal. Every value has an instance by now."""
         now = self.now
-        false = "FALSE" if self.connection.vendor == "postgresql" else "0"
-        true = "TRUE" if self.connection.vendor == "postgresql" else "1"
-        recovered_activity = created_id(self.tables["activities"], "recovery activity")
         # Each pointing value's instance, joined once rather than looked up per aggregate.
         instance = f"LEFT JOIN {self.t('instances')} i ON i.id = c.activity_instance_id"
         # A definition whose values are on instances of several activities goes to the smallest
         # of them; the recovered instances' activity only when no other is left.
-        activity_of_value = self.smallest("i.activity_definition_id", recovered_activity)
+        activity_of_value = self.smallest("i.activity_definition_id", self.recovered_activity)
         self.placeholders(
             "values",
             "metric_definition_id",
@@ -732,9 +727,9 @@ class Backfill:
                 "created_at": "%s",
                 "updated_at": "%s",
                 "deleted_at": "%s",
-                "is_active": false,
-                "is_top_set_metric": false,
-                "is_multiplicative": true,
+                "is_active": self.false,
+                "is_top_set_metric": self.false,
+                "is_multiplicative": self.true,
                 "sort_order": "0",
             },
             (self.recovery_id, now, now, now),
@@ -817,7 +812,6 @@ class Backfill:
 
     def program_rows(self) -> None:
         now = self.now
-        false = "FALSE" if self.connection.vendor == "postgresql" else "0"
         self.placeholders(
             "blocks",
             "program_id",
@@ -830,7 +824,7 @@ class Backfill:
                 "end_date": "%s",
                 "created_at": "%s",
                 "updated_at": "%s",
-                "is_active": false,
+                "is_active": self.false,
                 "goal_ids": "'[]'",
                 "weekly_schedule": "'{}'",
             },
@@ -884,12 +878,11 @@ class Backfill:
         """A program under the recovery root for blocks and days whose program was deleted."""
         if not hasattr(self, "_recovery_program"):
             self._recovery_program = created_id(self.tables["programs"], "recovery program")
-            false = "FALSE" if self.connection.vendor == "postgresql" else "0"
             self.execute(
                 f"INSERT INTO {self.t('programs')} (id, root_id, name, description, start_date, "
                 "end_date, created_at, updated_at, is_active, goal_ids, weekly_schedule) VALUES "
                 "(%s, %s, 'Recovered program', 'Placeholder for deleted programs.', %s, %s, %s, "
-                f"%s, {false}, '[]', '{{}}')",
+                f"%s, {self.false}, '[]', '{{}}')",
                 (self._recovery_program, self.recovery_id, self.now, self.now, self.now, self.now),
             )
             self.record_created("programs", [self._recovery_program], "recovery program")
@@ -919,7 +912,6 @@ class Backfill:
             self.fill_null(key, "updated_at", "t.created_at", ())
         for key in ("goals", "metrics"):  # one UPDATE for both: each writes every row it touches
             self.fill_nulls(key, {"updated_at": "t.created_at", "sort_order": "0"})
-        false = "FALSE" if self.connection.vendor == "postgresql" else "0"
         # One pass over a big table for the columns 0003 added to it (they hold only NULLs, so
         # nothing is recorded unless they were legacy columns): each UPDATE writes every row.
         self.fill_nulls(
@@ -927,7 +919,7 @@ class Backfill:
             {
                 "updated_at": "COALESCE(t.time_stop, t.created_at)",
                 "sort_order": "0",
-                "completed": false,
+                "completed": self.false,
             },
         )
 
