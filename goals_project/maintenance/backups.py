@@ -675,7 +675,6 @@ def _sqlite_check(path: Path, row_counts: dict[str, int]) -> str | None:
     try:
         connection = sqlite3.connect(uri, uri=True)
         try:
-            connection.execute(f"PRAGMA cache_size = -{CHECK_CACHE_KIB}")
             tables = [
                 row[0]
                 for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")

@@ -166,9 +166,9 @@ def alter_constraints_in_place(editor, model) -> bool:
         return False
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TABLE {quote(probe)} " + definition[len(created) :])
-        old, old_types, old_defaults = _storage(cursor, table)
-        new, new_types, new_defaults = _storage(cursor, probe)
-        not_null = _new_not_null(cursor, table, probe)
+        old, old_types, old_defaults, old_not_null = _storage(cursor, table)
+        new, new_types, new_defaults, new_not_null = _storage(cursor, probe)
+        not_null = sorted(new_not_null - old_not_null)
         cursor.execute(f"DROP TABLE {quote(probe)}")
         existing = set(_created_indexes(cursor, table))
         if old != new or not existing <= declared or _read_otherwise(old_defaults, new_defaults):
@@ -267,16 +267,6 @@ def _inside(clause: str) -> str:
     return clause[clause.index("(") + 1 : clause.rindex(")")]
 
 
-def _new_not_null(cursor, table: str, probe: str) -> list[str]:
-    """The columns NOT NULL in `probe`'s definition and not in `table`'s."""
-
-    def not_null(name: str) -> set[str]:
-        described = cursor.execute(f'PRAGMA table_xinfo("{name}")').fetchall()
-        return {row[1] for row in described if row[3]}
-
-    return sorted(not_null(probe) - not_null(table))
-
-
 def _check_clauses(definition: str) -> dict[str, str]:
     """The CHECK constraints of a table's definition, each `CHECK (...)` to its closing
     parenthesis as written, by its text with runs of white space made one space (to compare
@@ -330,11 +320,14 @@ def _affinity(declared: str) -> str:
     return "NUMERIC"
 
 
-def _storage(cursor, table: str) -> tuple[tuple, list[tuple[str, str]], dict[str, str | None]]:
+def _storage(
+    cursor, table: str
+) -> tuple[tuple, list[tuple[str, str]], dict[str, str | None], set[str]]:
     """What SQLite stores of `table`'s definition: its columns, the table's kind (rowid or not,
     strict or not, AUTOINCREMENT) and the indexes of its primary key and UNIQUE constraints,
-    their names left out; and apart, each column's type affinity and its default, by name. The
-    indexes made by CREATE INDEX are not part of the table's definition (`_created_indexes`)."""
+    their names left out; and apart, each column's type affinity and its default, by name, and
+    the columns declared NOT NULL. The indexes made by CREATE INDEX are not part of the table's
+    definition (`_created_indexes`)."""
     quoted = f'"{table}"'
 
     def rows(sql: str, params=()) -> list[tuple]:
@@ -344,6 +337,7 @@ def _storage(cursor, table: str) -> tuple[tuple, list[tuple[str, str]], dict[str
     columns = [(cid, name, pk, hidden) for cid, name, _type, _nn, _default, pk, hidden in described]
     defaults = {name: default for _cid, name, _type, _nn, default, *_rest in described}
     types = [(name, _affinity(declared)) for _cid, name, declared, *_rest in described]
+    not_null = {name for _cid, name, _type, notnull, *_rest in described if notnull}
     kind = [row[2:] for row in rows(f"PRAGMA table_list({quoted})")]
     ((sql,),) = rows("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = %s", [table])
     indexes = sorted(
@@ -351,7 +345,7 @@ def _storage(cursor, table: str) -> tuple[tuple, list[tuple[str, str]], dict[str
         for _seq, name, unique, origin, partial in rows(f"PRAGMA index_list({quoted})")
         if origin != "c"
     )
-    return (columns, kind, "AUTOINCREMENT" in sql.upper(), indexes), types, defaults
+    return (columns, kind, "AUTOINCREMENT" in sql.upper(), indexes), types, defaults, not_null
 
 
 # Defaults that SQLite's ALTER TABLE ADD COLUMN refuses (CURRENT_TIMESTAMP included).
