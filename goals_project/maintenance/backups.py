@@ -29,6 +29,7 @@ import secrets
 import shutil
 import sqlite3
 import subprocess
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -136,12 +137,17 @@ def backup_begin(
     keep: int | None = None,
     min_free_bytes: int | None = None,
     step: Step = silent,
+    behind: bool = False,
 ) -> PendingBackup:
     """backup_create up to the consistent copy. An SQLite copy's check (integrity_check, row
     counts, sha256) then runs on a thread of its own while the caller goes on: `migrate` adopts
-    the file meanwhile, in a transaction it commits only after `finish()` (which waits for the
-    check, then names the copy and writes its manifest). Until then the copy is a hidden
-    `.partial` file, never a backup."""
+    and migrates the file meanwhile, in a transaction it commits only after `finish()` (which
+    waits for the check, then names the copy and writes its manifest). Until then the copy is a
+    hidden `.partial` file, never a backup.
+
+    `behind`: the caller has more work than the check, so the check runs its parts one after
+    another on that one thread, at the lowest CPU priority, leaving the caller a core (on two
+    cores the check's three parallel parts slowed `migrate` by more than they saved)."""
     if keep is not None:
         _check_keep(keep)  # before the copy: a bad --keep must not leave a backup behind
     connection = connections[using]
@@ -163,7 +169,7 @@ def backup_begin(
                 reserve=reserve,
                 timeout=_busy_timeout(using),
             )
-            pending.checking = _check_on_a_thread(pending.partial, pending.counts)
+            pending.checking = _check_on_a_thread(pending.partial, pending.counts, behind=behind)
         elif connection.vendor == "postgresql":
             _check_space(folder, _postgres_size(using), reserve)
             pending.counts = _postgres_dump(using, pending.partial)
@@ -209,6 +215,12 @@ class PendingBackup:
         if isinstance(self._outcome, BackupError):
             raise self._outcome
         return self._outcome
+
+    def raise_if_failed(self) -> None:
+        """Raise finish()'s BackupError now if the check is over and found a problem."""
+        checking = self.checking
+        if checking is not None and checking.done() and checking.exception() is not None:
+            self.finish()
 
     def _finish(self) -> Backup:
         with self.failing(last=True):
@@ -263,11 +275,11 @@ class PendingBackup:
                     self.partial.with_name(self.partial.name + suffix).unlink(missing_ok=True)
 
 
-def _check_on_a_thread(path: Path, counts: dict[str, int]) -> Future[str]:
+def _check_on_a_thread(path: Path, counts: dict[str, int], *, behind: bool) -> Future[str]:
     """_sqlite_verify of the copy at `path` on a thread of its own, so the caller goes on."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backup-check")
     try:
-        return pool.submit(_sqlite_verify, path, counts)
+        return pool.submit(_sqlite_verify, path, counts, behind=behind)
     finally:
         pool.shutdown(wait=False)  # the thread ends with its one task
 
@@ -397,19 +409,26 @@ def _sqlite_copy(
     return counts, migrations
 
 
-def _sqlite_verify(path: Path, counts: dict[str, int]) -> str:
+def _sqlite_verify(path: Path, counts: dict[str, int], *, behind: bool = False) -> str:
     """Check the copy at `path` against the source's row counts, whole (`PRAGMA
     integrity_check`), and return its sha256, computed meanwhile on the other core (SQLite and
-    hashlib both release the GIL). The digest follows an fsync, so it is of what is on disk; the
+    hashlib both release the GIL), or with `behind` one after the other at the lowest CPU
+    priority (backup_begin). The digest follows an fsync, so it is of what is on disk; the
     check, which reads what SQLite reads, does not wait for the fsync.
 
     The fsync and the digest go through a descriptor opened before the check's connection and
     closed after it: closing any descriptor of a file drops every POSIX lock the process holds
     on that file, SQLite's included."""
+    if behind:
+        _lowest_priority()
     with path.open("rb") as handle, ThreadPoolExecutor(max_workers=1) as pool:
-        digesting = pool.submit(_synced_sha256, path, handle)
-        problem = _sqlite_check(path, counts)
-        digest = digesting.result()
+        if behind:
+            digest = _synced_sha256(path, handle)
+            problem = _sqlite_check(path, counts, parallel=False)
+        else:
+            digesting = pool.submit(_synced_sha256, path, handle)
+            problem = _sqlite_check(path, counts)
+            digest = digesting.result()
     problem = problem or _not_self_contained(path)
     if problem:
         raise BackupError(
@@ -661,7 +680,14 @@ def _deep_check(backup: Backup) -> str | None:
     return _sqlite_check(backup.path, backup.row_counts)
 
 
-def _sqlite_check(path: Path, row_counts: dict[str, int]) -> str | None:
+def _lowest_priority() -> None:
+    """The calling thread's CPU priority at its lowest (Linux gives each thread its own nice
+    value); elsewhere, or where refused, it stays as it is."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+def _sqlite_check(path: Path, row_counts: dict[str, int], *, parallel: bool = True) -> str | None:
     """What is wrong with the SQLite file at `path` as a copy with these row counts, if any.
 
     The check is `PRAGMA integrity_check` of the whole file, made in two parts that run at once
@@ -670,7 +696,8 @@ def _sqlite_check(path: Path, row_counts: dict[str, int]) -> str | None:
     freelist, every b-tree and row), then the integrity_check of each other table and its
     indexes. Together they check what the whole file's integrity_check does: a table's own
     check adds to quick_check that its indexes hold its rows exactly and its unique ones no
-    repeats. At a million metric values the whole check took 2.8 s, the larger part 1.9 s."""
+    repeats. At a million metric values the whole check took 2.8 s, the larger part 1.9 s.
+    Without `parallel`, the same checks one after the other on one connection."""
     uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
         connection = sqlite3.connect(uri, uri=True)
@@ -685,7 +712,11 @@ def _sqlite_check(path: Path, row_counts: dict[str, int]) -> str | None:
                 default=None,
             )
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backup-check") as pool:
-                apart = pool.submit(_integrity_of, uri, [largest]) if largest else None
+                if not parallel:
+                    apart = None
+                    largest = None
+                else:
+                    apart = pool.submit(_integrity_of, uri, [largest]) if largest else None
                 found = _integrity_of(
                     uri, [name for name in tables if name != largest], connection=connection
                 )

@@ -10,7 +10,7 @@ WAL and refresh the planner's statistics (VACUUM ANALYZE on PostgreSQL).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
-from django.db import connections
+from django.db import OperationalError, connections, transaction
 from django.db.migrations.exceptions import AmbiguityError
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations import AddField
@@ -38,7 +38,12 @@ from goals_project.maintenance.legacy.adoption import (
     sqlite_enable_wal,
     write_witness,
 )
-from goals_project.maintenance.legacy.inspection import DbState, LegacyDbError
+from goals_project.maintenance.legacy.inspection import (
+    DbState,
+    LegacyDbError,
+    check_not_locked,
+    locked_error,
+)
 from goals_project.maintenance.legacy.preflight import (
     disk_refusal,
     holds_data_to_migrate,
@@ -46,6 +51,12 @@ from goals_project.maintenance.legacy.preflight import (
 )
 from goals_project.maintenance.locking import MaintenanceBusy, maintenance_lock
 from goals_project.maintenance.migration_executor import recording_executor
+
+# Said after a migration's refusal when the run was one transaction (_one_transaction).
+ROLLED_BACK_WITH_THE_RUN = (
+    "With a backup, migrate commits the adoption and the migrations together once the backup is "
+    "verified: the whole run was rolled back, and the database is as it was before it."
+)
 
 
 class ReportingMigrateCommand(DjangoMigrateCommand):
@@ -124,7 +135,7 @@ def _migrate_locked(
     apply: Callable[[], None],
 ) -> MigrateResult:
     taken = None
-    with sqlite_bulk_cache(using=using):
+    with sqlite_bulk_cache(using=using), contextlib.ExitStack() as whole:
         try:
             recovered = legacy_db_recover(using=using)
             if recovered is not None:
@@ -134,17 +145,21 @@ def _migrate_locked(
                 if found.state_before == DbState.LEGACY:
                     legacy_db_preflight(using=using, found=found)
                 _check_space(using, found, backup=backup)
-                planned = bool(_plan(using, targets))
+                plan = _plan(using, targets)
                 begun = None
-                if backup and holds_data_to_migrate(using=using, found=found, planned=planned):
-                    begun = _backup_begin(using, reporter)
+                one = False
+                if backup and holds_data_to_migrate(using=using, found=found, planned=bool(plan)):
+                    one = _in_one_transaction(using, found, plan)
+                    begun = _backup_begin(using, reporter, behind=one)
                 try:
+                    if one:
+                        whole.enter_context(_one_transaction(using, found.path))
                     # Adoption goes on while the backup is checked, and commits only after. It
                     # checks the file again only if something was written since the checks.
                     adoption = _adopt(
                         using,
                         reporter,
-                        backup=begun,
+                        backup=None if one else begun,
                         found=replace(found, recovered_journal=recovered),
                         unchanged=unchanged,
                     )
@@ -153,19 +168,29 @@ def _migrate_locked(
                         with contextlib.suppress(BackupError):  # the adoption's error is the news
                             _backup_finish(begun, reporter)
                     raise
-            if begun is not None:
+            if begun is not None and not one:
                 taken = _backup_finish(begun, reporter)
         except LegacyDbError as error:
             raise MigrateRefused(str(error), error.problem) from error
         except BackupError as error:
-            raise MigrateRefused(
-                f"{error} The backup taken before migrating failed, so nothing was migrated.",
-                error.code,
-            ) from error
-        _refuse_backward_losses(using, targets, taken)
-        pending = _pending(using)
-        with recording_executor():
-            apply()
+            raise _backup_failed(error) from error
+        try:
+            _refuse_backward_losses(using, targets, taken)
+            pending = _pending(using)
+            # In one transaction, a check that failed stops the run at the next migration.
+            with recording_executor(between=begun.raise_if_failed if one else None):
+                apply()
+            if one:
+                taken = _backup_finish(begun, reporter)
+        except BackupError as error:
+            raise _backup_failed(error) from error
+        except BaseException as error:
+            if one:
+                with contextlib.suppress(BackupError):  # the migration's error is the news
+                    _backup_finish(begun, reporter)
+                if isinstance(error, CommandError):
+                    error.args = (f"{error.args[0]}\n{ROLLED_BACK_WITH_THE_RUN}", *error.args[1:])
+            raise
     # Only now: the rebuilds above wrote each page once under the rollback journal.
     sqlite_enable_wal(using=using)
     if pending:
@@ -173,6 +198,52 @@ def _migrate_locked(
     return MigrateResult(
         recovered_journal=recovered, backup=taken, adoption=adoption, pending=pending
     )
+
+
+def _backup_failed(error: BackupError) -> MigrateRefused:
+    return MigrateRefused(
+        f"{error} The backup taken before migrating failed, so nothing was migrated.", error.code
+    )
+
+
+def _in_one_transaction(using: str, found: AdoptionResult, plan: list) -> bool:
+    """Whether this run (with a backup begun) adopts and migrates in one transaction: on SQLite,
+    a file there (not one migrate creates), going forwards only."""
+    return (
+        connections[using].vendor == "sqlite"
+        and found.path is not None
+        and not any(backwards for _, backwards in plan)
+    )
+
+
+@contextlib.contextmanager
+def _one_transaction(using: str, path: Path) -> Iterator[None]:
+    """SQLite: while inside, one transaction holding the file's write lock from its start, with
+    foreign keys off (Django's SQLite schema editor needs them off, which only works outside a
+    transaction; each migration checks the keys it could break at its end). Adoption and each
+    migration are savepoints of it. Committed on a clean exit: `migrate` is inside until its
+    backup is verified, so it keeps the adoption and the migrations working meanwhile, and a
+    crash or a refusal at any point leaves the file as it was."""
+    connection = connections[using]
+    check_not_locked(path)
+    connection.close()  # a fresh connection, so no earlier transaction state leaks in
+    connection.ensure_connection()
+    if not connection.disable_constraint_checking():
+        raise RuntimeError("SQLite kept foreign keys on outside a transaction")
+    try:
+        try:
+            atomic = transaction.atomic(using=using)
+            atomic.__enter__()  # BEGIN IMMEDIATE: the write lock, or a refusal now
+        except OperationalError as error:
+            raise locked_error(path, error) from error
+        try:
+            yield
+        except BaseException as error:
+            atomic.__exit__(type(error), error, error.__traceback__)
+            raise
+        atomic.__exit__(None, None, None)
+    finally:
+        connection.enable_constraint_checking()
 
 
 def _django_migrate(
@@ -264,9 +335,9 @@ def _refuse_backward_losses(
         raise MigrateRefused(refusal_message(losses, backup=note), Exit.WOULD_DISCARD)
 
 
-def _backup_begin(using: str, reporter: Reporter) -> PendingBackup:
+def _backup_begin(using: str, reporter: Reporter, *, behind: bool) -> PendingBackup:
     reporter.result(reporter.style.MIGRATE_HEADING("Backing up before migrating:"))
-    return backup_begin(using=using, step=reporter.step)
+    return backup_begin(using=using, step=reporter.step, behind=behind)
 
 
 def _backup_finish(pending: PendingBackup, reporter: Reporter) -> Backup:

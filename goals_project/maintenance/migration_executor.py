@@ -20,7 +20,7 @@ rows first as well would read the biggest tables once more (2 s at a million met
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from django.core.management.commands import migrate as django_migrate
 from django.db import DatabaseError, IntegrityError, transaction
@@ -110,7 +110,16 @@ def foreign_key_check_scope(migration, state: ProjectState | None = None) -> lis
 
 
 class RecordingExecutor(MigrationExecutor):
+    # Called after each migration applied (recording_executor's `between`).
+    between: Callable[[], None] | None = None
+
     def apply_migration(self, state, migration, fake=False, fake_initial=False):
+        state = self._apply_migration(state, migration, fake, fake_initial)
+        if self.between is not None:
+            self.between()
+        return state
+
+    def _apply_migration(self, state, migration, fake, fake_initial):
         connection = self.connection
         if fake or not migration.atomic or not connection.features.can_rollback_ddl:
             return super().apply_migration(state, migration, fake, fake_initial)
@@ -239,10 +248,15 @@ def foreign_keys_check(connection, table_names: list[str] | None) -> None:
 
 
 @contextlib.contextmanager
-def recording_executor() -> Iterator[None]:
-    """While inside, Django's migrate command applies migrations with RecordingExecutor."""
+def recording_executor(*, between: Callable[[], None] | None = None) -> Iterator[None]:
+    """While inside, Django's migrate command applies migrations with RecordingExecutor, which
+    calls `between` after each one (what it raises stops the run)."""
     original = django_migrate.MigrationExecutor
-    django_migrate.MigrationExecutor = RecordingExecutor
+    django_migrate.MigrationExecutor = (
+        RecordingExecutor
+        if between is None
+        else type("RecordingExecutor", (RecordingExecutor,), {"between": staticmethod(between)})
+    )
     try:
         yield
     finally:

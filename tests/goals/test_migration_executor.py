@@ -3,12 +3,14 @@ where a migration can have broken one."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from io import StringIO
 from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
+from django.core.management.commands.migrate import Command as DjangoMigrateCommand
 from django.db import IntegrityError, connections, models
 from django.db.migrations import AddConstraint, AddField, AlterField
 from django.db.migrations.loader import MigrationLoader
@@ -18,6 +20,7 @@ from goals_project.maintenance.migration_executor import (
     RecordingExecutor,
     _checking_only,
     foreign_key_check_scope,
+    recording_executor,
     with_referencing_tables,
 )
 from goals_project.maintenance.migration_operations import AlterTableInOnePass
@@ -328,3 +331,31 @@ def test_migrate_works_when_every_table_is_rebuilt_rather_than_altered_in_place(
         'CREATE UNIQUE INDEX "activity_instances_id_root_key" ON "activity_instances" '
         '("id", "root_id")',
     )
+
+
+def test_what_between_raises_stops_the_run_after_that_migration(make_legacy_db, legacy_database):
+    """recording_executor calls `between` after each migration applied; what it raises stops
+    Django's migrate there, with the migrations before it applied (each in its own transaction
+    here; migrate's one transaction is migrate_service's)."""
+    path = make_legacy_db("dev")
+    calls = []
+
+    def applied() -> int:
+        with contextlib.closing(sqlite3.connect(path)) as database:
+            return database.execute("SELECT COUNT(*) FROM django_migrations").fetchone()[0]
+
+    def between() -> None:
+        calls.append(len(calls))
+        if len(calls) == 2:
+            raise RuntimeError("the backup's check failed")
+
+    with legacy_database(path) as alias:
+        call_command("adopt_legacy_db", database=alias, stdout=StringIO())
+        before = applied()
+        with (
+            recording_executor(between=between),
+            pytest.raises(RuntimeError, match="check failed"),
+        ):
+            call_command(DjangoMigrateCommand(), database=alias, verbosity=0, stdout=StringIO())
+        connections[alias].close()
+    assert applied() == before + 2

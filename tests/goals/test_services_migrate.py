@@ -7,17 +7,20 @@ import contextlib
 import os
 import shutil
 import sqlite3
+from concurrent.futures import Future
 from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.core.management.base import CommandError, OutputWrapper
+from django.core.management.commands.migrate import Command as DjangoMigrateCommand
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from goals_project.bases.exit_codes import Exit
-from goals_project.bases.progress import Reporter
+from goals_project.bases.progress import Reporter, silent
 from goals_project.maintenance import migrate_service
-from goals_project.maintenance.backups import backup_read
+from goals_project.maintenance.backups import BackupError, PendingBackup, backup_read
 from goals_project.maintenance.db_tuning import BULK_CACHE_KIB, BULK_PRAGMAS, sqlite_bulk_cache
 from goals_project.maintenance.legacy import adoption
 from goals_project.maintenance.locking import maintenance_lock
@@ -166,6 +169,62 @@ def test_adoption_runs_while_the_backup_is_checked_and_commits_only_after_it_pas
     assert file_sha256(path) == digest
     assert list((tmp_path / "backups").iterdir()) == []
     assert "verified backup" not in reporter.printed()[0]
+
+
+@pytest.mark.sqlite_only
+def test_with_a_backup_a_refusal_after_adoption_takes_the_whole_run_back(
+    make_legacy_db, legacy_database, settings, tmp_path
+):
+    """With a backup, a legacy file is adopted and migrated in one transaction, committed once
+    the backup is verified: a migration refused after the adoption and the backfill have run
+    leaves the file byte for byte as it was, not adopted, and its refusal says so; the backup
+    is there, verified."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    path = make_legacy_db("dev")
+    digest = file_sha256(path)
+    reporter = Captured()
+
+    def apply_then_refuse() -> None:
+        call_command(
+            DjangoMigrateCommand(), "goals", "0004", database=alias, verbosity=0, stdout=StringIO()
+        )
+        applied = connections[alias].cursor().execute("SELECT name FROM django_migrations")
+        assert "0004_backfill_root_ids" in {name for (name,) in applied.fetchall()}
+        raise CommandError("refused after the backfill", returncode=Exit.ROOTS_BROKEN)
+
+    with legacy_database(path) as alias:
+        with pytest.raises(CommandError) as refused:
+            database_migrate(using=alias, reporter=reporter, apply=apply_then_refuse)
+        connections[alias].close()
+    assert refused.value.returncode == Exit.ROOTS_BROKEN
+    assert str(refused.value) == (
+        f"refused after the backfill\n{migrate_service.ROLLED_BACK_WITH_THE_RUN}"
+    )
+    assert file_sha256(path) == digest
+    (backup,) = [p for p in (tmp_path / "backups").iterdir() if p.suffix != ".json"]
+    assert backup_read(backup, deep=True).verified
+
+
+@pytest.mark.sqlite_only
+def test_a_failed_check_of_the_backup_stops_the_run_at_the_next_migration(tmp_path):
+    """In one transaction the backup's check runs beside the migrations; once it has failed,
+    raise_if_failed (called between migrations) raises its error at once, with the copy
+    removed, where a check still running or passed raises nothing."""
+    copy = tmp_path / "copy.partial"
+    copy.write_bytes(b"")
+    pending = PendingBackup(using="default", folder=tmp_path, keep=None, step=silent)
+    pending.partial = copy
+    pending.checking = Future()
+    pending.raise_if_failed()  # still running
+    pending.checking.set_exception(BackupError("the copy is damaged", Exit.BACKUP_UNVERIFIED))
+    with pytest.raises(BackupError, match="the copy is damaged"):
+        pending.raise_if_failed()
+    assert not copy.exists()
+    passed = PendingBackup(using="default", folder=tmp_path, keep=None, step=silent)
+    passed.checking = Future()
+    passed.checking.set_result("digest")
+    passed.raise_if_failed()
+    assert not passed.finished
 
 
 @pytest.mark.sqlite_only

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from goals_project.maintenance.backups import backup_read
+from tests.conftest import file_sha256
 from tests.reliability.harness import (
     FULL_SWEEP,
     ROOT,
@@ -40,6 +41,8 @@ from tests.reliability.harness import (
 )
 
 MIGRATE = ["migrate", "--verbosity", "0"]
+# The last migration of each of the project's apps.
+LATEST = {"goals.0010_add_live_goals_index", "practice_sessions.0004_add_indexes"}
 MARK = " (after backup)"
 INSIDE = {
     "backup": lambda phase, label: phase == "backup",
@@ -61,6 +64,8 @@ def _crash_migrate(target: Target, legacy: Path) -> None:
 
     def check(point: Point) -> None:
         _backups_honest(point, target)
+        if target.backend == "sqlite":
+            _old_or_new(point, target, legacy)
         expect(point, "migrate again", manage(target, MIGRATE))
         expect(point, "verify_root_ids", manage(target, ["verify_root_ids"]))
         expect(point, "every legacy row and value", _check_legacy(target, legacy))
@@ -71,6 +76,31 @@ def _crash_migrate(target: Target, legacy: Path) -> None:
         p.step for p in results
     ]
     assert not failures(results), failures(results)
+
+
+def _old_or_new(point: Point, target: Target, legacy: Path) -> None:
+    """SQLite, where migrate with a backup is one transaction: once SQLite has rolled back what
+    the kill cut off (`adopt_legacy_db --recover`, which does only that), the file is the
+    legacy file byte for byte, or migrated to the end; never adopted or migrated in part."""
+    expect(point, "recover", manage(target, ["adopt_legacy_db", "--recover"]))
+    database = Path(target.url.removeprefix("sqlite:///"))
+    if file_sha256(database) == file_sha256(legacy):
+        found = "old"
+    else:
+        connection = sqlite3.connect(database)
+        try:
+            applied = {
+                f"{app}.{name}"
+                for app, name in connection.execute("SELECT app, name FROM django_migrations")
+            }
+        except sqlite3.Error as error:
+            applied = {f"unreadable: {error}"}
+        finally:
+            connection.close()
+        found = "new" if applied >= LATEST else f"a mix ({len(LATEST - applied)} not applied)"
+    point.checks["old or new, whole"] = found in ("old", "new")
+    if found not in ("old", "new") and not point.problem:
+        point.problem = f"after the kill and SQLite's rollback the database is {found}"
 
 
 def _check_legacy(target: Target, legacy: Path) -> subprocess.CompletedProcess:

@@ -203,6 +203,10 @@ def legacy_db_adopt(
     `migrate` passes enable_wal=False and switches to WAL once its migrations are done: table
     rebuilds under a rollback journal write each page once, under WAL twice (log, then checkpoint).
 
+    Inside a transaction of the caller's (`migrate`'s, which commits the adoption with its
+    migrations once its backup is verified), which holds the file's write lock, the adoption is
+    a savepoint of it, on the connection as it is.
+
     A new database (no file, or no tables) is left to `migrate`, or refused with
     `require_legacy`, since there is nothing to adopt.
     """
@@ -221,9 +225,10 @@ def legacy_db_adopt(
     )
     if refusal is not None:
         raise refusal
-    check_not_locked(found.path)
     connection = connections[using]
-    connection.close()  # a fresh connection, so no earlier transaction state leaks in
+    if not connection.in_atomic_block:  # else the caller's transaction holds the write lock
+        check_not_locked(found.path)
+        connection.close()  # a fresh connection, so no earlier transaction state leaks in
     models, applied = adoption_target(found.variant)
     try:
         with _rebuild_transaction(connection, before_commit) as editor:

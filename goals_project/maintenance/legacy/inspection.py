@@ -129,7 +129,7 @@ def check_not_locked(path: Path, *, timeout: float = 2.0) -> None:
         connection.execute("BEGIN IMMEDIATE")
         connection.execute("ROLLBACK")
     except sqlite3.OperationalError as error:
-        raise _locked_error(path, error) from error
+        raise locked_error(path, error) from error
     finally:
         connection.close()
 
@@ -180,7 +180,7 @@ def recover_hot_journal(path: Path, *, timeout: float = 2.0) -> Path | None:
         connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError as error:
         if "locked" in str(error) or "busy" in str(error):
-            raise _locked_error(path, error) from error
+            raise locked_error(path, error) from error
         raise _corrupt_error(path, str(error)) from error
     except sqlite3.DatabaseError as error:
         raise _corrupt_error(path, str(error)) from error
@@ -212,7 +212,7 @@ def _read_tables(
         if _is_hot_journal(error):
             raise _hot_journal_error(path, path.with_name(f"{path.name}-journal")) from error
         if "locked" in str(error) or "busy" in str(error):
-            raise _locked_error(path, error) from error
+            raise locked_error(path, error) from error
         raise _corrupt_error(path, str(error)) from error
     except sqlite3.DatabaseError as error:
         raise _corrupt_error(path, str(error)) from error
@@ -335,7 +335,7 @@ def _unsupported(path: Path, variant: str) -> LegacyDbError:
     )
 
 
-def _locked_error(path: Path, error: Exception) -> LegacyDbError:
+def locked_error(path: Path, error: Exception) -> LegacyDbError:
     return LegacyDbError(
         LegacyDbProblem.LOCKED,
         f"{path} is locked by another process ({error}). Stop the program that is using it "

@@ -16,7 +16,8 @@ class Command(ExitStatusesInHelp, ReportingMigrateCommand):
     help = (
         "Update the database schema; a database holding data is backed up first, and no change "
         "is committed before that backup is verified; a legacy Fractal Goals SQLite file is "
-        "adopted (see adopt_legacy_db) while the backup is being checked."
+        "adopted (see adopt_legacy_db) and migrated while the backup is being checked, in one "
+        "transaction: a refusal or a failed check at any point leaves the file as it was."
     )
 
     exit_statuses = (
