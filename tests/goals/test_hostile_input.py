@@ -409,8 +409,8 @@ def _refused_while_the_legacy_app_runs(
 
 @pytest.mark.parametrize(
     ("command", "options"),
-    [("adopt_legacy_db", {}), ("migrate", {"no_backup": True})],
-    ids=["adopt_legacy_db", "migrate --no-backup"],
+    [("adopt_legacy_db", {}), ("migrate", {"no_backup": True}), ("migrate", {})],
+    ids=["adopt_legacy_db", "migrate --no-backup", "migrate"],
 )
 def test_a_null_key_its_index_does_not_hold_is_found_by_reading_the_table(
     command, options, make_legacy_db, legacy_database
@@ -418,7 +418,8 @@ def test_a_null_key_its_index_does_not_hold_is_found_by_reading_the_table(
     """A damaged file: a row of activity_groups with a NULL id that the key's index lacks, so
     every look by the index misses it (and quick_check, which does not compare an index with
     its table, passes). Adoption's search of the columns it makes NOT NULL reads the table's
-    own rows, finds it and names it; the file is unchanged."""
+    own rows, finds it and names it; the file is unchanged. With a backup the adoption runs
+    while the copy is checked, and its refusal is the one said."""
     path = make_legacy_db("dev")
     file = sqlite3.connect(path, isolation_level=None)
     (definition,) = file.execute(
