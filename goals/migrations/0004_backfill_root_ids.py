@@ -239,6 +239,8 @@ class Backfill:
         query. One scan of `child`: the ids come back from the INSERT itself."""
         ref = f"c.{self.quote(column)}"
         columns = ", ".join(self.quote(name) for name in values)
+        if any("%s" in sql for sql in (then or {}).values()):  # it comes first in the SQL
+            raise ValueError("a parameter in `then` would take the place of one in `values`")
         found = (
             f"FROM {self.t(child)} c LEFT JOIN {self.t(target)} x ON x.id = {ref} {join} "
             f"WHERE {where + ' AND ' if where else ''}{ref} IS NOT NULL AND x.id IS NULL "
@@ -720,12 +722,16 @@ class Backfill:
         their activity's fractal. Every value has an instance by now."""
         now = self.now
         # A definition whose values are on several instances goes to the activity of the first
-        # of them (by id) in a known fractal, of the first of all when every one is under the
-        # recovery root (as the recovered instances are). A value's root is its instance's by
-        # now, so the values choose the instance and it alone is looked up: a join of every
-        # value to its instance, for the smallest activity, took 0.6 s more at a million.
+        # of them (by id) that is not a recovered instance (made above for a deleted one, with
+        # the recovered activity), of the first of all when no other is left. The values choose
+        # the instance by its id, and it alone is looked up: a join of every value to its
+        # instance, for the smallest activity, took 0.6 s more at a million metric values.
+        recovered = (
+            f"SELECT r.row_id FROM {self.t('repairs')} r WHERE r.table_name = "
+            f"'{self.tables['instances']}' AND r.column_name = '*'"
+        )
         first_instance = (
-            f"COALESCE(MIN(CASE WHEN c.root_id <> '{self.recovery_id}' "
+            f"COALESCE(MIN(CASE WHEN c.activity_instance_id NOT IN ({recovered}) "
             "THEN c.activity_instance_id END), MIN(c.activity_instance_id))"
         )
         activity_of_instance = {
@@ -1041,7 +1047,8 @@ def blob_keys(table: str, count: int, blobs: list[bytes]) -> CommandError:
     return CommandError(
         f"{table}.id holds {count} id(s) stored as a blob, not text (first: {shown}): SQLite "
         "finds no row by a blob, so neither can this migration. It was rolled back: no row was "
-        "changed (the file stays migrated up to goals.0003). Give each of these rows a text key "
+        "changed (with --no-backup the file stays migrated up to goals.0003). Give each of these "
+        "rows a text key "
         f"of its own (after a backup; find them with: SELECT rowid, * FROM {table} WHERE "
         "typeof(id) = 'blob';), then run migrate again.",
         returncode=Exit.BAD_KEYS,
@@ -1060,8 +1067,8 @@ def blob_references(
     return CommandError(
         f"{child}.{column} holds {len(blobs)} {target} id(s) stored as a blob, not text (first: "
         f"{shown}): SQLite finds no row by a blob, so these references cannot be followed. This "
-        "migration was rolled back: no row was changed (the file stays migrated up to "
-        f"goals.0003). {fix[0].upper()}{fix[1:]}; then run migrate again.",
+        "migration was rolled back: no row was changed (with --no-backup the file stays "
+        f"migrated up to goals.0003). {fix[0].upper()}{fix[1:]}; then run migrate again.",
         returncode=Exit.BAD_KEYS,
     )
 

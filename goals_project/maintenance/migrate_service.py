@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
-from django.db import OperationalError, connections, transaction
+from django.db import DatabaseError, OperationalError, connections, transaction
 from django.db.migrations.exceptions import AmbiguityError
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations import AddField
@@ -54,8 +54,9 @@ from goals_project.maintenance.migration_executor import recording_executor
 
 # Said after a migration's refusal when the run was one transaction (_one_transaction).
 ROLLED_BACK_WITH_THE_RUN = (
-    "With a backup, migrate commits the adoption and the migrations together once the backup is "
-    "verified: the whole run was rolled back, and the database is as it was before it."
+    "With a backup, migrate commits its whole run (a legacy file's adoption and the migrations) "
+    "once the backup is verified: all of it was rolled back, and the database is as it was "
+    "before this run."
 )
 
 
@@ -168,7 +169,9 @@ def _migrate_locked(
                         with contextlib.suppress(BackupError):  # the adoption's error is the news
                             _backup_finish(begun, reporter)
                     raise
-            if begun is not None and not one:
+            if begun is not None and (not one or _goes_backwards(using, targets)):
+                # Going back is checked against the verified backup, named in its refusal (a
+                # file adopted at goals.0003 can go back from where a legacy one went forwards).
                 taken = _backup_finish(begun, reporter)
         except LegacyDbError as error:
             raise MigrateRefused(str(error), error.problem) from error
@@ -180,7 +183,7 @@ def _migrate_locked(
             # In one transaction, a check that failed stops the run at the next migration.
             with recording_executor(between=begun.raise_if_failed if one else None):
                 apply()
-            if one:
+            if one and taken is None:
                 taken = _backup_finish(begun, reporter)
         except BackupError as error:
             raise _backup_failed(error) from error
@@ -206,6 +209,10 @@ def _backup_failed(error: BackupError) -> MigrateRefused:
     )
 
 
+def _goes_backwards(using: str, targets: tuple[str | None, str | None]) -> bool:
+    return any(backwards for _, backwards in _plan(using, targets))
+
+
 def _in_one_transaction(using: str, found: AdoptionResult, plan: list) -> bool:
     """Whether this run (with a backup begun) adopts and migrates in one transaction: on SQLite,
     a file there (not one migrate creates), going forwards only."""
@@ -225,6 +232,15 @@ def _one_transaction(using: str, path: Path) -> Iterator[None]:
     backup is verified, so it keeps the adoption and the migrations working meanwhile, and a
     crash or a refusal at any point leaves the file as it was."""
     connection = connections[using]
+    mode = connection.settings_dict["OPTIONS"].get("transaction_mode")
+    if mode not in ("IMMEDIATE", "EXCLUSIVE"):
+        raise MigrateRefused(
+            f"migrate needs SQLite's transaction_mode IMMEDIATE (as goals_project.settings sets "
+            f"it), so that its transaction holds the write lock from its start; the database "
+            f"settings give {mode!r}. Remove transaction_mode from DATABASE_URL; nothing was "
+            "changed.",
+            Exit.USAGE,
+        )
     check_not_locked(path)
     connection.close()  # a fresh connection, so no earlier transaction state leaks in
     connection.ensure_connection()
@@ -241,9 +257,29 @@ def _one_transaction(using: str, path: Path) -> Iterator[None]:
         except BaseException as error:
             atomic.__exit__(type(error), error, error.__traceback__)
             raise
-        atomic.__exit__(None, None, None)
+        try:
+            atomic.__exit__(None, None, None)  # the commit; Django rolls back if it fails
+        except DatabaseError as error:
+            raise _commit_failed(path, error) from error
     finally:
         connection.enable_constraint_checking()
+
+
+def _commit_failed(path: Path, error: DatabaseError) -> MigrateRefused:
+    """The refusal for a commit SQLite could not make, rolled back (the backup is verified by
+    then, and said)."""
+    name = getattr(error.__cause__, "sqlite_errorname", "")
+    if name == "SQLITE_FULL":
+        code, advice = Exit.NO_SPACE, "Free space on that disk and run again."
+    elif name.startswith("SQLITE_BUSY") or "locked" in str(error):
+        code, advice = Exit.LOCKED, "Stop the program reading it (the old app?) and run again."
+    else:
+        code, advice = Exit.DATABASE_ERROR, "Run migration_readiness for what it finds in the file."
+    return MigrateRefused(
+        f"SQLite could not commit the migration of {path} ({error}), so it was rolled back: the "
+        f"file is as it was before this run. {advice}",
+        code,
+    )
 
 
 def _django_migrate(

@@ -137,7 +137,9 @@ class RecordingExecutor(MigrationExecutor):
             _refused_for_the_root_rule(connection, migration, error)
             raise
         finally:
-            if sqlite:
+            # Inside migrate's one transaction it can do nothing, and after SQLite rolled that
+            # transaction back (a full disk) it would raise in place of the real error.
+            if sqlite and not connection.in_atomic_block:
                 connection.enable_constraint_checking()
 
 

@@ -288,11 +288,11 @@ def roots_broken(report: RootIdReport, *, migration: str, refused: str = "") -> 
         f"Rows break the root rule, so {migration} cannot enforce it; it was rolled back.\n"
         + "\n".join(failures)
         + (f"\nThe database refused: {refused}" if refused else "")
-        + "\nThe backup taken before migrating is unchanged. Rows like these are written by "
-        "the legacy app after goals.0004 ran: stop it, then run `manage.py migrate goals 0003` "
-        "(it puts back what 0004 changed and keeps these rows) and `manage.py migrate` again, "
-        "which derives their roots. If they persist, report this with the ids above "
-        "(verify_root_ids lists them).",
+        + "\nThe backup taken before migrating is unchanged. Where goals.0004 ran in an "
+        "earlier migrate, rows like these were written by the legacy app since: stop it, then "
+        "run `manage.py migrate goals 0003` (it puts back what 0004 changed and keeps these "
+        "rows) and `manage.py migrate` again, which derives their roots. Where it ran in this "
+        "one, or if they persist, report this with the ids above (verify_root_ids lists them).",
         returncode=Exit.ROOTS_BROKEN,
     )
 

@@ -222,10 +222,22 @@ def test_migrating_forward_again_after_going_back_gives_the_same_rows(legacy_row
 def test_a_deleted_definition_goes_to_the_activity_of_its_existing_instance(
     make_legacy_db, legacy_database
 ):
-    """The placeholder of a metric definition whose values are on an existing instance and on a
-    deleted one takes the existing instance's activity, not the recovered instances' one."""
+    """The placeholder of a metric definition whose values are on an existing instance and on
+    deleted ones takes the existing instance's activity, not the recovered instances' one, even
+    where a deleted instance's id sorts first and the existing one is under the recovery root
+    too (its session in no fractal), as the recovered instances are."""
     path = make_legacy_db("dev")
     execute(path, ";\n".join(dirt_statements()))
+    execute(
+        path,
+        "INSERT INTO metric_values (id, activity_instance_id, metric_definition_id, value) "
+        "SELECT 'lost-first', '0-gone-instance', metric_definition_id, value FROM metric_values "
+        "WHERE id = 'lost-instance';\n"
+        "INSERT INTO goals (id, type, name, parent_id, created_at) VALUES "
+        "('stray-session', 'PracticeSession', 'stray', NULL, '2025-06-01 00:00:00');\n"
+        "UPDATE activity_instances SET practice_session_id = 'stray-session' WHERE id = "
+        "(SELECT activity_instance_id FROM metric_values WHERE id = 'lost-metric')",
+    )
     file = sqlite3.connect(path)
     try:
         ((activity,),) = file.execute(

@@ -206,6 +206,38 @@ def test_with_a_backup_a_refusal_after_adoption_takes_the_whole_run_back(
 
 
 @pytest.mark.sqlite_only
+def test_the_one_commit_failing_is_rolled_back_and_said(
+    make_legacy_db, legacy_database, settings, tmp_path, monkeypatch
+):
+    """The run's one commit can fail (here SQLite reports a full disk as it commits): Django
+    rolls the run back, and migrate says so with the full disk's exit status, the file as it
+    was."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    path = make_legacy_db("dev")
+    digest = file_sha256(path)
+    with legacy_database(path) as alias:
+        connection = connections[alias]
+
+        def full() -> None:
+            error = sqlite3.OperationalError("database or disk is full")
+            error.sqlite_errorname = "SQLITE_FULL"
+            with connection.wrap_database_errors:
+                raise error
+
+        monkeypatch.setattr(connection, "_commit", full)
+        with pytest.raises(MigrateRefused) as refused:
+            database_migrate(using=alias, reporter=Captured())
+        monkeypatch.undo()
+        connection.close()
+    assert refused.value.code == Exit.NO_SPACE
+    assert str(refused.value).startswith(
+        f"SQLite could not commit the migration of {path} (database or disk is full), so it was "
+        "rolled back: the file is as it was before this run."
+    )
+    assert file_sha256(path) == digest
+
+
+@pytest.mark.sqlite_only
 def test_a_failed_check_of_the_backup_stops_the_run_at_the_next_migration(tmp_path):
     """In one transaction the backup's check runs beside the migrations; once it has failed,
     raise_if_failed (called between migrations) raises its error at once, with the copy

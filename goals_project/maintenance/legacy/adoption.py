@@ -282,7 +282,8 @@ def _rebuild_transaction(
             raise
         BaseDatabaseSchemaEditor.__exit__(editor, None, None, None)
     finally:
-        connection.enable_constraint_checking()
+        if not connection.in_atomic_block:  # inside a transaction it can do nothing, and a
+            connection.enable_constraint_checking()  # broken one would hide the real error
 
 
 def _refuse_what_cannot_be_adopted(

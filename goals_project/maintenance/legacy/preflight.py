@@ -29,7 +29,6 @@ from goals_project.maintenance.verification import blob_reference_fix, shown_id
 
 SHOWN = 5
 
-# Free space beside the file that the table rebuilds take, as a multiple of the file's size.
 # Free space asked for beside the file, in times its size. Measured on generated dev, prod and
 # script_migrated files of 18 to 300 MB: adoption peaks at 1.6 times the file (the rebuilt tables
 # and the rollback journal); adoption followed by every migration in one transaction (migrate
