@@ -94,11 +94,15 @@ def row_counts(path: Path) -> dict[str, int]:
 
 
 def fresh_copy(source: Path, name: str) -> Path:
-    """A copy of `source` under the work folder, replacing an earlier one of the same name."""
+    """A copy of `source` under the work folder, replacing an earlier one of the same name, on
+    disk before it is returned: otherwise the first fsync of whatever runs on it next (a
+    commit, a backup) waits for the copy's own pages to be written, and that run's time counts
+    the copy."""
     target = WORK / name
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{target}{suffix}").unlink(missing_ok=True)
     shutil.copyfile(source, target)
+    os.sync()
     return target
 
 
