@@ -306,11 +306,15 @@ def _assert_released(path: Path) -> None:
         other.close()
 
 
-def test_a_disk_full_during_adoption_is_reported_and_rolled_back(make_legacy_db, legacy_database):
+@pytest.mark.parametrize("command", ["adopt_legacy_db", "migrate"])
+def test_a_disk_full_during_adoption_is_reported_and_rolled_back(
+    command, make_legacy_db, legacy_database
+):
     """A disk that fills up halfway through a table's rebuild is named as such (exit 14); the
     file is byte-for-byte as it was and no transaction is left open. An id stored as a number
     in metric_values makes adoption copy that table (a dev file's tables are otherwise kept in
-    place, which needs no room)."""
+    place, which needs no room). `migrate`, with its backup, adopts inside its one transaction,
+    which SQLite rolls back whole on a full disk: the error is still the disk's."""
     path = make_legacy_db("dev")
     with contextlib.closing(sqlite3.connect(path)) as connection, connection:
         connection.execute("UPDATE metric_values SET split_definition_id = 4242 WHERE rowid = 1")
@@ -318,7 +322,7 @@ def test_a_disk_full_during_adoption_is_reported_and_rolled_back(make_legacy_db,
     (pages,) = _select(path, "PRAGMA page_count")[0]
     # A connection whose file may not grow gets SQLite's own disk-full error (SQLITE_FULL).
     with legacy_database(path, init_command=f"PRAGMA max_page_count = {pages + 2}") as alias:
-        error = _refused("adopt_legacy_db", database=alias)
+        error = _refused(command, database=alias)
         _assert_released(path)
     assert str(error) == (
         f"The disk holding {path} filled up during adoption (SQLite: database or disk is full). "
