@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from goals_project.maintenance.migration_operations import AddIndexes
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -14,80 +16,62 @@ class Migration(migrations.Migration):
             new_name="idx_activity_definitions_group",
             old_name="idx_activity_group",
         ),
-        migrations.AddIndex(
+        AddIndexes(
             model_name="activitydefinition",
-            index=models.Index(fields=["root"], name="idx_activity_definitions_root"),
+            indexes=[
+                models.Index(fields=["root"], name="idx_activity_definitions_root"),
+            ],
         ),
-        migrations.AddIndex(
+        AddIndexes(
             model_name="activitygroup",
-            index=models.Index(fields=["root"], name="idx_activity_groups_root"),
+            indexes=[
+                models.Index(fields=["root"], name="idx_activity_groups_root"),
+            ],
         ),
-        migrations.AddIndex(
+        AddIndexes(
             model_name="goal",
-            index=models.Index(fields=["parent"], name="idx_goals_parent_id"),
+            indexes=[
+                models.Index(fields=["parent"], name="idx_goals_parent_id"),
+                models.Index(fields=["root"], name="idx_goals_root_id"),
+                models.Index(fields=["type"], name="idx_goals_type"),
+                models.Index(fields=["created_at"], name="idx_goals_created_at"),
+                models.Index(fields=["parent", "type"], name="idx_goals_parent_type"),
+                models.Index(fields=["root", "type"], name="idx_goals_root_type"),
+                models.Index(
+                    condition=models.Q(("completed", True)),
+                    fields=["root", "type"],
+                    name="idx_goals_completed",
+                ),
+                models.Index(
+                    condition=models.Q(("type", "PracticeSession")),
+                    fields=["root", "created_at"],
+                    name="idx_goals_practice_sessions",
+                ),
+            ],
         ),
-        migrations.AddIndex(
-            model_name="goal",
-            index=models.Index(fields=["root"], name="idx_goals_root_id"),
-        ),
-        migrations.AddIndex(
-            model_name="goal",
-            index=models.Index(fields=["type"], name="idx_goals_type"),
-        ),
-        migrations.AddIndex(
-            model_name="goal",
-            index=models.Index(fields=["created_at"], name="idx_goals_created_at"),
-        ),
-        migrations.AddIndex(
-            model_name="goal",
-            index=models.Index(fields=["parent", "type"], name="idx_goals_parent_type"),
-        ),
-        migrations.AddIndex(
-            model_name="goal",
-            index=models.Index(fields=["root", "type"], name="idx_goals_root_type"),
-        ),
-        migrations.AddIndex(
-            model_name="goal",
-            index=models.Index(
-                condition=models.Q(("completed", True)),
-                fields=["root", "type"],
-                name="idx_goals_completed",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="goal",
-            index=models.Index(
-                condition=models.Q(("type", "PracticeSession")),
-                fields=["root", "created_at"],
-                name="idx_goals_practice_sessions",
-            ),
-        ),
-        migrations.AddIndex(
+        AddIndexes(
             model_name="metricdefinition",
-            index=models.Index(fields=["activity"], name="idx_metric_definitions_activity"),
+            indexes=[
+                models.Index(fields=["activity"], name="idx_metric_definitions_activity"),
+                models.Index(fields=["root"], name="idx_metric_definitions_root"),
+                models.Index(
+                    condition=models.Q(("is_active", True)),
+                    fields=["activity"],
+                    name="idx_metric_definitions_active",
+                ),
+            ],
         ),
-        migrations.AddIndex(
-            model_name="metricdefinition",
-            index=models.Index(fields=["root"], name="idx_metric_definitions_root"),
-        ),
-        migrations.AddIndex(
-            model_name="metricdefinition",
-            index=models.Index(
-                condition=models.Q(("is_active", True)),
-                fields=["activity"],
-                name="idx_metric_definitions_active",
-            ),
-        ),
-        migrations.AddIndex(
+        AddIndexes(
             model_name="sessiontemplate",
-            index=models.Index(fields=["root"], name="idx_session_templates_root"),
+            indexes=[
+                models.Index(fields=["root"], name="idx_session_templates_root"),
+            ],
         ),
-        migrations.AddIndex(
+        AddIndexes(
             model_name="splitdefinition",
-            index=models.Index(fields=["activity"], name="idx_split_definitions_activity"),
-        ),
-        migrations.AddIndex(
-            model_name="splitdefinition",
-            index=models.Index(fields=["root"], name="idx_split_definitions_root"),
+            indexes=[
+                models.Index(fields=["activity"], name="idx_split_definitions_activity"),
+                models.Index(fields=["root"], name="idx_split_definitions_root"),
+            ],
         ),
     ]

@@ -37,11 +37,11 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.state import ProjectState
 from django.db.models import NOT_PROVIDED, CheckConstraint
 
-from goals_project.maintenance.migration_operations import AlterTableInOnePass
+from goals_project.maintenance.migration_operations import AddIndexes, AlterTableInOnePass
 from goals_project.maintenance.verification import root_id_report, root_rule_tables, roots_broken
 
 # Operations that change neither a row nor a foreign key declaration.
-INDEX_OPERATIONS = (AddIndex, RemoveIndex, RenameIndex)
+INDEX_OPERATIONS = (AddIndex, AddIndexes, RemoveIndex, RenameIndex)
 # Operations that change one model's table and no row of another.
 TABLE_OPERATIONS = (AlterTableInOnePass, AddField)
 

@@ -95,6 +95,68 @@ class AlterTableInOnePass(Operation):
         return steps
 
 
+class AddIndexes(Operation):
+    """Indexes of one model, added together.
+
+    Django's AddIndex renders the model's state again after each index it adds (and the models
+    related to it: for goals, nearly all of them). Migrating a small file, that is most of what
+    an index migration costs. Here the state takes every index first and the model is rendered
+    once; each index is built as AddIndex builds it, and dropped as it drops it going back."""
+
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(self, model_name: str, indexes: list) -> None:
+        self.model_name = model_name
+        self.indexes = indexes
+
+    @property
+    def model_name_lower(self) -> str:
+        return self.model_name.lower()
+
+    def deconstruct(self):
+        return (
+            self.__class__.__name__,
+            [],
+            {"model_name": self.model_name, "indexes": self.indexes},
+        )
+
+    def state_forwards(self, app_label, state) -> None:
+        # While the rendered apps are set aside, ProjectState.reload_model does nothing.
+        rendered = state.__dict__.pop("apps", None)
+        try:
+            for index in self.indexes:
+                state.add_index(app_label, self.model_name_lower, index)
+        finally:
+            if rendered is not None:
+                state.apps = rendered
+        if rendered is not None:
+            state.reload_model(app_label, self.model_name_lower, delay=True)
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            for index in self.indexes:
+                schema_editor.add_index(model, index)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            for index in reversed(self.indexes):
+                schema_editor.remove_index(model, index)
+
+    def describe(self) -> str:
+        names = ", ".join(index.name for index in self.indexes)
+        return f"Create indexes {names} on {self.model_name}"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"{self.model_name_lower}_indexes"
+
+    def references_model(self, name, app_label) -> bool:
+        return name.lower() == self.model_name_lower
+
+
 def alter_constraints_in_place(editor, model) -> bool:
     """On SQLite, give `model`'s table the definition of `model` without copying its rows, when
     the two differ only in what SQLite checks rather than stores: NOT NULL, CHECK and foreign

@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from goals_project.maintenance.migration_operations import AddIndexes
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -9,49 +11,32 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexes(
             model_name="activityinstance",
-            index=models.Index(fields=["practice_session"], name="idx_activity_instances_session"),
+            indexes=[
+                models.Index(fields=["practice_session"], name="idx_activity_instances_session"),
+                models.Index(
+                    fields=["activity_definition"], name="idx_activity_instances_definition"
+                ),
+                models.Index(fields=["root"], name="idx_activity_instances_root"),
+                models.Index(
+                    fields=["root", "-created_at"], name="idx_activity_instances_root_date"
+                ),
+                models.Index(
+                    fields=["practice_session", "created_at"],
+                    name="idx_activity_instances_session_created",
+                ),
+            ],
         ),
-        migrations.AddIndex(
-            model_name="activityinstance",
-            index=models.Index(
-                fields=["activity_definition"], name="idx_activity_instances_definition"
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="activityinstance",
-            index=models.Index(fields=["root"], name="idx_activity_instances_root"),
-        ),
-        migrations.AddIndex(
-            model_name="activityinstance",
-            index=models.Index(
-                fields=["root", "-created_at"], name="idx_activity_instances_root_date"
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="activityinstance",
-            index=models.Index(
-                fields=["practice_session", "created_at"],
-                name="idx_activity_instances_session_created",
-            ),
-        ),
-        migrations.AddIndex(
+        AddIndexes(
             model_name="metricvalue",
-            index=models.Index(fields=["activity_instance"], name="idx_metric_values_instance"),
-        ),
-        migrations.AddIndex(
-            model_name="metricvalue",
-            index=models.Index(fields=["metric_definition"], name="idx_metric_values_definition"),
-        ),
-        migrations.AddIndex(
-            model_name="metricvalue",
-            index=models.Index(fields=["root"], name="idx_metric_values_root"),
-        ),
-        migrations.AddIndex(
-            model_name="metricvalue",
-            index=models.Index(
-                fields=["root", "metric_definition"], name="idx_metric_values_root_metric"
-            ),
+            indexes=[
+                models.Index(fields=["activity_instance"], name="idx_metric_values_instance"),
+                models.Index(fields=["metric_definition"], name="idx_metric_values_definition"),
+                models.Index(fields=["root"], name="idx_metric_values_root"),
+                models.Index(
+                    fields=["root", "metric_definition"], name="idx_metric_values_root_metric"
+                ),
+            ],
         ),
     ]
