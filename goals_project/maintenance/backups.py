@@ -419,16 +419,16 @@ def _sqlite_verify(path: Path, counts: dict[str, int], *, behind: bool = False) 
     The fsync and the digest go through a descriptor opened before the check's connection and
     closed after it: closing any descriptor of a file drops every POSIX lock the process holds
     on that file, SQLite's included."""
-    if behind:
-        _lowest_priority()
-    with path.open("rb") as handle, ThreadPoolExecutor(max_workers=1) as pool:
+    with path.open("rb") as handle:
         if behind:
+            _lowest_priority()
             digest = _synced_sha256(path, handle)
             problem = _sqlite_check(path, counts, parallel=False)
         else:
-            digesting = pool.submit(_synced_sha256, path, handle)
-            problem = _sqlite_check(path, counts)
-            digest = digesting.result()
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                digesting = pool.submit(_synced_sha256, path, handle)
+                problem = _sqlite_check(path, counts)
+                digest = digesting.result()
     problem = problem or _not_self_contained(path)
     if problem:
         raise BackupError(
@@ -707,16 +707,12 @@ def _sqlite_check(path: Path, row_counts: dict[str, int], *, parallel: bool = Tr
                 for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
             ]
             largest = max(
-                (name for name in tables if name in row_counts),
+                (name for name in tables if name in row_counts and parallel),
                 key=lambda name: row_counts[name],
                 default=None,
             )
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backup-check") as pool:
-                if not parallel:
-                    apart = None
-                    largest = None
-                else:
-                    apart = pool.submit(_integrity_of, uri, [largest]) if largest else None
+                apart = pool.submit(_integrity_of, uri, [largest]) if largest else None
                 found = _integrity_of(
                     uri, [name for name in tables if name != largest], connection=connection
                 )

@@ -36,11 +36,13 @@ from goals_project.maintenance.legacy.adoption import (
     legacy_db_preflight,
     legacy_db_recover,
     sqlite_enable_wal,
+    write_failure,
     write_witness,
 )
 from goals_project.maintenance.legacy.inspection import (
     DbState,
     LegacyDbError,
+    LegacyDbProblem,
     check_not_locked,
     locked_error,
 )
@@ -268,13 +270,11 @@ def _one_transaction(using: str, path: Path) -> Iterator[None]:
 def _commit_failed(path: Path, error: DatabaseError) -> MigrateRefused:
     """The refusal for a commit SQLite could not make, rolled back (the backup is verified by
     then, and said)."""
-    name = getattr(error.__cause__, "sqlite_errorname", "")
-    if name == "SQLITE_FULL":
-        code, advice = Exit.NO_SPACE, "Free space on that disk and run again."
-    elif name.startswith("SQLITE_BUSY") or "locked" in str(error):
-        code, advice = Exit.LOCKED, "Stop the program reading it (the old app?) and run again."
-    else:
-        code, advice = Exit.DATABASE_ERROR, "Run migration_readiness for what it finds in the file."
+    code = write_failure(error)
+    advice = {
+        LegacyDbProblem.NO_SPACE: "Free space on that disk and run again.",
+        LegacyDbProblem.LOCKED: "Stop the program reading it (the old app?) and run again.",
+    }.get(code, "Run migration_readiness for what it finds in the file.")
     return MigrateRefused(
         f"SQLite could not commit the migration of {path} ({error}), so it was rolled back: the "
         f"file is as it was before this run. {advice}",

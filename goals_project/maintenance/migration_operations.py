@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
+from collections.abc import Iterator
 
 from django.db import DatabaseError, IntegrityError, migrations
 from django.db.migrations.operations.base import Operation
+
+
+@contextlib.contextmanager
+def rendered_once(state, app_label: str, model: str, *, delay: bool) -> Iterator[None]:
+    """While inside, the state's rendered apps are set aside, so that ProjectState.reload_model
+    does nothing; afterwards `model` is rendered once (`delay` as Django's reload_model takes
+    it). A state not rendered yet is left so."""
+    rendered = state.__dict__.pop("apps", None)
+    try:
+        yield
+    finally:
+        if rendered is not None:
+            state.apps = rendered
+    if rendered is not None:
+        state.reload_model(app_label, model, delay=delay)
 
 
 class AlterTableInOnePass(Operation):
@@ -39,19 +56,13 @@ class AlterTableInOnePass(Operation):
         # after each (rendering the state is most of what migrate costs on a small file). While
         # the rendered apps are set aside, ProjectState.reload_model does nothing.
         model = self.model_name.lower()
-        if "apps" not in state.__dict__ or any(
-            getattr(op, "model_name_lower", None) != model for op in self.operations
-        ):  # not rendered yet, or not all of one model: as Django does, after each
-            for operation in self.operations:
+        if any(getattr(op, "model_name_lower", None) != model for op in self.operations):
+            for operation in self.operations:  # not all of one model: as Django does, after each
                 operation.state_forwards(app_label, state)
             return
-        rendered = state.__dict__.pop("apps")
-        try:
+        with rendered_once(state, app_label, model, delay=False):
             for operation in self.operations:
                 operation.state_forwards(app_label, state)
-        finally:
-            state.apps = rendered
-        state.reload_model(app_label, model, delay=False)
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
         if schema_editor.connection.vendor == "sqlite":
@@ -122,16 +133,9 @@ class AddIndexes(Operation):
         )
 
     def state_forwards(self, app_label, state) -> None:
-        # While the rendered apps are set aside, ProjectState.reload_model does nothing.
-        rendered = state.__dict__.pop("apps", None)
-        try:
+        with rendered_once(state, app_label, self.model_name_lower, delay=True):
             for index in self.indexes:
                 state.add_index(app_label, self.model_name_lower, index)
-        finally:
-            if rendered is not None:
-                state.apps = rendered
-        if rendered is not None:
-            state.reload_model(app_label, self.model_name_lower, delay=True)
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
         model = to_state.apps.get_model(app_label, self.model_name)

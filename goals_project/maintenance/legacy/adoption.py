@@ -362,17 +362,28 @@ def _rebuild(editor, models, found: AdoptionResult, progress: Progress | None):
     return added, sorted(before_indexes - _index_names(connection))
 
 
-def _adoption_error(path: Path, error: DatabaseError) -> LegacyDbError:
-    """The real cause of a database error during adoption, which was rolled back."""
+def write_failure(error: DatabaseError) -> LegacyDbProblem:
+    """What SQLite's error from a write that was rolled back means: a full disk, the file
+    locked by another process, or another failure."""
     name = getattr(error.__cause__, "sqlite_errorname", "")
     if name == "SQLITE_FULL":
+        return LegacyDbProblem.NO_SPACE
+    if name.startswith("SQLITE_BUSY") or "locked" in str(error):
+        return LegacyDbProblem.LOCKED
+    return LegacyDbProblem.FAILED
+
+
+def _adoption_error(path: Path, error: DatabaseError) -> LegacyDbError:
+    """The real cause of a database error during adoption, which was rolled back."""
+    problem = write_failure(error)
+    if problem == LegacyDbProblem.NO_SPACE:
         return LegacyDbError(
             LegacyDbProblem.NO_SPACE,
             f"The disk holding {path} filled up during adoption (SQLite: {error}). Adoption was "
             "rolled back; nothing was changed. Free about "
             f"{ADOPTION_SPACE_FACTOR} times the file's size there and run again.",
         )
-    if name.startswith("SQLITE_BUSY") or "locked" in str(error):
+    if problem == LegacyDbProblem.LOCKED:
         return LegacyDbError(
             LegacyDbProblem.LOCKED,
             f"{path} became locked by another process during adoption ({error}). "
