@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import sqlite3
 from collections.abc import Iterator
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.signals import connection_created
 
-# Table rebuilds and index builds over a million rows thrash SQLite's default 2 MB page cache.
-# 32 MB: SQLite's sorter for CREATE INDEX may use as much again, and migrate stays under 200 MB.
+# Table rebuilds over a million rows thrash SQLite's default 2 MB page cache: their inserts into
+# the new primary key come in random order. 32 MB keeps migrate under 200 MB.
 BULK_CACHE_KIB = 32768
+# Index builds are the other way round. SQLite's sorter sorts the keys in runs as large as the
+# page cache, each as a list in memory, then merges the runs. A run of 32 MB leaves the CPU's
+# caches at every step; runs of SQLite's default 2 MB do not. With 32 MB the four indexes of a
+# million metric values took 2.7 to 3.5 s, with 2 MB 1.7 to 2.1 s (and 1.4 s with a worker
+# thread, below). So each CREATE INDEX of a bulk job runs with this cache, the rest with the
+# large one.
+SORT_CACHE_KIB = 2000
+# SQLite's sorter can sort a run on a worker thread while it reads the next: one per core beyond
+# the first, as `migrate` itself keeps one busy.
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+SORT_THREADS = max(0, min(4, (_CORES or 1) - 1))
+INDEX_BUILD = re.compile(r"\s*CREATE\s+(UNIQUE\s+)?INDEX\b", re.IGNORECASE)
 
 
 # The settings a bulk job gives a SQLite connection; afterwards they return to SQLite's defaults.
@@ -22,14 +36,16 @@ BULK_PRAGMAS = {
     # metric values). The pages a rebuild frees hold copies of rows the new table keeps, so FAST
     # (zero freed cells only where that costs no extra write) protects as much here.
     "secure_delete": "FAST",
+    "threads": SORT_THREADS,
 }
 
 
 @contextlib.contextmanager
 def sqlite_bulk_cache(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """While inside, every SQLite connection of `using` gets the settings of BULK_PRAGMAS: a
-    page cache large enough for table rebuilds and index builds, and freed pages left as they
-    are (adoption reopens its connection, so the open one is not enough).
+    page cache large enough for table rebuilds, freed pages left as they are, worker threads for
+    sorting (adoption reopens its connection, so the open one is not enough). Each CREATE INDEX
+    sent through Django runs with the page cache of SORT_CACHE_KIB, which sorts faster.
 
     Durability is unchanged: the journal and synchronous settings stay as they are.
     """
@@ -48,13 +64,28 @@ def sqlite_bulk_cache(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     try:
         if connection.connection is not None:
             tune(None, connection)
-        yield
+        with connection.execute_wrapper(_index_builds_sort_small):
+            yield
     finally:
         connection_created.disconnect(tune)
         if connection.connection is not None:
             with connection.cursor() as cursor:
                 for pragma, value in _sqlite_defaults().items():
                     cursor.execute(f"PRAGMA {pragma} = {value}")
+
+
+def _index_builds_sort_small(execute, sql, params, many, context):
+    """An execute wrapper: a CREATE INDEX runs with SORT_CACHE_KIB of page cache, and the cache
+    is set back to what it was after it, whatever the outcome."""
+    if many or not INDEX_BUILD.match(sql):
+        return execute(sql, params, many, context)
+    sqlite = context["connection"].connection
+    before = sqlite.execute("PRAGMA cache_size").fetchone()[0]
+    sqlite.execute(f"PRAGMA cache_size = -{SORT_CACHE_KIB}")
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        sqlite.execute(f"PRAGMA cache_size = {before}")
 
 
 def _sqlite_defaults() -> dict[str, object]:

@@ -14,14 +14,20 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError, OutputWrapper
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Reporter, silent
 from goals_project.maintenance import migrate_service
 from goals_project.maintenance.backups import BackupError, PendingBackup, backup_read
-from goals_project.maintenance.db_tuning import BULK_CACHE_KIB, BULK_PRAGMAS, sqlite_bulk_cache
+from goals_project.maintenance.db_tuning import (
+    BULK_CACHE_KIB,
+    BULK_PRAGMAS,
+    SORT_CACHE_KIB,
+    SORT_THREADS,
+    sqlite_bulk_cache,
+)
 from goals_project.maintenance.legacy import adoption
 from goals_project.maintenance.locking import maintenance_lock
 from goals_project.maintenance.migrate_service import MigrateRefused, database_migrate
@@ -355,12 +361,14 @@ def test_postgresql_going_back_and_forth_through_the_service(settings, tmp_path)
 def test_the_bulk_settings_reach_a_reopened_connection_and_end_with_the_job(
     make_legacy_db, legacy_database
 ):
-    """migrate's SQLite settings (a large page cache, freed pages not zeroed) hold for the
-    connection adoption reopens, and the connection has SQLite's own defaults afterwards."""
+    """migrate's SQLite settings (a large page cache, freed pages not zeroed, sorting threads)
+    hold for the connection adoption reopens, and the connection has SQLite's own defaults
+    afterwards."""
     path = make_legacy_db("dev")
+    bulk = {"cache_size": -BULK_CACHE_KIB, "secure_delete": 2, "threads": SORT_THREADS}
     with contextlib.closing(sqlite3.connect(":memory:")) as fresh:
         defaults = {name: fresh.execute(f"PRAGMA {name}").fetchone()[0] for name in BULK_PRAGMAS}
-    assert defaults != {"cache_size": -BULK_CACHE_KIB, "secure_delete": 2}
+    assert defaults != bulk
 
     def pragmas(alias: str) -> dict[str, object]:
         with connections[alias].cursor() as cursor:
@@ -369,5 +377,40 @@ def test_the_bulk_settings_reach_a_reopened_connection_and_end_with_the_job(
     with legacy_database(path) as alias:
         with sqlite_bulk_cache(using=alias):
             connections[alias].close()  # as adoption does
-            assert pragmas(alias) == {"cache_size": -BULK_CACHE_KIB, "secure_delete": 2}
+            assert pragmas(alias) == bulk
         assert pragmas(alias) == defaults
+
+
+@pytest.mark.sqlite_only
+def test_index_builds_of_a_bulk_job_sort_with_the_small_cache_and_give_the_large_one_back(
+    make_legacy_db, legacy_database
+):
+    """Inside the bulk settings a CREATE INDEX (of any spelling, one that fails too) runs with
+    SORT_CACHE_KIB of page cache; every other statement, and whatever follows, has the bulk
+    job's large cache."""
+    path = make_legacy_db("dev")
+    seen: list[tuple[str, int]] = []
+
+    def observe(execute, sql, params, many, context):
+        size = context["connection"].connection.execute("PRAGMA cache_size").fetchone()[0]
+        seen.append((sql, size))
+        return execute(sql, params, many, context)
+
+    with legacy_database(path) as alias:
+        connection = connections[alias]
+        connection.ensure_connection()
+        with sqlite_bulk_cache(using=alias), connection.execute_wrapper(observe):
+            with connection.cursor() as cursor:
+                cursor.execute('  create  index "probe_one" ON "goals" ("name")')
+                cursor.execute('CREATE UNIQUE INDEX "probe_two" ON "goals" ("id", "name")')
+                with pytest.raises(OperationalError, match="already exists"):
+                    cursor.execute('CREATE INDEX "probe_one" ON "goals" ("name")')
+                cursor.execute('SELECT COUNT(*) FROM "goals"')
+            after = connection.connection.execute("PRAGMA cache_size").fetchone()[0]
+    assert seen == [
+        ('  create  index "probe_one" ON "goals" ("name")', -SORT_CACHE_KIB),
+        ('CREATE UNIQUE INDEX "probe_two" ON "goals" ("id", "name")', -SORT_CACHE_KIB),
+        ('CREATE INDEX "probe_one" ON "goals" ("name")', -SORT_CACHE_KIB),
+        ('SELECT COUNT(*) FROM "goals"', -BULK_CACHE_KIB),
+    ]
+    assert after == -BULK_CACHE_KIB
