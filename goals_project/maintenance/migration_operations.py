@@ -371,7 +371,7 @@ def _same_values(cursor, table: str, old_types: list, new_types: list) -> bool:
     return True
 
 
-def _affinity(declared: str) -> str:
+def column_affinity(declared: str) -> str:
     """The type affinity of a column declared `declared` (https://www.sqlite.org/datatype3.html,
     section 3.1)."""
     declared = declared.upper()
@@ -402,7 +402,7 @@ def _storage(
     described = rows(f"PRAGMA table_xinfo({quoted})")
     columns = [(cid, name, pk, hidden) for cid, name, _type, _nn, _default, pk, hidden in described]
     defaults = {name: default for _cid, name, _type, _nn, default, *_rest in described}
-    types = [(name, _affinity(declared)) for _cid, name, declared, *_rest in described]
+    types = [(name, column_affinity(declared)) for _cid, name, declared, *_rest in described]
     not_null = {name for _cid, name, _type, notnull, *_rest in described if notnull}
     kind = [row[2:] for row in rows(f"PRAGMA table_list({quoted})")]
     ((sql,),) = rows("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = %s", [table])

@@ -4,6 +4,7 @@ where a migration can have broken one."""
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 from io import StringIO
 from types import SimpleNamespace
@@ -11,16 +12,21 @@ from types import SimpleNamespace
 import pytest
 from django.core.management import call_command
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
-from django.db import IntegrityError, connections, models
+from django.db import DatabaseError, IntegrityError, connections, models
 from django.db.migrations import AddConstraint, AddField, AlterField
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from goals_project.maintenance.migration_executor import (
     RecordingExecutor,
     _checking_only,
     foreign_key_check_scope,
+    foreign_keys_check,
     recording_executor,
+    violation_probe,
     with_referencing_tables,
 )
 from goals_project.maintenance.migration_operations import AlterTableInOnePass
@@ -236,25 +242,38 @@ def test_a_child_pointing_to_a_changed_table_is_checked_after_the_migration(
             connections[alias].check_constraints()
 
 
+# The foreign key check of one table: its probe (violation_probe), or the pragma.
+CHECKED = re.compile(r'^(?:PRAGMA foreign_key_check\("([^"]+)"\)|SELECT 1 FROM "([^"]+)" c WHERE )')
+
+
 def test_migrate_checks_the_whole_database_only_after_migrations_that_can_break_a_reference(
     make_legacy_db, legacy_database, monkeypatch
 ):
-    """Each migration whose scope is every table is followed by one database-wide PRAGMA
-    foreign_key_check; one that alters tables by a check of those and the tables pointing to
-    them; the index migrations after the last foreign keys by none."""
+    """Each migration whose scope is every table is followed by a check of every table; one
+    that alters tables by a check of those and the tables pointing to them; the index
+    migrations after the last foreign keys by none. A table's check is its probe when it has
+    one, and the pragma only on a table the probe cannot read or found a broken key in."""
     path = make_legacy_db("dev")
     checks: dict[str, list[str]] = {}
+    pragmas: dict[str, list[str]] = {}
+    tables: dict[str, list[str]] = {}
     applying: list[str] = []
     apply_migration = RecordingExecutor.apply_migration
 
     def noting(executor, state, migration, *args, **kwargs):
-        applying.append(f"{migration.app_label}.{migration.name}")
-        checks[applying[-1]] = []
-        return apply_migration(executor, state, migration, *args, **kwargs)
+        name = f"{migration.app_label}.{migration.name}"
+        applying.append(name)
+        checks[name], pragmas[name] = [], []
+        state = apply_migration(executor, state, migration, *args, **kwargs)
+        with executor.connection.cursor() as cursor:
+            tables[name] = executor.connection.introspection.table_names(cursor)
+        return state
 
     def watch(execute, sql, params, many, context):
-        if applying and sql.startswith("PRAGMA foreign_key_check"):
-            checks[applying[-1]].append(sql)
+        if applying and (checked := CHECKED.match(sql)):
+            checks[applying[-1]].append(checked[1] or checked[2])
+            if checked[1]:
+                pragmas[applying[-1]].append(checked[1])
         return execute(sql, params, many, context)
 
     monkeypatch.setattr(RecordingExecutor, "apply_migration", noting)
@@ -264,17 +283,18 @@ def test_migrate_checks_the_whole_database_only_after_migrations_that_can_break_
     scopes = plan_scopes()
 
     assert checks["practice_sessions.0004_add_indexes"] == []
-    assert checks["sessions.0001_initial"] == ['PRAGMA foreign_key_check("django_session")']
+    assert checks["sessions.0001_initial"] == ["django_session"]
     # practice_sessions.0003 adds the keys of metric_values and activity_instances: those are
     # checked, the goals tables (pointing to none of its tables) are not.
     sessions = checks["practice_sessions.0003_enforce_root_ids_and_constraints"]
-    assert sessions == [f'PRAGMA foreign_key_check("{table}")' for table in SESSION_TABLES]
+    assert sessions == list(SESSION_TABLES)
+    # Each of them by its probe: no key of theirs was broken, and the probe reads all of them.
+    assert pragmas["practice_sessions.0003_enforce_root_ids_and_constraints"] == []
     for name, made in checks.items():
         if scopes[name] is None:
-            assert made == ["PRAGMA foreign_key_check"], name
+            assert made == tables[name], name
         else:
-            checked = [sql.removeprefix("PRAGMA foreign_key_check(").strip('")') for sql in made]
-            assert set(scopes[name]) <= set(checked), name
+            assert set(scopes[name]) <= set(made), name
 
 
 def test_the_migrations_that_enforce_the_root_rule_are_found_by_their_operations():
@@ -359,3 +379,144 @@ def test_what_between_raises_stops_the_run_after_that_migration(make_legacy_db, 
             call_command(DjangoMigrateCommand(), database=alias, verbosity=0, stdout=StringIO())
         connections[alias].close()
     assert applied() == before + 2
+
+
+# Keys of every shape violation_probe reads: one key inside a wider one to the same parent
+# (metric_values' instance), a key to an INTEGER PRIMARY KEY, and goals' own: its root inside
+# (root_id, root_id) and (parent_id, root_id), to its own table.
+KEYS_SCHEMA = (
+    "CREATE TABLE parent (id TEXT PRIMARY KEY, root_id TEXT, UNIQUE (id, root_id));"
+    "CREATE TABLE roots (id TEXT PRIMARY KEY);"
+    "CREATE TABLE kinds (id INTEGER PRIMARY KEY);"
+    "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id TEXT REFERENCES parent (id), "
+    "root_id TEXT REFERENCES roots (id), kind_id INTEGER REFERENCES kinds, "
+    "FOREIGN KEY (parent_id, root_id) REFERENCES parent (id, root_id));"
+    "CREATE TABLE tree (id TEXT PRIMARY KEY, parent_id TEXT REFERENCES tree (id), "
+    "root_id TEXT REFERENCES tree (id), UNIQUE (id, root_id), "
+    "FOREIGN KEY (parent_id, root_id) REFERENCES tree (id, root_id), "
+    "FOREIGN KEY (root_id, root_id) REFERENCES tree (id, root_id));"
+)
+# Few values, so rows often match and often do not; a blob never equals the text of its bytes.
+KEY_VALUES = st.sampled_from(["a", "b", "c", None, b"a"])
+KIND_VALUES = st.sampled_from([1, 2, "2", 2.0, None, "x"])
+
+
+@pytest.fixture
+def keys_database(tmp_path, legacy_database):
+    path = tmp_path / "keys.db"
+    database = sqlite3.connect(path)
+    database.executescript(KEYS_SCHEMA)
+    database.close()
+    with legacy_database(path) as alias:
+        connection = connections[alias]
+        connection.ensure_connection()
+        assert connection.disable_constraint_checking()  # rows that break keys can be written
+        yield connection
+        connection.enable_constraint_checking()
+
+
+def probe_and_pragma(connection, table: str) -> tuple[bool, bool]:
+    """Whether violation_probe's query finds a broken key in `table`, and whether the pragma
+    does."""
+    with connection.cursor() as cursor:
+        probe = violation_probe(connection, cursor, table)
+        assert probe is not None
+        found = cursor.execute(probe).fetchone() is not None
+        listed = cursor.execute(f'PRAGMA foreign_key_check("{table}")').fetchone() is not None
+    return found, listed
+
+
+@hypothesis_settings(max_examples=hypothesis_settings.default.max_examples * 10)
+@given(
+    parents=st.dictionaries(KEY_VALUES.filter(bool), KEY_VALUES, max_size=3),
+    roots=st.sets(KEY_VALUES.filter(bool), max_size=3),
+    kinds=st.sets(st.sampled_from([1, 2]), max_size=2),
+    children=st.lists(st.tuples(KEY_VALUES, KEY_VALUES, KIND_VALUES), max_size=4),
+    tree=st.dictionaries(KEY_VALUES.filter(bool), st.tuples(KEY_VALUES, KEY_VALUES), max_size=4),
+)
+def test_the_probe_finds_a_broken_key_exactly_where_the_pragma_does(
+    keys_database, parents, roots, kinds, children, tree
+):
+    """On rows of every kind (NULLs, missing parents, a root not the parent's, a blob for a
+    text, text for an integer), the probe's query finds a broken key in a table exactly when
+    PRAGMA foreign_key_check lists one, the keys it leaves out where a wider key holds
+    included."""
+    with keys_database.cursor() as cursor:
+        for table in ("child", "tree", "parent", "roots", "kinds"):
+            cursor.execute(f"DELETE FROM {table}")
+        cursor.executemany("INSERT INTO parent VALUES (%s, %s)", list(parents.items()))
+        cursor.executemany("INSERT INTO roots VALUES (%s)", [(root,) for root in roots])
+        cursor.executemany("INSERT INTO kinds VALUES (%s)", [(kind,) for kind in kinds])
+        cursor.executemany(
+            "INSERT INTO child (parent_id, root_id, kind_id) VALUES (%s, %s, %s)", children
+        )
+        cursor.executemany(
+            "INSERT INTO tree VALUES (%s, %s, %s)", [(key, *row) for key, row in tree.items()]
+        )
+    for table in ("child", "tree"):
+        found, listed = probe_and_pragma(keys_database, table)
+        assert found == listed, table
+
+
+def test_a_broken_key_the_probe_finds_is_named_by_the_pragma(keys_database):
+    """A value whose instance is gone, with its root NULL (so its wider key holds), is found by
+    the key the probe reads only in such rows, and the error names the row and its key."""
+    with keys_database.cursor() as cursor:
+        cursor.execute("INSERT INTO roots VALUES ('r')")
+        cursor.execute("INSERT INTO parent VALUES ('p', 'r')")
+        cursor.execute("INSERT INTO child (id, parent_id, root_id) VALUES (7, 'p', 'r')")
+        cursor.execute("INSERT INTO child (id, parent_id, root_id) VALUES (8, 'gone', NULL)")
+    assert probe_and_pragma(keys_database, "child") == (True, True)
+    with pytest.raises(IntegrityError, match=r"table 'child' with primary key '8'.*'gone'"):
+        foreign_keys_check(keys_database, ["child"])
+    with keys_database.cursor() as cursor:
+        cursor.execute("DELETE FROM child WHERE id = 8")
+    foreign_keys_check(keys_database, None)
+
+
+@pytest.mark.parametrize(
+    ("schema", "why"),
+    [
+        (
+            "CREATE TABLE parent (id TEXT, root_id TEXT);"
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id TEXT REFERENCES parent (id));",
+            "no unique index on the parent's key: the pragma calls it a mismatch",
+        ),
+        (
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id TEXT REFERENCES parent (id));",
+            "text pointing to an integer: the pragma converts, = does not",
+        ),
+        (
+            "CREATE TABLE parent (id TEXT PRIMARY KEY COLLATE NOCASE);"
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id TEXT REFERENCES parent (id));",
+            "a collation of the parent's",
+        ),
+        (
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id TEXT REFERENCES gone (id));",
+            "a parent that does not exist",
+        ),
+        (
+            "CREATE TABLE parent (id TEXT PRIMARY KEY);"
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id TEXT REFERENCES parent (id),"
+            " kind TEXT REFERENCES kinds);"
+            "CREATE TABLE kinds (a TEXT, b TEXT, PRIMARY KEY (a, b));",
+            "one column pointing to a primary key of two",
+        ),
+    ],
+)
+def test_keys_the_probe_cannot_read_are_left_to_the_pragma(tmp_path, legacy_database, schema, why):
+    """Where `=` could disagree with the pragma, there is no probe, and the check is the
+    pragma's: a row pointing nowhere is refused, and a mismatch is the pragma's own error."""
+    path = tmp_path / "other.db"
+    database = sqlite3.connect(path)
+    database.executescript(schema)
+    database.execute("INSERT INTO child (id, parent_id) VALUES (1, 'x')")
+    database.commit()
+    database.close()
+    with legacy_database(path) as alias:
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            assert violation_probe(connection, cursor, "child") is None, why
+        with pytest.raises(DatabaseError):
+            foreign_keys_check(connection, ["child"])
