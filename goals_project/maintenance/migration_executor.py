@@ -37,11 +37,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.state import ProjectState
 from django.db.models import NOT_PROVIDED, CheckConstraint
 
-from goals_project.maintenance.migration_operations import (
-    AddIndexes,
-    AlterTableInOnePass,
-    column_affinity,
-)
+from goals_project.maintenance.foreign_keys import violation_probe
+from goals_project.maintenance.migration_operations import AddIndexes, AlterTableInOnePass
 from goals_project.maintenance.verification import root_id_report, root_rule_tables, roots_broken
 
 # Operations that change neither a row nor a foreign key declaration.
@@ -231,7 +228,7 @@ def foreign_keys_check(connection, table_names: list[str] | None) -> None:
             table_names = connection.introspection.table_names(cursor)
         violation = None
         for table in table_names:
-            probe = violation_probe(connection, cursor, table)
+            probe = violation_probe(cursor, table)
             if probe is not None:
                 cursor.execute(probe)
                 if cursor.fetchone() is None:
@@ -256,102 +253,6 @@ def foreign_keys_check(connection, table_names: list[str] | None) -> None:
         f"The row in table '{table}' with primary key '{row_id}' has an invalid foreign "
         f"key: {table}.({', '.join(c for c, _ in pairs)}) contains {tuple(values)!r}, "
         f"which no row of {parent} has in ({to_columns})."
-    )
-
-
-def violation_probe(connection, cursor, table: str) -> str | None:
-    """SQL returning a row if some row of `table` breaks one of its foreign keys, or None where
-    it could say otherwise than PRAGMA foreign_key_check (or `table` has no keys).
-
-    The pragma looks up every key of every row. A key whose columns are part of a wider key of
-    the same table to the same parent (metric_values' activity_instance_id, in its
-    (activity_instance_id, root_id)) holds wherever the wider key holds with all its columns
-    set; the query looks it up only in rows where one of those is NULL. At a million metric
-    values that is 1.0 s against the pragma's 1.45 s. Otherwise it is the pragma's rule: a key
-    holds when one of its columns is NULL or a row of the parent has its values.
-
-    `=` compares as the pragma does only where each column has the affinity of the parent
-    column it points to, and the parent's columns are its INTEGER PRIMARY KEY or make up a
-    unique index of binary collation, in a parent declaring no collation; anything else (a
-    missing parent, a key the pragma calls a mismatch) is left to the pragma."""
-    quote = connection.ops.quote_name
-    cursor.execute(f"PRAGMA foreign_key_list({quote(table)})")
-    keys: dict[int, tuple[str, list[tuple[str, str | None]]]] = {}
-    for key_id, _seq, parent, column, to, *_rest in cursor.fetchall():
-        keys.setdefault(key_id, (parent, []))[1].append((column, to))
-    if not keys:
-        return None
-    types = _affinities(cursor, quote, table)
-    resolved: dict[int, tuple[str, frozenset[tuple[str, str]]]] = {}
-    for key_id, (parent, pairs) in keys.items():
-        parent_types = _affinities(cursor, quote, parent)
-        if any(to is None for _column, to in pairs):  # the parent's primary key
-            primary = _primary_key(cursor, quote, parent)
-            if len(primary) != len(pairs) or any(to is not None for _column, to in pairs):
-                return None
-            pairs = [(column, to) for (column, _none), to in zip(pairs, primary, strict=True)]
-        if not parent_types or not _unique_key(cursor, quote, parent, {to for _c, to in pairs}):
-            return None
-        if any(types.get(column, "?") != parent_types.get(to, "!") for column, to in pairs):
-            return None
-        resolved[key_id] = (parent, frozenset(pairs))
-    broken = []
-    for key_id, (parent, pairs) in sorted(resolved.items()):
-        ordered = sorted(pairs)
-        looked_up = [f"c.{quote(column)} IS NOT NULL" for column, _to in ordered]
-        for other_id, (other_parent, wider) in resolved.items():
-            if other_id != key_id and other_parent == parent and pairs < wider:
-                unset = " OR ".join(f"c.{quote(c)} IS NULL" for c, _to in sorted(wider - pairs))
-                looked_up.append(f"({unset})")
-        found = " AND ".join(f"p.{quote(to)} = c.{quote(column)}" for column, to in ordered)
-        lookup = f"SELECT 1 FROM {quote(parent)} p WHERE {found}"  # noqa: S608 - schema names
-        broken.append(f"({' AND '.join(looked_up)} AND NOT EXISTS ({lookup}))")
-    return f"SELECT 1 FROM {quote(table)} c WHERE {' OR '.join(broken)} LIMIT 1"  # noqa: S608
-
-
-def _affinities(cursor, quote, table: str) -> dict[str, str]:
-    """`table`'s columns and their affinity; empty for a table that does not exist, and for one
-    that declares a collation anywhere (the probe leaves those to the pragma)."""
-    cursor.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s COLLATE NOCASE", [table]
-    )
-    row = cursor.fetchone()
-    if row is None or "COLLATE" in (row[0] or "").upper():
-        return {}
-    cursor.execute(f"PRAGMA table_info({quote(table)})")
-    described = cursor.fetchall()
-    return {name: column_affinity(declared or "") for _cid, name, declared, *_r in described}
-
-
-def _primary_key(cursor, quote, table: str) -> list[str]:
-    cursor.execute(f"PRAGMA table_info({quote(table)})")
-    ranked = sorted((pk, name) for _cid, name, _type, _nn, _default, pk in cursor.fetchall() if pk)
-    return [name for _pk, name in ranked]
-
-
-def _unique_key(cursor, quote, table: str, columns: set[str]) -> bool:
-    """Whether `columns` are `table`'s INTEGER PRIMARY KEY, or the key columns of a unique,
-    whole-table index of binary collation (what the pragma needs of a parent key, and more)."""
-    cursor.execute(f"PRAGMA index_list({quote(table)})")
-    for _seq, name, unique, _origin, partial in cursor.fetchall():
-        if not unique or partial:
-            continue
-        cursor.execute(f"PRAGMA index_xinfo({quote(name)})")
-        described = [row for row in cursor.fetchall() if row[5]]  # key columns
-        if (
-            {row[2] for row in described} == columns
-            and len(described) == len(columns)
-            and all((row[4] or "").upper() == "BINARY" for row in described)
-        ):
-            return True
-    cursor.execute(f"PRAGMA table_info({quote(table)})")
-    integer_key = [
-        (name, declared) for _cid, name, declared, _nn, _d, pk in cursor.fetchall() if pk
-    ]
-    return (
-        len(integer_key) == 1
-        and integer_key[0][1].upper() == "INTEGER"
-        and {integer_key[0][0]} == columns
     )
 
 

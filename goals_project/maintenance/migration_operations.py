@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from django.db import DatabaseError, IntegrityError, migrations
 from django.db.migrations.operations.base import Operation
 
+from goals_project.maintenance.foreign_keys import column_affinity
+
 
 @contextlib.contextmanager
 def rendered_once(state, app_label: str, model: str, *, delay: bool) -> Iterator[None]:
@@ -369,21 +371,6 @@ def _same_values(cursor, table: str, old_types: list, new_types: list) -> bool:
         if cursor.fetchone()[0]:
             return False
     return True
-
-
-def column_affinity(declared: str) -> str:
-    """The type affinity of a column declared `declared` (https://www.sqlite.org/datatype3.html,
-    section 3.1)."""
-    declared = declared.upper()
-    if "INT" in declared:
-        return "INTEGER"
-    if any(word in declared for word in ("CHAR", "CLOB", "TEXT")):
-        return "TEXT"
-    if "BLOB" in declared or not declared:
-        return "BLOB"
-    if any(word in declared for word in ("REAL", "FLOA", "DOUB")):
-        return "REAL"
-    return "NUMERIC"
 
 
 def _storage(

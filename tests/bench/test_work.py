@@ -55,6 +55,11 @@ def test_the_wait_for_the_backup_counts_apart_from_adoption(clock):
         ("DROP TABLE goal_tops", None),  # the backfill's own temporary table
         ('CREATE UNIQUE INDEX "goals_name" ON "goals" ("name")', work.STATEMENTS[0][1]),
         ('PRAGMA foreign_key_check("goals")', "foreign key checks"),
+        (  # the same check, by violation_probe's query
+            'SELECT 1 FROM "goals" c WHERE (c."parent_id" IS NOT NULL AND NOT EXISTS '
+            '(SELECT 1 FROM "goals" p WHERE p."id" = c."parent_id")) LIMIT 1',
+            "foreign key checks",
+        ),
         (
             'INSERT INTO "goals" (id, "type") SELECT c."parent_id", \'LongTermGoal\' '
             'FROM "goals" c LEFT JOIN "goals" x ON x.id = c."parent_id" '

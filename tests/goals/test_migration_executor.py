@@ -20,13 +20,13 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from goals_project.maintenance.foreign_keys import violation_probe
 from goals_project.maintenance.migration_executor import (
     RecordingExecutor,
     _checking_only,
     foreign_key_check_scope,
     foreign_keys_check,
     recording_executor,
-    violation_probe,
     with_referencing_tables,
 )
 from goals_project.maintenance.migration_operations import AlterTableInOnePass
@@ -419,7 +419,7 @@ def probe_and_pragma(connection, table: str) -> tuple[bool, bool]:
     """Whether violation_probe's query finds a broken key in `table`, and whether the pragma
     does."""
     with connection.cursor() as cursor:
-        probe = violation_probe(connection, cursor, table)
+        probe = violation_probe(cursor, table)
         assert probe is not None
         found = cursor.execute(probe).fetchone() is not None
         listed = cursor.execute(f'PRAGMA foreign_key_check("{table}")').fetchone() is not None
@@ -517,6 +517,6 @@ def test_keys_the_probe_cannot_read_are_left_to_the_pragma(tmp_path, legacy_data
     with legacy_database(path) as alias:
         connection = connections[alias]
         with connection.cursor() as cursor:
-            assert violation_probe(connection, cursor, "child") is None, why
+            assert violation_probe(cursor, "child") is None, why
         with pytest.raises(DatabaseError):
             foreign_keys_check(connection, ["child"])
