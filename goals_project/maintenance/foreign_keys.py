@@ -6,6 +6,8 @@ check `migrate` makes.
 
 from __future__ import annotations
 
+import re
+
 
 def violation_probe(cursor, table: str) -> str | None:
     """SQL returning a row if some row of `table` breaks one of its foreign keys, or None where
@@ -40,6 +42,8 @@ def violation_probe(cursor, table: str) -> str | None:
             if len(primary) != len(pairs) or any(to is not None for _column, to in pairs):
                 return None
             pairs = [(column, to) for (column, _none), to in zip(pairs, primary, strict=True)]
+        if len({to for _column, to in pairs}) != len(pairs):  # a parent column twice: mismatch
+            return None
         if not parent_types or not _unique_key(cursor, parent, {to for _c, to in pairs}):
             return None
         if any(types.get(column, "?") != parent_types.get(to, "!") for column, to in pairs):
@@ -64,15 +68,18 @@ def violation_probe(cursor, table: str) -> str | None:
 
 
 def _affinities(cursor, table: str) -> dict[str, str]:
-    """`table`'s columns and their affinity; empty for a table that does not exist, and for one
-    that declares a collation anywhere (the probe leaves those to the pragma)."""
+    """`table`'s columns and their affinity; empty (the probe leaves those to the pragma) for a
+    table that does not exist, one that names a collation or STRICT anywhere (a STRICT table's
+    ANY column has no affinity), or one whose text is not all ASCII (SQLite reads type names in
+    ASCII only)."""
     literal = "'" + table.replace("'", "''") + "'"
     cursor.execute(
         "SELECT sql FROM sqlite_master "  # noqa: S608 - a quoted literal
         f"WHERE type = 'table' AND name = {literal} COLLATE NOCASE"
     )
     row = cursor.fetchone()
-    if row is None or "COLLATE" in (row[0] or "").upper():
+    definition = (row[0] or "") if row is not None else ""
+    if not definition or not definition.isascii() or re.search(r"COLLATE|STRICT", definition, re.I):
         return {}
     cursor.execute(f"PRAGMA table_info({_identifier(table)})")
     described = cursor.fetchall()
@@ -118,8 +125,9 @@ def _identifier(name: str) -> str:
 
 def column_affinity(declared: str) -> str:
     """The type affinity of a column declared `declared` (https://www.sqlite.org/datatype3.html,
-    section 3.1)."""
-    declared = declared.upper()
+    section 3.1), in a table that is not STRICT. SQLite compares type names in ASCII only (a dotless
+    i is not an i)."""
+    declared = declared.translate(_ASCII_UPPER)
     if "INT" in declared:
         return "INTEGER"
     if any(word in declared for word in ("CHAR", "CLOB", "TEXT")):
@@ -129,3 +137,6 @@ def column_affinity(declared: str) -> str:
     if any(word in declared for word in ("REAL", "FLOA", "DOUB")):
         return "REAL"
     return "NUMERIC"
+
+
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")

@@ -395,7 +395,16 @@ KEYS_SCHEMA = (
     "root_id TEXT REFERENCES tree (id), UNIQUE (id, root_id), "
     "FOREIGN KEY (parent_id, root_id) REFERENCES tree (id, root_id), "
     "FOREIGN KEY (root_id, root_id) REFERENCES tree (id, root_id));"
+    # A key inside one with two more columns, the wider key's index in another column order; the
+    # same columns pointing to another table; a key to a primary key declared in another order.
+    "CREATE TABLE wide (x TEXT PRIMARY KEY, y TEXT, z TEXT, UNIQUE (z, x, y));"
+    "CREATE TABLE other (x TEXT PRIMARY KEY);"
+    "CREATE TABLE pair (u TEXT, v TEXT, PRIMARY KEY (v, u)) WITHOUT ROWID;"
+    "CREATE TABLE child2 (id INTEGER PRIMARY KEY, a TEXT REFERENCES wide (x), b TEXT, c TEXT, "
+    "m TEXT, n TEXT, FOREIGN KEY (a, b, c) REFERENCES wide (x, y, z), "
+    "FOREIGN KEY (a) REFERENCES other (x), FOREIGN KEY (m, n) REFERENCES pair);"
 )
+PROBED_TABLES = ("child", "tree", "child2")
 # Few values, so rows often match and often do not; a blob never equals the text of its bytes.
 KEY_VALUES = st.sampled_from(["a", "b", "c", None, b"a"])
 KIND_VALUES = st.sampled_from([1, 2, "2", 2.0, None, "x"])
@@ -433,16 +442,20 @@ def probe_and_pragma(connection, table: str) -> tuple[bool, bool]:
     kinds=st.sets(st.sampled_from([1, 2]), max_size=2),
     children=st.lists(st.tuples(KEY_VALUES, KEY_VALUES, KIND_VALUES), max_size=4),
     tree=st.dictionaries(KEY_VALUES.filter(bool), st.tuples(KEY_VALUES, KEY_VALUES), max_size=4),
+    wide=st.dictionaries(KEY_VALUES.filter(bool), st.tuples(KEY_VALUES, KEY_VALUES), max_size=3),
+    other=st.sets(KEY_VALUES.filter(bool), max_size=3),
+    pair=st.sets(st.tuples(KEY_VALUES.filter(bool), KEY_VALUES.filter(bool)), max_size=3),
+    children2=st.lists(st.tuples(*[KEY_VALUES] * 5), max_size=4),
 )
 def test_the_probe_finds_a_broken_key_exactly_where_the_pragma_does(
-    keys_database, parents, roots, kinds, children, tree
+    keys_database, parents, roots, kinds, children, tree, wide, other, pair, children2
 ):
     """On rows of every kind (NULLs, missing parents, a root not the parent's, a blob for a
     text, text for an integer), the probe's query finds a broken key in a table exactly when
     PRAGMA foreign_key_check lists one, the keys it leaves out where a wider key holds
     included."""
     with keys_database.cursor() as cursor:
-        for table in ("child", "tree", "parent", "roots", "kinds"):
+        for table in (*PROBED_TABLES, "parent", "roots", "kinds", "wide", "other", "pair"):
             cursor.execute(f"DELETE FROM {table}")
         cursor.executemany("INSERT INTO parent VALUES (%s, %s)", list(parents.items()))
         cursor.executemany("INSERT INTO roots VALUES (%s)", [(root,) for root in roots])
@@ -453,9 +466,36 @@ def test_the_probe_finds_a_broken_key_exactly_where_the_pragma_does(
         cursor.executemany(
             "INSERT INTO tree VALUES (%s, %s, %s)", [(key, *row) for key, row in tree.items()]
         )
-    for table in ("child", "tree"):
+        cursor.executemany(
+            "INSERT INTO wide VALUES (%s, %s, %s)", [(key, *row) for key, row in wide.items()]
+        )
+        cursor.executemany("INSERT INTO other VALUES (%s)", [(key,) for key in other])
+        cursor.executemany("INSERT INTO pair VALUES (%s, %s)", list(pair))
+        cursor.executemany(
+            "INSERT INTO child2 (a, b, c, m, n) VALUES (%s, %s, %s, %s, %s)", children2
+        )
+    for table in PROBED_TABLES:
         found, listed = probe_and_pragma(keys_database, table)
         assert found == listed, table
+
+
+def test_the_probe_looks_a_key_up_only_where_no_wider_key_vouches_for_it(keys_database):
+    """What the probe saves: a key inside a wider key to the same table is looked up only in
+    rows where one of the wider key's other columns is NULL; one to another table always."""
+    with keys_database.cursor() as cursor:
+        child = violation_probe(cursor, "child")
+        child2 = violation_probe(cursor, "child2")
+    assert (
+        '(c."parent_id" IS NOT NULL AND (c."root_id" IS NULL) AND NOT EXISTS '
+        '(SELECT 1 FROM "parent" p WHERE p."id" = c."parent_id"))'
+    ) in child
+    assert (
+        '(c."a" IS NOT NULL AND (c."b" IS NULL OR c."c" IS NULL) AND NOT EXISTS '
+        '(SELECT 1 FROM "wide" p WHERE p."x" = c."a"))'
+    ) in child2
+    assert (
+        '(c."a" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "other" p WHERE p."x" = c."a"))'
+    ) in child2
 
 
 def test_a_broken_key_the_probe_finds_is_named_by_the_pragma(keys_database):
@@ -485,7 +525,7 @@ def test_a_broken_key_the_probe_finds_is_named_by_the_pragma(keys_database):
         (
             "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
             "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id TEXT REFERENCES parent (id));",
-            "text pointing to an integer: the pragma converts, = does not",
+            "text pointing to an integer: other affinities",
         ),
         (
             "CREATE TABLE parent (id TEXT PRIMARY KEY COLLATE NOCASE);"
@@ -502,6 +542,35 @@ def test_a_broken_key_the_probe_finds_is_named_by_the_pragma(keys_database):
             " kind TEXT REFERENCES kinds);"
             "CREATE TABLE kinds (a TEXT, b TEXT, PRIMARY KEY (a, b));",
             "one column pointing to a primary key of two",
+        ),
+        (
+            "CREATE TABLE parent (id ANY PRIMARY KEY) STRICT;"
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id ANY REFERENCES parent (id));",
+            "a STRICT table's ANY column has no affinity",
+        ),
+        (
+            "CREATE TABLE parent (id CHAR\u0131nt PRIMARY KEY);"
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, "
+            "parent_id INTEGER REFERENCES parent (id));",
+            "a type name SQLite reads in ASCII only",
+        ),
+        (
+            "CREATE TABLE parent (id TEXT PRIMARY KEY);"
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id TEXT, b TEXT, "
+            "FOREIGN KEY (parent_id, b) REFERENCES parent (id, id));",
+            "a parent column named twice: the pragma calls it a mismatch",
+        ),
+        (
+            "CREATE TABLE parent (id TEXT, live INTEGER);"
+            "CREATE UNIQUE INDEX parent_live ON parent (id) WHERE live;"
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id TEXT REFERENCES parent (id));",
+            "a partial unique index",
+        ),
+        (
+            "CREATE TABLE parent (id TEXT);"
+            "CREATE UNIQUE INDEX parent_id ON parent (id COLLATE NOCASE);"
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id TEXT REFERENCES parent (id));",
+            "a unique index of another collation",
         ),
     ],
 )
