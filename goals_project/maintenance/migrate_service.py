@@ -10,6 +10,7 @@ WAL and refresh the planner's statistics (VACUUM ANALYZE on PostgreSQL).
 from __future__ import annotations
 
 import contextlib
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,7 +19,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
-from django.db import DatabaseError, OperationalError, connections, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connections, transaction
 from django.db.migrations.exceptions import AmbiguityError
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations import AddField
@@ -50,6 +51,7 @@ from goals_project.maintenance.legacy.preflight import (
     disk_refusal,
     holds_data_to_migrate,
     migrate_disk_needs,
+    sqlite_temp_folder,
 )
 from goals_project.maintenance.locking import MaintenanceBusy, maintenance_lock
 from goals_project.maintenance.migration_executor import recording_executor
@@ -184,7 +186,12 @@ def _migrate_locked(
             pending = _pending(using)
             # In one transaction, a check that failed stops the run at the next migration.
             with recording_executor(between=begun.raise_if_failed if one else None):
-                apply()
+                try:
+                    apply()
+                except CommandError:
+                    raise
+                except DatabaseError as error:
+                    raise _migration_failed(using, error) from error
             if one and taken is None:
                 taken = _backup_finish(begun, reporter)
         except BackupError as error:
@@ -265,6 +272,43 @@ def _one_transaction(using: str, path: Path) -> Iterator[None]:
             raise _commit_failed(path, error) from error
     finally:
         connection.enable_constraint_checking()
+
+
+def _migration_failed(using: str, error: DatabaseError) -> MigrateRefused:
+    """The refusal for a migration the database stopped, rolled back: a row a new constraint
+    refuses (exit 18), a full disk (14, with the free space where SQLite writes), a lock (8),
+    anything else (17). Without a backup, or on PostgreSQL, the migrations before it stay."""
+    failed = getattr(error, "failed_migration", "a migration")
+    said = f"{failed} was stopped by the database ({error}) and rolled back."
+    if isinstance(error, IntegrityError):
+        return MigrateRefused(
+            f"{said} A row breaks a rule the migration adds; the message names it. Correct or "
+            "delete that row (in the legacy app or the admin) and run again.",
+            Exit.CHECKS_VIOLATED,
+        )
+    code = write_failure(error)
+    if code == LegacyDbProblem.NO_SPACE:
+        connection = connections[using]
+        if connection.vendor != "sqlite":
+            return MigrateRefused(
+                f"{said} The database server's disk is full. Free space there and run again.",
+                code,
+            )
+        folders = (Path(connection.settings_dict["NAME"]).resolve().parent, sqlite_temp_folder())
+        free = "; ".join(
+            f"{folder}: {shutil.disk_usage(folder).free} bytes free"
+            for folder in dict.fromkeys(folders)
+        )
+        return MigrateRefused(
+            f"{said} A disk filled up ({free}). Free space there, or point SQLITE_TMPDIR at a "
+            "folder on a disk with more room, and run again.",
+            code,
+        )
+    if code == LegacyDbProblem.LOCKED:
+        return MigrateRefused(
+            f"{said} Stop the program using the database (the old app?) and run again.", code
+        )
+    return MigrateRefused(f"{said} Run migration_readiness for what it finds.", code)
 
 
 def _commit_failed(path: Path, error: DatabaseError) -> MigrateRefused:

@@ -115,7 +115,11 @@ class RecordingExecutor(MigrationExecutor):
     between: Callable[[], None] | None = None
 
     def apply_migration(self, state, migration, fake=False, fake_initial=False):
-        state = self._apply_migration(state, migration, fake, fake_initial)
+        try:
+            state = self._apply_migration(state, migration, fake, fake_initial)
+        except DatabaseError as error:
+            error.failed_migration = f"{migration.app_label}.{migration.name}"  # for the refusal
+            raise
         if self.between is not None:
             self.between()
         return state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 import sqlite3
 from io import StringIO
 from pathlib import Path
@@ -339,16 +340,76 @@ def test_too_little_disk_is_named_with_what_is_needed(make_legacy_db, legacy_dat
     size = path.stat().st_size
     digest = file_sha256(path)
     low_disk(monkeypatch)
+    monkeypatch.setenv("SQLITE_TMPDIR", str(path.parent))  # SQLite's temporary files beside it
     with legacy_database(path) as alias:
         refusal = _refused("migrate", database=alias)
     assert str(refusal) == (
         f"Not enough free space for {path}: {FREE} bytes free in {path.parent}, about "
-        f"{4 * size} needed (table rebuilds 3 x {size}, backup {size}). Free space there, or "
-        "put backups on another disk (FRACTAL_BACKUP_DIR), and run again; nothing was changed."
+        f"{4 * size + size // 2} needed (table rebuilds 3 x {size}, SQLite's temporary files "
+        f"0.5 x {size}, backup {size}). Free space there, or put backups on another disk "
+        "(FRACTAL_BACKUP_DIR), or point SQLITE_TMPDIR at a folder on another disk, and run "
+        "again; nothing was changed."
     )
     assert refusal.returncode == LegacyDbProblem.NO_SPACE
     assert file_sha256(path) == digest
     assert not (path.parent / "backups").exists()
+
+
+def test_too_little_room_for_sqlites_temporary_files_is_named(
+    make_legacy_db, legacy_database, monkeypatch, small_disk
+):
+    """SQLite's temporary folder (SQLITE_TMPDIR) on a disk of its own, too small for the sorts
+    of the index builds, is named before anything changes (exit 14), with where else to put
+    it."""
+    path = make_legacy_db("dev")
+    size = path.stat().st_size
+    digest = file_sha256(path)
+    folder = small_disk(64 * 1024)
+    monkeypatch.setenv("SQLITE_TMPDIR", str(folder))
+    with legacy_database(path) as alias:
+        refusal = _refused("migrate", database=alias)
+    free = shutil.disk_usage(folder).free
+    assert free < size // 2
+    assert str(refusal) == (
+        f"Not enough free space for {path}: {free} bytes free in {folder}, about {size // 2} "
+        f"needed (SQLite's temporary files 0.5 x {size}). Free space there, or point "
+        "SQLITE_TMPDIR at a folder on another disk, and run again; nothing was changed."
+    )
+    assert refusal.returncode == Exit.NO_SPACE
+    assert file_sha256(path) == digest
+
+
+@pytest.mark.parametrize("backup", [True, False])
+def test_a_disk_full_during_a_migration_is_named_and_rolled_back(
+    make_legacy_db, legacy_database, backup
+):
+    """A disk that fills up in a migration after adoption stops migrate with exit 14 and the
+    folders SQLite writes to, not a traceback. With a backup the whole run is rolled back and
+    the file is byte for byte as it was; without one, the migration that failed is."""
+    path = make_legacy_db("dev")
+    digest = file_sha256(path)
+    (pages,) = _select(path, "PRAGMA page_count")[0]
+    # Room for adoption (in place) and the first migrations, not for the backfill's writes.
+    with legacy_database(path, init_command=f"PRAGMA max_page_count = {pages + 60}") as alias:
+        error = _refused("migrate", database=alias, no_backup=not backup)
+        _assert_released(path)
+    assert error.returncode == Exit.NO_SPACE
+    message = str(error)
+    assert re.match(
+        r"[a-z_]+\.\d{4}_\w+ was stopped by the database \(database or disk is full\) and "
+        r"rolled back\. A disk filled up \(",
+        message,
+    ), message
+    assert f"{path.parent.resolve()}: " in message
+    assert "point SQLITE_TMPDIR at a folder on a disk with more room" in message
+    if backup:
+        assert "all of it was rolled back" in message
+        assert file_sha256(path) == digest
+    else:
+        applied = {
+            name for (name,) in _select(path, "SELECT app || '.' || name FROM django_migrations")
+        }
+        assert message.split(" ", 1)[0] not in applied
 
 
 class InterruptedOutput(StringIO):

@@ -243,8 +243,11 @@ def test_a_row_refused_for_another_rule_keeps_its_own_error(legacy_rows):
         [start, start - timezone.timedelta(hours=1), session_id],
     )
     _moved_to_another_fractal("activity_instances")
-    with pytest.raises(IntegrityError, match=r"goals_session_end_after_start|CHECK"):
+    with pytest.raises(CommandError, match=r"goals_session_end_after_start|CHECK") as raised:
         call_command("migrate", no_backup=True, stdout=StringIO())
+    assert raised.value.returncode == Exit.CHECKS_VIOLATED
+    assert str(raised.value).startswith(f"{ENFORCING_GOALS} was stopped by the database")
+    assert isinstance(raised.value.__cause__, IntegrityError)
     assert ENFORCING_GOALS not in _applied()
 
 
@@ -273,8 +276,9 @@ def test_a_reference_written_after_the_backfill_to_a_missing_row_is_named_by_its
         [source],
     )
     out = StringIO()
-    with pytest.raises(IntegrityError, match=r"(?s)metric_definition_id.*no-such-metric"):
+    with pytest.raises(CommandError, match=r"(?s)metric_definition_id.*no-such-metric") as raised:
         call_command("migrate", no_backup=True, stdout=out)
+    assert raised.value.returncode == Exit.CHECKS_VIOLATED
     assert ENFORCING_VALUES not in _applied()
     applying = f"Applying {ENFORCING_VALUES}..."
     assert applying in out.getvalue()

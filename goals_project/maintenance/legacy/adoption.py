@@ -363,12 +363,13 @@ def _rebuild(editor, models, found: AdoptionResult, progress: Progress | None):
 
 
 def write_failure(error: DatabaseError) -> LegacyDbProblem:
-    """What SQLite's error from a write that was rolled back means: a full disk, the file
-    locked by another process, or another failure."""
+    """What the database's error from a write that was rolled back means: a full disk, the
+    file (or on PostgreSQL a row or table) locked by another process, or another failure."""
     name = getattr(error.__cause__, "sqlite_errorname", "")
-    if name == "SQLITE_FULL":
+    state = getattr(error.__cause__, "sqlstate", None)  # PostgreSQL's
+    if name == "SQLITE_FULL" or state == "53100":  # disk_full
         return LegacyDbProblem.NO_SPACE
-    if name.startswith("SQLITE_BUSY") or "locked" in str(error):
+    if name.startswith("SQLITE_BUSY") or state == "55P03" or "locked" in str(error):
         return LegacyDbProblem.LOCKED
     return LegacyDbProblem.FAILED
 

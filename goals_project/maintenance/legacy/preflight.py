@@ -314,11 +314,12 @@ class DiskNeed:
 
 
 def disk_needs(
-    *, using: str = DEFAULT_DB_ALIAS, rebuild_factor: int, backup: bool
+    *, using: str = DEFAULT_DB_ALIAS, rebuild_factor: int, backup: bool, temporary: bool = False
 ) -> list[DiskNeed]:
     """Free space needed on each file system involved: table rebuilds beside a SQLite file
-    (`rebuild_factor` times its size) and, if one is taken first, the backup with the reserve
-    that backups keep (FRACTAL_BACKUP_MIN_FREE_BYTES). Both on one file system add up."""
+    (`rebuild_factor` times its size), with `temporary` SQLite's temporary files (half its
+    size, in `sqlite_temp_folder()`) and, if one is taken first, the backup with the reserve
+    that backups keep (FRACTAL_BACKUP_MIN_FREE_BYTES). Those on one file system add up."""
     connection = connections[using]
     wanted: list[tuple[Path, int, str]] = []
     if connection.vendor == "sqlite":
@@ -338,6 +339,10 @@ def disk_needs(
                     rebuild_factor * size,
                     f"table rebuilds {rebuild_factor} x {size}",
                 )
+            )
+        if temporary:
+            wanted.append(
+                (sqlite_temp_folder(), size // 2, f"SQLite's temporary files 0.5 x {size}")
             )
     else:
         with connection.cursor() as cursor:
@@ -359,6 +364,24 @@ def disk_needs(
         else:
             by_device[device] = DiskNeed(folder, shutil.disk_usage(folder).free, needed, what)
     return list(by_device.values())
+
+
+# Where SQLite looks for a temporary folder after its variables (os_unix.c), not files made here.
+_SQLITE_TEMP_FOLDERS = ("/var/tmp", "/usr/tmp", "/tmp")  # noqa: S108
+
+
+def sqlite_temp_folder() -> Path:
+    """The folder SQLite writes its temporary files to (the sorts of index builds, temporary
+    tables), found as SQLite finds it on Unix: SQLITE_TMPDIR, TMPDIR, /var/tmp, /usr/tmp, /tmp,
+    the first that is a folder it may write to; else the current folder."""
+    for candidate in (
+        os.environ.get("SQLITE_TMPDIR"),
+        os.environ.get("TMPDIR"),
+        *_SQLITE_TEMP_FOLDERS,
+    ):
+        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
+            return Path(candidate).resolve()
+    return Path.cwd()
 
 
 def holds_data_to_migrate(*, using: str, found, planned: bool | None = None) -> bool:
@@ -393,18 +416,27 @@ def migrate_disk_needs(
     read the database through instead of `using` (readiness reads it in read-only mode)."""
     if not holds_data_to_migrate(using=reader or using, found=found):
         return []
-    return disk_needs(using=using, rebuild_factor=MIGRATE_SPACE_FACTOR, backup=backup)
+    return disk_needs(
+        using=using, rebuild_factor=MIGRATE_SPACE_FACTOR, backup=backup, temporary=True
+    )
 
 
 def disk_refusal(needs: list[DiskNeed], *, path: Path | str) -> LegacyDbError | None:
     """The refusal for the first file system without the space `disk_needs` found needed."""
     for need in needs:
         if not need.ok:
+            elsewhere = [
+                "put backups on another disk (FRACTAL_BACKUP_DIR)" if "backup" in need.what else "",
+                "point SQLITE_TMPDIR at a folder on another disk"
+                if "temporary" in need.what
+                else "",
+            ]
+            advice = "".join(f", or {way}" for way in elsewhere if way)
             return LegacyDbError(
                 LegacyDbProblem.NO_SPACE,
                 f"Not enough free space for {path}: {need.free} bytes free in {need.folder}, "
-                f"about {need.needed} needed ({need.what}). Free space there, or put backups on "
-                "another disk (FRACTAL_BACKUP_DIR), and run again; nothing was changed.",
+                f"about {need.needed} needed ({need.what}). Free space there{advice}, and run "
+                "again; nothing was changed.",
             )
     return None
 
