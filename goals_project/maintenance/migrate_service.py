@@ -191,7 +191,7 @@ def _migrate_locked(
                 except CommandError:
                     raise
                 except DatabaseError as error:
-                    raise _migration_failed(using, error) from error
+                    raise _migration_failed(using, error, whole_run=one) from error
             if one and taken is None:
                 taken = _backup_finish(begun, reporter)
         except BackupError as error:
@@ -274,12 +274,15 @@ def _one_transaction(using: str, path: Path) -> Iterator[None]:
         connection.enable_constraint_checking()
 
 
-def _migration_failed(using: str, error: DatabaseError) -> MigrateRefused:
+def _migration_failed(using: str, error: DatabaseError, *, whole_run: bool) -> MigrateRefused:
     """The refusal for a migration the database stopped, rolled back: a row a new constraint
     refuses (exit 18), a full disk (14, with the free space where SQLite writes), a lock (8),
-    anything else (17). Without a backup, or on PostgreSQL, the migrations before it stay."""
+    anything else (17). Unless the run was one transaction (`whole_run`, said after this by
+    ROLLED_BACK_WITH_THE_RUN), the migrations before it stay applied, and the message says so."""
     failed = getattr(error, "failed_migration", "a migration")
     said = f"{failed} was stopped by the database ({error}) and rolled back."
+    if not whole_run:
+        said += " The migrations before it stay applied."
     if isinstance(error, IntegrityError):
         return MigrateRefused(
             f"{said} A row breaks a rule the migration adds; the message names it. Correct or "
