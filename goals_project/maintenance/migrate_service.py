@@ -45,6 +45,7 @@ from goals_project.maintenance.legacy.inspection import (
     LegacyDbError,
     LegacyDbProblem,
     check_not_locked,
+    is_file_database,
     locked_error,
 )
 from goals_project.maintenance.legacy.preflight import (
@@ -278,15 +279,26 @@ def _migration_failed(using: str, error: DatabaseError, *, whole_run: bool) -> M
     """The refusal for a migration the database stopped, rolled back: a row a new constraint
     refuses (exit 18), a full disk (14, with the free space where SQLite writes), a lock (8),
     anything else (17). Unless the run was one transaction (`whole_run`, said after this by
-    ROLLED_BACK_WITH_THE_RUN), the migrations before it stay applied, and the message says so."""
-    failed = getattr(error, "failed_migration", "a migration")
-    said = f"{failed} was stopped by the database ({error}) and rolled back."
-    if not whole_run:
-        said += " The migrations before it stay applied."
+    ROLLED_BACK_WITH_THE_RUN), the migrations it went through before stay as they are, and the
+    message says so. An error outside any migration (Django's own tables, its post-migrate
+    signals) is said as such."""
+    failed = getattr(error, "failed_migration", None)
+    backwards = getattr(error, "failed_backwards", False)
+    if failed is None:
+        said = f"migrate was stopped by the database outside a migration ({error})."
+    elif backwards:
+        said = f"Unapplying {failed} was stopped by the database ({error}) and rolled back."
+        if not whole_run:
+            said += " The migrations unapplied before it stay unapplied; it stays applied."
+    else:
+        said = f"{failed} was stopped by the database ({error}) and rolled back."
+        if not whole_run:
+            said += " The migrations before it stay applied."
     if isinstance(error, IntegrityError):
+        rule = "the schema it goes back to" if backwards else "a rule the migration adds"
         return MigrateRefused(
-            f"{said} A row breaks a rule the migration adds; the message names it. Correct or "
-            "delete that row (in the legacy app or the admin) and run again.",
+            f"{said} A row breaks {rule}; the message names it. Correct or delete that row (in "
+            "the legacy app or the admin) and run again.",
             Exit.CHECKS_VIOLATED,
         )
     code = write_failure(error)
@@ -297,10 +309,11 @@ def _migration_failed(using: str, error: DatabaseError, *, whole_run: bool) -> M
                 f"{said} The database server's disk is full. Free space there and run again.",
                 code,
             )
-        folders = (Path(connection.settings_dict["NAME"]).resolve().parent, sqlite_temp_folder())
+        name = connection.settings_dict["NAME"]
+        folders = [Path(name).resolve().parent] if is_file_database(name) else []
         free = "; ".join(
             f"{folder}: {shutil.disk_usage(folder).free} bytes free"
-            for folder in dict.fromkeys(folders)
+            for folder in dict.fromkeys([*folders, sqlite_temp_folder()])
         )
         return MigrateRefused(
             f"{said} A disk filled up ({free}). Free space there, or point SQLITE_TMPDIR at a "

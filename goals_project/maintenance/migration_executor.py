@@ -118,11 +118,18 @@ class RecordingExecutor(MigrationExecutor):
         try:
             state = self._apply_migration(state, migration, fake, fake_initial)
         except DatabaseError as error:
-            error.failed_migration = f"{migration.app_label}.{migration.name}"  # for the refusal
+            _tag(error, migration, backwards=False)
             raise
         if self.between is not None:
             self.between()
         return state
+
+    def unapply_migration(self, state, migration, fake=False):
+        try:
+            return super().unapply_migration(state, migration, fake)
+        except DatabaseError as error:
+            _tag(error, migration, backwards=True)
+            raise
 
     def _apply_migration(self, state, migration, fake, fake_initial):
         connection = self.connection
@@ -146,6 +153,13 @@ class RecordingExecutor(MigrationExecutor):
             # transaction back (a full disk) it would raise in place of the real error.
             if sqlite and not connection.in_atomic_block:
                 connection.enable_constraint_checking()
+
+
+def _tag(error: DatabaseError, migration, *, backwards: bool) -> None:
+    """Mark `error` with the migration it stopped and the direction, for migrate's refusal
+    (`migrate_service._migration_failed`)."""
+    error.failed_migration = f"{migration.app_label}.{migration.name}"
+    error.failed_backwards = backwards
 
 
 def _refused_for_the_root_rule(connection, migration, error: IntegrityError) -> None:

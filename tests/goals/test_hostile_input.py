@@ -14,11 +14,16 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
 from django.db.backends.signals import connection_created
+from django.db.migrations.loader import MigrationLoader
 from django.test.utils import CaptureQueriesContext
 
 from goals_project.bases.exit_codes import Exit
 from goals_project.maintenance.legacy.inspection import LegacyDbProblem
-from goals_project.maintenance.legacy.preflight import adoption_target, key_refusal
+from goals_project.maintenance.legacy.preflight import (
+    adoption_target,
+    key_refusal,
+    sqlite_temp_folder,
+)
 from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
 from goals_project.maintenance.verification import blob_reference_fix
 from tests.conftest import LEGACY_ALIAS, file_sha256, manage_process
@@ -400,7 +405,10 @@ def test_a_disk_full_during_a_migration_is_named_and_rolled_back(
         r"rolled back\.( The migrations before it stay applied\.)? A disk filled up \(",
         message,
     ), message
+    failed = message.split(" ", 1)[0]
+    assert failed in {f"{app}.{name}" for app, name in MigrationLoader(None).disk_migrations}
     assert f"{path.parent.resolve()}: " in message
+    assert f"{sqlite_temp_folder()}: " in message
     assert "point SQLITE_TMPDIR at a folder on a disk with more room" in message
     if backup:
         assert "all of it was rolled back" in message
@@ -411,7 +419,35 @@ def test_a_disk_full_during_a_migration_is_named_and_rolled_back(
         applied = {
             name for (name,) in _select(path, "SELECT app || '.' || name FROM django_migrations")
         }
-        assert message.split(" ", 1)[0] not in applied
+        assert failed not in applied
+        assert "goals.0003_add_root_and_audit_columns" in applied
+
+
+def test_a_disk_full_while_going_back_is_named_with_the_direction(
+    make_migrated_db, legacy_database, small_disk
+):
+    """Going back, a disk that fills up while a migration is unapplied stops migrate with exit
+    14 naming that migration and the direction: it stays applied, the ones unapplied before
+    it stay unapplied. The migrated file sits on a disk with little room beside it."""
+    made = make_migrated_db("dev")
+    disk = small_disk(made.stat().st_size + 256 * 1024)
+    path = Path(shutil.copy(made, disk / made.name))
+    with legacy_database(path) as alias:
+        error = _refused("migrate", "goals", "0003", database=alias, no_backup=True)
+    assert error.returncode == Exit.NO_SPACE
+    message = str(error)
+    match = re.match(
+        r"Unapplying ([a-z_]+\.\d{4}_\w+) was stopped by the database \(database or disk is "
+        r"full\) and rolled back\. The migrations unapplied before it stay unapplied; it stays "
+        r"applied\. A disk filled up \(",
+        message,
+    )
+    assert match, message
+    assert f"{disk}: " in message
+    applied = {
+        name for (name,) in _select(path, "SELECT app || '.' || name FROM django_migrations")
+    }
+    assert match[1] in applied
 
 
 class InterruptedOutput(StringIO):

@@ -279,6 +279,7 @@ def test_a_reference_written_after_the_backfill_to_a_missing_row_is_named_by_its
     with pytest.raises(CommandError, match=r"(?s)metric_definition_id.*no-such-metric") as raised:
         call_command("migrate", no_backup=True, stdout=out)
     assert raised.value.returncode == Exit.CHECKS_VIOLATED
+    assert str(raised.value).startswith(f"{ENFORCING_VALUES} was stopped by the database")
     assert ENFORCING_VALUES not in _applied()
     applying = f"Applying {ENFORCING_VALUES}..."
     assert applying in out.getvalue()

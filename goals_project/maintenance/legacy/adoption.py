@@ -365,8 +365,11 @@ def _rebuild(editor, models, found: AdoptionResult, progress: Progress | None):
 def write_failure(error: DatabaseError) -> LegacyDbProblem:
     """What the database's error from a write that was rolled back means: a full disk, the
     file (or on PostgreSQL a row or table) locked by another process, or another failure."""
-    name = getattr(error.__cause__, "sqlite_errorname", "")
-    state = getattr(error.__cause__, "sqlstate", None)  # PostgreSQL's
+    # Django wraps the driver's error as the cause; an error raised while handling another
+    # (MigrationSchemaMissing) has it as its context.
+    driver = error.__cause__ or error.__context__
+    name = getattr(driver, "sqlite_errorname", "")
+    state = getattr(driver, "sqlstate", None)  # PostgreSQL's
     if name == "SQLITE_FULL" or state == "53100":  # disk_full
         return LegacyDbProblem.NO_SPACE
     if name.startswith("SQLITE_BUSY") or state == "55P03" or "locked" in str(error):

@@ -373,7 +373,9 @@ _SQLITE_TEMP_FOLDERS = ("/var/tmp", "/usr/tmp", "/tmp")  # noqa: S108
 def sqlite_temp_folder() -> Path:
     """The folder SQLite writes its temporary files to (the sorts of index builds, temporary
     tables), found as SQLite finds it on Unix: SQLITE_TMPDIR, TMPDIR, /var/tmp, /usr/tmp, /tmp,
-    the first that is a folder it may write to; else the current folder."""
+    the first that is a folder it may write to; else the current folder. SQLite reads the two
+    variables once, when it starts in the process: this reads them now, which is the same for a
+    command whose environment was set before it started."""
     for candidate in (
         os.environ.get("SQLITE_TMPDIR"),
         os.environ.get("TMPDIR"),
