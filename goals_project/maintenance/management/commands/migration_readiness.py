@@ -22,7 +22,9 @@ class Command(ExitStatusesInHelp, BaseCommand):
         "on SQLite the migrations up to goals.0004 run on a copy in the temporary folder "
         "(TMPDIR), which takes about as long as those migrations and up to three times the "
         "file's size there, and is deleted afterwards; on PostgreSQL they run in a transaction "
-        "that is rolled back (waiting at most 5 s for a table lock)."
+        "that is rolled back (waiting at most 5 s for a table lock). The disk check counts what "
+        "migrate needs: three times the file beside it, the backup, and half the file in "
+        "SQLite's temporary folder (SQLITE_TMPDIR, else TMPDIR)."
     )
     requires_system_checks = []
 
