@@ -189,9 +189,7 @@ def _migrate_locked(
             with recording_executor(between=begun.raise_if_failed if one else None):
                 try:
                     apply()
-                except CommandError:
-                    raise
-                except DatabaseError as error:
+                except DatabaseError as error:  # a CommandError (no DatabaseError) passes as it is
                     raise _migration_failed(using, error, whole_run=one) from error
             if one and taken is None:
                 taken = _backup_finish(begun, reporter)
