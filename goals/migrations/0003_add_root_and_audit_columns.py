@@ -10,7 +10,7 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
-from goals_project.maintenance.migration_operations import columns_added_record
+from goals_project.maintenance.migration_operations import AddFields, columns_added_record
 
 
 def nullable_root():
@@ -71,20 +71,35 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        migrations.AddField("goal", "deleted_at", deleted_at()),
-        migrations.AddField("goal", "sort_order", models.IntegerField(null=True)),
-        migrations.AddField("activitygroup", "deleted_at", deleted_at()),
-        migrations.AddField("activitygroup", "updated_at", nullable_timestamp()),
-        migrations.AddField("activitydefinition", "deleted_at", deleted_at()),
-        migrations.AddField("activitydefinition", "updated_at", nullable_timestamp()),
-        migrations.AddField("metricdefinition", "updated_at", nullable_timestamp()),
-        migrations.AddField("metricdefinition", "sort_order", models.IntegerField(null=True)),
-        migrations.AddField("metricdefinition", "root", nullable_root()),
-        migrations.AddField("splitdefinition", "deleted_at", deleted_at()),
-        migrations.AddField("splitdefinition", "updated_at", nullable_timestamp()),
-        migrations.AddField("splitdefinition", "root", nullable_root()),
-        migrations.AddField("sessiontemplate", "deleted_at", deleted_at()),
-        migrations.AddField("sessiontemplate", "updated_at", nullable_timestamp()),
+        AddFields(
+            "goal", [("deleted_at", deleted_at()), ("sort_order", models.IntegerField(null=True))]
+        ),
+        AddFields(
+            "activitygroup", [("deleted_at", deleted_at()), ("updated_at", nullable_timestamp())]
+        ),
+        AddFields(
+            "activitydefinition",
+            [("deleted_at", deleted_at()), ("updated_at", nullable_timestamp())],
+        ),
+        AddFields(
+            "metricdefinition",
+            [
+                ("updated_at", nullable_timestamp()),
+                ("sort_order", models.IntegerField(null=True)),
+                ("root", nullable_root()),
+            ],
+        ),
+        AddFields(
+            "splitdefinition",
+            [
+                ("deleted_at", deleted_at()),
+                ("updated_at", nullable_timestamp()),
+                ("root", nullable_root()),
+            ],
+        ),
+        AddFields(
+            "sessiontemplate", [("deleted_at", deleted_at()), ("updated_at", nullable_timestamp())]
+        ),
     ]
     operations.append(
         columns_added_record("goals", "goals.0003_add_root_and_audit_columns", operations)

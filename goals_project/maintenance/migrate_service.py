@@ -22,7 +22,6 @@ from django.core.management.commands.migrate import Command as DjangoMigrateComm
 from django.db import DatabaseError, IntegrityError, OperationalError, connections, transaction
 from django.db.migrations.exceptions import AmbiguityError
 from django.db.migrations.executor import MigrationExecutor
-from django.db.migrations.operations import AddField
 
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Reporter, reporting
@@ -56,6 +55,7 @@ from goals_project.maintenance.legacy.preflight import (
 )
 from goals_project.maintenance.locking import MaintenanceBusy, maintenance_lock
 from goals_project.maintenance.migration_executor import recording_executor
+from goals_project.maintenance.migration_operations import fields_added
 
 # Said after a migration's refusal when the run was one transaction (_one_transaction).
 ROLLED_BACK_WITH_THE_RUN = (
@@ -409,13 +409,12 @@ def _refuse_backward_losses(
     latest = executor.loader.project_state().apps
     dropped: dict[str, tuple[str, ...]] = {}
     for migration in plan:
-        for operation in migration.operations:
-            if isinstance(operation, AddField):
-                model = latest.get_model(migration.app_label, operation.model_name)
-                column = operation.field.clone()
-                column.set_attributes_from_name(operation.name)
-                table = model._meta.db_table
-                dropped[table] = (*dropped.get(table, ()), column.column)
+        for operation in fields_added(migration.operations):
+            model = latest.get_model(migration.app_label, operation.model_name)
+            column = operation.field.clone()
+            column.set_attributes_from_name(operation.name)
+            table = model._meta.db_table
+            dropped[table] = (*dropped.get(table, ()), column.column)
     undo_backfill = any(f"{m.app_label}.{m.name}" == MIGRATION for m in plan)
     state = executor.loader.project_state(tuple(MIGRATION.split("."))).apps
     losses = backward_losses(

@@ -35,29 +35,21 @@ from django.db.migrations import (
 )
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.state import ProjectState
-from django.db.models import NOT_PROVIDED, CheckConstraint
+from django.db.models import CheckConstraint
 
 from goals_project.maintenance.foreign_keys import violation_probe
-from goals_project.maintenance.migration_operations import AddIndexes, AlterTableInOnePass
+from goals_project.maintenance.migration_operations import (
+    AddFields,
+    AddIndexes,
+    AlterTableInOnePass,
+    added_null,
+)
 from goals_project.maintenance.verification import root_id_report, root_rule_tables, roots_broken
 
 # Operations that change neither a row nor a foreign key declaration.
 INDEX_OPERATIONS = (AddIndex, AddIndexes, RemoveIndex, RenameIndex)
 # Operations that change one model's table and no row of another.
 TABLE_OPERATIONS = (AlterTableInOnePass, AddField)
-
-
-def _added_null(field) -> bool:
-    """Whether `field` is added NULL in every row: nullable, not unique, without a default.
-    Django's SQLite schema editor adds such a column with ALTER TABLE ADD COLUMN (a rebuild
-    where the field's effective default is set at save, as with `auto_now`, which copies every
-    other column as it was): a key in it holds for every row, and no other key changes."""
-    return (
-        field.null
-        and not (field.primary_key or field.unique or field.many_to_many)
-        and not field.has_default()
-        and field.db_default is NOT_PROVIDED
-    )
 
 
 def reads_only(function):
@@ -89,7 +81,9 @@ def foreign_key_check_scope(migration, state: ProjectState | None = None) -> lis
                 return None
             tables.append(options["db_table"])
             continue
-        if isinstance(operation, AddField) and _added_null(operation.field):
+        if isinstance(operation, AddFields) or (
+            isinstance(operation, AddField) and added_null(operation.field)
+        ):
             continue
         if (
             isinstance(operation, AlterTableInOnePass)

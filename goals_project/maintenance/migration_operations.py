@@ -28,6 +28,19 @@ def rendered_once(state, app_label: str, model: str, *, delay: bool) -> Iterator
         state.reload_model(app_label, model, delay=delay)
 
 
+def step_states(operations, app_label: str, start_state) -> list[tuple]:
+    """Each of `operations` with the states before and after it, as Django applies them one by
+    one from `start_state` (each state rendered again)."""
+    steps = []
+    state = start_state
+    for operation in operations:
+        after = state.clone()
+        operation.state_forwards(app_label, after)
+        steps.append((operation, state, after))
+        state = after
+    return steps
+
+
 class AlterTableInOnePass(Operation):
     """Several alterations of one model, applied on SQLite with one change of the table's
     definition in place (`alter_constraints_in_place`) or, where that would change what is
@@ -98,14 +111,7 @@ class AlterTableInOnePass(Operation):
             schema_editor._remake_table(model)  # Django's own SQLite rebuild, into `state`'s shape
 
     def _steps(self, app_label, start_state):
-        steps = []
-        state = start_state
-        for operation in self.operations:
-            after = state.clone()
-            operation.state_forwards(app_label, after)
-            steps.append((operation, state, after))
-            state = after
-        return steps
+        return step_states(self.operations, app_label, start_state)
 
 
 class AddIndexes(Operation):
@@ -161,6 +167,105 @@ class AddIndexes(Operation):
 
     def references_model(self, name, app_label) -> bool:
         return name.lower() == self.model_name_lower
+
+
+def added_null(field) -> bool:
+    """Whether `field` is added NULL in every row: nullable, not unique, without a default.
+    Django's SQLite schema editor adds such a column with ALTER TABLE ADD COLUMN (a rebuild
+    where the field's effective default is set at save, as with `auto_now`, which copies every
+    other column as it was): a key in it holds for every row, and no other key changes."""
+    return (
+        field.null
+        and not (field.primary_key or field.unique or field.many_to_many)
+        and not field.has_default()
+        and not field.has_db_default()
+    )
+
+
+def fields_added(operations) -> Iterator[migrations.AddField]:
+    """The AddField operations among `operations`, those of AddFields one by one."""
+    for operation in operations:
+        if isinstance(operation, AddFields):
+            yield from operation.operations
+        elif isinstance(operation, migrations.AddField):
+            yield operation
+
+
+class AddFields(Operation):
+    """Nullable columns of one model, added together.
+
+    Django's AddField renders the model's state again after each field (with a relation, every
+    model related to it, which for a root is nearly all of them); adding the plan's columns that
+    way was most of what 0003 cost on a small file. Here the state takes every field first and
+    the model is rendered once. Each column is added as AddField adds it: a column NULL in every
+    row, with no default, which SQLite adds in place (ALTER TABLE ADD COLUMN). Only such fields
+    are accepted: a field SQLite would add by rebuilding the table needs the model as it stood
+    before it, field by field, as AddField has it."""
+
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(self, model_name: str, fields: list) -> None:
+        self.model_name = model_name
+        self.fields = fields
+        for name, field in fields:
+            if not added_null(field):
+                raise ValueError(
+                    f"AddFields adds nullable columns without a default or a unique key; "
+                    f"{model_name}.{name} is not one: add it with AddField"
+                )
+
+    @property
+    def model_name_lower(self) -> str:
+        return self.model_name.lower()
+
+    @property
+    def operations(self) -> list[migrations.AddField]:
+        """The same fields as Django's AddField operations, one each."""
+        return [
+            migrations.AddField(model_name=self.model_name, name=name, field=field)
+            for name, field in self.fields
+        ]
+
+    def deconstruct(self):
+        return (
+            self.__class__.__name__,
+            [],
+            {"model_name": self.model_name, "fields": self.fields},
+        )
+
+    def state_forwards(self, app_label, state) -> None:
+        delay = not any(field.is_relation for _, field in self.fields)
+        with rendered_once(state, app_label, self.model_name_lower, delay=delay):
+            for name, field in self.fields:
+                state.add_field(app_label, self.model_name_lower, name, field, True)
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        to_model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, to_model):
+            from_model = from_state.apps.get_model(app_label, self.model_name)
+            for name, _ in self.fields:  # each a column of its own: no rebuild reads from_model
+                schema_editor.add_field(from_model, to_model._meta.get_field(name))
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        # Going back, field by field as Django drops them: a rebuild (a key's column) copies
+        # the model as it stands before each field goes.
+        for operation, before, after in reversed(step_states(self.operations, app_label, to_state)):
+            operation.database_backwards(app_label, schema_editor, after, before)
+
+    def describe(self) -> str:
+        names = ", ".join(name for name, _ in self.fields)
+        return f"Add fields {names} to {self.model_name}"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"{self.model_name_lower}_fields"
+
+    def references_model(self, name, app_label) -> bool:
+        return name.lower() == self.model_name_lower or any(
+            migrations.AddField(self.model_name, fname, field).references_model(name, app_label)
+            for fname, field in self.fields
+        )
 
 
 def alter_constraints_in_place(editor, model) -> bool:
@@ -444,19 +549,18 @@ def columns_added_record(app_label: str, migration: str, operations) -> migratio
     def record(apps, schema_editor) -> None:
         repairs = apps.get_model("goals", "LegacyRepair")
         rows = []
-        for operation in operations:
-            if isinstance(operation, migrations.AddField):
-                model = apps.get_model(app_label, operation.model_name)
-                column = model._meta.get_field(operation.name).column
-                rows.append(
-                    repairs(
-                        table_name=model._meta.db_table,
-                        row_id="",
-                        column_name=column,
-                        reason=COLUMN_ADDED,
-                        migration=migration,
-                    )
+        for operation in fields_added(operations):
+            model = apps.get_model(app_label, operation.model_name)
+            column = model._meta.get_field(operation.name).column
+            rows.append(
+                repairs(
+                    table_name=model._meta.db_table,
+                    row_id="",
+                    column_name=column,
+                    reason=COLUMN_ADDED,
+                    migration=migration,
                 )
+            )
         repairs.objects.using(schema_editor.connection.alias).bulk_create(rows)
 
     # Going back, the columns and legacy_repairs are dropped with these rows.

@@ -6,7 +6,7 @@ columns are named in legacy_repairs, as goals.0003 does.
 import django.db.models.deletion
 from django.db import migrations, models
 
-from goals_project.maintenance.migration_operations import columns_added_record
+from goals_project.maintenance.migration_operations import AddFields, columns_added_record
 
 
 def nullable_root():
@@ -32,20 +32,26 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(
+        AddFields(
             "activityinstance",
-            "deleted_at",
-            models.DateTimeField(blank=True, editable=False, null=True),
+            [
+                ("deleted_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("updated_at", nullable_timestamp()),
+                ("sort_order", models.IntegerField(null=True)),
+                ("completed", models.BooleanField(null=True)),
+                ("notes", models.TextField(blank=True, null=True)),
+                ("data", models.TextField(blank=True, null=True)),
+                ("root", nullable_root()),
+            ],
         ),
-        migrations.AddField("activityinstance", "updated_at", nullable_timestamp()),
-        migrations.AddField("activityinstance", "sort_order", models.IntegerField(null=True)),
-        migrations.AddField("activityinstance", "completed", models.BooleanField(null=True)),
-        migrations.AddField("activityinstance", "notes", models.TextField(blank=True, null=True)),
-        migrations.AddField("activityinstance", "data", models.TextField(blank=True, null=True)),
-        migrations.AddField("activityinstance", "root", nullable_root()),
-        migrations.AddField("metricvalue", "created_at", nullable_timestamp()),
-        migrations.AddField("metricvalue", "updated_at", nullable_timestamp()),
-        migrations.AddField("metricvalue", "root", nullable_root()),
+        AddFields(
+            "metricvalue",
+            [
+                ("created_at", nullable_timestamp()),
+                ("updated_at", nullable_timestamp()),
+                ("root", nullable_root()),
+            ],
+        ),
     ]
     operations.append(
         columns_added_record(

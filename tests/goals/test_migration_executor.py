@@ -29,7 +29,7 @@ from goals_project.maintenance.migration_executor import (
     recording_executor,
     with_referencing_tables,
 )
-from goals_project.maintenance.migration_operations import AlterTableInOnePass
+from goals_project.maintenance.migration_operations import AddFields, AlterTableInOnePass
 from goals_project.maintenance.verification import root_rule_tables
 
 pytestmark = pytest.mark.sqlite_only
@@ -145,6 +145,16 @@ def test_foreign_keys_are_checked_only_where_a_migration_can_break_one():
         (
             AddField(
                 "parent", "other", models.ForeignKey("family.other", models.CASCADE, null=True)
+            ),
+            [],
+        ),
+        (
+            AddFields(
+                "parent",
+                [
+                    ("note", models.TextField(null=True)),
+                    ("other", models.ForeignKey("family.other", models.CASCADE, null=True)),
+                ],
             ),
             [],
         ),

@@ -1,13 +1,19 @@
-"""AlterTableInOnePass renders its model once, after all of its alterations: the migration state
-that follows must be the one rendered after each alteration, every model and every relation."""
+"""AlterTableInOnePass, AddIndexes and AddFields render their model once, after all of their
+changes: the migration state that follows must be the one rendered after each change, every model
+and every relation."""
 
 from __future__ import annotations
 
 import pytest
+from django.db import models
 from django.db.migrations import AddIndex
 from django.db.migrations.loader import MigrationLoader
 
-from goals_project.maintenance.migration_operations import AddIndexes, AlterTableInOnePass
+from goals_project.maintenance.migration_operations import (
+    AddFields,
+    AddIndexes,
+    AlterTableInOnePass,
+)
 
 
 def _one_pass_migrations(loader: MigrationLoader) -> list[tuple[str, str]]:
@@ -15,7 +21,7 @@ def _one_pass_migrations(loader: MigrationLoader) -> list[tuple[str, str]]:
         key
         for key, migration in loader.graph.nodes.items()
         if any(
-            isinstance(operation, (AlterTableInOnePass, AddIndexes))
+            isinstance(operation, (AlterTableInOnePass, AddIndexes, AddFields))
             for operation in migration.operations
         )
     )
@@ -23,7 +29,7 @@ def _one_pass_migrations(loader: MigrationLoader) -> list[tuple[str, str]]:
 
 def _step_by_step(operation) -> list:
     """The Django operations that `operation` does in one pass."""
-    if isinstance(operation, AlterTableInOnePass):
+    if isinstance(operation, (AlterTableInOnePass, AddFields)):
         return operation.operations
     if isinstance(operation, AddIndexes):
         return [AddIndex(model_name=operation.model_name, index=i) for i in operation.indexes]
@@ -55,17 +61,29 @@ def test_the_migrations_use_the_one_pass_alterations():
     assert len(_one_pass_migrations(MigrationLoader(None, ignore_no_migrations=True))) >= 4
 
 
-def test_indexes_added_together_render_their_model_once(monkeypatch):
-    """AddIndexes renders its model's state once for all its indexes, where AddIndex renders
-    it again after each."""
+@pytest.mark.parametrize(
+    ("key", "kind", "model", "added"),
+    [
+        (("goals", "0007_add_indexes"), AddIndexes, "goal", "indexes"),
+        (
+            ("practice_sessions", "0002_add_root_and_audit_columns"),
+            AddFields,
+            "metricvalue",
+            "fields",
+        ),
+        (("goals", "0003_add_root_and_audit_columns"), AddFields, "goal", "fields"),
+    ],
+)
+def test_changes_added_together_render_their_model_once(monkeypatch, key, kind, model, added):
+    """AddIndexes and AddFields render their model's state once for all they add, where
+    Django's AddIndex and AddField render it again after each."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    key = ("goals", "0007_add_indexes")
-    (goals,) = [
+    (operation,) = [
         op
         for op in loader.graph.nodes[key].operations
-        if isinstance(op, AddIndexes) and op.model_name == "goal"
+        if isinstance(op, kind) and op.model_name_lower == model
     ]
-    assert len(goals.indexes) > 1
+    assert len(getattr(operation, added)) > 1
     state = loader.project_state(key, at_end=False)
     state.apps  # rendered, as migrate renders it before applying  # noqa: B018
     renders = []
@@ -76,11 +94,30 @@ def test_indexes_added_together_render_their_model_once(monkeypatch):
         return render(self, related_models)
 
     monkeypatch.setattr(type(state), "_reload", counted)
-    goals.state_forwards("goals", state)
+    operation.state_forwards(key[0], state)
     assert len(renders) == 1
-    assert ("goals", "goal") in renders[0]
-    names = {index.name for index in state.apps.get_model("goals", "goal")._meta.indexes}
-    assert {index.name for index in goals.indexes} <= names
+    assert (key[0], model) in renders[0]
+    rendered = state.apps.get_model(key[0], model)._meta
+    if kind is AddIndexes:
+        names = {index.name for index in rendered.indexes}
+        assert {index.name for index in operation.indexes} <= names
+    else:
+        assert {name for name, _ in operation.fields} <= {f.name for f in rendered.get_fields()}
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        models.IntegerField(),
+        models.IntegerField(null=True, default=0),
+        models.IntegerField(null=True, db_default=0),
+        models.CharField(max_length=8, null=True, unique=True),
+    ],
+    ids=["not null", "default", "db_default", "unique"],
+)
+def test_add_fields_refuses_a_column_sqlite_would_add_by_a_rebuild(field):
+    with pytest.raises(ValueError, match=r"goal\.extra is not one: add it with AddField"):
+        AddFields("goal", [("extra", field)])
 
 
 @pytest.mark.parametrize(
@@ -97,10 +134,19 @@ def test_rendering_once_gives_the_state_rendered_after_each_alteration(key):
         for step in _step_by_step(operation):
             step.state_forwards(migration.app_label, each)
     assert _described(once.apps) == _described(each.apps)
-    if not any(isinstance(op, AlterTableInOnePass) for op in migration.operations):
-        return  # indexes: rendered with delay, as Django's AddIndex renders them
-    # Rendered without delay: every relation leads to a model of the new registry.
-    for model in once.apps.get_models():
-        for field in model._meta.local_fields:
-            if field.is_relation:
-                assert field.related_model is once.apps.get_model(field.related_model._meta.label)
+    # A relation left leading to a model of an older registry (Django's reload with delay, as
+    # for a field that is no relation) is one rendering each change leaves so as well.
+    assert _stale_relations(once.apps) <= _stale_relations(each.apps)
+    if any(isinstance(op, AlterTableInOnePass) for op in migration.operations):
+        assert not _stale_relations(once.apps)  # rendered without delay
+
+
+def _stale_relations(apps) -> set[tuple[str, str]]:
+    """The relations that lead to a model other than the registry's own of that name."""
+    return {
+        (model._meta.label, field.name)
+        for model in apps.get_models()
+        for field in model._meta.local_fields
+        if field.is_relation
+        and field.related_model is not apps.get_model(field.related_model._meta.label)
+    }
