@@ -276,6 +276,7 @@ class _Reader:
         self.connection = connection
         self.quote = connection.ops.quote_name
         self.tables = tables
+        self._migration_time = None
 
     def rows(self, sql: str, params=()) -> list[tuple]:
         with self.connection.cursor() as cursor:
@@ -329,11 +330,17 @@ class _Reader:
         table."""
         return self.stream(*self._later_sql(table, columns))
 
+    def migration_time(self):
+        """The migration's time as recorded (MIGRATION_TIME), once it is: read once, not as a
+        subquery of each comparison, where every stamp read legacy_repairs twice (no index
+        leads to its rows: 40 reads of 170,000 rows for the tables at a million metric
+        values)."""
+        if self._migration_time is None:
+            ((self._migration_time,),) = self.rows(MIGRATION_TIME, (MIGRATION,))
+        return self._migration_time
+
     def _later_sql(self, table: Table, columns: str | None) -> tuple[str, tuple]:
-        # The migration's time, read once here: as a subquery of each comparison, every stamp
-        # read legacy_repairs twice (no index leads to its rows; 40 reads of 170,000 rows for
-        # the tables at a million metric values).
-        ((since,),) = self.rows(MIGRATION_TIME, (MIGRATION,))
+        since = self.migration_time()
         stamps = ", ".join(self.quote(stamp) for stamp in table.stamps)
         # From a day before the migration, its own time left out (the module's docstring); on
         # SQLite, whose stamps are text, compared as the moments they name.
