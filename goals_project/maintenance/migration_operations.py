@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 
 from django.db import DatabaseError, IntegrityError, migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation
 
 from goals_project.maintenance.foreign_keys import column_affinity
@@ -209,10 +210,16 @@ class AddFields(Operation):
         self.model_name = model_name
         self.fields = fields
         for name, field in fields:
-            if not added_null(field):
+            # Nor a value set at save (auto_now): Django's SQLite editor adds such a column by
+            # a rebuild of the table, from the model before it, which would drop the columns
+            # added before it here.
+            if (
+                not added_null(field)
+                or BaseDatabaseSchemaEditor._effective_default(field) is not None
+            ):
                 raise ValueError(
-                    f"AddFields adds nullable columns without a default or a unique key; "
-                    f"{model_name}.{name} is not one: add it with AddField"
+                    "AddFields adds nullable columns without a default, a value set at save or "
+                    f"a unique key; {model_name}.{name} is not one: add it with AddField"
                 )
 
     @property

@@ -112,8 +112,10 @@ def test_changes_added_together_render_their_model_once(monkeypatch, key, kind, 
         models.IntegerField(null=True, default=0),
         models.IntegerField(null=True, db_default=0),
         models.CharField(max_length=8, null=True, unique=True),
+        models.DateTimeField(null=True, auto_now=True),
+        models.DateField(null=True, auto_now_add=True),
     ],
-    ids=["not null", "default", "db_default", "unique"],
+    ids=["not null", "default", "db_default", "unique", "auto_now", "auto_now_add"],
 )
 def test_add_fields_refuses_a_column_sqlite_would_add_by_a_rebuild(field):
     with pytest.raises(ValueError, match=r"goal\.extra is not one: add it with AddField"):
