@@ -381,13 +381,20 @@ def test_the_bulk_settings_reach_a_reopened_connection_and_end_with_the_job(
         assert pragmas(alias) == defaults
 
 
+# Statements of the kinds the backfill sends: the placeholders' INSERT of one row per missing id
+# (a GROUP BY over the pointing rows), and a copy of rows.
+GROUPS = 'INSERT INTO probe_types (type, n) SELECT type, COUNT(*) FROM "goals"\ngroup  by type'
+COPIES = 'INSERT INTO probe_copy (id) SELECT id FROM "goals"'
+
+
 @pytest.mark.sqlite_only
-def test_index_builds_of_a_bulk_job_sort_with_the_small_cache_and_give_the_large_one_back(
+def test_sorts_of_a_bulk_job_run_with_the_small_cache_and_give_the_large_one_back(
     make_legacy_db, legacy_database
 ):
-    """Inside the bulk settings a CREATE INDEX (of any spelling, one that fails too) runs with
-    SORT_CACHE_KIB of page cache; every other statement, and whatever follows, has the bulk
-    job's large cache."""
+    """Inside the bulk settings a CREATE INDEX (of any spelling, one that fails too) and an
+    INSERT of the groups of a GROUP BY run with SORT_CACHE_KIB of page cache; every other
+    statement (an INSERT without one too), and whatever follows, has the bulk job's large
+    cache."""
     path = make_legacy_db("dev")
     seen: list[tuple[str, int]] = []
 
@@ -399,18 +406,24 @@ def test_index_builds_of_a_bulk_job_sort_with_the_small_cache_and_give_the_large
     with legacy_database(path) as alias:
         connection = connections[alias]
         connection.ensure_connection()
+        connection.connection.execute("CREATE TEMPORARY TABLE probe_types (type TEXT, n INT)")
+        connection.connection.execute("CREATE TEMPORARY TABLE probe_copy (id TEXT)")
         with sqlite_bulk_cache(using=alias), connection.execute_wrapper(observe):
             with connection.cursor() as cursor:
                 cursor.execute('  create  index "probe_one" ON "goals" ("name")')
                 cursor.execute('CREATE UNIQUE INDEX "probe_two" ON "goals" ("id", "name")')
                 with pytest.raises(OperationalError, match="already exists"):
                     cursor.execute('CREATE INDEX "probe_one" ON "goals" ("name")')
+                cursor.execute(GROUPS)
+                cursor.execute(COPIES)
                 cursor.execute('SELECT COUNT(*) FROM "goals"')
             after = connection.connection.execute("PRAGMA cache_size").fetchone()[0]
     assert seen == [
         ('  create  index "probe_one" ON "goals" ("name")', -SORT_CACHE_KIB),
         ('CREATE UNIQUE INDEX "probe_two" ON "goals" ("id", "name")', -SORT_CACHE_KIB),
         ('CREATE INDEX "probe_one" ON "goals" ("name")', -SORT_CACHE_KIB),
+        (GROUPS, -SORT_CACHE_KIB),
+        (COPIES, -BULK_CACHE_KIB),
         ('SELECT COUNT(*) FROM "goals"', -BULK_CACHE_KIB),
     ]
     assert after == -BULK_CACHE_KIB
