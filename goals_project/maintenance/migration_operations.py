@@ -269,10 +269,7 @@ class AddFields(Operation):
         return f"{self.model_name_lower}_fields"
 
     def references_model(self, name, app_label) -> bool:
-        return name.lower() == self.model_name_lower or any(
-            migrations.AddField(self.model_name, fname, field).references_model(name, app_label)
-            for fname, field in self.fields
-        )
+        return any(op.references_model(name, app_label) for op in self.operations)
 
 
 def alter_constraints_in_place(editor, model) -> bool:
