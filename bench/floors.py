@@ -9,9 +9,9 @@ least, what each guarantee costs when it is done by its smallest statement, each
 own; what the plan script's lookups already find is not counted again:
 
 - **foreign keys verified**: `migrate`'s own check over the migrated file, every key it
-  declares, every row: each table's query (`violation_probe`, which leaves out the lookups a
-  wider key makes), or `PRAGMA foreign_key_check` where it has none (a design checking rows as
-  it writes them makes the same lookups);
+  declares, every row: each table's query (`violation_probes`, which leave out the lookups
+  a wider key vouches for), or `PRAGMA foreign_key_check` where it has none (a design
+  checking rows as it writes them makes the same lookups);
 - **dangling references found**: one lookup per row for each reference the plan script's
   UPDATEs do not follow (a missing metric definition, split, activity, template...). Those it
   follows (a goal's parent, an instance's session, a value's instance, a definition's
@@ -62,7 +62,7 @@ from bench.common import (
     save,
 )
 from goals_project.maintenance.db_tuning import BULK_PRAGMAS
-from goals_project.maintenance.foreign_keys import violation_probe
+from goals_project.maintenance.foreign_keys import violation_probes
 
 # The references the plan script's UPDATEs follow to fill the root: their lookups find a
 # missing row at no cost of their own (child table, column).
@@ -185,10 +185,8 @@ def _foreign_keys_verified(path: Path) -> float:
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
             ).fetchall()
         ]
-        checks = [
-            violation_probe(cursor, table) or f'PRAGMA foreign_key_check("{table}")'
-            for table in tables
-        ]
+        probes = violation_probes(cursor, tables)
+        checks = [probes[table] or f'PRAGMA foreign_key_check("{table}")' for table in tables]
         seconds = _timed(lambda: [cursor.execute(check).fetchall() for check in checks])
         if any(cursor.execute(check).fetchone() is not None for check in checks):
             raise SystemExit(f"{path}: a foreign key points nowhere; the floor means nothing")

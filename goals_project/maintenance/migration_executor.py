@@ -37,7 +37,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.state import ProjectState
 from django.db.models import CheckConstraint
 
-from goals_project.maintenance.foreign_keys import violation_probe
+from goals_project.maintenance.foreign_keys import violation_probes
 from goals_project.maintenance.migration_operations import (
     AddFields,
     AddIndexes,
@@ -232,15 +232,17 @@ def foreign_keys_check(connection, table_names: list[str] | None) -> None:
     """SQLite: raise an IntegrityError naming the first row whose foreign key points nowhere,
     with every column of the key (PRAGMA foreign_key_check), in `table_names` or everywhere.
 
-    A table whose keys `violation_probe` can read is first searched by its query; the pragma
-    runs on it only to name a row the query found."""
+    A table whose keys `violation_probes` can read is first searched by its query (which may
+    trust a key another of the tables' queries checks); the pragma runs on it only to name a row
+    the query found."""
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         if table_names is None:
             table_names = connection.introspection.table_names(cursor)
+        probes = violation_probes(cursor, table_names)
         violation = None
         for table in table_names:
-            probe = violation_probe(cursor, table)
+            probe = probes[table]
             if probe is not None:
                 cursor.execute(probe)
                 if cursor.fetchone() is None:

@@ -16,11 +16,11 @@ from django.db import DatabaseError, IntegrityError, connections, models
 from django.db.migrations import AddConstraint, AddField, AlterField
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from goals_project.maintenance.foreign_keys import violation_probe
+from goals_project.maintenance.foreign_keys import violation_probe, violation_probes
 from goals_project.maintenance.migration_executor import (
     RecordingExecutor,
     _checking_only,
@@ -522,6 +522,135 @@ def test_a_broken_key_the_probe_finds_is_named_by_the_pragma(keys_database):
     with keys_database.cursor() as cursor:
         cursor.execute("DELETE FROM child WHERE id = 8")
     foreign_keys_check(keys_database, None)
+
+
+# Keys vouched for by another table's probe: a root inside a key to a parent that has the same
+# root (metric_values' in its instance's), over two levels (an instance's in its session's), and
+# two tables whose roots could each vouch for the other's.
+VOUCHED_SCHEMA = (
+    "CREATE TABLE roots (id TEXT PRIMARY KEY);"
+    "CREATE TABLE parent (id TEXT PRIMARY KEY, root_id TEXT REFERENCES roots (id), "
+    "UNIQUE (id, root_id));"
+    "CREATE TABLE child (id TEXT PRIMARY KEY, parent_id TEXT, root_id TEXT REFERENCES roots (id), "
+    "UNIQUE (id, root_id), FOREIGN KEY (parent_id, root_id) REFERENCES parent (id, root_id));"
+    "CREATE TABLE grandchild (id INTEGER PRIMARY KEY, child_id TEXT, "
+    "root_id TEXT REFERENCES roots (id), "
+    "FOREIGN KEY (child_id, root_id) REFERENCES child (id, root_id));"
+    "CREATE TABLE lefts (id TEXT PRIMARY KEY, right_id TEXT, root_id TEXT REFERENCES roots (id), "
+    "UNIQUE (id, root_id), FOREIGN KEY (right_id, root_id) REFERENCES rights (id, root_id));"
+    "CREATE TABLE rights (id TEXT PRIMARY KEY, left_id TEXT, root_id TEXT REFERENCES roots (id), "
+    "UNIQUE (id, root_id), FOREIGN KEY (left_id, root_id) REFERENCES lefts (id, root_id));"
+)
+VOUCHED_TABLES = ("parent", "child", "grandchild", "lefts", "rights")
+
+
+@pytest.fixture
+def vouched_database(tmp_path, legacy_database):
+    path = tmp_path / "vouched.db"
+    database = sqlite3.connect(path)
+    database.executescript(VOUCHED_SCHEMA)
+    database.close()
+    with legacy_database(path) as alias:
+        connection = connections[alias]
+        connection.ensure_connection()
+        assert connection.disable_constraint_checking()  # rows that break keys can be written
+        yield connection
+        connection.enable_constraint_checking()
+
+
+def rows_of(key_values, size: int):
+    """Rows of (id, reference, root) with distinct ids."""
+    return st.dictionaries(
+        key_values.filter(bool), st.tuples(key_values, key_values), max_size=size
+    ).map(lambda rows: [(key, *row) for key, row in rows.items()])
+
+
+@hypothesis_settings(max_examples=hypothesis_settings.default.max_examples * 10)
+@given(
+    roots=st.sets(KEY_VALUES.filter(bool), max_size=3),
+    parents=st.dictionaries(KEY_VALUES.filter(bool), KEY_VALUES, max_size=3),
+    children=rows_of(KEY_VALUES, 3),
+    grandchildren=st.lists(st.tuples(KEY_VALUES, KEY_VALUES), max_size=4),
+    lefts=rows_of(KEY_VALUES, 3),
+    rights=rows_of(KEY_VALUES, 3),
+    checked=st.sets(st.sampled_from(VOUCHED_TABLES), min_size=1).map(sorted),
+)
+@example(  # two rows vouching for each other's root, which no row of roots has
+    roots=set(),
+    parents={},
+    children=[],
+    grandchildren=[],
+    lefts=[("a", "a", "c")],
+    rights=[("a", "a", "c")],
+    checked=["lefts", "rights"],
+)
+def test_the_probes_of_tables_checked_together_find_a_broken_key_where_the_pragma_does(
+    vouched_database, roots, parents, children, grandchildren, lefts, rights, checked
+):
+    """Over any set of tables checked together, the probes, trusting keys each other check,
+    find a broken key exactly when PRAGMA foreign_key_check lists one in one of the tables:
+    a root no goal has is found in the table where the chain of trust ends."""
+    with vouched_database.cursor() as cursor:
+        for table in ("roots", *VOUCHED_TABLES):
+            cursor.execute(f"DELETE FROM {table}")
+        cursor.executemany("INSERT INTO roots VALUES (%s)", [(root,) for root in roots])
+        cursor.executemany("INSERT INTO parent VALUES (%s, %s)", list(parents.items()))
+        cursor.executemany("INSERT INTO child VALUES (%s, %s, %s)", children)
+        cursor.executemany(
+            "INSERT INTO grandchild (child_id, root_id) VALUES (%s, %s)", grandchildren
+        )
+        cursor.executemany("INSERT INTO lefts VALUES (%s, %s, %s)", lefts)
+        cursor.executemany("INSERT INTO rights VALUES (%s, %s, %s)", rights)
+        probes = violation_probes(cursor, checked)
+        assert all(probes[table] is not None for table in checked)
+        found = [table for table in checked if cursor.execute(probes[table]).fetchone()]
+        listed = [
+            table
+            for table in checked
+            if cursor.execute(f'PRAGMA foreign_key_check("{table}")').fetchone()
+        ]
+    assert set(found) <= set(listed)  # a probe finds only what the pragma lists
+    assert bool(found) == bool(listed), (found, listed)
+    if listed:
+        with pytest.raises(IntegrityError, match="invalid foreign key"):
+            foreign_keys_check(vouched_database, checked)
+    else:
+        foreign_keys_check(vouched_database, checked)
+
+
+def test_a_root_is_looked_up_only_where_no_checked_table_vouches_for_it(vouched_database):
+    """What trusting another table's probe saves: grandchild's root is looked up only where its
+    key to child is not set, when child is checked with it, and child's root likewise when
+    parent is; checked alone, each root is looked up in every row. Of two tables that could
+    vouch for each other's root, one does, and the other's root is looked up in every row."""
+    looked_up = 'AND NOT EXISTS (SELECT 1 FROM "roots" p WHERE p."id" = c."root_id"))'
+
+    def root_lookup(probe: str) -> str:
+        lookups = probe.split(" WHERE (", 1)[1].removesuffix(" LIMIT 1").split(" OR (")
+        (found,) = [part for part in lookups if part.endswith(looked_up)]
+        return found
+
+    with vouched_database.cursor() as cursor:
+        together = violation_probes(cursor, VOUCHED_TABLES)
+        alone = {table: violation_probe(cursor, table) for table in VOUCHED_TABLES}
+        without_parent = violation_probes(cursor, ["child", "grandchild"])
+    assert root_lookup(together["grandchild"]).startswith(
+        'c."root_id" IS NOT NULL AND (c."child_id" IS NULL) AND'
+    )
+    assert root_lookup(together["child"]).startswith(
+        'c."root_id" IS NOT NULL AND (c."parent_id" IS NULL) AND'
+    )
+    assert root_lookup(without_parent["child"]).startswith(f'c."root_id" IS NOT NULL {looked_up}')
+    assert root_lookup(together["parent"]) == root_lookup(alone["parent"])
+    for table in ("child", "grandchild", "lefts", "rights"):
+        assert root_lookup(alone[table]).startswith(f'c."root_id" IS NOT NULL {looked_up}')
+    cycle = [root_lookup(together[table]) for table in ("lefts", "rights")]
+    assert sorted(
+        lookup.startswith(f'c."root_id" IS NOT NULL {looked_up}') for lookup in cycle
+    ) == [
+        False,
+        True,
+    ]
 
 
 @pytest.mark.parametrize(
