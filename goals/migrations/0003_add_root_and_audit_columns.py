@@ -10,7 +10,11 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
-from goals_project.maintenance.migration_operations import AddFields, columns_added_record
+from goals_project.maintenance.migration_operations import (
+    AddFields,
+    AlterModels,
+    columns_added_record,
+)
 
 
 def nullable_root():
@@ -71,34 +75,41 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        AddFields(
-            "goal", [("deleted_at", deleted_at()), ("sort_order", models.IntegerField(null=True))]
-        ),
-        AddFields(
-            "activitygroup", [("deleted_at", deleted_at()), ("updated_at", nullable_timestamp())]
-        ),
-        AddFields(
-            "activitydefinition",
-            [("deleted_at", deleted_at()), ("updated_at", nullable_timestamp())],
-        ),
-        AddFields(
-            "metricdefinition",
+        AlterModels(
             [
-                ("updated_at", nullable_timestamp()),
-                ("sort_order", models.IntegerField(null=True)),
-                ("root", nullable_root()),
-            ],
-        ),
-        AddFields(
-            "splitdefinition",
-            [
-                ("deleted_at", deleted_at()),
-                ("updated_at", nullable_timestamp()),
-                ("root", nullable_root()),
-            ],
-        ),
-        AddFields(
-            "sessiontemplate", [("deleted_at", deleted_at()), ("updated_at", nullable_timestamp())]
+                AddFields(
+                    "goal",
+                    [("deleted_at", deleted_at()), ("sort_order", models.IntegerField(null=True))],
+                ),
+                AddFields(
+                    "activitygroup",
+                    [("deleted_at", deleted_at()), ("updated_at", nullable_timestamp())],
+                ),
+                AddFields(
+                    "activitydefinition",
+                    [("deleted_at", deleted_at()), ("updated_at", nullable_timestamp())],
+                ),
+                AddFields(
+                    "metricdefinition",
+                    [
+                        ("updated_at", nullable_timestamp()),
+                        ("sort_order", models.IntegerField(null=True)),
+                        ("root", nullable_root()),
+                    ],
+                ),
+                AddFields(
+                    "splitdefinition",
+                    [
+                        ("deleted_at", deleted_at()),
+                        ("updated_at", nullable_timestamp()),
+                        ("root", nullable_root()),
+                    ],
+                ),
+                AddFields(
+                    "sessiontemplate",
+                    [("deleted_at", deleted_at()), ("updated_at", nullable_timestamp())],
+                ),
+            ]
         ),
     ]
     operations.append(

@@ -43,6 +43,7 @@ from goals_project.maintenance.migration_operations import (
     AddIndexes,
     AlterTableInOnePass,
     added_null,
+    each_operation,
 )
 from goals_project.maintenance.verification import root_id_report, root_rule_tables, roots_broken
 
@@ -68,7 +69,7 @@ def foreign_key_check_scope(migration, state: ProjectState | None = None) -> lis
     the project before the migration); and None (every table) for anything else, such as data
     migrations."""
     tables: list[str] = []
-    for operation in migration.operations:
+    for operation in each_operation(migration.operations):
         if isinstance(operation, INDEX_OPERATIONS):
             continue
         if isinstance(operation, RunPython) and getattr(operation.code, "reads_only", False):

@@ -6,7 +6,11 @@ columns are named in legacy_repairs, as goals.0003 does.
 import django.db.models.deletion
 from django.db import migrations, models
 
-from goals_project.maintenance.migration_operations import AddFields, columns_added_record
+from goals_project.maintenance.migration_operations import (
+    AddFields,
+    AlterModels,
+    columns_added_record,
+)
 
 
 def nullable_root():
@@ -32,25 +36,29 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        AddFields(
-            "activityinstance",
+        AlterModels(
             [
-                ("deleted_at", models.DateTimeField(blank=True, editable=False, null=True)),
-                ("updated_at", nullable_timestamp()),
-                ("sort_order", models.IntegerField(null=True)),
-                ("completed", models.BooleanField(null=True)),
-                ("notes", models.TextField(blank=True, null=True)),
-                ("data", models.TextField(blank=True, null=True)),
-                ("root", nullable_root()),
-            ],
-        ),
-        AddFields(
-            "metricvalue",
-            [
-                ("created_at", nullable_timestamp()),
-                ("updated_at", nullable_timestamp()),
-                ("root", nullable_root()),
-            ],
+                AddFields(
+                    "activityinstance",
+                    [
+                        ("deleted_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                        ("updated_at", nullable_timestamp()),
+                        ("sort_order", models.IntegerField(null=True)),
+                        ("completed", models.BooleanField(null=True)),
+                        ("notes", models.TextField(blank=True, null=True)),
+                        ("data", models.TextField(blank=True, null=True)),
+                        ("root", nullable_root()),
+                    ],
+                ),
+                AddFields(
+                    "metricvalue",
+                    [
+                        ("created_at", nullable_timestamp()),
+                        ("updated_at", nullable_timestamp()),
+                        ("root", nullable_root()),
+                    ],
+                ),
+            ]
         ),
     ]
     operations.append(

@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-from goals_project.maintenance.migration_operations import AddIndexes
+from goals_project.maintenance.migration_operations import AddIndexes, AlterModels
 
 
 class Migration(migrations.Migration):
@@ -11,32 +11,43 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        AddIndexes(
-            model_name="activityinstance",
-            indexes=[
-                models.Index(fields=["practice_session"], name="idx_activity_instances_session"),
-                models.Index(
-                    fields=["activity_definition"], name="idx_activity_instances_definition"
+        AlterModels(
+            [
+                AddIndexes(
+                    model_name="activityinstance",
+                    indexes=[
+                        models.Index(
+                            fields=["practice_session"], name="idx_activity_instances_session"
+                        ),
+                        models.Index(
+                            fields=["activity_definition"], name="idx_activity_instances_definition"
+                        ),
+                        models.Index(fields=["root"], name="idx_activity_instances_root"),
+                        models.Index(
+                            fields=["root", "-created_at"], name="idx_activity_instances_root_date"
+                        ),
+                        models.Index(
+                            fields=["practice_session", "created_at"],
+                            name="idx_activity_instances_session_created",
+                        ),
+                    ],
                 ),
-                models.Index(fields=["root"], name="idx_activity_instances_root"),
-                models.Index(
-                    fields=["root", "-created_at"], name="idx_activity_instances_root_date"
+                AddIndexes(
+                    model_name="metricvalue",
+                    indexes=[
+                        models.Index(
+                            fields=["activity_instance"], name="idx_metric_values_instance"
+                        ),
+                        models.Index(
+                            fields=["metric_definition"], name="idx_metric_values_definition"
+                        ),
+                        models.Index(fields=["root"], name="idx_metric_values_root"),
+                        models.Index(
+                            fields=["root", "metric_definition"],
+                            name="idx_metric_values_root_metric",
+                        ),
+                    ],
                 ),
-                models.Index(
-                    fields=["practice_session", "created_at"],
-                    name="idx_activity_instances_session_created",
-                ),
-            ],
-        ),
-        AddIndexes(
-            model_name="metricvalue",
-            indexes=[
-                models.Index(fields=["activity_instance"], name="idx_metric_values_instance"),
-                models.Index(fields=["metric_definition"], name="idx_metric_values_definition"),
-                models.Index(fields=["root"], name="idx_metric_values_root"),
-                models.Index(
-                    fields=["root", "metric_definition"], name="idx_metric_values_root_metric"
-                ),
-            ],
+            ]
         ),
     ]

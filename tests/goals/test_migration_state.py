@@ -1,6 +1,6 @@
 """AlterTableInOnePass, AddIndexes and AddFields render their model once, after all of their
-changes: the migration state that follows must be the one rendered after each change, every model
-and every relation."""
+changes, and AlterModels renders the models of several of those once: the migration state that
+follows must be the one rendered after each change, every model and every relation."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from django.db.migrations.loader import MigrationLoader
 from goals_project.maintenance.migration_operations import (
     AddFields,
     AddIndexes,
+    AlterModels,
     AlterTableInOnePass,
+    each_operation,
 )
 
 
@@ -21,7 +23,7 @@ def _one_pass_migrations(loader: MigrationLoader) -> list[tuple[str, str]]:
         key
         for key, migration in loader.graph.nodes.items()
         if any(
-            isinstance(operation, (AlterTableInOnePass, AddIndexes, AddFields))
+            isinstance(operation, (AlterTableInOnePass, AddIndexes, AddFields, AlterModels))
             for operation in migration.operations
         )
     )
@@ -29,6 +31,8 @@ def _one_pass_migrations(loader: MigrationLoader) -> list[tuple[str, str]]:
 
 def _step_by_step(operation) -> list:
     """The Django operations that `operation` does in one pass."""
+    if isinstance(operation, AlterModels):
+        return [step for inner in operation.operations for step in _step_by_step(inner)]
     if isinstance(operation, (AlterTableInOnePass, AddFields)):
         return operation.operations
     if isinstance(operation, AddIndexes):
@@ -57,6 +61,22 @@ def _described(apps) -> dict[str, tuple]:
     return described
 
 
+def _rendered_state_counting_renders(monkeypatch, loader, key) -> tuple[object, list]:
+    """The state before migration `key`, rendered as migrate renders it before applying, and
+    the list of the models of each rendering done from then on."""
+    state = loader.project_state(key, at_end=False)
+    state.apps  # noqa: B018
+    renders = []
+    render = type(state)._reload
+
+    def counted(self, related_models):
+        renders.append(sorted(related_models))
+        return render(self, related_models)
+
+    monkeypatch.setattr(type(state), "_reload", counted)
+    return state, renders
+
+
 def test_the_migrations_use_the_one_pass_alterations():
     assert len(_one_pass_migrations(MigrationLoader(None, ignore_no_migrations=True))) >= 4
 
@@ -80,20 +100,11 @@ def test_changes_added_together_render_their_model_once(monkeypatch, key, kind, 
     loader = MigrationLoader(None, ignore_no_migrations=True)
     (operation,) = [
         op
-        for op in loader.graph.nodes[key].operations
+        for op in each_operation(loader.graph.nodes[key].operations)
         if isinstance(op, kind) and op.model_name_lower == model
     ]
     assert len(getattr(operation, added)) > 1
-    state = loader.project_state(key, at_end=False)
-    state.apps  # rendered, as migrate renders it before applying  # noqa: B018
-    renders = []
-    render = type(state)._reload
-
-    def counted(self, related_models):
-        renders.append(sorted(related_models))
-        return render(self, related_models)
-
-    monkeypatch.setattr(type(state), "_reload", counted)
+    state, renders = _rendered_state_counting_renders(monkeypatch, loader, key)
     operation.state_forwards(key[0], state)
     assert len(renders) == 1
     assert (key[0], model) in renders[0]
@@ -103,6 +114,52 @@ def test_changes_added_together_render_their_model_once(monkeypatch, key, kind, 
         assert {index.name for index in operation.indexes} <= names
     else:
         assert {name for name, _ in operation.fields} <= {f.name for f in rendered.get_fields()}
+
+
+def _alter_models(loader: MigrationLoader) -> list[tuple[tuple[str, str], int]]:
+    return sorted(
+        (key, index)
+        for key, migration in loader.graph.nodes.items()
+        for index, operation in enumerate(migration.operations)
+        if isinstance(operation, AlterModels)
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "index"), _alter_models(MigrationLoader(None, ignore_no_migrations=True)), ids=str
+)
+def test_models_altered_together_are_rendered_once(monkeypatch, key, index):
+    """AlterModels renders the state once for all the models it alters, where each of its
+    alterations renders its own models again."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    operation = loader.graph.nodes[key].operations[index]
+    assert len(operation.operations) > 1
+    state, renders = _rendered_state_counting_renders(monkeypatch, loader, key)
+    separately = state.clone()
+    operation.state_forwards(key[0], state)
+    assert len(renders) == 1
+    assert {(key[0], inner.model_name_lower) for inner in operation.operations} <= set(renders[0])
+    renders.clear()
+    for inner in operation.operations:
+        inner.state_forwards(key[0], separately)
+    assert len(renders) == len(operation.operations)
+    assert _described(state.apps) == _described(separately.apps)
+
+
+@pytest.mark.parametrize(
+    ("operations", "refused"),
+    [
+        (
+            [AddIndexes("goal", [models.Index(fields=["name"], name="a")]), AddFields("goal", [])],
+            "each model once",
+        ),
+        ([AddIndex("goal", models.Index(fields=["name"], name="a"))], "AddFields, AddIndexes"),
+    ],
+    ids=["a model twice", "another operation"],
+)
+def test_alter_models_refuses_what_it_cannot_apply_from_the_final_state(operations, refused):
+    with pytest.raises(ValueError, match=refused):
+        AlterModels(operations)
 
 
 @pytest.mark.parametrize(
@@ -139,7 +196,7 @@ def test_rendering_once_gives_the_state_rendered_after_each_alteration(key):
     # A relation left leading to a model of an older registry (Django's reload with delay, as
     # for a field that is no relation) is one rendering each change leaves so as well.
     assert _stale_relations(once.apps) <= _stale_relations(each.apps)
-    if any(isinstance(op, AlterTableInOnePass) for op in migration.operations):
+    if any(isinstance(op, AlterTableInOnePass) for op in each_operation(migration.operations)):
         assert not _stale_relations(once.apps)  # rendered without delay
 
 
