@@ -463,10 +463,10 @@ def _add_missing_columns(editor, model) -> list[str]:
     """Add the columns an older variant lacks, with the default the legacy app gave new rows."""
     table = model._meta.db_table
     with editor.connection.cursor() as cursor:
-        present = {
-            column.name
-            for column in editor.connection.introspection.get_table_description(cursor, table)
-        }
+        # The pragma, not Django's table description, which parses each table's SQL (with
+        # sqlparse, for collations): 0.1 s on every migrate, for names alone.
+        cursor.execute(f"PRAGMA table_info({editor.quote_name(table)})")
+        present = {row[1] for row in cursor.fetchall()}
     added = []
     for model_field in model._meta.local_concrete_fields:
         if model_field.column in present:
