@@ -37,7 +37,7 @@ STATEMENTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, kind in (
         (r"^\s*CREATE (UNIQUE )?INDEX", "index builds (the plan's, the keys, the baseline's)"),
         (r"^PRAGMA foreign_key_check", "foreign key checks"),
-        (r'^SELECT 1 FROM "[^"]+" c WHERE .* LIMIT 1$', "foreign key checks"),
+        (r'^SELECT 1 FROM "[^"]+" c( LEFT JOIN .*)? WHERE .* LIMIT 1$', "foreign key checks"),
         (r"^PRAGMA quick_check", "quick_check of the tables changed in place"),
         (r'^(INSERT INTO|CREATE TABLE) "new__', TABLE_REBUILDS),
         (r'^DROP TABLE "(?!new__)', TABLE_REBUILDS),
