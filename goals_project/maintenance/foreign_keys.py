@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+# The keys joined into one probe at the most; the others are subqueries (SQLite joins 64 tables).
+MOST_JOINED = 32
+
 # A table's keys the probe can read: key id -> (parent table, {(column, parent column)}).
 Keys = dict[int, tuple[str, frozenset[tuple[str, str]]]]
 
@@ -66,7 +69,9 @@ def violation_probes(cursor, tables: Iterable[str]) -> dict[str, str | None]:
             wider_columns = [sorted(wider - columns) for wider in vouched.get((table, key_id), ())]
             if [] in wider_columns:  # a wider key set wherever this one is: never looked up
                 continue
-            if not wider_columns:  # looked up in every row: joined (a lookup without a subquery)
+            # Looked up in every row: joined (a lookup without a subquery), as far as SQLite's
+            # 64 tables in a join allow.
+            if not wider_columns and len(joins) < MOST_JOINED:
                 alias = f"p{len(joins)}"
                 found = " AND ".join(
                     f"{alias}.{_identifier(to)} = c.{_identifier(column)}" for column, to in ordered

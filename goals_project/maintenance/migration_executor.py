@@ -256,18 +256,24 @@ def foreign_keys_check(connection, table_names: list[str] | None) -> None:
         table, rowid, parent, key_id = violation
         cursor.execute(f"PRAGMA foreign_key_list({quote(table)})")
         pairs = [(row[3], row[4]) for row in cursor.fetchall() if row[0] == key_id]
-        key = connection.introspection.get_primary_key_column(cursor, table)
-        columns = ", ".join(quote(column) for column in (key, *(c for c, _ in pairs)))
+        to_columns = ", ".join(t or "its primary key" for _, t in pairs)
+        key = f"{table}.({', '.join(c for c, _ in pairs)})"
+        if rowid is None:  # a WITHOUT ROWID table: the pragma names no row
+            raise IntegrityError(
+                f"A row in table '{table}' has an invalid foreign key: {key} contains values "
+                f"which no row of {parent} has in ({to_columns}). "
+                f'PRAGMA foreign_key_check("{table}") lists it.'
+            )
+        primary = connection.introspection.get_primary_key_column(cursor, table)
+        columns = ", ".join(quote(column) for column in (primary, *(c for c, _ in pairs)))
         cursor.execute(
             f"SELECT {columns} FROM {quote(table)} WHERE rowid = %s",  # noqa: S608 - names from the schema
             [rowid],
         )
         row_id, *values = cursor.fetchone()
-    to_columns = ", ".join(t or "its primary key" for _, t in pairs)
     raise IntegrityError(
         f"The row in table '{table}' with primary key '{row_id}' has an invalid foreign "
-        f"key: {table}.({', '.join(c for c, _ in pairs)}) contains {tuple(values)!r}, "
-        f"which no row of {parent} has in ({to_columns})."
+        f"key: {key} contains {tuple(values)!r}, which no row of {parent} has in ({to_columns})."
     )
 
 

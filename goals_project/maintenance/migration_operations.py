@@ -288,8 +288,10 @@ class AlterModels(Operation):
     together, as Django renders a model altered with a relation (not delayed).
 
     On SQLite each alteration is then applied from the states before and after all of them:
-    each reads only its own model's state, which no other of them changes. Elsewhere, and going
-    back, each is applied from the states before and after it, as Django applies them."""
+    each reads only its own model's state, which no other of them changes, and the columns and
+    tables other models point to, which none of them may change (a key's column type or name,
+    a table's name: alter those in an operation of their own). Elsewhere, and going back, each
+    is applied from the states before and after it, as Django applies them."""
 
     reversible = True
 

@@ -20,7 +20,11 @@ from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from goals_project.maintenance.foreign_keys import violation_probe, violation_probes
+from goals_project.maintenance.foreign_keys import (
+    MOST_JOINED,
+    violation_probe,
+    violation_probes,
+)
 from goals_project.maintenance.migration_executor import (
     RecordingExecutor,
     _checking_only,
@@ -654,6 +658,52 @@ def test_a_root_is_looked_up_only_where_no_checked_table_vouches_for_it(vouched_
         ['(c."right_id" IS NULL)', "every row"],
         ['(c."left_id" IS NULL)', "every row"],
     )
+
+
+def test_a_table_with_more_keys_than_a_join_takes_is_checked(tmp_path, legacy_database):
+    """SQLite joins 64 tables at the most: a table with 70 keys looked up in every row is
+    checked, the keys past MOST_JOINED by subqueries, and a broken one is found."""
+    keys = 70
+    path = tmp_path / "many.db"
+    database = sqlite3.connect(path)
+    database.execute("CREATE TABLE parent (id TEXT PRIMARY KEY)")
+    columns = ", ".join(f"k{n} TEXT REFERENCES parent (id)" for n in range(keys))
+    database.execute(f"CREATE TABLE child (id INTEGER PRIMARY KEY, {columns})")
+    database.execute("INSERT INTO parent VALUES ('a')")
+    database.execute("INSERT INTO child VALUES (1" + ", 'a'" * keys + ")")
+    database.commit()
+    database.close()
+    with legacy_database(path) as alias:
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            probe = violation_probe(cursor, "child")
+        assert probe.count(" LEFT JOIN ") == MOST_JOINED
+        foreign_keys_check(connection, ["child"])
+        assert connection.disable_constraint_checking()
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE child SET k{keys - 1} = 'gone'")
+        with pytest.raises(IntegrityError, match=rf"child\.\(k{keys - 1}\) contains \('gone',\)"):
+            foreign_keys_check(connection, ["child"])
+        connection.enable_constraint_checking()
+
+
+def test_a_broken_key_in_a_table_without_rowid_is_refused_by_name(tmp_path, legacy_database):
+    """PRAGMA foreign_key_check names no row of a WITHOUT ROWID table: the error names the
+    table and its key."""
+    path = tmp_path / "keyed.db"
+    database = sqlite3.connect(path)
+    database.executescript(
+        "CREATE TABLE parent (id TEXT PRIMARY KEY);"
+        "CREATE TABLE child (id TEXT PRIMARY KEY, parent_id TEXT REFERENCES parent (id)) "
+        "WITHOUT ROWID;"
+        "INSERT INTO child VALUES ('c', 'gone');"
+    )
+    database.close()
+    with (
+        legacy_database(path) as alias,
+        pytest.raises(IntegrityError, match=r"A row in table 'child'.*child\.\(parent_id\)"),
+    ):
+        foreign_keys_check(connections[alias], ["child"])
 
 
 @pytest.mark.parametrize(
