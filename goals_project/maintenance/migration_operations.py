@@ -15,10 +15,10 @@ from goals_project.maintenance.foreign_keys import column_affinity
 
 
 @contextlib.contextmanager
-def rendered_once(state, app_label: str, model: str, *, delay: bool) -> Iterator[None]:
+def rendered_once(state, app_label: str, *models: str, delay: bool) -> Iterator[None]:
     """While inside, the state's rendered apps are set aside, so that ProjectState.reload_model
-    does nothing; afterwards `model` is rendered once (`delay` as Django's reload_model takes
-    it). A state not rendered yet is left so."""
+    does nothing; afterwards `models` are rendered once, together (`delay` as Django's
+    reload_models takes it). A state not rendered yet is left so."""
     rendered = state.__dict__.pop("apps", None)
     try:
         yield
@@ -26,7 +26,7 @@ def rendered_once(state, app_label: str, model: str, *, delay: bool) -> Iterator
         if rendered is not None:
             state.apps = rendered
     if rendered is not None:
-        state.reload_model(app_label, model, delay=delay)
+        state.reload_models([(app_label, model) for model in models], delay=delay)
 
 
 def step_states(operations, app_label: str, start_state) -> list[tuple]:
@@ -313,18 +313,10 @@ class AlterModels(Operation):
         return (self.__class__.__name__, [], {"operations": self.operations})
 
     def state_forwards(self, app_label, state) -> None:
-        rendered = state.__dict__.pop("apps", None)
-        try:
-            for operation in self.operations:  # with no apps, reload_model does nothing
+        models = [operation.model_name_lower for operation in self.operations]
+        with rendered_once(state, app_label, *models, delay=False):
+            for operation in self.operations:
                 operation.state_forwards(app_label, state)
-        finally:
-            if rendered is not None:
-                state.apps = rendered
-        if rendered is not None:
-            state.reload_models(
-                [(app_label, operation.model_name_lower) for operation in self.operations],
-                delay=False,
-            )
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
         if schema_editor.connection.vendor == "sqlite":

@@ -426,18 +426,25 @@ KEY_VALUES = st.sampled_from(["a", "b", "c", None, b"a"])
 KIND_VALUES = st.sampled_from([1, 2, "2", 2.0, None, "x"])
 
 
-@pytest.fixture
-def keys_database(tmp_path, legacy_database):
-    path = tmp_path / "keys.db"
+@contextlib.contextmanager
+def database_of(path, legacy_database, schema: str):
+    """A Django connection to a new file of `schema`, its foreign keys not enforced, so that
+    rows breaking them can be written."""
     database = sqlite3.connect(path)
-    database.executescript(KEYS_SCHEMA)
+    database.executescript(schema)
     database.close()
     with legacy_database(path) as alias:
         connection = connections[alias]
         connection.ensure_connection()
-        assert connection.disable_constraint_checking()  # rows that break keys can be written
+        assert connection.disable_constraint_checking()
         yield connection
         connection.enable_constraint_checking()
+
+
+@pytest.fixture
+def keys_database(tmp_path, legacy_database):
+    with database_of(tmp_path / "keys.db", legacy_database, KEYS_SCHEMA) as connection:
+        yield connection
 
 
 def probe_and_pragma(connection, table: str) -> tuple[bool, bool]:
@@ -552,16 +559,8 @@ VOUCHED_TABLES = ("parent", "child", "grandchild", "lefts", "rights")
 
 @pytest.fixture
 def vouched_database(tmp_path, legacy_database):
-    path = tmp_path / "vouched.db"
-    database = sqlite3.connect(path)
-    database.executescript(VOUCHED_SCHEMA)
-    database.close()
-    with legacy_database(path) as alias:
-        connection = connections[alias]
-        connection.ensure_connection()
-        assert connection.disable_constraint_checking()  # rows that break keys can be written
+    with database_of(tmp_path / "vouched.db", legacy_database, VOUCHED_SCHEMA) as connection:
         yield connection
-        connection.enable_constraint_checking()
 
 
 def rows_of(key_values, size: int):
