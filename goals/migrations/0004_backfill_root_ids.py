@@ -418,30 +418,21 @@ class Backfill:
                 f"goals: {moved} goal(s) without a parent moved under '{RECOVERY_NAME}'",
                 warning=True,
             )
-        # On SQLite the two tables are stored in their keys' order (WITHOUT ROWID): a goal's
-        # top and its root are one search each, not the key's index and then the row. The
-        # statements that look them up for every goal took 40% less at a million metric values.
-        by_key = " WITHOUT ROWID" if self.connection.vendor == "sqlite" else ""
-        self.execute("DROP TABLE IF EXISTS goal_tops")
-        self.execute(
-            "CREATE TEMPORARY TABLE goal_tops (id VARCHAR(64) PRIMARY KEY, top_id VARCHAR(64))"
-            + by_key
-        )
-        self.execute("DROP TABLE IF EXISTS top_roots")
-        self.execute(
-            "CREATE TEMPORARY TABLE top_roots (top_id VARCHAR(64) PRIMARY KEY, "
-            "is_session INTEGER NOT NULL, root_id VARCHAR(64))" + by_key
+        sqlite = self.connection.vendor == "sqlite"
+        self.key_table("goal_tops", "id VARCHAR(64) PRIMARY KEY, top_id VARCHAR(64)")
+        self.key_table(
+            "top_roots",
+            "top_id VARCHAR(64) PRIMARY KEY, is_session INTEGER NOT NULL, root_id VARCHAR(64)",
         )
         # On SQLite the walk down reads each goal's children from a table of (parent, child)
         # pairs in that key order, not from an automatic index on the goals' parent_id, which
         # SQLite builds as part of the walk's statement and reads together with the goals (1.0
         # to 1.6 s at a million metric values, against 0.7 to 1.0 s with the table).
         children = f"{goals} c"
-        if by_key:
-            self.execute("DROP TABLE IF EXISTS goal_children")
-            self.execute(
-                "CREATE TEMPORARY TABLE goal_children (parent_id VARCHAR(64), id VARCHAR(64), "
-                "PRIMARY KEY (parent_id, id))" + by_key
+        if sqlite:
+            self.key_table(
+                "goal_children",
+                "parent_id VARCHAR(64), id VARCHAR(64), PRIMARY KEY (parent_id, id)",
             )
             self.execute(
                 "INSERT INTO goal_children (parent_id, id) SELECT CAST(parent_id AS VARCHAR(64)),"
@@ -461,7 +452,7 @@ class Backfill:
             "JOIN tree ON c.parent_id = tree.id"
             ") SELECT id, MIN(top_id) FROM tree GROUP BY id"
         )
-        if by_key:
+        if sqlite:
             self.execute("DROP TABLE goal_children")
         session = GoalType.PRACTICE_SESSION.value
         self.execute(
@@ -491,11 +482,7 @@ class Backfill:
                 warning=True,
             )
         # Each goal's fractal, looked up once per goal below, not through its top each time.
-        self.execute("DROP TABLE IF EXISTS goal_fractals")
-        self.execute(
-            "CREATE TEMPORARY TABLE goal_fractals (id VARCHAR(64) PRIMARY KEY, "
-            "root_id VARCHAR(64) NOT NULL)" + by_key
-        )
+        self.key_table("goal_fractals", "id VARCHAR(64) PRIMARY KEY, root_id VARCHAR(64) NOT NULL")
         self.execute(
             "INSERT INTO goal_fractals (id, root_id) SELECT g.id, r.root_id FROM goal_tops g "
             "JOIN top_roots r ON r.top_id = g.top_id WHERE r.root_id IS NOT NULL ORDER BY g.id"
@@ -522,6 +509,15 @@ class Backfill:
         total = self.rows(f"SELECT COUNT(*) FROM {goals}")[0][0]
         self.say(f"goals: root_id {total}/{total} rows ({changed} set or corrected)")
         self.execute("DROP TABLE goal_fractals")
+
+    def key_table(self, name: str, columns: str) -> None:
+        """A new temporary table of the goal tree's walk. On SQLite it is stored in its key's
+        order (WITHOUT ROWID): a goal's top or root is one search, not the key's index and then
+        the row; the statements that look them up for every goal took 40% less at a million
+        metric values."""
+        by_key = " WITHOUT ROWID" if self.connection.vendor == "sqlite" else ""
+        self.execute(f"DROP TABLE IF EXISTS {name}")
+        self.execute(f"CREATE TEMPORARY TABLE {name} ({columns}){by_key}")
 
     def session_fractal_sql(self) -> str:
         """SQL for the fractal a parentless session (alias top_roots) takes now: the smallest

@@ -43,8 +43,8 @@ def violation_probes(cursor, tables: Iterable[str]) -> dict[str, str | None]:
     values than a subquery for each row). A key is vouched for only by keys that do not, through
     others, rest on it: every chain of trust ends in a lookup. At a million metric values that
     is 1.0 s against the pragma's 1.45 s for the first kind, and about 0.5 s less for the
-    second. Otherwise it is the pragma's rule: a key
-    holds when one of its columns is NULL or a row of the parent has its values.
+    second. Otherwise it is the pragma's rule: a key holds when one of its columns is NULL or a
+    row of the parent has its values.
 
     `=` compares as the pragma does (and is transitive) only where each column has the affinity
     of the parent column it points to, and the parent's columns are its INTEGER PRIMARY KEY or
