@@ -38,7 +38,7 @@ from goals_project.maintenance.backward_safety import (
     refusal_message,
     typed_text_sql,
 )
-from goals_project.maintenance.table_rewrite import postgres_rewrite
+from goals_project.maintenance.table_rewrite import postgres_rewrite, sqlite_rewrite
 from goals_project.maintenance.verification import blob_reference_fix, shown_id
 
 MIGRATION = "goals.0004_backfill_root_ids"
@@ -672,21 +672,23 @@ class Backfill:
     def metric_values(self) -> None:
         """Instances, definitions and splits that were deleted; then root and timestamps.
 
-        On SQLite, where 0003 added the values' root and stamps, the UPDATE that writes them comes
-        first: it joins each value to its instance, so the values of deleted instances are the
-        ones it leaves without a root, and the placeholders for those are found by a scan that
-        looks nothing up (finding them by looking up every value's instance first took 0.6 s at
-        a million metric values; the UPDATE looks them up anyway). Elsewhere the placeholders
+        On SQLite, where 0003 added the values' root and stamps, the pass that writes them comes
+        first (the table written anew, table_rewrite, or else an UPDATE): it joins each value to
+        its instance, so the values of deleted instances are the ones it leaves without a root,
+        and the placeholders for those are found by a scan that looks nothing up (finding them
+        by looking up every value's instance first took 0.6 s at a million metric values; the
+        pass looks them up anyway). Elsewhere the placeholders
         come first: PostgreSQL writes the table anew from the join, which would leave those
         values out, and a root or stamp kept from the legacy file, or a root another program
         wrote since 0003, is no sign of a lookup that failed."""
         if self.values_written_first():
-            total = self.values_roots_and_stamps(fresh=True)
+            total, whole = self.values_roots_and_stamps(fresh=True)
             if self.deleted_instances(where="c.root_id IS NULL"):
-                total += self.values_roots_and_stamps(fresh=True, where="t.root_id IS NULL")
+                again, _ = self.values_roots_and_stamps(fresh=True, where="t.root_id IS NULL")
+                total += 0 if whole else again
         else:
             self.deleted_instances()
-            total = self.values_roots_and_stamps(fresh=False)
+            total, _ = self.values_roots_and_stamps(fresh=False)
         self.deleted_definitions()
         self.say(f"{self.tables['values']}: root_id {total}/{total} rows")
 
@@ -816,11 +818,15 @@ class Backfill:
                 (self.tables[key],),
             )
 
-    def values_roots_and_stamps(self, *, fresh: bool, where: str = "1 = 1") -> int:
+    def values_roots_and_stamps(self, *, fresh: bool, where: str = "1 = 1") -> tuple[int, bool]:
         """One pass over the values `where` picks: root and audit timestamps from the instance,
         the changes to legacy values recorded first. With `fresh` columns (added by 0003, no
         value with a root: values_written_first) there is nothing to record, and a value whose
-        instance is gone is left as it is, to be found by its NULL root."""
+        instance is gone is left as it is, to be found by its NULL root.
+
+        Returns how many values it gave a root and whether that is every value: where the table
+        was written anew (table_rewrite), those of deleted instances are counted too, written
+        as they were."""
         now = self.now
         values, instances = self.t("values"), self.t("instances")
         on = "i.id = t.activity_instance_id"
@@ -855,13 +861,25 @@ class Backfill:
         total = None
         if not fresh:  # every value has an instance by now, so the join matches each row once
             total = postgres_rewrite(self.connection, self.tables["values"], computed, join=join)
-        if total is None:  # SQLite, which updates a row in place, or a table it would not rewrite
-            sets = ", ".join(f"{column} = {sql}" for column, (sql, _) in computed.items())
-            total = self.execute(
-                f"UPDATE {values} AS t SET {sets} FROM {instances} i WHERE {on} AND {where}",
-                tuple(value for _, params in computed.values() for value in params),
+        elif where == "1 = 1":  # each value as the UPDATE below leaves it: unmatched, unchanged
+            total = sqlite_rewrite(
+                self.connection,
+                self.tables["values"],
+                {
+                    column: (f"CASE WHEN i.id IS NULL THEN t.{column} ELSE {sql} END", params)
+                    for column, (sql, params) in computed.items()
+                },
+                join=f"LEFT {join}",
             )
-        return total
+        if total is not None:
+            return total, True
+        # A part of the table, or a table it would not write anew.
+        sets = ", ".join(f"{column} = {sql}" for column, (sql, _) in computed.items())
+        total = self.execute(
+            f"UPDATE {values} AS t SET {sets} FROM {instances} i WHERE {on} AND {where}",
+            tuple(value for _, params in computed.values() for value in params),
+        )
+        return total, False
 
     def program_rows(self) -> None:
         now = self.now

@@ -56,6 +56,7 @@ from goals_project.maintenance.legacy.preflight import (
 from goals_project.maintenance.locking import MaintenanceBusy, maintenance_lock
 from goals_project.maintenance.migration_executor import recording_executor
 from goals_project.maintenance.migration_operations import fields_added
+from goals_project.maintenance.table_rewrite import sqlite_drops_at_end
 
 # Said after a migration's refusal when the run was one transaction (_one_transaction).
 ROLLED_BACK_WITH_THE_RUN = (
@@ -238,7 +239,8 @@ def _one_transaction(using: str, path: Path) -> Iterator[None]:
     transaction; each migration checks the keys it could break at its end). Adoption and each
     migration are savepoints of it. Committed on a clean exit: `migrate` is inside until its
     backup is verified, so it keeps the adoption and the migrations working meanwhile, and a
-    crash or a refusal at any point leaves the file as it was."""
+    crash or a refusal at any point leaves the file as it was. The old pages of tables written
+    anew are dropped at its end (table_rewrite.sqlite_drops_at_end)."""
     connection = connections[using]
     mode = connection.settings_dict["OPTIONS"].get("transaction_mode")
     if mode not in ("IMMEDIATE", "EXCLUSIVE"):
@@ -261,7 +263,8 @@ def _one_transaction(using: str, path: Path) -> Iterator[None]:
         except OperationalError as error:
             raise locked_error(path, error) from error
         try:
-            yield
+            with sqlite_drops_at_end(connection):
+                yield
         except BaseException as error:
             atomic.__exit__(type(error), error, error.__traceback__)
             raise

@@ -1,8 +1,9 @@
 """SIGKILL at any point of migrate, backup_db and restore_db, then the documented command again.
 
-- migrate: killed at 20+ steps (backup, adoption, the backfill, table rebuilds, indexes), then
-  `manage.py migrate` again must finish, `verify_root_ids` must pass, and every row and value of
-  the legacy file must be there (the database is taken back to the baseline and compared).
+- migrate: killed at 20+ steps (backup, adoption, the backfill, table rebuilds, tables written
+  anew, indexes), then `manage.py migrate` again must finish, `verify_root_ids` must pass, and
+  every row and value of the legacy file must be there (the database is taken back to the
+  baseline and compared).
 - backup_db: a killed backup never looks verified, and the next backup_db works.
 - restore_db: a killed restore leaves the old database or the restored one, whole, never a mix
   or nothing; restore_db again finishes the job.
@@ -49,6 +50,11 @@ INSIDE = {
     "adoption": lambda phase, label: phase == "adoption",
     "backfill": lambda phase, label: phase == "goals.0004_backfill_root_ids",
     "rebuild": lambda phase, label: '"new__' in label or label.startswith("sql ALTER TABLE"),
+    # A table written anew (table_rewrite): its rows, the swap of its pages, the old ones dropped.
+    "rewrite": lambda phase, label: (
+        ("__rewritten" in label and "PRAGMA" not in label)
+        or any(mark in label for mark in ("SET rootpage", "writable_schema = RESET"))
+    ),
     "indexes": lambda phase, label: label.startswith("sql CREATE INDEX"),
     # Right after a migration's changes, before it is recorded as applied.
     "record": lambda phase, label: label.startswith('sql INSERT INTO "django_migrations"'),
