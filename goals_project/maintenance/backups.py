@@ -386,27 +386,40 @@ def _sqlite_source(using: str) -> Path:
 def _sqlite_copy(
     source: Path, target: Path, *, folder: Path, reserve: int, timeout: float
 ) -> tuple[dict[str, int], list[str]]:
-    """Copy with SQLite's online backup API inside one read transaction, so the row counts, the
-    applied migrations and the copy are one snapshot while other processes keep writing. The
-    space check counts the pages of that snapshot, -wal included, not the main file's size.
-    The copy is written without syncs of its own: it is fsynced once, whole, before its sha256
-    is taken and it is named."""
+    """Copy inside one read transaction, so the row counts, the applied migrations and the copy
+    are one snapshot while other processes keep writing. The space check counts the pages of
+    that snapshot, -wal included, not the main file's size. The copy is written without syncs
+    of its own: it is fsynced once, whole, before its sha256 is taken and it is named.
+
+    With a rollback journal the file is the snapshot: no writer writes to it while the read
+    transaction lasts (SQLite's locks), so its bytes are copied as they are (0.2 s at a million
+    metric values, against 0.4 to 0.7 s page by page). With a write-ahead log, whose pages are
+    the snapshot's too, by SQLite's online backup API."""
     reader = sqlite3.connect(source, timeout=timeout, isolation_level=None)
-    copy = sqlite3.connect(target, isolation_level=None)
     try:
-        copy.execute("PRAGMA synchronous = OFF")
         reader.execute("BEGIN")
         counts = _sqlite_counts(reader)  # the first read fixes the snapshot
         pages = reader.execute("PRAGMA page_count").fetchone()[0]
         _check_space(folder, pages * reader.execute("PRAGMA page_size").fetchone()[0], reserve)
         migrations = _sqlite_migrations(reader)
-        reader.backup(copy)
+        if reader.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            _sqlite_backup_api(reader, target)
+        else:
+            shutil.copyfile(source, target)
         reader.execute("COMMIT")
+    finally:
+        reader.close()
+    return counts, migrations
+
+
+def _sqlite_backup_api(reader: sqlite3.Connection, target: Path) -> None:
+    copy = sqlite3.connect(target, isolation_level=None)
+    try:
+        copy.execute("PRAGMA synchronous = OFF")
+        reader.backup(copy)
         copy.execute("PRAGMA journal_mode=DELETE")  # a backup is one self-contained file
     finally:
         copy.close()
-        reader.close()
-    return counts, migrations
 
 
 def _sqlite_verify(path: Path, counts: dict[str, int], *, behind: bool = False) -> str:

@@ -45,6 +45,7 @@ from goals_project.maintenance.legacy.inspection import (
     LegacyDbProblem,
     check_not_locked,
     is_file_database,
+    legacy_db_integrity_begin,
     locked_error,
 )
 from goals_project.maintenance.legacy.preflight import (
@@ -148,9 +149,10 @@ def _migrate_locked(
             if recovered is not None:
                 reporter.warning(_recovered_note(recovered))
             with write_witness(using) as unchanged:
-                found = legacy_db_inspect_alias(using=using)
-                if found.state_before == DbState.LEGACY:
-                    legacy_db_preflight(using=using, found=found)
+                found = legacy_db_inspect_alias(using=using, integrity=False)
+                with _integrity_checked_meanwhile(found):
+                    if found.state_before == DbState.LEGACY:
+                        legacy_db_preflight(using=using, found=found)
                 _check_space(using, found, backup=backup)
                 plan = _plan(using, targets)
                 begun = None
@@ -210,6 +212,25 @@ def _migrate_locked(
     return MigrateResult(
         recovered_journal=recovered, backup=taken, adoption=adoption, pending=pending
     )
+
+
+@contextlib.contextmanager
+def _integrity_checked_meanwhile(found: AdoptionResult) -> Iterator[None]:
+    """The file's integrity check (legacy_db_inspect's) on a thread while the block reads the
+    file (the preflight's checks), both before anything changes. A damaged file is refused as
+    inspection refuses it, ahead of whatever the block raised: its reads of a damaged file can
+    fail too, and the damage is the news."""
+    checking = None if found.path is None else legacy_db_integrity_begin(found.path)
+    if checking is None:
+        yield
+        return
+    try:
+        yield
+    except BaseException as error:
+        if isinstance(checking.exception(), LegacyDbError):
+            raise checking.exception() from error
+        raise
+    checking.result()
 
 
 def _backup_failed(error: BackupError) -> MigrateRefused:

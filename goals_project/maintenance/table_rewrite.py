@@ -156,15 +156,15 @@ def sqlite_rewrite(
         def rows(sql: str, params=()) -> list[tuple]:
             return cursor.execute(sql, params).fetchall()
 
-        described = rows(f"PRAGMA table_xinfo({quote(table)})")
+        described = rows(f"PRAGMA main.table_xinfo({quote(table)})")
         columns = [name for _cid, name, *_rest in described]
         if _sqlite_declines(rows, quote, table, new, described, set(computed)):
             return None
-        ((expected,),) = rows(f"SELECT COUNT(*) FROM {quote(table)}")  # noqa: S608 - a model's table
+        ((expected,),) = rows(f"SELECT COUNT(*) FROM main.{quote(table)}")  # noqa: S608 - a model's table
         # Each column as its affinity names it (the rows are checked against the definition's
         # constraints by whoever declares them): no default, no constraint, no collation.
         cursor.execute(
-            f"CREATE TABLE {quote(new)} ("
+            f"CREATE TABLE main.{quote(new)} ("
             + ", ".join(
                 f"{quote(name)} {_AFFINITY_TYPES[column_affinity(declared or '')]}"
                 for _cid, name, declared, *_rest in described
@@ -174,35 +174,35 @@ def sqlite_rewrite(
         select, params = _selected(quote, columns, computed)
         # Names from the catalog, quoted; expressions from the caller; values as parameters.
         cursor.execute(
-            f"INSERT INTO {quote(new)} (rowid, {', '.join(quote(c) for c in columns)}) "  # noqa: S608
-            f"SELECT t.rowid, {select} FROM {quote(table)} AS t {join} ORDER BY t.rowid",
+            f"INSERT INTO main.{quote(new)} (rowid, {', '.join(quote(c) for c in columns)}) "  # noqa: S608
+            f"SELECT t.rowid, {select} FROM main.{quote(table)} AS t {join} ORDER BY t.rowid",
             params,
         )
         _check_written(table, cursor.rowcount, expected)
         pages = dict(
             rows(
-                "SELECT name, rootpage FROM sqlite_schema "
+                "SELECT name, rootpage FROM main.sqlite_schema "
                 "WHERE type = 'table' AND name IN (%s, %s)",
                 (table, new),
             )
         )
-        ((version,),) = rows("PRAGMA schema_version")
+        ((version,),) = rows("PRAGMA main.schema_version")
         cursor.execute("PRAGMA writable_schema = ON")
         try:
             cursor.execute(
-                "UPDATE sqlite_schema SET rootpage = CASE name WHEN %s THEN %s ELSE %s END "
+                "UPDATE main.sqlite_schema SET rootpage = CASE name WHEN %s THEN %s ELSE %s END "
                 "WHERE type = 'table' AND name IN (%s, %s)",
                 (table, pages[new], pages[table], table, new),
             )
             if cursor.rowcount != 2:
                 raise DatabaseError(f"Could not put the rows written anew in {table}'s place.")
-            cursor.execute(f"PRAGMA schema_version = {int(version) + 1}")
+            cursor.execute(f"PRAGMA main.schema_version = {int(version) + 1}")
         finally:
             cursor.execute("PRAGMA writable_schema = RESET")  # off, and the schema read again
         if connection.alias in _DROPPED_AT_END:
             _DROPPED_AT_END[connection.alias].append(new)
         else:
-            cursor.execute(f"DROP TABLE {quote(new)}")
+            cursor.execute(f"DROP TABLE main.{quote(new)}")
     return expected
 
 
@@ -243,8 +243,9 @@ def sqlite_drops_at_end(connection) -> Iterator[None]:
     try:
         yield
         with connection.cursor() as cursor:
-            for name in _DROPPED_AT_END[connection.alias]:
-                cursor.execute(f"DROP TABLE {connection.ops.quote_name(name)}")
+            # Gone where a savepoint holding its rewrite was rolled back since.
+            for name in dict.fromkeys(_DROPPED_AT_END[connection.alias]):
+                cursor.execute(f"DROP TABLE IF EXISTS main.{connection.ops.quote_name(name)}")
     finally:
         _DROPPED_AT_END.pop(connection.alias, None)
 
@@ -267,6 +268,8 @@ def _sqlite_declines(
     _schema, _name, table_type, _ncol, without_rowid, strict = kind
     names = {name.lower() for _cid, name, *_rest in described}
     key = [declared for _cid, _name, declared, _nn, _default, pk, *_ in described if pk]
+    ((definition,),) = rows("SELECT sql FROM main.sqlite_schema WHERE name = %s", [table])
+    keys = rows(f"PRAGMA main.foreign_key_list({quote(table)})")
     if (
         table_type != "table"
         or without_rowid
@@ -275,13 +278,23 @@ def _sqlite_declines(
         or names & {"rowid", "oid", "_rowid_"}
         or not computed <= {name for _cid, name, *_rest in described}
         or (len(key) == 1 and (key[0] or "").upper() == "INTEGER")  # the rowid by another name
-        or rows("PRAGMA auto_vacuum")[0][0]
-        or rows("SELECT 1 FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = %s", [table])
-        or rows("SELECT 1 FROM sqlite_schema WHERE name = %s", [new])
+        # What the UPDATE would hold the new values to: NOT NULL, a CHECK, a foreign key.
+        or any(notnull for _cid, name, _type, notnull, *_rest in described if name in computed)
+        or "CHECK" in definition.upper()
+        or any(row[3] in computed for row in keys)
+        or rows("PRAGMA main.auto_vacuum")[0][0]
+        # Triggers the UPDATE would fire, and names in the temporary schema, which SQLite
+        # looks in first.
+        or rows(
+            "SELECT 1 FROM main.sqlite_schema WHERE type = 'trigger' AND tbl_name = %s "
+            "UNION ALL SELECT 1 FROM temp.sqlite_schema WHERE tbl_name = %s OR name IN (%s, %s) "
+            "UNION ALL SELECT 1 FROM main.sqlite_schema WHERE name = %s",
+            [table, table, table, new, new],
+        )
     ):
         return True
-    for _seq, index, _unique, _origin, partial in rows(f"PRAGMA index_list({quote(table)})"):
-        indexed = rows(f"PRAGMA index_info({quote(index)})")
+    for _seq, index, _unique, _origin, partial in rows(f"PRAGMA main.index_list({quote(table)})"):
+        indexed = rows(f"PRAGMA main.index_info({quote(index)})")
         if partial or any(cid == -2 or name in computed for _no, cid, name in indexed):
             return True
     rows("PRAGMA writable_schema = ON")

@@ -101,9 +101,10 @@ def parents():
     _sql("CREATE TABLE rewrite_parents (id TEXT PRIMARY KEY, root, made)")
     _sql("INSERT INTO rewrite_parents VALUES ('a', 'root-a', '2025-01-01'), ('b', 7, '12')")
     yield
-    for (name,) in _sql("SELECT name FROM sqlite_schema WHERE type = 'table'"):
-        if name.startswith("rewrite_"):
-            _sql(f'DROP TABLE "{name}"')
+    for schema in ("temp", "main"):
+        for kind, name in _sql(f"SELECT type, name FROM {schema}.sqlite_schema"):
+            if name.startswith("rewrite_") and kind in ("table", "trigger"):
+                _sql(f'DROP {kind} IF EXISTS {schema}."{name}"')
 
 
 @given(data=rows)
@@ -150,6 +151,17 @@ def test_the_rows_written_anew_are_those_the_update_leaves(parents, data):
         ),
         (TABLE.replace("stamp datetime)", "stamp datetime, twice AS (ratio * 2))"), None),
         (TABLE, "CREATE TABLE {name}__rewritten (anything)"),  # its name is taken
+        # What the UPDATE holds the values it writes to.
+        (TABLE.replace("root varchar(36)", "root varchar(36) NOT NULL DEFAULT ''"), None),
+        (TABLE.replace("stamp datetime", "stamp datetime CHECK (stamp <> '')"), None),
+        (TABLE.replace("root varchar(36)", "root varchar(36) REFERENCES rewrite_parents"), None),
+        # The temporary schema, which SQLite looks in first: a trigger, a table of either name.
+        (
+            TABLE,
+            "CREATE TEMP TRIGGER {name}_watch AFTER UPDATE ON {name} BEGIN SELECT 1; END",
+        ),
+        (TABLE, "CREATE TEMP TABLE {name} (id, parent, root, stamp)"),
+        (TABLE, "CREATE TEMP TABLE {name}__rewritten (anything)"),
     ],
 )
 def test_a_table_it_could_not_keep_is_left_to_the_update(parents, definition, extra):
@@ -177,6 +189,26 @@ def test_the_old_pages_are_dropped_at_the_end_of_a_run_that_ends_well(parents):
         assert _sql("PRAGMA freelist_count")[0][0] <= free[0][0]
     assert not _sql("SELECT name FROM sqlite_schema WHERE name = 'rewrite_late__rewritten'")
     assert _sql("SELECT id, root FROM rewrite_late") == [("id1", "root-a")]
+
+
+@pytest.mark.parametrize("again", [False, True], ids=["then not", "then again"])
+def test_a_rewrite_rolled_back_with_its_savepoint_leaves_nothing_to_drop(parents, again):
+    """A migration's savepoint rolled back with its rewrite, and the run going on to its end:
+    the old pages went with the savepoint, and a rewrite after it is dropped once."""
+    _make(
+        "rewrite_undone",
+        [("b", 1, 2.0, "x", "l", None, None), ("a", 3, 4.0, "y", "m", None, None)],
+    )
+    before = _content("rewrite_undone")
+    with transaction.atomic(), sqlite_drops_at_end(connection):
+        with pytest.raises(RuntimeError), transaction.atomic():  # a savepoint
+            assert sqlite_rewrite(connection, "rewrite_undone", COMPUTED, JOIN) == 1
+            raise RuntimeError("the migration stops")
+        assert _content("rewrite_undone") == before
+        if again:
+            assert sqlite_rewrite(connection, "rewrite_undone", COMPUTED, JOIN) == 1
+    assert not _sql("SELECT name FROM sqlite_schema WHERE name = 'rewrite_undone__rewritten'")
+    assert _sql("SELECT root FROM rewrite_undone") == [("root-a" if again else None,)]
 
 
 def test_a_run_that_fails_drops_nothing_and_leaves_no_table_to_drop(parents):

@@ -144,14 +144,17 @@ def legacy_db_check_writable(*, using: str = DEFAULT_DB_ALIAS) -> None:
         check_writable(path)
 
 
-def legacy_db_inspect_alias(*, using: str = DEFAULT_DB_ALIAS) -> AdoptionResult:
-    """What adoption would do to the database behind `using`, without changing it."""
+def legacy_db_inspect_alias(
+    *, using: str = DEFAULT_DB_ALIAS, integrity: bool = True
+) -> AdoptionResult:
+    """What adoption would do to the database behind `using`, without changing it; without
+    `integrity`, the file's integrity left to the caller (legacy_db_inspect)."""
     if connections[using].vendor != "sqlite":
         return AdoptionResult(path=None, state_before=DbState.ADOPTED)
     path = database_path(using)
     if path is None:
         return AdoptionResult(path=None, state_before=DbState.NEW)
-    inspection = legacy_db_inspect(path)
+    inspection = legacy_db_inspect(path, integrity=integrity)
     return AdoptionResult(
         path=path,
         state_before=inspection.state,
