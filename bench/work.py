@@ -30,6 +30,9 @@ from collections.abc import Callable, Iterator
 STARTED = time.perf_counter()
 TABLE_REBUILDS = "table rebuilds (new table, copy, drop, rename)"
 COMMITS = "commits"
+# The backfill's pass over the values: their table written anew (table_rewrite: its rows, then
+# its old pages dropped at the run's end), or an UPDATE.
+VALUES_WRITTEN = "metric_values' roots and stamps written (the backfill's)"
 
 # Statements sorted by their SQL, whatever step sends them (first match wins).
 STATEMENTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -39,11 +42,12 @@ STATEMENTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^PRAGMA foreign_key_check", "foreign key checks"),
         (r'^SELECT 1 FROM "[^"]+" c( LEFT JOIN .*)? WHERE .* LIMIT 1$', "foreign key checks"),
         (r"^PRAGMA quick_check", "quick_check of the tables changed in place"),
+        (r'^(INSERT INTO|DROP TABLE( IF EXISTS)?) main\."[^"]+__rewritten"', VALUES_WRITTEN),
         (r'^(INSERT INTO|CREATE TABLE) "new__', TABLE_REBUILDS),
         (r'^DROP TABLE "(?!new__)', TABLE_REBUILDS),
         (r'^ALTER TABLE "new__\S+" RENAME TO', TABLE_REBUILDS),
         (r'^INSERT INTO "legacy_repairs"', "repair records (legacy_repairs)"),
-        (r'^UPDATE "metric_values"', "UPDATE of metric_values (the backfill's)"),
+        (r'^UPDATE "metric_values"', VALUES_WRITTEN),
         (r"LEFT JOIN \S+ x ON x\.id = c\.\S+ .*x\.id IS NULL", "dangling references, placeholders"),
     )
 )

@@ -67,6 +67,13 @@ def test_the_wait_for_the_backup_counts_apart_from_adoption(clock):
             "dangling references, placeholders",
         ),
         ('SELECT "id" FROM "goals"', None),
+        ('UPDATE "metric_values" AS t SET root_id = i.root_id', work.VALUES_WRITTEN),
+        (
+            'INSERT INTO main."metric_values__rewritten" (rowid, "id") SELECT t.rowid, t."id" '
+            'FROM main."metric_values" AS t ORDER BY t.rowid',
+            work.VALUES_WRITTEN,
+        ),
+        ('DROP TABLE IF EXISTS main."metric_values__rewritten"', work.VALUES_WRITTEN),
     ],
 )
 def test_statements_are_sorted_by_their_sql(sql, kind):
