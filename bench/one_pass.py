@@ -7,11 +7,13 @@ the original left as the backup), measured on the table whose rewrite it is abou
 ways bring it to its final shape, on copies of the same file, in turns, each in one transaction
 with `migrate`'s settings (BULK_PRAGMAS, on every attached file as well):
 
-- **in place**, what `migrate` does: `ALTER TABLE ... ADD COLUMN` for the columns the legacy
-  table lacks, one `UPDATE ... FROM` writing every row's root and audit stamps (the plan
-  script's own pass, which writes the root alone), the final definition written into the schema
-  and checked by `PRAGMA quick_check` (goals_project.maintenance.migration_operations), then the
-  table's four indexes, in the file itself, with the rollback journal `migrate` needs;
+- **in place**, what `migrate` did until it wrote the values anew under their own table
+  (`table_rewrite.sqlite_rewrite`, docs/benchmarks.md, sixteenth round): `ALTER TABLE ... ADD
+  COLUMN` for the columns the legacy table lacks, one `UPDATE ... FROM` writing every row's root
+  and audit stamps (the plan script's own pass, which writes the root alone), the final
+  definition written into the schema and checked by `PRAGMA quick_check`
+  (goals_project.maintenance.migration_operations), then the table's four indexes, in the file
+  itself, with the rollback journal `migrate` needs;
 - **written once**, the one-pass design: a new file, the table created in its final definition,
   one `INSERT ... SELECT` from the legacy file writing each row in its final shape, the same four
   indexes. The new file needs no journal (a crash loses only a file nobody uses yet) and gets one
