@@ -44,6 +44,7 @@ from django.utils import timezone
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Step, silent
 from goals_project.maintenance.locking import database_file
+from goals_project.maintenance.threads import on_a_thread_of_its_own
 
 MANIFEST_SUFFIX = ".json"
 MANIFEST_VERSION = 1
@@ -277,11 +278,7 @@ class PendingBackup:
 
 def _check_on_a_thread(path: Path, counts: dict[str, int], *, behind: bool) -> Future[str]:
     """_sqlite_verify of the copy at `path` on a thread of its own, so the caller goes on."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backup-check")
-    try:
-        return pool.submit(_sqlite_verify, path, counts, behind=behind)
-    finally:
-        pool.shutdown(wait=False)  # the thread ends with its one task
+    return on_a_thread_of_its_own("backup-check", _sqlite_verify, path, counts, behind=behind)
 
 
 def _unwritable(folder: Path, error: OSError) -> BackupError:

@@ -472,18 +472,33 @@ def replace_definition(
             return found
     literal = "'" + definition.replace("'", "''") + "'"
     name = "'" + table.replace("'", "''") + "'"
-    version = cursor.execute("PRAGMA schema_version").fetchone()[0]
-    cursor.execute("PRAGMA writable_schema = ON")
-    try:
-        cursor.execute(
-            f"UPDATE sqlite_schema SET sql = {literal} WHERE type = 'table' AND name = {name}"  # noqa: S608 - quoted literals
-        )
-        cursor.execute(f"PRAGMA schema_version = {int(version) + 1}")
-    finally:
-        cursor.execute("PRAGMA writable_schema = OFF")
+    sqlite_schema_written(
+        cursor,
+        f"UPDATE sqlite_schema SET sql = {literal} WHERE type = 'table' AND name = {name}",  # noqa: S608 - quoted literals
+    )
     if not_null is None:
         return [row[0] for row in cursor.execute(f"PRAGMA quick_check({quoted})")]
     return ["ok"]
+
+
+def sqlite_schema_written(cursor, update: str, params=(), *, reread: bool = False) -> int:
+    """SQLite: run `update` on sqlite_schema (writable_schema on for it alone), raise the schema
+    version so that every connection reads the schema again, and return how many rows it
+    changed. With `reread`, this connection reads it again at once (writable_schema RESET).
+    `cursor` is Django's or the sqlite3 module's; an `update` without `params` is sent as it
+    is, so a definition's text needs no escaping of %."""
+    version = cursor.execute("PRAGMA main.schema_version").fetchone()[0]
+    cursor.execute("PRAGMA writable_schema = ON")
+    try:
+        if params:
+            cursor.execute(update, params)
+        else:
+            cursor.execute(update)
+        changed = cursor.rowcount
+        cursor.execute(f"PRAGMA main.schema_version = {int(version) + 1}")
+    finally:
+        cursor.execute(f"PRAGMA writable_schema = {'RESET' if reread else 'OFF'}")
+    return changed
 
 
 def _rows_breaking(

@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from django.db import DatabaseError
 
 from goals_project.maintenance.foreign_keys import column_affinity
+from goals_project.maintenance.migration_operations import sqlite_schema_written
 
 # Each is a query over the table's oid (%s) that finds something a rewrite would lose.
 _WOULD_LOSE = {
@@ -186,19 +187,15 @@ def sqlite_rewrite(
                 (table, new),
             )
         )
-        ((version,),) = rows("PRAGMA main.schema_version")
-        cursor.execute("PRAGMA writable_schema = ON")
-        try:
-            cursor.execute(
-                "UPDATE main.sqlite_schema SET rootpage = CASE name WHEN %s THEN %s ELSE %s END "
-                "WHERE type = 'table' AND name IN (%s, %s)",
-                (table, pages[new], pages[table], table, new),
-            )
-            if cursor.rowcount != 2:
-                raise DatabaseError(f"Could not put the rows written anew in {table}'s place.")
-            cursor.execute(f"PRAGMA main.schema_version = {int(version) + 1}")
-        finally:
-            cursor.execute("PRAGMA writable_schema = RESET")  # off, and the schema read again
+        swapped = sqlite_schema_written(
+            cursor,
+            "UPDATE main.sqlite_schema SET rootpage = CASE name WHEN %s THEN %s ELSE %s END "
+            "WHERE type = 'table' AND name IN (%s, %s)",
+            (table, pages[new], pages[table], table, new),
+            reread=True,  # the next statements read the swapped pages
+        )
+        if swapped != 2:
+            raise DatabaseError(f"Could not put the rows written anew in {table}'s place.")
         if connection.alias in _DROPPED_AT_END:
             _DROPPED_AT_END[connection.alias].append(new)
         else:

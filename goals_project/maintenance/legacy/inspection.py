@@ -10,7 +10,7 @@ import enum
 import os
 import sqlite3
 import stat
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from goals_project.maintenance.legacy.schemas import (
     table_columns,
     variant_columns,
 )
+from goals_project.maintenance.threads import on_a_thread_of_its_own
 
 BASELINE_MIGRATION = ("goals", "0001_legacy_baseline")
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -124,11 +125,7 @@ def legacy_db_integrity_begin(path: Path, *, timeout: float = 2.0) -> Future[Non
     raises the refusal. None where there is no file content to check."""
     if not path.is_file() or path.stat().st_size == 0:
         return None
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="integrity-check")
-    try:
-        return pool.submit(_integrity_checked, path, timeout)
-    finally:
-        pool.shutdown(wait=False)  # the thread ends with its one task
+    return on_a_thread_of_its_own("integrity-check", _integrity_checked, path, timeout)
 
 
 def _integrity_checked(path: Path, timeout: float) -> None:
