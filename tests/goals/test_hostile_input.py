@@ -17,6 +17,7 @@ from django.db.backends.signals import connection_created
 from django.db.migrations.loader import MigrationLoader
 from django.test.utils import CaptureQueriesContext
 
+from goals.roots import ROOT_TABLES
 from goals_project.bases.exit_codes import Exit
 from goals_project.maintenance.legacy.inspection import LegacyDbProblem
 from goals_project.maintenance.legacy.preflight import (
@@ -985,3 +986,22 @@ def test_the_advice_for_blob_references_casts_only_blobs_that_make_text_ids():
         assert advice(*blobs).startswith("some are no text that makes an id"), blobs
         assert "or to NULL" in advice(*blobs), blobs
         assert "or to NULL" not in advice(*blobs, nullable=False), blobs
+
+
+def test_the_recovery_roots_count_includes_the_values_under_it(make_legacy_db, legacy_database):
+    """migrate says how many rows the recovery root holds, the metric values of its instances
+    among them, though it counts values only when an instance holds it."""
+    path = make_legacy_db("dev")
+    with legacy_database(path) as alias:
+        printed = _migrate(alias)
+    (recovery_id,) = _select(path, "SELECT id FROM goals WHERE name = 'Recovered records'")[0]
+    held = {
+        table: _select(
+            path,
+            f"SELECT COUNT(*) FROM {table} WHERE root_id = ? AND id <> ?",
+            (recovery_id, recovery_id),
+        )[0][0]
+        for table in ROOT_TABLES
+    }
+    assert held["metric_values"] > 0
+    assert f"'Recovered records' ({recovery_id}) holds {sum(held.values())} row(s)" in printed
