@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from goals_project.maintenance.legacy.adoption import same_statement
 from goals_project.maintenance.legacy.inspection import LegacyDbProblem
 from tests.conftest import file_sha256
 from tests.legacy_snapshot import legacy_columns, legacy_snapshot
@@ -391,3 +392,97 @@ def test_adoption_changes_the_two_biggest_tables_without_copying_them(
         _adopt(alias)
     assert _root_pages(path, tables) == before
     assert len(before) == len(tables)
+
+
+def _indexes(path: Path, table: str) -> dict[str, tuple[int, str]]:
+    connection = sqlite3.connect(path)
+    try:
+        return {
+            name: (page, sql)
+            for name, page, sql in connection.execute(
+                "SELECT name, rootpage, sql FROM sqlite_master WHERE type = 'index' "
+                "AND tbl_name = ? AND sql IS NOT NULL",
+                (table,),
+            )
+        }
+    finally:
+        connection.close()
+
+
+def _integrity(path: Path) -> list[tuple]:
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute("PRAGMA integrity_check").fetchall()
+    finally:
+        connection.close()
+
+
+def test_adoption_keeps_a_legacy_index_the_baseline_declares_alike(make_legacy_db, legacy_database):
+    """The dev schema's partial indexes of goals are the baseline's own, written otherwise:
+    adoption keeps their pages and gives them the baseline's statements."""
+    path = make_legacy_db("dev")
+    before = _indexes(path, "goals")
+    assert {"idx_session_start", "idx_session_end"} <= set(before)
+    with legacy_database(path) as alias:
+        _adopt(alias)
+    after = _indexes(path, "goals")
+    for name in ("idx_session_start", "idx_session_end", "idx_template_id"):
+        assert after[name][0] == before[name][0]
+        assert after[name][1] != before[name][1]
+        assert after[name][1].startswith(f'CREATE INDEX "{name}" ON "goals" (')
+    assert _integrity(path) == [("ok",)]
+
+
+def test_adoption_builds_again_a_legacy_index_that_differs_from_the_baseline(
+    make_legacy_db, legacy_database
+):
+    """A legacy index under a name the baseline declares, over another column or with another
+    condition, is dropped and the baseline's built: the file's own is not trusted by name."""
+    path = make_legacy_db("dev")
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.executescript(
+            "DROP INDEX idx_session_start;"
+            "CREATE INDEX idx_session_start ON goals(session_end) WHERE type = 'PracticeSession';"
+            "DROP INDEX idx_session_end;"
+            'CREATE INDEX idx_session_end ON goals(session_end) WHERE type = "PracticeSession";'
+        )
+    connection.close()
+    with legacy_database(path) as alias:
+        _adopt(alias)
+    after = _indexes(path, "goals")
+    connection = sqlite3.connect(path)
+    try:
+        for name, column in (
+            ("idx_session_start", "session_start"),
+            ("idx_session_end", "session_end"),
+        ):
+            assert after[name][1] == (
+                f'CREATE INDEX "{name}" ON "goals" ("{column}") WHERE "type" = \'PracticeSession\''
+            )
+            assert [row[2] for row in connection.execute(f"PRAGMA index_info({name})")] == [column]
+    finally:
+        connection.close()
+    assert _integrity(path) == [("ok",)]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"),
+    [
+        (
+            "CREATE INDEX idx_a\n   ON goals(session_start)\n  WHERE type = 'PracticeSession'",
+            'CREATE INDEX "idx_a" ON "goals" ("session_start") WHERE "type" = \'PracticeSession\'',
+            True,
+        ),
+        ("create index [IDX_A] on `Goals` (A desc)", "CREATE INDEX idx_a ON goals (a DESC)", True),
+        ("CREATE INDEX i ON t (a) WHERE b = 'X'", "CREATE INDEX i ON t (a) WHERE b = 'x'", False),
+        ("CREATE INDEX i ON t (a) WHERE b = 'x'", 'CREATE INDEX i ON t (a) WHERE b = "x"', False),
+        ("CREATE INDEX i ON t (a) WHERE b = 1", "CREATE INDEX i ON t (a) WHERE b = 1.0", False),
+        ("CREATE INDEX i ON t (a)", "CREATE UNIQUE INDEX i ON t (a)", False),
+        ("CREATE INDEX i ON t (a) -- note", "CREATE INDEX i ON t (a)", False),
+        ('CREATE INDEX i ON t ("é")', 'CREATE INDEX i ON t ("É")', False),
+        ('CREATE INDEX i ON t ("a b")', "CREATE INDEX i ON t (a b)", False),
+    ],
+)
+def test_same_statement(first, second, same):
+    assert same_statement(first, second) is same
