@@ -182,10 +182,16 @@ class Backfill:
         where: str = "1 = 1",
         params=(),
         big: bool = False,
+        fills: dict[str, str] | None = None,
     ) -> int:
         """Set `column` to `expression` (SQL over alias t) on rows where it differs; return
         how many. A `big` table is written anew on PostgreSQL where it can be
         (goals_project.maintenance.table_rewrite), not updated row by row.
+
+        `fills` (column: SQL over t) fill NULLs of added columns in the rows the UPDATE writes
+        anyway, so that `fill_nulls` of the same columns later writes only the rest: each
+        UPDATE of a table writes each row it touches (0.15 s for the activity instances at a
+        million metric values). Not for legacy columns, whose filled NULLs are recorded first.
 
         Old values of legacy columns are recorded; for a column goals.0003 added, NULL is what
         0003 put there, so only values already written (not NULL) are worth recording.
@@ -212,9 +218,12 @@ class Backfill:
             computed = {column: (f"CASE WHEN {differs} THEN ({expression}) ELSE {col} END", ())}
             if postgres_rewrite(self.connection, self.tables[key], computed, join="") is not None:
                 return changed
-        return self.execute(
-            f"UPDATE {self.t(key)} AS t SET {self.quote(column)} = ({expression}) WHERE {differs}"
-        )
+        sets = [f"{self.quote(column)} = ({expression})"]
+        for filled, fill in (fills or {}).items():
+            if self.is_legacy(key, filled):
+                raise ValueError(f"{filled} is a legacy column: its filled NULLs are recorded")
+            sets.append(f"{self.quote(filled)} = COALESCE(t.{self.quote(filled)}, {fill})")
+        return self.execute(f"UPDATE {self.t(key)} AS t SET {', '.join(sets)} WHERE {differs}")
 
     # -- placeholders ----------------------------------------------------------------------------
 
@@ -660,12 +669,14 @@ class Backfill:
             },
             (now, now),
         )
+        fills = self.instance_fills()
         changed = self.set_column(
             "instances",
             "root_id",
             f"SELECT g.root_id FROM {goals} g WHERE g.id = t.practice_session_id",
             reason="root of the session",
             big=True,
+            fills=None if any(self.is_legacy("instances", c) for c in fills) else fills,
         )
         self.report_roots("instances", changed)
 
@@ -985,14 +996,16 @@ class Backfill:
             self.fill_nulls(key, {"updated_at": "t.created_at", "sort_order": "0"})
         # One pass over a big table for the columns 0003 added to it (they hold only NULLs, so
         # nothing is recorded unless they were legacy columns): each UPDATE writes every row.
-        self.fill_nulls(
-            "instances",
-            {
-                "updated_at": "COALESCE(t.time_stop, t.created_at)",
-                "sort_order": "0",
-                "completed": self.false,
-            },
-        )
+        # Where the roots' UPDATE filled them (session_rows), it writes the rest.
+        self.fill_nulls("instances", self.instance_fills())
+
+    def instance_fills(self) -> dict[str, str]:
+        """What fills the NULLs of the instances' audit and order columns (SQL over t)."""
+        return {
+            "updated_at": "COALESCE(t.time_stop, t.created_at)",
+            "sort_order": "0",
+            "completed": self.false,
+        }
 
     def fill_nulls(self, key: str, expressions: dict[str, str]) -> None:
         """Fill the NULLs of several added columns of one table in a single pass: the table

@@ -491,6 +491,17 @@ def _check_migration(graph: LegacyGraph) -> None:
             if actual[row_id] != (root or recovery) or actual[row_id] is None
         }
         assert not wrong, f"{table}: row → (root, expected): {wrong}"
+    # The instances' added columns: updated_at is the stop of the timer, else the creation
+    # (filled where the legacy row had none); the order 0, not completed.
+    unfilled = [
+        row
+        for row in _sql(
+            "SELECT id, updated_at, time_stop, created_at, sort_order, completed "
+            "FROM activity_instances"
+        )
+        if row[1] is None or row[1] != (row[2] or row[3]) or row[4] != 0 or row[5]
+    ]
+    assert not unfilled, f"instances' added columns: {unfilled}"
     parents = dict(_sql("SELECT id, parent_id FROM goals"))
     expected_parents = oracle.parents()
     moved = {
