@@ -5,14 +5,18 @@ already there are checked against it, and any other change is left to Django's r
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterator
 
 import pytest
 from django.apps.registry import Apps
 from django.db import IntegrityError, connection, models, transaction
 from django.test.utils import CaptureQueriesContext
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from goals_project.maintenance.migration_operations import alter_constraints_in_place
+from goals_project.maintenance.migration_operations import _same_values, alter_constraints_in_place
 
 pytestmark = [pytest.mark.sqlite_only, pytest.mark.django_db(transaction=True)]
 
@@ -417,3 +421,33 @@ def test_a_statement_left_for_later_on_the_table_leaves_it_to_the_rebuild():
             assert not alter_constraints_in_place(editor, model)
             editor.deferred_sql.clear()
         assert definition("in_place") == before
+
+
+@hypothesis_settings(deadline=None)
+@given(
+    declared=st.sampled_from(["TEXT", "varchar(36)", "STRING", "NUMERIC", "INTEGER", "REAL", ""]),
+    collation=st.sampled_from(["", " COLLATE NOCASE", " COLLATE RTRIM"]),
+    values=st.lists(
+        st.one_of(
+            st.none(),
+            st.integers(-(2**63), 2**63 - 1),
+            st.floats(allow_nan=True),
+            st.text(max_size=6),
+            st.binary(max_size=4),
+        ),
+        max_size=6,
+    ),
+)
+def test_a_column_holds_only_text_as_typeof_says(declared, collation, values):
+    """`_same_values` finds a value that is not text or NULL by comparison, as typeof() would,
+    whatever the column's affinity and collation."""
+    sqlite = sqlite3.connect(":memory:")
+    try:
+        sqlite.execute(f"CREATE TABLE probe (value {declared}{collation})")
+        sqlite.executemany("INSERT INTO probe VALUES (?)", [(value,) for value in values])
+        types = {row[0] for row in sqlite.execute("SELECT typeof(value) FROM probe")}
+        cursor = sqlite.cursor()
+        found = _same_values(cursor, "probe", [("value", "NUMERIC")], [("value", "TEXT")])
+        assert found is types.issubset({"text", "null"})
+    finally:
+        sqlite.close()
