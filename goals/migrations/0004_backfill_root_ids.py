@@ -490,17 +490,40 @@ class Backfill:
                 f"the smallest root id (first: {', '.join(row[0] for row in disagree[:5])})",
                 warning=True,
             )
-        # Each goal's fractal, looked up once per goal below, not through its top each time.
-        self.key_table("goal_fractals", "id VARCHAR(64) PRIMARY KEY, root_id VARCHAR(64) NOT NULL")
-        self.execute(
-            "INSERT INTO goal_fractals (id, root_id) SELECT g.id, r.root_id FROM goal_tops g "
-            "JOIN top_roots r ON r.top_id = g.top_id WHERE r.root_id IS NOT NULL ORDER BY g.id"
-        )
+        # Each goal's fractal, looked up once per goal below, not through its top each time. On
+        # SQLite by the goal's rowid, and read in the goals' rowid order (NOT INDEXED, where
+        # SQLite would read the key's index): an integer key is found faster than a text one,
+        # and the goals' root is recorded and written with a lookup or two per goal. Alone on a
+        # copy at 1m, the table built, counted, recorded and written: 0.49 s against 0.83 s.
+        # The walk's tables are read in key order (CROSS JOIN keeps the order given), each
+        # goal's rowid found in the goals' key.
+        if sqlite:
+            self.execute("DROP TABLE IF EXISTS goal_fractals")
+            self.execute(
+                "CREATE TEMPORARY TABLE goal_fractals "
+                "(goal INTEGER PRIMARY KEY, root_id VARCHAR(64) NOT NULL)"
+            )
+            self.execute(
+                "INSERT INTO goal_fractals (goal, root_id) SELECT t.rowid, r.root_id "
+                f"FROM goal_tops g CROSS JOIN top_roots r CROSS JOIN {goals} t "
+                "WHERE r.top_id = g.top_id AND t.id = g.id AND r.root_id IS NOT NULL "
+                "ORDER BY t.rowid"
+            )
+            fractal_of, in_order = "f.goal = t.rowid", " NOT INDEXED"
+        else:
+            self.key_table(
+                "goal_fractals", "id VARCHAR(64) PRIMARY KEY, root_id VARCHAR(64) NOT NULL"
+            )
+            self.execute(
+                "INSERT INTO goal_fractals (id, root_id) SELECT g.id, r.root_id FROM goal_tops g "
+                "JOIN top_roots r ON r.top_id = g.top_id WHERE r.root_id IS NOT NULL ORDER BY g.id"
+            )
+            fractal_of, in_order = "f.id = t.id", ""
         self.execute("DROP TABLE goal_tops")
         self.execute("DROP TABLE top_roots")
         recovered = self.rows(
-            f"SELECT COUNT(*) FROM {goals} t WHERE NOT EXISTS "
-            "(SELECT 1 FROM goal_fractals f WHERE f.id = t.id)"
+            f"SELECT COUNT(*) FROM {goals} t{in_order} WHERE NOT EXISTS "
+            f"(SELECT 1 FROM goal_fractals f WHERE {fractal_of})"
         )[0][0]
         if recovered:
             self.say(
@@ -510,7 +533,7 @@ class Backfill:
         changed = self.set_column(
             "goals",
             "root_id",
-            "COALESCE((SELECT f.root_id FROM goal_fractals f WHERE f.id = t.id), "
+            f"COALESCE((SELECT f.root_id FROM goal_fractals f WHERE {fractal_of}), "
             f"'{self.recovery_id}')",
             reason="root derived from the tree",
             big=True,
