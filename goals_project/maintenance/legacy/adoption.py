@@ -26,6 +26,8 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import NOT_PROVIDED
 from django.db.models.expressions import Value
+from sqlparse.lexer import tokenize
+from sqlparse.tokens import Comment, Number, String, Whitespace
 
 from goals_project.maintenance.legacy.inspection import (
     DbState,
@@ -533,12 +535,6 @@ def _drop_indexes(editor, model) -> None:
 
 # The name in a statement of Django's schema editor that creates an index.
 _CREATED_INDEX = re.compile(r'CREATE (?:UNIQUE )?INDEX "((?:[^"]|"")+)"')
-# SQL's tokens: white space, a string, a quoted name, a bare word, a number, one other character.
-_TOKEN = re.compile(
-    r"""\s+|'(?:[^']|'')*'|"(?:[^"]|"")*"|\[[^\]]*\]|`(?:[^`]|``)*`|[A-Za-z_][A-Za-z0-9_$]*"""
-    r"|[0-9]+(?:\.[0-9]*)?|.",
-    re.DOTALL,
-)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -551,19 +547,21 @@ def same_statement(first: str, second: str) -> bool:
 
 
 def _normal_tokens(sql: str) -> list[str]:
-    tokens = []
-    for found in _TOKEN.finditer(sql):
-        token = found.group()
-        if token.isspace():
+    """The tokens of `sql` (sqlparse's lexer) but white space, names unquoted, and names and
+    keywords in lower case; strings, numbers and comments as written."""
+    normal = []
+    for kind, text in tokenize(sql):
+        if kind in Whitespace:
             continue
-        if token[0] in '"`':
-            token = token[1:-1].replace(token[0] * 2, token[0]).translate(_ASCII_LOWER)
-        elif token[0] == "[":
-            token = token[1:-1].translate(_ASCII_LOWER)
-        elif token[0] != "'":
-            token = token.translate(_ASCII_LOWER)
-        tokens.append(token)
-    return tokens
+        if text[:1] == "[":  # a quoted name
+            text = text[1:-1]
+        elif text[:1] in '"`':
+            text = text[1:-1].replace(text[0] * 2, text[0])
+        elif kind in String.Single or kind in Number or kind in Comment:
+            normal.append(text)
+            continue
+        normal.append(text.translate(_ASCII_LOWER))
+    return normal
 
 
 def _index_names(connection, tables=LEGACY_TABLES) -> set[str]:
