@@ -191,7 +191,8 @@ class Backfill:
         `fills` (column: SQL over t) fill NULLs of added columns in the rows the UPDATE writes
         anyway, so that `fill_nulls` of the same columns later writes only the rest: each
         UPDATE of a table writes each row it touches (0.15 s for the activity instances at a
-        million metric values). Not for legacy columns, whose filled NULLs are recorded first.
+        million metric values). Where one of them is a legacy column, none is filled here:
+        fill_nulls records a legacy column's NULLs before it fills them.
 
         Old values of legacy columns are recorded; for a column goals.0003 added, NULL is what
         0003 put there, so only values already written (not NULL) are worth recording.
@@ -219,10 +220,11 @@ class Backfill:
             if postgres_rewrite(self.connection, self.tables[key], computed, join="") is not None:
                 return changed
         sets = [f"{self.quote(column)} = ({expression})"]
-        for filled, fill in (fills or {}).items():
-            if self.is_legacy(key, filled):
-                raise ValueError(f"{filled} is a legacy column: its filled NULLs are recorded")
-            sets.append(f"{self.quote(filled)} = COALESCE(t.{self.quote(filled)}, {fill})")
+        if fills and not any(self.is_legacy(key, filled) for filled in fills):
+            sets += [
+                f"{self.quote(filled)} = COALESCE(t.{self.quote(filled)}, {fill})"
+                for filled, fill in fills.items()
+            ]
         return self.execute(f"UPDATE {self.t(key)} AS t SET {', '.join(sets)} WHERE {differs}")
 
     # -- placeholders ----------------------------------------------------------------------------
@@ -692,14 +694,13 @@ class Backfill:
             },
             (now, now),
         )
-        fills = self.instance_fills()
         changed = self.set_column(
             "instances",
             "root_id",
             f"SELECT g.root_id FROM {goals} g WHERE g.id = t.practice_session_id",
             reason="root of the session",
             big=True,
-            fills=None if any(self.is_legacy("instances", c) for c in fills) else fills,
+            fills=self.instance_fills(),
         )
         self.report_roots("instances", changed)
 
