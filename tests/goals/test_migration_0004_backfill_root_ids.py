@@ -196,6 +196,42 @@ def test_constraint_violators_stop_the_migration_unchanged(legacy_rows, kind):
         cursor.execute(f"DELETE FROM {update.split()[1]} WHERE id = %s", [row_id])
 
 
+def test_every_kind_of_violation_is_listed_with_its_own_count(legacy_rows):
+    """Checks of one table are read together: each kind keeps its own count and rows."""
+    rows, _ = legacy_rows
+    # Rows of each kind: counts that differ within each table, rows no other kind takes.
+    counts = dict(zip(VIOLATIONS, (2, 1, 3, 2, 1), strict=True))
+    changed = {}
+    with connection.cursor() as cursor:
+        taken: dict[str, int] = {}
+        for kind, count in counts.items():
+            update, source, _message = VIOLATIONS[kind]
+            cursor.execute(
+                f"SELECT id FROM {source} ORDER BY id LIMIT %s OFFSET %s",
+                [count, taken.get(source, 0)],
+            )
+            taken[source] = taken.get(source, 0) + count
+            changed[kind] = [row_id for (row_id,) in cursor.fetchall()]
+            assert len(changed[kind]) == count
+            for row_id in changed[kind]:
+                cursor.execute(update, [row_id])
+    before = snapshot(rows)
+    with pytest.raises(CommandError) as refusal:
+        call_command("migrate", no_backup=True, stdout=StringIO())
+    assert refusal.value.returncode == Exit.CHECKS_VIOLATED
+    listed = [line for line in str(refusal.value).splitlines() if line.startswith("- ")]
+    assert len(listed) == len(counts)
+    for kind, count in counts.items():
+        message = VIOLATIONS[kind][2].replace("1 ", f"{count} ", 1)
+        (line,) = [line for line in listed if line.startswith(f"- {message} in ")]
+        assert f"first ids: {', '.join(sorted(changed[kind]))})" in line
+    assert snapshot(rows) == before
+    with connection.cursor() as cursor:
+        for kind, ids in changed.items():
+            table = VIOLATIONS[kind][0].split()[1]
+            cursor.execute(f"DELETE FROM {table} WHERE id IN ({', '.join(['%s'] * len(ids))})", ids)
+
+
 def test_session_linked_to_two_fractals_takes_the_smallest_root(legacy_rows):
     """Links to goals of two fractals are resolved deterministically: the smaller root id."""
     with connection.cursor() as cursor:
