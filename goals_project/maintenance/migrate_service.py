@@ -152,7 +152,8 @@ def _migrate_locked(
                 found = legacy_db_inspect_alias(using=using, integrity=False)
                 with _integrity_checked_meanwhile(found):
                     if found.state_before == DbState.LEGACY:
-                        legacy_db_preflight(using=using, found=found)
+                        known = legacy_db_preflight(using=using, found=found)
+                        found = replace(found, known_values=known)
                 _check_space(using, found, backup=backup)
                 plan = _plan(using, targets)
                 begun = None

@@ -89,6 +89,62 @@ def test_adoption_checks_the_file_again_only_when_it_was_written_since_the_check
 
 
 @pytest.mark.sqlite_only
+@pytest.mark.parametrize("written", [False, True], ids=["untouched", "written meanwhile"])
+def test_what_the_preflight_read_of_values_is_read_again_when_the_file_was_written(
+    written, make_legacy_db, legacy_database, settings, tmp_path, monkeypatch
+):
+    """The preflight's read of the tables' values spares adoption its own (a NULL key, a
+    value that is not text in a column whose type becomes text) only while nothing is written
+    to the file. A number the legacy app writes into a dev file's
+    metric_values.split_definition_id (a STRING column, where SQLite keeps it a number) as the
+    backup is taken makes adoption read the column again and rebuild the table, whose text
+    column stores it as text; the adopted table never holds a number there."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    path = make_legacy_db("dev")
+    with contextlib.closing(sqlite3.connect(path)) as file:
+        (value_id,) = file.execute(
+            "SELECT id FROM metric_values WHERE split_definition_id IS NULL LIMIT 1"
+        ).fetchone()
+    backup_begin = migrate_service.backup_begin
+
+    def the_legacy_app_writes(**options):
+        if written:
+            with contextlib.closing(sqlite3.connect(path)) as app, app:
+                app.execute(
+                    "UPDATE metric_values SET split_definition_id = 42 WHERE id = ?", (value_id,)
+                )
+        return backup_begin(**options)
+
+    in_place, count = adoption.alter_constraints_in_place, adoption._count
+    adopted = {}
+
+    def adopting(editor, model, known=None):
+        kept = in_place(editor, model, known)
+        if model._meta.db_table == "metric_values":
+            adopted.update(kept=kept, known=known)
+        return kept
+
+    def counting(connection, table):  # each table's count, once it is adopted
+        if table == "metric_values" and "kept" in adopted:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT typeof(split_definition_id) FROM metric_values WHERE id = %s",
+                    [value_id],
+                )
+                adopted["stored"] = cursor.fetchone()[0]
+        return count(connection, table)
+
+    monkeypatch.setattr(migrate_service, "backup_begin", the_legacy_app_writes)
+    monkeypatch.setattr(adoption, "alter_constraints_in_place", adopting)
+    monkeypatch.setattr(adoption, "_count", counting)
+    with legacy_database(path) as alias:
+        database_migrate(using=alias, reporter=Captured())
+    assert ("split_definition_id" in adopted["known"].text_only) is not written
+    assert adopted["kept"] is not written  # pages kept in place, or the table rebuilt
+    assert adopted["stored"] == ("text" if written else "null")
+
+
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("change", ["none", "a commit", "a file renamed over it"])
 def test_the_write_witness_tells_a_commit_and_a_file_replaced(
     change, make_legacy_db, legacy_database, tmp_path

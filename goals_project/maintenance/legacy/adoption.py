@@ -45,9 +45,11 @@ from goals_project.maintenance.legacy.preflight import (
     disk_needs,
     disk_refusal,
     legacy_db_refusals,
+    values_read,
 )
 from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
 from goals_project.maintenance.migration_operations import (
+    KnownValues,
     alter_constraints_in_place,
     sqlite_schema_written,
 )
@@ -72,6 +74,8 @@ class AdoptionResult:
     # A -journal left by a killed program, rolled back (SQLite's recovery) before inspection.
     recovered_journal: Path | None = None
     schema_version: int | None = None  # at inspection (LegacyDbInspection)
+    # What the preflight read of each table's values (legacy_db_preflight), for adoption.
+    known_values: dict[str, KnownValues] = field(default_factory=dict)
 
     def kept_columns_notes(self) -> list[str]:
         """One line per table whose unknown columns went to a side table (see adoption)."""
@@ -241,8 +245,8 @@ def legacy_db_adopt(
     models, applied = adoption_target(found.variant)
     try:
         with _rebuild_transaction(connection, before_commit) as editor:
-            _refuse_what_cannot_be_adopted(using, found, unchanged)
-            added, replaced = _rebuild(editor, models, found, progress)
+            known = _refuse_what_cannot_be_adopted(using, found, unchanged)
+            added, replaced = _rebuild(editor, models, found, progress, known)
             recorder = MigrationRecorder(connection)
             if not recorder.has_table():
                 editor.create_model(recorder.Migration)
@@ -297,11 +301,12 @@ def _rebuild_transaction(
 
 def _refuse_what_cannot_be_adopted(
     using: str, found: AdoptionResult, unchanged: Callable[[], bool] | None = None
-) -> None:
+) -> dict[str, KnownValues]:
     """Inside the adoption's transaction, which keeps other writers out: the file must still be
     the one inspected (its schema and its row counts), and nothing in it may stop the rebuild or
     be lost by it. The counts and the preflight are read again unless `unchanged` says that
-    nothing was written since they were read."""
+    nothing was written since they were read. Return what the preflight read of the tables'
+    values (`found`'s, or that of the preflight run again)."""
     connection = connections[using]
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA schema_version")
@@ -315,7 +320,7 @@ def _refuse_what_cannot_be_adopted(
             "that program and run again; nothing was changed.",
         )
     if unchanged is not None and unchanged():
-        return
+        return found.known_values
     for table in LEGACY_TABLES:
         counted = _count(connection, table)
         if counted != found.row_counts[table]:
@@ -326,27 +331,43 @@ def _refuse_what_cannot_be_adopted(
                 "another program (the legacy app?) is writing to it. Stop that program and run "
                 "again; nothing was changed.",
             )
-    legacy_db_preflight(using=using, found=found)
+    return legacy_db_preflight(using=using, found=found)
 
 
-def legacy_db_preflight(*, using: str, found: AdoptionResult) -> None:
-    """Raise the first reason the legacy file `found` cannot be adopted and migrated, reading it.
+def legacy_db_preflight(*, using: str, found: AdoptionResult) -> dict[str, KnownValues]:
+    """Raise the first reason the legacy file `found` cannot be adopted and migrated, reading it;
+    return what it read of each table's values, which adoption need not read again while
+    nothing is written to the file (`AdoptionResult.known_values`).
 
     `migrate` calls this before its backup, adoption again inside its transaction (after
     `migrate`'s call, only when the file was written since: write_witness), and
     migration_readiness lists the same checks.
     """
+    connection = connections[using]
+    read = values_read(connection, adoption_target(found.variant)[0])
     refusals = legacy_db_refusals(
-        using=using, path=found.path, variant=found.variant, other_tables=found.other_tables
+        using=using,
+        path=found.path,
+        variant=found.variant,
+        other_tables=found.other_tables,
+        read=read,
     )
     if refusals:
         raise refusals[0]
-    preflight_legacy_data(connections[using])
+    preflight_legacy_data(connection)
+    return {table: values.known() for table, values in read.items()}
 
 
-def _rebuild(editor, models, found: AdoptionResult, progress: Progress | None):
+def _rebuild(
+    editor,
+    models,
+    found: AdoptionResult,
+    progress: Progress | None,
+    known: dict[str, KnownValues],
+):
     """Bring each legacy table to its model, in place where the rows are stored as its
-    definition stores them, else by a rebuild; return the added columns and replaced indexes."""
+    definition stores them (what `known` says of its values not read again), else by a
+    rebuild; return the added columns and replaced indexes."""
     connection = editor.connection
     before_indexes = _index_names(connection)
     added: list[str] = []
@@ -357,7 +378,7 @@ def _rebuild(editor, models, found: AdoptionResult, progress: Progress | None):
             _keep_extra_columns(editor, table, found.extra_columns[table])
         added += _add_missing_columns(editor, models[table])
         _drop_indexes(editor, models[table])
-        if not alter_constraints_in_place(editor, models[table]):
+        if not alter_constraints_in_place(editor, models[table], known.get(table)):
             editor._remake_table(models[table])
         counted = _count(connection, table)
         if counted != found.row_counts[table]:

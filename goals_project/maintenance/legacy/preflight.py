@@ -18,6 +18,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 
 from goals_project.maintenance.backups import backup_dir
+from goals_project.maintenance.foreign_keys import column_affinity
 from goals_project.maintenance.legacy.inspection import (
     DbState,
     LegacyDbError,
@@ -25,6 +26,7 @@ from goals_project.maintenance.legacy.inspection import (
     is_file_database,
 )
 from goals_project.maintenance.legacy.schemas import LEGACY_TABLES, VARIANTS, variant_indexes
+from goals_project.maintenance.migration_operations import NOT_TEXT, KnownValues
 from goals_project.maintenance.verification import blob_reference_fix, shown_id
 
 SHOWN = 5
@@ -51,17 +53,100 @@ def adoption_target(variant: str) -> tuple[dict[str, type], list[tuple[str, str]
 
 
 def legacy_db_refusals(
-    *, using: str, path: Path, variant: str, other_tables: tuple[str, ...]
+    *,
+    using: str,
+    path: Path,
+    variant: str,
+    other_tables: tuple[str, ...],
+    read: dict[str, ValuesRead] | None = None,
 ) -> list[LegacyDbError]:
-    """Every reason the legacy file behind `using` cannot be adopted as it is, by reading it."""
+    """Every reason the legacy file behind `using` cannot be adopted as it is, by reading it
+    (its tables' values as `read` found them, when given: values_read)."""
     connection = connections[using]
     models, _ = adoption_target(variant)
+    if read is None:
+        read = values_read(connection, models)
     found = [
         key_refusal(connection, path=path, models=models),
-        reference_refusal(connection, path=path, models=models),
+        reference_refusal(connection, path=path, models=models, read=read),
         user_schema_refusal(connection, path=path, variant=variant, other_tables=other_tables),
     ]
     return [refusal for refusal in found if refusal is not None]
+
+
+@dataclass(frozen=True)
+class ValuesRead:
+    """What one read of a legacy table's own rows found in its key and reference columns: for
+    each condition looked for, by (kind, column), whether a row meets it. Kinds: "null" (key
+    columns), "blob" (references) and "number" (references whose type has no text affinity,
+    where SQLite keeps a number as a number)."""
+
+    met: dict[tuple[str, str], bool]
+
+    def holding(self, kind: str) -> list[str]:
+        return [column for (of, column), met in self.met.items() if of == kind and met]
+
+    def known(self) -> KnownValues:
+        """What adoption need not read again (migration_operations.KnownValues)."""
+        looked = {(kind, column) for kind, column in self.met}
+        return KnownValues(
+            without_null=frozenset(
+                column for kind, column in looked if kind == "null" and not self.met[kind, column]
+            ),
+            text_only=frozenset(
+                column
+                for kind, column in looked
+                if kind == "number"
+                and not any(self.met.get((other, column), True) for other in NOT_TEXT)
+            ),
+        )
+
+
+def values_read(connection, models: dict[str, type]) -> dict[str, ValuesRead]:
+    """ValuesRead of each legacy table, one read of its rows when no row meets a condition (one
+    more for each condition met): the preflight's search for blobs, and what adoption, which
+    checks a key column for NULL and a column whose type becomes text for other values, would
+    read each table for again (0.2 s of reading at a million metric values). The table's own
+    rows are read (NOT INDEXED), never an index's copy of a column, which in a damaged file can
+    lack a row (quick_check, which checks the file before, does not compare indexes with their
+    tables)."""
+    quote = connection.ops.quote_name
+    read = {}
+    with connection.cursor() as cursor:
+        for table in LEGACY_TABLES:
+            cursor.execute(f"PRAGMA table_info({quote(table)})")
+            declared = {row[1]: row[2] for row in cursor.fetchall()}
+            keys = [column for column in _key_columns(models[table]) if column in declared]
+            conditions = {("null", column): f"{quote(column)} IS NULL" for column in keys}
+            for field in models[table]._meta.concrete_fields:
+                column = field.column
+                if not field.is_relation or column not in declared or column in keys:
+                    continue
+                conditions["blob", column] = NOT_TEXT["blob"].format(quote(column))
+                if column_affinity(declared[column] or "") != "TEXT":
+                    conditions["number", column] = NOT_TEXT["number"].format(quote(column))
+            read[table] = ValuesRead(_conditions_met(cursor, quote(table), conditions))
+    return read
+
+
+def _conditions_met(cursor, table: str, conditions: dict) -> dict:
+    """Which `conditions` (SQL over the quoted `table`'s columns) some row meets, by key: each
+    read stops at the first row meeting one still looked for."""
+    met = dict.fromkeys(conditions, False)
+    left = dict(conditions)
+    while left:
+        cursor.execute(
+            f"SELECT {', '.join(left.values())} FROM {table} NOT INDEXED "  # noqa: S608 - quoted names
+            f"WHERE {' OR '.join(f'({condition})' for condition in left.values())} LIMIT 1"
+        )
+        row = cursor.fetchone()
+        if row is None:
+            break
+        for key, value in zip(list(left), row, strict=True):
+            if value:
+                met[key] = True
+                del left[key]
+    return met
 
 
 def key_refusal(connection, *, path: Path, models: dict[str, type]) -> LegacyDbError | None:
@@ -134,38 +219,25 @@ def _key_columns(model: type) -> list[str]:
     return list(getattr(pk, "columns", None) or [pk.column])
 
 
-def reference_refusal(connection, *, path: Path, models: dict[str, type]) -> LegacyDbError | None:
-    """References stored as blobs. A text column keeps a blob as a blob, and a blob equals no
-    text: the row it names is never found, so the backfill would take it for a deleted row and
-    give its placeholder a blob for an id, or move a row under the recovery root. The legacy app
-    writes none, so one means another program wrote the file: any is refused here, before
-    anything changes, with what to do about it, the roots the backfill derives anew included
-    (one rule for every reference). A key column is key_refusal's. One scan of each table that
-    has references, stopping at the first blob (an index on a reference finds it with a
-    seek)."""
+def reference_refusal(
+    connection, *, path: Path, models: dict[str, type], read: dict[str, ValuesRead]
+) -> LegacyDbError | None:
+    """References stored as blobs (as values_read found them). A text column keeps a blob as a
+    blob, and a blob equals no text: the row it names is never found, so the backfill would take
+    it for a deleted row and give its placeholder a blob for an id, or move a row under the
+    recovery root. The legacy app writes none, so one means another program wrote the file: any
+    is refused here, before anything changes, with what to do about it, the roots the backfill
+    derives anew included (one rule for every reference). A key column is key_refusal's."""
     quote = connection.ops.quote_name
     lines = []
     with connection.cursor() as cursor:
         for table in LEGACY_TABLES:
-            cursor.execute(f"PRAGMA table_info({quote(table)})")
-            present = {row[1] for row in cursor.fetchall()} - set(_key_columns(models[table]))
-            references = [
-                field
-                for field in models[table]._meta.concrete_fields
-                if field.is_relation and field.column in present
-            ]
-            anywhere = " OR ".join(f"{quote(field.column)} >= X''" for field in references)
-            if not anywhere:
-                continue
-            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {quote(table)} WHERE {anywhere})")  # noqa: S608
-            if not cursor.fetchone()[0]:
-                continue
-            for field in references:
-                column, target = field.column, field.related_model._meta.db_table
+            for column in read[table].holding("blob"):
+                field = next(f for f in models[table]._meta.concrete_fields if f.column == column)
+                target = field.related_model._meta.db_table
                 blobs = f"FROM {quote(table)} WHERE {quote(column)} >= X''"
                 cursor.execute(f"SELECT COUNT(DISTINCT {quote(column)}) {blobs}")
-                if not (count := cursor.fetchone()[0]):
-                    continue
+                count = cursor.fetchone()[0]
                 cursor.execute(f"SELECT DISTINCT {quote(column)} {blobs} ORDER BY 1 LIMIT {SHOWN}")
                 first = ", ".join(shown_id(row[0]) for row in cursor.fetchall())
                 with connection.cursor() as reading:  # read only until a blob is no text
