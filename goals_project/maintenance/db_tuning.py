@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -97,6 +98,67 @@ def _sqlite_defaults() -> dict[str, object]:
     """The values of BULK_PRAGMAS a new connection has (this SQLite's build decides them)."""
     with contextlib.closing(sqlite3.connect(":memory:")) as fresh:
         return {pragma: fresh.execute(f"PRAGMA {pragma}").fetchone()[0] for pragma in BULK_PRAGMAS}
+
+
+# How often the pages written to the file are put on the disk meanwhile (sqlite_writeback).
+WRITEBACK_SECONDS = 0.25
+_OPEN_FILES = "/proc/self/fd"
+
+
+@contextlib.contextmanager
+def sqlite_writeback(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """While inside, a thread puts the pages written to the SQLite file behind `using` on the
+    disk every WRITEBACK_SECONDS (fdatasync), so that a commit waits for the last ones only.
+
+    A commit is durable once SQLite's fsync of the file returns, and that fsync writes every
+    page written since the last one. Linux writes dirty pages back on its own only after 30 s,
+    or past a tenth of the memory: migrate writes 700 MB at a million metric values in 16 s,
+    so its commit waited 1.3 to 1.7 s for the disk while the processor idled. Put on the disk
+    meanwhile, the pages are written while migrate computes, and the commit took 0.08 s.
+
+    Nothing SQLite relies on changes: it writes a page of the file only once the journal holding
+    the page's old content is on the disk, so a page put there early is one the kernel could
+    have written back itself at any moment. The descriptors are SQLite's own, found in
+    /proc/self/fd: none is opened or closed here, since closing one would release the POSIX
+    locks SQLite holds on the file (they belong to the process, not to a descriptor). Without
+    /proc/self/fd (not Linux) nothing is done."""
+    connection = connections[using]
+    if connection.vendor != "sqlite" or not os.path.isdir(_OPEN_FILES):
+        yield
+        return
+    target = os.path.realpath(connection.settings_dict["NAME"])
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=_write_back, args=(target, stop), name="sqlite-writeback", daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _write_back(target: str, stop: threading.Event) -> None:
+    """sqlite_writeback's thread: until `stop`, every WRITEBACK_SECONDS, fdatasync of one
+    descriptor this process holds open on the file `target` (one is enough: the pages are the
+    file's). An error (a descriptor closed meanwhile) only skips the turn."""
+    while not stop.wait(WRITEBACK_SECONDS):
+        for descriptor in open_descriptors(target):
+            with contextlib.suppress(OSError):
+                os.fdatasync(descriptor)
+                break
+
+
+def open_descriptors(target: str) -> list[int]:
+    """The descriptors this process holds open on the file at the real path `target`."""
+    found = []
+    with contextlib.suppress(OSError):
+        for name in os.listdir(_OPEN_FILES):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"{_OPEN_FILES}/{name}") == target:
+                    found.append(int(name))
+    return found
 
 
 def planner_statistics_refresh(*, using: str = DEFAULT_DB_ALIAS) -> None:

@@ -27,7 +27,11 @@ from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Reporter, reporting
 from goals_project.maintenance.backups import Backup, BackupError, PendingBackup, backup_begin
 from goals_project.maintenance.backward_safety import MIGRATION, backward_losses, refusal_message
-from goals_project.maintenance.db_tuning import planner_statistics_refresh, sqlite_bulk_cache
+from goals_project.maintenance.db_tuning import (
+    planner_statistics_refresh,
+    sqlite_bulk_cache,
+    sqlite_writeback,
+)
 from goals_project.maintenance.legacy.adoption import (
     AdoptionResult,
     legacy_db_adopt,
@@ -143,7 +147,11 @@ def _migrate_locked(
     apply: Callable[[], None],
 ) -> MigrateResult:
     taken = None
-    with sqlite_bulk_cache(using=using), contextlib.ExitStack() as whole:
+    with (
+        sqlite_writeback(using=using),
+        sqlite_bulk_cache(using=using),
+        contextlib.ExitStack() as whole,
+    ):
         try:
             recovered = legacy_db_recover(using=using)
             if recovered is not None:

@@ -7,6 +7,7 @@ import contextlib
 import os
 import shutil
 import sqlite3
+import threading
 from concurrent.futures import Future
 from io import StringIO
 
@@ -14,7 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError, OutputWrapper
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
-from django.db import OperationalError, connection, connections
+from django.db import OperationalError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from goals_project.bases.exit_codes import Exit
@@ -26,7 +27,9 @@ from goals_project.maintenance.db_tuning import (
     BULK_PRAGMAS,
     SORT_CACHE_KIB,
     SORT_THREADS,
+    open_descriptors,
     sqlite_bulk_cache,
+    sqlite_writeback,
 )
 from goals_project.maintenance.legacy import adoption
 from goals_project.maintenance.locking import maintenance_lock
@@ -435,6 +438,44 @@ def test_the_bulk_settings_reach_a_reopened_connection_and_end_with_the_job(
             connections[alias].close()  # as adoption does
             assert pragmas(alias) == bulk
         assert pragmas(alias) == defaults
+
+
+@pytest.mark.sqlite_only
+def test_written_pages_go_to_the_disk_meanwhile_and_sqlites_locks_stay(
+    make_legacy_db, legacy_database, monkeypatch
+):
+    """sqlite_writeback: while inside, a thread puts the file's pages on the disk (fdatasync) by
+    a descriptor SQLite holds on that file, never another's; it opens and closes none, so the
+    write lock of a transaction inside holds against another connection all along. The thread
+    ends with the block."""
+    path = make_legacy_db("dev")
+    real = os.path.realpath(path)
+    synced, turns = [], threading.Semaphore(0)
+    fdatasync = os.fdatasync
+
+    def recorded(descriptor: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+        fdatasync(descriptor)
+        turns.release()
+
+    monkeypatch.setattr(os, "fdatasync", recorded)
+    with legacy_database(path) as alias:
+        with sqlite_writeback(using=alias), transaction.atomic(using=alias):
+            with connections[alias].cursor() as cursor:
+                cursor.execute("UPDATE goals SET name = name || '!'")
+            held = open_descriptors(real)
+            assert held  # SQLite's own
+            for _ in range(3):
+                assert turns.acquire(timeout=30)
+            assert open_descriptors(real) == held
+            with (
+                contextlib.closing(sqlite3.connect(path, timeout=0)) as other,
+                pytest.raises(sqlite3.OperationalError, match="locked"),
+            ):
+                other.execute("BEGIN IMMEDIATE")
+        assert not [thread for thread in threading.enumerate() if thread.name == "sqlite-writeback"]
+    assert len(synced) >= 3
+    assert set(synced) == {real}
 
 
 # Statements of the kinds the backfill sends: the placeholders' INSERT of one row per missing id
