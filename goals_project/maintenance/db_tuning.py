@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import sqlite3
@@ -105,16 +106,25 @@ WRITEBACK_SECONDS = 0.25
 _OPEN_FILES = "/proc/self/fd"
 
 
+class WritebackFailed(OSError):
+    """An fdatasync of sqlite_writeback's failed: pages written to the file may not be on the
+    disk (its errno and message are the system's)."""
+
+
 @contextlib.contextmanager
 def sqlite_writeback(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """While inside, a thread puts the pages written to the SQLite file behind `using` on the
-    disk every WRITEBACK_SECONDS (fdatasync), so that a commit waits for the last ones only.
+    disk every WRITEBACK_SECONDS (fdatasync), so that a commit after the block waits for the
+    last ones only. Leaving the block stops the thread; when one of its fdatasync calls failed
+    (a disk error, a full disk), leaving it raises WritebackFailed, so that the caller does not
+    commit: the kernel reports a failed write back once per open file, and it was reported to
+    the thread, not to SQLite's own fsync to come. The caller keeps its commit out of the block.
 
     A commit is durable once SQLite's fsync of the file returns, and that fsync writes every
     page written since the last one. Linux writes dirty pages back on its own only after 30 s,
     or past a tenth of the memory: migrate writes 700 MB at a million metric values in 16 s,
-    so its commit waited 1.3 to 1.7 s for the disk while the processor idled. Put on the disk
-    meanwhile, the pages are written while migrate computes, and the commit took 0.08 s.
+    so its commit waited 1.3 to 2.0 s for the disk while the processor idled. Put on the disk
+    meanwhile, the pages are written while migrate computes, and the commit took 0.1 s.
 
     Nothing SQLite relies on changes: it writes a page of the file only once the journal holding
     the page's old content is on the disk, so a page put there early is one the kernel could
@@ -127,9 +137,9 @@ def sqlite_writeback(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         yield
         return
     target = os.path.realpath(connection.settings_dict["NAME"])
-    stop = threading.Event()
+    stop, failed = threading.Event(), []
     thread = threading.Thread(
-        target=_write_back, args=(target, stop), name="sqlite-writeback", daemon=True
+        target=_write_back, args=(target, stop, failed), name="sqlite-writeback", daemon=True
     )
     thread.start()
     try:
@@ -137,17 +147,26 @@ def sqlite_writeback(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
+    if failed:
+        error = failed[0]
+        raise WritebackFailed(error.errno, error.strerror, target) from error
 
 
-def _write_back(target: str, stop: threading.Event) -> None:
+def _write_back(target: str, stop: threading.Event, failed: list[OSError]) -> None:
     """sqlite_writeback's thread: until `stop`, every WRITEBACK_SECONDS, fdatasync of one
     descriptor this process holds open on the file `target` (one is enough: the pages are the
-    file's). An error (a descriptor closed meanwhile) only skips the turn."""
+    file's). A descriptor closed or given to something else meanwhile is skipped; any other
+    error goes into `failed` and ends the thread."""
     while not stop.wait(WRITEBACK_SECONDS):
         for descriptor in open_descriptors(target):
-            with contextlib.suppress(OSError):
+            try:
                 os.fdatasync(descriptor)
-                break
+            except OSError as error:
+                if error.errno in (errno.EBADF, errno.EINVAL):
+                    continue
+                failed.append(error)
+                return
+            break
 
 
 def open_descriptors(target: str) -> list[int]:

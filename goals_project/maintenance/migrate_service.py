@@ -10,6 +10,7 @@ WAL and refresh the planner's statistics (VACUUM ANALYZE on PostgreSQL).
 from __future__ import annotations
 
 import contextlib
+import errno
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -28,6 +29,7 @@ from goals_project.bases.progress import Reporter, reporting
 from goals_project.maintenance.backups import Backup, BackupError, PendingBackup, backup_begin
 from goals_project.maintenance.backward_safety import MIGRATION, backward_losses, refusal_message
 from goals_project.maintenance.db_tuning import (
+    WritebackFailed,
     planner_statistics_refresh,
     sqlite_bulk_cache,
     sqlite_writeback,
@@ -147,11 +149,7 @@ def _migrate_locked(
     apply: Callable[[], None],
 ) -> MigrateResult:
     taken = None
-    with (
-        sqlite_writeback(using=using),
-        sqlite_bulk_cache(using=using),
-        contextlib.ExitStack() as whole,
-    ):
+    with sqlite_bulk_cache(using=using), contextlib.ExitStack() as whole:
         try:
             recovered = legacy_db_recover(using=using)
             if recovered is not None:
@@ -270,7 +268,9 @@ def _one_transaction(using: str, path: Path) -> Iterator[None]:
     migration are savepoints of it. Committed on a clean exit: `migrate` is inside until its
     backup is verified, so it keeps the adoption and the migrations working meanwhile, and a
     crash or a refusal at any point leaves the file as it was. The old pages of tables written
-    anew are dropped at its end (table_rewrite.sqlite_drops_at_end)."""
+    anew are dropped at its end (table_rewrite.sqlite_drops_at_end). The pages written go to
+    the disk meanwhile (db_tuning.sqlite_writeback); where that fails, the run is rolled back
+    before the commit."""
     connection = connections[using]
     mode = connection.settings_dict["OPTIONS"].get("transaction_mode")
     if mode not in ("IMMEDIATE", "EXCLUSIVE"):
@@ -293,8 +293,12 @@ def _one_transaction(using: str, path: Path) -> Iterator[None]:
         except OperationalError as error:
             raise locked_error(path, error) from error
         try:
-            with sqlite_drops_at_end(connection):
+            # The written pages go to the disk meanwhile; what failed there stops the commit.
+            with sqlite_writeback(using=using), sqlite_drops_at_end(connection):
                 yield
+        except WritebackFailed as error:
+            atomic.__exit__(type(error), error, error.__traceback__)
+            raise _written_back_failed(path, error) from error
         except BaseException as error:
             atomic.__exit__(type(error), error, error.__traceback__)
             raise
@@ -370,6 +374,22 @@ def _commit_failed(path: Path, error: DatabaseError) -> MigrateRefused:
         f"SQLite could not commit the migration of {path} ({error}), so it was rolled back: the "
         f"file is as it was before this run. {advice}",
         code,
+    )
+
+
+def _written_back_failed(path: Path, error: WritebackFailed) -> MigrateRefused:
+    """The refusal for pages of the run that did not reach the disk, rolled back before the
+    commit (db_tuning.sqlite_writeback)."""
+    full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+    return MigrateRefused(
+        f"Writing the migration of {path} to the disk failed ({error}), so it was rolled back "
+        "before its commit: the file is as it was before this run. "
+        + (
+            "Free space on that disk and run again."
+            if full
+            else "Check the disk (the system's log names the error) and run again."
+        ),
+        LegacyDbProblem.NO_SPACE if full else LegacyDbProblem.FAILED,
     )
 
 

@@ -4,6 +4,7 @@ does around Django's migrate, and its refusals with their exit statuses."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import sqlite3
@@ -20,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Reporter, silent
-from goals_project.maintenance import migrate_service
+from goals_project.maintenance import db_tuning, migrate_service
 from goals_project.maintenance.backups import BackupError, PendingBackup, backup_read
 from goals_project.maintenance.db_tuning import (
     BULK_CACHE_KIB,
@@ -476,6 +477,42 @@ def test_written_pages_go_to_the_disk_meanwhile_and_sqlites_locks_stay(
         assert not [thread for thread in threading.enumerate() if thread.name == "sqlite-writeback"]
     assert len(synced) >= 3
     assert set(synced) == {real}
+
+
+@pytest.mark.sqlite_only
+def test_a_page_the_disk_refused_meanwhile_rolls_the_run_back_before_its_commit(
+    make_legacy_db, legacy_database, settings, tmp_path, monkeypatch
+):
+    """The kernel reports a failed write back once per open file: when it reports it to
+    sqlite_writeback's fdatasync (here a disk error on its first turn), SQLite's own fsync at
+    the commit would not hear of it. So the run is rolled back instead of committed, and said;
+    the file is as it was."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    path = make_legacy_db("dev")
+    digest = file_sha256(path)
+    monkeypatch.setattr(db_tuning, "WRITEBACK_SECONDS", 0.01)
+    fdatasync, failed = os.fdatasync, threading.Event()
+
+    def the_disk_fails(descriptor: int) -> None:
+        if threading.current_thread().name == "sqlite-writeback":
+            failed.set()
+            raise OSError(errno.EIO, "Input/output error")
+        fdatasync(descriptor)
+
+    monkeypatch.setattr(os, "fdatasync", the_disk_fails)
+    with legacy_database(path) as alias:
+        with pytest.raises(MigrateRefused) as refused:
+            database_migrate(using=alias, reporter=Captured())
+        connections[alias].close()
+    assert failed.is_set()
+    assert refused.value.code == Exit.DATABASE_ERROR
+    assert str(refused.value).startswith(
+        f"Writing the migration of {path} to the disk failed ([Errno 5] Input/output error: "
+    )
+    assert "rolled back before its commit: the file is as it was before this run" in str(
+        refused.value
+    )
+    assert file_sha256(path) == digest
 
 
 # Statements of the kinds the backfill sends: the placeholders' INSERT of one row per missing id
