@@ -66,6 +66,8 @@ STEPS: tuple[tuple[str, str, str], ...] = (
     (BACKFILL, "Backfill.placeholders", "dangling references, placeholders"),
     (BACKFILL, "backfill_state_record", "backward-safety records (digest)"),
     ("django.db.backends.base.base", "BaseDatabaseWrapper.commit", COMMITS),
+    # The writeback's last fdatasync, which the commit no longer waits for itself.
+    ("goals_project.maintenance.db_tuning", "last_pages_written", COMMITS),
 )
 REST = "Django and the rest (startup, migration states, small statements)"
 # Steps whose statements and commits count to them: adoption runs while the backup is checked,

@@ -145,11 +145,17 @@ def sqlite_writeback(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     try:
         yield
     finally:
-        stop.set()
-        thread.join()
+        last_pages_written(stop, thread)
     if failed:
         error = failed[0]
         raise WritebackFailed(error.errno, error.strerror, target) from error
+
+
+def last_pages_written(stop: threading.Event, thread: threading.Thread) -> None:
+    """Stop sqlite_writeback's thread, once the fdatasync it may be in has returned: the wait
+    for the pages it is putting on the disk, which the commit would wait for otherwise."""
+    stop.set()
+    thread.join()
 
 
 def _write_back(target: str, stop: threading.Event, failed: list[OSError]) -> None:
