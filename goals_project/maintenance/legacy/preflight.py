@@ -87,15 +87,16 @@ class ValuesRead:
         return [column for (of, column), met in self.met.items() if of == kind and met]
 
     def known(self) -> KnownValues:
-        """What adoption need not read again (migration_operations.KnownValues)."""
-        looked = {(kind, column) for kind, column in self.met}
+        """What adoption need not read again (migration_operations.KnownValues): the key
+        columns found without NULL, and the columns looked at for every kind of NOT_TEXT value
+        and found without any."""
         return KnownValues(
             without_null=frozenset(
-                column for kind, column in looked if kind == "null" and not self.met[kind, column]
+                column for (kind, column), met in self.met.items() if kind == "null" and not met
             ),
             text_only=frozenset(
                 column
-                for kind, column in looked
+                for kind, column in self.met
                 if kind == "number"
                 and not any(self.met.get((other, column), True) for other in NOT_TEXT)
             ),
@@ -106,7 +107,8 @@ def values_read(connection, models: dict[str, type]) -> dict[str, ValuesRead]:
     """ValuesRead of each legacy table, one read of its rows when no row meets a condition (one
     more for each condition met): the preflight's search for blobs, and what adoption, which
     checks a key column for NULL and a column whose type becomes text for other values, would
-    read each table for again (0.2 s of reading at a million metric values). The table's own
+    read each table for again (at a million metric values one read of the values takes 0.17 s,
+    the three it replaces took 0.35 s). The table's own
     rows are read (NOT INDEXED), never an index's copy of a column, which in a damaged file can
     lack a row (quick_check, which checks the file before, does not compare indexes with their
     tables)."""
