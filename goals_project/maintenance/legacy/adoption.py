@@ -44,8 +44,7 @@ from goals_project.maintenance.legacy.preflight import (
     adoption_target,
     disk_needs,
     disk_refusal,
-    legacy_db_refusals,
-    values_read,
+    legacy_db_findings,
 )
 from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
 from goals_project.maintenance.migration_operations import (
@@ -343,18 +342,12 @@ def legacy_db_preflight(*, using: str, found: AdoptionResult) -> dict[str, Known
     `migrate`'s call, only when the file was written since: write_witness), and
     migration_readiness lists the same checks.
     """
-    connection = connections[using]
-    read = values_read(connection, adoption_target(found.variant)[0])
-    refusals = legacy_db_refusals(
-        using=using,
-        path=found.path,
-        variant=found.variant,
-        other_tables=found.other_tables,
-        read=read,
+    refusals, read = legacy_db_findings(
+        using=using, path=found.path, variant=found.variant, other_tables=found.other_tables
     )
     if refusals:
         raise refusals[0]
-    preflight_legacy_data(connection)
+    preflight_legacy_data(connections[using])
     return {table: values.known() for table, values in read.items()}
 
 

@@ -53,25 +53,29 @@ def adoption_target(variant: str) -> tuple[dict[str, type], list[tuple[str, str]
 
 
 def legacy_db_refusals(
-    *,
-    using: str,
-    path: Path,
-    variant: str,
-    other_tables: tuple[str, ...],
-    read: dict[str, ValuesRead] | None = None,
+    *, using: str, path: Path, variant: str, other_tables: tuple[str, ...]
 ) -> list[LegacyDbError]:
-    """Every reason the legacy file behind `using` cannot be adopted as it is, by reading it
-    (its tables' values as `read` found them, when given: values_read)."""
+    """Every reason the legacy file behind `using` cannot be adopted as it is, by reading it."""
+    refusals, _read = legacy_db_findings(
+        using=using, path=path, variant=variant, other_tables=other_tables
+    )
+    return refusals
+
+
+def legacy_db_findings(
+    *, using: str, path: Path, variant: str, other_tables: tuple[str, ...]
+) -> tuple[list[LegacyDbError], dict[str, ValuesRead]]:
+    """legacy_db_refusals, and what the read of the tables' values found (values_read), which
+    adoption need not read again."""
     connection = connections[using]
     models, _ = adoption_target(variant)
-    if read is None:
-        read = values_read(connection, models)
+    read = values_read(connection, models)
     found = [
         key_refusal(connection, path=path, models=models),
         reference_refusal(connection, path=path, models=models, read=read),
         user_schema_refusal(connection, path=path, variant=variant, other_tables=other_tables),
     ]
-    return [refusal for refusal in found if refusal is not None]
+    return [refusal for refusal in found if refusal is not None], read
 
 
 @dataclass(frozen=True)
