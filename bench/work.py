@@ -42,7 +42,10 @@ STATEMENTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^PRAGMA foreign_key_check", "foreign key checks"),
         (r'^SELECT 1 FROM "[^"]+" c( LEFT JOIN .*)? WHERE .* LIMIT 1$', "foreign key checks"),
         (r"^PRAGMA quick_check", "quick_check of the tables changed in place"),
-        (r'^(INSERT INTO|DROP TABLE( IF EXISTS)?) main\."[^"]+__rewritten"', VALUES_WRITTEN),
+        (
+            r'^(INSERT INTO|DROP TABLE( IF EXISTS)?) main\."metric_values__rewritten"',
+            VALUES_WRITTEN,
+        ),
         (r'^(INSERT INTO|CREATE TABLE) "new__', TABLE_REBUILDS),
         (r'^DROP TABLE "(?!new__)', TABLE_REBUILDS),
         (r'^ALTER TABLE "new__\S+" RENAME TO', TABLE_REBUILDS),

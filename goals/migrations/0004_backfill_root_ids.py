@@ -185,8 +185,9 @@ class Backfill:
         fills: dict[str, str] | None = None,
     ) -> int:
         """Set `column` to `expression` (SQL over alias t) on rows where it differs; return
-        how many. A `big` table is written anew on PostgreSQL where it can be
-        (goals_project.maintenance.table_rewrite), not updated row by row.
+        how many. A `big` table is written anew where it can be
+        (goals_project.maintenance.table_rewrite), not updated row by row: on PostgreSQL, and on
+        SQLite where the column is one 0003 added.
 
         `fills` (column: SQL over t) fill NULLs of added columns in the rows the UPDATE writes
         anyway, so that `fill_nulls` of the same columns later writes only the rest: each
@@ -211,6 +212,11 @@ class Backfill:
             f"FROM {self.t(key)} t WHERE {recorded}",
             (reason,),
         )
+        if fills and any(self.is_legacy(key, name) for name in fills):
+            fills = None
+        filled = {
+            name: f"COALESCE(t.{self.quote(name)}, {fill})" for name, fill in (fills or {}).items()
+        }
         if big:
             if not legacy:  # the recorded rows, and those 0003 left NULL
                 changed += self.rows(
@@ -219,12 +225,19 @@ class Backfill:
             computed = {column: (f"CASE WHEN {differs} THEN ({expression}) ELSE {col} END", ())}
             if postgres_rewrite(self.connection, self.tables[key], computed, join="") is not None:
                 return changed
+            # On SQLite, a column 0003 added, which the UPDATE below would write in every row
+            # (a legacy one it writes where it is wrong): the fills too, in the same rows.
+            computed.update(
+                (name, (f"CASE WHEN {differs} THEN {sql} ELSE t.{self.quote(name)} END", ()))
+                for name, sql in filled.items()
+            )
+            rewritten = (
+                None if legacy else sqlite_rewrite(self.connection, self.tables[key], computed, "")
+            )
+            if rewritten is not None:
+                return changed
         sets = [f"{self.quote(column)} = ({expression})"]
-        if fills and not any(self.is_legacy(key, filled) for filled in fills):
-            sets += [
-                f"{self.quote(filled)} = COALESCE(t.{self.quote(filled)}, {fill})"
-                for filled, fill in fills.items()
-            ]
+        sets += [f"{self.quote(name)} = {sql}" for name, sql in filled.items()]
         return self.execute(f"UPDATE {self.t(key)} AS t SET {', '.join(sets)} WHERE {differs}")
 
     # -- placeholders ----------------------------------------------------------------------------

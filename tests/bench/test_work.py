@@ -74,6 +74,11 @@ def test_the_wait_for_the_backup_counts_apart_from_adoption(clock):
             work.VALUES_WRITTEN,
         ),
         ('DROP TABLE IF EXISTS main."metric_values__rewritten"', work.VALUES_WRITTEN),
+        (  # another table written anew counts to the step writing it
+            'INSERT INTO main."activity_instances__rewritten" (rowid, "id") SELECT t.rowid, '
+            't."id" FROM main."activity_instances" AS t ORDER BY t.rowid',
+            None,
+        ),
     ],
 )
 def test_statements_are_sorted_by_their_sql(sql, kind):

@@ -157,6 +157,36 @@ def test_writing_the_values_before_their_deleted_instances_gives_the_same_rows(
 
 
 @pytest.mark.sqlite_only
+@pytest.mark.parametrize("variant", ["dev", "prod"])
+def test_writing_the_goals_and_instances_anew_gives_the_rows_their_updates_give(
+    variant, make_legacy_db, legacy_database, tmp_path, monkeypatch
+):
+    """On SQLite the backfill gives the activity instances their roots, audit and order columns
+    by writing the table anew (table_rewrite.sqlite_rewrite), as it does the goals' roots where
+    0003 added that column. Two copies of one dirty file, one migrated that way and one by
+    UPDATEs (the rewrite declining for every table but the metric values'), end with the same
+    rows."""
+    module = importlib.import_module("goals.migrations.0004_backfill_root_ids")
+    rewrite = module.sqlite_rewrite
+    calls = []
+
+    def first_copy_only(connection, table, computed, join):
+        declined = table != "metric_values" and table in (name for name, _ in calls)
+        written = None if declined else rewrite(connection, table, computed, join)
+        calls.append((table, written is not None))
+        return written
+
+    monkeypatch.setattr(module, "sqlite_rewrite", first_copy_only)
+    migrated = _migrated_copies(make_legacy_db(variant), tmp_path, legacy_database)
+    first, second = calls[: len(calls) // 2], calls[len(calls) // 2 :]
+    tables = [table for table, _ in first]
+    assert {"activity_instances", "metric_values"} <= set(tables)
+    assert first == [(table, True) for table in tables]
+    assert second == [(table, table == "metric_values") for table in tables]
+    _assert_same(*migrated)
+
+
+@pytest.mark.sqlite_only
 def test_a_value_given_a_root_since_0003_on_a_deleted_instance_gets_its_placeholder(
     make_legacy_db, legacy_database
 ):
