@@ -227,15 +227,13 @@ class Backfill:
                 return changed
             # On SQLite, a column 0003 added, which the UPDATE below would write in every row
             # (a legacy one it writes where it is wrong): the fills too, in the same rows.
-            computed.update(
-                (name, (f"CASE WHEN {differs} THEN {sql} ELSE t.{self.quote(name)} END", ()))
-                for name, sql in filled.items()
-            )
-            rewritten = (
-                None if legacy else sqlite_rewrite(self.connection, self.tables[key], computed, "")
-            )
-            if rewritten is not None:
-                return changed
+            if not legacy:
+                computed.update(
+                    (name, (f"CASE WHEN {differs} THEN {sql} ELSE t.{self.quote(name)} END", ()))
+                    for name, sql in filled.items()
+                )
+                if sqlite_rewrite(self.connection, self.tables[key], computed, "") is not None:
+                    return changed
         sets = [f"{self.quote(column)} = ({expression})"]
         sets += [f"{self.quote(name)} = {sql}" for name, sql in filled.items()]
         return self.execute(f"UPDATE {self.t(key)} AS t SET {', '.join(sets)} WHERE {differs}")

@@ -158,7 +158,7 @@ def test_writing_the_values_before_their_deleted_instances_gives_the_same_rows(
 
 @pytest.mark.sqlite_only
 @pytest.mark.parametrize("variant", ["dev", "prod"])
-def test_writing_the_goals_and_instances_anew_gives_the_rows_their_updates_give(
+def test_writing_the_instances_anew_gives_the_rows_the_update_gives(
     variant, make_legacy_db, legacy_database, tmp_path, monkeypatch
 ):
     """On SQLite the backfill gives the activity instances their roots, audit and order columns
