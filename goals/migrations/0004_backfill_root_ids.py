@@ -214,9 +214,7 @@ class Backfill:
         )
         if fills and any(self.is_legacy(key, name) for name in fills):
             fills = None
-        filled = {
-            name: f"COALESCE(t.{self.quote(name)}, {fill})" for name, fill in (fills or {}).items()
-        }
+        filled = self.null_fills(fills or {})
         if big:
             if not legacy:  # the recorded rows, and those 0003 left NULL
                 changed += self.rows(
@@ -1050,16 +1048,21 @@ class Backfill:
         for column, expression in expressions.items():
             if self.is_legacy(key, column):
                 self.record_filled(key, column, expression)
-        filled = {
-            column: f"COALESCE(t.{self.quote(column)}, {expression})"
-            for column, expression in expressions.items()
-        }
+        filled = self.null_fills(expressions)
         computed = {column: (sql, ()) for column, sql in filled.items()}
         if postgres_rewrite(self.connection, self.tables[key], computed, join="") is not None:
             return
         sets = ", ".join(f"{self.quote(column)} = {sql}" for column, sql in filled.items())
         where = " OR ".join(f"t.{self.quote(column)} IS NULL" for column in expressions)
         self.execute(f"UPDATE {self.t(key)} AS t SET {sets} WHERE {where}")
+
+    def null_fills(self, expressions: dict[str, str]) -> dict[str, str]:
+        """Each column of `expressions` (column: SQL over t) as SQL keeping its value and
+        filling its NULL: the one form of a fill, in set_column's rows and in fill_nulls'."""
+        return {
+            column: f"COALESCE(t.{self.quote(column)}, {expression})"
+            for column, expression in expressions.items()
+        }
 
     def record_filled(self, key: str, column: str, expression: str, params=(), join="") -> int:
         """Record the NULLs of a legacy column that `expression` (over t, and `join`) fills."""

@@ -162,8 +162,8 @@ def test_writing_the_instances_anew_gives_the_rows_the_update_gives(
     variant, make_legacy_db, legacy_database, tmp_path, monkeypatch
 ):
     """On SQLite the backfill gives the activity instances their roots, audit and order columns
-    by writing the table anew (table_rewrite.sqlite_rewrite), as it does the goals' roots where
-    0003 added that column. Two copies of one dirty file, one migrated that way and one by
+    by writing the table anew (table_rewrite.sqlite_rewrite), where 0003 added their root
+    column. Two copies of one dirty file, one migrated that way and one by
     UPDATEs (the rewrite declining for every table but the metric values'), end with the same
     rows."""
     module = importlib.import_module("goals.migrations.0004_backfill_root_ids")
