@@ -139,6 +139,7 @@ def backup_begin(
     min_free_bytes: int | None = None,
     step: Step = silent,
     behind: bool = False,
+    meanwhile: bool = False,
 ) -> PendingBackup:
     """backup_create up to the consistent copy. An SQLite copy's check (integrity_check, row
     counts, sha256) then runs on a thread of its own while the caller goes on: `migrate` adopts
@@ -148,7 +149,12 @@ def backup_begin(
 
     `behind`: the caller has more work than the check, so the check runs its parts one after
     another on that one thread, at the lowest CPU priority, leaving the caller a core (on two
-    cores the check's three parallel parts slowed `migrate` by more than they saved)."""
+    cores the check's three parallel parts slowed `migrate` by more than they saved).
+
+    `meanwhile` (SQLite only): the copy too is taken on a thread of its own, while the caller
+    reads the file (`migrate`'s preflight checks), and its read transaction is held open after
+    it, so that no other connection commits a write the copy lacks, until the caller holds the
+    write lock and calls `copied()`. The caller calls `discard()` instead if it stops before."""
     if keep is not None:
         _check_keep(keep)  # before the copy: a bad --keep must not leave a backup behind
     connection = connections[using]
@@ -160,8 +166,16 @@ def backup_begin(
     pending = PendingBackup(using=using, folder=folder, keep=keep, step=step)
     with pending.failing():
         pending.partial = _new_hidden_file(folder, f".{pending.label}.backup_", ".partial")
-        step(f"copying the '{using}' database into {folder}")
-        if connection.vendor == "sqlite":
+        announce = f"copying the '{using}' database into {folder}"
+        if connection.vendor == "sqlite" and meanwhile:
+            pending.source = _sqlite_source(using)
+            pending.announce = announce
+            pending.held = threading.Event()
+            pending.copying = on_a_thread_of_its_own(
+                "backup-copy", pending.copy_held, reserve, _busy_timeout(using), behind
+            )
+        elif connection.vendor == "sqlite":
+            step(announce)
             pending.source = _sqlite_source(using)
             pending.counts, pending.migrations = _sqlite_copy(
                 pending.source,
@@ -172,6 +186,7 @@ def backup_begin(
             )
             pending.checking = _check_on_a_thread(pending.partial, pending.counts, behind=behind)
         elif connection.vendor == "postgresql":
+            step(announce)
             _check_space(folder, _postgres_size(using), reserve)
             pending.counts = _postgres_dump(using, pending.partial)
             pending.migrations = _applied_migrations(using)
@@ -200,6 +215,59 @@ class PendingBackup:
         self.checking: Future[str] | None = None
         self.digest: str | None = None
         self._outcome: Backup | BackupError | None = None
+        # backup_begin(meanwhile=True): the copy on its thread, and what releases its snapshot.
+        self.copying: Future[None] | None = None
+        self.held: threading.Event | None = None
+        self.announce = ""
+
+    def copy_held(self, reserve: int, timeout: float, behind: bool) -> None:
+        """backup_begin(meanwhile=True)'s thread: the copy, its check begun on a thread of its
+        own, then the copy's read transaction held until `held` is set (copied, discard)."""
+        with self.failing():
+            self.counts, self.migrations = _sqlite_copy(
+                self.source,
+                self.partial,
+                folder=self.folder,
+                reserve=reserve,
+                timeout=timeout,
+                held=self.held,
+            )
+            self.checking = _check_on_a_thread(self.partial, self.counts, behind=behind)
+
+    def copied(self) -> None:
+        """Once the caller holds the file's write lock: release the copy's snapshot, wait for
+        the copy, and raise its BackupError if it failed. A no-op after the first call, and
+        for a backup not taken meanwhile."""
+        if self.copying is None:
+            return
+        copying, self.copying = self.copying, None
+        self.held.set()
+        self.step(self.announce)
+        try:
+            copying.result()
+        except BackupError as error:
+            self._outcome = error
+            raise
+
+    def discard(self) -> None:
+        """The caller stopped before migrating anything: the copy is released, waited for and
+        removed, never named a backup. Only for a backup taken meanwhile not yet `copied()`."""
+        if self.copying is None:
+            return
+        copying, self.copying = self.copying, None
+        self.held.set()
+        with contextlib.suppress(BackupError):
+            copying.result()
+        if self.checking is not None:
+            with contextlib.suppress(BackupError):
+                self.checking.result()  # it reads the copy removed below
+        self._remove_partial()
+        self._outcome = BackupError("The copy was discarded.", Exit.USAGE)
+
+    def _remove_partial(self) -> None:
+        if self.partial is not None:
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                self.partial.with_name(self.partial.name + suffix).unlink(missing_ok=True)
 
     @property
     def finished(self) -> bool:
@@ -209,6 +277,7 @@ class PendingBackup:
         """Wait for the check, then name the copy and write its manifest; raise BackupError,
         with the copy removed, if it failed. Later calls give the same outcome."""
         if self._outcome is None:
+            self.copied()
             try:
                 self._outcome = self._finish()
             except BackupError as error:
@@ -271,9 +340,8 @@ class PendingBackup:
                 raise _sqlite_failure(error, self.using, self.folder) from error
             failed = False
         finally:
-            if (failed or last) and self.partial is not None:
-                for suffix in ("", "-journal", "-wal", "-shm"):
-                    self.partial.with_name(self.partial.name + suffix).unlink(missing_ok=True)
+            if failed or last:
+                self._remove_partial()
 
 
 def _check_on_a_thread(path: Path, counts: dict[str, int], *, behind: bool) -> Future[str]:
@@ -381,7 +449,13 @@ def _sqlite_source(using: str) -> Path:
 
 
 def _sqlite_copy(
-    source: Path, target: Path, *, folder: Path, reserve: int, timeout: float
+    source: Path,
+    target: Path,
+    *,
+    folder: Path,
+    reserve: int,
+    timeout: float,
+    held: threading.Event | None = None,
 ) -> tuple[dict[str, int], list[str]]:
     """Copy inside one read transaction, so the row counts, the applied migrations and the copy
     are one snapshot while other processes keep writing. The space check counts the pages of
@@ -391,18 +465,26 @@ def _sqlite_copy(
     With a rollback journal the file is the snapshot: no writer writes to it while the read
     transaction lasts (SQLite's locks), so its bytes are copied as they are (0.2 s at a million
     metric values, against 0.4 to 0.7 s page by page). With a write-ahead log, whose pages are
-    the snapshot's too, by SQLite's online backup API."""
+    the snapshot's too, by SQLite's online backup API.
+
+    With `held`, the read transaction stays open after the copy until `held` is set, whatever
+    happens: no other connection commits meanwhile (a commit needs every reader gone), so the
+    copy is the file as the caller finds it once it holds the write lock."""
     reader = sqlite3.connect(source, timeout=timeout, isolation_level=None)
     try:
         reader.execute("BEGIN")
-        counts = _sqlite_counts(reader)  # the first read fixes the snapshot
-        pages = reader.execute("PRAGMA page_count").fetchone()[0]
-        _check_space(folder, pages * reader.execute("PRAGMA page_size").fetchone()[0], reserve)
-        migrations = _sqlite_migrations(reader)
-        if reader.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
-            _sqlite_backup_api(reader, target)
-        else:
-            shutil.copyfile(source, target)
+        try:
+            counts = _sqlite_counts(reader)  # the first read fixes the snapshot
+            pages = reader.execute("PRAGMA page_count").fetchone()[0]
+            _check_space(folder, pages * reader.execute("PRAGMA page_size").fetchone()[0], reserve)
+            migrations = _sqlite_migrations(reader)
+            if reader.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                _sqlite_backup_api(reader, target)
+            else:
+                shutil.copyfile(source, target)
+        finally:
+            if held is not None:
+                held.wait()
         reader.execute("COMMIT")
     finally:
         reader.close()

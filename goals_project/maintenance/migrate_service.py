@@ -156,20 +156,32 @@ def _migrate_locked(
                 reporter.warning(_recovered_note(recovered))
             with write_witness(using) as unchanged:
                 found = legacy_db_inspect_alias(using=using, integrity=False)
-                with _integrity_checked_meanwhile(found):
-                    if found.state_before == DbState.LEGACY:
-                        known = legacy_db_preflight(using=using, found=found)
-                        found = replace(found, known_values=known)
                 _check_space(using, found, backup=backup)
                 plan = _plan(using, targets)
-                begun = None
-                one = False
-                if backup and holds_data_to_migrate(using=using, found=found, planned=bool(plan)):
-                    one = _in_one_transaction(using, found, plan)
-                    begun = _backup_begin(using, reporter, behind=one)
+                backing_up = backup and holds_data_to_migrate(
+                    using=using, found=found, planned=bool(plan)
+                )
+                one = backing_up and _in_one_transaction(using, found, plan)
+                # In one transaction the copy is taken while the file is checked, and held as it
+                # is until the transaction holds the write lock (PendingBackup.copied).
+                begun = _backup_begin(using, reporter, behind=True, meanwhile=True) if one else None
+                try:
+                    with _integrity_checked_meanwhile(found):
+                        if found.state_before == DbState.LEGACY:
+                            known = legacy_db_preflight(using=using, found=found)
+                            found = replace(found, known_values=known)
+                except BaseException:
+                    if begun is not None:
+                        begun.discard()  # refused before anything changed: the copy is no backup
+                    raise
+                if backing_up and not one:
+                    begun = _backup_begin(using, reporter, behind=False)
                 try:
                     if one:
-                        whole.enter_context(_one_transaction(using, found.path))
+                        _backup_heading(reporter)
+                        whole.enter_context(
+                            _one_transaction(using, found.path, locked=begun.copied)
+                        )
                     # Adoption goes on while the backup is checked, and commits only after. It
                     # checks the file again only if something was written since the checks.
                     adoption = _adopt(
@@ -180,7 +192,9 @@ def _migrate_locked(
                         unchanged=unchanged,
                     )
                 except BaseException:
-                    if begun is not None:
+                    if begun is not None and begun.copying is not None:
+                        begun.discard()  # stopped before the write lock: the copy is no backup
+                    elif begun is not None:
                         with contextlib.suppress(BackupError):  # the adoption's error is the news
                             _backup_finish(begun, reporter)
                     raise
@@ -261,7 +275,9 @@ def _in_one_transaction(using: str, found: AdoptionResult, plan: list) -> bool:
 
 
 @contextlib.contextmanager
-def _one_transaction(using: str, path: Path) -> Iterator[None]:
+def _one_transaction(
+    using: str, path: Path, *, locked: Callable[[], None] | None = None
+) -> Iterator[None]:
     """SQLite: while inside, one transaction holding the file's write lock from its start, with
     foreign keys off (Django's SQLite schema editor needs them off, which only works outside a
     transaction; each migration checks the keys it could break at its end). Adoption and each
@@ -270,7 +286,9 @@ def _one_transaction(using: str, path: Path) -> Iterator[None]:
     crash or a refusal at any point leaves the file as it was. The old pages of tables written
     anew are dropped at its end (table_rewrite.sqlite_drops_at_end). The pages written go to
     the disk meanwhile (db_tuning.sqlite_writeback); where that fails, the run is rolled back
-    before the commit."""
+    before the commit. `locked` is called first inside, once the write lock is held (what it
+    raises rolls back): the backup's copy, taken meanwhile, is released there
+    (PendingBackup.copied)."""
     connection = connections[using]
     mode = connection.settings_dict["OPTIONS"].get("transaction_mode")
     if mode not in ("IMMEDIATE", "EXCLUSIVE"):
@@ -293,6 +311,8 @@ def _one_transaction(using: str, path: Path) -> Iterator[None]:
         except OperationalError as error:
             raise locked_error(path, error) from error
         try:
+            if locked is not None:
+                locked()
             # The written pages go to the disk meanwhile; what failed there stops the commit.
             with sqlite_writeback(using=using), sqlite_drops_at_end(connection):
                 yield
@@ -481,9 +501,17 @@ def _refuse_backward_losses(
         raise MigrateRefused(refusal_message(losses, backup=note), Exit.WOULD_DISCARD)
 
 
-def _backup_begin(using: str, reporter: Reporter, *, behind: bool) -> PendingBackup:
+def _backup_heading(reporter: Reporter) -> None:
     reporter.result(reporter.style.MIGRATE_HEADING("Backing up before migrating:"))
-    return backup_begin(using=using, step=reporter.step, behind=behind)
+
+
+def _backup_begin(
+    using: str, reporter: Reporter, *, behind: bool, meanwhile: bool = False
+) -> PendingBackup:
+    """backup_begin; its heading is said now, or with `meanwhile` once the copy is taken."""
+    if not meanwhile:
+        _backup_heading(reporter)
+    return backup_begin(using=using, step=reporter.step, behind=behind, meanwhile=meanwhile)
 
 
 def _backup_finish(pending: PendingBackup, reporter: Reporter) -> Backup:

@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Reporter, silent
-from goals_project.maintenance import db_tuning, migrate_service
+from goals_project.maintenance import backups, db_tuning, migrate_service
 from goals_project.maintenance.backups import BackupError, PendingBackup, backup_read
 from goals_project.maintenance.db_tuning import (
     BULK_CACHE_KIB,
@@ -53,13 +53,13 @@ class Captured(Reporter):
 @pytest.mark.sqlite_only
 @pytest.mark.parametrize("written", [False, True], ids=["untouched", "written meanwhile"])
 def test_adoption_checks_the_file_again_only_when_it_was_written_since_the_checks(
-    written, make_legacy_db, legacy_database, settings, tmp_path, monkeypatch
+    written, make_legacy_db, legacy_database, monkeypatch
 ):
-    """migrate checks a legacy file before its backup; adoption, inside its transaction, reads
-    the row counts and runs the same checks again only when another connection has written to
-    the file since (adoption.write_witness). A row written as the backup is taken, and which
-    the first checks did not see, is then refused."""
-    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    """migrate checks a legacy file first; adoption, inside its transaction, reads the row
+    counts and runs the same checks again only when another connection has written to the file
+    since (adoption.write_witness). A row written after the first checks, which they did not
+    see, is then refused. Without a backup, since a backup's copy holds the file as it is
+    until the transaction begins (the next test)."""
     path = make_legacy_db("dev")
     rechecks = []
     preflight = adoption.legacy_db_preflight
@@ -68,21 +68,21 @@ def test_adoption_checks_the_file_again_only_when_it_was_written_since_the_check
         "legacy_db_preflight",
         lambda **options: rechecks.append(options) or preflight(**options),
     )
-    backup_begin = migrate_service.backup_begin
 
-    def the_legacy_app_writes(**options):
+    def the_legacy_app_writes_after(**options):
+        known = preflight(**options)
         if written:
             with contextlib.closing(sqlite3.connect(path)) as app, app:
                 app.execute("UPDATE activity_instances SET duration_seconds = -5 WHERE rowid = 1")
-        return backup_begin(**options)
+        return known
 
-    monkeypatch.setattr(migrate_service, "backup_begin", the_legacy_app_writes)
+    monkeypatch.setattr(migrate_service, "legacy_db_preflight", the_legacy_app_writes_after)
     with legacy_database(path) as alias:
         if written:
             with pytest.raises(CommandError) as refused:
-                database_migrate(using=alias, reporter=Captured())
+                database_migrate(using=alias, reporter=Captured(), backup=False)
         else:
-            database_migrate(using=alias, reporter=Captured())
+            database_migrate(using=alias, reporter=Captured(), backup=False)
     assert len(rechecks) == written
     if written:  # refused by adoption's checks, before it changed anything
         assert refused.value.returncode == Exit.CHECKS_VIOLATED
@@ -93,31 +93,90 @@ def test_adoption_checks_the_file_again_only_when_it_was_written_since_the_check
 
 
 @pytest.mark.sqlite_only
+def test_no_write_comes_between_the_backup_and_the_migration(
+    make_legacy_db, legacy_database, settings, tmp_path, monkeypatch
+):
+    """The backup's copy is taken while the file is checked, and its read transaction is held
+    until migrate's own holds the write lock: another program trying to write once the copy is
+    taken, just before migrate's transaction begins, is kept out (SQLite's busy error), so the
+    backup is the file exactly as migrate starts from. A write slipping in there would be in the
+    migrated file and not in the backup."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    path = make_legacy_db("dev")
+    with contextlib.closing(sqlite3.connect(path)) as file:
+        (before,) = file.execute("SELECT name FROM goals WHERE rowid = 1").fetchone()
+    copied = threading.Event()
+    copy = backups._sqlite_copy
+
+    def copying(*args, held=None, **options):
+        def copy_taken():  # the copy's read transaction still open, as after the copy
+            copied.set()
+            held.wait()
+
+        return copy(*args, held=None if held is None else _Waited(copy_taken), **options)
+
+    attempts = []
+    check_not_locked = migrate_service.check_not_locked
+
+    def the_legacy_app_writes(file):
+        assert copied.wait(timeout=30)
+        try:
+            with contextlib.closing(sqlite3.connect(path, timeout=0.05)) as app, app:
+                app.execute("UPDATE goals SET name = 'written meanwhile' WHERE rowid = 1")
+        except sqlite3.OperationalError as error:
+            attempts.append(str(error))
+        else:
+            attempts.append("written")
+        check_not_locked(file)
+
+    monkeypatch.setattr(backups, "_sqlite_copy", copying)
+    monkeypatch.setattr(migrate_service, "check_not_locked", the_legacy_app_writes)
+    with legacy_database(path) as alias:
+        result = database_migrate(using=alias, reporter=Captured())
+    assert attempts == ["database is locked"]
+    with contextlib.closing(sqlite3.connect(result.backup.path)) as backup:
+        assert backup.execute("SELECT name FROM goals WHERE rowid = 1").fetchone() == (before,)
+    with contextlib.closing(sqlite3.connect(path)) as file:
+        assert file.execute("SELECT name FROM goals WHERE rowid = 1").fetchone() == (before,)
+
+
+class _Waited:
+    """An Event stand-in whose wait() runs `waiting` (which waits for the real event)."""
+
+    def __init__(self, waiting) -> None:
+        self.waiting = waiting
+
+    def wait(self) -> None:
+        self.waiting()
+
+
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("written", [False, True], ids=["untouched", "written meanwhile"])
 def test_what_the_preflight_read_of_values_is_read_again_when_the_file_was_written(
-    written, make_legacy_db, legacy_database, settings, tmp_path, monkeypatch
+    written, make_legacy_db, legacy_database, monkeypatch
 ):
     """The preflight's read of the tables' values spares adoption its own (a NULL key, a
     value that is not text in a column whose type becomes text) only while nothing is written
     to the file. A number the legacy app writes into a dev file's
-    metric_values.split_definition_id (a STRING column, where SQLite keeps it a number) as the
-    backup is taken makes adoption read the column again and rebuild the table, whose text
-    column stores it as text; the adopted table never holds a number there."""
-    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    metric_values.split_definition_id (a STRING column, where SQLite keeps it a number) after
+    the checks makes adoption read the column again and rebuild the table, whose text column
+    stores it as text; the adopted table never holds a number there. Without a backup, whose
+    copy would keep the write out until the migration is done."""
     path = make_legacy_db("dev")
     with contextlib.closing(sqlite3.connect(path)) as file:
         (value_id,) = file.execute(
             "SELECT id FROM metric_values WHERE split_definition_id IS NULL LIMIT 1"
         ).fetchone()
-    backup_begin = migrate_service.backup_begin
+    preflight = migrate_service.legacy_db_preflight
 
-    def the_legacy_app_writes(**options):
+    def the_legacy_app_writes_after(**options):
+        known = preflight(**options)
         if written:
             with contextlib.closing(sqlite3.connect(path)) as app, app:
                 app.execute(
                     "UPDATE metric_values SET split_definition_id = 42 WHERE id = ?", (value_id,)
                 )
-        return backup_begin(**options)
+        return known
 
     in_place, count = adoption.alter_constraints_in_place, adoption._count
     adopted = {}
@@ -138,11 +197,11 @@ def test_what_the_preflight_read_of_values_is_read_again_when_the_file_was_writt
                 adopted["stored"] = cursor.fetchone()[0]
         return count(connection, table)
 
-    monkeypatch.setattr(migrate_service, "backup_begin", the_legacy_app_writes)
+    monkeypatch.setattr(migrate_service, "legacy_db_preflight", the_legacy_app_writes_after)
     monkeypatch.setattr(adoption, "alter_constraints_in_place", adopting)
     monkeypatch.setattr(adoption, "_count", counting)
     with legacy_database(path) as alias:
-        database_migrate(using=alias, reporter=Captured())
+        database_migrate(using=alias, reporter=Captured(), backup=False)
     assert ("split_definition_id" in adopted["known"].text_only) is not written
     assert adopted["kept"] is not written  # pages kept in place, or the table rebuilt
     assert adopted["stored"] == ("text" if written else "null")
