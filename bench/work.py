@@ -63,6 +63,8 @@ STEPS: tuple[tuple[str, str, str], ...] = (
     (MIGRATE, "legacy_db_preflight", "inspection, preflight"),
     (MIGRATE, "legacy_db_adopt", "adoption"),
     (BACKUPS, "_sqlite_copy", "backup: the copy"),
+    # The copy taken on a thread while the file is checked: what migrate waits for it afterwards.
+    (BACKUPS, "PendingBackup.copied", "backup: the copy"),
     (BACKUPS, "PendingBackup.finish", "backup: waiting for its check"),
     (BACKFILL, "Backfill.run", "backfill: the other steps"),
     (BACKFILL, "Backfill.goal_roots", "backfill: the goal tree's roots"),
