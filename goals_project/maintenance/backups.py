@@ -151,19 +151,22 @@ def backup_begin(
     another on that one thread, at the lowest CPU priority, leaving the caller a core (on two
     cores the check's three parallel parts slowed `migrate` by more than they saved).
 
-    `meanwhile` (SQLite only): the copy too is taken on a thread of its own, while the caller
-    reads the file (`migrate`'s preflight checks), and its read transaction is held open after
-    it, so that no other connection commits a write the copy lacks, until the caller holds the
-    write lock and calls `copied()`. The caller calls `discard()` instead if it stops before."""
+    `meanwhile` (SQLite in rollback-journal mode only, in_rollback_journal_mode): the copy too
+    is taken on a thread of its own, while the caller reads the file (`migrate`'s preflight
+    checks), and its read transaction is held open after it, so that no other connection
+    commits a write the copy lacks, until the caller holds the write lock and calls `copied()`.
+    The caller calls `discard()` instead if it stops before."""
     if keep is not None:
         _check_keep(keep)  # before the copy: a bad --keep must not leave a backup behind
     connection = connections[using]
     folder = backup_dir(using=using, directory=directory)
+    made = not folder.exists()
     _prepare_folder(folder)
     reserve = min_free_bytes
     if reserve is None:
         reserve = int(getattr(settings, "FRACTAL_BACKUP_MIN_FREE_BYTES", 0))
     pending = PendingBackup(using=using, folder=folder, keep=keep, step=step)
+    pending.made_folder = made
     with pending.failing():
         pending.partial = _new_hidden_file(folder, f".{pending.label}.backup_", ".partial")
         announce = f"copying the '{using}' database into {folder}"
@@ -219,6 +222,7 @@ class PendingBackup:
         self.copying: Future[None] | None = None
         self.held: threading.Event | None = None
         self.announce = ""
+        self.made_folder = False  # backup_begin made the folder (discard removes it, empty)
 
     def copy_held(self, reserve: int, timeout: float, behind: bool) -> None:
         """backup_begin(meanwhile=True)'s thread: the copy, its check begun on a thread of its
@@ -262,6 +266,9 @@ class PendingBackup:
             with contextlib.suppress(BackupError):
                 self.checking.result()  # it reads the copy removed below
         self._remove_partial()
+        if self.made_folder:  # the folder made for it goes too, if nothing else came into it
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()
         self._outcome = BackupError("The copy was discarded.", Exit.USAGE)
 
     def _remove_partial(self) -> None:
@@ -489,6 +496,17 @@ def _sqlite_copy(
     finally:
         reader.close()
     return counts, migrations
+
+
+def in_rollback_journal_mode(path: Path) -> bool:
+    """Whether the SQLite file at `path` says it is in rollback-journal mode (its header), where
+    a read transaction keeps every other connection from committing; in WAL mode it does not."""
+    try:
+        with path.open("rb") as file:
+            header = file.read(20)
+    except OSError:
+        return False
+    return len(header) == 20 and header[18:20] == ROLLBACK_JOURNAL_FORMAT
 
 
 def _sqlite_backup_api(reader: sqlite3.Connection, target: Path) -> None:

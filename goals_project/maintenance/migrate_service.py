@@ -26,7 +26,13 @@ from django.db.migrations.executor import MigrationExecutor
 
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Reporter, reporting
-from goals_project.maintenance.backups import Backup, BackupError, PendingBackup, backup_begin
+from goals_project.maintenance.backups import (
+    Backup,
+    BackupError,
+    PendingBackup,
+    backup_begin,
+    in_rollback_journal_mode,
+)
 from goals_project.maintenance.backward_safety import MIGRATION, backward_losses, refusal_message
 from goals_project.maintenance.db_tuning import (
     WritebackFailed,
@@ -162,9 +168,13 @@ def _migrate_locked(
                     using=using, found=found, planned=bool(plan)
                 )
                 one = backing_up and _in_one_transaction(using, found, plan)
-                # In one transaction the copy is taken while the file is checked, and held as it
-                # is until the transaction holds the write lock (PendingBackup.copied).
-                begun = _backup_begin(using, reporter, behind=True, meanwhile=True) if one else None
+                # In one transaction, under a rollback journal, the copy is taken while the file
+                # is checked, and held as it is until the transaction holds the write lock
+                # (PendingBackup.copied). In WAL mode a reader keeps no writer out: copied after.
+                meanwhile = one and in_rollback_journal_mode(found.path)
+                begun = None
+                if meanwhile:
+                    begun = _backup_begin(using, reporter, behind=True, meanwhile=True)
                 try:
                     with _integrity_checked_meanwhile(found):
                         if found.state_before == DbState.LEGACY:
@@ -174,11 +184,12 @@ def _migrate_locked(
                     if begun is not None:
                         begun.discard()  # refused before anything changed: the copy is no backup
                     raise
-                if backing_up and not one:
-                    begun = _backup_begin(using, reporter, behind=False)
+                if backing_up and not meanwhile:
+                    begun = _backup_begin(using, reporter, behind=one)
                 try:
                     if one:
-                        _backup_heading(reporter)
+                        if meanwhile:
+                            _backup_heading(reporter)
                         whole.enter_context(
                             _one_transaction(using, found.path, locked=begun.copied)
                         )

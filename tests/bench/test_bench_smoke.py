@@ -87,11 +87,12 @@ def test_migrate_bench_says_where_the_time_goes_by_kind_of_work(bench_results):
         "repair records (legacy_repairs)",
         "backfill: the goal tree's roots",
         "backward-safety records (digest)",
-        "backup: the copy",
         "adoption",
         "commits",
     ):
         assert kinds[kind] > 0, kind
+    # Taken on a thread while the file is checked: what is left is the wait for it, if any.
+    assert "backup: the copy" in kinds
     # The report shows it where it shows the phases (100k and 1m).
     from bench.report import render
 
