@@ -225,8 +225,8 @@ class PendingBackup:
         self.made_folder = False  # backup_begin made the folder (discard removes it, empty)
 
     def copy_held(self, reserve: int, timeout: float, behind: bool) -> None:
-        """backup_begin(meanwhile=True)'s thread: the copy, its check begun on a thread of its
-        own, then the copy's read transaction held until `held` is set (copied, discard)."""
+        """backup_begin(meanwhile=True)'s thread: the copy, its read transaction held until
+        `held` is set (copied, discard), then its check begun on a thread of its own."""
         with self.failing():
             self.counts, self.migrations = _sqlite_copy(
                 self.source,

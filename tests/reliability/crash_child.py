@@ -24,14 +24,16 @@ class Steps:
         self.kill_at = kill_at
         self.count = 0
         self.lock = threading.Lock()
-        self.phase = "startup"
+        self.phase = "startup"  # the main thread's; a thread inside `enter` has its own
+        self.own = threading.local()
         self.log = open(log_path, "w", encoding="utf-8") if log_path else None  # noqa: SIM115
 
     def step(self, label: str) -> None:
         with self.lock:  # the backup's check counts its steps from a thread of its own
             self.count += 1
             if self.log is not None:
-                self.log.write(f"{self.phase}\t{' '.join(label.split())[:100]}\n")
+                phase = getattr(self.own, "phase", None) or self.phase
+                self.log.write(f"{phase}\t{' '.join(label.split())[:100]}\n")
                 self.log.flush()
             if self.count == self.kill_at:
                 os.killpg(os.getpgid(0), signal.SIGKILL)
@@ -41,10 +43,17 @@ class Steps:
         return execute(sql, params, many, context)
 
     def enter(self, phase: str, function):
-        """`function` with the phase set while it runs (and restored after)."""
+        """`function` with the phase set while it runs (and restored after): the main thread's,
+        which other threads' steps are labelled with too, or a thread's own, for its steps."""
 
         @functools.wraps(function)
         def wrapped(*args, **kwargs):
+            if threading.current_thread() is not threading.main_thread():
+                before, self.own.phase = getattr(self.own, "phase", None), phase
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    self.own.phase = before
             before, self.phase = self.phase, phase
             try:
                 return function(*args, **kwargs)
@@ -93,6 +102,8 @@ def main() -> None:
     MigrationExecutor.apply_migration = applying
     adoption.legacy_db_adopt = steps.enter("adoption", adoption.legacy_db_adopt)
     backups.backup_begin = steps.enter("backup", backups.backup_begin)
+    # The copy migrate takes on a thread while the file is checked (backup_begin(meanwhile=True)).
+    backups.PendingBackup.copy_held = steps.enter("backup", backups.PendingBackup.copy_held)
     backups.PendingBackup.finish = steps.enter("backup", backups.PendingBackup.finish)
     backups._sqlite_restore = steps.enter("restore: in place", backups._sqlite_restore)
     backups._postgres_restore = steps.enter("restore: pg_restore", backups._postgres_restore)

@@ -47,6 +47,8 @@ MIGRATE = ["migrate", "--verbosity", "0"]
 MARK = " (after backup)"
 INSIDE = {
     "backup": lambda phase, label: phase == "backup",
+    # The copy begun on its thread, with the checks still to run on the main one.
+    "copy": lambda phase, label: label == "file _sqlite_copy",
     "adoption": lambda phase, label: phase == "adoption",
     "backfill": lambda phase, label: phase == "goals.0004_backfill_root_ids",
     "rebuild": lambda phase, label: '"new__' in label or label.startswith("sql ALTER TABLE"),
