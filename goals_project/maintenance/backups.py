@@ -154,8 +154,9 @@ def backup_begin(
     `meanwhile` (SQLite in rollback-journal mode only, in_rollback_journal_mode): the copy too
     is taken on a thread of its own, while the caller reads the file (`migrate`'s preflight
     checks), and its read transaction is held open after it, so that no other connection
-    commits a write the copy lacks, until the caller holds the write lock and calls `copied()`.
-    The caller calls `discard()` instead if it stops before."""
+    commits a write the copy lacks, until the caller holds the write lock and calls `locked()`;
+    `copied()` (which `finish()` calls) then waits for the copy and raises what it failed with.
+    The caller calls `discard()` instead if it stops before `locked()`."""
     if keep is not None:
         _check_keep(keep)  # before the copy: a bad --keep must not leave a backup behind
     connection = connections[using]
@@ -238,15 +239,27 @@ class PendingBackup:
             )
             self.checking = _check_on_a_thread(self.partial, self.counts, behind=behind)
 
+    @property
+    def released(self) -> bool:
+        """Whether the caller reached its write lock (`locked`), or the copy was not taken
+        meanwhile: from then on the copy is the file as the caller's transaction found it."""
+        return self.held is None or self.held.is_set()
+
+    def locked(self) -> None:
+        """The caller holds the file's write lock: the copy's snapshot is released once the
+        copy is done, while the caller goes on (a page its transaction must write to the file
+        meanwhile waits for SQLite's lock, that is for the copy). No-op when not taken meanwhile."""
+        if self.held is not None and not self.held.is_set():
+            self.held.set()
+            self.step(self.announce)
+
     def copied(self) -> None:
-        """Once the caller holds the file's write lock: release the copy's snapshot, wait for
-        the copy, and raise its BackupError if it failed. A no-op after the first call, and
-        for a backup not taken meanwhile."""
+        """Release the copy's snapshot (`locked`), wait for the copy, and raise its BackupError
+        if it failed. A no-op after the first call, and for a backup not taken meanwhile."""
         if self.copying is None:
             return
+        self.locked()
         copying, self.copying = self.copying, None
-        self.held.set()
-        self.step(self.announce)
         try:
             copying.result()
         except BackupError as error:
@@ -254,7 +267,7 @@ class PendingBackup:
             raise
 
     def discard(self) -> None:
-        """The caller stopped before migrating anything: the copy is released, waited for and
+        """The caller stopped before its write lock: the copy is released, waited for and
         removed, never named a backup. Only for a backup taken meanwhile not yet `copied()`."""
         if self.copying is None:
             return
@@ -294,7 +307,11 @@ class PendingBackup:
         return self._outcome
 
     def raise_if_failed(self) -> None:
-        """Raise finish()'s BackupError now if the check is over and found a problem."""
+        """Raise finish()'s BackupError now if the copy taken meanwhile, or the check, is over
+        and failed."""
+        copying = self.copying
+        if copying is not None and copying.done():
+            self.copied()
         checking = self.checking
         if checking is not None and checking.done() and checking.exception() is not None:
             self.finish()

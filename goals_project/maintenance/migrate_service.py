@@ -170,6 +170,7 @@ def _migrate_locked(
                 one = backing_up and _in_one_transaction(using, found, plan)
                 # In one transaction, under a rollback journal, the copy is taken while the file
                 # is checked, and held as it is until the transaction holds the write lock
+                # (PendingBackup.locked); the run waits for it between migrations, or at the end
                 # (PendingBackup.copied). In WAL mode a reader keeps no writer out: copied after.
                 meanwhile = one and in_rollback_journal_mode(found.path)
                 begun = None
@@ -191,7 +192,7 @@ def _migrate_locked(
                         if meanwhile:
                             _backup_heading(reporter)
                         whole.enter_context(
-                            _one_transaction(using, found.path, locked=begun.copied)
+                            _one_transaction(using, found.path, locked=begun.locked)
                         )
                     # Adoption goes on while the backup is checked, and commits only after. It
                     # checks the file again only if something was written since the checks.
@@ -203,7 +204,7 @@ def _migrate_locked(
                         unchanged=unchanged,
                     )
                 except BaseException:
-                    if begun is not None and begun.copying is not None:
+                    if begun is not None and not begun.released:
                         begun.discard()  # stopped before the write lock: the copy is no backup
                     elif begun is not None:
                         with contextlib.suppress(BackupError):  # the adoption's error is the news
@@ -299,7 +300,7 @@ def _one_transaction(
     the disk meanwhile (db_tuning.sqlite_writeback); where that fails, the run is rolled back
     before the commit. `locked` is called first inside, once the write lock is held (what it
     raises rolls back): the backup's copy, taken meanwhile, is released there
-    (PendingBackup.copied)."""
+    (PendingBackup.locked)."""
     connection = connections[using]
     mode = connection.settings_dict["OPTIONS"].get("transaction_mode")
     if mode not in ("IMMEDIATE", "EXCLUSIVE"):

@@ -140,6 +140,42 @@ def test_no_write_comes_between_the_backup_and_the_migration(
         assert file.execute("SELECT name FROM goals WHERE rowid = 1").fetchone() == (before,)
 
 
+@pytest.mark.sqlite_only
+def test_the_copy_is_taken_inside_the_snapshot_it_holds(
+    make_legacy_db, legacy_database, settings, tmp_path, monkeypatch
+):
+    """The copy's bytes are read inside the read transaction it holds: another connection
+    trying to commit while the file is being copied is kept out (SQLite's busy error), so no
+    page changes under the copy, neither by another program nor by migrate's transaction,
+    which goes on once it holds the write lock and writes to the file only once the copy is
+    done (a write to the file needs every reader gone). The backup is the legacy file byte
+    for byte."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    path = make_legacy_db("dev")
+    digest = file_sha256(path)
+    copy = shutil.copyfile
+    attempts = []
+
+    def copying_while_another_writes(source, target, **options):
+        try:
+            with contextlib.closing(sqlite3.connect(path, timeout=0)) as app, app:
+                app.execute("UPDATE goals SET name = 'written meanwhile' WHERE rowid = 1")
+        except sqlite3.OperationalError as error:
+            attempts.append(str(error))
+        else:
+            attempts.append("written")
+        return copy(source, target, **options)
+
+    monkeypatch.setattr(backups.shutil, "copyfile", copying_while_another_writes)
+    with legacy_database(path) as alias:
+        result = database_migrate(using=alias, reporter=Captured())
+        report = root_id_report(using=alias)
+    assert attempts == ["database is locked"]
+    assert file_sha256(result.backup.path) == digest
+    assert result.backup.sha256 == digest
+    assert report.ok, report
+
+
 class _Waited:
     """An Event stand-in whose wait() runs `waiting` (which waits for the real event)."""
 
