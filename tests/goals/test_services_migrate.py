@@ -120,13 +120,7 @@ def test_no_write_comes_between_the_backup_and_the_migration(
 
     def the_legacy_app_writes(file):
         assert copied.wait(timeout=30)
-        try:
-            with contextlib.closing(sqlite3.connect(path, timeout=0.05)) as app, app:
-                app.execute("UPDATE goals SET name = 'written meanwhile' WHERE rowid = 1")
-        except sqlite3.OperationalError as error:
-            attempts.append(str(error))
-        else:
-            attempts.append("written")
+        attempts.append(_another_program_writes(path))
         check_not_locked(file)
 
     monkeypatch.setattr(backups, "_sqlite_copy", copying)
@@ -157,13 +151,7 @@ def test_the_copy_is_taken_inside_the_snapshot_it_holds(
     attempts = []
 
     def copying_while_another_writes(source, target, **options):
-        try:
-            with contextlib.closing(sqlite3.connect(path, timeout=0)) as app, app:
-                app.execute("UPDATE goals SET name = 'written meanwhile' WHERE rowid = 1")
-        except sqlite3.OperationalError as error:
-            attempts.append(str(error))
-        else:
-            attempts.append("written")
+        attempts.append(_another_program_writes(path))
         return copy(source, target, **options)
 
     monkeypatch.setattr(backups.shutil, "copyfile", copying_while_another_writes)
@@ -174,6 +162,17 @@ def test_the_copy_is_taken_inside_the_snapshot_it_holds(
     assert file_sha256(result.backup.path) == digest
     assert result.backup.sha256 == digest
     assert report.ok, report
+
+
+def _another_program_writes(path) -> str:
+    """Another connection renames the first goal, without waiting for a lock: "written", or
+    SQLite's error."""
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=0)) as app, app:
+            app.execute("UPDATE goals SET name = 'written meanwhile' WHERE rowid = 1")
+    except sqlite3.OperationalError as error:
+        return str(error)
+    return "written"
 
 
 class _Waited:
