@@ -519,11 +519,19 @@ def in_rollback_journal_mode(path: Path) -> bool:
     """Whether the SQLite file at `path` says it is in rollback-journal mode (its header), where
     a read transaction keeps every other connection from committing; in WAL mode it does not."""
     try:
-        with path.open("rb") as file:
-            header = file.read(20)
+        return _journal_format(path) == ROLLBACK_JOURNAL_FORMAT
     except OSError:
         return False
-    return len(header) == 20 and header[18:20] == ROLLBACK_JOURNAL_FORMAT
+
+
+def _journal_format(path: Path) -> bytes | None:
+    """Bytes 18 and 19 of the SQLite file at `path` (its journal format), None for a file too
+    short or without SQLite's header."""
+    with path.open("rb") as handle:
+        header = handle.read(20)
+    if len(header) == 20 and header.startswith(b"SQLite format 3"):
+        return header[18:20]
+    return None
 
 
 def _sqlite_backup_api(reader: sqlite3.Connection, target: Path) -> None:
@@ -580,13 +588,7 @@ def _not_self_contained(path: Path) -> str | None:
             f"{companion.name} is beside it, so SQLite would {effect} (a backup is one file; "
             "something opened this one and wrote to it)"
         )
-    with path.open("rb") as handle:
-        header = handle.read(20)
-    if (
-        len(header) == 20
-        and header.startswith(b"SQLite format 3")
-        and (header[18:20] != ROLLBACK_JOURNAL_FORMAT)
-    ):
+    if _journal_format(path) not in (None, ROLLBACK_JOURNAL_FORMAT):
         return "its header says WAL journaling, so SQLite would look for a -wal beside it"
     return None
 
