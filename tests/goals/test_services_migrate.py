@@ -33,6 +33,7 @@ from goals_project.maintenance.db_tuning import (
     sqlite_writeback,
 )
 from goals_project.maintenance.legacy import adoption
+from goals_project.maintenance.legacy.preflight import legacy_data_check
 from goals_project.maintenance.locking import maintenance_lock
 from goals_project.maintenance.migrate_service import MigrateRefused, database_migrate
 from goals_project.maintenance.verification import root_id_report
@@ -90,6 +91,57 @@ def test_adoption_checks_the_file_again_only_when_it_was_written_since_the_check
         with contextlib.closing(sqlite3.connect(path)) as file:
             tables = {name for (name,) in file.execute("SELECT name FROM sqlite_master")}
         assert "django_migrations" not in tables
+
+
+# A row that each of goals.0002's CHECKS rejects, in CHECKS' order.
+REJECTED_ROWS = (
+    "UPDATE goals SET type = 'Bogus' WHERE rowid = 1",
+    "UPDATE goals SET session_start = '2026-01-02', session_end = '2026-01-01' WHERE rowid = 1",
+    "UPDATE goals SET total_duration_seconds = -1 WHERE rowid = 1",
+    "UPDATE activity_instances SET time_start = '2026-01-02', time_stop = '2026-01-01' "
+    "WHERE rowid = 1",
+    "UPDATE activity_instances SET duration_seconds = -1 WHERE rowid = 1",
+)
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("rejected", [None, *range(len(REJECTED_ROWS))])
+def test_the_preflight_finds_what_goals_0002_rejects_in_its_one_read_of_each_table(
+    rejected, make_legacy_db, legacy_database
+):
+    """The preflight looks for the conditions of goals.0002's check in the read of each legacy
+    table it makes anyway (preflight.values_read), and runs the check's counts only when a row
+    meets one: a file with one row each condition rejects is refused before anything changes,
+    with the check's message; a clean file is migrated with the counts read once, by goals.0002
+    itself."""
+    check = legacy_data_check()
+    assert len(REJECTED_ROWS) == len(check.CHECKS)
+    path = make_legacy_db("dev")
+    if rejected is not None:
+        with contextlib.closing(sqlite3.connect(path)) as file, file:
+            assert file.execute(REJECTED_ROWS[rejected]).rowcount == 1
+    before = file_sha256(path)
+    counted = []
+
+    def counts(execute, sql, params, many, context):
+        if "COUNT(*) FILTER" in sql:
+            counted.append(sql)
+        return execute(sql, params, many, context)
+
+    with legacy_database(path) as alias, connections[alias].execute_wrapper(counts):
+        if rejected is None:
+            database_migrate(using=alias, reporter=Captured(), backup=False)
+        else:
+            with pytest.raises(CommandError) as refused:
+                database_migrate(using=alias, reporter=Captured(), backup=False)
+    tables = {table for table, *_ in check.CHECKS}
+    if rejected is None:
+        assert len(counted) == len(tables)  # goals.0002's own, one read of each table
+        return
+    table, _condition, what, _fix = check.CHECKS[rejected]
+    assert refused.value.returncode == Exit.CHECKS_VIOLATED
+    assert f"1 {what} in {table}" in str(refused.value)
+    assert file_sha256(path) == before
 
 
 @pytest.mark.sqlite_only

@@ -17,7 +17,6 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from importlib import import_module
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -44,6 +43,7 @@ from goals_project.maintenance.legacy.preflight import (
     adoption_target,
     disk_needs,
     disk_refusal,
+    legacy_data_check,
     legacy_db_findings,
 )
 from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
@@ -347,7 +347,8 @@ def legacy_db_preflight(*, using: str, found: AdoptionResult) -> dict[str, Known
     )
     if refusals:
         raise refusals[0]
-    preflight_legacy_data(connections[using])
+    if any(values.holding("check") for values in read.values()):
+        preflight_legacy_data(connections[using])  # counts the rows and names the first ones
     return {table: values.known() for table, values in read.items()}
 
 
@@ -443,9 +444,10 @@ def preflight_legacy_data(connection) -> None:
     """Run the constraint check of goals.0002 before adoption changes anything.
 
     The check lives in that migration (migrations stay self-contained); it only reads, so it is
-    as valid on the legacy tables as on the adopted ones.
+    as valid on the legacy tables as on the adopted ones. legacy_db_preflight runs it only where
+    its one read of each table (values_read) found a row meeting one of the check's conditions.
     """
-    check = import_module("goals.migrations.0002_check_legacy_data").check_legacy_data
+    check = legacy_data_check().check_legacy_data
     check(None, SimpleNamespace(connection=connection))
 
 
