@@ -38,12 +38,16 @@ from goals_project.maintenance.backward_safety import (
     refusal_message,
     typed_text_sql,
 )
+from goals_project.maintenance.migration_executor import applied_while_held
 from goals_project.maintenance.table_rewrite import postgres_rewrite, sqlite_rewrite
 from goals_project.maintenance.verification import blob_reference_fix, shown_id
 
 MIGRATION = "goals.0004_backfill_root_ids"
 # The audit stamps a metric value takes from its instance.
 VALUE_STAMPS = ("created_at", "updated_at")
+# The migration adding the root and audit columns of the activity instances and the metric
+# values, where the legacy file has none.
+SESSION_COLUMNS_ADDED = "practice_sessions.0002_add_root_and_audit_columns"
 RECOVERY_NAME = "Recovered records"
 # legacy_repairs.reason of the rows where goals.0003 and practice_sessions.0002 name a column they
 # added (a copy of their constant).
@@ -183,6 +187,7 @@ class Backfill:
         params=(),
         big: bool = False,
         fills: dict[str, str] | None = None,
+        fresh: bool = False,
     ) -> int:
         """Set `column` to `expression` (SQL over alias t) on rows where it differs; return
         how many. A `big` table is written anew where it can be
@@ -196,33 +201,42 @@ class Backfill:
         fill_nulls records a legacy column's NULLs before it fills them.
 
         Old values of legacy columns are recorded; for a column goals.0003 added, NULL is what
-        0003 put there, so only values already written (not NULL) are worth recording.
+        0003 put there, so only values already written (not NULL) are worth recording. A
+        `fresh` column holds nothing but that NULL (added_while_held): nothing is read for a
+        value to record, and each row of `where` is counted as set.
         """
         legacy = self.is_legacy(key, column)
+        if fresh and legacy:
+            raise ValueError(f"{key}.{column} is a legacy column, not a fresh one")
         col = f"t.{self.quote(column)}"
         differs = f"({where}) AND ({col} IS NULL OR {col} <> ({expression}))"
         recorded = (
             differs if legacy else f"({where}) AND {col} IS NOT NULL AND {col} <> ({expression})"
         )
-        changed = self.record(
-            key,
-            column,
-            f"SELECT t.id AS row_id, {self.as_text(col)} AS old_value, "
-            f"{self.as_text(f'({expression})')} AS new_value, %s AS reason "
-            f"FROM {self.t(key)} t WHERE {recorded}",
-            (reason,),
-        )
+        changed = 0
+        if not fresh:
+            changed = self.record(
+                key,
+                column,
+                f"SELECT t.id AS row_id, {self.as_text(col)} AS old_value, "
+                f"{self.as_text(f'({expression})')} AS new_value, %s AS reason "
+                f"FROM {self.t(key)} t WHERE {recorded}",
+                (reason,),
+            )
         if fills and any(self.is_legacy(key, name) for name in fills):
             fills = None
         filled = self.null_fills(fills or {})
         if big:
-            if not legacy:  # the recorded rows, and those 0003 left NULL
+            # Every row changes where a fresh column is set in all of them: the rewrite's count.
+            every = fresh and where == "1 = 1"
+            if not legacy and not every:  # the recorded rows, and those 0003 left NULL
                 changed += self.rows(
                     f"SELECT COUNT(*) FROM {self.t(key)} t WHERE ({where}) AND {col} IS NULL"
                 )[0][0]
             computed = {column: (f"CASE WHEN {differs} THEN ({expression}) ELSE {col} END", ())}
-            if postgres_rewrite(self.connection, self.tables[key], computed, join="") is not None:
-                return changed
+            written = postgres_rewrite(self.connection, self.tables[key], computed, join="")
+            if written is not None:
+                return written if every else changed
             # On SQLite, a column 0003 added, which the UPDATE below would write in every row
             # (a legacy one it writes where it is wrong): the fills too, in the same rows.
             if not legacy:
@@ -230,8 +244,9 @@ class Backfill:
                     (name, (f"CASE WHEN {differs} THEN {sql} ELSE t.{self.quote(name)} END", ()))
                     for name, sql in filled.items()
                 )
-                if sqlite_rewrite(self.connection, self.tables[key], computed, "") is not None:
-                    return changed
+                written = sqlite_rewrite(self.connection, self.tables[key], computed, "")
+                if written is not None:
+                    return written if every else changed
         sets = [f"{self.quote(column)} = ({expression})"]
         sets += [f"{self.quote(name)} = {sql}" for name, sql in filled.items()]
         return self.execute(f"UPDATE {self.t(key)} AS t SET {', '.join(sets)} WHERE {differs}")
@@ -681,9 +696,31 @@ class Backfill:
         )
         session = self.missing_goal("PracticeSession")
         session["name"] = session["name"].replace("__ref__", "practice_session_id")
-        self.placeholders(
-            "instances", "practice_session_id", "goals", session, (now, now, None, self.recovery_id)
-        )
+        sessions = ("instances", "practice_session_id", "goals", session)
+        sessions_params = (now, now, None, self.recovery_id)
+        root = f"SELECT g.root_id FROM {goals} g WHERE g.id = t.practice_session_id"
+        fresh = self.added_while_held("instances", "root_id")
+        if fresh:
+            # The instances are written first, each looking up its session: one whose session
+            # is gone is left without a root, and those are the rows the placeholders are
+            # looked for in (as the values are, metric_values), not every instance (0.1 s at a
+            # million metric values).
+            changed = self.set_column(
+                "instances",
+                "root_id",
+                root,
+                reason="root of the session",
+                big=True,
+                fills=self.instance_fills(),
+                fresh=True,
+            )
+            if self.placeholders(*sessions, sessions_params, where="c.root_id IS NULL"):
+                self.execute(
+                    f"UPDATE {self.t('instances')} AS t SET root_id = ({root}) "
+                    "WHERE t.root_id IS NULL"
+                )
+        else:
+            self.placeholders(*sessions, sessions_params)
         self.placeholders(
             "instances",
             "activity_definition_id",
@@ -704,14 +741,15 @@ class Backfill:
             },
             (now, now),
         )
-        changed = self.set_column(
-            "instances",
-            "root_id",
-            f"SELECT g.root_id FROM {goals} g WHERE g.id = t.practice_session_id",
-            reason="root of the session",
-            big=True,
-            fills=self.instance_fills(),
-        )
+        if not fresh:
+            changed = self.set_column(
+                "instances",
+                "root_id",
+                root,
+                reason="root of the session",
+                big=True,
+                fills=self.instance_fills(),
+            )
         self.report_roots("instances", changed)
 
     def metric_values(self) -> None:
@@ -737,15 +775,32 @@ class Backfill:
         self.deleted_definitions()
         self.say(f"{self.tables['values']}: root_id {total}/{total} rows")
 
+    def added_while_held(self, key: str, column: str) -> bool:
+        """Whether `column` of the instances or the values (`key`) holds only NULL, by how it
+        came to be: on SQLite, added by practice_sessions.0002 (not a legacy column) in the
+        transaction this runs in, which holds the file's write lock (applied_while_held), so
+        that no other program can have written to it since; no step before the one asking
+        writes to it."""
+        return (
+            self.connection.vendor == "sqlite"
+            and not self.is_legacy(key, column)
+            and SESSION_COLUMNS_ADDED in applied_while_held(self.connection)
+        )
+
     def values_written_first(self) -> bool:
         """Whether the values' UPDATE comes before the placeholders of deleted instances (see
         metric_values): on SQLite, where 0003 added the values' root and stamps and no value
         has a root yet (another program may have written one since), so that a root left NULL
-        by the UPDATE's join means an instance that is gone, and nothing is recorded."""
+        by the UPDATE's join means an instance that is gone, and nothing is recorded.
+
+        Where the root was added in the transaction this runs in (added_while_held), no value
+        is read for one (a read of every value, 0.08 s at a million metric values)."""
         if self.connection.vendor != "sqlite" or any(
             self.is_legacy("values", column) for column in ("root_id", *VALUE_STAMPS)
         ):
             return False
+        if self.added_while_held("values", "root_id"):
+            return True
         ((rooted,),) = self.rows(
             f"SELECT EXISTS (SELECT 1 FROM {self.t('values')} WHERE root_id IS NOT NULL)"
         )

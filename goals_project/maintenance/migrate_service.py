@@ -67,7 +67,7 @@ from goals_project.maintenance.legacy.preflight import (
     sqlite_temp_folder,
 )
 from goals_project.maintenance.locking import MaintenanceBusy, maintenance_lock
-from goals_project.maintenance.migration_executor import recording_executor
+from goals_project.maintenance.migration_executor import held_transaction, recording_executor
 from goals_project.maintenance.migration_operations import fields_added
 from goals_project.maintenance.table_rewrite import sqlite_drops_at_end
 
@@ -326,7 +326,11 @@ def _one_transaction(
             if locked is not None:
                 locked()
             # The written pages go to the disk meanwhile; what failed there stops the commit.
-            with sqlite_writeback(using=using), sqlite_drops_at_end(connection):
+            with (
+                sqlite_writeback(using=using),
+                sqlite_drops_at_end(connection),
+                held_transaction(connection),
+            ):
                 yield
         except WritebackFailed as error:
             atomic.__exit__(type(error), error, error.__traceback__)

@@ -105,6 +105,29 @@ def foreign_key_check_scope(migration, state: ProjectState | None = None) -> lis
     return sorted(set(tables))
 
 
+# The attribute of a connection inside held_transaction: the migrations applied since.
+_HELD = "fractal_applied_while_held"
+
+
+@contextlib.contextmanager
+def held_transaction(connection) -> Iterator[None]:
+    """While inside, the connection is in a transaction that holds the database's write lock
+    from its start (migrate's one transaction on SQLite), so that no other connection writes
+    to it: the migrations RecordingExecutor applies meanwhile are noted (applied_while_held)."""
+    setattr(connection, _HELD, set())
+    try:
+        yield
+    finally:
+        delattr(connection, _HELD)
+
+
+def applied_while_held(connection) -> frozenset[str]:
+    """The migrations ("app.name") applied inside the held_transaction the connection is in,
+    none outside one. A column such a migration added holds what this run wrote there and
+    nothing else: no other program could write to the database since."""
+    return frozenset(getattr(connection, _HELD, ()))
+
+
 class RecordingExecutor(MigrationExecutor):
     # Called after each migration applied (recording_executor's `between`).
     between: Callable[[], None] | None = None
@@ -115,6 +138,9 @@ class RecordingExecutor(MigrationExecutor):
         except DatabaseError as error:
             _tag(error, migration, backwards=False)
             raise
+        held = getattr(self.connection, _HELD, None)
+        if held is not None and not fake:
+            held.add(f"{migration.app_label}.{migration.name}")
         if self.between is not None:
             self.between()
         return state

@@ -93,16 +93,18 @@ def _assert_same(first: dict, second: dict) -> None:
     assert any(repair["created_at"] == NOW for repair in repairs)
 
 
-def _migrated_copies(path, tmp_path, legacy_database, ignore=()) -> list[dict]:
+def _migrated_copies(path, tmp_path, legacy_database, ignore=(), backed_up=False) -> list[dict]:
     """The rows of every table (django_migrations included) of the file at `path`, with the
-    dirt of tests.legacy_dirt added, and of a copy of it, each migrated."""
+    dirt of tests.legacy_dirt added, and of a copy of it, each migrated; the first with a
+    backup if `backed_up` (in one transaction: migrate_service._one_transaction)."""
     execute(path, ";\n".join(dirt_statements()))
     copy = tmp_path / "copy.db"
     shutil.copyfile(path, copy)
     migrated = []
     for file in (path, copy):
+        no_backup = not (backed_up and file == path)
         with legacy_database(file) as alias, timed() as run:
-            call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
+            call_command("migrate", database=alias, no_backup=no_backup, stdout=StringIO())
         with legacy_database(file) as alias:
             tables = connections[alias].introspection.table_names()
             migrated.append(_rows(alias, tables, run, ignore))
@@ -187,6 +189,44 @@ def test_writing_the_instances_anew_gives_the_rows_the_update_gives(
 
 
 @pytest.mark.sqlite_only
+@pytest.mark.parametrize("variant", ["dev", "prod", "script_migrated"])
+def test_migrating_in_one_transaction_gives_the_rows_commits_each_give(
+    variant, make_legacy_db, legacy_database, settings, tmp_path
+):
+    """With a backup, migrate runs in one transaction that holds the file's write lock, and the
+    backfill then writes the columns practice_sessions.0002 added without reading them first:
+    the instances before the placeholders of their deleted sessions, found by the roots left
+    NULL, and the values before those of their deleted instances. Two copies of one dirty file,
+    one migrated that way and one without a backup, end with the same rows; only the order of
+    legacy_repairs' ids may differ."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    path = make_legacy_db(variant)
+    session = (  # one with instances and no goal below it
+        "SELECT i.practice_session_id FROM activity_instances i WHERE NOT EXISTS "
+        "(SELECT 1 FROM goals c WHERE c.parent_id = i.practice_session_id) ORDER BY i.id LIMIT 1"
+    )
+    execute(  # deleted with its links, its instances left pointing to it
+        path,
+        f"DELETE FROM practice_session_goals WHERE practice_session_id = ({session}); "
+        f"DELETE FROM goals WHERE id = ({session})",
+    )
+    migrated = _migrated_copies(
+        path,
+        tmp_path,
+        legacy_database,
+        ignore={("legacy_repairs", "id")},
+        backed_up=True,
+    )
+    _assert_same(*migrated)
+    placeholders = {
+        dict(row)["reason"]
+        for row in migrated[0]["legacy_repairs"]
+        if dict(row)["column_name"] == CREATED
+    }
+    assert "placeholder for activity_instances.practice_session_id" in placeholders
+
+
+@pytest.mark.sqlite_only
 def test_a_value_given_a_root_since_0003_on_a_deleted_instance_gets_its_placeholder(
     make_legacy_db, legacy_database
 ):
@@ -225,6 +265,38 @@ def test_a_value_given_a_root_since_0003_on_a_deleted_instance_gets_its_placehol
         file.close()
     assert (root, name) == (instance_root, "Recovered activity")
     assert created_at is not None
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("backup", [True, False], ids=["one transaction", "a commit each"])
+def test_the_values_are_read_for_a_root_only_outside_the_transaction_that_added_it(
+    backup, make_legacy_db, legacy_database, settings, tmp_path
+):
+    """With a backup, migrate adds the values' root and backfills it in one transaction that
+    holds the file's write lock, so no other program can have written a root in between, and
+    the backfill does not read the values for one. Without one, each migration commits on its
+    own and the backfill reads them (the test above writes such a root between two runs).
+    Both ways every value ends with its instance's root."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    path = make_legacy_db("dev")
+    read = []
+
+    def reads(execute, sql, params, many, context):
+        if 'FROM "metric_values" WHERE root_id IS NOT NULL' in sql:
+            read.append(sql)
+        return execute(sql, params, many, context)
+
+    with legacy_database(path) as alias, connections[alias].execute_wrapper(reads):
+        call_command("migrate", database=alias, no_backup=not backup, stdout=StringIO())
+    assert len(read) == (0 if backup else 1)
+    with sqlite3.connect(path) as file:
+        ((values, wrong),) = file.execute(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE v.root_id IS NOT i.root_id) "
+            "FROM metric_values v JOIN activity_instances i ON i.id = v.activity_instance_id"
+        )
+    file.close()
+    assert values > 0
+    assert wrong == 0
 
 
 def test_migrating_forward_again_after_going_back_gives_the_same_rows(legacy_rows):
