@@ -276,19 +276,22 @@ def test_the_values_are_read_for_a_root_only_outside_the_transaction_that_added_
     holds the file's write lock, so no other program can have written a root in between, and
     the backfill does not read the values for one. Without one, each migration commits on its
     own and the backfill reads them (the test above writes such a root between two runs).
-    Both ways every value ends with its instance's root."""
+    Likewise the instances' audit and order columns: filled in every row with the roots, and
+    not looked at again. Both ways every value ends with its instance's root."""
     settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
     path = make_legacy_db("dev")
-    read = []
+    read, filled = [], []
 
     def reads(execute, sql, params, many, context):
         if 'FROM "metric_values" WHERE root_id IS NOT NULL' in sql:
             read.append(sql)
+        if sql.startswith('UPDATE "activity_instances" AS t SET "updated_at" = COALESCE('):
+            filled.append(sql)  # timestamps' fill of the NULLs the roots' pass left
         return execute(sql, params, many, context)
 
     with legacy_database(path) as alias, connections[alias].execute_wrapper(reads):
         call_command("migrate", database=alias, no_backup=not backup, stdout=StringIO())
-    assert len(read) == (0 if backup else 1)
+    assert len(read) == len(filled) == (0 if backup else 1)
     with sqlite3.connect(path) as file:
         ((values, wrong),) = file.execute(
             "SELECT COUNT(*), COUNT(*) FILTER (WHERE v.root_id IS NOT i.root_id) "
@@ -318,6 +321,63 @@ def test_migrating_forward_again_after_going_back_gives_the_same_rows(legacy_row
             migrate_to(latest_migrations())
         migrated.append(_rows("default", tables, run, ignore={("legacy_repairs", "id")}))
     _assert_same(*migrated)
+
+
+@pytest.mark.sqlite_only
+def test_one_read_of_the_values_finds_their_deleted_metric_and_split_definitions(
+    make_legacy_db, legacy_database
+):
+    """The backfill reads the values once for both of their references to definitions: a value
+    whose metric and split definitions are both gone, one whose split alone is gone and one
+    whose metric alone is gone each get the placeholders they need, on the activity of their
+    instance, and no other."""
+    path = make_legacy_db("dev")
+    file = sqlite3.connect(path)
+    try:
+        rows = file.execute(
+            "SELECT v.id, i.activity_definition_id FROM metric_values v "
+            "JOIN activity_instances i ON i.id = v.activity_instance_id ORDER BY v.id LIMIT 3"
+        ).fetchall()
+    finally:
+        file.close()
+    gone = {  # value: (metric, split), None where it stays
+        rows[0][0]: ("gone-metric-both", "gone-split-both"),
+        rows[1][0]: (None, "gone-split-only"),
+        rows[2][0]: ("gone-metric-only", None),
+    }
+    execute(
+        path,
+        ";\n".join(
+            f"UPDATE metric_values SET metric_definition_id = "
+            f"COALESCE({repr(metric) if metric else 'NULL'}, metric_definition_id), "
+            f"split_definition_id = COALESCE({repr(split) if split else 'NULL'}, "
+            f"split_definition_id) WHERE id = '{value}'"
+            for value, (metric, split) in gone.items()
+        ),
+    )
+    with legacy_database(path) as alias:
+        call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
+    file = sqlite3.connect(path)
+    try:
+        made = {
+            table: dict(
+                file.execute(
+                    f"SELECT id, activity_id FROM {table} WHERE id LIKE 'gone-%'"
+                ).fetchall()
+            )
+            for table in ("metric_definitions", "split_definitions")
+        }
+    finally:
+        file.close()
+    activity = dict(rows)
+    assert made["metric_definitions"] == {
+        "gone-metric-both": activity[rows[0][0]],
+        "gone-metric-only": activity[rows[2][0]],
+    }
+    assert made["split_definitions"] == {
+        "gone-split-both": activity[rows[0][0]],
+        "gone-split-only": activity[rows[1][0]],
+    }
 
 
 @pytest.mark.sqlite_only
