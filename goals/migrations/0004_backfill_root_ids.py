@@ -45,10 +45,6 @@ from goals_project.maintenance.verification import blob_reference_fix, shown_id
 MIGRATION = "goals.0004_backfill_root_ids"
 # The audit stamps a metric value takes from its instance.
 VALUE_STAMPS = ("created_at", "updated_at")
-# The values' references to definitions, and the table of the values pointing to deleted ones
-# (deleted_definitions).
-DEFINITIONS = ("metric_definition_id", "split_definition_id")
-DANGLING = "values_dangling"
 # The migration adding the root and audit columns of the activity instances and the metric
 # values, where the legacy file has none.
 SESSION_COLUMNS_ADDED = "practice_sessions.0002_add_root_and_audit_columns"
@@ -271,7 +267,6 @@ class Backfill:
         join: str = "",
         where: str = "",
         then: dict[str, str] | None = None,
-        source: str | None = None,
     ) -> int:
         """One clearly named row in `target` for each id that `child.column` points to but that
         does not exist; `values` are SQL expressions aggregated over the pointing rows (alias c)
@@ -279,14 +274,13 @@ class Backfill:
         over c) picks the pointing rows to look at. `then` replaces some of the values by SQL
         over the aggregated row (alias p, its columns named as in `values`), computed once per
         placeholder: a lookup by an aggregate, which SQLite cannot make inside the aggregate
-        query. One scan of `child`, or of the table `source` (rows that stand for groups of
-        `child`'s, with its `column`): the ids come back from the INSERT itself."""
+        query. One scan of `child`: the ids come back from the INSERT itself."""
         ref = f"c.{self.quote(column)}"
         columns = ", ".join(self.quote(name) for name in values)
         if any("%s" in sql for sql in (then or {}).values()):  # it comes first in the SQL
             raise ValueError("a parameter in `then` would take the place of one in `values`")
         found = (
-            f"FROM {source or self.t(child)} c LEFT JOIN {self.t(target)} x ON x.id = {ref} {join} "
+            f"FROM {self.t(child)} c LEFT JOIN {self.t(target)} x ON x.id = {ref} {join} "
             f"WHERE {where + ' AND ' if where else ''}{ref} IS NOT NULL AND x.id IS NULL "
             f"GROUP BY {ref}"
         )
@@ -578,11 +572,11 @@ class Backfill:
         self.execute("DROP TABLE goal_fractals")
 
     def key_table(self, name: str, columns: str, *, rowid: bool = False) -> None:
-        """A new temporary table (of the goal tree's walk, or of deleted definitions). On SQLite
-        it is stored in its key's order (WITHOUT ROWID): a goal's top or root is one search, not
-        the key's index and then the row; the statements that look them up for every goal took
-        40% less at a million metric values. With `rowid`, a table stored by its rowid: its key,
-        if it has one, an INTEGER PRIMARY KEY, the rowid itself."""
+        """A new temporary table of the goal tree's walk. On SQLite it is stored in its key's
+        order (WITHOUT ROWID): a goal's top or root is one search, not the key's index and then
+        the row; the statements that look them up for every goal took 40% less at a million
+        metric values. With `rowid`, its key is an INTEGER PRIMARY KEY, the rowid itself, by
+        which a rowid table is stored already."""
         by_key = " WITHOUT ROWID" if self.connection.vendor == "sqlite" and not rowid else ""
         self.execute(f"DROP TABLE IF EXISTS {name}")
         self.execute(f"CREATE TEMPORARY TABLE {name} ({columns}){by_key}")
@@ -875,31 +869,10 @@ class Backfill:
             f"SELECT r.row_id FROM {self.t('repairs')} r WHERE r.table_name = "
             f"'{self.tables['instances']}' AND r.column_name = '*'"
         )
-        # One read of the values finds both kinds of deleted definition: the values pointing to
-        # one, grouped by the two references (each kept where it is gone), each group with the
-        # first of its instances that is not a recovered one and the first of all. Each kind's
-        # placeholders are then made from those groups (a second read of the values, for the
-        # splits, took 0.1 s at a million metric values).
-        metric, split = (self.quote(column) for column in DEFINITIONS)
-        self.key_table(
-            DANGLING,
-            f"{metric} VARCHAR(64), {split} VARCHAR(64), activity_kept VARCHAR(64), "
-            "activity_first VARCHAR(64)",
-            rowid=True,
+        first_instance = (
+            f"COALESCE(MIN(CASE WHEN c.activity_instance_id NOT IN ({recovered}) "
+            "THEN c.activity_instance_id END), MIN(c.activity_instance_id))"
         )
-        self.execute(
-            f"INSERT INTO {DANGLING} ({metric}, {split}, activity_kept, activity_first) "
-            f"SELECT CASE WHEN m.id IS NULL THEN c.{metric} END, "
-            f"CASE WHEN s.id IS NULL THEN c.{split} END, "
-            f"MIN(CASE WHEN c.activity_instance_id NOT IN ({recovered}) "
-            "THEN c.activity_instance_id END), MIN(c.activity_instance_id) "
-            f"FROM {self.t('values')} c "
-            f"LEFT JOIN {self.t('metrics')} m ON m.id = c.{metric} "
-            f"LEFT JOIN {self.t('splits')} s ON s.id = c.{split} "
-            f"WHERE (c.{metric} IS NOT NULL AND m.id IS NULL) "
-            f"OR (c.{split} IS NOT NULL AND s.id IS NULL) GROUP BY 1, 2"
-        )
-        first_instance = "COALESCE(MIN(c.activity_kept), MIN(c.activity_first))"
         activity_of_instance = {
             "activity_id": f"(SELECT i.activity_definition_id FROM {self.t('instances')} i "
             "WHERE i.id = p.activity_id)"
@@ -923,7 +896,6 @@ class Backfill:
             },
             (self.recovery_id, now, now, now),
             then=activity_of_instance,
-            source=DANGLING,
         )
         self.placeholders(
             "values",
@@ -940,9 +912,7 @@ class Backfill:
             },
             (self.recovery_id, now, now, now),
             then=activity_of_instance,
-            source=DANGLING,
         )
-        self.execute(f"DROP TABLE {DANGLING}")
         # A placeholder definition belongs to its activity's fractal, whatever the values say
         # (the roots of their instances are not gathered for it: sorting them with the pointing
         # rows cost 0.15 s at a million metric values).
