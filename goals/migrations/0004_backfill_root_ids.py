@@ -45,6 +45,10 @@ from goals_project.maintenance.verification import blob_reference_fix, shown_id
 MIGRATION = "goals.0004_backfill_root_ids"
 # The audit stamps a metric value takes from its instance.
 VALUE_STAMPS = ("created_at", "updated_at")
+# What fills a goal's created_at where it has none; then its updated_at and order (and a metric
+# definition's), SQL over alias t.
+GOAL_CREATED = "COALESCE(t.session_start, t.updated_at, %s)"
+GOAL_FILLS = {"updated_at": "t.created_at", "sort_order": "0"}
 # The migration adding the root and audit columns of the activity instances and the metric
 # values, where the legacy file has none.
 SESSION_COLUMNS_ADDED = "practice_sessions.0002_add_root_and_audit_columns"
@@ -191,6 +195,7 @@ class Backfill:
         big: bool = False,
         fills: dict[str, str] | None = None,
         fresh: bool = False,
+        fill_every_row: bool = False,
     ) -> int:
         """Set `column` to `expression` (SQL over alias t) on rows where it differs; return
         how many. A `big` table is written anew where it can be
@@ -207,10 +212,15 @@ class Backfill:
         0003 put there, so only values already written (not NULL) are worth recording. A
         `fresh` column holds nothing but that NULL (added_while_held): nothing is read for a
         value to record, and each row of `where` is counted as set.
+
+        With `fill_every_row` (a `big` table), the `fills` are made in every row that has a NULL
+        in one of them, in the same pass, legacy columns too: the caller records those first.
         """
         legacy = self.is_legacy(key, column)
         if fresh and legacy:
             raise ValueError(f"{key}.{column} is a legacy column, not a fresh one")
+        if fill_every_row and not (big and fills):
+            raise ValueError("fill_every_row fills a big table's `fills`")
         col = f"t.{self.quote(column)}"
         differs = f"({where}) AND ({col} IS NULL OR {col} <> ({expression}))"
         recorded = (
@@ -226,7 +236,7 @@ class Backfill:
                 f"FROM {self.t(key)} t WHERE {recorded}",
                 (reason,),
             )
-        if fills and any(self.is_legacy(key, name) for name in fills):
+        if fills and not fill_every_row and any(self.is_legacy(key, name) for name in fills):
             fills = None
         filled = self.null_fills(fills or {})
         if big:
@@ -237,21 +247,35 @@ class Backfill:
                     f"SELECT COUNT(*) FROM {self.t(key)} t WHERE ({where}) AND {col} IS NULL"
                 )[0][0]
             computed = {column: (f"CASE WHEN {differs} THEN ({expression}) ELSE {col} END", ())}
+            if fill_every_row:  # each row is written anyway: its NULLs filled, the rest kept
+                computed.update((name, (sql, ())) for name, sql in filled.items())
             written = postgres_rewrite(self.connection, self.tables[key], computed, join="")
             if written is not None:
                 return written if every else changed
             # On SQLite, a column 0003 added, which the UPDATE below would write in every row
             # (a legacy one it writes where it is wrong): the fills too, in the same rows.
             if not legacy:
-                computed.update(
-                    (name, (f"CASE WHEN {differs} THEN {sql} ELSE t.{self.quote(name)} END", ()))
-                    for name, sql in filled.items()
-                )
+                if not fill_every_row:
+                    computed.update(
+                        (
+                            name,
+                            (f"CASE WHEN {differs} THEN {sql} ELSE t.{self.quote(name)} END", ()),
+                        )
+                        for name, sql in filled.items()
+                    )
                 written = sqlite_rewrite(self.connection, self.tables[key], computed, "")
                 if written is not None:
                     return written if every else changed
         sets = [f"{self.quote(column)} = ({expression})"]
         sets += [f"{self.quote(name)} = {sql}" for name, sql in filled.items()]
+        if fill_every_row:
+            kept = f"CASE WHEN {differs} THEN ({expression}) ELSE {col} END"
+            sets[0] = f"{self.quote(column)} = {kept}"
+            nulls = " OR ".join(f"t.{self.quote(name)} IS NULL" for name in filled)
+            self.execute(  # the NULLs first: a row with one is not looked up for the WHERE
+                f"UPDATE {self.t(key)} AS t SET {', '.join(sets)} WHERE {nulls} OR ({differs})"
+            )
+            return changed
         return self.execute(f"UPDATE {self.t(key)} AS t SET {', '.join(sets)} WHERE {differs}")
 
     # -- placeholders ----------------------------------------------------------------------------
@@ -559,6 +583,13 @@ class Backfill:
                 f"goals: {recovered} row(s) whose fractal is unknown moved under '{RECOVERY_NAME}'",
                 warning=True,
             )
+        # The goals' audit and order columns are filled in the pass that writes their roots,
+        # not in one of their own (timestamps): each pass writes every row it touches (0.1 s at a
+        # million metric values). Their created_at first, which fills updated_at.
+        self.fill_created_at("goals", GOAL_CREATED, (self.now,))
+        for name, expression in GOAL_FILLS.items():
+            if self.is_legacy("goals", name):
+                self.record_filled("goals", name, expression)
         changed = self.set_column(
             "goals",
             "root_id",
@@ -566,6 +597,8 @@ class Backfill:
             f"'{self.recovery_id}')",
             reason="root derived from the tree",
             big=True,
+            fills=GOAL_FILLS,
+            fill_every_row=True,
         )
         total = self.rows(f"SELECT COUNT(*) FROM {goals}")[0][0]
         self.say(f"goals: root_id {total}/{total} rows ({changed} set or corrected)")
@@ -1069,8 +1102,7 @@ class Backfill:
     def timestamps(self) -> None:
         now = self.now
         goals = self.t("goals")
-        for key, expression in (
-            ("goals", "COALESCE(t.session_start, t.updated_at, %s)"),
+        for key, expression in (  # the goals' in goal_roots
             (
                 "instances",
                 "COALESCE(t.time_start, (SELECT COALESCE(g.created_at, g.session_start) "
@@ -1083,19 +1115,22 @@ class Backfill:
             ("templates", "%s"),
             ("programs", "COALESCE(t.updated_at, t.start_date, %s)"),
         ):
-            filled = self.fill_null(key, "created_at", expression, (now,))
-            if filled:
-                self.say(f"{self.tables[key]}: created_at filled on {filled} row(s) that had none")
+            self.fill_created_at(key, expression, (now,))
         for key in ("programs", "groups", "activities", "splits", "templates"):
             self.fill_null(key, "updated_at", "t.created_at", ())
-        for key in ("goals", "metrics"):  # one UPDATE for both: each writes every row it touches
-            self.fill_nulls(key, {"updated_at": "t.created_at", "sort_order": "0"})
+        # One UPDATE for both (each writes every row it touches); the goals' in goal_roots.
+        self.fill_nulls("metrics", GOAL_FILLS)
         # One pass over a big table for the columns 0003 added to it (they hold only NULLs, so
         # nothing is recorded unless they were legacy columns): each UPDATE writes every row.
         # Where the roots' UPDATE filled them (session_rows), it writes the rest; where that
         # wrote every row, none is left (a read of every instance, 0.04 s at 1m).
         if not self.instances_filled:
             self.fill_nulls("instances", self.instance_fills())
+
+    def fill_created_at(self, key: str, expression: str, params) -> None:
+        filled = self.fill_null(key, "created_at", expression, params)
+        if filled:
+            self.say(f"{self.tables[key]}: created_at filled on {filled} row(s) that had none")
 
     def instance_fills(self) -> dict[str, str]:
         """What fills the NULLs of the instances' audit and order columns (SQL over t)."""
