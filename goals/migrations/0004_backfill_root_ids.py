@@ -736,20 +736,24 @@ class Backfill:
         sessions_params = (now, now, None, self.recovery_id)
         root = f"SELECT g.root_id FROM {goals} g WHERE g.id = t.practice_session_id"
         fresh = self.added_while_held("instances", "root_id")
-        if fresh:
-            # The instances are written first, each looking up its session: one whose session
-            # is gone is left without a root, and those are the rows the placeholders are
-            # looked for in (as the values are, metric_values), not every instance (0.1 s at a
-            # million metric values).
-            changed = self.set_column(
+
+        def roots_written() -> int:
+            return self.set_column(
                 "instances",
                 "root_id",
                 root,
                 reason="root of the session",
                 big=True,
                 fills=self.instance_fills(),
-                fresh=True,
+                fresh=fresh,
             )
+
+        if fresh:
+            # The instances are written first, each looking up its session: one whose session
+            # is gone is left without a root, and those are the rows the placeholders are
+            # looked for in (as the values are, metric_values), not every instance (0.1 s at a
+            # million metric values).
+            changed = roots_written()
             # Every row was written, its fills with it, unless one of them is a legacy column.
             self.instances_filled = not any(
                 self.is_legacy("instances", column) for column in self.instance_fills()
@@ -782,14 +786,7 @@ class Backfill:
             (now, now),
         )
         if not fresh:
-            changed = self.set_column(
-                "instances",
-                "root_id",
-                root,
-                reason="root of the session",
-                big=True,
-                fills=self.instance_fills(),
-            )
+            changed = roots_written()
         self.report_roots("instances", changed)
 
     def metric_values(self) -> None:
