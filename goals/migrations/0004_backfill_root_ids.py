@@ -735,6 +735,14 @@ class Backfill:
         sessions = ("instances", "practice_session_id", "goals", session)
         sessions_params = (now, now, None, self.recovery_id)
         root = f"SELECT g.root_id FROM {goals} g WHERE g.id = t.practice_session_id"
+        # The instances' created_at first, which their updated_at is filled from where they
+        # have no time_stop: in the pass that writes their roots below, not after it.
+        self.fill_created_at(
+            "instances",
+            "COALESCE(t.time_start, (SELECT COALESCE(g.created_at, g.session_start) "
+            f"FROM {goals} g WHERE g.id = t.practice_session_id), %s)",
+            (now,),
+        )
         fresh = self.added_while_held("instances", "root_id")
 
         def roots_written() -> int:
@@ -754,7 +762,8 @@ class Backfill:
             # looked for in (as the values are, metric_values), not every instance (0.1 s at a
             # million metric values).
             changed = roots_written()
-            # Every row was written, its fills with it, unless one of them is a legacy column.
+            # Every row was written, its fills with it (none NULL: created_at was filled
+            # first), unless one of them is a legacy column.
             self.instances_filled = not any(
                 self.is_legacy("instances", column) for column in self.instance_fills()
             )
@@ -1098,13 +1107,7 @@ class Backfill:
 
     def timestamps(self) -> None:
         now = self.now
-        goals = self.t("goals")
-        for key, expression in (  # the goals' in goal_roots
-            (
-                "instances",
-                "COALESCE(t.time_start, (SELECT COALESCE(g.created_at, g.session_start) "
-                f"FROM {goals} g WHERE g.id = t.practice_session_id), %s)",
-            ),
+        for key, expression in (  # the goals' in goal_roots, the instances' in session_rows
             ("groups", "%s"),
             ("activities", "%s"),
             ("metrics", "%s"),

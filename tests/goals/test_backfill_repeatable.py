@@ -227,6 +227,37 @@ def test_migrating_in_one_transaction_gives_the_rows_commits_each_give(
 
 
 @pytest.mark.sqlite_only
+@pytest.mark.parametrize("backup", [True, False], ids=["one transaction", "a commit each"])
+def test_an_instance_without_any_time_gets_its_stamps_from_its_session(
+    backup, make_legacy_db, legacy_database, settings, tmp_path
+):
+    """An activity instance with no created_at, time_start or time_stop: its created_at comes
+    from its session, and its updated_at from that created_at, whether the pass that writes
+    the instances' roots fills their stamps (in migrate's one transaction) or a later one does."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    path = make_legacy_db("dev")
+    execute(
+        path,
+        "UPDATE activity_instances SET created_at = NULL, time_start = NULL, time_stop = NULL "
+        "WHERE id = (SELECT MIN(id) FROM activity_instances)",
+    )
+    with legacy_database(path) as alias:
+        call_command("migrate", database=alias, no_backup=not backup, stdout=StringIO())
+    file = sqlite3.connect(path)
+    try:
+        ((created, updated, session_created),) = file.execute(
+            "SELECT i.created_at, i.updated_at, COALESCE(g.created_at, g.session_start) "
+            "FROM activity_instances i JOIN goals g ON g.id = i.practice_session_id "
+            "WHERE i.id = (SELECT MIN(id) FROM activity_instances)"
+        )
+    finally:
+        file.close()
+    assert created is not None
+    assert datetime.fromisoformat(created) == datetime.fromisoformat(session_created)
+    assert updated == created
+
+
+@pytest.mark.sqlite_only
 def test_a_value_given_a_root_since_0003_on_a_deleted_instance_gets_its_placeholder(
     make_legacy_db, legacy_database
 ):
