@@ -117,9 +117,6 @@ class Backfill:
         postgresql = self.connection.vendor == "postgresql"
         self.false, self.true = ("FALSE", "TRUE") if postgresql else ("0", "1")
         repairs = apps.get_model("goals", "LegacyRepair")
-        # Whether the instances' audit and order columns were filled in every row where their
-        # roots were set (session_rows), so that timestamps has none left to fill.
-        self.instances_filled = False
         # Columns that goals.0003/practice_sessions.0002 added here (they record them). A file
         # adopted at those migrations had them already, from the earlier script: its NULLs are
         # legacy values too, so they are recorded like any legacy value.
@@ -239,6 +236,7 @@ class Backfill:
         if fills and not fill_every_row and any(self.is_legacy(key, name) for name in fills):
             fills = None
         filled = self.null_fills(fills or {})
+        kept = f"CASE WHEN {differs} THEN ({expression}) ELSE {col} END"  # set where it differs
         if big:
             # Every row changes where a fresh column is set in all of them: the rewrite's count.
             every = fresh and where == "1 = 1"
@@ -246,7 +244,7 @@ class Backfill:
                 changed += self.rows(
                     f"SELECT COUNT(*) FROM {self.t(key)} t WHERE ({where}) AND {col} IS NULL"
                 )[0][0]
-            computed = {column: (f"CASE WHEN {differs} THEN ({expression}) ELSE {col} END", ())}
+            computed = {column: (kept, ())}
             if fill_every_row:  # each row is written anyway: its NULLs filled, the rest kept
                 computed.update((name, (sql, ())) for name, sql in filled.items())
             written = postgres_rewrite(self.connection, self.tables[key], computed, join="")
@@ -266,17 +264,14 @@ class Backfill:
                 written = sqlite_rewrite(self.connection, self.tables[key], computed, "")
                 if written is not None:
                     return written if every else changed
-        sets = [f"{self.quote(column)} = ({expression})"]
-        sets += [f"{self.quote(name)} = {sql}" for name, sql in filled.items()]
-        if fill_every_row:
-            kept = f"CASE WHEN {differs} THEN ({expression}) ELSE {col} END"
-            sets[0] = f"{self.quote(column)} = {kept}"
+        touched = differs
+        if fill_every_row:  # the NULLs first: a row with one is not looked up for the WHERE
             nulls = " OR ".join(f"t.{self.quote(name)} IS NULL" for name in filled)
-            self.execute(  # the NULLs first: a row with one is not looked up for the WHERE
-                f"UPDATE {self.t(key)} AS t SET {', '.join(sets)} WHERE {nulls} OR ({differs})"
-            )
-            return changed
-        return self.execute(f"UPDATE {self.t(key)} AS t SET {', '.join(sets)} WHERE {differs}")
+            touched = f"{nulls} OR ({differs})"
+        sets = [f"{self.quote(column)} = {kept if fill_every_row else f'({expression})'}"]
+        sets += [f"{self.quote(name)} = {sql}" for name, sql in filled.items()]
+        updated = self.execute(f"UPDATE {self.t(key)} AS t SET {', '.join(sets)} WHERE {touched}")
+        return changed if fill_every_row else updated
 
     # -- placeholders ----------------------------------------------------------------------------
 
@@ -762,11 +757,6 @@ class Backfill:
             # looked for in (as the values are, metric_values), not every instance (0.1 s at a
             # million metric values).
             changed = roots_written()
-            # Every row was written, its fills with it (none NULL: created_at was filled
-            # first), unless one of them is a legacy column.
-            self.instances_filled = not any(
-                self.is_legacy("instances", column) for column in self.instance_fills()
-            )
             if self.placeholders(*sessions, sessions_params, where="c.root_id IS NULL"):
                 self.execute(
                     f"UPDATE {self.t('instances')} AS t SET root_id = ({root}) "
@@ -1124,13 +1114,22 @@ class Backfill:
         # nothing is recorded unless they were legacy columns): each UPDATE writes every row.
         # Where the roots' UPDATE filled them (session_rows), it writes the rest; where that
         # wrote every row, none is left (a read of every instance, 0.04 s at 1m).
-        if not self.instances_filled:
+        if not self.instances_filled():
             self.fill_nulls("instances", self.instance_fills())
 
     def fill_created_at(self, key: str, expression: str, params) -> None:
         filled = self.fill_null(key, "created_at", expression, params)
         if filled:
             self.say(f"{self.tables[key]}: created_at filled on {filled} row(s) that had none")
+
+    def instances_filled(self) -> bool:
+        """Whether session_rows filled the instances' audit and order columns in every row, in
+        the pass that wrote their roots first (added_while_held), none left NULL (their
+        created_at was filled before it): set_column fills none of them when one is a legacy
+        column."""
+        return self.added_while_held("instances", "root_id") and not any(
+            self.is_legacy("instances", column) for column in self.instance_fills()
+        )
 
     def instance_fills(self) -> dict[str, str]:
         """What fills the NULLs of the instances' audit and order columns (SQL over t)."""

@@ -181,14 +181,7 @@ def backup_begin(
         elif connection.vendor == "sqlite":
             step(announce)
             pending.source = _sqlite_source(using)
-            pending.counts, pending.migrations = _sqlite_copy(
-                pending.source,
-                pending.partial,
-                folder=folder,
-                reserve=reserve,
-                timeout=_busy_timeout(using),
-            )
-            pending.checking = _check_on_a_thread(pending.partial, pending.counts, behind=behind)
+            pending.copy_held(reserve, _busy_timeout(using), behind)
         elif connection.vendor == "postgresql":
             step(announce)
             _check_space(folder, _postgres_size(using), reserve)
@@ -226,8 +219,9 @@ class PendingBackup:
         self.made_folder = False  # backup_begin made the folder (discard removes it, empty)
 
     def copy_held(self, reserve: int, timeout: float, behind: bool) -> None:
-        """backup_begin(meanwhile=True)'s thread: the copy, its read transaction held until
-        `held` is set (copied, discard), then its check begun on a thread of its own."""
+        """The copy, then its check begun on a thread of its own. Taken meanwhile (on
+        backup_begin(meanwhile=True)'s thread), its read transaction is held until `held` is
+        set (locked, copied, discard)."""
         with self.failing():
             self.counts, self.migrations = _sqlite_copy(
                 self.source,

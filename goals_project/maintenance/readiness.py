@@ -7,7 +7,6 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from importlib import import_module
 from pathlib import Path
 
 from django.conf import settings
@@ -29,6 +28,7 @@ from goals_project.maintenance.legacy.inspection import DbState, LegacyDbError, 
 from goals_project.maintenance.legacy.preflight import (
     DiskNeed,
     disk_refusal,
+    legacy_data_check,
     legacy_db_refusals,
     migrate_disk_needs,
 )
@@ -278,7 +278,7 @@ def _data_problems(connection) -> list[DataProblem]:
             count = cursor.fetchone()[0]
             if count:
                 problems.append(DataProblem(what, count, action))
-    check = import_module("goals.migrations.0002_check_legacy_data")
+    check = legacy_data_check()
     for violation in check.find_violations(connection):
         what = (
             f"{violation['what']} in {violation['table']} "
