@@ -567,11 +567,16 @@ def test_postgresql_going_back_and_forth_through_the_service(settings, tmp_path)
 def test_the_bulk_settings_reach_a_reopened_connection_and_end_with_the_job(
     make_legacy_db, legacy_database
 ):
-    """migrate's SQLite settings (a large page cache, freed pages not zeroed, sorting threads)
-    hold for the connection adoption reopens, and the connection has SQLite's own defaults
-    afterwards."""
+    """migrate's SQLite settings (a large page cache, for the temporary tables too, freed pages
+    not zeroed, sorting threads) hold for the connection adoption reopens, and the connection
+    has SQLite's own defaults afterwards."""
     path = make_legacy_db("dev")
-    bulk = {"cache_size": -BULK_CACHE_KIB, "secure_delete": 2, "threads": SORT_THREADS}
+    bulk = {
+        "cache_size": -BULK_CACHE_KIB,
+        "temp.cache_size": -BULK_CACHE_KIB,
+        "secure_delete": 2,
+        "threads": SORT_THREADS,
+    }
     with contextlib.closing(sqlite3.connect(":memory:")) as fresh:
         defaults = {name: fresh.execute(f"PRAGMA {name}").fetchone()[0] for name in BULK_PRAGMAS}
     assert defaults != bulk
