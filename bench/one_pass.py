@@ -112,9 +112,13 @@ def _connect(path: Path, cache_kib: int, **attached: Path) -> sqlite3.Connection
     connection.execute("PRAGMA foreign_keys = OFF")
     for schema, source in attached.items():
         connection.execute(f"ATTACH DATABASE 'file:{source}?mode=ro' AS {schema}")
-    for schema in ("main", *attached):
-        for pragma, value in {**BULK_PRAGMAS, "cache_size": f"-{cache_kib}"}.items():
-            connection.execute(f"PRAGMA {schema}.{pragma} = {value}")
+    settings = {**BULK_PRAGMAS, "cache_size": f"-{cache_kib}"}
+    for pragma, value in settings.items():  # main's, and those naming their schema (temp)
+        connection.execute(f"PRAGMA {pragma} = {value}")
+    for schema in attached:
+        for pragma, value in settings.items():
+            if "." not in pragma:
+                connection.execute(f"PRAGMA {schema}.{pragma} = {value}")
     return connection
 
 
