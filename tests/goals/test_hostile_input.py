@@ -288,6 +288,54 @@ def test_verify_root_ids_with_an_unknown_alias_is_refused():
     assert error.returncode == Exit.USAGE
 
 
+def _no_database(tmp_path: Path, make_migrated_db, kind: str) -> Path:
+    if kind == "a missing file":
+        return tmp_path / "nowhere.db"
+    if kind == "a missing folder":
+        return tmp_path / "nowhere" / "goals.db"
+    if kind == "a folder":
+        return tmp_path
+    if kind == "an empty file":
+        (tmp_path / "empty.db").touch()
+        return tmp_path / "empty.db"
+    if kind == "a text file":
+        (tmp_path / "notes.db").write_text("not a database\n")
+        return tmp_path / "notes.db"
+    return _truncate_to_half(make_migrated_db("dev"))
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "message"),
+    [
+        ("a missing file", Exit.USAGE, "does not exist, so there is nothing to verify"),
+        ("a missing folder", Exit.USAGE, "does not exist, so there is nothing to verify"),
+        ("a folder", Exit.NOT_SQLITE, "is a directory, not a database file"),
+        ("an empty file", Exit.EMPTY, "is empty, so there is nothing to verify"),
+        ("a text file", Exit.NOT_SQLITE, "is not a SQLite database"),
+        ("a damaged file", Exit.DAMAGED, "is damaged: SQLite reports"),
+    ],
+)
+def test_verify_root_ids_of_a_path_without_a_database_is_refused_unchanged(
+    tmp_path, make_migrated_db, legacy_database, kind, status, message
+):
+    """verify_root_ids pointed at no database says what it found, with its own exit status, and
+    leaves the path as it was: a missing file is not made (SQLite would create it). The damaged
+    file is in WAL mode, as `migrate` leaves it: SQLite's -wal and -shm beside it may appear."""
+    path = _no_database(tmp_path, make_migrated_db, kind)
+
+    def files() -> list[Path]:
+        return sorted(f for f in tmp_path.rglob("*") if not f.name.endswith(("-wal", "-shm")))
+
+    before = files()
+    digest = file_sha256(path) if path.is_file() else None
+    with legacy_database(path) as alias:
+        error = _refused("verify_root_ids", "--database", alias)
+    assert error.returncode == status
+    assert str(error).startswith(f"{path} {message}")
+    assert files() == before
+    assert (file_sha256(path) if path.is_file() else None) == digest
+
+
 @pytest.mark.django_db
 def test_assign_fractal_owner_to_an_unknown_user_is_refused():
     """assign_fractal_owner for a user that does not exist says so and exits 2."""

@@ -91,23 +91,8 @@ def legacy_db_inspect(
     """Classify the SQLite file at `path` without modifying it; raise LegacyDbError if refused.
     Without `integrity` the caller checks the file's integrity itself (legacy_db_integrity_begin)
     before it changes anything."""
-    if not path.exists():
-        return LegacyDbInspection(path=path, state=DbState.MISSING)
-    if path.is_dir():
-        raise LegacyDbError(
-            LegacyDbProblem.NOT_SQLITE,
-            f"{path} is a directory, not a database file. Point DATABASE_URL at the .db file.",
-        )
-    with path.open("rb") as handle:
-        header = handle.read(len(SQLITE_HEADER))
-    if not header:
-        return LegacyDbInspection(path=path, state=DbState.NEW)
-    if header != SQLITE_HEADER:
-        raise LegacyDbError(
-            LegacyDbProblem.NOT_SQLITE,
-            f"{path} is not a SQLite database (its first bytes are {header[:16]!r}). "
-            "Point DATABASE_URL at a Fractal Goals database file (goals.db or goals_dev.db).",
-        )
+    if (state := _state_by_header(path)) is not None:
+        return LegacyDbInspection(path=path, state=state)
     connection = _connect_read_only(path, timeout=timeout)
     try:
         version, tables = _read_tables(connection, path)
@@ -116,6 +101,44 @@ def legacy_db_inspect(
         return replace(_classify(connection, path, tables), schema_version=version)
     finally:
         connection.close()
+
+
+def sqlite_file_state(path: Path, *, timeout: float = 2.0) -> DbState | None:
+    """MISSING (no file) or NEW (an empty one) where `path` holds no database yet, None where it
+    is an SQLite file whose schema reads; else raise legacy_db_inspect's refusal (a folder, a
+    file that is not SQLite, a damaged or locked one, a write cut off). Reads the header and the
+    schema only, through a read-only connection: a missing file is not created."""
+    if (state := _state_by_header(path)) is not None:
+        return state
+    connection = _connect_read_only(path, timeout=timeout)
+    try:
+        _read_tables(connection, path)
+    finally:
+        connection.close()
+    return None
+
+
+def _state_by_header(path: Path) -> DbState | None:
+    """MISSING or NEW for a path without a database yet, None for a file starting as an SQLite
+    database does; a folder or another file is refused."""
+    if not path.exists():
+        return DbState.MISSING
+    if path.is_dir():
+        raise LegacyDbError(
+            LegacyDbProblem.NOT_SQLITE,
+            f"{path} is a directory, not a database file. Point DATABASE_URL at the .db file.",
+        )
+    with path.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if not header:
+        return DbState.NEW
+    if header != SQLITE_HEADER:
+        raise LegacyDbError(
+            LegacyDbProblem.NOT_SQLITE,
+            f"{path} is not a SQLite database (its first bytes are {header[:16]!r}). "
+            "Point DATABASE_URL at a Fractal Goals database file (goals.db or goals_dev.db).",
+        )
+    return None
 
 
 def legacy_db_integrity_begin(path: Path, *, timeout: float = 2.0) -> Future[None] | None:

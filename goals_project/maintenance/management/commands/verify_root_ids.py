@@ -15,6 +15,8 @@ from goals_project.bases.commands import (
 )
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Reporter
+from goals_project.maintenance.legacy.adoption import database_path
+from goals_project.maintenance.legacy.inspection import DbState, LegacyDbError, sqlite_file_state
 from goals_project.maintenance.verification import RootIdReport, root_id_report
 
 
@@ -24,7 +26,15 @@ class Command(ExitStatusesInHelp, BaseCommand):
         "agreement with parent and owner chains) and that the plan's 26 indexes exist."
     )
 
-    exit_statuses = (Exit.NOT_PASSED, Exit.USAGE)
+    exit_statuses = (
+        Exit.NOT_PASSED,
+        Exit.USAGE,
+        Exit.NOT_SQLITE,
+        Exit.EMPTY,
+        Exit.LOCKED,
+        Exit.DAMAGED,
+        Exit.HOT_JOURNAL,
+    )
 
     def add_arguments(self, parser) -> None:
         add_database_argument(parser, "to verify")
@@ -37,6 +47,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
                 f"{', '.join(connections)}). Pass one of those to --database.",
                 returncode=Exit.USAGE,
             )
+        _refuse_a_file_without_a_database(options["database"])
         reporter = Reporter.of(self, options)
         report = root_id_report(using=options["database"], step=reporter.step)
         if options["json"]:
@@ -69,3 +80,27 @@ class Command(ExitStatusesInHelp, BaseCommand):
             "checks": [dict(asdict(check), ok=check.ok) for check in report.checks],
         }
         self.stdout.write(json_document(payload), ending="")
+
+
+def _refuse_a_file_without_a_database(using: str) -> None:
+    """A SQLite path that holds no database to verify is refused before a connection opens it:
+    SQLite would create a missing file, and meet a file that is not SQLite, or a damaged or
+    locked one, with a traceback."""
+    if connections[using].vendor != "sqlite" or (path := database_path(using)) is None:
+        return
+    try:
+        state = sqlite_file_state(path)
+    except LegacyDbError as error:
+        raise CommandError(str(error), returncode=int(error.problem)) from error
+    if state == DbState.MISSING:
+        raise CommandError(
+            f"{path} does not exist, so there is nothing to verify (no file was made). Point "
+            "DATABASE_URL at the migrated database file.",
+            returncode=Exit.USAGE,
+        )
+    if state == DbState.NEW:
+        raise CommandError(
+            f"{path} is empty, so there is nothing to verify. Point DATABASE_URL at the "
+            "migrated database file, or run `manage.py migrate` first.",
+            returncode=Exit.EMPTY,
+        )
