@@ -71,6 +71,18 @@ def placement_error(goal_type: str, parent_goal_type: str | None) -> str | None:
     return None
 
 
+# A session without a parent takes the root of a goal it is linked to: the one part of the rule
+# that no constraint holds (a foreign key cannot follow practice_session_goals). SQL true for such
+# a session (alias t) whose root is none of its linked goals' roots; `verify_root_ids` counts
+# them, and a goal's move to another fractal carries them along (Goal.save).
+PARENTLESS_SESSION_STRAYED = (
+    "t.parent_id IS NULL AND t.type = 'PracticeSession' AND EXISTS (SELECT 1 "
+    "FROM practice_session_goals l WHERE l.practice_session_id = t.id) AND t.root_id NOT IN "
+    "(SELECT g.root_id FROM practice_session_goals l JOIN goals g "
+    "ON g.id = l.short_term_goal_id WHERE l.practice_session_id = t.id)"
+)
+
+
 @dataclass(frozen=True)
 class RootChain:
     """A table whose rows take their root from the row that `column` points to."""

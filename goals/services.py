@@ -173,8 +173,9 @@ def goal_move(*, goal: Goal, new_parent: Goal, user: AbstractBaseUser | None = N
     The tree keeps its shape (Goal.clean: the order of types, no cycles, roots stay roots). Into
     another owner's fractal only for a superuser (`user`, when the move is someone's). The new
     root reaches the whole subtree, its activity instances and metric values through the
-    database's cascading keys (goals.roots), and sessions without a parent linked only to goals of
-    the subtree follow (Goal.save), in a constant number of queries whatever the subtree's size.
+    database's cascading keys (goals.roots), and sessions without a parent linked to goals of the
+    subtree follow where none of their links is left in their fractal (Goal.save), in a constant
+    number of queries whatever the subtree's size.
     A refused move leaves `goal` as it was, in the database and in memory.
     """
     goal_move_permission_check(goal=goal, new_parent=new_parent, user=user)

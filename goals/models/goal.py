@@ -13,13 +13,14 @@ from goals.models.fields import legacy_id_field
 from goals.roots import (
     GOAL_ROOT_CHECKS,
     IS_OWN_ROOT,
+    PARENTLESS_SESSION_STRAYED,
     ROOT_TYPES,
     GoalType,
     article_and_label,
     placement_error,
     root_constraints,
 )
-from goals.tree import linked_sessions_sql, subtree_ids_sql
+from goals.tree import subtree_ids_sql
 from goals_project.bases.models import (
     DeletedManager,
     LiveManager,
@@ -214,7 +215,8 @@ class Goal(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
     def save(self, *args, **kwargs) -> None:
         """Save; when the goal's root changes (it moved to another fractal), the database carries
         the new root down its subtree, instances and values (goals.roots), and the sessions
-        without a parent linked only to goals of the subtree follow here, in one transaction."""
+        without a parent that no longer share a root with any goal they are linked to follow
+        here, in one transaction."""
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and not update_fields:
             return  # nothing to save, as in Django
@@ -234,11 +236,15 @@ class Goal(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
                 self._carry_linked_sessions(using)
 
     def _carry_linked_sessions(self, using: str) -> None:
+        """The sessions without a parent linked to goals of the subtree whose root is no longer
+        the root of any goal they are linked to take the subtree's: those linked only to it, and
+        those whose other links moved before (a session linked to two goals moved one by one)."""
         with connections[using].cursor() as cursor:
             cursor.execute(
-                f"UPDATE goals SET root_id = %s, updated_at = %s "  # noqa: S608 - constant SQL
-                f"WHERE id IN ({linked_sessions_sql()}) AND root_id <> %s",
-                [self.root_id, timezone.now(), self.pk, self.pk, self.root_id],
+                "UPDATE goals AS t SET root_id = %s, updated_at = %s WHERE t.id IN "  # noqa: S608
+                "(SELECT practice_session_id FROM practice_session_goals WHERE "
+                f"short_term_goal_id IN ({subtree_ids_sql()})) AND {PARENTLESS_SESSION_STRAYED}",
+                [self.root_id, timezone.now(), self.pk],
             )
 
     def clean(self) -> None:

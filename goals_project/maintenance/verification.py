@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, connections, migrations
 
-from goals.roots import CHAINS, GOAL_ROOT_CHECKS, ROOT_TABLES
+from goals.roots import CHAINS, GOAL_ROOT_CHECKS, PARENTLESS_SESSION_STRAYED, ROOT_TABLES
 from goals_project.bases.constraints import CompositeForeignKey
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Step, silent
@@ -68,14 +68,9 @@ OTHER_INDEXES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# Rows of a session without a parent take the root of a goal they are linked to. The one part of
-# the rule that no constraint holds: a foreign key cannot follow practice_session_goals.
 PARENTLESS_SESSION_CHECK = (
     "is the root of a linked goal for a session without a parent",
-    "t.parent_id IS NULL AND t.type = 'PracticeSession' AND EXISTS (SELECT 1 FROM "
-    "practice_session_goals l WHERE l.practice_session_id = t.id) AND t.root_id NOT IN "
-    "(SELECT g.root_id FROM practice_session_goals l JOIN goals g "
-    "ON g.id = l.short_term_goal_id WHERE l.practice_session_id = t.id)",
+    PARENTLESS_SESSION_STRAYED,
 )
 
 

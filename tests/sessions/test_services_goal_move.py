@@ -12,6 +12,7 @@ from goals.services import goal_move
 from goals_project.maintenance.verification import root_id_report
 from sessions.models import ActivityInstance, MetricValue
 from tests.factories import (
+    ActivityInstanceFactory,
     LongTermGoalFactory,
     MidTermGoalFactory,
     ShortTermGoalFactory,
@@ -34,6 +35,27 @@ def test_move_carries_subtree_sessions_instances_and_values():
     assert Goal.objects.get(pk=linked_only.pk).root_id == new_root
     assert set(ActivityInstance.objects.values_list("root_id", flat=True)) == {new_root}
     assert set(MetricValue.objects.values_list("root_id", flat=True)) == {new_root}
+    assert root_id_report().ok
+
+
+def test_a_session_linked_to_goals_moved_one_by_one_follows_the_last():
+    """A session without a parent linked to two short-term goals of one fractal stays with the
+    one left behind when the other moves, and follows when that one moves too: its root is
+    always the root of a goal it is linked to, with its instances."""
+    long = LongTermGoalFactory()
+    mid = MidTermGoalFactory(parent=long)
+    first, second = ShortTermGoalFactory(parent=mid), ShortTermGoalFactory(parent=mid)
+    session = PracticeSession.objects.create(name="Shared", root=first.root)
+    for short in (first, second):
+        PracticeSessionGoal.objects.create(practice_session=session, short_term_goal=short)
+    instance = ActivityInstanceFactory(practice_session=session)
+    target = MidTermGoalFactory()
+    goal_move(goal=first, new_parent=target)
+    assert Goal.objects.get(pk=session.pk).root_id == long.root_id
+    assert root_id_report().ok
+    goal_move(goal=second, new_parent=target)
+    assert Goal.objects.get(pk=session.pk).root_id == target.root_id
+    assert ActivityInstance.objects.get(pk=instance.pk).root_id == target.root_id
     assert root_id_report().ok
 
 
