@@ -23,11 +23,22 @@ from goals_project.bases.admin import LiveChoicesForm, OwnedAdminMixin, SoftDele
 
 
 class DefinitionAdmin(SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin):
-    """What the definition admins share: soft delete, owner scope, the fractal column."""
+    """What the definition admins share: soft delete, owner scope, the fractal column.
+
+    A definition stays in the fractal it was made in: the field placing it there (its `root`,
+    or the activity a metric or split takes its root from) is shown, not edited, on its change
+    page. Moved, it would take its metrics and splits along and leave the sessions' records
+    that name it in the fractal they were in, pointing into another."""
 
     list_select_related = ("root",)
     ordering = ("name",)
     show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields.append(getattr(self.model, "root_from", None) or "root")
+        return fields
 
 
 class MetricDefinitionInline(OwnedAdminMixin, admin.TabularInline):

@@ -79,6 +79,40 @@ class LiveChoicesForm(forms.ModelForm):
                 live = Q(deleted_at__isnull=True)
                 field.queryset = field.queryset.filter(live | Q(pk=current) if current else live)
 
+    def validate_unique(self) -> None:
+        """Also the names unique among live rows (a UniqueConstraint whose condition is
+        `deleted_at IS NULL`). Django leaves out a constraint whose condition names a field the
+        form does not show, and no form shows `deleted_at`: a repeated name reached the database,
+        whose refusal was an error page. The row's own `deleted_at` decides here."""
+        super().validate_unique()
+        exclusions = self._get_validation_exclusions()
+        for model, constraints in self.instance.get_constraints():
+            for constraint in constraints:
+                if not (
+                    isinstance(constraint, models.UniqueConstraint)
+                    and constraint.condition == Q(deleted_at__isnull=True)
+                ):
+                    continue
+                # The row holds every field of the name's scope, shown or not (a read-only
+                # fractal); one still unset (None) cannot repeat a name.
+                exclude = exclusions - {"deleted_at", *constraint.fields}
+                try:
+                    constraint.validate(model, self.instance, exclude=exclude)
+                except ValidationError:
+                    scope = constraint.fields[0]
+                    within = (
+                        "fractal" if scope == "root" else model._meta.get_field(scope).verbose_name
+                    )
+                    self._update_errors(
+                        ValidationError(
+                            {
+                                "name": f"{model._meta.verbose_name.capitalize()} “"
+                                f"{self.instance.name}” already exists in this {within}: "
+                                "choose another name (a deleted one's name may be reused)."
+                            }
+                        )
+                    )
+
     def _update_errors(self, errors: ValidationError) -> None:
         # The model's clean() may name a field this form does not show (owner is read-only for
         # staff; the fractal form has no parent): such errors are the form's own, not a crash.

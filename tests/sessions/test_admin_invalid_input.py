@@ -6,8 +6,9 @@ import pytest
 from django.db import connection
 from django.forms.models import model_to_dict
 from django.urls import reverse
+from django.utils import timezone
 
-from goals.models import Goal
+from goals.models import ActivityDefinition, Goal, MetricDefinition, SessionTemplate
 from goals.selectors import MAX_TREE_DEPTH, PLACE_SEPARATOR
 from tests.admin_forms import form_data
 
@@ -213,3 +214,87 @@ def test_adding_a_goal_of_no_or_an_unknown_type_is_an_error(goal_type, admin_cli
     errors = response.context["adminform"].form.errors
     assert list(errors) == ["type"]
     assert not Goal.all_objects.filter(name="Typeless").exists()
+
+
+LIVE_NAMES = {
+    # page, the row of alice's world it edits, a factory of a sibling in the same scope
+    "activity": (
+        "admin:goals_activitydefinition_change",
+        lambda world: world.activity,
+        lambda world, name: ActivityDefinition.objects.create(name=name, root=world.fractal),
+        "Activity definition “{name}” already exists in this fractal",
+    ),
+    "session template": (
+        "admin:goals_sessiontemplate_change",
+        lambda world: world.template,
+        lambda world, name: SessionTemplate.objects.create(name=name, root=world.fractal),
+        "Session template “{name}” already exists in this fractal",
+    ),
+    "metric": (
+        "admin:goals_metricdefinition_change",
+        lambda world: world.metric,
+        lambda world, name: MetricDefinition.objects.create(
+            name=name, activity=world.metric.activity
+        ),
+        "Metric definition “{name}” already exists in this activity",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", LIVE_NAMES)
+def test_a_name_repeated_among_live_rows_is_answered_on_the_form(case, alice, admin_client):
+    """A name taken by a live row of the same scope is the name field's error, not the database's
+    (an error page); no row changes. Once that row is deleted, its name may be taken."""
+    url_name, row_of, sibling_of, message = LIVE_NAMES[case]
+    row = row_of(alice)
+    sibling = sibling_of(alice, "Taken")
+    url = reverse(url_name, args=[row.pk])
+    data = form_data(admin_client.get(url))
+    before = model_to_dict(type(row)._base_manager.get(pk=row.pk))
+    response = admin_client.post(url, {**data, "name": "Taken"})
+    assert response.status_code == 200
+    assert message.format(name="Taken") in response.content.decode()
+    assert model_to_dict(type(row)._base_manager.get(pk=row.pk)) == before
+    type(sibling)._base_manager.filter(pk=sibling.pk).update(deleted_at=timezone.now())
+    assert admin_client.post(url, {**data, "name": "Taken"}).status_code == 302
+    assert type(row)._base_manager.get(pk=row.pk).name == "Taken"
+
+
+@pytest.mark.parametrize(
+    ("url_name", "row_of", "field"),
+    [
+        ("admin:goals_activitydefinition_change", lambda world: world.activity, "root"),
+        ("admin:goals_sessiontemplate_change", lambda world: world.template, "root"),
+        ("admin:goals_metricdefinition_change", lambda world: world.metric, "activity"),
+    ],
+)
+def test_a_definition_stays_in_its_fractal_on_its_change_page(
+    url_name, row_of, field, alice, bob, admin_client
+):
+    """The field placing a definition in its fractal is shown, not edited: posted anyway (by a
+    superuser, who sees every fractal), it is ignored, so the sessions' records that name the
+    definition never point into another fractal."""
+    row = row_of(alice)
+    url = reverse(url_name, args=[row.pk])
+    page = admin_client.get(url)
+    assert f'name="{field}"' not in page.content.decode()
+    elsewhere = {"root": bob.fractal.pk, "activity": bob.activity.pk}[field]
+    assert admin_client.post(url, {**form_data(page), field: elsewhere}).status_code == 302
+    assert type(row)._base_manager.get(pk=row.pk).root_id == alice.fractal.pk
+
+
+def test_a_new_session_without_a_parent_is_answered_on_the_form(alice, admin_client):
+    """A new session takes its fractal from its parent: without one the add page says so (not an
+    error page) and creates nothing."""
+    count = Goal.all_objects.count()
+    url = reverse("admin:goals_practicesession_add")
+    data = form_data(admin_client.get(url))
+    response = admin_client.post(url, {**data, "name": "Drills"})
+    assert response.status_code == 200
+    assert "Choose the goal this session serves" in response.content.decode()
+    assert Goal.all_objects.count() == count
+    assert (
+        admin_client.post(url, {**data, "name": "Drills", "parent": alice.short.pk}).status_code
+        == 302
+    )
+    assert Goal.all_objects.count() == count + 1
