@@ -93,8 +93,10 @@ ADOPTION = (
 )
 BACKUP = (
     Exit.USAGE,
+    Exit.NOT_SQLITE,
     Exit.READ_ONLY,
     Exit.LOCKED,
+    Exit.DAMAGED,
     Exit.NO_SPACE,
     Exit.DATABASE_ERROR,
     Exit.BACKUP_UNVERIFIED,

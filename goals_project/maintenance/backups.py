@@ -43,6 +43,11 @@ from django.utils import timezone
 
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Step, silent
+from goals_project.maintenance.legacy.inspection import (
+    LegacyDbError,
+    check_writable,
+    sqlite_file_state,
+)
 from goals_project.maintenance.locking import database_file
 from goals_project.maintenance.threads import on_a_thread_of_its_own
 
@@ -160,6 +165,8 @@ def backup_begin(
     if keep is not None:
         _check_keep(keep)  # before the copy: a bad --keep must not leave a backup behind
     connection = connections[using]
+    # A database that is not there, or not SQLite, is refused before the folder is made.
+    source = _sqlite_source(using) if connection.vendor == "sqlite" else None
     folder = backup_dir(using=using, directory=directory)
     made = not folder.exists()
     _prepare_folder(folder)
@@ -172,7 +179,7 @@ def backup_begin(
         pending.partial = _new_hidden_file(folder, f".{pending.label}.backup_", ".partial")
         announce = f"copying the '{using}' database into {folder}"
         if connection.vendor == "sqlite" and meanwhile:
-            pending.source = _sqlite_source(using)
+            pending.source = source
             pending.announce = announce
             pending.held = threading.Event()
             pending.copying = on_a_thread_of_its_own(
@@ -180,7 +187,7 @@ def backup_begin(
             )
         elif connection.vendor == "sqlite":
             step(announce)
-            pending.source = _sqlite_source(using)
+            pending.source = source
             pending.copy_held(reserve, _busy_timeout(using), behind)
         elif connection.vendor == "postgresql":
             step(announce)
@@ -463,6 +470,10 @@ def _sqlite_source(using: str) -> Path:
             "DATABASE_URL.",
             Exit.USAGE,
         )
+    try:
+        sqlite_file_state(path)  # a file that is not SQLite, or is damaged, as inspection says
+    except LegacyDbError as error:
+        raise BackupError(str(error), Exit(int(error.problem))) from error
     return path
 
 
@@ -975,10 +986,26 @@ def backup_restore(
             raise BackupError(
                 f"The '{using}' database is in memory: there is no file to restore.", Exit.USAGE
             )
+        try:
+            if target.exists():
+                check_writable(target)  # marked read-only: refused even for root, as by migrate
+        except LegacyDbError as error:
+            raise BackupError(str(error), Exit.READ_ONLY) from error
         removed = _remove_staged_leftovers(target)
         if target.exists():
             step("taking a safety backup of the database")
-            safety = backup_create(using=using, directory=directory, step=step)
+            try:
+                safety = backup_create(using=using, directory=directory, step=step)
+            except BackupError as error:
+                if error.code not in (Exit.DAMAGED, Exit.NOT_SQLITE):
+                    raise
+                raise BackupError(
+                    f"{error} No verified safety copy of {target} can be taken, and restore_db "
+                    "writes over nothing it has not kept. Move the file aside yourself (mv "
+                    f"{target} {target}.damaged), then run restore_db again: it restores into "
+                    "the free path.",
+                    error.code,
+                ) from error
         connection.close()
         step(f"writing {backup.path.name} into {target}")
         _sqlite_restore(backup, target, timeout=_busy_timeout(using), safety=safety)

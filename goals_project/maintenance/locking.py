@@ -34,9 +34,12 @@ ADVISORY_KEY = 0x4652414354414C
 
 
 class MaintenanceBusy(Exception):
-    """Another maintenance job holds the database; the value of `code` is the exit status."""
+    """Another maintenance job holds the database, or its lock cannot be made; the value of
+    `code` is the exit status."""
 
-    code = EXIT_BUSY
+    def __init__(self, message: str, code: Exit = EXIT_BUSY) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def lock_path(database: Path) -> Path:
@@ -82,7 +85,8 @@ def _file_lock(database: Path, operation: str) -> Iterator[None]:
     except OSError as error:
         raise MaintenanceBusy(
             f"Cannot create the lock file {path} ({error.strerror}): {operation} writes beside "
-            "the database, so its folder must be writable. Nothing was changed."
+            "the database, so its folder must exist and be writable. Nothing was changed.",
+            Exit.USAGE if isinstance(error, FileNotFoundError) else Exit.READ_ONLY,
         ) from error
     try:
         try:

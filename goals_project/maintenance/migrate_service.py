@@ -20,7 +20,14 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
-from django.db import DatabaseError, IntegrityError, OperationalError, connections, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    OperationalError,
+    connections,
+    migrations,
+    transaction,
+)
 from django.db.migrations.exceptions import AmbiguityError
 from django.db.migrations.executor import MigrationExecutor
 
@@ -494,6 +501,7 @@ def _refuse_backward_losses(
     plan = [migration for migration, backwards in _plan(using, targets) if backwards]
     if not plan:
         return
+    _refuse_dropping_tables_with_rows(using, plan, backup)
     executor = MigrationExecutor(connections[using])
     latest = executor.loader.project_state().apps
     dropped: dict[str, tuple[str, ...]] = {}
@@ -515,6 +523,54 @@ def _refuse_backward_losses(
         else:
             note = f"A verified backup of the database as it is: {backup.path}."
         raise MigrateRefused(refusal_message(losses, backup=note), Exit.WOULD_DISCARD)
+
+
+# The apps whose baselines (their initial migrations) are the legacy app's tables.
+LEGACY_APPS = ("goals", "practice_sessions")
+
+
+def _refuse_dropping_tables_with_rows(using: str, plan: list, backup: Backup | None) -> None:
+    """Unapplying a migration that created a table drops it with its rows: the baselines created
+    the legacy tables, so going back past them (`migrate goals zero`) would delete every goal and
+    session. Refused when such a table holds a row; an empty one may go. The tables later
+    migrations create are their own records (legacy_repairs), which going back reads and drops."""
+    connection = connections[using]
+    tables = connection.introspection.table_names()
+    holding: dict[str, int] = {}
+    unapplied = []
+    for migration in plan:
+        if not (migration.initial and migration.app_label in LEGACY_APPS):
+            continue  # later tables (legacy_repairs) are the migrations' own records
+        for operation in migration.operations:
+            if not isinstance(operation, migrations.CreateModel):
+                continue
+            table = operation.options.get("db_table") or (
+                f"{migration.app_label}_{operation.name_lower}"
+            )
+            if table not in tables:
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")  # noqa: S608
+                count = cursor.fetchone()[0]
+            if count:
+                holding[table] = count
+                unapplied.append(f"{migration.app_label}.{migration.name}")
+    if not holding:
+        return
+    listed = ", ".join(f"{table} ({count} rows)" for table, count in sorted(holding.items()))
+    note = (
+        "No backup was taken (--no-backup)."
+        if backup is None
+        else f"A verified backup of the database as it is: {backup.path}."
+    )
+    raise MigrateRefused(
+        f"Going back this far would unapply {', '.join(sorted(set(unapplied)))}, which created "
+        f"tables that hold rows: {listed}. Unapplying them drops the tables and every row in "
+        "them; there is no earlier schema to keep the rows in. Nothing was changed. To go back "
+        "to the legacy file as it was before migrating, restore the backup taken then "
+        "(manage.py list_backups, manage.py restore_db). " + note,
+        Exit.WOULD_DISCARD,
+    )
 
 
 def _backup_heading(reporter: Reporter) -> None:

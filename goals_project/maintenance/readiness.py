@@ -144,7 +144,12 @@ def migration_readiness(*, using: str = DEFAULT_DB_ALIAS, step: Step = silent) -
     )
     in_memory = connection.vendor == "sqlite" and found.path is None
     if found.state_before in (DbState.MISSING, DbState.NEW) and not in_memory:
-        report.notes.append("No data yet: migrate creates a new database.")
+        try:
+            legacy_db_check_writable(using=using)
+        except LegacyDbError as error:
+            report.reasons.append(str(error))  # migrate would refuse it: say so here too
+        else:
+            report.notes.append("No data yet: migrate creates a new database.")
         return report
     if in_memory:
         report.state = "in-memory database"

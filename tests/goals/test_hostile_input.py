@@ -1053,3 +1053,159 @@ def test_the_recovery_roots_count_includes_the_values_under_it(make_legacy_db, l
     }
     assert held["metric_values"] > 0
     assert f"'Recovered records' ({recovery_id}) holds {sum(held.values())} row(s)" in printed
+
+
+def _listing(folder: Path) -> list[Path]:
+    return sorted(f for f in folder.rglob("*") if not f.name.endswith(("-wal", "-shm")))
+
+
+def test_a_database_in_a_missing_folder_is_a_usage_error_for_migrate_and_readiness(
+    tmp_path, legacy_database
+):
+    """migrate refuses a path whose folder does not exist with 2 (it said 'busy', 11, when its
+    lock file could not be made), and migration_readiness finds it NOT READY, not READY."""
+    path = tmp_path / "nowhere" / "goals.db"
+    with legacy_database(path) as alias:
+        error = _refused("migrate", database=alias)
+        assert error.returncode == Exit.USAGE
+        assert str(error).startswith(f"The folder {path.parent} does not exist")
+        readiness = StringIO()
+        with pytest.raises(CommandError) as raised:
+            call_command("migration_readiness", database=alias, stdout=readiness)
+    assert raised.value.returncode == Exit.NOT_PASSED
+    assert f"The folder {path.parent} does not exist" in readiness.getvalue()
+    assert _listing(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (("goals", "0099_nope"), "Cannot find a migration matching '0099_nope' from app 'goals'."),
+        (("nosuchapp",), "No installed app with label 'nosuchapp'."),
+        (("goals", "000"), "More than one migration matches '000' in app 'goals'."),
+    ],
+)
+def test_an_unknown_migration_target_is_refused_before_anything_is_done(
+    target, message, make_legacy_db, legacy_database
+):
+    """An app or migration that does not exist is a usage error (2) before adoption or the
+    backup: the file and its folder stay as they were (before, the file was adopted and backed
+    up, then Django's error came with 1)."""
+    path = make_legacy_db("dev")
+    digest, before = file_sha256(path), _listing(path.parent)
+    with legacy_database(path) as alias:
+        error = _refused("migrate", *target, database=alias)
+    assert error.returncode == Exit.USAGE
+    assert str(error).startswith(message)
+    assert (file_sha256(path), _listing(path.parent)) == (digest, before)
+
+
+def _row_counts(path: Path) -> dict[str, int]:
+    listed = _select(path, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    tables = [name for (name,) in listed]
+    return {table: _select(path, f'SELECT COUNT(*) FROM "{table}"')[0][0] for table in tables}
+
+
+@pytest.mark.parametrize("target", [("goals", "zero"), ("practice_sessions", "zero")])
+def test_going_back_past_the_baselines_is_refused_while_the_legacy_tables_hold_rows(
+    target, make_migrated_db, legacy_database
+):
+    """The baselines created the legacy tables: unapplying them would drop every goal, session
+    and value. Refused with 24, naming the tables and their rows, and nothing changes; going
+    back to the baselines themselves still works."""
+    path = make_migrated_db("dev")
+    counts = _row_counts(path)
+    with legacy_database(path) as alias:
+        error = _refused("migrate", *target, "--no-backup", database=alias)
+        assert error.returncode == Exit.WOULD_DISCARD
+        assert "which created tables that hold rows: " in str(error)
+        assert f"metric_values ({counts['metric_values']} rows)" in str(error)
+        assert _row_counts(path) == counts
+        call_command("migrate", "goals", "0001", "--no-backup", database=alias, stdout=StringIO())
+    # Back at the baseline: the legacy rows stay (the backfill's placeholders go).
+    assert 0 < _row_counts(path)["goals"] <= counts["goals"]
+    assert _row_counts(path)["metric_values"] == counts["metric_values"]
+
+
+def test_going_back_past_the_baselines_of_a_legacy_file_leaves_it_unadopted(
+    make_legacy_db, legacy_database
+):
+    """`migrate goals zero` on a legacy file adopted it and then dropped its tables, exit 0:
+    now refused, and the file is as it was."""
+    path = make_legacy_db("dev")
+    digest = file_sha256(path)
+    with legacy_database(path) as alias:
+        error = _refused("migrate", "goals", "zero", database=alias)
+    assert error.returncode == Exit.WOULD_DISCARD
+    assert file_sha256(path) == digest
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "message"),
+    [
+        ("a missing folder", Exit.USAGE, "The database {path} does not exist"),
+        ("a text file", Exit.NOT_SQLITE, "{path} is not a SQLite database"),
+        ("a damaged file", Exit.DAMAGED, "{path} is damaged: SQLite reports"),
+    ],
+)
+def test_backup_db_of_no_database_is_refused_with_inspections_status(
+    kind, status, message, tmp_path, make_migrated_db, legacy_database
+):
+    """backup_db says what it found with the status migrate gives the same file (it said 17 or
+    21), and makes no backup folder."""
+    path = _no_database(tmp_path, make_migrated_db, kind)
+    folder = tmp_path / "backups"
+    before = _listing(tmp_path)
+    with legacy_database(path) as alias:
+        error = _refused("backup_db", "--dir", str(folder), database=alias)
+    assert error.returncode == status
+    assert str(error).startswith(message.format(path=path))
+    assert _listing(tmp_path) == before
+
+
+def _a_backup(make_legacy_db, legacy_database) -> Path:
+    source = make_legacy_db("dev")
+    folder = source.parent / "kept"
+    with legacy_database(source) as alias:
+        call_command("backup_db", "--dir", str(folder), database=alias, stdout=StringIO())
+    return next(folder.glob("*.backup_*[0-9]"))
+
+
+def test_restore_db_onto_a_file_marked_read_only_is_refused_unchanged(
+    tmp_path, make_legacy_db, legacy_database
+):
+    """A database file marked read-only is refused with 7, as migrate refuses it, before the
+    safety backup (it was written anyway by root, or refused with 17 after that backup)."""
+    backup = _a_backup(make_legacy_db, legacy_database)
+    target = tmp_path / "target" / "goals.db"
+    target.parent.mkdir()
+    shutil.copyfile(backup, target)
+    target.chmod(0o444)
+    digest = file_sha256(target)
+    with legacy_database(target) as alias:
+        error = _refused("restore_db", str(backup), "--yes", database=alias)
+    assert error.returncode == Exit.READ_ONLY
+    assert str(error).startswith(f"The database file {target} is read-only.")
+    assert file_sha256(target) == digest
+    assert not [f for f in _listing(tmp_path) if ".backup_" in f.name and "target" in str(f)]
+
+
+def test_restore_db_onto_a_damaged_file_says_to_move_it_aside(
+    tmp_path, make_legacy_db, legacy_database
+):
+    """No verified safety copy of a damaged file can be taken, so restore_db does not write over
+    it: it says so (9) and how to go on; with the file moved aside, the restore goes through."""
+    backup = _a_backup(make_legacy_db, legacy_database)
+    target = tmp_path / "target" / "goals.db"
+    target.parent.mkdir()
+    shutil.copyfile(backup, target)
+    _truncate_to_half(target)
+    digest = file_sha256(target)
+    with legacy_database(target) as alias:
+        error = _refused("restore_db", str(backup), "--yes", database=alias)
+        assert error.returncode == Exit.DAMAGED
+        assert f"Move the file aside yourself (mv {target} {target}.damaged)" in str(error)
+        assert file_sha256(target) == digest
+        target.rename(f"{target}.damaged")
+        call_command("restore_db", str(backup), "--yes", database=alias, stdout=StringIO())
+    assert _row_counts(target) == _row_counts(backup)

@@ -141,7 +141,8 @@ def database_path(using: str = DEFAULT_DB_ALIAS) -> Path | None:
 
 
 def legacy_db_check_writable(*, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Refuse an existing SQLite file, or its folder, marked read-only; raise LegacyDbError.
+    """Refuse an existing SQLite file, or its folder, marked read-only, and a folder that does
+    not exist; raise LegacyDbError.
 
     `migrate` calls this before it writes anything beside the file (its lock file, a backup), so a
     read-only folder is refused as such and left as it was, even for root.
@@ -149,6 +150,13 @@ def legacy_db_check_writable(*, using: str = DEFAULT_DB_ALIAS) -> None:
     if connections[using].vendor != "sqlite":
         return
     path = database_path(using)
+    if path is not None and not path.parent.is_dir():
+        raise LegacyDbError(
+            LegacyDbProblem.MISSING,
+            f"The folder {path.parent} does not exist, so there is no database {path.name} in "
+            "it, nor anywhere to make one. Point DATABASE_URL at the database file, or create "
+            "the folder first; nothing was changed.",
+        )
     if path is not None and path.exists():
         check_writable(path)
 

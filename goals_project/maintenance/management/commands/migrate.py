@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.core.management.base import CommandError
+from django.db.migrations.exceptions import AmbiguityError
+from django.db.migrations.loader import MigrationLoader
 
 from goals_project.bases.commands import ExitStatusesInHelp
 from goals_project.bases.exit_codes import ADOPTION, Exit
@@ -40,6 +43,7 @@ class Command(ExitStatusesInHelp, ReportingMigrateCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        _refuse_an_unknown_target(options["app_label"], options["migration_name"])
         if options["plan"]:
             self._explain_adoption(options["database"])
             super().handle(*args, **options)
@@ -66,3 +70,32 @@ class Command(ExitStatusesInHelp, ReportingMigrateCommand):
                     "adopted at the baseline first."
                 )
             )
+
+
+def _refuse_an_unknown_target(app_label: str | None, migration_name: str | None) -> None:
+    """An app or migration Django's migrate would not find is refused as a usage error before
+    anything is done (Django finds out only after adoption and the backup). Django's words."""
+    if app_label is None:
+        return
+    try:
+        apps.get_app_config(app_label)
+    except LookupError as error:
+        raise CommandError(str(error), returncode=Exit.USAGE) from error
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    if app_label not in loader.migrated_apps:
+        raise CommandError(f"App '{app_label}' does not have migrations.", returncode=Exit.USAGE)
+    if migration_name is None or migration_name == "zero":
+        return
+    try:
+        loader.get_migration_by_prefix(app_label, migration_name)
+    except AmbiguityError as error:
+        raise CommandError(
+            f"More than one migration matches '{migration_name}' in app '{app_label}'. Please "
+            "be more specific.",
+            returncode=Exit.USAGE,
+        ) from error
+    except KeyError as error:
+        raise CommandError(
+            f"Cannot find a migration matching '{migration_name}' from app '{app_label}'.",
+            returncode=Exit.USAGE,
+        ) from error
