@@ -781,7 +781,7 @@ def backup_read(path: Path, *, deep: bool = False) -> Backup:
                 "engine",
             )
         }
-    except (ValueError, KeyError) as error:
+    except (ValueError, KeyError, TypeError) as error:  # TypeError: JSON, but not an object
         return Backup(path=path, problem=f"unreadable manifest ({error})")
     backup = Backup(path=path, **fields)
     problem = _mismatch(backup, deep=deep)

@@ -1209,3 +1209,20 @@ def test_restore_db_onto_a_damaged_file_says_to_move_it_aside(
         target.rename(f"{target}.damaged")
         call_command("restore_db", str(backup), "--yes", database=alias, stdout=StringIO())
     assert _row_counts(target) == _row_counts(backup)
+
+
+def test_a_backup_whose_manifest_is_not_an_object_is_unverified(make_legacy_db, legacy_database):
+    """A manifest holding JSON that is not an object (`[]`) is an unreadable manifest: restore_db
+    refuses the backup (21) and list_backups lists it as unverified, not a traceback."""
+    backup = _a_backup(make_legacy_db, legacy_database)
+    Path(f"{backup}.json").write_text("[]", encoding="utf-8")
+    source = backup.parent.parent / "goals_dev.db"
+    digest = file_sha256(source)
+    with legacy_database(source) as alias:
+        error = _refused("restore_db", str(backup), "--yes", database=alias)
+        listed = StringIO()
+        call_command("list_backups", "--dir", str(backup.parent), database=alias, stdout=listed)
+    assert error.returncode == Exit.BACKUP_UNVERIFIED
+    assert "unreadable manifest" in str(error)
+    assert "unreadable manifest" in listed.getvalue()
+    assert file_sha256(source) == digest
