@@ -45,6 +45,7 @@ from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Step, silent
 from goals_project.maintenance.legacy.inspection import (
     LegacyDbError,
+    LegacyDbProblem,
     check_writable,
     sqlite_file_state,
 )
@@ -471,9 +472,12 @@ def _sqlite_source(using: str) -> Path:
             Exit.USAGE,
         )
     try:
-        sqlite_file_state(path)  # a file that is not SQLite, or is damaged, as inspection says
+        sqlite_file_state(path, timeout=0)
     except LegacyDbError as error:
-        raise BackupError(str(error), Exit(int(error.problem))) from error
+        # A file that is not SQLite, or is damaged, as inspection says; a lock or a write cut
+        # off is the copy's to meet, within the busy timeout (exit 8) or by rolling it back.
+        if error.problem in (LegacyDbProblem.NOT_SQLITE, LegacyDbProblem.CORRUPT):
+            raise BackupError(str(error), Exit(int(error.problem))) from error
     return path
 
 
