@@ -24,7 +24,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from goals_project.bases.models import IS_OWN_ROOT
+from goals_project.bases.models import IS_OWN_ROOT, RootedModel
 from goals_project.bases.services import (
     CascadeResult,
     cascade_preview,
@@ -78,6 +78,15 @@ class LiveChoicesForm(forms.ModelForm):
                 current = self.initial.get(name)
                 live = Q(deleted_at__isnull=True)
                 field.queryset = field.queryset.filter(live | Q(pk=current) if current else live)
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        # A reference a person sets names a row of the row's own fractal (RootedModel).
+        instance = self.instance
+        if isinstance(instance, RootedModel) and self.changed_data:
+            names = [name for name in self.changed_data if name not in self._errors]
+            for name, message in instance.references_into_other_fractals(names).items():
+                self.add_error(name, message)
 
     def validate_unique(self) -> None:
         """Also the names unique among live rows (a UniqueConstraint whose condition is

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, models
 from django.utils import timezone
 from model_utils.fields import AutoCreatedField, AutoLastModifiedField
@@ -119,6 +120,39 @@ class RootedModel(models.Model):
         if update_fields is not None and self.root_from in update_fields:
             kwargs["update_fields"] = {*update_fields, "root"}
         super().save(*args, **kwargs)
+
+    def references_into_other_fractals(self, names) -> dict[str, str]:
+        """Of the references `names` (foreign keys to rows of a fractal, besides the one this
+        row's root comes from: an instance's activity, a value's metric, a goal's template, an
+        activity's group), those naming a row of another fractal, each with why it is refused.
+        The admin's forms refuse them when a person sets them; a legacy row may hold such a link
+        already, and keeps it."""
+        try:
+            root_id = self.derived_root_id()
+        except (ValueError, ObjectDoesNotExist):
+            return {}  # no fractal to compare with: what sets the root refuses the row
+        errors = {}
+        for name in names:
+            try:
+                field = self._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue  # a form's own field (a template's activities, the metric grid)
+            if not (
+                field.is_relation
+                and field.concrete
+                and name not in ("root", self.root_from)
+                and issubclass(field.related_model, RootedModel)
+                and getattr(self, field.attname) is not None
+            ):
+                continue
+            other = field.related_model._base_manager.filter(pk=getattr(self, field.attname))
+            other_root = other.values_list("root_id", flat=True).first()
+            if other_root is not None and other_root != root_id:
+                errors[name] = (
+                    f"“{other.first()}” belongs to another fractal: this "
+                    f"{self._meta.verbose_name} takes its {field.verbose_name} from its own."
+                )
+        return errors
 
     def derived_root_id(self, using: str | None = None) -> str:
         """The root this row must have: the root of the row `root_from` points to."""

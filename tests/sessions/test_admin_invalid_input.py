@@ -298,3 +298,41 @@ def test_a_new_session_without_a_parent_is_answered_on_the_form(alice, admin_cli
         == 302
     )
     assert Goal.all_objects.count() == count + 1
+
+
+def test_a_reference_into_another_fractal_is_refused_in_the_admin(alice, bob, admin_client):
+    """An instance's activity and a session's template come from the row's own fractal: set in
+    a form to a row of another one (a superuser's choices span every fractal), it is the field's
+    error and nothing is saved. A reference a legacy row already holds stays, so the row stays
+    editable."""
+    cases = [
+        (
+            "admin:practice_sessions_activityinstance_change",
+            alice.instance,
+            "activity_definition",
+            bob.activity,
+            "“Bob squat” belongs to another fractal: this activity instance takes "
+            "its activity definition from its own.",
+        ),
+        (
+            "admin:goals_practicesession_change",
+            alice.session,
+            "template",
+            bob.template,
+            "“Bob template” belongs to another fractal",
+        ),
+    ]
+    for url_name, row, field, elsewhere, message in cases:
+        url = reverse(url_name, args=[row.pk])
+        data = form_data(admin_client.get(url))
+        before = model_to_dict(type(row)._base_manager.get(pk=row.pk))
+        response = admin_client.post(url, {**data, field: elsewhere.pk})
+        assert response.status_code == 200, field
+        assert message in response.content.decode()
+        assert model_to_dict(type(row)._base_manager.get(pk=row.pk)) == before
+    # A legacy link into another fractal, held already, does not stop other edits.
+    Goal._base_manager.filter(pk=alice.session.pk).update(template=bob.template)
+    url = reverse("admin:goals_practicesession_change", args=[alice.session.pk])
+    data = form_data(admin_client.get(url))
+    assert admin_client.post(url, {**data, "description": "kept"}).status_code == 302
+    assert Goal._base_manager.get(pk=alice.session.pk).description == "kept"
