@@ -131,6 +131,8 @@ class RootedModel(models.Model):
             root_id = self.derived_root_id()
         except (ValueError, ObjectDoesNotExist):
             return {}  # no fractal to compare with: what sets the root refuses the row
+        if root_id is None:
+            return {}  # not chosen yet: the form says the fractal is required
         errors = {}
         for name in names:
             try:

@@ -8,7 +8,13 @@ from django.forms.models import model_to_dict
 from django.urls import reverse
 from django.utils import timezone
 
-from goals.models import ActivityDefinition, Goal, MetricDefinition, SessionTemplate
+from goals.models import (
+    ActivityDefinition,
+    ActivityGroup,
+    Goal,
+    MetricDefinition,
+    SessionTemplate,
+)
 from goals.selectors import MAX_TREE_DEPTH, PLACE_SEPARATOR
 from tests.admin_forms import form_data
 
@@ -336,3 +342,14 @@ def test_a_reference_into_another_fractal_is_refused_in_the_admin(alice, bob, ad
     data = form_data(admin_client.get(url))
     assert admin_client.post(url, {**data, "description": "kept"}).status_code == 302
     assert Goal._base_manager.get(pk=alice.session.pk).description == "kept"
+
+
+def test_an_activity_without_a_fractal_yet_is_told_only_that(alice, admin_client):
+    """On the add page, a group chosen before the fractal is not judged against a fractal that
+    is not there: the one error is the missing fractal."""
+    group = ActivityGroup.objects.create(name="Alice legs", root=alice.fractal)
+    url = reverse("admin:goals_activitydefinition_add")
+    data = form_data(admin_client.get(url))
+    response = admin_client.post(url, {**data, "name": "Lunge", "group": group.pk, "root": ""})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"root": ["This field is required."]}
