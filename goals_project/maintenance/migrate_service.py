@@ -169,6 +169,7 @@ def _migrate_locked(
                 reporter.warning(_recovered_note(recovered))
             with write_witness(using) as unchanged:
                 found = legacy_db_inspect_alias(using=using, integrity=False)
+                _refuse_unadopting(found, targets)
                 _check_space(using, found, backup=backup)
                 plan = _plan(using, targets)
                 backing_up = backup and holds_data_to_migrate(
@@ -557,18 +558,35 @@ def _refuse_dropping_tables_with_rows(using: str, plan: list, backup: Backup | N
                 unapplied.append(f"{migration.app_label}.{migration.name}")
     if not holding:
         return
-    listed = ", ".join(f"{table} ({count} rows)" for table, count in sorted(holding.items()))
     note = (
         "No backup was taken (--no-backup)."
         if backup is None
         else f"A verified backup of the database as it is: {backup.path}."
     )
-    raise MigrateRefused(
-        f"Going back this far would unapply {', '.join(sorted(set(unapplied)))}, which created "
-        f"tables that hold rows: {listed}. Unapplying them drops the tables and every row in "
-        "them; there is no earlier schema to keep the rows in. Nothing was changed. To go back "
-        "to the legacy file as it was before migrating, restore the backup taken then "
-        "(manage.py list_backups, manage.py restore_db). " + note,
+    raise _dropping_refusal(sorted(set(unapplied)), holding, note)
+
+
+def _refuse_unadopting(found: AdoptionResult, targets: tuple[str | None, str | None]) -> None:
+    """`migrate goals zero` on a legacy file not adopted yet: adopting it only to unapply its
+    baselines would drop its tables, so it is refused before adoption (which, without a backup,
+    commits on its own)."""
+    app_label, name = targets
+    if found.state_before != DbState.LEGACY or name != "zero" or app_label not in LEGACY_APPS:
+        return
+    holding = {table: count for table, count in found.row_counts.items() if count}
+    if holding:
+        baselines = [f"{label}.0001_legacy_baseline" for label in LEGACY_APPS]
+        raise _dropping_refusal(baselines, holding, "It is a legacy file, not adopted yet.")
+
+
+def _dropping_refusal(unapplied: list[str], holding: dict[str, int], note: str) -> MigrateRefused:
+    listed = ", ".join(f"{table} ({count} rows)" for table, count in sorted(holding.items()))
+    return MigrateRefused(
+        f"Going back this far would unapply {', '.join(unapplied)}, which created tables that "
+        f"hold rows: {listed}. Unapplying them drops the tables and every row in them; there is "
+        "no earlier schema to keep the rows in. Nothing was changed. To go back to the legacy "
+        "file as it was before migrating, restore the backup taken then (manage.py "
+        "list_backups, manage.py restore_db). " + note,
         Exit.WOULD_DISCARD,
     )
 

@@ -1127,17 +1127,34 @@ def test_going_back_past_the_baselines_is_refused_while_the_legacy_tables_hold_r
     assert _row_counts(path)["metric_values"] == counts["metric_values"]
 
 
+@pytest.mark.parametrize("options", [(), ("--no-backup",)])
 def test_going_back_past_the_baselines_of_a_legacy_file_leaves_it_unadopted(
-    make_legacy_db, legacy_database
+    options, make_legacy_db, legacy_database
 ):
     """`migrate goals zero` on a legacy file adopted it and then dropped its tables, exit 0:
-    now refused, and the file is as it was."""
+    now refused before adoption (which without a backup commits on its own), and the file is
+    as it was."""
     path = make_legacy_db("dev")
     digest = file_sha256(path)
     with legacy_database(path) as alias:
-        error = _refused("migrate", "goals", "zero", database=alias)
+        error = _refused("migrate", "goals", "zero", *options, database=alias)
     assert error.returncode == Exit.WOULD_DISCARD
+    assert "It is a legacy file, not adopted yet." in str(error)
     assert file_sha256(path) == digest
+
+
+def test_an_app_without_migrations_may_still_be_synced(tmp_path, legacy_database):
+    """`migrate APP --run-syncdb` for an app without migrations is Django's to judge: it is not
+    refused as an unknown target."""
+    with legacy_database(tmp_path / "new.db") as alias:
+        call_command(
+            "migrate",
+            "staticfiles",
+            "--run-syncdb",
+            "--no-backup",
+            database=alias,
+            stdout=StringIO(),
+        )
 
 
 @pytest.mark.parametrize(

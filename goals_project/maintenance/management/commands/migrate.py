@@ -43,7 +43,8 @@ class Command(ExitStatusesInHelp, ReportingMigrateCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        _refuse_an_unknown_target(options["app_label"], options["migration_name"])
+        if not options["run_syncdb"]:  # Django's own check then: syncdb takes any app
+            _refuse_an_unknown_target(options["app_label"], options["migration_name"])
         if options["plan"]:
             self._explain_adoption(options["database"])
             super().handle(*args, **options)
