@@ -40,7 +40,12 @@ from goals_project.maintenance.backups import (
     backup_begin,
     in_rollback_journal_mode,
 )
-from goals_project.maintenance.backward_safety import MIGRATION, backward_losses, refusal_message
+from goals_project.maintenance.backward_safety import (
+    APPS,
+    MIGRATION,
+    backward_losses,
+    refusal_message,
+)
 from goals_project.maintenance.db_tuning import (
     WritebackFailed,
     planner_statistics_refresh,
@@ -73,6 +78,7 @@ from goals_project.maintenance.legacy.preflight import (
     migrate_disk_needs,
     sqlite_temp_folder,
 )
+from goals_project.maintenance.legacy.schemas import VARIANTS
 from goals_project.maintenance.locking import MaintenanceBusy, maintenance_lock
 from goals_project.maintenance.migration_executor import held_transaction, recording_executor
 from goals_project.maintenance.migration_operations import fields_added
@@ -526,10 +532,6 @@ def _refuse_backward_losses(
         raise MigrateRefused(refusal_message(losses, backup=note), Exit.WOULD_DISCARD)
 
 
-# The apps whose baselines (their initial migrations) are the legacy app's tables.
-LEGACY_APPS = ("goals", "practice_sessions")
-
-
 def _refuse_dropping_tables_with_rows(using: str, plan: list, backup: Backup | None) -> None:
     """Unapplying a migration that created a table drops it with its rows: the baselines created
     the legacy tables, so going back past them (`migrate goals zero`) would delete every goal and
@@ -540,7 +542,7 @@ def _refuse_dropping_tables_with_rows(using: str, plan: list, backup: Backup | N
     holding: dict[str, int] = {}
     unapplied = []
     for migration in plan:
-        if not (migration.initial and migration.app_label in LEGACY_APPS):
+        if not (migration.initial and migration.app_label in APPS):
             continue  # later tables (legacy_repairs) are the migrations' own records
         for operation in migration.operations:
             if not isinstance(operation, migrations.CreateModel):
@@ -571,11 +573,11 @@ def _refuse_unadopting(found: AdoptionResult, targets: tuple[str | None, str | N
     baselines would drop its tables, so it is refused before adoption (which, without a backup,
     commits on its own)."""
     app_label, name = targets
-    if found.state_before != DbState.LEGACY or name != "zero" or app_label not in LEGACY_APPS:
+    if found.state_before != DbState.LEGACY or name != "zero" or app_label not in APPS:
         return
     holding = {table: count for table, count in found.row_counts.items() if count}
     if holding:
-        baselines = [f"{label}.0001_legacy_baseline" for label in LEGACY_APPS]
+        baselines = [f"{app}.{migration}" for app, migration in VARIANTS[found.variant].adopt_at]
         raise _dropping_refusal(baselines, holding, "It is a legacy file, not adopted yet.")
 
 
