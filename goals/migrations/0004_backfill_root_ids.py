@@ -113,6 +113,8 @@ class Backfill:
         self.recovery_id = created_id(self.tables["goals"], "recovery root")
         # The activity of the instances made for deleted ones.
         self.recovered_activity = created_id(self.tables["activities"], "recovery activity")
+        # Tables whose stamps this run copied from another's (backward_safety.later_digests).
+        self.copied_stamps: dict[str, str] = {}
         # SQL's booleans as each database writes them.
         postgresql = self.connection.vendor == "postgresql"
         self.false, self.true = ("FALSE", "TRUE") if postgresql else ("0", "1")
@@ -344,7 +346,12 @@ class Backfill:
         self.unique_names()
         self.drop_recovery_root_if_unused()
         # Last: what going back compares against (goals_project.maintenance.backward_safety).
-        backfill_state_record(connection=self.connection, apps=self.apps, now=self.now)
+        backfill_state_record(
+            connection=self.connection,
+            apps=self.apps,
+            now=self.now,
+            copied_stamps=self.copied_stamps,
+        )
 
     def refuse_blob_keys(self) -> None:
         """Refuse ids stored as blobs, which the preflight refuses in a legacy file and an
@@ -801,6 +808,11 @@ class Backfill:
         values out, and a root or stamp kept from the legacy file, or a root another program
         wrote since 0003, is no sign of a lookup that failed."""
         if self.values_written_first():
+            if all(self.added_while_held("values", column) for column in VALUE_STAMPS):
+                # Each value's stamps are now its instance's created_at (its time_start where
+                # that is NULL) or, for the values of deleted instances, this run's time: what
+                # the backward-safety records may rely on (backward_safety.later_digests).
+                self.copied_stamps[self.tables["values"]] = self.tables["instances"]
             total, whole = self.values_roots_and_stamps(fresh=True)
             if self.deleted_instances(where="c.root_id IS NULL"):
                 again, _ = self.values_roots_and_stamps(fresh=True, where="t.root_id IS NULL")

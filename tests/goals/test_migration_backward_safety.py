@@ -17,12 +17,24 @@ from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from goals.models import ActivityDefinition, ActivityGroup, Goal, LongTermGoal, MetricDefinition
 from goals.services import goal_move
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.services import row_restore
-from goals_project.maintenance.backward_safety import DANGLING, DELETED, DROPPED, REVERTED
+from goals_project.maintenance.backward_safety import (
+    DANGLING,
+    DELETED,
+    DROPPED,
+    EMPTY_DIGEST,
+    LATER_ROWS,
+    REVERTED,
+    _Reader,
+    later_digests,
+    tables_of,
+)
+from goals_project.maintenance.migration_executor import RecordingExecutor, held_transaction
 from sessions.models import ActivityInstance, MetricValue
 from tests.legacy_loading import latest_migrations, migrate_to
 
@@ -269,3 +281,76 @@ def _hours_before(stamp, hours: int):
         moment = datetime.datetime.fromisoformat(stamp) - datetime.timedelta(hours=hours)
         return moment.isoformat(" ")
     return stamp - datetime.timedelta(hours=hours)
+
+
+def _migrated_in_one_held_transaction() -> list[str]:
+    """Migrate to the latest migrations as migrate does inside its one transaction on SQLite
+    (migration_executor.held_transaction); the SQL the migrations sent."""
+    with CaptureQueriesContext(connection) as queries, held_transaction(connection):
+        executor = RecordingExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(latest_migrations())
+    return [query["sql"] for query in queries.captured_queries]
+
+
+def _recorded_later_rows(table: str) -> str:
+    ((digest,),) = _sql(
+        "SELECT new_value FROM legacy_repairs WHERE migration = %s AND column_name = '#' "
+        "AND table_name = %s AND row_id = %s",
+        ["goals.0004_backfill_root_ids", table, LATER_ROWS],
+    )
+    return digest
+
+
+def _later_rows_scanned(table: str) -> str:
+    """The digest of `table`'s rows stamped later, read from the table as going back reads it."""
+    reader = _Reader(connection, tables_of(apps))
+    return later_digests(reader, {})[table]
+
+
+def _values_later_rows_read(sql: list[str]) -> bool:
+    return any('FROM "metric_values" WHERE (julianday(' in statement for statement in sql)
+
+
+@pytest.mark.sqlite_only
+def test_the_values_stamped_later_are_not_read_when_no_instance_is(legacy_rows):
+    """Inside migrate's one transaction the backfill writes each value's stamps from its
+    instance's created_at, so with no instance stamped later no value is: the digest of the
+    values stamped later is recorded as the empty one without reading them, and reading them
+    gives that very digest."""
+    sql = _migrated_in_one_held_transaction()
+
+    assert not _values_later_rows_read(sql)
+    assert MetricValue.objects.exists()
+    assert _recorded_later_rows("metric_values") == EMPTY_DIGEST
+    assert _later_rows_scanned("metric_values") == EMPTY_DIGEST
+
+
+def test_the_values_of_an_instance_stamped_later_are_read_and_recorded(legacy_rows):
+    """An instance the legacy clock stamped later gives its values that stamp: they are read,
+    and the digest recorded is the one reading them gives, so going back goes ahead until one
+    of them is written."""
+    ids = [
+        row[0]
+        for row in _sql(
+            "SELECT DISTINCT activity_instance_id FROM metric_values ORDER BY 1 LIMIT 3"
+        )
+    ]
+    _sql(
+        f"UPDATE activity_instances SET created_at = %s WHERE id IN ({', '.join(['%s'] * 3)})",
+        ["2099-01-01 00:00:00.000001", *ids],
+    )
+    sql = _migrated_in_one_held_transaction()
+
+    if connection.vendor == "sqlite":
+        assert _values_later_rows_read(sql)
+    recorded = _recorded_later_rows("metric_values")
+    assert recorded != EMPTY_DIGEST
+    assert recorded == _later_rows_scanned("metric_values")
+    value = MetricValue.objects.filter(activity_instance_id=ids[0]).order_by("id").first()
+    value.value += 1
+    value.save()
+
+    message = _go_back_refused(DROPPED)
+
+    assert value.pk in message
