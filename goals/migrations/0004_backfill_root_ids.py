@@ -342,6 +342,9 @@ class Backfill:
         self.session_rows()
         self.program_rows()
         self.timestamps()
+        # The values' stamps are copied from their instances' created_at here (copied_stamps):
+        # no step before writes the values' stamps, and none after changes an instance's
+        # created_at, or the backward-safety records could no longer rely on the copy.
         self.metric_values()
         self.unique_names()
         self.drop_recovery_root_if_unused()
