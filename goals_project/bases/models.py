@@ -128,7 +128,7 @@ class RootedModel(models.Model):
         The admin's forms refuse them when a person sets them; a legacy row may hold such a link
         already, and keeps it."""
         try:
-            root_id = self.derived_root_id()
+            root_id = self.root_id_to_be()
         except (ValueError, ObjectDoesNotExist):
             return {}  # no fractal to compare with: what sets the root refuses the row
         if root_id is None:
@@ -155,6 +155,19 @@ class RootedModel(models.Model):
                     f"{self._meta.verbose_name} takes its {field.verbose_name} from its own."
                 )
         return errors
+
+    def root_id_to_be(self) -> str | None:
+        """The root this row is to have, from the row it takes its root from as that row is
+        held here: where an admin page changes a session and its instances in one submission,
+        the session's parent as the form set it, not as the database has it (a session moved
+        to another fractal gives its instances the new one)."""
+        if self.root_from is not None:
+            field = self._meta.get_field(self.root_from)
+            if field.is_cached(self):
+                source = field.get_cached_value(self)
+                if isinstance(source, RootedModel) and source.pk == getattr(self, field.attname):
+                    return source.derived_root_id()
+        return self.derived_root_id()
 
     def derived_root_id(self, using: str | None = None) -> str:
         """The root this row must have: the root of the row `root_from` points to."""

@@ -16,6 +16,7 @@ from goals.models import (
     SessionTemplate,
 )
 from goals.selectors import MAX_TREE_DEPTH, PLACE_SEPARATOR
+from sessions.models import ActivityInstance
 from tests.admin_forms import form_data
 
 pytestmark = pytest.mark.django_db
@@ -353,3 +354,40 @@ def test_an_activity_without_a_fractal_yet_is_told_only_that(alice, admin_client
     response = admin_client.post(url, {**data, "name": "Lunge", "group": group.pk, "root": ""})
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == {"root": ["This field is required."]}
+
+
+def _moved_with_a_new_instance(admin_client, world, to_short, activity):
+    """`world`'s session page posted with its parent set to `to_short` (another fractal's) and
+    a new activity instance of `activity`, in one submission."""
+    url = reverse("admin:goals_practicesession_change", args=[world.session.pk])
+    data = form_data(admin_client.get(url))
+    prefix = "activity_instances"
+    row = int(data[f"{prefix}-TOTAL_FORMS"])
+    data |= {
+        "parent": to_short.pk,
+        f"{prefix}-TOTAL_FORMS": str(row + 1),
+        f"{prefix}-{row}-id": "",
+        f"{prefix}-{row}-practice_session": world.session.pk,
+        f"{prefix}-{row}-activity_definition": activity.pk,
+        f"{prefix}-{row}-sort_order": "1",
+    }
+    return admin_client.post(url, data)
+
+
+def test_an_instance_added_while_its_session_moves_is_judged_by_the_new_fractal(
+    alice, bob, admin_client
+):
+    """A session moved to another fractal in the same submission that adds an instance gives
+    the instance the new fractal: an activity of that fractal is taken, one of the old fractal
+    is the field's error and nothing is saved."""
+    refused = _moved_with_a_new_instance(admin_client, alice, bob.short, alice.activity)
+    assert refused.status_code == 200
+    assert "“Alice squat” belongs to another fractal" in refused.content.decode()
+    assert Goal.objects.get(pk=alice.session.pk).parent_id == alice.short.pk
+
+    taken = _moved_with_a_new_instance(admin_client, alice, bob.short, bob.activity)
+    assert taken.status_code == 302
+    added = ActivityInstance.objects.get(
+        practice_session=alice.session, activity_definition=bob.activity
+    )
+    assert added.root_id == bob.fractal.pk
