@@ -34,9 +34,8 @@ from goals_project.maintenance.backward_safety import (
     later_digests,
     tables_of,
 )
-from goals_project.maintenance.migration_executor import RecordingExecutor, held_transaction
 from sessions.models import ActivityInstance, MetricValue
-from tests.legacy_loading import latest_migrations, migrate_to
+from tests.legacy_loading import latest_migrations, migrate_held, migrate_to
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -286,10 +285,8 @@ def _hours_before(stamp, hours: int):
 def _migrated_in_one_held_transaction() -> list[str]:
     """Migrate to the latest migrations as migrate does inside its one transaction on SQLite
     (migration_executor.held_transaction); the SQL the migrations sent."""
-    with CaptureQueriesContext(connection) as queries, held_transaction(connection):
-        executor = RecordingExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(latest_migrations())
+    with CaptureQueriesContext(connection) as queries:
+        migrate_held(latest_migrations())
     return [query["sql"] for query in queries.captured_queries]
 
 

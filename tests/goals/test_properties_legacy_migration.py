@@ -24,9 +24,15 @@ from hypothesis import strategies as st
 
 from goals.roots import ROOT_TABLES
 from goals_project.maintenance.legacy.schemas import LEGACY_TABLES, VARIANTS, table_columns
-from goals_project.maintenance.migration_executor import RecordingExecutor, held_transaction
 from goals_project.maintenance.verification import root_id_report
-from tests.legacy_loading import BASELINE, latest_migrations, load, migrate_to, normal
+from tests.legacy_loading import (
+    BASELINE,
+    latest_migrations,
+    load,
+    migrate_held,
+    migrate_to,
+    normal,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -471,17 +477,9 @@ def baseline_tables(baseline_schema):
 
 
 def _migrate_forward(held: bool) -> None:
-    """To the latest migrations; with `held`, as inside migrate's one transaction, whose
-    migrations are noted (migration_executor.held_transaction): the backfill then writes the
-    columns practice_sessions.0002 added without reading them first, as nothing else writes
-    here either."""
-    if not held:
-        migrate_to(latest_migrations())
-        return
-    with held_transaction(connection):
-        executor = RecordingExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(latest_migrations())
+    """To the latest migrations; with `held`, as inside migrate's one transaction
+    (legacy_loading.migrate_held)."""
+    (migrate_held if held else migrate_to)(latest_migrations())
 
 
 def _check_migration(graph: LegacyGraph, held: bool = False) -> None:
