@@ -1,5 +1,5 @@
-"""Which rows a goal's deletion takes: its subtree, the sessions hanging off it, a fractal's own
-definitions, and the rows other apps hang off those.
+"""Which rows a goal's deletion takes: its subtree, the sessions without a parent linked only to
+it and what is below them, a fractal's own definitions, and the rows other apps hang off those.
 
 Shared by the services that delete, restore and purge, and so by the admin's previews of them.
 The goals app imports nothing from the apps that build on it: an app whose rows hang off practice
@@ -23,7 +23,7 @@ from goals.models import (
     SessionTemplate,
     SplitDefinition,
 )
-from goals.tree import linked_sessions_sql, subtree_ids_sql
+from goals.tree import cascade_ids_sql
 
 # A fractal's own definitions: deleted, restored and purged with its root goal. Parents first.
 FRACTAL_DEFINITIONS = (
@@ -70,11 +70,10 @@ def cascade_parts() -> tuple[CascadePart, ...]:
 
 def cascade_scopes(goal: Goal) -> list[Scope]:
     """Each model of the goal's cascade with the filter selecting its rows (deleted or not)."""
-    subtree = RawSQL(subtree_ids_sql(), [goal.pk])  # noqa: S611 - constant SQL, bound id
-    linked = RawSQL(linked_sessions_sql(), [goal.pk, goal.pk])  # noqa: S611 - as above
+    taken = RawSQL(cascade_ids_sql(), [goal.pk] * 3)  # noqa: S611 - constant SQL, bound id
 
     def of_sessions(field: str) -> Q:
-        return Q(**{f"{field}__in": subtree}) | Q(**{f"{field}__in": linked})
+        return Q(**{f"{field}__in": taken})
 
     scopes: list[Scope] = [(Goal, of_sessions("pk"))]
     for part in _PARTS:

@@ -82,6 +82,14 @@ PARENTLESS_SESSION_STRAYED = (
     "ON g.id = l.short_term_goal_id WHERE l.practice_session_id = t.id)"
 )
 
+# The root such a session takes when it has strayed (a link to another fractal's goal is all it
+# has left): its linked goals' root, the smallest where they disagree, as the backfill chooses.
+# SQL over alias t.
+PARENTLESS_SESSION_ROOT = (
+    "(SELECT MIN(g.root_id) FROM practice_session_goals l JOIN goals g "
+    "ON g.id = l.short_term_goal_id WHERE l.practice_session_id = t.id)"
+)
+
 
 @dataclass(frozen=True)
 class RootChain:

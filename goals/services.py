@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from goals.cascade import FRACTAL_DEFINITIONS, cascade_parts, cascade_scopes
 from goals.models import Goal, PracticeSessionGoal
-from goals.roots import IS_OWN_ROOT
+from goals.roots import IS_OWN_ROOT, PARENTLESS_SESSION_ROOT, PARENTLESS_SESSION_STRAYED
 from goals.tree import subtree_ids_sql
 from goals_project.bases.services import CascadeResult, rows_purge_in_order
 
@@ -84,6 +84,13 @@ def goal_purge(*, goal: Goal) -> CascadeResult:
     # The goals are listed now: sessions linked only to the subtree are found through their
     # links, which an earlier step removes.
     goal_ids = list(goals.values_list("pk", flat=True))
+    # So are the sessions that stay, linked to purged goals and to others.
+    staying = list(
+        PracticeSessionGoal._base_manager.filter(short_term_goal__in=goals)
+        .exclude(practice_session__in=goals)
+        .values_list("practice_session_id", flat=True)
+        .distinct()
+    )
     # Children before parents, so every statement leaves the foreign keys valid.
     steps = [step for part in cascade_parts() for step in part.purge_first(scope_of)]
     steps.append(
@@ -100,7 +107,26 @@ def goal_purge(*, goal: Goal) -> CascadeResult:
         Goal._base_manager.filter(pk__in=goal_ids[start : start + PURGE_CHUNK])
         for start in range(0, len(goal_ids), PURGE_CHUNK)
     ]
-    return rows_purge_in_order(steps, what=str(goal))
+    with transaction.atomic():
+        result = rows_purge_in_order(steps, what=str(goal))
+        _linked_sessions_reroot(sorted(set(staying)))
+    return result
+
+
+def _linked_sessions_reroot(session_ids: list[str]) -> None:
+    """Of `session_ids`, the sessions without a parent whose root is no longer the root of any
+    goal they are linked to (their links to another fractal's goals are all that is left) take
+    one of those goals' root (goals.roots); what hangs below them follows in the database."""
+    now = timezone.now()
+    for start in range(0, len(session_ids), PURGE_CHUNK):
+        chunk = session_ids[start : start + PURGE_CHUNK]
+        with connections[Goal._base_manager.db].cursor() as cursor:
+            cursor.execute(
+                f"UPDATE goals AS t SET root_id = {PARENTLESS_SESSION_ROOT}, updated_at = %s "  # noqa: S608
+                f"WHERE t.id IN ({', '.join(['%s'] * len(chunk))}) "
+                f"AND {PARENTLESS_SESSION_STRAYED}",
+                [now, *chunk],
+            )
 
 
 @dataclass(frozen=True)

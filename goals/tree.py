@@ -1,4 +1,5 @@
-"""SQL over the goal tree's shape: a goal's subtree, and the sessions that belong to it by link."""
+"""SQL over the goal tree's shape: a goal's subtree, the sessions that belong to it by link, and
+the goals its deletion takes (both, with what hangs below those sessions)."""
 
 from __future__ import annotations
 
@@ -30,4 +31,15 @@ def linked_sessions_sql() -> str:
         f"WHERE short_term_goal_id IN ({subtree})) AND NOT EXISTS (SELECT 1 FROM "
         "practice_session_goals other WHERE other.practice_session_id = s.id "
         f"AND other.short_term_goal_id NOT IN ({subtree}))"
+    )
+
+
+def cascade_ids_sql() -> str:
+    """SQL listing the goals a goal's deletion takes (the goal's id bound three times): the goal,
+    the sessions without a parent linked only to its subtree (linked_sessions_sql), and every
+    goal below either."""
+    return (
+        "WITH RECURSIVE taken(id) AS (SELECT id FROM goals WHERE id = %s OR id IN "  # noqa: S608
+        f"({linked_sessions_sql()}) UNION "
+        "SELECT g.id FROM goals g JOIN taken t ON g.parent_id = t.id) SELECT id FROM taken"
     )

@@ -17,6 +17,7 @@ from django.db import IntegrityError, connections, models, transaction
 from django.utils import timezone
 
 from goals_project.bases.models import SoftDeleteMixin
+from goals_project.maintenance.foreign_keys import foreign_keys_check
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,11 @@ def rows_purge_in_order(steps: list[models.QuerySet], *, what: str) -> CascadeRe
                 removed = queryset._raw_delete(queryset.db)
                 label = queryset.model._meta.label
                 counts[label] = counts.get(label, 0) + removed
-            connections[steps[0].db].check_constraints(table_names=sorted(referring))
+            connection = connections[steps[0].db]
+            if connection.vendor == "sqlite":  # names every column of a composite key
+                foreign_keys_check(connection, sorted(referring))
+            else:
+                connection.check_constraints(table_names=sorted(referring))
     except IntegrityError as error:
         raise ValidationError(
             f"'{what}' cannot be purged: rows outside it still refer to it ({error}). "

@@ -37,7 +37,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.state import ProjectState
 from django.db.models import CheckConstraint
 
-from goals_project.maintenance.foreign_keys import violation_probes
+from goals_project.maintenance.foreign_keys import foreign_keys_check
 from goals_project.maintenance.migration_operations import (
     AddFields,
     AddIndexes,
@@ -253,54 +253,6 @@ def with_referencing_tables(connection, tables: list[str]) -> list[str]:
             if name.lower() in wanted or any(row[2].lower() in wanted for row in cursor.fetchall()):
                 found.append(name)
     return found
-
-
-def foreign_keys_check(connection, table_names: list[str] | None) -> None:
-    """SQLite: raise an IntegrityError naming the first row whose foreign key points nowhere,
-    with every column of the key (PRAGMA foreign_key_check), in `table_names` or everywhere.
-
-    A table whose keys `violation_probes` can read is first searched by its query (which may
-    trust a key another of the tables' queries checks); the pragma runs on it only to name a row
-    the query found."""
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        if table_names is None:
-            table_names = connection.introspection.table_names(cursor)
-        probes = violation_probes(cursor, table_names)
-        violation = None
-        for table in table_names:
-            probe = probes[table]
-            if probe is not None:
-                cursor.execute(probe)
-                if cursor.fetchone() is None:
-                    continue
-            cursor.execute(f"PRAGMA foreign_key_check({quote(table)})")
-            if (violation := cursor.fetchone()) is not None:
-                break
-        if violation is None:
-            return
-        table, rowid, parent, key_id = violation
-        cursor.execute(f"PRAGMA foreign_key_list({quote(table)})")
-        pairs = [(row[3], row[4]) for row in cursor.fetchall() if row[0] == key_id]
-        to_columns = ", ".join(t or "its primary key" for _, t in pairs)
-        key = f"{table}.({', '.join(c for c, _ in pairs)})"
-        if rowid is None:  # a WITHOUT ROWID table: the pragma names no row
-            raise IntegrityError(
-                f"A row in table '{table}' has an invalid foreign key: {key} contains values "
-                f"which no row of {parent} has in ({to_columns}). "
-                f'PRAGMA foreign_key_check("{table}") lists it.'
-            )
-        primary = connection.introspection.get_primary_key_column(cursor, table)
-        columns = ", ".join(quote(column) for column in (primary, *(c for c, _ in pairs)))
-        cursor.execute(
-            f"SELECT {columns} FROM {quote(table)} WHERE rowid = %s",  # noqa: S608 - names from the schema
-            [rowid],
-        )
-        row_id, *values = cursor.fetchone()
-    raise IntegrityError(
-        f"The row in table '{table}' with primary key '{row_id}' has an invalid foreign "
-        f"key: {key} contains {tuple(values)!r}, which no row of {parent} has in ({to_columns})."
-    )
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from goals_project.maintenance.foreign_keys import (
     MOST_JOINED,
+    foreign_keys_check,
     violation_probe,
     violation_probes,
 )
@@ -29,7 +30,6 @@ from goals_project.maintenance.migration_executor import (
     RecordingExecutor,
     _checking_only,
     foreign_key_check_scope,
-    foreign_keys_check,
     recording_executor,
     with_referencing_tables,
 )

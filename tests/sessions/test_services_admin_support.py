@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from goals.models import Goal, GoalType, MetricDefinition, PracticeSessionGoal
 from goals.services import goal_delete, goal_purge, goal_restore
 from goals_project.bases.exit_codes import Exit
-from goals_project.bases.services import row_delete, row_purge, row_restore
+from goals_project.bases.services import row_delete, row_purge, row_restore, rows_purge_in_order
 from sessions.models import ActivityInstance, MetricValue
 from sessions.services import activity_timer_start
 from tests.factories import (
@@ -169,3 +169,49 @@ def test_only_ultimate_goals_have_owners():
     with pytest.raises(IntegrityError), transaction.atomic():
         Goal.objects.filter(pk=short.pk).update(owner=User.objects.create_user("carol"))
     assert short.type == GoalType.SHORT_TERM
+
+
+def test_the_cascade_takes_the_goals_below_a_session_linked_only_to_the_subtree():
+    """What hangs below a parentless session goes, comes back and is purged with it."""
+    short = ShortTermGoalFactory()
+    session = parentless_session_linked_to(short)
+    immediate = Goal.objects.create(
+        type=GoalType.IMMEDIATE, name="Warm up", parent=session, root_id=session.root_id
+    )
+    result = goal_delete(goal=short)
+    assert result.counts["goals.Goal"] == 3
+    assert Goal.all_objects.get(pk=immediate.pk).deleted_at is not None
+    goal_restore(goal=Goal.all_objects.get(pk=short.pk))
+    assert Goal.objects.filter(pk=immediate.pk).exists()
+    goal_delete(goal=Goal.objects.get(pk=short.pk))
+    purged = goal_purge(goal=Goal.all_objects.get(pk=short.pk))
+    assert purged.counts["goals.Goal"] == 3
+    assert not Goal.all_objects.filter(pk__in=[session.pk, immediate.pk]).exists()
+
+
+def test_purging_a_goal_moves_a_session_left_linked_to_another_fractal_there():
+    """A parentless session linked to the purged goal and to another fractal's goal takes that
+    fractal's root, with its instances: its root is always one of its linked goals'."""
+    short = ShortTermGoalFactory()
+    elsewhere = ShortTermGoalFactory()
+    session = parentless_session_linked_to(short, elsewhere)
+    assert session.root_id == short.root_id != elsewhere.root_id
+    goal_delete(goal=short)
+    goal_purge(goal=Goal.all_objects.get(pk=short.pk))
+    assert Goal.objects.get(pk=session.pk).root_id == elsewhere.root_id
+    instance = ActivityInstance.objects.get(practice_session=session)
+    assert instance.root_id == elsewhere.root_id
+    out = StringIO()
+    call_command("verify_root_ids", stdout=out)
+    assert "FAIL" not in out.getvalue()
+
+
+def test_a_refused_purge_names_the_reference_that_stops_it():
+    """The refusal names the column that still points at a purged row (a composite key's every
+    column on SQLite, the constraint on PostgreSQL), not the first column of some key."""
+    short = ShortTermGoalFactory()
+    child = PracticeSessionFactory(parent=short)
+    with pytest.raises(ValidationError, match="parent") as refused:
+        rows_purge_in_order([Goal._base_manager.filter(pk=short.pk)], what=str(short))
+    assert "root_id contains" not in str(refused.value)
+    assert Goal.objects.filter(pk__in=[short.pk, child.pk]).count() == 2
