@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from datetime import datetime
+
+from django.contrib import admin, messages
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.contenttypes import views as contenttype_views
 from django.contrib.contenttypes.models import ContentType
@@ -135,7 +137,7 @@ class FractalAdminSite(admin.AdminSite):
                     f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"
                 )
                 kept.append((count, model._meta, f"{changelist}?deleted=only"))
-        before = parse_datetime(request.GET.get("before") or "")
+        before = _bin_before(request)
         page = deletions_list(querysets=querysets, before=before, limit=RECYCLE_BIN_ENTRIES)
         entries = [
             {
@@ -248,3 +250,20 @@ class FractalAdminSite(admin.AdminSite):
 def _rows(count: int, opts) -> str:
     """'1 goal', '3 activity instances'."""
     return f"{count} {opts.verbose_name if count == 1 else opts.verbose_name_plural}"
+
+
+def _bin_before(request) -> datetime | None:
+    """The time the recycle bin's page starts before (its link to older deletions), or None for
+    the newest; one that is no date and time (typed or cut short) is said so and read as None."""
+    given = request.GET.get("before") or ""
+    try:
+        before = parse_datetime(given)
+    except ValueError:  # well formed, but no such date or time
+        before = None
+    if given and before is None:
+        messages.warning(
+            request,
+            f"'{given}' is not a date and time (as in 2025-06-01T12:00:00): showing the newest "
+            "deletions.",
+        )
+    return before

@@ -299,6 +299,17 @@ class Goal(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
             errors["parent"] = "A goal cannot move under itself or one of its descendants."
         if self.owner_id is not None and not self.is_root:
             errors["owner"] = "Only a fractal's root goal has an owner."
+        if (
+            stored is None
+            and self.parent_id is None
+            and self.type == GoalType.PRACTICE_SESSION
+            and self.root_id is None
+        ):
+            # A session without a parent takes the root of the goals it is linked to; a new one
+            # has no links yet, so its fractal would be unknown (parentless_root_id).
+            errors["parent"] = (
+                "Choose the goal this session serves: a new session takes its fractal from it."
+            )
         if errors:
             raise ValidationError(errors)
 

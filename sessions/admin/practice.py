@@ -166,13 +166,6 @@ class FromTemplateForm(forms.Form):
 class PracticeSessionForm(GoalForm):
     def clean(self) -> dict:
         cleaned = super().clean()
-        if self.instance._state.adding and "parent" in self.fields and not cleaned.get("parent"):
-            # A session without a parent takes the root of the goals it is linked to; a new one
-            # has no links yet, so its fractal would be unknown.
-            self.add_error(
-                "parent",
-                "Choose the goal this session serves: a new session takes its fractal from it.",
-            )
         start, end = cleaned.get("session_start"), cleaned.get("session_end")
         if start and end and end < start:
             self.add_error(

@@ -307,6 +307,27 @@ def test_a_new_session_without_a_parent_is_answered_on_the_form(alice, admin_cli
     assert Goal.all_objects.count() == count + 1
 
 
+def test_a_new_parentless_session_on_the_goals_page_is_answered_on_the_form(alice, admin_client):
+    """The goals' own add page, where the type is chosen, says the same (it was an error page:
+    the session's fractal could not be found on save)."""
+    count = Goal.all_objects.count()
+    url = reverse("admin:goals_goal_add")
+    data = form_data(admin_client.get(url))
+    response = admin_client.post(url, {**data, "name": "Drills", "type": "PracticeSession"})
+    assert response.status_code == 200
+    assert "Choose the goal this session serves" in response.content.decode()
+    assert Goal.all_objects.count() == count
+
+
+def test_a_malformed_recycle_bin_date_shows_the_newest_deletions(alice, admin_client):
+    """A date that cannot be (the 30th of February, hour 25) in the recycle bin's link is said so,
+    and the newest deletions are shown (it was an error page)."""
+    for before in ("2025-02-30T10:00:00", "2025-01-01T25:00:00", "yesterday"):
+        response = admin_client.get(reverse("admin:recycle_bin"), {"before": before})
+        assert response.status_code == 200
+        assert "is not a date and time" in response.content.decode()
+
+
 def test_a_reference_into_another_fractal_is_refused_in_the_admin(alice, bob, admin_client):
     """An instance's activity and a session's template come from the row's own fractal: set in
     a form to a row of another one (a superuser's choices span every fractal), it is the field's
