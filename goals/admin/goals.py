@@ -6,8 +6,6 @@ session app extends (goals.cascade); the fractal page's analytics are added by s
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -41,6 +39,7 @@ from goals_project.bases.admin import (
     SoftDeleteAdminMixin,
 )
 from goals_project.bases.display import json_as_html
+from goals_project.bases.json_text import json_parse
 
 LIST_LIMIT = 50
 
@@ -78,7 +77,7 @@ class GoalForm(LiveChoicesForm):
         for name in self.json_fields:
             if name in self.changed_data and cleaned.get(name):
                 try:
-                    json.loads(cleaned[name])
+                    json_parse(cleaned[name])
                 except ValueError as error:
                     self.add_error(name, f"Not valid JSON ({error}).")
         return cleaned

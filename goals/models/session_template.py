@@ -14,6 +14,7 @@ from django.db import models
 from goals.models.activity import unique_live_name
 from goals.models.fields import legacy_id_field
 from goals.roots import root_constraints
+from goals_project.bases.json_text import json_parse
 from goals_project.bases.models import RootedModel, SoftDeleteMixin, TimestampMixin
 
 
@@ -74,7 +75,7 @@ class SessionTemplate(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model
 
     def _data(self) -> dict:
         try:
-            data = json.loads(self.template_data or "{}")
+            data = json_parse(self.template_data or "{}")
         except ValueError as error:
             raise ValidationError(
                 f"Template '{self}' has invalid JSON in template_data ({error}); fix it first."

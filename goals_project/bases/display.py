@@ -3,19 +3,26 @@ sessions' data): nested lists of names and values."""
 
 from __future__ import annotations
 
-import json
-
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from goals_project.bases.json_text import json_depth, json_parse
+
+# Nested deeper than this, JSON is shown as its text: lists inside lists past it read no better,
+# and each level of the HTML takes several Python frames (at 200 levels the page failed).
+MOST_NESTED = 20
+
 
 def json_as_html(text: str | None) -> SafeString | str:
-    """JSON text as nested lists a person reads ("energy: 4"); text that is not JSON as it is."""
+    """JSON text as nested lists a person reads ("energy: 4"); text that is not JSON, or nests
+    deeper than MOST_NESTED, as it is."""
     if not text:
         return "-"
     try:
-        data = json.loads(text)
+        data = json_parse(text)
     except ValueError:
+        return text
+    if json_depth(data) > MOST_NESTED:
         return text
     return _as_html(data)
 

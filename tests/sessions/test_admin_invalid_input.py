@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.forms.models import model_to_dict
 from django.urls import reverse
@@ -161,6 +162,12 @@ INVALID_CHANGES = {
         {"session_data": "[1, 2"},
         "Not valid JSON (Expecting",
     ),
+    "goal targets nested deeper than Python reads": (
+        "admin:goals_goal_change",
+        "short",
+        {"targets": "[" * 5000 + "]" * 5000},
+        "Not valid JSON (nested too deeply to read)",
+    ),
     "template activity unknown": (
         "admin:goals_sessiontemplate_change",
         "template",
@@ -317,6 +324,27 @@ def test_a_new_parentless_session_on_the_goals_page_is_answered_on_the_form(alic
     assert response.status_code == 200
     assert "Choose the goal this session serves" in response.content.decode()
     assert Goal.all_objects.count() == count
+
+
+def test_deeply_nested_json_is_shown_as_its_text(alice, admin_client):
+    """JSON nested deeper than a person reads as lists (here 300 levels, valid and saved) is shown
+    as its text on the goal's and the fractal's pages (they were error pages)."""
+    deep = "[" * 300 + "1" + "]" * 300
+    Goal.all_objects.filter(pk=alice.short.pk).update(targets=deep, attributes=deep)
+    for url in (
+        reverse("admin:goals_goal_change", args=[alice.short.pk]),
+        reverse("admin:goals_fractal_change", args=[alice.short.root_id]),
+    ):
+        response = admin_client.get(url)
+        assert response.status_code == 200
+
+
+def test_a_template_nested_deeper_than_python_reads_says_its_json_is_invalid(alice):
+    """A template whose data no parser reads is refused with the template's own message (it was
+    a RecursionError)."""
+    alice.template.template_data = "[" * 5000 + "]" * 5000
+    with pytest.raises(ValidationError, match="invalid JSON in template_data"):
+        alice.template.activity_ids()
 
 
 def test_a_malformed_recycle_bin_date_shows_the_newest_deletions(alice, admin_client):
