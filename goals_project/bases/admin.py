@@ -190,6 +190,45 @@ class OwnedInlineFormSet(BaseInlineFormSet):
         if isinstance(field, ModelChoiceField) and self._pk_field is not self.fk:
             field.queryset = self.get_queryset()
 
+    def validate_unique(self) -> None:
+        """Also names unique among live rows, between the formset's own rows: each form checks
+        its row against the database only (LiveChoicesForm.validate_unique), and Django's formset
+        check leaves out a constraint with a condition, so two new rows of one name reached the
+        database, whose refusal was an error page."""
+        super().validate_unique()
+        deleted = self.deleted_forms if self.can_delete else []
+        forms_kept = [  # as Django's check takes them, without the empty extra rows
+            form
+            for form in self.forms
+            if form.is_valid()
+            and form not in deleted
+            and (form.has_changed() or form.instance.pk is not None)
+        ]
+        for constraint in self.model._meta.constraints:
+            if not (
+                isinstance(constraint, models.UniqueConstraint)
+                and constraint.condition == Q(deleted_at__isnull=True)
+                and constraint.fields
+            ):
+                continue
+            attnames = [self.model._meta.get_field(name).attname for name in constraint.fields]
+            seen: dict[tuple, forms.ModelForm] = {}
+            for form in forms_kept:
+                row = form.instance
+                if getattr(row, "deleted_at", None) is not None:
+                    continue
+                key = tuple(getattr(row, attname) for attname in attnames)
+                if None in key:
+                    continue
+                if key in seen:
+                    shown = constraint.fields[-1]
+                    form.add_error(
+                        shown if shown in form.fields else None,
+                        f"Another row here has this {shown} too: give each its own.",
+                    )
+                else:
+                    seen[key] = form
+
 
 class OwnedAdminMixin:
     """Staff who are not superusers see and touch only rows of fractals they own.

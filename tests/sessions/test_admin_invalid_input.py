@@ -15,6 +15,7 @@ from goals.models import (
     Goal,
     MetricDefinition,
     SessionTemplate,
+    SplitDefinition,
 )
 from goals.selectors import MAX_TREE_DEPTH, PLACE_SEPARATOR
 from sessions.models import ActivityInstance
@@ -272,6 +273,28 @@ def test_a_name_repeated_among_live_rows_is_answered_on_the_form(case, alice, ad
     type(sibling)._base_manager.filter(pk=sibling.pk).update(deleted_at=timezone.now())
     assert admin_client.post(url, {**data, "name": "Taken"}).status_code == 302
     assert type(row)._base_manager.get(pk=row.pk).name == "Taken"
+
+
+@pytest.mark.parametrize("inline", ["metric_definitions", "split_definitions"])
+def test_two_new_inline_rows_of_one_name_are_answered_on_the_form(inline, alice, admin_client):
+    """Two rows added on an activity's page under one name: the second's name field says so (it
+    was the database's refusal, an error page); no row is added. One of them alone is saved."""
+    url = reverse("admin:goals_activitydefinition_change", args=[alice.activity.pk])
+    data = form_data(admin_client.get(url))
+    count = int(data[f"{inline}-TOTAL_FORMS"])
+    model = MetricDefinition if inline == "metric_definitions" else SplitDefinition
+    before = model._base_manager.count()
+    extra = {"name": "Same", "unit": "kg", "sort_order": "0", "order": "0"}
+    posted = {**data, f"{inline}-TOTAL_FORMS": str(count + 2)}
+    for index in (count, count + 1):
+        posted.update({f"{inline}-{index}-{field}": value for field, value in extra.items()})
+    response = admin_client.post(url, posted)
+    assert response.status_code == 200
+    assert "Another row here has this name too: give each its own." in response.content.decode()
+    assert model._base_manager.count() == before
+    posted[f"{inline}-TOTAL_FORMS"] = str(count + 1)
+    assert admin_client.post(url, posted).status_code == 302
+    assert model._base_manager.count() == before + 1
 
 
 @pytest.mark.parametrize(
