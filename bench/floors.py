@@ -61,8 +61,8 @@ from bench.common import (
     run_measured,
     save,
 )
+from goals_project.bases.foreign_keys import violation_probes
 from goals_project.maintenance.db_tuning import BULK_PRAGMAS
-from goals_project.maintenance.foreign_keys import violation_probes
 
 # The references the plan script's UPDATEs follow to fill the root: their lookups find a
 # missing row at no cost of their own (child table, column).

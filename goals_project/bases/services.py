@@ -16,8 +16,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, models, transaction
 from django.utils import timezone
 
+from goals_project.bases.foreign_keys import foreign_keys_check
 from goals_project.bases.models import SoftDeleteMixin
-from goals_project.maintenance.foreign_keys import foreign_keys_check
 
 
 @dataclass(frozen=True)

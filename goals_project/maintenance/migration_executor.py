@@ -37,7 +37,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.state import ProjectState
 from django.db.models import CheckConstraint
 
-from goals_project.maintenance.foreign_keys import foreign_keys_check
+from goals_project.bases.foreign_keys import foreign_keys_check
 from goals_project.maintenance.migration_operations import (
     AddFields,
     AddIndexes,

@@ -12,7 +12,7 @@ from django.db import DatabaseError, IntegrityError, migrations
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation
 
-from goals_project.maintenance.foreign_keys import column_affinity
+from goals_project.bases.foreign_keys import column_affinity
 
 
 @contextlib.contextmanager

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 
 from django.db import DatabaseError
 
-from goals_project.maintenance.foreign_keys import column_affinity
+from goals_project.bases.foreign_keys import column_affinity
 from goals_project.maintenance.migration_operations import sqlite_schema_written
 
 # Each is a query over the table's oid (%s) that finds something a rewrite would lose.

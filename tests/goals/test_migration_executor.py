@@ -20,7 +20,7 @@ from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from goals_project.maintenance.foreign_keys import (
+from goals_project.bases.foreign_keys import (
     MOST_JOINED,
     foreign_keys_check,
     violation_probe,

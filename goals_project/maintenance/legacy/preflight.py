@@ -18,8 +18,8 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 
+from goals_project.bases.foreign_keys import column_affinity
 from goals_project.maintenance.backups import backup_dir
-from goals_project.maintenance.foreign_keys import column_affinity
 from goals_project.maintenance.legacy.inspection import (
     DbState,
     LegacyDbError,
