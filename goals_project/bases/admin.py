@@ -14,7 +14,7 @@ from django.contrib.admin import helpers, widgets
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.forms.models import BaseInlineFormSet, ModelChoiceField
 from django.http import Http404
@@ -382,25 +382,63 @@ class SoftDeleteAdminMixin:
             "restore": self.restore_service,
             "purge": self.purge_service,
         }[action]
-        result = cascade_preview(service, obj)
-        return {
-            str(django_apps.get_model(label)._meta.verbose_name_plural): counted
-            for label, counted in result.counts.items()
-            if counted
-        }
+        return _named(cascade_preview(service, obj))
+
+    def previews(self, objs: list, action: str) -> list[tuple[object, dict | None, str | None]]:
+        """For each of `objs`, in the order `action` takes them (acting_order): the rows per kind
+        it would touch, or None where an earlier one takes it along, or its refusal. The
+        services run in turn and are rolled back together, so each row counts only what the
+        rows before it leave, as the action itself will."""
+        service = {
+            "delete": self.delete_service,
+            "restore": self.restore_service,
+            "purge": self.purge_service,
+        }[action]
+        found = []
+        manager = self.model._base_manager
+        with transaction.atomic(using=manager.db):
+            for obj in self.acting_order(objs):
+                current = manager.filter(pk=obj.pk).first()
+                if not _still_to_do(current, action):
+                    found.append((obj, None, None))
+                    continue
+                try:
+                    with transaction.atomic(using=manager.db):
+                        found.append((obj, _named(service(current)), None))
+                except ValidationError as error:
+                    found.append((obj, None, " ".join(error.messages)))
+            transaction.set_rollback(True, using=manager.db)
+        return found
 
     def delete_model(self, request, obj) -> None:
         self.delete_service(obj)
 
     def delete_queryset(self, request, queryset) -> None:
-        for obj in queryset.filter(deleted_at__isnull=True):
+        for obj in self._rows_in_turn(list(queryset.filter(deleted_at__isnull=True)), "delete"):
             self.delete_service(obj)
+
+    def acting_order(self, rows: list) -> list:
+        """The selected rows in the order an action takes them: a row before the rows its own
+        cascade takes (a goal before its descendants), so that they go, come back and are
+        purged with it, as one deletion. Here as selected; GoalServicesMixin orders goals."""
+        return rows
+
+    def _rows_in_turn(self, rows: list, action: str):
+        """Each of `rows` in acting_order, read again just before its turn; a row that an earlier
+        one's cascade already deleted, restored or purged is passed over (it was done along)."""
+        manager = self.model._base_manager
+        for row in self.acting_order(rows):
+            current = manager.filter(pk=row.pk).first()
+            if _still_to_do(current, action):
+                yield current
 
     def get_deleted_objects(self, objs, request):
         """The cascade preview replaces Django's collector, which would refuse PROTECT links."""
         lines, totals = [], {}
-        for obj in objs:
-            counts = self.preview(obj, "delete")
+        for obj, counts, refusal in self.previews(list(objs), "delete"):
+            if counts is None:
+                lines.append(f"{self.opts.verbose_name}: {obj} ({refusal or ALONG})")
+                continue
             lines.append(f"{self.opts.verbose_name}: {obj} ({_summary(counts)})")
             for name, counted in counts.items():
                 totals[name] = totals.get(name, 0) + counted
@@ -461,7 +499,7 @@ class SoftDeleteAdminMixin:
         row's history and say so; a refusal is a warning. Returns the rows done."""
         service = self.restore_service if action == "restore" else self.purge_service
         done, refused = [], []
-        for obj in deleted:
+        for obj in self._rows_in_turn(deleted, action):
             try:
                 service(obj)
             except ValidationError as error:
@@ -478,6 +516,7 @@ class SoftDeleteAdminMixin:
                 else "Purged",
             )
             verb = "Restored" if action == "restore" else "Purged"
+            along = len(deleted) - len(done) - len(refused)
             self.message_user(
                 request,
                 ngettext(
@@ -490,7 +529,8 @@ class SoftDeleteAdminMixin:
                     "count": len(done),
                     "name": self.opts.verbose_name,
                     "names": self.opts.verbose_name_plural,
-                },
+                }
+                + (f" {along} more of those selected went with them." if along else ""),
                 messages.SUCCESS,
             )
         for reason in refused:
@@ -499,12 +539,12 @@ class SoftDeleteAdminMixin:
 
     def _render_confirmation(self, request, objects, action: str):
         previews = []
-        for obj in objects:
-            try:
-                previews.append((obj, _summary(self.preview(obj, action))))
-            except ValidationError as error:
+        for obj, counts, refusal in self.previews(objects, action):
+            if refusal is not None:
                 # Said now, not after a confirmation that would promise rows.
-                self.message_user(request, " ".join(error.messages), messages.WARNING)
+                self.message_user(request, refusal, messages.WARNING)
+            else:
+                previews.append((obj, ALONG if counts is None else _summary(counts)))
         if not previews:
             return None
         context = {
@@ -518,6 +558,25 @@ class SoftDeleteAdminMixin:
             "media": self.media,
         }
         return TemplateResponse(request, self.confirmation_template, context)
+
+
+# What a confirmation page says of a selected row that an earlier one's cascade takes along.
+ALONG = "with a selected row above, whose cascade takes it"
+
+
+def _still_to_do(current, action: str) -> bool:
+    """Whether `current` (a row read again, None once purged) is still one `action` acts on:
+    live for a deletion, deleted for a restore or a purge."""
+    return current is not None and (current.deleted_at is None) == (action == "delete")
+
+
+def _named(result: CascadeResult) -> dict[str, int]:
+    """A service's counts by the models' plural names, without the kinds it did not touch."""
+    return {
+        str(django_apps.get_model(label)._meta.verbose_name_plural): counted
+        for label, counted in result.counts.items()
+        if counted
+    }
 
 
 def _summary(counts: dict[str, int]) -> str:

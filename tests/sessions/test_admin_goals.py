@@ -180,6 +180,34 @@ def test_restore_asks_first_then_restores_the_cascade(admin_client):
     assert LogEntry.objects.filter(object_id=short.pk).exists()
 
 
+def test_a_goal_selected_with_its_children_is_one_deletion_and_one_restore(admin_client):
+    """Delete, then restore, a mid-term goal with its short-term goals selected too: the goal goes
+    first and takes them along, as one deletion, and restoring it brings every row back (the
+    children went first, each a deletion of its own, and stayed deleted after the restore)."""
+    short = short_term_goal_with_sessions(2)
+    sibling = ShortTermGoalFactory(parent=short.parent)
+    middle = short.parent
+    selected = [short.pk, sibling.pk, middle.pk]
+    live = Goal.objects.count()
+    url = reverse("admin:goals_goal_changelist")
+    data = {"action": "delete_selected", "_selected_action": selected}
+    page = admin_client.post(url, data).content.decode()
+    assert "with a selected row above, whose cascade takes it" in page
+    admin_client.post(url, {**data, "post": "yes"})
+    stamps = set(Goal.all_objects.filter(pk__in=selected).values_list("deleted_at", flat=True))
+    assert len(stamps) == 1 and None not in stamps
+    assert Goal.objects.count() == live - 5  # the three, and the two sessions
+    restore = {"action": "restore_selected", "_selected_action": selected}
+    page = admin_client.post(url + "?deleted=only", restore).content.decode()
+    assert "first" not in page  # no row says to restore another first
+    response = admin_client.post(url + "?deleted=only", {**restore, "post": "yes"}, follow=True)
+    assert "Restored 1 goal. 2 more of those selected went with them." in (
+        response.content.decode()
+    )
+    assert Goal.objects.count() == live
+    assert ActivityInstance.deleted_objects.count() == 0
+
+
 def test_restoring_inside_a_deleted_parent_explains_what_to_restore(admin_client):
     """A session whose goal is still deleted is not restored; the message names the goal."""
     short = short_term_goal_with_sessions(1)
