@@ -465,7 +465,8 @@ def _check_space(folder: Path, needed: int, reserve: int) -> None:
 def _sqlite_source(using: str) -> Path:
     name = connections[using].settings_dict["NAME"]
     path = database_file(using)
-    if path is None or not path.is_file():
+    # A folder goes on to inspection, which says it is a directory (3), as migrate says.
+    if path is None or not (path.is_file() or path.is_dir()):
         raise BackupError(
             f"The database {name} does not exist, so there is nothing to back up. Check "
             "DATABASE_URL.",
@@ -746,9 +747,17 @@ def _write_manifest(backup: Backup) -> None:
     data.pop("verified")
     data.pop("problem")
     partial = backup.manifest_path.with_name(f".{backup.manifest_path.name}.partial")
-    partial.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
-    _fsync_file(partial)
-    os.replace(partial, backup.manifest_path)
+    try:
+        partial.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+        _fsync_file(partial)
+        os.replace(partial, backup.manifest_path)
+    except BaseException:
+        # A manifest that could not be written whole (a full disk) leaves nothing behind: the
+        # hidden file would stay in the backup folder for good, as no later run removes it.
+        # The error the caller reports is the write's, not one of this removal.
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise
     _fsync_dir(backup.path.parent)
 
 
@@ -887,6 +896,34 @@ def _integrity_of(
     finally:
         if own:
             connection.close()
+
+
+def backup_to_restore(
+    backup: Path, *, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None
+) -> Path:
+    """The backup file restore_db is given: the path as written, or a bare name (what
+    list_backups prints) that is no file here, found in the backup folder (`directory`, else as
+    backup_dir says). BackupError for a folder (3, in inspection's words for a folder given as
+    the database) or a path with no file (2)."""
+    path = Path(backup)
+    where = ""
+    if len(path.parts) == 1 and not path.exists():
+        folder = backup_dir(using=using, directory=directory)
+        path = folder / path
+        where = f" (nor in the backup folder {folder})"
+    if path.is_dir():
+        raise BackupError(
+            f"{path} is a directory, not a backup file. Choose a verified backup (manage.py "
+            "list_backups).",
+            Exit.NOT_SQLITE,
+        )
+    if not path.is_file():
+        raise BackupError(
+            f"{backup} cannot be restored: the backup file does not exist{where}. Choose a "
+            "verified backup (manage.py list_backups).",
+            Exit.USAGE,
+        )
+    return path
 
 
 def backups_list(*, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None) -> list[Backup]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import re
@@ -20,8 +21,10 @@ from django.core.management.base import CommandError
 from django.db import connections
 
 from goals_project.bases.exit_codes import Exit
+from goals_project.database_url import sqlite_url
+from goals_project.maintenance import backups
 from goals_project.maintenance.backups import backup_read, backups_list
-from tests.conftest import file_sha256
+from tests.conftest import file_sha256, manage_process
 from tests.goals.backup_at_once import backups_at_once
 
 pytestmark = pytest.mark.sqlite_only
@@ -461,3 +464,106 @@ def test_a_copy_whose_index_disagrees_with_its_table_is_no_backup(largest, migra
     assert "missing from index goals_by_name" in str(raised.value)
     assert list(folder.iterdir()) == []
     assert file_sha256(path) == digest
+
+
+def test_restore_takes_a_backup_by_the_name_list_backups_prints(migrated_db, tmp_path):
+    """list_backups prints each backup's name; restore_db given that name (and the same --dir)
+    finds it in the backup folder and restores it. A name that is in neither place is exit 2,
+    the folder looked in named."""
+    path, alias = migrated_db
+    kept = tmp_path / "kept"
+    _backup(alias, "--dir", str(kept))
+    with sqlite3.connect(path) as changed:
+        changed.execute("UPDATE goals SET name = 'changed after the backup'")
+    changed.close()
+    listed = StringIO()
+    call_command("list_backups", "--dir", str(kept), database=alias, stdout=listed)
+    name = listed.getvalue().split()[0]
+    (backup,) = backups_list(using=alias, directory=kept)
+    assert name == backup.path.name
+
+    out = StringIO()
+    call_command("restore_db", name, "--dir", str(kept), "--yes", database=alias, stdout=out)
+
+    assert f"Restored {backup.path}." in out.getvalue()
+    assert list(sqlite3.connect(path).iterdump()) == list(sqlite3.connect(backup.path).iterdump())
+    with pytest.raises(CommandError) as raised:
+        call_command(
+            "restore_db", f"{name}-9", "--dir", str(kept), "--yes", database=alias, stdout=out
+        )
+    assert raised.value.returncode == Exit.USAGE
+    assert str(raised.value) == (
+        f"{name}-9 cannot be restored: the backup file does not exist (nor in the backup "
+        f"folder {kept}). Choose a verified backup (manage.py list_backups)."
+    )
+
+
+@pytest.mark.parametrize("folder", ["missing", "a file"])
+def test_list_backups_of_a_folder_that_is_not_one_is_refused(migrated_db, tmp_path, folder):
+    """list_backups --dir naming no folder is exit 2 saying so, not "No backups yet"."""
+    _, alias = migrated_db
+    given = tmp_path / "backups"
+    if folder == "a file":
+        given.write_text("not a folder")
+    out = StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command("list_backups", "--dir", str(given), database=alias, stdout=out)
+    assert raised.value.returncode == Exit.USAGE
+    problem = "does not exist" if folder == "missing" else "is not a folder"
+    assert str(raised.value) == (
+        f"The backup folder {given} {problem}. Give the folder the backups are in (--dir, "
+        "FRACTAL_BACKUP_DIR)."
+    )
+    assert out.getvalue() == ""
+
+
+def test_a_folder_as_the_database_or_the_backup_is_a_directory(migrated_db, tmp_path):
+    """A folder given as the database to back up, or as the backup to restore, is refused as
+    migrate refuses a folder: "is a directory", exit 3, nothing written."""
+    path, alias = migrated_db
+    folder = tmp_path / "folder.db"
+    folder.mkdir()
+    digest = file_sha256(path)
+    with pytest.raises(CommandError) as raised:
+        call_command("restore_db", str(folder), "--yes", database=alias, stdout=StringIO())
+    assert raised.value.returncode == Exit.NOT_SQLITE
+    assert str(raised.value) == (
+        f"{folder} is a directory, not a backup file. Choose a verified backup (manage.py "
+        "list_backups)."
+    )
+    assert file_sha256(path) == digest
+
+    result = manage_process(sqlite_url(folder), "backup_db", "--dir", str(tmp_path / "kept"))
+    assert result.returncode == Exit.NOT_SQLITE, result.stderr
+    assert result.stderr == (
+        f"CommandError: {folder} is a directory, not a database file. Point DATABASE_URL at the "
+        ".db file.\n"
+    )
+    assert not (tmp_path / "kept").exists()
+    assert list(folder.iterdir()) == []
+
+
+def test_a_manifest_cut_off_by_a_full_disk_leaves_nothing_behind(
+    migrated_db, small_disk, monkeypatch
+):
+    """The disk fills up once the copy is named, so its manifest cannot be written: exit 14,
+    and neither the copy nor the manifest's hidden partial file is left in the folder."""
+    path, alias = migrated_db
+    disk = small_disk(4 * path.stat().st_size + (1 << 20))
+    publish = backups._publish
+
+    def publish_then_fill_the_disk(partial, folder, name):
+        published = publish(partial, folder, name)
+        with (disk / "filler").open("wb", buffering=0) as filler, contextlib.suppress(OSError):
+            while True:
+                filler.write(b"\0" * 4096)
+        return published
+
+    monkeypatch.setattr(backups, "_publish", publish_then_fill_the_disk)
+
+    with pytest.raises(CommandError) as raised:
+        _backup(alias, "--dir", str(disk))
+
+    assert raised.value.returncode == Exit.NO_SPACE
+    assert str(raised.value).startswith(f"Could not write the backup in {disk} (No space left")
+    assert sorted(p.name for p in disk.iterdir()) == ["filler"]

@@ -239,3 +239,46 @@ def test_readiness_answers_scripts_in_json():
     report = json.loads(out.getvalue())
     assert report["ready"] is (not report["reasons"])
     assert report["engine"] == connection.vendor
+
+
+@pytest.mark.parametrize("output", ["in a missing folder", "a folder"])
+def test_an_output_that_cannot_be_a_file_is_refused_before_the_assessment(
+    output, tmp_path, monkeypatch
+):
+    """--output in a folder that does not exist, or naming a folder, is a usage error (2), not a
+    traceback exiting 1 (NOT READY's status), and is found before the assessment runs."""
+    monkeypatch.setattr(
+        "goals_project.maintenance.management.commands.migration_readiness.migration_readiness",
+        lambda **options: pytest.fail("the assessment ran"),
+    )
+    target = tmp_path if output == "a folder" else tmp_path / "missing" / "readiness.md"
+    with pytest.raises(CommandError) as raised:
+        call_command("migration_readiness", "--output", str(target), stdout=StringIO())
+    assert raised.value.returncode == Exit.USAGE
+    if output == "a folder":
+        assert str(raised.value) == (
+            f"--output {target} is a directory, not a file. Give the path of the report's "
+            f"file, such as {target / 'readiness.md'}; nothing was assessed."
+        )
+    else:
+        assert str(raised.value) == (
+            f"--output {target}: the folder {target.parent} does not exist. Create it or give "
+            "another path; nothing was assessed."
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.sqlite_only
+def test_an_output_on_a_full_disk_exits_14_and_leaves_no_report(small_disk):
+    """A report that the disk has no room for is exit 14 with a message, not a traceback, and
+    no cut-off report is left behind."""
+    disk = small_disk(64 * 1024)
+    with (disk / "filler").open("wb", buffering=0) as filler, contextlib.suppress(OSError):
+        while True:
+            filler.write(b"\0" * 4096)
+    target = disk / "readiness.md"
+    with pytest.raises(CommandError) as raised:
+        call_command("migration_readiness", "--output", str(target), stdout=StringIO())
+    assert raised.value.returncode == Exit.NO_SPACE
+    assert str(raised.value).startswith(f"Could not write the report to {target} (No space left")
+    assert sorted(path.name for path in disk.iterdir()) == ["filler"]

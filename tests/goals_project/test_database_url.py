@@ -1,4 +1,6 @@
-"""DATABASE_URL: an SQLite path with '#' or '?' in it is refused unless written as %23 / %3F."""
+"""DATABASE_URL: an SQLite path with '#' or '?' in it is refused unless written as %23 / %3F; a
+URL that names no database (cut short, an unknown scheme, a bare path) or an SQLite option that
+SQLite cannot take is refused with exit 2 before any command runs."""
 
 from __future__ import annotations
 
@@ -77,3 +79,130 @@ def test_migrate_creates_the_database_at_a_percent_encoded_path(tmp_path):
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fractal#2?"]
     assert "goals.db" in [p.name for p in folder.iterdir()]
+
+
+CUT_SHORT = (
+    "is cut short: it names no SQLite file, so it would open a database in memory that is gone "
+    "when the command ends. Write the file's path after sqlite:/// (sqlite:////home/me/goals.db "
+    "for /home/me/goals.db), or sqlite:///:memory: if a database in memory is what you mean."
+)
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite:///?timeout=5"])
+def test_sqlite_url_cut_short_is_refused(url):
+    """dj-database-url reads an SQLite URL without a path as a database in memory, which migrate
+    would migrate and lose: refused; sqlite:///:memory: still asks for one."""
+    with pytest.raises(ImproperlyConfigured) as raised:
+        database_from_url(url)
+    assert str(raised.value) == f"DATABASE_URL {url} {CUT_SHORT}"
+    for memory in ("sqlite:///:memory:", "sqlite://:memory:"):
+        assert database_from_url(memory)["NAME"] == ":memory:"
+
+
+@pytest.mark.parametrize("url", ["sqlite://home/me/goals.db", "sqlite:/home/me/goals.db"])
+def test_sqlite_url_without_three_slashes_is_refused(url):
+    """`sqlite://home/me/goals.db` would open the relative path me/goals.db (the host dropped),
+    `sqlite:/home/me/goals.db` home/me/goals.db: refused, naming that file."""
+    opened = "me/goals.db" if url.startswith("sqlite://") else "home/me/goals.db"
+    with pytest.raises(ImproperlyConfigured) as raised:
+        database_from_url(url)
+    assert str(raised.value) == (
+        f"DATABASE_URL {url} does not start with sqlite:/// (three slashes, then the path), so "
+        f"it would open the SQLite file {opened} instead. Write sqlite:/// and the file's path: "
+        "sqlite:////home/me/goals.db for /home/me/goals.db, sqlite:///goals.db for goals.db in "
+        "the current folder."
+    )
+
+
+def test_sqlite_options_are_read_as_sqlite_takes_them():
+    """The options' text becomes the values sqlite3.connect() and Django's backend take; one
+    that SQLite cannot take, or given twice, is refused, not left to fail on connecting."""
+    config = database_from_url(
+        "sqlite:////data/goals.db?timeout=2.5&transaction_mode=immediate&check_same_thread=false"
+        "&init_command=PRAGMA%20cache_size%3D10&cached_statements=0&isolation_level="
+    )
+    assert config["OPTIONS"] == {
+        "timeout": 2.5,
+        "transaction_mode": "IMMEDIATE",
+        "check_same_thread": False,
+        "init_command": "PRAGMA cache_size=10",
+        "cached_statements": 0,
+        "isolation_level": "",
+    }
+    assert "OPTIONS" not in database_from_url("sqlite:////data/goals.db")
+    with pytest.raises(ImproperlyConfigured) as raised:
+        database_from_url("sqlite:////data/goals.db?timeout=abc")
+    assert str(raised.value) == (
+        "DATABASE_URL sqlite:////data/goals.db?timeout=abc gives the SQLite option timeout the "
+        "value 'abc', which SQLite cannot take: it takes a number of seconds, 0 or more, such "
+        "as 20 or 2.5. Correct it, or leave timeout out of the URL."
+    )
+    for option, takes in (
+        ("detect_types=x", "a whole number"),
+        ("check_same_thread=maybe", "true or false"),
+        ("isolation_level=serial", "empty or one of DEFERRED, IMMEDIATE, EXCLUSIVE"),
+        ("transaction_mode=", "one of DEFERRED, IMMEDIATE, EXCLUSIVE"),
+        ("timeout=-1", "a number of seconds, 0 or more"),
+    ):
+        with pytest.raises(ImproperlyConfigured, match=f"it takes {takes}"):
+            database_from_url(f"sqlite:////data/goals.db?{option}")
+    with pytest.raises(ImproperlyConfigured) as raised:
+        database_from_url("sqlite:////data/goals.db?timeout=1&timeout=2")
+    assert str(raised.value) == (
+        "DATABASE_URL sqlite:////data/goals.db?timeout=1&timeout=2 gives the SQLite option "
+        "timeout more than once. Give it once."
+    )
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "cut short",
+        "an unknown scheme",
+        "a bare path",
+        "empty",
+        "a bad timeout",
+        "a bad port",
+    ],
+)
+def test_migrate_refuses_a_database_url_that_names_no_database(written, tmp_path):
+    """A DATABASE_URL that names no database, or an option SQLite cannot take, stops migrate
+    with its message and exit 2 before anything is made: no traceback, no database migrated in
+    memory, no file created."""
+    path = tmp_path / "goals.db"
+    url, message = {
+        "cut short": ("sqlite://", f"DATABASE_URL sqlite:// {CUT_SHORT}"),
+        "an unknown scheme": (
+            f"sqllite:///{path}",
+            "DATABASE_URL starts with 'sqllite://', which is no database's scheme. Write "
+            "sqlite:/// and the file's path for an SQLite file (sqlite:////home/me/goals.db), "
+            "or postgres://user:password@host:5432/name for PostgreSQL.",
+        ),
+        "a bare path": (
+            str(path),
+            f"DATABASE_URL {path} is not a database URL: it has no scheme such as sqlite:/// or "
+            f"postgres://. For the SQLite file {path} write sqlite:///{path}.",
+        ),
+        "empty": (
+            "",
+            "DATABASE_URL is set but empty. Set it to sqlite:/// and the file's path "
+            "(sqlite:////home/me/goals.db), or unset it for the default file.",
+        ),
+        "a bad timeout": (
+            f"sqlite:///{path}?timeout=abc",
+            f"DATABASE_URL sqlite:///{path}?timeout=abc gives the SQLite option timeout the "
+            "value 'abc', which SQLite cannot take: it takes a number of seconds, 0 or more, "
+            "such as 20 or 2.5. Correct it, or leave timeout out of the URL.",
+        ),
+        "a bad port": (
+            "postgres://fractal:secret@localhost:port/goals",
+            "DATABASE_URL cannot be read as a URL (This string is not a valid url, possibly "
+            "because some of its parts is not properly urllib.parse.quote()'ed). Write it as "
+            "postgres://user:password@host:5432/name, or sqlite:/// and the file's path.",
+        ),
+    }[written]
+    result = manage_process(url, "migrate", "--no-backup")
+    assert result.returncode == Exit.USAGE, result.stderr
+    assert result.stderr == f"{message}\n"
+    assert "secret" not in result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -28,7 +31,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
     )
     requires_system_checks = []
 
-    exit_statuses = (Exit.NOT_PASSED, Exit.USAGE)
+    exit_statuses = (Exit.NOT_PASSED, Exit.USAGE, Exit.READ_ONLY, Exit.NO_SPACE)
 
     def add_arguments(self, parser) -> None:
         add_database_argument(parser, "to assess")
@@ -44,6 +47,10 @@ class Command(ExitStatusesInHelp, BaseCommand):
 
     def handle(self, *args, **options) -> None:
         reporter = Reporter.of(self, options)
+        if options["output"]:
+            # Before the assessment, which can take minutes: a report that cannot be written is
+            # a usage error (2), not the NOT READY (1) that a traceback's exit status would mean.
+            _check_output(options["output"])
         report = migration_readiness(using=options["database"], step=reporter.step)
         as_json = options["json"] or options["format"] == "json"
         if as_json:
@@ -52,7 +59,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
             lines = _render(report, markdown=options["format"] == "markdown")
             text = "\n".join(lines) + "\n"
         if options["output"]:
-            options["output"].write_text(text, encoding="utf-8")
+            _write_output(options["output"], text)
             reporter.result(f"Report written to {options['output']}")
         elif as_json or options["verbosity"] >= 1 or not report.ready:
             # At -v0 a NOT READY report is still shown: it is what the error refers to.
@@ -62,6 +69,45 @@ class Command(ExitStatusesInHelp, BaseCommand):
                 f"NOT READY: {len(report.reasons)} reason(s) (listed above).",
                 returncode=Exit.NOT_PASSED,
             )
+
+
+def _check_output(path: Path) -> None:
+    """Refuse an --output that cannot be written: a folder, a path in a folder that does not
+    exist (2), or a file or folder that cannot be written (7)."""
+    if path.is_dir():
+        raise CommandError(
+            f"--output {path} is a directory, not a file. Give the path of the report's file, "
+            f"such as {path / 'readiness.md'}; nothing was assessed.",
+            returncode=Exit.USAGE,
+        )
+    if not path.parent.is_dir():
+        raise CommandError(
+            f"--output {path}: the folder {path.parent} does not exist. Create it or give "
+            "another path; nothing was assessed.",
+            returncode=Exit.USAGE,
+        )
+    if not os.access(path if path.exists() else path.parent, os.W_OK):
+        raise CommandError(
+            f"--output {path} cannot be written: "
+            + (f"the file {path}" if path.exists() else f"the folder {path.parent}")
+            + " is not writable. Give another path; nothing was assessed.",
+            returncode=Exit.READ_ONLY,
+        )
+
+
+def _write_output(path: Path, text: str) -> None:
+    """Write the report; a disk that fills up (14) or a file that cannot be written (7) as an
+    error, not a traceback, with no cut-off report left to be read as a whole one."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+        raise CommandError(
+            f"Could not write the report to {path} ({error.strerror or error}). Free space or "
+            "give another --output.",
+            returncode=Exit.NO_SPACE if error.errno == errno.ENOSPC else Exit.READ_ONLY,
+        ) from error
 
 
 def _render(report: ReadinessReport, *, markdown: bool) -> list[str]:

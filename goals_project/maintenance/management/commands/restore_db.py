@@ -9,7 +9,12 @@ from django.core.management.base import BaseCommand, CommandError
 from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
 from goals_project.bases.exit_codes import BACKUP, Exit
 from goals_project.bases.progress import Reporter
-from goals_project.maintenance.backups import BackupError, backup_read, backup_restore
+from goals_project.maintenance.backups import (
+    BackupError,
+    backup_read,
+    backup_restore,
+    backup_to_restore,
+)
 from goals_project.maintenance.locking import MaintenanceBusy, maintenance_lock
 
 
@@ -22,26 +27,37 @@ class Command(ExitStatusesInHelp, BaseCommand):
     exit_statuses = (*BACKUP, Exit.BUSY, Exit.CANCELLED)
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("backup", type=Path, help="The backup file to restore.")
+        parser.add_argument(
+            "backup",
+            type=Path,
+            help="The backup to restore: its path, or its name as list_backups prints it "
+            "(found in the backup folder).",
+        )
         add_database_argument(parser, "to restore into")
-        parser.add_argument("--dir", type=Path, help="Folder for the safety backup.")
+        parser.add_argument(
+            "--dir",
+            type=Path,
+            help="Backup folder, where a backup given by name is found and the safety backup "
+            "goes (default: FRACTAL_BACKUP_DIR, or backups/ beside the database).",
+        )
         parser.add_argument(
             "--yes", action="store_true", help="Do not ask for confirmation (for scripts)."
         )
 
     def handle(self, *args, **options) -> None:
         reporter = Reporter.of(self, options)
-        if not options["backup"].is_file():
-            raise CommandError(
-                f"{options['backup']} cannot be restored: the backup file does not exist. "
-                "Choose a verified backup (manage.py list_backups).",
-                returncode=Exit.USAGE,
+        try:
+            # list_backups prints names: one is looked for in the folder it listed.
+            path = backup_to_restore(
+                options["backup"], using=options["database"], directory=options["dir"]
             )
-        reporter.step(f"verifying {options['backup']}")
-        backup = backup_read(options["backup"], deep=True)
+        except BackupError as error:
+            raise CommandError(str(error), returncode=error.code) from error
+        reporter.step(f"verifying {path}")
+        backup = backup_read(path, deep=True)
         if not backup.verified:
             raise CommandError(
-                f"{options['backup']} cannot be restored: {backup.problem}. Choose a verified "
+                f"{path} cannot be restored: {backup.problem}. Choose a verified "
                 "backup (manage.py list_backups).",
                 returncode=Exit.BACKUP_UNVERIFIED,
             )
@@ -50,7 +66,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
         try:
             with maintenance_lock(operation="restore_db", using=options["database"]):
                 result = backup_restore(
-                    path=options["backup"],
+                    path=path,
                     using=options["database"],
                     directory=options["dir"],
                     step=reporter.step,
