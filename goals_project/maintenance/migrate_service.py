@@ -535,15 +535,16 @@ def _refuse_backward_losses(
 def _refuse_dropping_tables_with_rows(using: str, plan: list, backup: Backup | None) -> None:
     """Unapplying a migration that created a table drops it with its rows: the baselines created
     the legacy tables, so going back past them (`migrate goals zero`) would delete every goal and
-    session. Refused when such a table holds a row; an empty one may go. The tables later
-    migrations create are their own records (legacy_repairs), which going back reads and drops."""
+    session, and `migrate auth zero` every user, with the admin's history. Refused when such a
+    table holds a row; an empty one may go. The tables our later migrations create are their own
+    records (legacy_repairs), which going back reads and drops."""
     connection = connections[using]
     tables = connection.introspection.table_names()
     holding: dict[str, int] = {}
     unapplied = []
     for migration in plan:
-        if not (migration.initial and migration.app_label in APPS):
-            continue  # later tables (legacy_repairs) are the migrations' own records
+        if migration.app_label in APPS and not migration.initial:
+            continue  # our later tables (legacy_repairs) are the migrations' own records
         for operation in migration.operations:
             if not isinstance(operation, migrations.CreateModel):
                 continue
@@ -583,12 +584,18 @@ def _refuse_unadopting(found: AdoptionResult, targets: tuple[str | None, str | N
 
 def _dropping_refusal(unapplied: list[str], holding: dict[str, int], note: str) -> MigrateRefused:
     listed = ", ".join(f"{table} ({count} rows)" for table, count in sorted(holding.items()))
+    legacy = any(name.split(".")[0] in APPS for name in unapplied)
     return MigrateRefused(
         f"Going back this far would unapply {', '.join(unapplied)}, which created tables that "
         f"hold rows: {listed}. Unapplying them drops the tables and every row in them; there is "
-        "no earlier schema to keep the rows in. Nothing was changed. To go back to the legacy "
-        "file as it was before migrating, restore the backup taken then (manage.py "
-        "list_backups, manage.py restore_db). " + note,
+        "no earlier schema to keep the rows in. Nothing was changed. "
+        + (
+            "To go back to the legacy file as it was before migrating, restore the backup taken "
+            "then (manage.py list_backups, manage.py restore_db). "
+            if legacy
+            else "Delete those rows first if they are to go. "
+        )
+        + note,
         Exit.WOULD_DISCARD,
     )
 

@@ -13,6 +13,8 @@ from concurrent.futures import Future
 from io import StringIO
 
 import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError, OutputWrapper
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
@@ -712,3 +714,27 @@ def test_sorts_of_a_bulk_job_run_with_the_small_cache_and_give_the_large_one_bac
         ('SELECT COUNT(*) FROM "goals"', -BULK_CACHE_KIB),
     ]
     assert after == -BULK_CACHE_KIB
+
+
+@pytest.mark.parametrize("app", ["auth", "admin"])
+def test_going_back_past_a_table_of_users_is_refused_while_it_holds_rows(
+    app, make_migrated_db, legacy_database
+):
+    """`migrate auth zero` dropped every user and the admin's history and said it was done: like
+    the baselines of the legacy tables, an app's first migration is not unapplied while a table
+    it created holds a row (24), and nothing changes."""
+    path = make_migrated_db("dev")
+    with legacy_database(path) as alias:
+        User.objects.db_manager(alias).create_user("alice")
+        LogEntry.objects.using(alias).create(
+            user=User.objects.db_manager(alias).get(), action_flag=1, object_repr="x"
+        )
+        digest = file_sha256(path)
+        with pytest.raises(CommandError) as refused:
+            call_command("migrate", app, "zero", "--no-backup", database=alias, stdout=StringIO())
+        assert refused.value.returncode == Exit.WOULD_DISCARD
+        assert "django_admin_log (1 rows)" in str(refused.value)
+        if app == "auth":
+            assert "auth_user (1 rows)" in str(refused.value)
+        assert "Delete those rows first" in str(refused.value)
+        assert file_sha256(path) == digest
