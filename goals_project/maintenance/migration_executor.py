@@ -36,6 +36,7 @@ from django.db.migrations import (
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.state import ProjectState
 from django.db.models import CheckConstraint
+from django.db.transaction import TransactionManagementError
 
 from goals_project.bases.foreign_keys import foreign_keys_check
 from goals_project.maintenance.migration_operations import (
@@ -168,6 +169,16 @@ class RecordingExecutor(MigrationExecutor):
                 return super().apply_migration(state, migration, fake, fake_initial)
         except IntegrityError as error:
             _refused_for_the_root_rule(connection, migration, error)
+            raise
+        except TransactionManagementError as error:
+            # SQLite rolls a whole transaction back on some errors (a full disk), and Django's
+            # schema editor, leaving, runs a statement inside it: that statement's error would
+            # replace the one that stopped the migration, which migrate's refusal names.
+            stopped = error.__context__
+            while isinstance(stopped, TransactionManagementError):
+                stopped = stopped.__context__
+            if isinstance(stopped, DatabaseError):
+                raise stopped from stopped.__cause__  # the error SQLite named
             raise
         finally:
             # Inside migrate's one transaction it can do nothing, and after SQLite rolled that

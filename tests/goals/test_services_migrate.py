@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import importlib
 import os
 import shutil
 import sqlite3
@@ -738,3 +739,37 @@ def test_going_back_past_a_table_of_users_is_refused_while_it_holds_rows(
             assert "auth_user (1 rows)" in str(refused.value)
         assert "Delete those rows first" in str(refused.value)
         assert file_sha256(path) == digest
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("options", [{"backup": False}, {}])
+def test_a_disk_filling_up_during_a_migration_is_said_as_a_full_disk(
+    options, make_legacy_db, legacy_database, settings, tmp_path, monkeypatch
+):
+    """SQLite rolls the whole transaction back when the disk fills up during a statement; Django's
+    schema editor, leaving, then ran a statement inside it, and its error (no query until the end
+    of the atomic block) replaced the full disk's: exit 17 and no word of the disk. Here the
+    backfill meets a full disk as SQLite reports it."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    path = make_legacy_db("dev")
+    backfill = importlib.import_module("goals.migrations.0004_backfill_root_ids")
+    with legacy_database(path) as alias:
+        connection = connections[alias]
+
+        def full(self) -> None:
+            connection.connection.execute("ROLLBACK")  # as SQLite does on SQLITE_FULL
+            error = sqlite3.OperationalError("database or disk is full")
+            error.sqlite_errorname = "SQLITE_FULL"
+            with connection.wrap_database_errors:
+                raise error
+
+        monkeypatch.setattr(backfill.Backfill, "run", full)
+        with pytest.raises(MigrateRefused) as refused:
+            database_migrate(using=alias, reporter=Captured(), **options)
+        monkeypatch.undo()
+        connection.close()
+    assert refused.value.code == Exit.NO_SPACE
+    assert (
+        "goals.0004_backfill_root_ids was stopped by the database (database or disk is full)"
+        in (str(refused.value))
+    )
