@@ -486,3 +486,26 @@ def test_adoption_builds_again_a_legacy_index_that_differs_from_the_baseline(
 )
 def test_same_statement(first, second, same):
     assert same_statement(first, second) is same
+
+
+@pytest.mark.parametrize("marked", ["file", "folder"])
+def test_check_refuses_what_adoption_refuses_as_read_only(marked, make_legacy_db, legacy_database):
+    """--check of a file, or in a folder, marked read-only says what adoption says (7), not that
+    it can be adopted (0); nothing is written."""
+    path = make_legacy_db("dev")
+    target = path if marked == "file" else path.parent
+    digest = file_sha256(path)
+    target.chmod(0o444 if marked == "file" else 0o555)
+    try:
+        with legacy_database(path) as alias:
+            with pytest.raises(CommandError) as checked:
+                _adopt(alias, "--check")
+            with pytest.raises(CommandError) as adopting:
+                _adopt(alias)
+    finally:
+        target.chmod(0o644 if marked == "file" else 0o755)
+    assert checked.value.returncode == LegacyDbProblem.READ_ONLY
+    assert str(checked.value) == str(adopting.value)
+    assert str(checked.value).startswith(f"The database {marked} {target} is read-only.")
+    assert file_sha256(path) == digest
+    assert sorted(entry.name for entry in path.parent.iterdir()) == [path.name]

@@ -129,3 +129,18 @@ def test_names_missing_and_nullable_roots_before_the_migrations(make_legacy_db, 
     assert "FAIL goals: no NULL root_id:" in output
     assert "FAIL metric_values: has a root_id column: 1 failing" in output
     assert "FAIL goals: has its 8 plan indexes: 8 failing" in output
+
+
+@pytest.mark.sqlite_only
+def test_refuses_an_unsupported_legacy_schema_as_migrate_does(make_legacy_db, legacy_database):
+    """A pre_sti file (no supported schema) is refused with migrate's words and status (6); it
+    crashed with 'no such column: r.root_id' (1)."""
+    path = make_legacy_db("pre_sti")
+    with legacy_database(path) as alias:
+        with pytest.raises(CommandError) as raised:
+            call_command("verify_root_ids", database=alias, stdout=StringIO())
+        with pytest.raises(CommandError) as migrating:
+            call_command("migrate", database=alias, stdout=StringIO(), stderr=StringIO())
+    assert raised.value.returncode == Exit.UNSUPPORTED_SCHEMA
+    assert str(raised.value) == str(migrating.value)
+    assert str(raised.value).startswith(f"{path} uses the unsupported 'pre_sti' legacy schema")

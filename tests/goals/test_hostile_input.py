@@ -6,6 +6,8 @@ import contextlib
 import re
 import shutil
 import sqlite3
+import subprocess
+from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
 
@@ -1243,3 +1245,171 @@ def test_a_backup_whose_manifest_is_not_an_object_is_unverified(make_legacy_db, 
     assert "unreadable manifest" in str(error)
     assert "unreadable manifest" in listed.getvalue()
     assert file_sha256(source) == digest
+
+
+# -- read-only places, damaged pages, links that name no file ----------------------------------
+
+
+@pytest.fixture
+def read_only_mount(tmp_path: Path) -> Iterator[Callable[[Path], Path]]:
+    """Shows a folder again, through a bind mount remounted read-only: a real read-only file
+    system, where the kernel refuses root too, whatever the permission bits say. Mounting needs
+    root, as small_disk does. Unmounted lazily after the test."""
+    mounted: list[Path] = []
+
+    def mount(folder: Path) -> Path:
+        point = tmp_path / f"read_only{len(mounted)}"
+        point.mkdir()
+        subprocess.run(["mount", "--bind", str(folder), str(point)], check=True)  # noqa: S603, S607
+        mounted.append(point)
+        subprocess.run(  # noqa: S603 - fixed arguments
+            ["mount", "-o", "remount,bind,ro", str(point)],  # noqa: S607
+            check=True,
+            capture_output=True,
+        )
+        return point
+
+    yield mount
+    for point in reversed(mounted):
+        subprocess.run(["umount", "--lazy", str(point)], check=True)  # noqa: S603, S607
+
+
+def _readiness(alias: str) -> tuple[CommandError, str]:
+    out = StringIO()
+    with pytest.raises(CommandError, match=r"NOT READY") as raised:
+        call_command("migration_readiness", database=alias, stdout=out, stderr=StringIO())
+    return raised.value, out.getvalue()
+
+
+@pytest.mark.parametrize("command", ["verify_root_ids", "adopt_legacy_db", "migrate"])
+def test_a_migrated_file_on_a_read_only_mount_is_not_called_damaged(
+    command, make_migrated_db, legacy_database, read_only_mount
+):
+    """A sound file in WAL mode (as `migrate` leaves it) on a read-only file system cannot be
+    opened: SQLite must make its -shm beside it ('unable to open database file'). That is the
+    folder's refusal (7), as `migrate`'s, never damage with the advice to restore a backup (9,
+    which would throw the newest data away); migration_readiness says the same. Nothing is
+    written there (nor could be)."""
+    source = make_migrated_db("dev")
+    path = read_only_mount(source.parent) / source.name
+    digest, before = file_sha256(path), _listing(path.parent)
+    with legacy_database(path) as alias:
+        error = _refused(command, database=alias)
+        verdict, report = _readiness(alias)
+    assert error.returncode == Exit.READ_ONLY
+    assert verdict.returncode == Exit.NOT_PASSED
+    for said in (str(error), report):
+        assert "is damaged" not in said
+        assert "Restore it from a backup" not in said
+        assert "file system mounted read-only" in said
+    assert (file_sha256(path), _listing(path.parent)) == (digest, before)
+
+
+@pytest.mark.parametrize(
+    "args", [("adopt_legacy_db",), ("adopt_legacy_db", "--check"), ("migrate",)]
+)
+def test_a_legacy_file_on_a_read_only_mount_is_refused_as_read_only(
+    args, make_legacy_db, legacy_database, read_only_mount
+):
+    """A legacy file on a read-only file system (its permission bits say writable) is refused
+    with 7 by adoption, its --check and migrate alike (adoption said 17, 'attempt to write a
+    readonly database', and --check that it can be adopted), and migration_readiness says NOT
+    READY with migrate's words (it said READY)."""
+    source = make_legacy_db("dev")
+    path = read_only_mount(source.parent) / source.name
+    digest = file_sha256(path)
+    with legacy_database(path) as alias:
+        error = _refused(*args, database=alias)
+        refusal = _refused("migrate", database=alias)
+        verdict, report = _readiness(alias)
+    assert error.returncode == Exit.READ_ONLY
+    assert str(error) == (
+        f"The database file {path} cannot be written: it is on a file system mounted "
+        "read-only. Make it writable (remount the file system read-write, or change the owner "
+        "or permissions) or work on a copy in a writable folder; nothing was changed."
+    )
+    assert verdict.returncode == Exit.NOT_PASSED
+    assert f"- {refusal}\n" in report
+    assert file_sha256(path) == digest
+
+
+def test_a_wal_file_whose_shm_cannot_be_opened_is_not_called_damaged(
+    make_migrated_db, legacy_database
+):
+    """A -shm that SQLite will not open (a symlink: SQLite opens it with O_NOFOLLOW) leaves a
+    sound WAL file unopenable ('unable to open database file'): said as such (17), with what to
+    look at, not as damage to restore from a backup."""
+    path = make_migrated_db("dev")
+    shm = path.with_name(f"{path.name}-shm")
+    shm.unlink(missing_ok=True)
+    shm.symlink_to(path.parent / "elsewhere")
+    digest = file_sha256(path)
+    with legacy_database(path) as alias:
+        error = _refused("verify_root_ids", database=alias)
+    assert error.returncode == Exit.DATABASE_ERROR
+    assert str(error).startswith(
+        f"{path} cannot be opened: SQLite reports 'unable to open database file'. This is not "
+        "known to be damage: do not restore a backup over the file for it."
+    )
+    assert file_sha256(path) == digest
+
+
+def _damage_a_data_page(path: Path, page: int = 5) -> Path:
+    """Overwrite one page of the file's data with 0xAB bytes: the header and the schema (page
+    1) still read, the rows on that page do not."""
+    (size,) = _select(path, "PRAGMA page_size")[0]
+    with path.open("r+b") as handle:
+        handle.seek((page - 1) * size)
+        handle.write(b"\xab" * size)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("command", "migrated"),
+    [
+        ("verify_root_ids", True),
+        ("verify_root_ids", False),
+        ("backup_db", True),
+        ("backup_db", False),
+        ("migrate", False),
+        ("adopt_legacy_db", False),
+    ],
+)
+def test_a_damaged_data_page_is_refused_before_work_starts(
+    command, migrated, tmp_path, make_legacy_db, make_migrated_db, legacy_database
+):
+    """A page of data overwritten, the schema intact, is refused as damaged (9) before any work:
+    verify_root_ids gave a traceback of 'database disk image is malformed' (1), backup_db made
+    its backup folder, then called the copy no sound backup (21), migrate and adoption met it
+    counting the rows (1). Nothing is made beside the file (but migrate's lock file, which
+    stays), nor in the backup folder."""
+    path = _damage_a_data_page((make_migrated_db if migrated else make_legacy_db)("dev"))
+    folder = tmp_path / "backups"
+    args = ("--dir", str(folder)) if command == "backup_db" else ()
+    digest, before = file_sha256(path), _listing(tmp_path)
+    with legacy_database(path) as alias:
+        error = _refused(command, *args, database=alias)
+    assert error.returncode == Exit.DAMAGED
+    assert str(error).startswith(f"{path} is damaged: SQLite reports '")
+    assert "Restore it from a backup" in str(error)
+    after = [f for f in _listing(tmp_path) if not f.name.endswith(".maintenance.lock")]
+    assert (file_sha256(path), after) == (digest, before)
+    assert not folder.exists()
+
+
+def test_a_loop_of_symlinks_is_refused_as_naming_no_file(tmp_path, legacy_database):
+    """A database path that is a loop of symlinks names no file: migrate refuses it (2; it
+    crashed with 'unable to open database file', 1), and so does verify_root_ids, while
+    migration_readiness says NOT READY (it said READY, a new database). Nothing is made."""
+    path = tmp_path / "loop1.db"
+    path.symlink_to(tmp_path / "loop2.db")
+    (tmp_path / "loop2.db").symlink_to(path)
+    message = f"{path} is a symbolic link that leads back to itself through other links"
+    with legacy_database(path) as alias:
+        errors = [_refused(command, database=alias) for command in ("migrate", "verify_root_ids")]
+        verdict, report = _readiness(alias)
+    assert [error.returncode for error in errors] == [Exit.USAGE, Exit.USAGE]
+    assert all(str(error).startswith(message) for error in errors)
+    assert verdict.returncode == Exit.NOT_PASSED
+    assert message in report
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["loop1.db", "loop2.db"]

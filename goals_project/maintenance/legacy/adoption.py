@@ -37,6 +37,7 @@ from goals_project.maintenance.legacy.inspection import (
     is_file_database,
     legacy_db_inspect,
     recover_hot_journal,
+    refuse_a_link_loop,
 )
 from goals_project.maintenance.legacy.preflight import (
     ADOPTION_SPACE_FACTOR,
@@ -141,15 +142,18 @@ def database_path(using: str = DEFAULT_DB_ALIAS) -> Path | None:
 
 
 def legacy_db_check_writable(*, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Refuse an existing SQLite file, or its folder, marked read-only, and a folder that does
-    not exist; raise LegacyDbError.
+    """Refuse an existing SQLite file, or its folder, marked read-only or that cannot be written
+    (check_writable), a folder that does not exist, and a loop of symlinks; raise LegacyDbError.
 
     `migrate` calls this before it writes anything beside the file (its lock file, a backup), so a
-    read-only folder is refused as such and left as it was, even for root.
+    read-only folder is refused as such and left as it was, even for root. A loop of symlinks
+    looks like no file at all, which `migrate` would have SQLite create, and SQLite cannot.
     """
     if connections[using].vendor != "sqlite":
         return
     path = database_path(using)
+    if path is not None:
+        refuse_a_link_loop(path)
     if path is not None and not path.parent.is_dir():
         raise LegacyDbError(
             LegacyDbProblem.MISSING,
@@ -165,13 +169,19 @@ def legacy_db_inspect_alias(
     *, using: str = DEFAULT_DB_ALIAS, integrity: bool = True
 ) -> AdoptionResult:
     """What adoption would do to the database behind `using`, without changing it; without
-    `integrity`, the file's integrity left to the caller (legacy_db_inspect)."""
+    `integrity`, the file's integrity left to the caller (legacy_db_inspect).
+
+    A legacy file that adoption could not write (check_writable) is refused here already, as
+    adoption and `migrate` refuse it (7): `adopt_legacy_db --check`, `migrate --plan` and
+    `migration_readiness` say so rather than that it can be adopted."""
     if connections[using].vendor != "sqlite":
         return AdoptionResult(path=None, state_before=DbState.ADOPTED)
     path = database_path(using)
     if path is None:
         return AdoptionResult(path=None, state_before=DbState.NEW)
     inspection = legacy_db_inspect(path, integrity=integrity)
+    if inspection.state == DbState.LEGACY:
+        check_writable(path)
     return AdoptionResult(
         path=path,
         state_before=inspection.state,

@@ -7,9 +7,11 @@ it, never changes a byte of it.
 from __future__ import annotations
 
 import enum
+import errno
 import os
 import sqlite3
 import stat
+import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -90,29 +92,55 @@ def legacy_db_inspect(
 ) -> LegacyDbInspection:
     """Classify the SQLite file at `path` without modifying it; raise LegacyDbError if refused.
     Without `integrity` the caller checks the file's integrity itself (legacy_db_integrity_begin)
-    before it changes anything."""
+    before it changes anything: the check is begun here, on a thread of its own, and
+    legacy_db_integrity_begin hands that one over, so that it runs while the caller goes on
+    (`migrate` begins its backup meanwhile, whose sqlite_file_state does not check the file
+    again)."""
     if (state := _state_by_header(path)) is not None:
         return LegacyDbInspection(path=path, state=state)
     connection = _connect_read_only(path, timeout=timeout)
+    checking = None
     try:
         version, tables = _read_tables(connection, path)
         if integrity:
             _check_integrity(connection, path)
+        else:
+            checking = legacy_db_integrity_begin(path, timeout=timeout)
         return replace(_classify(connection, path, tables), schema_version=version)
+    except sqlite3.DatabaseError as error:
+        # The row counts read every table: a damaged page is met here as well (the damage is
+        # the news, in the check's words where it is being checked).
+        if checking is not None and isinstance(checking.exception(), LegacyDbError):
+            raise checking.exception() from error
+        raise _read_refusal(path, error) from error
     finally:
         connection.close()
 
 
-def sqlite_file_state(path: Path, *, timeout: float = 2.0) -> DbState | None:
+def sqlite_file_state(
+    path: Path, *, timeout: float = 2.0, integrity: bool = True, supported: bool = False
+) -> DbState | None:
     """MISSING (no file) or NEW (an empty one) where `path` holds no database yet, None where it
-    is an SQLite file whose schema reads; else raise legacy_db_inspect's refusal (a folder, a
-    file that is not SQLite, a damaged or locked one, a write cut off). Reads the header and the
-    schema only, through a read-only connection: a missing file is not created."""
+    is a sound SQLite file; else raise legacy_db_inspect's refusal (a folder, a file that is not
+    SQLite, a damaged or locked one, a write cut off). Reads through a read-only connection: a
+    missing file is not created.
+
+    The schema alone reads even where a data page is damaged, so with `integrity` the file's
+    pages are checked too (legacy_db_inspect's quick_check), unless a check begun in this process
+    (legacy_db_integrity_begin) is checking the file as it is now, or found it sound: `migrate`
+    takes its backup (backup_begin, whose first step this is) while its own check runs, and
+    refuses a damaged file on that check. Without `integrity` the caller checks it itself, or
+    meets the damage in its reads. With `supported`, a legacy file of a schema no variant
+    supported (pre_sti, a table missing a column) is refused as inspection refuses it."""
     if (state := _state_by_header(path)) is not None:
         return state
     connection = _connect_read_only(path, timeout=timeout)
     try:
-        _read_tables(connection, path)
+        _version, tables = _read_tables(connection, path)
+        if supported:
+            _refuse_an_unsupported_schema(connection, path, tables)
+        if integrity and not _checked_in_this_process(path):
+            _check_integrity(connection, path)
     finally:
         connection.close()
     return None
@@ -120,8 +148,9 @@ def sqlite_file_state(path: Path, *, timeout: float = 2.0) -> DbState | None:
 
 def _state_by_header(path: Path) -> DbState | None:
     """MISSING or NEW for a path without a database yet, None for a file starting as an SQLite
-    database does; a folder or another file is refused."""
+    database does; a folder or another file is refused, and so is a loop of symlinks."""
     if not path.exists():
+        refuse_a_link_loop(path)
         return DbState.MISSING
     if path.is_dir():
         raise LegacyDbError(
@@ -141,14 +170,80 @@ def _state_by_header(path: Path) -> DbState | None:
     return None
 
 
+def refuse_a_link_loop(path: Path) -> None:
+    """Refuse a path that is a loop of symlinks (a link to a link back to it): it names no file,
+    and SQLite, asked to open or create it, only says 'unable to open database file'."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            return
+        raise LegacyDbError(
+            LegacyDbProblem.MISSING,
+            f"{path} is a symbolic link that leads back to itself through other links (a loop: "
+            f"{error.strerror}), so it names no database file. Point DATABASE_URL at the "
+            f"database file itself, or make the link point to it (ls -l {path}); nothing was "
+            "changed.",
+        ) from error
+
+
 def legacy_db_integrity_begin(path: Path, *, timeout: float = 2.0) -> Future[None] | None:
     """legacy_db_inspect's integrity check of the SQLite file at `path` (PRAGMA quick_check, which
     reads every page: 0.4 s at a million metric values) on a thread of its own, so that the
     caller reads the file meanwhile (SQLite and its check release the GIL); the future's result
-    raises the refusal. None where there is no file content to check."""
+    raises the refusal. None where there is no file content to check. A check this process has
+    begun on the file as it is now (legacy_db_inspect without `integrity`) is handed over rather
+    than begun again."""
     if not path.is_file() or path.stat().st_size == 0:
         return None
-    return on_a_thread_of_its_own("integrity-check", _integrity_checked, path, timeout)
+    state = _file_state(path)
+    with _checks_lock:
+        begun = _checks_begun.get(state[0])
+        if begun is not None and begun[0] == state:
+            return begun[1]
+        checking = on_a_thread_of_its_own("integrity-check", _integrity_checked, path, timeout)
+        _checks_begun[state[0]] = (state, checking)
+    return checking
+
+
+# The last integrity check begun in this process on each file (by its real path), with the
+# file's state when it began: sqlite_file_state leaves a file to that check while the file is
+# as the check found it (a write moves its size or time of change, or its -wal's).
+_checks_begun: dict[str, tuple[tuple, Future[None]]] = {}
+_checks_lock = threading.Lock()
+
+
+def _file_state(path: Path) -> tuple:
+    """The file at `path` and its -wal (SQLite's log of writes not yet in the file): which
+    files they are, their sizes and times of change."""
+    real = os.path.realpath(path)
+    found = []
+    for name in (real, f"{real}-wal"):
+        try:
+            info = os.stat(name)
+        except FileNotFoundError:
+            info = None
+        if info is None or (name != real and info.st_size == 0):
+            found.append(None)  # an empty -wal (made by a connection opening the file) is none
+            continue
+        found.append((info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns))
+    return (real, *found)
+
+
+def _checked_in_this_process(path: Path) -> bool:
+    """Whether a check begun in this process is checking the file as it is now, or found it
+    sound; a check that found it damaged raises its refusal."""
+    state = _file_state(path)
+    with _checks_lock:
+        begun = _checks_begun.get(state[0])
+    if begun is None or begun[0] != state:
+        return False
+    checking = begun[1]
+    if not checking.done():
+        return True
+    if isinstance(checking.exception(), LegacyDbError):
+        raise checking.exception()
+    return checking.exception() is None
 
 
 def _integrity_checked(path: Path, timeout: float) -> None:
@@ -161,7 +256,10 @@ def _integrity_checked(path: Path, timeout: float) -> None:
 
 
 def check_writable(path: Path) -> None:
-    """Refuse a file or folder marked read-only, even for root, who could write it anyway."""
+    """Refuse a file or folder marked read-only, even for root, who could write it anyway, and
+    one the kernel would not let this user write: on a file system mounted read-only (where
+    root too is refused, whatever the marks say), or not this user's to write. Without this,
+    adoption would meet SQLite's 'attempt to write a readonly database' half way."""
     for target, what in ((path, "file"), (path.parent, "folder")):
         if not os.stat(target).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
             raise LegacyDbError(
@@ -169,6 +267,23 @@ def check_writable(path: Path) -> None:
                 f"The database {what} {target} is read-only. Make it writable "
                 f"(chmod u+w {target}) or work on a copy; nothing was changed.",
             )
+        if (why := _unwritable(target)) is not None:
+            raise LegacyDbError(
+                LegacyDbProblem.READ_ONLY,
+                f"The database {what} {target} cannot be written: {why}. Make it writable "
+                "(remount the file system read-write, or change the owner or permissions) or "
+                "work on a copy in a writable folder; nothing was changed.",
+            )
+
+
+def _unwritable(target: Path) -> str | None:
+    """Why the kernel would not let this process write `target`, or None: a file system mounted
+    read-only, or permissions that do not allow this user."""
+    if os.statvfs(target).f_flag & os.ST_RDONLY:
+        return "it is on a file system mounted read-only"
+    if not os.access(target, os.W_OK):
+        return "its permissions do not allow this user to write it"
+    return None
 
 
 def check_not_locked(path: Path, *, timeout: float = 2.0) -> None:
@@ -227,12 +342,8 @@ def recover_hot_journal(path: Path, *, timeout: float = 2.0) -> Path | None:
     connection = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     try:
         connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-    except sqlite3.OperationalError as error:
-        if "locked" in str(error) or "busy" in str(error):
-            raise locked_error(path, error) from error
-        raise _corrupt_error(path, str(error)) from error
     except sqlite3.DatabaseError as error:
-        raise _corrupt_error(path, str(error)) from error
+        raise _read_refusal(path, error) from error
     finally:
         connection.close()
     if hot_journal_path(path) is not None:
@@ -257,27 +368,98 @@ def _read_tables(
     try:
         version = connection.execute("PRAGMA schema_version").fetchone()[0]
         return version, table_columns(connection)
-    except sqlite3.OperationalError as error:
-        if _is_hot_journal(error):
-            raise _hot_journal_error(path, path.with_name(f"{path.name}-journal")) from error
-        if "locked" in str(error) or "busy" in str(error):
-            raise locked_error(path, error) from error
-        raise _corrupt_error(path, str(error)) from error
     except sqlite3.DatabaseError as error:
-        raise _corrupt_error(path, str(error)) from error
+        raise _read_refusal(path, error) from error
 
 
 def _check_integrity(connection: sqlite3.Connection, path: Path) -> None:
     try:
         rows = [row[0] for row in connection.execute("PRAGMA quick_check(5)")]
     except sqlite3.DatabaseError as error:
-        raise _corrupt_error(path, str(error)) from error
+        raise _read_refusal(path, error) from error
     if rows != ["ok"]:
         raise _corrupt_error(path, "; ".join(rows))
 
 
-def _classify(
+def _read_refusal(path: Path, error: sqlite3.DatabaseError) -> LegacyDbError:
+    """What SQLite's error on reading the file means. Only SQLite's own word for damage
+    (SQLITE_CORRUPT, SQLITE_NOTADB) is called damage, whose advice (restore a backup) throws
+    the file's newest data away: a file that cannot be opened (SQLITE_CANTOPEN), or another
+    error, says so instead."""
+    name = getattr(error, "sqlite_errorname", "")
+    if _is_hot_journal(error):
+        return _hot_journal_error(path, path.with_name(f"{path.name}-journal"))
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(error):
+        return locked_error(path, error)
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return _corrupt_error(path, str(error))
+    if name.startswith("SQLITE_CANTOPEN"):
+        return _cannot_open_error(path, error)
+    return LegacyDbError(
+        LegacyDbProblem.FAILED,
+        f"SQLite cannot read {path}: it reports '{error}' ({name or 'no error code'}). This is "
+        "not known to be damage: do not restore a backup over the file for it. Look at the "
+        "file, its folder and its disk, and run again; nothing was changed.",
+    )
+
+
+def damage_refusal(path: Path, error: BaseException) -> LegacyDbError | None:
+    """The refusal of a damaged file where `error` (SQLite's, or Django's wrapping it) is
+    SQLite's word for damage met while reading the file; else None."""
+    driver = error if isinstance(error, sqlite3.Error) else error.__cause__
+    name = getattr(driver, "sqlite_errorname", "")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return _corrupt_error(path, str(driver))
+    return None
+
+
+def _cannot_open_error(path: Path, error: sqlite3.Error) -> LegacyDbError:
+    """SQLite cannot open the file's content: in WAL mode (which `migrate` leaves a file in) a
+    reader needs `-shm` beside the file, which a folder that cannot be written does not allow
+    SQLite to make; that is the folder's refusal (7), as `migrate`'s. Else the file cannot be
+    opened (its -wal or -shm, or the folder's permissions): said as such."""
+    shm = path.with_name(f"{path.name}-shm")
+    folder = path.parent
+    why = None
+    if not os.stat(folder).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        why = "it is marked read-only"
+    why = why or _unwritable(folder)
+    if why is not None and not os.path.lexists(shm):
+        return LegacyDbError(
+            LegacyDbProblem.READ_ONLY,
+            f"{path} cannot be opened, and is not damaged: it is in WAL mode, so SQLite must "
+            f"make {shm.name} beside it to read it, and its folder {folder} cannot be written "
+            f"({why}; SQLite reports '{error}'). Do not restore a backup over it. Make the "
+            "folder writable, or copy the file (with its -wal, if there is one) into a writable "
+            "folder and point DATABASE_URL at the copy; nothing was changed.",
+        )
+    return LegacyDbError(
+        LegacyDbProblem.FAILED,
+        f"{path} cannot be opened: SQLite reports '{error}'. This is not known to be damage: "
+        "do not restore a backup over the file for it. Check that this user may read the file "
+        f"and write its folder {folder}, and that the {path.name}-wal and {shm.name} beside "
+        "it, if there are any, are plain files it may read and write; nothing was changed.",
+    )
+
+
+def _refuse_an_unsupported_schema(
     connection: sqlite3.Connection, path: Path, tables: dict[str, tuple[str, ...]]
+) -> None:
+    """Refuse a legacy file (not adopted) of a schema no supported variant has, as _classify
+    does, without counting its rows."""
+    if "django_migrations" in tables and _baseline_recorded(connection):
+        return
+    legacy_present = [name for name in LEGACY_TABLES if name in tables]
+    if ("practice_sessions" in tables and "goals" in tables) or legacy_present:
+        _classify(connection, path, tables, count=False)
+
+
+def _classify(
+    connection: sqlite3.Connection,
+    path: Path,
+    tables: dict[str, tuple[str, ...]],
+    *,
+    count: bool = True,
 ) -> LegacyDbInspection:
     legacy_present = [name for name in LEGACY_TABLES if name in tables]
     if "django_migrations" in tables and _baseline_recorded(connection):
@@ -314,7 +496,7 @@ def _classify(
         path=path,
         state=DbState.LEGACY,
         variant=variant,
-        row_counts=_row_counts(connection, legacy_present),
+        row_counts=_row_counts(connection, legacy_present) if count else {},
         other_tables=tuple(sorted(set(tables) - set(LEGACY_TABLES))),
         extra_columns=extra,
     )
