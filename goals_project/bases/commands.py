@@ -1,10 +1,12 @@
-"""What the project's management commands share: --database, --json, and their exit statuses in
---help."""
+"""What the project's management commands share: --database, --json, their exit statuses in
+--help, and Ctrl-C said as one of them."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, is_dataclass
 from functools import partial
 
@@ -63,3 +65,13 @@ def json_document(payload) -> str:
     if is_dataclass(payload) and not isinstance(payload, type):
         payload = asdict(payload)
     return json.dumps(payload, indent=2, default=str) + "\n"
+
+
+@contextlib.contextmanager
+def interrupted_said(what: str) -> Iterator[None]:
+    """Ctrl-C inside is said as the command's refusal with exit 15 (interrupted; rolled back),
+    `what` saying what is left, instead of a traceback and the shell's 130."""
+    try:
+        yield
+    except KeyboardInterrupt as error:
+        raise CommandError(f"Interrupted (Ctrl-C): {what}", returncode=Exit.INTERRUPTED) from error

@@ -7,7 +7,8 @@ restore is made of (copy, naming, rename, fsync, manifest, checksum, the write i
 database), or a batch of rows that move_to_postgres sends through COPY. With FRACTAL_CRASH_AT=0
 nothing is killed and every step is written to FRACTAL_CRASH_STEPS, one per line, so the
 harness can choose its points. The whole process group is killed, as a power cut would: a
-pg_dump or pg_restore the command started dies with it.
+pg_dump or pg_restore the command started dies with it. With FRACTAL_CRASH_SIGNAL=INT the Nth
+step is a Ctrl-C instead.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import threading
 
 
 class Steps:
-    def __init__(self, kill_at: int, log_path: str | None) -> None:
+    def __init__(self, kill_at: int, log_path: str | None, *, interrupt: bool = False) -> None:
         self.kill_at = kill_at
+        self.interrupt = interrupt
         self.count = 0
         self.lock = threading.Lock()
         self.phase = "startup"  # the main thread's; a thread inside `enter` has its own
@@ -36,7 +38,10 @@ class Steps:
                 self.log.write(f"{phase}\t{' '.join(label.split())[:100]}\n")
                 self.log.flush()
             if self.count == self.kill_at:
-                os.killpg(os.getpgid(0), signal.SIGKILL)
+                if self.interrupt:  # Ctrl-C, which the main thread meets as KeyboardInterrupt
+                    os.kill(os.getpid(), signal.SIGINT)
+                else:
+                    os.killpg(os.getpgid(0), signal.SIGKILL)
 
     def sql(self, execute, sql, params, many, context):
         self.step(f"sql {' '.join(str(sql).split())}")
@@ -73,7 +78,9 @@ class Steps:
 
 def main() -> None:
     steps = Steps(
-        int(os.environ.get("FRACTAL_CRASH_AT", "0")), os.environ.get("FRACTAL_CRASH_STEPS")
+        int(os.environ.get("FRACTAL_CRASH_AT", "0")),
+        os.environ.get("FRACTAL_CRASH_STEPS"),
+        interrupt=os.environ.get("FRACTAL_CRASH_SIGNAL") == "INT",
     )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "goals_project.settings")
     import django

@@ -66,9 +66,19 @@ class Point:
         return self.killed and all(self.checks.values())
 
 
-def run(target: Target, argv: list[str], *, kill_at: int = 0, steps: Path | None = None):
-    """The command in a child of its own process group; killed at step kill_at (0: never)."""
+def run(
+    target: Target,
+    argv: list[str],
+    *,
+    kill_at: int = 0,
+    steps: Path | None = None,
+    interrupt: bool = False,
+):
+    """The command in a child of its own process group; killed at step kill_at (0: never), or
+    with `interrupt` given a Ctrl-C there."""
     env = target.env(FRACTAL_CRASH_AT=str(kill_at))
+    if interrupt:
+        env["FRACTAL_CRASH_SIGNAL"] = "INT"
     if steps is not None:
         env["FRACTAL_CRASH_STEPS"] = str(steps)
     return subprocess.run(  # noqa: S603 - this interpreter and the project's own module

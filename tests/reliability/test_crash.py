@@ -38,6 +38,7 @@ from tests.reliability.harness import (
     list_steps,
     manage,
     postgres_target,
+    run,
     save,
     sqlite_target,
     sweep,
@@ -258,6 +259,55 @@ def test_restore_survives_sigkill_at_every_point_on_sqlite(sqlite_files, tmp_pat
             connection.close()
 
     _crash_restore(target, backup, state)
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("phase", ["adoption", "goals.0004_backfill_root_ids", "indexes"])
+def test_ctrl_c_during_migrate_is_said_and_rolls_the_run_back(phase, sqlite_files, tmp_path):
+    """Ctrl-C during migrate (here at a step of adoption, the backfill, the index builds) is exit
+    15 saying what is left, not a traceback and 130: the legacy file is as it was (one
+    transaction), and migrate again finishes the job."""
+    legacy, *_ = sqlite_files
+    target = sqlite_target(legacy, tmp_path / "run")
+    steps = list_steps(target, MIGRATE)
+    inside = INSIDE.get(phase, lambda at, label: at == phase)
+    point = next(number for number, step in enumerate(steps, 1) if inside(*step))
+    target.reset()
+    database = Path(target.url.removeprefix("sqlite:///"))
+    digest = file_sha256(database)
+    stopped = run(target, MIGRATE, kill_at=point, interrupt=True)
+    assert stopped.returncode == 15, stopped.stderr[-2000:]
+    said = stopped.stderr.lower()  # adoption says it in its own words
+    assert "interrupted" in said and "rolled back" in said, stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    assert file_sha256(database) == digest
+    assert manage(target, MIGRATE).returncode == 0
+    assert manage(target, ["verify_root_ids"]).returncode == 0
+
+
+@pytest.mark.sqlite_only
+def test_ctrl_c_during_restore_is_said_and_leaves_the_old_database_or_the_new(
+    sqlite_files, tmp_path
+):
+    """Ctrl-C at a step in the middle of restore_db is exit 15, not a traceback and 130; the
+    database is the old one or the backup, whole, and restore_db again finishes."""
+    _, _, backup, changed = sqlite_files
+    target = sqlite_target(changed, tmp_path / "run")
+    argv = ["restore_db", str(backup), "--yes", "--dir", str(target.workdir / "safety")]
+    steps = list_steps(target, argv)
+    target.reset()
+    stopped = run(target, argv, kill_at=len(steps) // 2, interrupt=True)
+    assert stopped.returncode == 15, stopped.stderr[-2000:]
+    assert "Interrupted (Ctrl-C): the database is as it was, or wholly the backup" in (
+        stopped.stderr
+    )
+    connection = sqlite3.connect(target.url.removeprefix("sqlite:///"))
+    try:
+        names = [name for (name,) in connection.execute("SELECT name FROM goals")]
+    finally:
+        connection.close()
+    assert _state(names) in ("old", "new")
+    assert manage(target, argv).returncode == 0
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------------

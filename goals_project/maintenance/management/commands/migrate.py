@@ -7,12 +7,20 @@ from django.core.management.base import CommandError
 from django.db.migrations.exceptions import AmbiguityError
 from django.db.migrations.loader import MigrationLoader
 
-from goals_project.bases.commands import ExitStatusesInHelp
+from goals_project.bases.commands import ExitStatusesInHelp, interrupted_said
 from goals_project.bases.exit_codes import ADOPTION, Exit
 from goals_project.bases.progress import Reporter
 from goals_project.maintenance.legacy.adoption import legacy_db_inspect_alias
 from goals_project.maintenance.legacy.inspection import DbState, LegacyDbError
 from goals_project.maintenance.migrate_service import ReportingMigrateCommand, database_migrate
+
+# What is left when Ctrl-C stops migrate: each migration is a transaction of its own, or a
+# savepoint of the run's one transaction, which Django rolls back as the interrupt leaves it.
+INTERRUPTED = (
+    "the migration under way was rolled back; where adoption and the migrations ran in one "
+    "transaction (a file holding data, backed up first) so was everything this run did. "
+    "manage.py showmigrations lists what is applied; run migrate again to go on."
+)
 
 
 class Command(ExitStatusesInHelp, ReportingMigrateCommand):
@@ -50,6 +58,10 @@ class Command(ExitStatusesInHelp, ReportingMigrateCommand):
             super().handle(*args, **options)
             return
         self.reporter = Reporter.of(self, options)
+        with interrupted_said(INTERRUPTED):
+            self._migrate(*args, **options)
+
+    def _migrate(self, *args, **options) -> None:
         database_migrate(
             using=options["database"],
             reporter=self.reporter,

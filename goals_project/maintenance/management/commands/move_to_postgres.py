@@ -7,7 +7,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
-from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
+from goals_project.bases.commands import (
+    ExitStatusesInHelp,
+    add_database_argument,
+    interrupted_said,
+)
 from goals_project.bases.exit_codes import ADOPTION, Exit
 from goals_project.bases.progress import Reporter
 from goals_project.maintenance.legacy.adoption import legacy_db_inspect_alias
@@ -49,19 +53,15 @@ class Command(ExitStatusesInHelp, BaseCommand):
         reporter = Reporter.of(self, options)
         self._migrate_first(database, reporter)
         try:
-            result = postgres_move(
-                target_url=options["target"],
-                using=database,
-                progress=reporter.rows,
-                stage=reporter.step,
-            )
+            with interrupted_said("the target was rolled back, nothing was written."):
+                result = postgres_move(
+                    target_url=options["target"],
+                    using=database,
+                    progress=reporter.rows,
+                    stage=reporter.step,
+                )
         except MoveError as error:
             raise CommandError(str(error), returncode=error.code) from error
-        except KeyboardInterrupt as error:
-            raise CommandError(
-                "Interrupted; the target was rolled back, nothing was written.",
-                returncode=Exit.INTERRUPTED,
-            ) from error
         self._render(result, reporter)
 
     def _migrate_first(self, database: str, reporter: Reporter) -> None:

@@ -6,7 +6,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from goals_project.bases.commands import ExitStatusesInHelp, add_database_argument
+from goals_project.bases.commands import (
+    ExitStatusesInHelp,
+    add_database_argument,
+    interrupted_said,
+)
 from goals_project.bases.exit_codes import BACKUP, Exit
 from goals_project.bases.progress import Reporter
 from goals_project.maintenance.backups import (
@@ -24,7 +28,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
         "current one."
     )
 
-    exit_statuses = (*BACKUP, Exit.BUSY, Exit.CANCELLED)
+    exit_statuses = (*BACKUP, Exit.BUSY, Exit.CANCELLED, Exit.INTERRUPTED)
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
@@ -64,7 +68,14 @@ class Command(ExitStatusesInHelp, BaseCommand):
         if not options["yes"] and not self._confirm(backup):
             raise CommandError("Restore cancelled; nothing was changed.", returncode=Exit.CANCELLED)
         try:
-            with maintenance_lock(operation="restore_db", using=options["database"]):
+            with (
+                interrupted_said(
+                    "the database is as it was, or wholly the backup (it is written in one "
+                    "transaction); run verify_root_ids to see which, and restore_db again if "
+                    "need be."
+                ),
+                maintenance_lock(operation="restore_db", using=options["database"]),
+            ):
                 result = backup_restore(
                     path=path,
                     using=options["database"],
