@@ -773,3 +773,39 @@ def test_a_disk_filling_up_during_a_migration_is_said_as_a_full_disk(
         "goals.0004_backfill_root_ids was stopped by the database (database or disk is full)"
         in (str(refused.value))
     )
+
+
+@pytest.mark.parametrize(
+    ("options", "status", "said"),
+    [
+        (("--check",), 1, "it will be adopted at the baseline first"),
+        (("--plan",), None, "it will be adopted at the baseline first"),
+        (("--prune",), Exit.USAGE, "Migrations can be pruned only when an app is specified."),
+        (("goals", "--prune"), None, "No migrations to prune."),
+    ],
+)
+def test_what_applies_nothing_on_a_legacy_file_takes_no_backup_and_adopts_nothing(
+    options, status, said, make_legacy_db, legacy_database, settings, tmp_path
+):
+    """--check, --plan and --prune apply no migration: a legacy file is neither backed up nor
+    adopted for them (--check took a backup and adopted the file, then exited 1 with the
+    adoption rolled back; --prune without an app did the same before Django's usage error)."""
+    settings.FRACTAL_BACKUP_DIR = str(tmp_path / "backups")
+    path = make_legacy_db("dev")
+    digest = file_sha256(path)
+    out = StringIO()
+    with legacy_database(path) as alias:
+        if status is None:
+            call_command("migrate", *options, database=alias, stdout=out)
+        elif status == 1:  # Django's --check exits with 1 when a migration is pending
+            with pytest.raises(SystemExit) as stopped:
+                call_command("migrate", *options, database=alias, stdout=out)
+            assert stopped.value.code == 1
+        else:
+            with pytest.raises(CommandError) as refused:
+                call_command("migrate", *options, database=alias, stdout=out)
+            assert refused.value.returncode == status
+            out.write(str(refused.value))
+    assert said in out.getvalue()
+    assert file_sha256(path) == digest
+    assert not (tmp_path / "backups").exists()

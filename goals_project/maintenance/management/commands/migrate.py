@@ -53,7 +53,13 @@ class Command(ExitStatusesInHelp, ReportingMigrateCommand):
     def handle(self, *args, **options) -> None:
         if not options["run_syncdb"]:  # Django's own check then: syncdb takes any app
             _refuse_an_unknown_target(options["app_label"], options["migration_name"])
-        if options["plan"]:
+        if options["prune"] and not options["app_label"]:  # Django finds out after the backup
+            raise CommandError(
+                "Migrations can be pruned only when an app is specified.", returncode=Exit.USAGE
+            )
+        if options["plan"] or options["check_unapplied"] or options["prune"]:
+            # These apply nothing: no backup, no adoption (a legacy file has every migration
+            # pending; --check exits 1 for them, as Django's does).
             self._explain_adoption(options["database"])
             super().handle(*args, **options)
             return
