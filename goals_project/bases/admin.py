@@ -85,8 +85,14 @@ class LiveChoicesForm(forms.ModelForm):
         instance = self.instance
         if isinstance(instance, RootedModel) and self.changed_data:
             names = [name for name in self.changed_data if name not in self._errors]
+            if instance.root_from in names:  # the row moves: what it keeps must be there too
+                names += [
+                    field.name
+                    for field in instance._meta.concrete_fields
+                    if field.is_relation and field.name not in names
+                ]
             for name, message in instance.references_into_other_fractals(names).items():
-                self.add_error(name, message)
+                self.add_error(name if name in self.fields else None, message)
 
     def validate_unique(self) -> None:
         """Also the names unique among live rows (a UniqueConstraint whose condition is

@@ -161,6 +161,43 @@ class MetricValue(RootedModel, TimestampMixin, models.Model):
             f"{self.value:g} {self.metric_definition.unit} ({instance.practice_session.name})"
         )
 
+    def clean(self) -> None:
+        """A value's metric and split are its instance's activity's (the session page offers
+        only those). Checked only when the metric, the split or the instance changes: a legacy
+        row that already breaks it stays editable otherwise."""
+        super().clean()
+        stored = (
+            MetricValue._base_manager.filter(pk=self.pk)
+            .values_list("activity_instance_id", "metric_definition_id", "split_definition_id")
+            .first()
+            if not self._state.adding
+            else None
+        )
+        now = (self.activity_instance_id, self.metric_definition_id, self.split_definition_id)
+        if self.activity_instance_id is None or stored == now:
+            return
+        activity = (
+            ActivityInstance._base_manager.filter(pk=self.activity_instance_id)
+            .values_list("activity_definition_id", flat=True)
+            .first()
+        )
+        errors = {}
+        for name, field_id in (
+            ("metric_definition", self.metric_definition_id),
+            ("split_definition", self.split_definition_id),
+        ):
+            if field_id is None or activity is None:
+                continue
+            definition = self._meta.get_field(name).related_model._base_manager.filter(pk=field_id)
+            owner = definition.values_list("activity_id", flat=True).first()
+            if owner is not None and owner != activity:
+                errors[name] = (
+                    f"“{definition.first()}” is a {self._meta.get_field(name).verbose_name} of "
+                    "another activity: a value takes those of its activity instance's activity."
+                )
+        if errors:
+            raise ValidationError(errors)
+
 
 def moment_label(value: datetime) -> str:
     """A moment as people read it, in the local time zone: 2026-03-01 10:00:00."""

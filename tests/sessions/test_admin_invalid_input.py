@@ -18,7 +18,7 @@ from goals.models import (
     SplitDefinition,
 )
 from goals.selectors import MAX_TREE_DEPTH, PLACE_SEPARATOR
-from sessions.models import ActivityInstance
+from sessions.models import ActivityInstance, MetricValue
 from tests.admin_forms import form_data
 
 pytestmark = pytest.mark.django_db
@@ -368,6 +368,44 @@ def test_a_template_nested_deeper_than_python_reads_says_its_json_is_invalid(ali
     alice.template.template_data = "[" * 5000 + "]" * 5000
     with pytest.raises(ValidationError, match="invalid JSON in template_data"):
         alice.template.activity_ids()
+
+
+def test_an_instance_moved_to_another_fractals_session_keeping_its_activity_is_refused(
+    alice, bob, admin_client
+):
+    """An instance given a session of another fractal on its own page would keep an activity of
+    the fractal it leaves: refused on the form, as a reference set into another fractal is (it
+    was saved). Moved with an activity of the new fractal, it goes."""
+    url = reverse("admin:practice_sessions_activityinstance_change", args=[alice.instance.pk])
+    data = form_data(admin_client.get(url))
+    response = admin_client.post(url, {**data, "practice_session": bob.session.pk})
+    assert response.status_code == 200
+    assert "belongs to another fractal" in response.content.decode()
+    assert ActivityInstance.objects.get(pk=alice.instance.pk).root_id == alice.fractal.pk
+    moved = {**data, "practice_session": bob.session.pk, "activity_definition": bob.activity.pk}
+    moved = {key: value for key, value in moved.items() if not key.startswith("metric_values-")}
+    moved.update({"metric_values-TOTAL_FORMS": "0", "metric_values-INITIAL_FORMS": "0"})
+    MetricValue.objects.filter(activity_instance=alice.instance).delete()
+    assert admin_client.post(url, moved).status_code == 302
+    assert ActivityInstance.objects.get(pk=alice.instance.pk).root_id == bob.fractal.pk
+
+
+def test_a_value_takes_a_metric_of_its_instances_activity(alice, admin_client):
+    """The metric value page refuses a metric of another activity of the same fractal (it was
+    saved); a legacy value that already has one keeps it when another field is edited."""
+    other = MetricDefinition.objects.create(
+        name="Reps", activity=ActivityDefinition.objects.create(name="Row", root=alice.fractal)
+    )
+    url = reverse("admin:practice_sessions_metricvalue_change", args=[alice.value.pk])
+    data = form_data(admin_client.get(url))
+    response = admin_client.post(url, {**data, "metric_definition": other.pk})
+    assert response.status_code == 200
+    assert "is a metric definition of another activity" in response.content.decode()
+    assert MetricValue.objects.get(pk=alice.value.pk).metric_definition_id != other.pk
+    MetricValue.objects.filter(pk=alice.value.pk).update(metric_definition=other)
+    data = form_data(admin_client.get(url))
+    assert admin_client.post(url, {**data, "value": "7"}).status_code == 302
+    assert MetricValue.objects.get(pk=alice.value.pk).value == 7
 
 
 def test_a_malformed_recycle_bin_date_shows_the_newest_deletions(alice, admin_client):
