@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.forms import CheckboxInput, MultiWidget
 
 from goals.models import Goal, PracticeSessionGoal
@@ -119,3 +121,9 @@ def rows_off_their_chain() -> list[tuple[str, str, set[str]]]:
         for pk, root in rows
         if root not in expected[table][pk]
     ]
+
+
+def page_text(response) -> str:
+    """An admin page without its per-response CSRF token: random letters, which can spell a name
+    a test looks for ("Bob" turned up in one)."""
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from goals.models import Goal
 from goals.services import goal_delete
+from tests.admin_forms import page_text
 from tests.sessions.conftest import staff_user
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +20,7 @@ def test_a_staff_user_without_a_fractal_is_asked_to_create_one(bob, page):
     """A new staff user (another owner's fractal exists) sees how to start, with the link."""
     client = Client()
     client.force_login(staff_user("carol"))
-    content = client.get(reverse(page)).content.decode()
+    content = page_text(client.get(reverse(page)))
     assert 'id="no-fractal"' in content
     assert f'href="{reverse("admin:goals_fractal_add")}">Create a fractal</a>' in content
     assert "Bob" not in content

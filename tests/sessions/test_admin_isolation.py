@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 
 import pytest
@@ -15,6 +14,7 @@ from goals.models import Goal, GoalType, SessionTemplate
 from goals.selectors import PLACE_SEPARATOR
 from goals.services import goal_delete
 from sessions.models import ActivityInstance, MetricValue
+from tests.admin_forms import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +60,7 @@ def test_lists_show_only_own_rows_and_own_fractals_in_filters(alice, bob):
             continue
         response = alice.client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
         assert response.status_code == 200, opts.label
-        page = response.content.decode()
+        page = page_text(response)
         assert "Bob" not in page, opts.label
     goals_page = alice.client.get(reverse("admin:goals_goal_changelist")).content.decode()
     assert "Alice fractal" in goals_page and "Alice short" in goals_page
@@ -132,7 +132,7 @@ def test_the_raw_id_label_does_not_name_another_owners_row(alice, bob):
     url = reverse("admin:practice_sessions_metricvalue_add")
     own = alice.client.get(url, {"activity_instance": alice.instance.pk}).content.decode()
     assert "Alice squat" in own
-    other = alice.client.get(url, {"activity_instance": bob.instance.pk}).content.decode()
+    other = page_text(alice.client.get(url, {"activity_instance": bob.instance.pk}))
     assert "Bob" not in other
     response = alice.client.post(
         url,
@@ -145,7 +145,7 @@ def test_history_and_recycle_bin_are_scoped(alice, bob):
     """The recycle bin lists own deleted rows only."""
     goal_delete(goal=Goal.objects.get(pk=alice.short.pk))
     goal_delete(goal=Goal.objects.get(pk=bob.short.pk))
-    page = alice.client.get(reverse("admin:recycle_bin")).content.decode()
+    page = page_text(alice.client.get(reverse("admin:recycle_bin")))
     assert "Alice short" in page
     assert "Bob" not in page
 
@@ -180,8 +180,7 @@ def _same_answer(first, second, *, ids: tuple[str, str]) -> None:
     assert first.status_code == second.status_code
 
     def normalized(response, echoed: str) -> str:
-        body = response.content.decode().replace(echoed, "<id>")
-        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", body)
+        return page_text(response).replace(echoed, "<id>")
 
     assert normalized(first, ids[0]) == normalized(second, ids[1])
 
@@ -257,9 +256,9 @@ def test_the_session_pages_metric_inputs_reach_only_its_own_values(alice, bob):
 def test_the_template_picker_and_the_analytics_name_no_other_owner(alice, bob):
     """The template's activity selects offer own activities only; the analytics page of another
     owner's fractal is not found."""
-    page = alice.client.get(
-        reverse("admin:goals_sessiontemplate_change", args=[alice.template.pk])
-    ).content.decode()
+    page = page_text(
+        alice.client.get(reverse("admin:goals_sessiontemplate_change", args=[alice.template.pk]))
+    )
     assert "Alice squat" in page and "Bob" not in page
     url = reverse("admin:goals_fractal_analytics", args=[bob.fractal.pk])
     assert alice.client.get(url, {"metric": bob.metric.pk}).status_code == 404

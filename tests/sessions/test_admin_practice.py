@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from goals.models import Goal, GoalType, PracticeSessionGoal, SessionTemplate
 from sessions.models import ActivityInstance
+from tests.admin_forms import page_text
 from tests.factories import ActivityDefinitionFactory
 
 pytestmark = pytest.mark.django_db
@@ -147,7 +148,7 @@ def test_a_template_refuses_another_owners_activity(alice, bob):
     )
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
-    assert "Bob" not in response.content.decode()
+    assert "Bob" not in page_text(response)
     assert SessionTemplate.objects.get(pk=alice.template.pk).template_data == before
 
 

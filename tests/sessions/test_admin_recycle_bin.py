@@ -14,6 +14,7 @@ from goals.models import Goal, LegacyRepair, MetricDefinition, PracticeSession, 
 from goals.services import goal_delete
 from goals_project.bases.services import row_delete
 from sessions.models import ActivityInstance, MetricValue, Program
+from tests.admin_forms import page_text
 from tests.factories import (
     MetricDefinitionFactory,
     MidTermGoalFactory,
@@ -37,7 +38,7 @@ def action_url(row, action: str) -> str:
 def bin_page(client, **params) -> str:
     response = client.get(reverse(BIN), params)
     assert response.status_code == 200
-    return response.content.decode()
+    return page_text(response)
 
 
 def entries(page: str) -> list[str]:

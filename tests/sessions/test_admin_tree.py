@@ -14,6 +14,7 @@ from django.utils import timezone
 from goals.models import Goal, PracticeSession, PracticeSessionGoal
 from goals.selectors import PLACE_SEPARATOR
 from goals.services import goal_delete
+from tests.admin_forms import page_text
 from tests.factories import (
     LongTermGoalFactory,
     MidTermGoalFactory,
@@ -139,7 +140,7 @@ def test_another_owners_tree_answers_not_found(alice, bob):
     assert alice.client.get(url).status_code == 404
     unknown = reverse("admin:goals_fractal_tree", args=["no-such-id"])
     assert alice.client.get(unknown).status_code == 404
-    assert "Bob" not in alice.client.get(reverse("admin:goals_goal_changelist")).content.decode()
+    assert "Bob" not in page_text(alice.client.get(reverse("admin:goals_goal_changelist")))
 
 
 def test_a_deleted_fractals_tree_says_where_to_restore_it(admin_client):
