@@ -126,6 +126,10 @@ class Migration(migrations.Migration):
                                     _connector="OR",
                                 ),
                                 name="goals_session_end_after_start",
+                                violation_error_message=(
+                                    "A session ends at or after it starts: enter an end at or "
+                                    "after the start."
+                                ),
                             ),
                         ),
                         migrations.AddConstraint(
@@ -137,6 +141,9 @@ class Migration(migrations.Migration):
                                     _connector="OR",
                                 ),
                                 name="goals_total_duration_not_negative",
+                                violation_error_message=(
+                                    "A session's total duration is 0 seconds or more."
+                                ),
                             ),
                         ),
                         migrations.AddConstraint(
@@ -148,6 +155,7 @@ class Migration(migrations.Migration):
                                     _connector="OR",
                                 ),
                                 name="goals_duration_minutes_not_negative",
+                                violation_error_message="A duration in minutes is 0 or more.",
                             ),
                         ),
                         migrations.AddConstraint(

@@ -134,16 +134,21 @@ class Goal(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model):
                 | models.Q(session_start__isnull=True)
                 | models.Q(session_end__gte=models.F("session_start")),
                 name="goals_session_end_after_start",
+                violation_error_message=(
+                    "A session ends at or after it starts: enter an end at or after the start."
+                ),
             ),
             models.CheckConstraint(
                 condition=models.Q(total_duration_seconds__isnull=True)
                 | models.Q(total_duration_seconds__gte=0),
                 name="goals_total_duration_not_negative",
+                violation_error_message="A session's total duration is 0 seconds or more.",
             ),
             models.CheckConstraint(
                 condition=models.Q(duration_minutes__isnull=True)
                 | models.Q(duration_minutes__gte=0),
                 name="goals_duration_minutes_not_negative",
+                violation_error_message="A duration in minutes is 0 or more.",
             ),
             *GOAL_ROOT_CHECKS,
             *root_constraints("goals"),

@@ -98,7 +98,7 @@ INVALID_CHANGES = {
         "admin:goals_practicesession_change",
         "session",
         {"total_duration_seconds": "-5"},
-        "Constraint “goals_total_duration_not_negative” is violated.",
+        "total duration is 0 seconds or more.",
     ),
     "inline activity stopped before it started": (
         "admin:goals_practicesession_change",
