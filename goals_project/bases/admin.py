@@ -196,6 +196,22 @@ class OwnedInlineFormSet(BaseInlineFormSet):
         if isinstance(field, ModelChoiceField) and self._pk_field is not self.fk:
             field.queryset = self.get_queryset()
 
+    def full_clean(self) -> None:
+        """Rows whose hidden id is no longer one of the formset's (deleted, or moved elsewhere,
+        since the page was opened) are said above the list: the admin no longer shows such a
+        row, nor its hidden field's error, and the page said only "Please correct the errors
+        below", at every save."""
+        super().full_clean()
+        key = getattr(self, "_pk_field", None)  # set as the forms are made
+        if key is None or key is self.fk:
+            return
+        gone = sum(key.name in form.errors for form in self.forms)
+        if gone:
+            self._non_form_errors.append(
+                f"{gone} row(s) of this list were deleted, or moved elsewhere, since the page was "
+                "opened: reload the page to see the list as it is now (nothing here was saved)."
+            )
+
     def validate_unique(self) -> None:
         """Also names unique among live rows, between the formset's own rows: each form checks
         its row against the database only (LiveChoicesForm.validate_unique), and Django's formset

@@ -211,7 +211,9 @@ def test_an_inline_row_with_another_owners_id_answers_like_a_random_id(alice, bo
     made_up = _post_inline_row_with_id(alice, random_id)
     _same_answer(foreign, made_up, ids=(bob.instance.pk, random_id))
     assert foreign.status_code == 200
-    assert "Please correct the error below." in foreign.content.decode()
+    assert "1 row(s) of this list were deleted, or moved elsewhere, since the page was" in (
+        foreign.content.decode()
+    )
     assert ActivityInstance.objects.get(pk=bob.instance.pk).practice_session_id == bob.session.pk
     assert _post_inline_row_with_id(alice, alice.instance.pk).status_code == 302  # her own row
 

@@ -211,6 +211,20 @@ def test_a_stop_before_the_start_is_an_error_in_words(alice):
     assert ActivityInstance.objects.get(pk=alice.instance.pk).time_stop is None
 
 
+def test_a_row_deleted_since_the_page_was_opened_is_said_where_it_is_shown(alice):
+    """Another person deletes one of the session's activities while this page is open: saving
+    says so above the list (the admin shows the row no more, nor its hidden id's error: only
+    "Please correct the errors below", again at every save), and nothing is saved."""
+    data = form_of(alice.client, page_url(alice))
+    data[f"{PREFIX}-0-notes"] = ["typed meanwhile"]
+    ActivityInstance.objects.filter(pk=alice.instance.pk).update(deleted_at=START)
+    page = alice.client.post(page_url(alice), data).content.decode()
+    assert "1 row(s) of this list were deleted, or moved elsewhere, since the page was opened" in (
+        page
+    )
+    assert ActivityInstance.all_objects.get(pk=alice.instance.pk).notes != "typed meanwhile"
+
+
 def test_the_activity_page_refuses_a_stop_before_the_start_in_words(alice):
     """The activity's own page gives the same words."""
     url = reverse("admin:practice_sessions_activityinstance_change", args=[alice.instance.pk])
