@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from goals_project.database_url import database_from_url, sqlite_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -18,6 +20,19 @@ def _env_bool(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_number(name: str, default: str, kind: type[int] | type[float], what: str) -> int | float:
+    """A number from the environment; a value that is none (or below 0) stops the settings with
+    ImproperlyConfigured, which manage.py reports as a usage error (exit 2) before any command."""
+    text = os.environ.get(name, default)
+    try:
+        value = kind(text)
+    except ValueError:
+        value = -1
+    if value < 0 or value != value:  # NaN is no number of anything
+        raise ImproperlyConfigured(f"{name}={text!r} is not {what}; unset it for {default}.")
+    return value
 
 
 # The default key only suits a local, single-user install; set DJANGO_SECRET_KEY anywhere else.
@@ -87,7 +102,7 @@ DEFAULT_SQLITE_PATH = BASE_DIR / "goals_dev.db"
 # lock up front so two writers never deadlock upgrading a read lock. WAL is switched on by
 # `migrate` (a persistent property of the file, never set on a file only inspected or refused).
 SQLITE_OPTIONS = {
-    "timeout": float(os.environ.get("FRACTAL_SQLITE_TIMEOUT", "20")),
+    "timeout": _env_number("FRACTAL_SQLITE_TIMEOUT", "20", float, "a number of seconds, 0 or more"),
     "transaction_mode": "IMMEDIATE",
 }
 
@@ -117,7 +132,9 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 # throw-away databases), and the free space to leave after a backup.
 FRACTAL_BACKUP_DIR = os.environ.get("FRACTAL_BACKUP_DIR") or None
 FRACTAL_BACKUP_BEFORE_MIGRATE = _env_bool("FRACTAL_BACKUP_BEFORE_MIGRATE", True)
-FRACTAL_BACKUP_MIN_FREE_BYTES = int(os.environ.get("FRACTAL_BACKUP_MIN_FREE_BYTES", "0"))
+FRACTAL_BACKUP_MIN_FREE_BYTES = _env_number(
+    "FRACTAL_BACKUP_MIN_FREE_BYTES", "0", int, "a whole number of bytes, 0 or more"
+)
 
 # Index names come from the improvement plan; some are longer than the 30 characters that Oracle
 # allows (models.E034). SQLite and PostgreSQL (63) are the supported databases.

@@ -206,3 +206,31 @@ def test_migrate_refuses_a_database_url_that_names_no_database(written, tmp_path
     assert result.stderr == f"{message}\n"
     assert "secret" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "FRACTAL_SQLITE_TIMEOUT",
+            "abc",
+            "FRACTAL_SQLITE_TIMEOUT='abc' is not a number of seconds, 0 or more; unset it for 20.",
+        ),
+        (
+            "FRACTAL_BACKUP_MIN_FREE_BYTES",
+            "-3",
+            "FRACTAL_BACKUP_MIN_FREE_BYTES='-3' is not a whole number of bytes, 0 or more; unset "
+            "it for 0.",
+        ),
+    ],
+)
+def test_a_setting_that_is_no_number_is_refused_before_any_command(
+    variable, value, message, tmp_path, monkeypatch
+):
+    """A number setting that is none stops every command with its message and exit 2 (it was a
+    traceback and exit 1), before anything is made."""
+    monkeypatch.setenv(variable, value)
+    result = manage_process(f"sqlite:///{tmp_path / 'goals.db'}", "migrate", "--no-backup")
+    assert result.returncode == Exit.USAGE, result.stderr
+    assert result.stderr == f"{message}\n"
+    assert list(tmp_path.iterdir()) == []
