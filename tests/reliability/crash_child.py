@@ -82,6 +82,10 @@ def main() -> None:
         os.environ.get("FRACTAL_CRASH_STEPS"),
         interrupt=os.environ.get("FRACTAL_CRASH_SIGNAL") == "INT",
     )
+    if steps.interrupt:
+        # As in a terminal: a job started in the background (scripts/test runs pytest so)
+        # ignores SIGINT, and Python then leaves it ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "goals_project.settings")
     import django
 
