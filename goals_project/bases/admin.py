@@ -103,10 +103,7 @@ class LiveChoicesForm(forms.ModelForm):
         exclusions = self._get_validation_exclusions()
         for model, constraints in self.instance.get_constraints():
             for constraint in constraints:
-                if not (
-                    isinstance(constraint, models.UniqueConstraint)
-                    and constraint.condition == Q(deleted_at__isnull=True)
-                ):
+                if not is_live_name(constraint):
                     continue
                 # The row holds every field of the name's scope, shown or not (a read-only
                 # fractal); one still unset (None) cannot repeat a name.
@@ -227,11 +224,7 @@ class OwnedInlineFormSet(BaseInlineFormSet):
             and (form.has_changed() or form.instance.pk is not None)
         ]
         for constraint in self.model._meta.constraints:
-            if not (
-                isinstance(constraint, models.UniqueConstraint)
-                and constraint.condition == Q(deleted_at__isnull=True)
-                and constraint.fields
-            ):
+            if not (is_live_name(constraint) and constraint.fields):
                 continue
             attnames = [self.model._meta.get_field(name).attname for name in constraint.fields]
             seen: dict[tuple, forms.ModelForm] = {}
@@ -399,45 +392,45 @@ class SoftDeleteAdminMixin:
     def preview(self, obj, action: str) -> dict[str, int]:
         """Rows per kind that `action` on `obj` would touch, for the confirmation pages: the
         action's own service, run and rolled back (goals.services.cascade_preview)."""
-        service = {
+        return _named(cascade_preview(self.service_for(action), obj))
+
+    def service_for(self, action: str):
+        """The service behind `action` ("delete", "restore" or "purge")."""
+        return {
             "delete": self.delete_service,
             "restore": self.restore_service,
             "purge": self.purge_service,
         }[action]
-        return _named(cascade_preview(service, obj))
 
     def previews(self, objs: list, action: str) -> list[tuple[object, dict | None, str | None]]:
         """For each of `objs`, in the order `action` takes them (acting_order): the rows per kind
         it would touch, or None where an earlier one takes it along, or its refusal. The
         services run in turn and are rolled back together, so each row counts only what the
         rows before it leave, as the action itself will."""
-        service = {
-            "delete": self.delete_service,
-            "restore": self.restore_service,
-            "purge": self.purge_service,
-        }[action]
+        service = self.service_for(action)
         found = []
-        manager = self.model._base_manager
-        with transaction.atomic(using=manager.db):
-            for obj in self.acting_order(objs):
-                current = manager.filter(pk=obj.pk).first()
-                if not _still_to_do(current, action):
+        db = self.model._base_manager.db
+        with transaction.atomic(using=db):
+            for obj, current in self._rows_in_turn(objs, action):
+                if current is None:
                     found.append((obj, None, None))
                     continue
                 try:
-                    with transaction.atomic(using=manager.db):
+                    with transaction.atomic(using=db):
                         found.append((obj, _named(service(current)), None))
                 except ValidationError as error:
                     found.append((obj, None, " ".join(error.messages)))
-            transaction.set_rollback(True, using=manager.db)
+            transaction.set_rollback(True, using=db)
         return found
 
     def delete_model(self, request, obj) -> None:
         self.delete_service(obj)
 
     def delete_queryset(self, request, queryset) -> None:
-        for obj in self._rows_in_turn(list(queryset.filter(deleted_at__isnull=True)), "delete"):
-            self.delete_service(obj)
+        live = list(queryset.filter(deleted_at__isnull=True))
+        for _row, current in self._rows_in_turn(live, "delete"):
+            if current is not None:
+                self.delete_service(current)
 
     def acting_order(self, rows: list) -> list:
         """The selected rows in the order an action takes them: a row before the rows its own
@@ -446,13 +439,14 @@ class SoftDeleteAdminMixin:
         return rows
 
     def _rows_in_turn(self, rows: list, action: str):
-        """Each of `rows` in acting_order, read again just before its turn; a row that an earlier
-        one's cascade already deleted, restored or purged is passed over (it was done along)."""
+        """Each of `rows` in acting_order with the row as read again just before its turn, or
+        None where an earlier one's cascade already deleted, restored or purged it (it was done
+        along): live for a deletion, deleted for a restore or a purge."""
         manager = self.model._base_manager
         for row in self.acting_order(rows):
             current = manager.filter(pk=row.pk).first()
-            if _still_to_do(current, action):
-                yield current
+            done = current is None or (current.deleted_at is None) != (action == "delete")
+            yield row, None if done else current
 
     def get_deleted_objects(self, objs, request):
         """The cascade preview replaces Django's collector, which would refuse PROTECT links."""
@@ -519,9 +513,11 @@ class SoftDeleteAdminMixin:
     def soft_delete_act(self, request, deleted: list, action: str) -> list:
         """Restore or purge each deleted row through the services, log what was done in each
         row's history and say so; a refusal is a warning. Returns the rows done."""
-        service = self.restore_service if action == "restore" else self.purge_service
+        service = self.service_for(action)
         done, refused = [], []
-        for obj in self._rows_in_turn(deleted, action):
+        for _row, obj in self._rows_in_turn(deleted, action):
+            if obj is None:
+                continue
             try:
                 service(obj)
             except ValidationError as error:
@@ -582,14 +578,15 @@ class SoftDeleteAdminMixin:
         return TemplateResponse(request, self.confirmation_template, context)
 
 
+def is_live_name(constraint) -> bool:
+    """Whether `constraint` makes names unique among live rows (goals.models.unique_live_name)."""
+    return isinstance(constraint, models.UniqueConstraint) and constraint.condition == Q(
+        deleted_at__isnull=True
+    )
+
+
 # What a confirmation page says of a selected row that an earlier one's cascade takes along.
 ALONG = "with a selected row above, whose cascade takes it"
-
-
-def _still_to_do(current, action: str) -> bool:
-    """Whether `current` (a row read again, None once purged) is still one `action` acts on:
-    live for a deletion, deleted for a restore or a purge."""
-    return current is not None and (current.deleted_at is None) == (action == "delete")
 
 
 def _named(result: CascadeResult) -> dict[str, int]:

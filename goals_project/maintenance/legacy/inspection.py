@@ -261,7 +261,7 @@ def check_writable(path: Path) -> None:
     root too is refused, whatever the marks say), or not this user's to write. Without this,
     adoption would meet SQLite's 'attempt to write a readonly database' half way."""
     for target, what in ((path, "file"), (path.parent, "folder")):
-        if not os.stat(target).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        if _marked_read_only(target):
             raise LegacyDbError(
                 LegacyDbProblem.READ_ONLY,
                 f"The database {what} {target} is read-only. Make it writable "
@@ -274,6 +274,11 @@ def check_writable(path: Path) -> None:
                 "(remount the file system read-write, or change the owner or permissions) or "
                 "work on a copy in a writable folder; nothing was changed.",
             )
+
+
+def _marked_read_only(target: Path) -> bool:
+    """Whether no one may write `target` by its mode bits (root may, but we do not)."""
+    return not os.stat(target).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
 
 
 def _unwritable(target: Path) -> str | None:
@@ -391,7 +396,7 @@ def _read_refusal(path: Path, error: sqlite3.DatabaseError) -> LegacyDbError:
         return _hot_journal_error(path, path.with_name(f"{path.name}-journal"))
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(error):
         return locked_error(path, error)
-    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+    if _is_damage(error):
         return _corrupt_error(path, str(error))
     if name.startswith("SQLITE_CANTOPEN"):
         return _cannot_open_error(path, error)
@@ -407,10 +412,15 @@ def damage_refusal(path: Path, error: BaseException) -> LegacyDbError | None:
     """The refusal of a damaged file where `error` (SQLite's, or Django's wrapping it) is
     SQLite's word for damage met while reading the file; else None."""
     driver = error if isinstance(error, sqlite3.Error) else error.__cause__
-    name = getattr(driver, "sqlite_errorname", "")
-    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+    if _is_damage(driver):
         return _corrupt_error(path, str(driver))
     return None
+
+
+def _is_damage(error: BaseException | None) -> bool:
+    """Whether `error` is SQLite's own word for a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB)."""
+    name = getattr(error, "sqlite_errorname", "")
+    return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
 
 
 def _cannot_open_error(path: Path, error: sqlite3.Error) -> LegacyDbError:
@@ -420,10 +430,7 @@ def _cannot_open_error(path: Path, error: sqlite3.Error) -> LegacyDbError:
     opened (its -wal or -shm, or the folder's permissions): said as such."""
     shm = path.with_name(f"{path.name}-shm")
     folder = path.parent
-    why = None
-    if not os.stat(folder).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
-        why = "it is marked read-only"
-    why = why or _unwritable(folder)
+    why = "it is marked read-only" if _marked_read_only(folder) else _unwritable(folder)
     if why is not None and not os.path.lexists(shm):
         return LegacyDbError(
             LegacyDbProblem.READ_ONLY,
