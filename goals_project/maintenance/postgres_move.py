@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dj_database_url
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
@@ -54,6 +55,7 @@ SAMPLE_SIZE = 5
 # Names of the zone that is UTC at every instant (ZoneInfo keys).
 UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu"})
 POSTGRES_ENGINE = "django.db.backends.postgresql"
+TARGET_FORM = "postgres://user:password@host:5432/name"
 # Tables of SQLite's own and the migration records, which the target's migrations write.
 NOT_COPIED = frozenset({"sqlite_sequence", "sqlite_stat1", "sqlite_stat4", "django_migrations"})
 
@@ -190,18 +192,57 @@ def _source_settings(using: str, path: Path) -> dict:
     return config
 
 
+def check_target(url: str) -> None:
+    """Refuse, before the source is migrated or read, a target the move refuses whatever the
+    source holds: a URL naming no PostgreSQL database, a server that does not answer, a user
+    who may not create tables there, a database that is not empty (a source with migrations to
+    apply cannot have been moved there yet). MoveError; nothing is done to either database."""
+    with database_alias(TARGET_ALIAS, _target_settings(url)):
+        _connect(url)
+        _check_privileges(url)
+        occupied = _target_objects()
+    if occupied:
+        raise _not_empty(url, occupied)
+
+
 def _target_settings(url: str) -> dict:
+    """Django's settings for the target URL; MoveError (exit 2) naming what is wrong with it,
+    its password left out."""
+    shown, give = _without_password(url), f"Give the empty target database as {TARGET_FORM}"
+    if not url.strip():
+        raise MoveError(Exit.USAGE, f"The target is empty. {give}.")
+    if "://" not in url:
+        raise MoveError(Exit.USAGE, f"The target {shown} is not a URL: it has no scheme. {give}.")
     try:
         config = database_from_url(url)
     except Exception as error:  # dj-database-url raises several kinds for a bad URL
-        raise MoveError(Exit.USAGE, f"{url} is not a database URL ({error}).") from error
+        engine = dj_database_url.ENGINE_SCHEMES.get(url.split("://", 1)[0].lower())
+        if engine is not None and engine.backend == POSTGRES_ENGINE:
+            raise MoveError(
+                Exit.USAGE,
+                f"The target {shown} cannot be read as a URL: a port that is not a number, a "
+                "host in [ ] cut short, or a character of the user or password that must be "
+                f"written with % (@ as %40, / as %2F, # as %23). {give}.",
+            ) from error
+        config = {"ENGINE": None}
     if config["ENGINE"] != POSTGRES_ENGINE:
+        raise MoveError(Exit.USAGE, f"The target {shown} is not a PostgreSQL URL. {give}.")
+    if not config["NAME"] and not config.get("OPTIONS", {}).get("service"):
         raise MoveError(
             Exit.USAGE,
-            f"{url} is not a PostgreSQL URL. Give the empty target database as "
-            "postgres://user:password@host:5432/name.",
+            f"The target {shown} names no database: write its name after the host's /. {give}.",
         )
     return config
+
+
+def _without_password(url: str) -> str:
+    """`url` with the password of its user part, if any, written as ***."""
+    scheme, separator, rest = url.partition("://")
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    user, at, host = authority.rpartition("@")
+    if not separator or not at or ":" not in user:
+        return url
+    return f"{scheme}://{user.split(':', 1)[0]}:***@{host}{rest[len(authority) :]}"
 
 
 def _display(url: str) -> str:
@@ -345,12 +386,7 @@ def _target_objects() -> list[str]:
 def _already_moved(source: Path, url: str, occupied: list[str], *, stage: Stage) -> MoveResult:
     """A target holding the verified copy of this source (a run ended after its commit) is
     verified again and reported; any other content is refused."""
-    refusal = MoveError(
-        Exit.TARGET_NOT_EMPTY,
-        f"{_display(url)} is not empty ({len(occupied)} tables, views or sequences, first: "
-        f"{', '.join(occupied[:SAMPLE_SIZE])}). The move writes only into an empty database: "
-        "create one (CREATE DATABASE name), or drop what is there; nothing was written.",
-    )
+    refusal = _not_empty(url, occupied)
     if not _same_migrations():
         raise refusal
     stage("The target holds a copy already: verifying it")
@@ -367,6 +403,15 @@ def _already_moved(source: Path, url: str, occupied: list[str], *, stage: Stage)
         ) from error
     return MoveResult(
         source=source, target=_display(url), tables=moved, root_checks=root_checks, already=True
+    )
+
+
+def _not_empty(url: str, occupied: list[str]) -> MoveError:
+    return MoveError(
+        Exit.TARGET_NOT_EMPTY,
+        f"{_display(url)} is not empty ({len(occupied)} tables, views or sequences, first: "
+        f"{', '.join(occupied[:SAMPLE_SIZE])}). The move writes only into an empty database: "
+        "create one (CREATE DATABASE name), or drop what is there; nothing was written.",
     )
 
 

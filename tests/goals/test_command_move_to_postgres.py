@@ -74,7 +74,13 @@ def _objects(name: str) -> list[str]:
 
 def _move(alias: str, name: str, *args: str, url: str | None = None) -> str:
     out = StringIO()
-    call_command("move_to_postgres", url or _server_url(name), *args, database=alias, stdout=out)
+    call_command(
+        "move_to_postgres",
+        _server_url(name) if url is None else url,
+        *args,
+        database=alias,
+        stdout=out,
+    )
     return out.getvalue()
 
 
@@ -267,6 +273,67 @@ def test_an_unreachable_server_is_refused(migrated):
     assert error.returncode == Exit.UNREACHABLE
     assert str(error).startswith("Cannot connect to postgres://postgres@127.0.0.1:1/none: ")
     assert file_sha256(path) == sha
+
+
+BAD_TARGETS = {
+    "": ("The target is empty.", Exit.USAGE),
+    "goals": ("The target goals is not a URL: it has no scheme.", Exit.USAGE),
+    "mysql://me:s3cret@db/goals": (
+        "The target mysql://me:***@db/goals is not a PostgreSQL URL.",
+        Exit.USAGE,
+    ),
+    "postgres://me:s3cret@db:port/goals": (
+        "The target postgres://me:***@db:port/goals cannot be read as a URL: a port that is not "
+        "a number",
+        Exit.USAGE,
+    ),
+    "postgres://me:s3cret@127.0.0.1:5432": (
+        "The target postgres://me:***@127.0.0.1:5432 names no database",
+        Exit.USAGE,
+    ),
+    "postgres://me:s3cret@127.0.0.1:1/goals": (
+        "Cannot connect to postgres://me@127.0.0.1:1/goals: ",
+        Exit.UNREACHABLE,
+    ),
+}
+
+
+@pytest.mark.parametrize("url", BAD_TARGETS)
+def test_a_bad_target_is_refused_before_a_legacy_source_is_migrated(
+    url, make_legacy_db, legacy_database
+):
+    """A target the move would refuse whatever the source holds is refused first: the legacy
+    file is not migrated, no backup is made, and the message names the target without its
+    password."""
+    message, code = BAD_TARGETS[url]
+    path = make_legacy_db("dev")
+    sha = file_sha256(path)
+    with legacy_database(path) as alias:
+        with pytest.raises(CommandError) as raised:
+            _move(alias, "none", url=url)
+        assert backups_list(using=alias) == []
+    assert raised.value.returncode == code
+    assert str(raised.value).startswith(message)
+    assert "s3cret" not in str(raised.value)
+    assert file_sha256(path) == sha
+
+
+def test_a_target_that_is_not_empty_is_refused_before_a_legacy_source_is_migrated(
+    make_legacy_db, legacy_database, target
+):
+    """A source with migrations to apply cannot have been moved already: a target holding
+    anything is refused before the file is migrated."""
+    with psycopg.connect(_server_url(target), autocommit=True) as connection:
+        connection.execute("CREATE TABLE notes (body text)")
+    path = make_legacy_db("dev")
+    sha = file_sha256(path)
+    with legacy_database(path) as alias:
+        error = _refused(alias, target)
+        assert backups_list(using=alias) == []
+    assert error.returncode == Exit.TARGET_NOT_EMPTY
+    assert "is not empty (1 tables, views or sequences, first: public.notes)" in str(error)
+    assert file_sha256(path) == sha
+    assert _objects(target) == ["public.notes"]
 
 
 def test_a_user_without_create_privilege_is_refused_and_the_target_stays_empty(migrated, target):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
@@ -16,7 +19,12 @@ from goals_project.bases.exit_codes import ADOPTION, Exit
 from goals_project.bases.progress import Reporter
 from goals_project.maintenance.legacy.adoption import legacy_db_inspect_alias
 from goals_project.maintenance.legacy.inspection import DbState, LegacyDbError
-from goals_project.maintenance.postgres_move import MoveError, MoveResult, postgres_move
+from goals_project.maintenance.postgres_move import (
+    MoveError,
+    MoveResult,
+    check_target,
+    postgres_move,
+)
 
 
 class Command(ExitStatusesInHelp, BaseCommand):
@@ -51,22 +59,23 @@ class Command(ExitStatusesInHelp, BaseCommand):
     def handle(self, *args, **options) -> None:
         database = options["database"]
         reporter = Reporter.of(self, options)
-        self._migrate_first(database, reporter)
-        try:
-            with interrupted_said("the target was rolled back, nothing was written."):
-                result = postgres_move(
-                    target_url=options["target"],
-                    using=database,
-                    progress=reporter.rows,
-                    stage=reporter.step,
-                )
-        except MoveError as error:
-            raise CommandError(str(error), returncode=error.code) from error
+        self._migrate_first(database, options["target"], reporter)
+        with (
+            _refusal_as_command_error(),
+            interrupted_said("the target was rolled back, nothing was written."),
+        ):
+            result = postgres_move(
+                target_url=options["target"],
+                using=database,
+                progress=reporter.rows,
+                stage=reporter.step,
+            )
         self._render(result, reporter)
 
-    def _migrate_first(self, database: str, reporter: Reporter) -> None:
+    def _migrate_first(self, database: str, target: str, reporter: Reporter) -> None:
         """A legacy file, or one with migrations to apply, goes through `migrate` (adoption,
-        its verified backup, the improvements) before anything is copied."""
+        its verified backup, the improvements) before anything is copied; but first the target
+        is checked, so that a target the move would refuse leaves the file as it was."""
         if connections[database].vendor != "sqlite":
             return  # the move refuses it with its reason
         try:
@@ -79,6 +88,8 @@ class Command(ExitStatusesInHelp, BaseCommand):
             executor = MigrationExecutor(connections[database])
             if not executor.migration_plan(executor.loader.graph.leaf_nodes()):
                 return
+        with _refusal_as_command_error():
+            check_target(target)
         reporter.result(
             self.style.MIGRATE_HEADING(
                 f"{found.path} has migrations to apply: migrating it first (manage.py migrate):"
@@ -108,3 +119,11 @@ class Command(ExitStatusesInHelp, BaseCommand):
                 "root_id checks pass. Point DATABASE_URL at it to use it."
             )
         )
+
+
+@contextlib.contextmanager
+def _refusal_as_command_error() -> Iterator[None]:
+    try:
+        yield
+    except MoveError as error:
+        raise CommandError(str(error), returncode=error.code) from error
