@@ -6,6 +6,7 @@ Everything that differs between machines comes from the environment (see README,
 from __future__ import annotations
 
 import os
+import zoneinfo
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -15,11 +16,37 @@ from goals_project.database_url import database_from_url, sqlite_url
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
 def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
+    """A switch from the environment: 1/true/yes/on or 0/false/no/off (any case); unset or empty
+    gives the default. Anything else stops the settings with ImproperlyConfigured (exit 2), so a
+    typo never turns a safeguard off (or debug mode on) unnoticed."""
+    text = os.environ.get(name, "").strip().lower()
+    if not text:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if text not in _TRUE | _FALSE:
+        raise ImproperlyConfigured(
+            f"{name}={os.environ[name]!r} is neither on (1, true, yes, on) nor off (0, false, "
+            f"no, off); unset it for {'on' if default else 'off'}."
+        )
+    return text in _TRUE
+
+
+def _env_zone(name: str, default: str) -> str:
+    """A time zone name from the environment that the zone database knows, or ImproperlyConfigured
+    (exit 2) naming it; unset or empty gives the default."""
+    text = os.environ.get(name, "").strip() or default
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ImproperlyConfigured(
+            f"{name}={text!r} is no time zone the zone database knows. Set it to a name such as "
+            f"Europe/Paris or America/New_York (the zone the legacy app ran in), or unset it for "
+            f"{default}."
+        ) from None
+    return text
 
 
 def _env_number(name: str, default: str, kind: type[int] | type[float], what: str) -> int | float:
@@ -91,7 +118,7 @@ TEMPLATES = [
 # naive text in FRACTAL_TIME_ZONE, so a legacy value read and saved again is the same text, and new
 # rows are written in the same local time as the old ones. Set it to the zone the legacy app ran in.
 USE_TZ = True
-TIME_ZONE = os.environ.get("FRACTAL_TIME_ZONE", "UTC")
+TIME_ZONE = _env_zone("FRACTAL_TIME_ZONE", "UTC")
 LANGUAGE_CODE = "en-us"
 USE_I18N = True
 

@@ -222,15 +222,49 @@ def test_migrate_refuses_a_database_url_that_names_no_database(written, tmp_path
             "FRACTAL_BACKUP_MIN_FREE_BYTES='-3' is not a whole number of bytes, 0 or more; unset "
             "it for 0.",
         ),
+        (
+            "FRACTAL_BACKUP_BEFORE_MIGRATE",
+            "maybe",
+            "FRACTAL_BACKUP_BEFORE_MIGRATE='maybe' is neither on (1, true, yes, on) nor off (0, "
+            "false, no, off); unset it for on.",
+        ),
+        (
+            "DJANGO_DEBUG",
+            "2",
+            "DJANGO_DEBUG='2' is neither on (1, true, yes, on) nor off (0, false, no, off); unset "
+            "it for off.",
+        ),
+        (
+            "FRACTAL_TIME_ZONE",
+            "Mars/Olympus",
+            "FRACTAL_TIME_ZONE='Mars/Olympus' is no time zone the zone database knows. Set it to "
+            "a name such as Europe/Paris or America/New_York (the zone the legacy app ran in), or "
+            "unset it for UTC.",
+        ),
     ],
 )
 def test_a_setting_that_is_no_number_is_refused_before_any_command(
     variable, value, message, tmp_path, monkeypatch
 ):
-    """A number setting that is none stops every command with its message and exit 2 (it was a
-    traceback and exit 1), before anything is made."""
+    """A number, switch or zone setting that is none stops every command with its message and
+    exit 2 (it was a traceback and exit 1, or for a switch, off without a word: a typo in
+    FRACTAL_BACKUP_BEFORE_MIGRATE skipped the backup), before anything is made."""
     monkeypatch.setenv(variable, value)
     result = manage_process(f"sqlite:///{tmp_path / 'goals.db'}", "migrate", "--no-backup")
     assert result.returncode == Exit.USAGE, result.stderr
     assert result.stderr == f"{message}\n"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("value", "backed_up"), [("", True), (" Yes ", True), ("off", False)])
+def test_backup_before_migrate_is_on_unless_switched_off(
+    value, backed_up, make_legacy_db, monkeypatch
+):
+    """An empty FRACTAL_BACKUP_BEFORE_MIGRATE (a line of an env file left blank) keeps the
+    backup of a legacy file; a word for off turns it off."""
+    monkeypatch.setenv("FRACTAL_BACKUP_BEFORE_MIGRATE", value)
+    path = make_legacy_db("dev")
+    result = manage_process(f"sqlite:///{path}", "migrate")
+    assert result.returncode == 0, result.stderr
+    assert ("Backing up before migrating" in result.stdout) is backed_up
+    assert (path.parent / "backups").is_dir() is backed_up
