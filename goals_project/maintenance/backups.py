@@ -796,11 +796,38 @@ def backup_read(path: Path, *, deep: bool = False) -> Backup:
         }
     except (ValueError, KeyError, TypeError) as error:  # TypeError: JSON, but not an object
         return Backup(path=path, problem=f"unreadable manifest ({error})")
+    wrong = _wrong_manifest_fields(fields)
+    if wrong:
+        return Backup(path=path, problem=f"unreadable manifest ({wrong})")
     backup = Backup(path=path, **fields)
     problem = _mismatch(backup, deep=deep)
     return Backup(
         **{**asdict(backup), "path": path, "verified": problem is None, "problem": problem}
     )
+
+
+def _wrong_manifest_fields(fields: dict) -> str | None:
+    """What in a manifest's fields is not of the kind backup_db writes, if anything."""
+
+    def whole(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    kinds = {
+        "created_at": lambda value: value is None or isinstance(value, str),
+        "size": lambda value: whole(value) and value >= 0,
+        "sha256": lambda value: isinstance(value, str),
+        "row_counts": lambda value: (
+            isinstance(value, dict)
+            and all(isinstance(key, str) and whole(count) for key, count in value.items())
+        ),
+        "migrations": lambda value: (
+            isinstance(value, list) and all(isinstance(name, str) for name in value)
+        ),
+        "source": lambda value: value is None or isinstance(value, str),
+        "engine": lambda value: value in ("sqlite", "postgresql"),
+    }
+    wrong = [f"{key} is {fields[key]!r}" for key, fits in kinds.items() if not fits(fields[key])]
+    return "; ".join(wrong) or None
 
 
 def _mismatch(backup: Backup, *, deep: bool) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import shutil
 import sqlite3
@@ -1245,6 +1246,43 @@ def test_a_backup_whose_manifest_is_not_an_object_is_unverified(make_legacy_db, 
     assert "unreadable manifest" in str(error)
     assert "unreadable manifest" in listed.getvalue()
     assert file_sha256(source) == digest
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("created_at", 12345, "created_at is 12345"),
+        ("size", "307200", "size is '307200'"),
+        ("row_counts", {"goals": "many"}, "row_counts is {'goals': 'many'}"),
+        ("engine", "oracle", "engine is 'oracle'"),
+    ],
+)
+def test_a_manifest_field_of_the_wrong_kind_makes_the_backup_unverified(
+    field, value, said, make_legacy_db, legacy_database
+):
+    """A manifest whose field is not of the kind backup_db writes (a number for the time, text
+    for the size) is an unreadable manifest, named with the field: list_backups lists it,
+    backup_db --keep and migration_readiness go on, restore_db refuses it (21). A time that was
+    a number stopped list_backups, backup_db --keep and migration_readiness with a traceback."""
+    backup = _a_backup(make_legacy_db, legacy_database)
+    manifest = Path(f"{backup}.json")
+    manifest.write_text(
+        json.dumps({**json.loads(manifest.read_text(encoding="utf-8")), field: value}),
+        encoding="utf-8",
+    )
+    source = backup.parent.parent / "goals_dev.db"
+    digest = file_sha256(source)
+    with legacy_database(source) as alias:
+        error = _refused("restore_db", str(backup), "--yes", database=alias)
+        assert file_sha256(source) == digest
+        listed = StringIO()
+        call_command("list_backups", "--dir", str(backup.parent), database=alias, stdout=listed)
+        call_command("migration_readiness", database=alias, stdout=StringIO())
+        call_command("backup_db", "--keep", "1", database=alias, stdout=StringIO())
+    assert error.returncode == Exit.BACKUP_UNVERIFIED
+    assert f"unreadable manifest ({said})" in str(error)
+    assert f"unreadable manifest ({said})" in listed.getvalue()
+    assert backup.exists()  # --keep removes verified backups only
 
 
 # -- read-only places, damaged pages, links that name no file ----------------------------------
