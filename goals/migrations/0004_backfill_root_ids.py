@@ -1311,7 +1311,7 @@ def restore(apps, schema_editor) -> None:
     """Put back every recorded legacy value and remove every row this migration created; refuse
     when what was written since would be lost (goals_project.maintenance.backward_safety)."""
     connection = schema_editor.connection
-    losses = backward_losses(connection=connection, apps=apps, undo_backfill=True, dropped={})
+    losses = backward_losses(connection=connection, apps=apps, undo_backfill=True, dropped=())
     if losses:
         raise CommandError(
             refusal_message(losses, backup="The backup taken before migrating is unchanged."),

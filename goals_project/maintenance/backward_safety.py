@@ -46,6 +46,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.migration_operations import COLUMN_ADDED
 
 MIGRATION = "goals.0004_backfill_root_ids"
 CREATED = "*"
@@ -77,6 +78,10 @@ REVERTED = "changed since the migration; going back would put back the legacy va
 DELETED = "created by the migration and changed since; going back would delete it"
 DANGLING = "point to rows the migration created, which going back deletes"
 DROPPED = "written since the migration; going back drops columns holding what was written"
+HELD_BEFORE = (
+    "holding values the file had before it was adopted (its columns were added by an earlier "
+    "script); going back drops those columns"
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,17 @@ class Table:
     references: tuple[tuple[str, str], ...]  # (column, table it points to)
     stamps: tuple[str, ...]
     kinds: tuple[str, ...] = ()  # each column's field type (get_internal_type)
+
+
+@dataclass(frozen=True)
+class DroppedColumn:
+    """A column that going back drops: its table, the migration that adds it, and whether that
+    migration names the columns it adds in legacy_repairs (`ColumnsAddedRecord`)."""
+
+    table: str
+    column: str
+    migration: str
+    recorded: bool
 
 
 @dataclass
@@ -103,6 +119,14 @@ class Losses:
 
     def __bool__(self) -> bool:
         return bool(self.rows)
+
+    def migrations(self, dropped: Iterable[DroppedColumn]) -> set[str]:
+        """The migrations whose undoing loses these rows: goals.0004 for what it would put back
+        or delete, and those adding a dropped column of a table losing rows to a drop."""
+        kinds = {kind for _, kind in self.rows}
+        tables = {table for table, kind in self.rows if kind in (DROPPED, HELD_BEFORE)}
+        found = {column.migration for column in dropped if column.table in tables}
+        return found | ({MIGRATION} if kinds - {DROPPED, HELD_BEFORE} else set())
 
     def lines(self) -> list[str]:
         return [
@@ -477,14 +501,23 @@ def backward_losses(
     connection: BaseDatabaseWrapper,
     apps,
     undo_backfill: bool,
-    dropped: dict[str, tuple[str, ...]],
+    dropped: Iterable[DroppedColumn],
 ) -> Losses:
     """What going back would discard: undoing goals.0004 (`undo_backfill`) and dropping the
-    `dropped` columns of each table. `apps` is the state at goals.0004."""
+    `dropped` columns. `apps` is the state at goals.0004.
+
+    A dropped column holds, besides what the backfill wrote there, what was written since (rows
+    stamped later than the backfill, below), unless it is one of two kinds any value of which
+    is lost: a column of a migration that names the columns it adds, with no such record (the
+    file had it when it was adopted: a script-migrated file's own values), and a column of a
+    migration that does not (goals.0006's owner: added empty, written by nothing but the app,
+    and not always through a stamping save)."""
     reader = _Reader(connection, tables_of(apps))
     losses = Losses()
     if "legacy_repairs" not in connection.introspection.table_names():
         return losses
+    dropped, added = list(dropped), _columns_added(reader)
+    _dropped_whole(reader, losses, dropped, added)
     recorded = {
         (table, row_id): value
         for table, row_id, value in reader.rows(
@@ -541,21 +574,62 @@ def backward_losses(
                 ]
                 since = [row_id for row_id in ids if row_id in written_since.get(table.name, ())]
                 losses.add(table.name, DANGLING, since or ids)
-    for name, columns in dropped.items():
-        table = reader.tables.get(name)
-        if table is None:
-            continue
-        held = " OR ".join(f"{reader.quote(column)} IS NOT NULL" for column in columns)
-        holding = {
-            row[0]
-            for row in reader.rows(
-                f"SELECT {reader.quote(table.key[0])} FROM {reader.quote(name)} WHERE {held}"  # noqa: S608 - names from the state
-            )
-        }
+    by_table: dict[str, list[str]] = {}
+    for column in dropped:
+        if column.recorded and (column.table, column.column, column.migration) in added:
+            by_table.setdefault(column.table, []).append(column.column)
+    for name, columns in by_table.items():
+        holding = _holding(reader, name, columns)
         if name in written_since:
             holding &= written_since[name]
         losses.add(name, DROPPED, holding)
     return losses
+
+
+def _dropped_whole(
+    reader: _Reader,
+    losses: Losses,
+    dropped: list[DroppedColumn],
+    added: set[tuple[str, str, str]],
+) -> None:
+    """The dropped columns any value of which is lost (backward_losses says which)."""
+    by_kind: dict[tuple[str, str], list[str]] = {}
+    for column in dropped:
+        if not column.recorded:
+            kind = DROPPED
+        elif (column.table, column.column, column.migration) not in added:
+            kind = HELD_BEFORE
+        else:
+            continue
+        by_kind.setdefault((column.table, kind), []).append(column.column)
+    for (name, kind), columns in sorted(by_kind.items()):
+        losses.add(name, kind, _holding(reader, name, columns))
+
+
+def _columns_added(reader: _Reader) -> set[tuple[str, str, str]]:
+    """(table, column, migration) of each column a migration recorded adding."""
+    return {
+        tuple(row)
+        for row in reader.rows(
+            "SELECT table_name, column_name, migration FROM legacy_repairs WHERE reason = %s "
+            "AND row_id = ''",
+            (COLUMN_ADDED,),
+        )
+    }
+
+
+def _holding(reader: _Reader, name: str, columns: list[str]) -> set[str]:
+    """The keys of the rows of table `name` holding a value in any of `columns`."""
+    table = reader.tables.get(name)
+    if table is None:
+        return set()
+    held = " OR ".join(f"{reader.quote(column)} IS NOT NULL" for column in columns)
+    return {
+        row[0]
+        for row in reader.rows(
+            f"SELECT {reader.quote(table.key[0])} FROM {reader.quote(name)} WHERE {held}"  # noqa: S608 - names from the state
+        )
+    }
 
 
 def _written_since(reader: _Reader, table: Table, recorded: str | None) -> set[str]:
@@ -608,12 +682,13 @@ def _reverted_values(reader: _Reader, losses: Losses, fields: dict[str, dict]) -
         )
 
 
-def refusal_message(losses: Losses, *, backup: str) -> str:
-    """The refusal: what would be lost, by table, and the ways on."""
+def refusal_message(losses: Losses, *, backup: str, over: Iterable[str] = (MIGRATION,)) -> str:
+    """The refusal: the migrations whose undoing would lose data, what would be lost, by
+    table, and the ways on."""
     return (
-        f"Going back over {MIGRATION} would discard what was written after it ran:\n"
+        f"Going back over {', '.join(over)} would discard data:\n"
         + "\n".join(losses.lines())
-        + f"\nNothing was changed. {backup} Going back is exact only on data as the migration "
-        "left it: keep the database at this migration, or restore a backup taken before the "
-        "migration (list_backups, restore_db), which loses everything written since."
+        + f"\nNothing was changed. {backup} Going back is exact only on data as the migrations "
+        "left it: keep the database where it is, or restore a backup taken before migrating "
+        "(list_backups, restore_db), which loses everything written since."
     )

@@ -43,6 +43,7 @@ from goals_project.maintenance.backups import (
 from goals_project.maintenance.backward_safety import (
     APPS,
     MIGRATION,
+    DroppedColumn,
     backward_losses,
     refusal_message,
 )
@@ -81,7 +82,7 @@ from goals_project.maintenance.legacy.preflight import (
 from goals_project.maintenance.legacy.schemas import VARIANTS
 from goals_project.maintenance.locking import MaintenanceBusy, maintenance_lock
 from goals_project.maintenance.migration_executor import held_transaction, recording_executor
-from goals_project.maintenance.migration_operations import fields_added
+from goals_project.maintenance.migration_operations import ColumnsAddedRecord, fields_added
 from goals_project.maintenance.table_rewrite import sqlite_drops_at_end
 
 # Said after a migration's refusal when the run was one transaction (_one_transaction).
@@ -511,15 +512,17 @@ def _refuse_backward_losses(
     _refuse_dropping_tables_with_rows(using, plan, backup)
     executor = MigrationExecutor(connections[using])
     latest = executor.loader.project_state().apps
-    dropped: dict[str, tuple[str, ...]] = {}
+    dropped: list[DroppedColumn] = []
     for migration in plan:
+        label = f"{migration.app_label}.{migration.name}"
+        recorded = any(isinstance(op, ColumnsAddedRecord) for op in migration.operations)
         for operation in fields_added(migration.operations):
             model = latest.get_model(migration.app_label, operation.model_name)
             column = operation.field.clone()
             column.set_attributes_from_name(operation.name)
-            table = model._meta.db_table
-            dropped[table] = (*dropped.get(table, ()), column.column)
-    undo_backfill = any(f"{m.app_label}.{m.name}" == MIGRATION for m in plan)
+            dropped.append(DroppedColumn(model._meta.db_table, column.column, label, recorded))
+    labels = [f"{m.app_label}.{m.name}" for m in plan]
+    undo_backfill = MIGRATION in labels
     state = executor.loader.project_state(tuple(MIGRATION.split("."))).apps
     losses = backward_losses(
         connection=connections[using], apps=state, undo_backfill=undo_backfill, dropped=dropped
@@ -529,7 +532,8 @@ def _refuse_backward_losses(
             note = "No backup was taken (--no-backup)."
         else:
             note = f"A verified backup of the database as it is: {backup.path}."
-        raise MigrateRefused(refusal_message(losses, backup=note), Exit.WOULD_DISCARD)
+        over = [label for label in labels if label in losses.migrations(dropped)]
+        raise MigrateRefused(refusal_message(losses, backup=note, over=over), Exit.WOULD_DISCARD)
 
 
 def _refuse_dropping_tables_with_rows(using: str, plan: list, backup: Backup | None) -> None:

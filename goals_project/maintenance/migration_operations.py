@@ -665,6 +665,12 @@ def _created_indexes(cursor, table: str) -> list[str]:
 COLUMN_ADDED = "column added"
 
 
+class ColumnsAddedRecord(migrations.RunPython):
+    """The RunPython of `columns_added_record`, known by its class: a migration holding one
+    names every column it adds in legacy_repairs, so a column of it with no such row is one the
+    file already had when it was adopted (going back must not drop what it holds)."""
+
+
 def columns_added_record(app_label: str, migration: str, operations) -> migrations.RunPython:
     """A step naming, in legacy_repairs, the columns that `operations` add, so that goals.0004
     can tell them from columns a file already had (a script-migrated file adopted at 0003)."""
@@ -687,4 +693,4 @@ def columns_added_record(app_label: str, migration: str, operations) -> migratio
         repairs.objects.using(schema_editor.connection.alias).bulk_create(rows)
 
     # Going back, the columns and legacy_repairs are dropped with these rows.
-    return migrations.RunPython(record, migrations.RunPython.noop)
+    return ColumnsAddedRecord(record, migrations.RunPython.noop)

@@ -170,6 +170,27 @@ def test_going_back_to_0003_keeps_what_only_dropped_columns_would_lose(migrated_
     assert deleted == [(3,)]
 
 
+def test_an_owner_written_without_a_stamp_stops_going_back_over_0006(migrated_legacy_rows):
+    """goals.0006 adds the owner column empty and nothing but the app writes it, so any owner
+    is lost by undoing it, however it was written: an owner set by an update() that stamps
+    nothing stops `migrate goals 0005` (exit 24, naming goals.0006, not goals.0004), and the
+    user stays its owner. It went ahead before, and the owner was dropped."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import F
+
+    user = get_user_model().objects.create_user("alice")
+    root = Goal.objects.filter(root=F("id")).exclude(name="Recovered records").order_by("id")[0]
+    Goal.objects.filter(pk=root.pk).update(owner=user)
+    with pytest.raises(CommandError) as refused:
+        call_command("migrate", "goals", "0005", no_backup=True, stdout=StringIO())
+    assert refused.value.returncode == Exit.WOULD_DISCARD
+    assert str(refused.value).startswith(
+        "Going back over goals.0006_add_fractal_owner would discard data:\n"
+        f"- goals: 1 row(s) {DROPPED} (first: {root.pk})"
+    )
+    assert Goal.objects.get(pk=root.pk).owner == user
+
+
 @pytest.mark.sqlite_only
 def test_going_back_backs_up_first_and_an_untouched_file_goes_back_exactly(migrated_db):
     """`migrate goals 0001` on a migrated file backs it up first, says where, and on data the

@@ -7,8 +7,11 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
+from goals_project.bases.exit_codes import Exit
 from goals_project.devdata.generator import legacy_db_generate
+from goals_project.maintenance.backward_safety import HELD_BEFORE
 from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
 from goals_project.maintenance.verification import root_id_report
 
@@ -78,3 +81,41 @@ def test_going_back_gives_the_adopted_script_migrated_file_exactly(tmp_path, leg
         assert _legacy_values(generated.path) != adopted
         call_command("migrate", "goals", "0003", database=alias, no_backup=True, stdout=StringIO())
     assert _legacy_values(generated.path) == adopted
+
+
+def test_going_below_where_a_script_migrated_file_was_adopted_is_refused(tmp_path, legacy_database):
+    """Going back past goals.0003 would drop the columns the earlier script had added, with the
+    values the file held in them (soft deletes, roots, stamps): refused with exit 24, naming
+    the two migrations and the rows, and nothing is changed. It went ahead before, exit 0."""
+    generated = legacy_db_generate(
+        path=tmp_path / "script.db", variant="script_migrated", fractals=2, seed=3
+    )
+    with legacy_database(generated.path) as alias:
+        call_command("migrate", database=alias, no_backup=True, stdout=StringIO())
+        call_command("migrate", "goals", "0003", database=alias, no_backup=True, stdout=StringIO())
+        before = _legacy_values(generated.path)
+        with pytest.raises(CommandError) as refused:
+            call_command(
+                "migrate", "goals", "0002", database=alias, no_backup=True, stdout=StringIO()
+            )
+    message = str(refused.value)
+    assert refused.value.returncode == Exit.WOULD_DISCARD
+    assert message.startswith(
+        "Going back over practice_sessions.0002_add_root_and_audit_columns, "
+        "goals.0003_add_root_and_audit_columns would discard data:"
+    )
+    assert f"- goals: {_holding(generated.path, 'goals')} row(s) {HELD_BEFORE}" in message
+    assert "- metric_values: " in message
+    assert _legacy_values(generated.path) == before
+
+
+def _holding(path, table: str) -> int:
+    """The rows of `table` holding a value in a column the earlier script added and
+    goals.0003 adds."""
+    columns = {"goals": ("deleted_at", "sort_order")}[table]
+    held = " OR ".join(f"{column} IS NOT NULL" for column in columns)
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute(f"SELECT COUNT(*) FROM {table} WHERE {held}").fetchone()[0]
+    finally:
+        connection.close()
