@@ -12,6 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -150,6 +151,7 @@ def migration_readiness(*, using: str = DEFAULT_DB_ALIAS, step: Step = silent) -
             report.reasons.append(str(error))  # migrate would refuse it: say so here too
         else:
             report.notes.append("No data yet: migrate creates a new database.")
+        report.pending = _pending(None, legacy=False)
         return report
     if in_memory:
         report.state = "in-memory database"
@@ -221,15 +223,14 @@ def _row_counts(connection) -> dict[str, int]:
 
 
 def _pending(connection, *, legacy: bool) -> list[PendingMigration]:
-    executor = MigrationExecutor(connection)
-    graph = executor.loader.graph
+    """The goal and session migrations `migrate` would apply: all of them for a legacy file
+    (adoption records none) and, without a `connection`, for a database not made yet (the
+    migration files alone are read: nothing is opened, so nothing is created)."""
+    executor = MigrationExecutor(connection) if connection is not None else None
+    graph = executor.loader.graph if executor else MigrationLoader(None).graph
     targets = [node for node in graph.leaf_nodes() if node[0] in {"goals", "practice_sessions"}]
-    if legacy:
-        plan = [
-            executor.loader.graph.nodes[node]
-            for target in targets
-            for node in graph.forwards_plan(target)
-        ]
+    if legacy or executor is None:
+        plan = [graph.nodes[node] for target in targets for node in graph.forwards_plan(target)]
         plan = list(dict.fromkeys(plan))
     else:
         plan = [migration for migration, _ in executor.migration_plan(targets)]
@@ -244,9 +245,13 @@ def _pending(connection, *, legacy: bool) -> list[PendingMigration]:
             if doc.strip()
             else ", ".join(operation.describe() for operation in migration.operations[:3])
         )
+        phase = PHASES.get(key, "other")
         if key[1].startswith("0001"):
-            summary = "Adopt the legacy tables at the baseline (every row and value kept)."
-        pending.append(PendingMigration(f"{key[0]}.{key[1]}", PHASES.get(key, "other"), summary))
+            if legacy:
+                summary = "Adopt the legacy tables at the baseline (every row and value kept)."
+            else:
+                phase = "baseline"  # a new database: nothing to adopt
+        pending.append(PendingMigration(f"{key[0]}.{key[1]}", phase, summary))
     return pending
 
 

@@ -207,11 +207,14 @@ def test_empty_file_is_refused(tmp_path, legacy_database):
         _assert_refused(path, alias, LegacyDbProblem.EMPTY, "holds no tables: there is nothing")
 
 
-def test_missing_file_is_refused_and_not_created(tmp_path, legacy_database):
-    """A path with no file is an error, and no file appears there."""
+@pytest.mark.parametrize("extra", [(), ("--check",)])
+def test_missing_file_is_refused_and_not_created(extra, tmp_path, legacy_database):
+    """A path with no file is an error (2), and no file appears there; `--check` says what
+    adoption would do, so it refuses it the same way (it said "holds no legacy data", exit 0)."""
     path = tmp_path / "nowhere.db"
-    with legacy_database(path) as alias, pytest.raises(CommandError, match="does not exist"):
-        _adopt(alias)
+    with legacy_database(path) as alias, pytest.raises(CommandError, match="does not exist") as e:
+        _adopt(alias, *extra)
+    assert e.value.returncode == LegacyDbProblem.MISSING
     assert not path.exists()
 
 

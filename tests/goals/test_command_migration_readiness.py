@@ -14,7 +14,7 @@ from django.db import connection
 
 from goals_project.bases.exit_codes import Exit
 from goals_project.maintenance.legacy.inspection import LegacyDbProblem
-from tests.conftest import file_sha256
+from tests.conftest import file_sha256, manage_process
 from tests.legacy_faults import (
     BAD_KEYS,
     BLOB_REFERENCES,
@@ -95,6 +95,24 @@ def test_migrated_database_is_ready_with_nothing_pending(legacy_rows, tmp_path):
     assert text.startswith("# Migration readiness:")
     assert "- none: the database is up to date" in text
     assert text.rstrip().endswith("READY")
+
+
+@pytest.mark.sqlite_only
+def test_a_database_not_made_yet_lists_every_migration_and_is_not_created(tmp_path):
+    """For a file that does not exist yet every goal and session migration is pending (it said
+    "none: the database is up to date"), the baselines as such, not as an adoption; the file is
+    still not made."""
+    path = tmp_path / "goals.db"
+    result = manage_process(f"sqlite:///{path}", "migration_readiness", "--json")
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, result.stderr
+    labels = [item["label"] for item in report["pending"]]
+    assert labels[0] == "goals.0001_legacy_baseline"
+    assert {"goals.0004_backfill_root_ids", "practice_sessions.0004_add_indexes"} <= set(labels)
+    assert {item["phase"] for item in report["pending"] if "0001" in item["label"]} == {"baseline"}
+    assert not any("Adopt the legacy tables" in item["summary"] for item in report["pending"])
+    assert "No data yet: migrate creates a new database." in report["notes"]
+    assert not path.exists()
 
 
 def test_no_backup_and_no_automatic_backup_is_not_ready(legacy_rows, settings):

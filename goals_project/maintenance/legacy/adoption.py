@@ -245,7 +245,7 @@ def legacy_db_adopt(
         found = legacy_db_inspect_alias(using=using)
         found = replace(found, recovered_journal=recovered)
     if require_legacy:
-        _require_legacy_data(found)
+        legacy_data_required(found)
     if found.state_before != DbState.LEGACY or found.path is None:
         return found
     check_writable(found.path)
@@ -442,7 +442,8 @@ def _adoption_error(path: Path, error: DatabaseError) -> LegacyDbError:
     )
 
 
-def _require_legacy_data(found: AdoptionResult) -> None:
+def legacy_data_required(found: AdoptionResult) -> None:
+    """LegacyDbError when `found` is no file to adopt: missing (2) or without tables (4)."""
     if found.path is None or found.state_before == DbState.MISSING:
         where = found.path or "An in-memory database"
         raise LegacyDbError(

@@ -14,6 +14,7 @@ from goals_project.bases.exit_codes import ADOPTION
 from goals_project.bases.progress import Reporter
 from goals_project.maintenance.legacy.adoption import (
     AdoptionResult,
+    legacy_data_required,
     legacy_db_adopt,
     legacy_db_inspect_alias,
     legacy_db_recover,
@@ -23,7 +24,8 @@ from goals_project.maintenance.legacy.inspection import DbState, LegacyDbError
 
 class Command(ExitStatusesInHelp, BaseCommand):
     help = (
-        "Adopt a legacy Fractal Goals SQLite file (dev or prod schema) at the baseline migration, "
+        "Adopt a legacy Fractal Goals SQLite file (dev, prod or script-migrated schema) at the "
+        "migrations its schema matches, "
         "keeping every row and value; `migrate` does this by itself when needed."
     )
     # Checks would open the database; the file must be inspected read-only first.
@@ -55,6 +57,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
             reporter.step(f"inspecting the '{options['database']}' database")
             if options["check"]:
                 result = legacy_db_inspect_alias(using=options["database"])
+                legacy_data_required(result)  # refused as adoption refuses it
             else:
                 result = legacy_db_adopt(
                     using=options["database"], require_legacy=True, progress=reporter.rows
@@ -80,8 +83,6 @@ class Command(ExitStatusesInHelp, BaseCommand):
             reporter.warning(_recovered_note(result.recovered_journal))
         if result.state_before == DbState.ADOPTED:
             reporter.result(self.style.SUCCESS(f"{where} is already adopted; nothing to do."))
-        elif result.state_before in (DbState.NEW, DbState.MISSING):
-            reporter.result(f"{where} holds no legacy data; `migrate` creates a new database.")
         elif checking:
             reporter.result(
                 f"{where} is a legacy '{result.variant}' database "
