@@ -434,7 +434,46 @@ def _publish(partial: Path, folder: Path, name: str) -> Path:
     raise AssertionError("unreachable")  # pragma: no cover - itertools.count never ends
 
 
+def backup_folder_problem(folder: Path) -> BackupError | None:
+    """Why a backup could not be written into `folder`, found without making it: a symbolic link
+    to nothing or in a loop (2), something other than a folder there, or a folder (or the
+    nearest one above a folder still to be made) that cannot be written (7)."""
+    if folder.is_symlink() and not folder.exists():
+        try:
+            os.stat(folder)
+        except OSError as error:
+            found, fix = "leads back to itself through other links (a loop)", "Point it"
+            if error.errno != errno.ELOOP:
+                found = f"points to {os.readlink(folder)}, which does not exist"
+                fix = "Create the folder it points to, or point it"
+        return BackupError(
+            f"The backup folder {folder} is a symbolic link that {found}. {fix} at a folder, or "
+            "choose another (--dir, FRACTAL_BACKUP_DIR); nothing was changed.",
+            Exit.USAGE,
+        )
+    nearest = folder.absolute()
+    while not nearest.exists() and nearest != nearest.parent:
+        nearest = nearest.parent
+    if not nearest.is_dir():
+        return BackupError(
+            f"Cannot create the backup folder {folder}: {nearest} is not a folder. Choose a "
+            "writable folder (--dir, FRACTAL_BACKUP_DIR); nothing was changed.",
+            Exit.READ_ONLY,
+        )
+    if not os.access(nearest, os.W_OK) or not (nearest.stat().st_mode & 0o222):
+        where = "" if nearest == folder.absolute() else f", where {folder} would be made,"
+        return BackupError(
+            f"The folder {nearest}{where} is not writable. Make it writable or choose another "
+            "backup folder (--dir, FRACTAL_BACKUP_DIR); nothing was changed.",
+            Exit.READ_ONLY,
+        )
+    return None
+
+
 def _prepare_folder(folder: Path) -> None:
+    problem = backup_folder_problem(folder)
+    if problem is not None and problem.code == Exit.USAGE:
+        raise problem
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:

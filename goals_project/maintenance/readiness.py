@@ -20,7 +20,12 @@ from goals.roots import TREE_ORDER, parent_type
 from goals_project.bases.progress import Step, silent
 from goals_project.maintenance.aliases import database_alias, sqlite_read_only_settings
 from goals_project.maintenance.backfill_preview import PredictedRepair, backfill_preview
-from goals_project.maintenance.backups import Backup, backups_list
+from goals_project.maintenance.backups import (
+    Backup,
+    backup_dir,
+    backup_folder_problem,
+    backups_list,
+)
 from goals_project.maintenance.legacy.adoption import (
     legacy_db_check_writable,
     legacy_db_inspect_alias,
@@ -321,6 +326,10 @@ def _assess_backup(report: ReadinessReport, using: str) -> None:
     if report.backup_fresh:
         return
     if settings.FRACTAL_BACKUP_BEFORE_MIGRATE:
+        problem = backup_folder_problem(backup_dir(using=using))
+        if problem is not None:  # migrate would refuse for it: say so here too
+            report.reasons.append(str(problem))
+            return
         report.notes.append(
             "No fresh verified backup; migrate will take and verify one before it changes anything."
         )

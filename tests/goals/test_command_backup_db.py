@@ -203,6 +203,39 @@ def test_unwritable_backup_folder_stops_migrate_unchanged(
     assert file_sha256(path) == digest
 
 
+@pytest.mark.parametrize("link", ["to nowhere", "in a loop"])
+def test_a_backup_folder_that_is_a_broken_link_is_named_as_one(
+    link, make_legacy_db, legacy_database, settings, tmp_path
+):
+    """A backup folder that is a symbolic link to nothing, or in a loop, stops migrate with exit
+    2 saying so (it was "Cannot create the backup folder (File exists)", exit 7, and for a loop
+    a traceback); migration_readiness says NOT READY with the same reason; the file is
+    unchanged and no folder is made."""
+    path = make_legacy_db("dev")
+    folder = tmp_path / "backups-link"
+    if link == "to nowhere":
+        folder.symlink_to(tmp_path / "gone")
+        found = f"points to {tmp_path / 'gone'}, which does not exist"
+    else:
+        (tmp_path / "other-link").symlink_to(folder)
+        folder.symlink_to(tmp_path / "other-link")
+        found = "leads back to itself through other links (a loop)"
+    settings.FRACTAL_BACKUP_DIR = str(folder)
+    digest = file_sha256(path)
+    readiness = StringIO()
+    with legacy_database(path) as alias:
+        with pytest.raises(CommandError) as raised:
+            call_command("migrate", database=alias, stdout=StringIO())
+        with pytest.raises(CommandError, match="NOT READY"):
+            call_command("migration_readiness", database=alias, stdout=readiness)
+    assert raised.value.returncode == Exit.USAGE
+    reason = f"The backup folder {folder} is a symbolic link that {found}."
+    assert reason in str(raised.value)
+    assert reason in readiness.getvalue()
+    assert file_sha256(path) == digest
+    assert not (tmp_path / "gone").exists()
+
+
 def test_full_backup_folder_stops_migrate_unchanged(make_legacy_db, legacy_database, settings):
     """Too little free space for the backup stops migrate before any change."""
     path = make_legacy_db("dev")

@@ -536,7 +536,11 @@ def disk_refusal(needs: list[DiskNeed], *, path: Path | str) -> LegacyDbError | 
 
 
 def _existing(folder: Path) -> Path:
-    folder = folder.resolve()
+    """The nearest folder that exists at or above `folder` (whose free space counts)."""
+    try:
+        folder = folder.resolve()
+    except (RuntimeError, OSError):  # a loop of links: the backup refuses it with its reason
+        folder = folder.absolute().parent
     while not folder.exists():
         folder = folder.parent
     return folder
