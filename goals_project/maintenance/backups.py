@@ -47,6 +47,7 @@ from goals_project.maintenance.legacy.inspection import (
     LegacyDbError,
     LegacyDbProblem,
     check_writable,
+    refuse_a_link_loop,
     sqlite_file_state,
 )
 from goals_project.maintenance.locking import database_file
@@ -990,6 +991,29 @@ def backup_to_restore(
             Exit.USAGE,
         )
     return path
+
+
+def restore_target_problem(using: str = DEFAULT_DB_ALIAS) -> BackupError | None:
+    """What stops any restore into the SQLite database behind `using`, found before the lock
+    file is made beside it: a path that is a loop of symbolic links (2) or a folder (3), which
+    name no database file to restore into."""
+    target = database_file(using)
+    if target is None:
+        return None  # in memory, or not SQLite: backup_restore says what it finds
+    try:
+        refuse_a_link_loop(target)
+    except LegacyDbError as error:
+        return BackupError(str(error), Exit(int(error.problem)))
+    if target.is_dir():
+        name = connections[using].settings_dict["NAME"]
+        shown = name if Path(name) == target else f"{name} (a link to {target})"
+        return BackupError(
+            f"{shown} is a directory, not a database file, so there is no database to "
+            "restore into. Point DATABASE_URL at the database file (or where it is to be); "
+            "nothing was changed.",
+            Exit.NOT_SQLITE,
+        )
+    return None
 
 
 def backups_list(*, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None) -> list[Backup]:

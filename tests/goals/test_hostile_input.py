@@ -1210,6 +1210,35 @@ def test_restore_db_onto_a_file_marked_read_only_is_refused_unchanged(
     assert not [f for f in _listing(tmp_path) if ".backup_" in f.name and "target" in str(f)]
 
 
+@pytest.mark.parametrize("target", ["a link to a folder", "a loop of links"])
+def test_restore_db_onto_a_path_that_names_no_file_is_refused_before_the_lock(
+    target, tmp_path, make_legacy_db, legacy_database
+):
+    """A database path that is a link to a folder (3) or a loop of links (2) is refused as such,
+    before the lock file is made beside it. The folder was treated as a damaged database to
+    move aside (mv the folder holding the data), and the loop was SQLite's 'unable to open
+    database file' (17)."""
+    backup = _a_backup(make_legacy_db, legacy_database)
+    place = tmp_path / "place"
+    place.mkdir()
+    path = place / "goals.db"
+    if target == "a link to a folder":
+        (place / "data").mkdir()
+        path.symlink_to(place / "data")
+        code, said = Exit.NOT_SQLITE, f"{path} (a link to {place / 'data'}) is a directory, not"
+    else:
+        (place / "other").symlink_to(path)
+        path.symlink_to(place / "other")
+        code, said = Exit.USAGE, f"{path} is a symbolic link that leads back to itself"
+    before = sorted(f.name for f in place.iterdir())
+    with legacy_database(path) as alias:
+        error = _refused("restore_db", str(backup), "--yes", database=alias)
+    assert error.returncode == code
+    assert str(error).startswith(said)
+    assert "mv " not in str(error)
+    assert sorted(f.name for f in place.iterdir()) == before
+
+
 def test_restore_db_onto_a_damaged_file_says_to_move_it_aside(
     tmp_path, make_legacy_db, legacy_database
 ):

@@ -18,6 +18,7 @@ from goals_project.maintenance.backups import (
     backup_read,
     backup_restore,
     backup_to_restore,
+    restore_target_problem,
 )
 from goals_project.maintenance.locking import MaintenanceBusy, maintenance_lock
 
@@ -55,6 +56,9 @@ class Command(ExitStatusesInHelp, BaseCommand):
             path = backup_to_restore(
                 options["backup"], using=options["database"], directory=options["dir"]
             )
+            problem = restore_target_problem(options["database"])
+            if problem is not None:
+                raise problem
         except BackupError as error:
             raise CommandError(str(error), returncode=error.code) from error
         reporter.step(f"verifying {path}")
