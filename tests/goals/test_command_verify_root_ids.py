@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from io import StringIO
 
 import pytest
@@ -144,3 +145,21 @@ def test_refuses_an_unsupported_legacy_schema_as_migrate_does(make_legacy_db, le
     assert raised.value.returncode == Exit.UNSUPPORTED_SCHEMA
     assert str(raised.value) == str(migrating.value)
     assert str(raised.value).startswith(f"{path} uses the unsupported 'pre_sti' legacy schema")
+
+
+def test_refuses_a_database_of_other_tables_as_migrate_does(tmp_path, legacy_database):
+    """A SQLite file of someone else's tables is refused with migrate's words and status (5);
+    it gave a failing check per missing table and exit 1, as if a Fractal Goals database were
+    broken."""
+    path = tmp_path / "notes.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE notes (body TEXT)")
+    connection.close()
+    with legacy_database(path) as alias:
+        with pytest.raises(CommandError) as raised:
+            call_command("verify_root_ids", database=alias, stdout=StringIO())
+        with pytest.raises(CommandError) as migrating:
+            call_command("migrate", database=alias, stdout=StringIO(), stderr=StringIO())
+    assert raised.value.returncode == Exit.FOREIGN
+    assert str(raised.value) == str(migrating.value)
+    assert str(raised.value).startswith(f"{path} is a SQLite database without Fractal Goals tables")

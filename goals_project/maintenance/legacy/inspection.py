@@ -452,13 +452,12 @@ def _cannot_open_error(path: Path, error: sqlite3.Error) -> LegacyDbError:
 def _refuse_an_unsupported_schema(
     connection: sqlite3.Connection, path: Path, tables: dict[str, tuple[str, ...]]
 ) -> None:
-    """Refuse a legacy file (not adopted) of a schema no supported variant has, as _classify
-    does, without counting its rows."""
+    """Refuse a file not adopted that holds no supported Fractal Goals schema, as _classify
+    does, without counting its rows: a legacy file of a schema no supported variant has, and a
+    database of someone else's tables (5)."""
     if "django_migrations" in tables and _baseline_recorded(connection):
         return
-    legacy_present = [name for name in LEGACY_TABLES if name in tables]
-    if ("practice_sessions" in tables and "goals" in tables) or legacy_present:
-        _classify(connection, path, tables, count=False)
+    _classify(connection, path, tables, count=False)
 
 
 def _classify(
