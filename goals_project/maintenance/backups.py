@@ -507,6 +507,9 @@ def _sqlite_source(using: str) -> Path:
     path = database_file(using)
     # A folder goes on to inspection, which says it is a directory (3), as migrate says.
     if path is None or not (path.is_file() or path.is_dir()):
+        problem = database_path_problem(using)  # a loop of links, said as such
+        if problem is not None:
+            raise problem
         raise BackupError(
             f"The database {name} does not exist, so there is nothing to back up. Check "
             "DATABASE_URL.",
@@ -993,10 +996,10 @@ def backup_to_restore(
     return path
 
 
-def restore_target_problem(using: str = DEFAULT_DB_ALIAS) -> BackupError | None:
-    """What stops any restore into the SQLite database behind `using`, found before the lock
-    file is made beside it: a path that is a loop of symbolic links (2) or a folder (3), which
-    name no database file to restore into."""
+def database_path_problem(using: str = DEFAULT_DB_ALIAS) -> BackupError | None:
+    """What makes the SQLite path behind `using` name no database file, found before a lock file
+    is made beside it: a loop of symbolic links (2), or a folder (3), into which no restore can
+    write."""
     target = database_file(using)
     if target is None:
         return None  # in memory, or not SQLite: backup_restore says what it finds

@@ -1239,6 +1239,19 @@ def test_restore_db_onto_a_path_that_names_no_file_is_refused_before_the_lock(
     assert sorted(f.name for f in place.iterdir()) == before
 
 
+def test_backup_db_of_a_loop_of_links_says_so(tmp_path, legacy_database):
+    """A database path that is a loop of links is named as one by backup_db (2), as by the
+    other commands; it said the database does not exist."""
+    path = tmp_path / "goals.db"
+    (tmp_path / "other").symlink_to(path)
+    path.symlink_to(tmp_path / "other")
+    with legacy_database(path) as alias:
+        error = _refused("backup_db", database=alias)
+    assert error.returncode == Exit.USAGE
+    assert str(error).startswith(f"{path} is a symbolic link that leads back to itself")
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["goals.db", "other"]
+
+
 def test_restore_db_onto_a_damaged_file_says_to_move_it_aside(
     tmp_path, make_legacy_db, legacy_database
 ):

@@ -18,7 +18,7 @@ from goals_project.maintenance.backups import (
     backup_read,
     backup_restore,
     backup_to_restore,
-    restore_target_problem,
+    database_path_problem,
 )
 from goals_project.maintenance.locking import MaintenanceBusy, maintenance_lock
 
@@ -56,7 +56,7 @@ class Command(ExitStatusesInHelp, BaseCommand):
             path = backup_to_restore(
                 options["backup"], using=options["database"], directory=options["dir"]
             )
-            problem = restore_target_problem(options["database"])
+            problem = database_path_problem(options["database"])
             if problem is not None:
                 raise problem
         except BackupError as error:
