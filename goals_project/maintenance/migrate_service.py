@@ -60,6 +60,7 @@ from goals_project.maintenance.legacy.adoption import (
     legacy_db_inspect_alias,
     legacy_db_preflight,
     legacy_db_recover,
+    recovered_note,
     sqlite_enable_wal,
     write_failure,
     write_witness,
@@ -173,7 +174,7 @@ def _migrate_locked(
         try:
             recovered = legacy_db_recover(using=using)
             if recovered is not None:
-                reporter.warning(_recovered_note(recovered))
+                reporter.warning(recovered_note(recovered))
             with write_witness(using) as unchanged:
                 found = legacy_db_inspect_alias(using=using, integrity=False)
                 _refuse_unadopting(found, targets)
@@ -458,13 +459,6 @@ def _django_migrate(
         )
 
     return apply
-
-
-def _recovered_note(journal: Path) -> str:
-    return (
-        f"Rolled back the unfinished write in {journal} that a killed program left (SQLite's "
-        "own recovery): the file is as it was at its last commit."
-    )
 
 
 def _check_space(using: str, found: AdoptionResult, *, backup: bool) -> None:

@@ -22,6 +22,7 @@ from django.test.utils import CaptureQueriesContext
 
 from goals.roots import ROOT_TABLES
 from goals_project.bases.exit_codes import Exit
+from goals_project.maintenance.backups import backups_list
 from goals_project.maintenance.legacy.inspection import LegacyDbProblem
 from goals_project.maintenance.legacy.preflight import (
     adoption_target,
@@ -834,6 +835,28 @@ def test_recover_only_rolls_back_to_the_last_commit(make_legacy_db, legacy_datab
     assert "Rolled back the unfinished write" in out.getvalue()
     assert file_sha256(path) == digest
     assert not journal.exists()
+
+
+def test_backup_db_says_it_rolled_back_a_cut_off_write(make_legacy_db, legacy_database):
+    """backup_db on a file with a write cut off lets SQLite roll it back, as its copy's read
+    would, and says so as migrate and adoption do (it did so without a word); the backup holds
+    the file as last committed."""
+    path = make_legacy_db("dev")
+    digest = file_sha256(path)
+    journal = cut_off_write(path)
+    out, err = StringIO(), StringIO()
+    with legacy_database(path) as alias:
+        call_command("backup_db", database=alias, stdout=out, stderr=err)
+        (backup,) = backups_list(using=alias)
+    assert (
+        f"Rolled back the unfinished write in {journal} that a killed program left (SQLite's "
+        "own recovery): the file is as it was at its last commit."
+    ) in out.getvalue() + err.getvalue()
+    assert not journal.exists()
+    assert file_sha256(path) == digest
+    assert _select(backup.path, "SELECT COUNT(*) FROM goals") == _select(
+        path, "SELECT COUNT(*) FROM goals"
+    )
 
 
 def test_check_says_what_to_do_with_a_hot_journal_and_changes_nothing(

@@ -205,6 +205,14 @@ def legacy_db_recover(*, using: str = DEFAULT_DB_ALIAS) -> Path | None:
     return None if path is None else recover_hot_journal(path)
 
 
+def recovered_note(journal: Path) -> str:
+    """What the commands say after legacy_db_recover rolled back the write in `journal`."""
+    return (
+        f"Rolled back the unfinished write in {journal} that a killed program left (SQLite's "
+        "own recovery): the file is as it was at its last commit."
+    )
+
+
 def legacy_db_adopt(
     *,
     using: str = DEFAULT_DB_ALIAS,

@@ -18,6 +18,7 @@ from goals_project.maintenance.legacy.adoption import (
     legacy_db_adopt,
     legacy_db_inspect_alias,
     legacy_db_recover,
+    recovered_note,
 )
 from goals_project.maintenance.legacy.inspection import DbState, LegacyDbError
 
@@ -75,12 +76,12 @@ class Command(ExitStatusesInHelp, BaseCommand):
         if journal is None:
             reporter.result("No unfinished write to roll back; nothing was changed.")
         else:
-            reporter.result(self.style.SUCCESS(_recovered_note(journal)))
+            reporter.result(self.style.SUCCESS(recovered_note(journal)))
 
     def _render(self, result: AdoptionResult, reporter: Reporter, *, checking: bool) -> None:
         where = result.path or "the in-memory database"
         if result.recovered_journal is not None:
-            reporter.warning(_recovered_note(result.recovered_journal))
+            reporter.warning(recovered_note(result.recovered_journal))
         if result.state_before == DbState.ADOPTED:
             reporter.result(self.style.SUCCESS(f"{where} is already adopted; nothing to do."))
         elif checking:
@@ -105,13 +106,6 @@ class Command(ExitStatusesInHelp, BaseCommand):
             reporter.warning(note)
         for table in result.other_tables:
             reporter.warning(f"  left untouched: unknown table {table}")
-
-
-def _recovered_note(journal) -> str:
-    return (
-        f"Rolled back the unfinished write in {journal} that a killed program left (SQLite's "
-        "own recovery): the file is as it was at its last commit."
-    )
 
 
 def _as_dict(result: AdoptionResult) -> dict:

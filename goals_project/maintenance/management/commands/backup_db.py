@@ -15,6 +15,8 @@ from goals_project.bases.commands import (
 from goals_project.bases.exit_codes import BACKUP
 from goals_project.bases.progress import Reporter
 from goals_project.maintenance.backups import BackupError, backup_create
+from goals_project.maintenance.legacy.adoption import legacy_db_recover, recovered_note
+from goals_project.maintenance.legacy.inspection import LegacyDbError
 
 
 class Command(ExitStatusesInHelp, BaseCommand):
@@ -41,6 +43,13 @@ class Command(ExitStatusesInHelp, BaseCommand):
 
     def handle(self, *args, **options) -> None:
         reporter = Reporter.of(self, options)
+        try:
+            # The copy's read would roll a cut-off write back anyway: done first, and said.
+            recovered = legacy_db_recover(using=options["database"])
+        except LegacyDbError as error:
+            raise CommandError(str(error), returncode=int(error.problem)) from error
+        if recovered is not None:
+            reporter.warning(recovered_note(recovered))
         try:
             backup = backup_create(
                 using=options["database"],
