@@ -44,6 +44,7 @@ from django.utils import timezone
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.progress import Step, silent
 from goals_project.maintenance.legacy.inspection import (
+    SQLITE_HEADER,
     LegacyDbError,
     LegacyDbProblem,
     check_writable,
@@ -889,6 +890,9 @@ def _mismatch(backup: Backup, *, deep: bool) -> str | None:
 
 def _deep_check(backup: Backup) -> str | None:
     if backup.engine == "postgresql":
+        with backup.path.open("rb") as handle:
+            if handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER:
+                return "its manifest says a PostgreSQL dump, but the file is an SQLite database"
         try:
             _pg_restore_list(backup.path)
         except BackupError as error:

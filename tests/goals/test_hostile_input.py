@@ -1350,6 +1350,21 @@ def test_a_manifest_field_of_the_wrong_kind_makes_the_backup_unverified(
     assert backup.exists()  # --keep removes verified backups only
 
 
+def test_a_manifest_naming_the_wrong_engine_is_said_as_such(make_legacy_db, legacy_database):
+    """A manifest edited to say PostgreSQL beside an SQLite backup: restore_db refuses it (21)
+    saying so (it ran pg_restore on the file and reported pg_restore's failure)."""
+    backup = _a_backup(make_legacy_db, legacy_database)
+    manifest = Path(f"{backup}.json")
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    manifest.write_text(json.dumps({**data, "engine": "postgresql"}), encoding="utf-8")
+    source = backup.parent.parent / "goals_dev.db"
+    with legacy_database(source) as alias:
+        error = _refused("restore_db", str(backup), "--yes", database=alias)
+    assert error.returncode == Exit.BACKUP_UNVERIFIED
+    assert "its manifest says a PostgreSQL dump, but the file is an SQLite database" in str(error)
+    assert "pg_restore" not in str(error)
+
+
 # -- read-only places, damaged pages, links that name no file ----------------------------------
 
 
