@@ -140,10 +140,24 @@ class MetricGridWidget(forms.Widget):
                 ),
             )
             rows.append((line.label, inputs or "-"))
-        return format_html(
-            '<table class="metric-grid"><tbody>{}</tbody></table>',
-            format_html_join("", '<tr><th scope="row">{}</th><td>{}</td></tr>', rows),
-        )
+        return _grid_table(rows)
+
+
+def _grid_table(rows: list[tuple[str, str]]) -> str:
+    """One table row per line: its label, then its inputs or values."""
+    return format_html(
+        '<table class="metric-grid"><tbody>{}</tbody></table>',
+        format_html_join("", '<tr><th scope="row">{}</th><td>{}</td></tr>', rows),
+    )
+
+
+def metric_values_html(instance: ActivityInstance) -> str:
+    """The grid of a saved instance as text, for a person who may not change the activity."""
+    rows = []
+    for line in metric_lines(instance):
+        recorded = [cell.initial for cell in line.cells if cell.value is not None]
+        rows.append((line.label, ", ".join(recorded) or "-"))
+    return _grid_table(rows) if rows else "No metrics defined for this activity."
 
 
 class MetricGridField(forms.Field):

@@ -27,7 +27,11 @@ from goals_project.bases.admin import OwnedAdminMixin, SoftDeleteAdminMixin
 from goals_project.bases.display import json_as_html
 from sessions import selectors
 from sessions.admin.display import duration_label
-from sessions.admin.metric_grid import ActivityInstanceForm, metric_grid_prefetches
+from sessions.admin.metric_grid import (
+    ActivityInstanceForm,
+    metric_grid_prefetches,
+    metric_values_html,
+)
 from sessions.models import ActivityInstance, MetricValue
 from sessions.services import (
     activity_instance_delete,
@@ -153,6 +157,14 @@ class ActivityInstanceInline(OwnedAdminMixin, admin.TabularInline):
     @admin.display(description="timer")
     def timer(self, obj) -> str:
         return "-" if obj._state.adding else timer_buttons(obj, value_prefix=f"{obj.pk}:")
+
+    @admin.display(description="metric values")
+    def metric_values(self, obj) -> str:
+        """The values as text where the row is read-only (the user may not change activities):
+        the admin then shows each field through this admin, and `metric_values` is a field of
+        the form only (ActivityInstanceForm), the instance's attribute being its related
+        manager."""
+        return metric_values_html(obj)
 
 
 class FromTemplateForm(forms.Form):
