@@ -75,7 +75,8 @@ class SessionTemplate(RootedModel, TimestampMixin, SoftDeleteMixin, models.Model
 
     def _data(self) -> dict:
         try:
-            data = json_parse(self.template_data or "{}")
+            # Read as the legacy app wrote it; only what a person types is held to strict JSON.
+            data = json_parse(self.template_data or "{}", strict=False)
         except ValueError as error:
             raise ValidationError(
                 f"Template '{self}' has invalid JSON in template_data ({error}); fix it first."

@@ -8,6 +8,7 @@ from django.db import connection
 from django.forms.models import model_to_dict
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from goals.models import (
     ActivityDefinition,
@@ -168,6 +169,49 @@ INVALID_CHANGES = {
         "short",
         {"targets": "[" * 5000 + "]" * 5000},
         "Not valid JSON (nested too deeply to read)",
+    ),
+    "goal targets half of a surrogate pair": (
+        "admin:goals_goal_change",
+        "short",
+        {"targets": '"\\ud800"'},
+        "Not valid JSON (\\ud800 is half of a surrogate pair, not a character: write the "
+        "character itself, or both halves of its pair).",
+    ),
+    "session data holding half of a surrogate pair": (
+        "admin:goals_practicesession_change",
+        "session",
+        {"session_data": '{"a": "\\udc00"}'},
+        "Not valid JSON (\\udc00 is half of a surrogate pair",
+    ),
+    "goal attributes keyed by half of a surrogate pair": (
+        "admin:goals_goal_change",
+        "short",
+        {"attributes": '{"\\udbff": 1}'},
+        "Not valid JSON (\\udbff is half of a surrogate pair",
+    ),
+    "goal targets NaN": (
+        "admin:goals_goal_change",
+        "short",
+        {"targets": '{"reps": NaN}'},
+        "Not valid JSON (NaN is not a JSON number: write a number, or null).",
+    ),
+    "goal targets Infinity": (
+        "admin:goals_goal_change",
+        "short",
+        {"targets": "[Infinity]"},
+        "Not valid JSON (Infinity is not a JSON number: write a number, or null).",
+    ),
+    "session data -Infinity": (
+        "admin:goals_practicesession_change",
+        "session",
+        {"session_data": "-Infinity"},
+        "Not valid JSON (-Infinity is not a JSON number: write a number, or null).",
+    ),
+    "goal targets with a key repeated": (
+        "admin:goals_goal_change",
+        "short",
+        {"targets": '{"a": 1, "a": 2}'},
+        "Not valid JSON (the key “a” appears more than once in one object).",
     ),
     "template activity unknown": (
         "admin:goals_sessiontemplate_change",
@@ -360,6 +404,46 @@ def test_deeply_nested_json_is_shown_as_its_text(alice, admin_client):
     ):
         response = admin_client.get(url)
         assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a": "\\udc00"}', '"\\ud800"', '{"reps": NaN}', '{"a": 1, "a": 2}'],
+    ids=["half a pair in an object", "half a pair alone", "NaN", "a key repeated"],
+)
+def test_json_a_form_refuses_held_by_a_legacy_row_is_shown_as_its_text(text, alice, admin_client):
+    """Legacy text the JSON boxes refuse is shown as it is, as other text that is not JSON (half
+    a surrogate pair was an error page: no page can encode it), and the row stays editable."""
+    Goal.all_objects.filter(pk=alice.session.pk).update(
+        targets=text, attributes=text, session_data=text
+    )
+    for url in (
+        reverse("admin:goals_goal_change", args=[alice.session.pk]),
+        reverse("admin:goals_practicesession_change", args=[alice.session.pk]),
+    ):
+        response = admin_client.get(url)
+        assert response.status_code == 200
+        assert f'<div class="readonly">{escape(text)}</div>' in response.content.decode()
+        data = form_data(response)
+        assert admin_client.post(url, {**data, "name": "Renamed"}).status_code == 302
+    kept = Goal.all_objects.get(pk=alice.session.pk)
+    assert (kept.name, kept.targets, kept.attributes, kept.session_data) == (
+        "Renamed",
+        text,
+        text,
+        text,
+    )
+
+
+def test_a_whole_surrogate_pair_is_json_and_shown_as_its_character(alice, admin_client):
+    """Both halves of a pair escaped are one character: taken, and shown as it."""
+    url = reverse("admin:goals_goal_change", args=[alice.short.pk])
+    data = form_data(admin_client.get(url))
+    targets = '{"mood": "\\ud83d\\ude00"}'
+    assert admin_client.post(url, {**data, "targets": targets}).status_code == 302
+    assert Goal.all_objects.get(pk=alice.short.pk).targets == targets
+    page = admin_client.get(url).content.decode()
+    assert "<li><strong>mood</strong>: \U0001f600</li>" in page
 
 
 def test_a_template_nested_deeper_than_python_reads_says_its_json_is_invalid(alice):
