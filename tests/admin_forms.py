@@ -21,20 +21,26 @@ def form_data(response) -> dict[str, str]:
     for form in forms:
         for bound in form:
             widget = getattr(bound.field.widget, "widget", bound.field.widget)  # related wrapper
-            value = bound.value()
-            if isinstance(widget, MultiWidget):
-                parts = value if isinstance(value, list) else widget.decompress(value)
-                for index, (sub, part) in enumerate(zip(widget.widgets, parts, strict=True)):
-                    data[f"{bound.html_name}_{index}"] = sub.format_value(part) or ""
-            elif isinstance(widget, CheckboxInput):
-                if value:
-                    data[bound.html_name] = "on"
-            else:
-                shown = widget.format_value(value)
-                if isinstance(shown, list):
-                    shown = shown[0] if shown else ""
-                data[bound.html_name] = shown or ""
+            _put(data, bound.html_name, widget, bound.value())
+            if bound.field.show_hidden_initial:  # a field with a callable default
+                _put(data, bound.html_initial_name, bound.field.hidden_widget(), bound.initial)
     return data
+
+
+def _put(data: dict[str, str], name: str, widget, value) -> None:
+    """What a browser posts for one input (or the inputs of a multi-input widget) as shown."""
+    if isinstance(widget, MultiWidget):
+        parts = value if isinstance(value, list) else widget.decompress(value)
+        for index, (sub, part) in enumerate(zip(widget.widgets, parts, strict=True)):
+            data[f"{name}_{index}"] = sub.format_value(part) or ""
+    elif isinstance(widget, CheckboxInput):
+        if value:
+            data[name] = "on"
+    else:
+        shown = widget.format_value(value)
+        if isinstance(shown, list):
+            shown = shown[0] if shown else ""
+        data[name] = shown or ""
 
 
 def tree_snapshot() -> dict[str, set[tuple]]:

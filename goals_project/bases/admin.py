@@ -64,7 +64,27 @@ class DeletedListFilter(admin.SimpleListFilter):
         return queryset.filter(deleted_at__isnull=True)
 
 
-class LiveChoicesForm(forms.ModelForm):
+class UntouchedFieldsKeptForm(forms.ModelForm):
+    """A field the person did not change keeps the value read from the database, exactly.
+
+    A form gives back what its inputs can hold: a legacy NULL text column comes back as '', a
+    time with its microseconds cut (no admin input shows them). Saved as given, pressing Save on
+    an untouched page rewrote legacy rows, while the history said "No fields changed." Each
+    unchanged field's cleaned value is the row's own before the instance is built from it, so
+    the model's checks see what will be saved. Relations are left: an unchanged one is the same
+    row, and reading it again would cost a query per field."""
+
+    def _post_clean(self) -> None:
+        if not self.instance._state.adding:
+            changed = set(self.changed_data)
+            for field in self.instance._meta.concrete_fields:
+                name = field.name
+                if name in self.cleaned_data and name not in changed and not field.is_relation:
+                    self.cleaned_data[name] = getattr(self.instance, field.attname)
+        super()._post_clean()
+
+
+class LiveChoicesForm(UntouchedFieldsKeptForm):
     """Foreign-key choices are live rows, plus the row the field already points to.
 
     Legacy rows often point to deleted rows (a metric value of a deleted definition); they stay

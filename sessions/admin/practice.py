@@ -167,6 +167,28 @@ class ActivityInstanceInline(OwnedAdminMixin, admin.TabularInline):
         return metric_values_html(obj)
 
 
+# What the session's times follow (practice_session_times_sync), on the session's form and on
+# its activities' rows.
+SESSION_TIMES = {"session_start", "session_end", "total_duration_seconds"}
+ACTIVITY_TIMES = {"time_start", "time_stop"}
+
+
+def _times_edited(form, formsets) -> bool:
+    """Whether this save touched what the session's times follow: its own times, or an
+    activity's times, or its list of activities. Otherwise its times stay as they are (a
+    legacy session's may differ from its activities')."""
+    if SESSION_TIMES & set(form.changed_data):
+        return True
+    for formset in formsets:
+        if formset.model is not ActivityInstance:
+            continue
+        if formset.new_objects or formset.deleted_objects:
+            return True
+        if any(ACTIVITY_TIMES & set(fields) for _row, fields in formset.changed_objects):
+            return True
+    return False
+
+
 class FromTemplateForm(forms.Form):
     template = forms.ModelChoiceField(queryset=SessionTemplate.objects.none())
     parent = forms.ModelChoiceField(
@@ -255,7 +277,8 @@ class PracticeSessionAdmin(
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
-        practice_session_times_sync(session_id=form.instance.pk)
+        if _times_edited(form, formsets):
+            practice_session_times_sync(session_id=form.instance.pk)
 
     def timer_target(self, request, obj):
         instance_id, _, action = request.POST[TIMER_FIELD].partition(":")
@@ -396,7 +419,10 @@ class ActivityInstanceAdmin(
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
-        # The session's times follow its activities', the former session's too after a move.
+        # The session's times follow its activities', the former session's too after a move;
+        # only when this activity's times or session were set here.
+        if change and not {*ACTIVITY_TIMES, "practice_session"} & set(form.changed_data):
+            return
         sessions = {obj.practice_session_id, form.initial.get("practice_session")} - {None}
         for session_id in sessions:
             practice_session_times_sync(session_id=session_id)

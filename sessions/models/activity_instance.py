@@ -83,9 +83,19 @@ class ActivityInstance(RootedModel, TimestampMixin, SoftDeleteMixin, models.Mode
 
     def clean(self) -> None:
         """Times entered by hand: a stop before the start is refused in words, and the duration
-        follows the start and stop (none while the timer runs)."""
+        follows the start and stop (none while the timer runs). Only when the times change: a
+        legacy row keeps its duration otherwise (the legacy app rounded it to the nearest
+        second, where this cuts it), as it keeps its other values when saved untouched."""
         if self.time_start is None:
             return
+        if not self._state.adding:
+            stored = (
+                ActivityInstance._base_manager.filter(pk=self.pk)
+                .values_list("time_start", "time_stop")
+                .first()
+            )
+            if stored == (self.time_start, self.time_stop):
+                return
         if self.time_stop is None:
             self.duration_seconds = None
             return
