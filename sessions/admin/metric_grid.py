@@ -5,6 +5,10 @@ recorded for it, editable (emptied to delete), and a blank input to add one (alw
 activity with sets, otherwise only while none is recorded). Inputs are named after the cells the
 server built, never after ids read from the request, so only the activity's own values, metrics
 and splits can be touched.
+
+The grid honours the user's permissions on metric values: without the permission to add one
+there is no blank input, without the permission to change them the values are text, and
+emptying a value without the permission to delete it is the grid's error.
 """
 
 from __future__ import annotations
@@ -66,8 +70,9 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def metric_lines(instance: ActivityInstance) -> list[Line]:
-    """The grid of a saved instance, from its prefetched values, metrics and splits."""
+def metric_lines(instance: ActivityInstance, *, may_add: bool = True) -> list[Line]:
+    """The grid of a saved instance, from its prefetched values, metrics and splits; without
+    the blank inputs unless `may_add`."""
     activity = instance.activity_definition
     splits = list(activity.split_definitions.all()) if activity.has_splits else []
     lines: dict[tuple[str, str | None], Line] = {}
@@ -86,7 +91,7 @@ def metric_lines(instance: ActivityInstance) -> list[Line]:
     metrics = {metric.pk: metric for metric in activity.metric_definitions.all()}
     split_rows = {split.pk: split for split in splits}
     for (metric_id, split_id), line in lines.items():
-        if metric_id in metrics and (activity.has_sets or not line.cells):
+        if may_add and metric_id in metrics and (activity.has_sets or not line.cells):
             line.cells.append(
                 Cell(
                     key=f"n-{metric_id}-{split_id or ''}",
@@ -99,15 +104,21 @@ def metric_lines(instance: ActivityInstance) -> list[Line]:
 
 
 class MetricGridWidget(forms.Widget):
-    """Renders the lines' inputs; reads back one text per cell."""
+    """Renders the lines' inputs (recorded values as text unless `editable`); reads back one
+    text per input."""
 
     def __init__(self, attrs=None) -> None:
         super().__init__(attrs)
         self.lines: list[Line] = []
         self.note = ""
+        self.editable = True
 
     def cells(self) -> list[Cell]:
-        return [cell for line in self.lines for cell in line.cells]
+        """The cells that are inputs."""
+        return [cell for line in self.lines for cell in line.cells if self._is_input(cell)]
+
+    def _is_input(self, cell: Cell) -> bool:
+        return self.editable or cell.value is None
 
     def value_from_datadict(self, data, files, name) -> dict[str, str] | None:
         # None when the form came without the grid: the values stay as they are.
@@ -124,22 +135,21 @@ class MetricGridWidget(forms.Widget):
         value = value or {}
         rows = []
         for line in self.lines:
-            inputs = format_html_join(
-                " ",
-                '<input type="text" inputmode="decimal" size="6" name="{}-{}" value="{}"'
-                ' aria-label="{}"{}>',
-                (
-                    (
-                        name,
-                        cell.key,
-                        value.get(cell.key, cell.initial),
-                        line.label,
-                        format_html(' placeholder="{}"', "add") if cell.value is None else "",
-                    )
-                    for cell in line.cells
-                ),
-            )
-            rows.append((line.label, inputs or "-"))
+            shown = [
+                format_html(
+                    '<input type="text" inputmode="decimal" size="6" name="{}-{}" value="{}"'
+                    ' aria-label="{}"{}>',
+                    name,
+                    cell.key,
+                    value.get(cell.key, cell.initial),
+                    line.label,
+                    format_html(' placeholder="{}"', "add") if cell.value is None else "",
+                )
+                if self._is_input(cell)
+                else cell.initial
+                for cell in line.cells
+            ]
+            rows.append((line.label, format_html_join(" ", "{}", ((one,) for one in shown)) or "-"))
         return _grid_table(rows)
 
 
@@ -172,8 +182,11 @@ class MetricGridField(forms.Field):
         if value is None:
             return {}
         cleaned, errors = {}, []
+        inputs = {cell.key for cell in self.widget.cells()}
         for line in self.widget.lines:
             for cell in line.cells:
+                if cell.key not in inputs:
+                    continue
                 text = (value.get(cell.key) or "").strip().replace(",", ".")
                 if not text:
                     cleaned[cell.key] = None
@@ -206,14 +219,19 @@ class ActivityInstanceForm(LiveChoicesForm):
     """An activity row of the session page, with its metric values in place."""
 
     metric_values = MetricGridField(label="metric values")
+    # What the user may do with metric values ("add", "change", "delete"), set by the admin
+    # for the request (ActivityInstanceInline.get_formset); nothing unless set.
+    metric_value_permissions: frozenset[str] = frozenset()
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         widget = self.fields["metric_values"].widget
+        may = self.metric_value_permissions
+        widget.editable = "change" in may
         if self.instance._state.adding:
-            widget.note = "Save to enter values."
+            widget.note = "Save to enter values." if "add" in may else "-"
         else:
-            widget.lines = metric_lines(self.instance)
+            widget.lines = metric_lines(self.instance, may_add="add" in may)
             widget.note = "No metrics defined for this activity."
 
     def clean(self) -> dict:
@@ -224,6 +242,20 @@ class ActivityInstanceForm(LiveChoicesForm):
                 "These values were typed for the former activity. Save the new activity first, "
                 "then enter its values.",
             )
+        typed = cleaned.get("metric_values") or {}
+        if "delete" not in self.metric_value_permissions:
+            emptied = [
+                line.label
+                for line in self.fields["metric_values"].widget.lines
+                for cell in line.cells
+                if cell.value is not None and cell.key in typed and typed[cell.key] is None
+            ]
+            if emptied:
+                self.add_error(
+                    "metric_values",
+                    f"{', '.join(emptied)}: emptying a value deletes it, and you may not delete "
+                    "metric values. Enter the value again.",
+                )
         return cleaned
 
     def save(self, commit=True):

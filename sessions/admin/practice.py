@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
@@ -47,11 +48,15 @@ from sessions.services import (
 # a field saves instead of pressing the first timer button.
 CHANGE_FORM_TEMPLATE = "admin/practice_sessions/change_form.html"
 TIMER_FIELD = "_timer"
+TIMER_ACTIONS = {"start", "stop"}
 
 
-def timer_buttons(instance: ActivityInstance, *, value_prefix: str = "") -> str:
+def timer_buttons(
+    instance: ActivityInstance, *, value_prefix: str = "", may_time: bool = True
+) -> str:
     """A button that saves the page's form and then starts or stops the timer (the admin's
-    response_change runs it), or the duration once stopped; the elapsed time while running."""
+    response_change runs it), or the duration once stopped; the elapsed time while running.
+    No button for a user who may not change the activity (`may_time`)."""
     if instance._state.adding or instance.deleted_at is not None:
         return "-"
     if instance.time_start is None:
@@ -60,15 +65,19 @@ def timer_buttons(instance: ActivityInstance, *, value_prefix: str = "") -> str:
         action, label = "stop", "Stop timer"
     else:
         return duration_label(instance.duration_seconds)
-    button = format_html(
-        '<button type="submit" class="button" name="{}" value="{}{}">{}</button>',
-        TIMER_FIELD,
-        value_prefix,
-        action,
-        label,
+    button = (
+        format_html(
+            '<button type="submit" class="button" name="{}" value="{}{}">{}</button>',
+            TIMER_FIELD,
+            value_prefix,
+            action,
+            label,
+        )
+        if may_time
+        else ""
     )
     if action == "start":
-        return button
+        return button or "-"
     elapsed = int((timezone.now() - instance.time_start).total_seconds())
     return format_html(
         '{} <span class="timer-elapsed" data-started="{}" title="running since {}">{}</span>',
@@ -79,12 +88,42 @@ def timer_buttons(instance: ActivityInstance, *, value_prefix: str = "") -> str:
     )
 
 
+class TimerShownMixin:
+    """For a user who may not change the activities, their timers without buttons: the field
+    shown is another (the admin serves every request, so it holds no state of one)."""
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if self.has_change_permission(request, obj):
+            return fields
+        return ["timer_shown" if name == "timer" else name for name in fields]
+
+    @admin.display(description="timer")
+    def timer_shown(self, obj) -> str:
+        return "-" if obj._state.adding else timer_buttons(obj, may_time=False)
+
+
 class TimerButtonsMixin:
     """Timer buttons submit the change form with a named value (`_timer`): what was typed is
-    saved first, then the timer runs, and the page comes back."""
+    saved first, then the timer runs, and the page comes back. The value is checked before
+    anything is saved: an action other than start and stop, or an activity the user may not
+    change (as its own timer page requires), is refused (403)."""
 
     def timer_target(self, request, obj) -> tuple[ActivityInstance, str] | None:
         raise NotImplementedError
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and TIMER_FIELD in request.POST and object_id is not None:
+            obj = self.get_object(request, unquote(object_id))
+            target = self.timer_target(request, obj)
+            if target is not None:
+                instance, action = target
+                instance_admin = self.admin_site._registry[ActivityInstance]
+                if action not in TIMER_ACTIONS or not instance_admin.has_change_permission(
+                    request, instance
+                ):
+                    raise PermissionDenied
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def response_change(self, request, obj):
         if TIMER_FIELD not in request.POST:
@@ -99,7 +138,7 @@ class TimerButtonsMixin:
 
 def run_timer(model_admin, request, instance: ActivityInstance, action: str) -> bool:
     """Start or stop one activity's timer and say what happened."""
-    if action not in {"start", "stop"}:
+    if action not in TIMER_ACTIONS:
         raise PermissionDenied
     service = activity_timer_start if action == "start" else activity_timer_stop
     try:
@@ -112,7 +151,7 @@ def run_timer(model_admin, request, instance: ActivityInstance, action: str) -> 
     return True
 
 
-class ActivityInstanceInline(OwnedAdminMixin, admin.TabularInline):
+class ActivityInstanceInline(TimerShownMixin, OwnedAdminMixin, admin.TabularInline):
     model = ActivityInstance
     form = ActivityInstanceForm
     fk_name = "practice_session"
@@ -128,7 +167,7 @@ class ActivityInstanceInline(OwnedAdminMixin, admin.TabularInline):
         "completed",
         "sort_order",
     )
-    readonly_fields = ("timer", "duration")
+    readonly_fields = ("timer", "timer_shown", "duration")
     autocomplete_fields = ("activity_definition",)
     show_change_link = True
     extra = 0
@@ -141,6 +180,22 @@ class ActivityInstanceInline(OwnedAdminMixin, admin.TabularInline):
             .prefetch_related(*metric_grid_prefetches())
             .order_by("sort_order", "created_at")
         )
+
+    def get_formset(self, request, obj=None, **kwargs):
+        """The metric grid and the timer buttons offer what the user may do (this inline is
+        made for each request)."""
+        formset = super().get_formset(request, obj, **kwargs)
+        value_admin = self.admin_site._registry[MetricValue]
+        formset.form.metric_value_permissions = frozenset(
+            action
+            for action, allowed in (
+                ("add", value_admin.has_add_permission(request)),
+                ("change", value_admin.has_change_permission(request)),
+                ("delete", value_admin.has_delete_permission(request)),
+            )
+            if allowed
+        )
+        return formset
 
     def preloaded_labels(self, request, obj) -> dict[str, dict[str, str]]:
         if obj is None:
@@ -365,7 +420,7 @@ class MetricValueInline(OwnedAdminMixin, admin.TabularInline):
 
 @admin.register(ActivityInstance)
 class ActivityInstanceAdmin(
-    TimerButtonsMixin, SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin
+    TimerShownMixin, TimerButtonsMixin, SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin
 ):
     change_form_template = CHANGE_FORM_TEMPLATE
     list_display = (
@@ -394,7 +449,7 @@ class ActivityInstanceAdmin(
         "notes",
         "data",
     )
-    readonly_fields = ("timer", "duration")
+    readonly_fields = ("timer", "timer_shown", "duration")
     inlines = (MetricValueInline,)
     actions = ["start_timer", "stop_timer", "restore_selected", "purge_selected"]
     ordering = ("-created_at",)
