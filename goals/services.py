@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connections, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from goals.cascade import FRACTAL_DEFINITIONS, cascade_parts, cascade_scopes
-from goals.models import Goal, PracticeSessionGoal
+from goals.models import Goal, GoalType, PracticeSessionGoal
 from goals.roots import IS_OWN_ROOT, PARENTLESS_SESSION_ROOT, PARENTLESS_SESSION_STRAYED
 from goals.tree import subtree_ids_sql
 from goals_project.bases.services import CascadeResult, rows_purge_in_order
@@ -193,11 +194,54 @@ def goal_move_permission_check(
         )
 
 
+# Sessions named in a refused move's message at most; the rest are counted.
+MOVE_SESSIONS_NAMED = 5
+
+
+def goal_move_template_check(*, goal: Goal, new_parent: Goal) -> None:
+    """Refuse (ValidationError) a move into another fractal that takes practice sessions along
+    whose template stays in a fractal they leave: a session takes its template from its own
+    fractal, as its page requires of a template set there or of a session moved there.
+
+    The sessions taken along are those goal_move moves: the subtree's, and the sessions without
+    a parent linked to goals of the subtree whose other links leave none in their fractal."""
+    if new_parent.root_id == goal.root_id:
+        return
+    subtree = RawSQL(subtree_ids_sql(), [goal.pk])  # noqa: S611 - constant SQL
+    sessions = Goal._base_manager.filter(type=GoalType.PRACTICE_SESSION)
+    linked_elsewhere = PracticeSessionGoal._base_manager.filter(
+        practice_session=OuterRef("pk"), short_term_goal__root_id=OuterRef("root_id")
+    ).exclude(short_term_goal_id__in=RawSQL(subtree_ids_sql(), [goal.pk]))  # noqa: S611
+    taken = sessions.filter(pk__in=subtree) | sessions.filter(
+        parent__isnull=True, short_term_goal_links__short_term_goal_id__in=subtree
+    ).exclude(Exists(linked_elsewhere))
+    refused = list(
+        taken.filter(template__isnull=False)
+        .exclude(template__root_id=new_parent.root_id)
+        .select_related("template")
+        .distinct()
+        .order_by("name", "pk")[: MOVE_SESSIONS_NAMED + 1]
+    )
+    if not refused:
+        return
+    named = "; ".join(
+        f"“{session.name}” with its template “{session.template.name}”"
+        for session in refused[:MOVE_SESSIONS_NAMED]
+    )
+    more = " (and more)" if len(refused) > MOVE_SESSIONS_NAMED else ""
+    raise ValidationError(
+        f"This move takes practice sessions into another fractal with a template that belongs "
+        f"to the fractal they leave: {named}{more}. A practice session takes its template from "
+        "its own fractal: clear or change their template first."
+    )
+
+
 def goal_move(*, goal: Goal, new_parent: Goal, user: AbstractBaseUser | None = None) -> Goal:
     """Move `goal` (and its subtree) under `new_parent`, in one transaction.
 
     The tree keeps its shape (Goal.clean: the order of types, no cycles, roots stay roots). Into
-    another owner's fractal only for a superuser (`user`, when the move is someone's). The new
+    another owner's fractal only for a superuser (`user`, when the move is someone's); into
+    another fractal without sessions whose template stays behind (goal_move_template_check). The new
     root reaches the whole subtree, its activity instances and metric values through the
     database's cascading keys (goals.roots), and sessions without a parent linked to goals of the
     subtree follow where none of their links is left in their fractal (Goal.save), in a constant
@@ -205,6 +249,7 @@ def goal_move(*, goal: Goal, new_parent: Goal, user: AbstractBaseUser | None = N
     A refused move leaves `goal` as it was, in the database and in memory.
     """
     goal_move_permission_check(goal=goal, new_parent=new_parent, user=user)
+    goal_move_template_check(goal=goal, new_parent=new_parent)
     old_parent_id = goal.parent_id
     goal.parent = new_parent
     try:

@@ -30,6 +30,7 @@ from goals.services import (
     goal_delete,
     goal_move,
     goal_move_permission_check,
+    goal_move_template_check,
     goal_purge,
     goal_restore,
 )
@@ -74,6 +75,9 @@ class GoalForm(LiveChoicesForm):
                 goal_move_permission_check(
                     goal=self.instance, new_parent=new_parent, user=self.user
                 )
+                if self.instance.type != GoalType.PRACTICE_SESSION:
+                    # A session moved itself: its template field's own error says it.
+                    goal_move_template_check(goal=self.instance, new_parent=new_parent)
             except ValidationError as error:
                 self.add_error("parent", error)
         for name in self.json_fields:

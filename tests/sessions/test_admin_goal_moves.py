@@ -12,7 +12,7 @@ from goals.services import goal_move
 from goals_project.maintenance.verification import root_id_report
 from sessions.models import ActivityInstance, MetricValue, Program
 from tests.admin_forms import form_data, rows_off_their_chain, tree_snapshot
-from tests.factories import MidTermGoalFactory
+from tests.factories import MidTermGoalFactory, ShortTermGoalFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -102,6 +102,79 @@ def test_goal_move_refuses_a_staff_users_move_between_fractals_and_keeps_the_goa
     assert tree_snapshot() == before
     goal_move(goal=goal, new_parent=target, user=bob.user.__class__(is_superuser=True))
     assert Goal.objects.get(pk=goal.pk).root_id == bob.fractal.pk
+
+
+def test_a_goal_taking_sessions_with_their_template_into_another_fractal_is_refused(
+    alice, bob, admin_client
+):
+    """Alice's short-term goal moved under Bob's mid-term goal would take her session (and a
+    session without a parent linked only to the goal) into Bob's fractal with templates of
+    Alice's: the parent field says so, naming them, and nothing moves (the session was moved
+    and its page then refused the template it kept). Without templates, the move is made."""
+    Goal.objects.filter(pk=alice.session.pk).update(template=alice.template)
+    linked = PracticeSession.objects.create(
+        name="Alice linked", root=alice.fractal, template=alice.template
+    )
+    PracticeSessionGoal.objects.create(practice_session=linked, short_term_goal=alice.short)
+    target = MidTermGoalFactory(name="Bob mid", parent=bob.short.parent)
+    before = tree_snapshot()
+    response = change(admin_client, alice.short, parent=target.pk)
+    assert errors_of(response) == [
+        "This move takes practice sessions into another fractal with a template that belongs "
+        "to the fractal they leave: “Alice linked” with its template “Alice template”; "
+        "“Alice session” with its template “Alice template”. A practice session takes its "
+        "template from its own fractal: clear or change their template first."
+    ]
+    assert tree_snapshot() == before
+    with pytest.raises(ValidationError, match="“Alice session” with its template"):
+        goal_move(goal=Goal.objects.get(pk=alice.short.pk), new_parent=target)
+    assert tree_snapshot() == before
+
+    Goal.objects.filter(pk__in=[alice.session.pk, linked.pk]).update(template=None)
+    assert change(admin_client, alice.short, parent=target.pk).status_code == 302
+    assert Goal.objects.get(pk=linked.pk).root_id == bob.fractal.pk
+    assert Goal.objects.get(pk=alice.session.pk).root_id == bob.fractal.pk
+
+
+def test_only_sessions_a_move_takes_into_another_fractal_must_leave_their_template(
+    alice, bob, admin_client
+):
+    """A move within the fractal takes the sessions with their templates; a session without a
+    parent also linked to a goal that stays keeps its fractal and its template, so it does not
+    stop a move into another fractal."""
+    Goal.objects.filter(pk=alice.session.pk).update(template=alice.template)
+    other_mid = MidTermGoalFactory(name="Alice other mid", parent=alice.short.parent.parent)
+    assert change(admin_client, alice.short, parent=other_mid.pk).status_code == 302
+    assert Goal.objects.get(pk=alice.session.pk).template_id == alice.template.pk
+
+    Goal.objects.filter(pk=alice.session.pk).update(template=None)
+    staying = ShortTermGoalFactory(name="Alice staying", parent=other_mid)
+    shared = PracticeSession.objects.create(
+        name="Alice shared", root=alice.fractal, template=alice.template
+    )
+    for short in (alice.short, staying):
+        PracticeSessionGoal.objects.create(practice_session=shared, short_term_goal=short)
+    target = MidTermGoalFactory(name="Bob mid", parent=bob.short.parent)
+    assert change(admin_client, alice.short, parent=target.pk).status_code == 302
+    assert Goal.objects.get(pk=alice.session.pk).root_id == bob.fractal.pk
+    kept = Goal.objects.get(pk=shared.pk)
+    assert (kept.root_id, kept.template_id) == (alice.fractal.pk, alice.template.pk)
+
+
+def test_a_session_moved_to_another_fractal_keeping_its_template_is_refused(
+    alice, bob, admin_client
+):
+    """The same rule on the session's own page: given a short-term goal of another fractal as
+    parent, a session keeping its template is refused on the template field; nothing moves."""
+    Goal.objects.filter(pk=alice.session.pk).update(template=alice.template)
+    url = reverse("admin:goals_practicesession_change", args=[alice.session.pk])
+    before = tree_snapshot()
+    response = admin_client.post(url, {**form_data(admin_client.get(url)), "parent": bob.short.pk})
+    assert errors_of(response) == [
+        "“Alice template” belongs to another fractal: this practice session takes its template "
+        "from its own."
+    ]
+    assert tree_snapshot() == before
 
 
 @pytest.mark.parametrize("clear_parent", [False, True])

@@ -67,7 +67,8 @@ def test_move_takes_constant_queries():
         goal_move(goal=small, new_parent=target)
     with CaptureQueriesContext(connection) as moving_large:
         goal_move(goal=large, new_parent=target)
-    assert len(moving_large) == len(moving_small) <= 12
+    # One of them finds the sessions taken along whose template would stay behind.
+    assert len(moving_large) == len(moving_small) <= 13
 
 
 def test_move_under_own_subtree_is_refused():
