@@ -11,6 +11,7 @@ from django import forms
 from django.apps import apps as django_apps
 from django.contrib import admin, messages
 from django.contrib.admin import helpers, widgets
+from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -397,7 +398,7 @@ class SoftDeleteAdminMixin:
     only; purging is for superusers. Admins of goals replace the services with the cascading ones.
     """
 
-    actions = ["restore_selected", "purge_selected"]
+    actions = ["delete_selected", "restore_selected", "purge_selected"]
     confirmation_template = "admin/bases/confirm_soft_delete_action.html"
 
     def delete_service(self, obj) -> CascadeResult:
@@ -473,7 +474,8 @@ class SoftDeleteAdminMixin:
         lines, totals = [], {}
         for obj, counts, refusal in self.previews(list(objs), "delete"):
             if counts is None:
-                lines.append(f"{self.opts.verbose_name}: {obj} ({refusal or ALONG})")
+                reason = refusal or (ALREADY_DELETED if obj.deleted_at is not None else ALONG)
+                lines.append(f"{self.opts.verbose_name}: {obj} ({reason})")
                 continue
             lines.append(f"{self.opts.verbose_name}: {obj} ({_summary(counts)})")
             for name, counted in counts.items():
@@ -505,6 +507,37 @@ class SoftDeleteAdminMixin:
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
+    @admin.action(description=delete_selected.short_description, permissions=["delete"])
+    def delete_selected(self, request, queryset):
+        """Django's delete_selected (its confirmation page, then the deletion), saying what the
+        deletion did: a row of the selection deleted before (the list filtered to all rows) is
+        left as it was and counted apart, not counted as deleted."""
+        if not queryset.filter(deleted_at__isnull=True).exists():
+            self.message_user(
+                request,
+                "None of the selected rows is live: nothing to delete.",
+                messages.WARNING,
+            )
+            return None
+        if not request.POST.get("post"):
+            return delete_selected(self, request, queryset)
+        selected = list(queryset)
+        live = [row for row in selected if row.deleted_at is None]
+        self.soft_delete_act(request, live, "delete")
+        already = len(selected) - len(live)
+        if already:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d of those selected was deleted already: left as it was.",
+                    "%(count)d of those selected were deleted already: left as they were.",
+                    already,
+                )
+                % {"count": already},
+                messages.WARNING,
+            )
+        return None
+
     @admin.action(description="Restore selected %(verbose_name_plural)s", permissions=["restore"])
     def restore_selected(self, request, queryset):
         return self._confirm_then(request, queryset, "restore")
@@ -531,8 +564,9 @@ class SoftDeleteAdminMixin:
         return None
 
     def soft_delete_act(self, request, deleted: list, action: str) -> list:
-        """Restore or purge each deleted row through the services, log what was done in each
-        row's history and say so; a refusal is a warning. Returns the rows done."""
+        """Delete each live row, or restore or purge each deleted row, through the services, log
+        what was done in each row's history and say so; a refusal is a warning. Returns the rows
+        done."""
         service = self.service_for(action)
         done, refused = [], []
         for _row, obj in self._rows_in_turn(deleted, action):
@@ -549,11 +583,13 @@ class SoftDeleteAdminMixin:
                 user_id=request.user.pk,
                 queryset=done,
                 action_flag=CHANGE if action == "restore" else DELETION,
-                change_message=[{"changed": {"fields": ["deleted_at"]}}]
-                if action == "restore"
-                else "Purged",
+                change_message={
+                    "delete": "",  # as Django's own deletions
+                    "restore": [{"changed": {"fields": ["deleted_at"]}}],
+                    "purge": "Purged",
+                }[action],
             )
-            verb = "Restored" if action == "restore" else "Purged"
+            verb = {"delete": "Deleted", "restore": "Restored", "purge": "Purged"}[action]
             along = len(deleted) - len(done) - len(refused)
             self.message_user(
                 request,
@@ -607,6 +643,8 @@ def is_live_name(constraint) -> bool:
 
 # What a confirmation page says of a selected row that an earlier one's cascade takes along.
 ALONG = "with a selected row above, whose cascade takes it"
+# ... and of a selected row deleted before (a list filtered to all rows).
+ALREADY_DELETED = "deleted already: left as it is"
 
 
 def _named(result: CascadeResult) -> dict[str, int]:

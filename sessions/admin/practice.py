@@ -451,7 +451,13 @@ class ActivityInstanceAdmin(
     )
     readonly_fields = ("timer", "timer_shown", "duration")
     inlines = (MetricValueInline,)
-    actions = ["start_timer", "stop_timer", "restore_selected", "purge_selected"]
+    actions = [
+        "delete_selected",
+        "start_timer",
+        "stop_timer",
+        "restore_selected",
+        "purge_selected",
+    ]
     ordering = ("-created_at",)
     show_full_result_count = False
 

@@ -208,6 +208,39 @@ def test_a_goal_selected_with_its_children_is_one_deletion_and_one_restore(admin
     assert ActivityInstance.deleted_objects.count() == 0
 
 
+def test_deleting_a_selection_with_rows_deleted_before_counts_what_it_deleted(admin_client):
+    """On the list of all goals, deleting two goals deleted before and a live one says one was
+    deleted and two were left as they were (it said three were deleted), keeps the earlier
+    deletions' stamps and logs the live one alone; the confirmation page says so too. A
+    selection of deleted rows only deletes nothing."""
+    earlier = [ShortTermGoalFactory(), ShortTermGoalFactory()]
+    for goal in earlier:
+        goal_delete(goal=goal)
+    stamps = dict(
+        Goal.all_objects.filter(pk__in=[g.pk for g in earlier]).values_list("pk", "deleted_at")
+    )
+    live = ShortTermGoalFactory()
+    url = reverse("admin:goals_goal_changelist") + "?deleted=all"
+    data = {"action": "delete_selected", "_selected_action": [*stamps, live.pk]}
+    page = admin_client.post(url, data).content.decode()
+    assert page.count("(deleted already: left as it is)") == 2
+    response = admin_client.post(url, {**data, "post": "yes"}, follow=True)
+    page = response.content.decode()
+    assert "Deleted 1 goal." in page
+    assert "2 of those selected were deleted already: left as they were." in page
+    assert "Successfully deleted" not in page
+    assert Goal.all_objects.get(pk=live.pk).deleted_at is not None
+    assert (
+        dict(Goal.all_objects.filter(pk__in=list(stamps)).values_list("pk", "deleted_at")) == stamps
+    )
+    assert list(LogEntry.objects.values_list("object_id", flat=True)) == [live.pk]
+
+    only_deleted = {**data, "_selected_action": list(stamps), "post": "yes"}
+    page = admin_client.post(url, only_deleted, follow=True).content.decode()
+    assert "None of the selected rows is live: nothing to delete." in page
+    assert LogEntry.objects.count() == 1
+
+
 def test_restoring_inside_a_deleted_parent_explains_what_to_restore(admin_client):
     """A session whose goal is still deleted is not restored; the message names the goal."""
     short = short_term_goal_with_sessions(1)
