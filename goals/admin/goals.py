@@ -45,11 +45,22 @@ from goals_project.bases.display import json_as_html
 from goals_project.bases.json_text import json_parse
 
 LIST_LIMIT = 50
+# A goal's fields that only a practice session has: shown on a session's page (and on the add
+# page, where the type is chosen), refused on a goal of another type.
+SESSION_FIELDS = (
+    "template",
+    "session_start",
+    "session_end",
+    "total_duration_seconds",
+    "duration_minutes",
+    "session_data",
+)
 
 
 class GoalForm(LiveChoicesForm):
     """Goals' JSON text columns must hold JSON, checked only when edited: legacy rows that
-    already hold broken JSON (kept as they were by the migration) stay editable otherwise.
+    already hold broken JSON (kept as they were by the migration) stay editable otherwise. A
+    session's own fields (SESSION_FIELDS) are left empty on a goal of another type.
 
     A new parent is a move (goals.services.goal_move): `user` (set by the admin) may make it only
     within fractals they own, unless a superuser; the model's clean() checks the tree's shape.
@@ -80,6 +91,16 @@ class GoalForm(LiveChoicesForm):
                     goal_move_template_check(goal=self.instance, new_parent=new_parent)
             except ValidationError as error:
                 self.add_error("parent", error)
+        goal_type = cleaned.get("type") or self.instance.type
+        if goal_type in GoalType.values and goal_type != GoalType.PRACTICE_SESSION:
+            for name in SESSION_FIELDS:
+                if name in self.fields and cleaned.get(name) not in (None, ""):
+                    self.add_error(
+                        name,
+                        "Only practice sessions have this field: leave it empty for a "
+                        f"{GoalType(goal_type).label.lower()}, or choose the type Practice "
+                        "session.",
+                    )
         for name in self.json_fields:
             if name in self.changed_data and cleaned.get(name):
                 try:
@@ -268,14 +289,7 @@ class GoalAdmin(
             "sort_order",
         ]
         if obj is None or obj.type == GoalType.PRACTICE_SESSION:
-            fields += [
-                "template",
-                "session_start",
-                "session_end",
-                "total_duration_seconds",
-                "duration_minutes",
-                "session_data",
-            ]
+            fields += SESSION_FIELDS
         if obj is not None:
             fields += self.readonly_fields
         return self.with_json_shown(fields, obj)

@@ -264,6 +264,66 @@ def test_a_goal_holding_legacy_broken_json_stays_editable(alice, admin_client):
     assert (kept.name, kept.attributes) == ("Renamed", "{legacy: not json")
 
 
+SESSION_ONLY = {
+    "session_start_0": "2026-03-01",
+    "session_start_1": "10:00:00",
+    "session_end_0": "2026-03-01",
+    "session_end_1": "11:00:00",
+    "total_duration_seconds": "3600",
+    "duration_minutes": "60",
+    "session_data": '{"energy": 4}',
+}
+
+
+def test_a_new_goal_of_another_type_than_a_session_refuses_a_sessions_fields(alice, admin_client):
+    """The add page, where the type is chosen, refuses a template, times, durations and
+    session data on a goal that is not a practice session, each field saying why (they were
+    saved, and hidden on the goal's page); left empty, the goal is created without them."""
+    count = Goal.all_objects.count()
+    url = reverse("admin:goals_goal_add")
+    data = {"name": "Run", "type": "MidTermGoal", "parent": alice.short.parent_id}
+    data["sort_order"] = "0"
+    session_only = {**SESSION_ONLY, "template": alice.template.pk}
+    response = admin_client.post(url, {**data, **session_only})
+    assert response.status_code == 200
+    message = (
+        "Only practice sessions have this field: leave it empty for a mid-term goal, or "
+        "choose the type Practice session."
+    )
+    assert response.context["adminform"].form.errors == {
+        name: [message]
+        for name in (
+            "template",
+            "session_start",
+            "session_end",
+            "total_duration_seconds",
+            "duration_minutes",
+            "session_data",
+        )
+    }
+    assert Goal.all_objects.count() == count
+    assert admin_client.post(url, data).status_code == 302
+    created = Goal.all_objects.get(name="Run")
+    assert created.template_id is None and created.session_start is None
+    assert not created.session_data
+    session = {**data, **session_only, "name": "Drills", "type": "PracticeSession"}
+    session["parent"] = alice.short.pk
+    assert admin_client.post(url, session).status_code == 302
+    assert Goal.all_objects.get(name="Drills").template_id == alice.template.pk
+
+
+def test_a_goals_change_page_ignores_a_sessions_fields_posted_to_it(alice, admin_client):
+    """The page of a goal that is not a session has none of a session's fields: posted anyway,
+    they are not saved."""
+    url = reverse("admin:goals_goal_change", args=[alice.short.pk])
+    posted = {**SESSION_ONLY, "template": alice.template.pk}
+    response = admin_client.post(url, {**form_data(admin_client.get(url)), **posted})
+    assert response.status_code == 302
+    goal = Goal.all_objects.get(pk=alice.short.pk)
+    assert (goal.template_id, goal.session_start, goal.total_duration_seconds) == (None, None, None)
+    assert (goal.duration_minutes, goal.session_data) == (None, None)
+
+
 @pytest.mark.parametrize("goal_type", ["", "EpicGoal"])
 def test_adding_a_goal_of_no_or_an_unknown_type_is_an_error(goal_type, admin_client):
     """A missing or unknown type is a field error, not a failure of the tree's order check."""
