@@ -19,7 +19,12 @@ from goals.models import (
     SessionTemplate,
     SplitDefinition,
 )
-from goals_project.bases.admin import LiveChoicesForm, OwnedAdminMixin, SoftDeleteAdminMixin
+from goals_project.bases.admin import (
+    LiveChoicesForm,
+    OwnedAdminMixin,
+    SoftDeleteAdminMixin,
+    SoftDeleteInlineMixin,
+)
 
 
 class DefinitionAdmin(SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin):
@@ -41,14 +46,14 @@ class DefinitionAdmin(SoftDeleteAdminMixin, OwnedAdminMixin, admin.ModelAdmin):
         return fields
 
 
-class MetricDefinitionInline(OwnedAdminMixin, admin.TabularInline):
+class MetricDefinitionInline(SoftDeleteInlineMixin, OwnedAdminMixin, admin.TabularInline):
     model = MetricDefinition
     include_deleted = False
     fields = ("name", "unit", "is_active", "is_top_set_metric", "is_multiplicative", "sort_order")
     extra = 0
 
 
-class SplitDefinitionInline(OwnedAdminMixin, admin.TabularInline):
+class SplitDefinitionInline(SoftDeleteInlineMixin, OwnedAdminMixin, admin.TabularInline):
     model = SplitDefinition
     include_deleted = False
     fields = ("name", "order")

@@ -634,6 +634,31 @@ class SoftDeleteAdminMixin:
         return TemplateResponse(request, self.confirmation_template, context)
 
 
+class SoftDeleteInlineMixin:
+    """An inline whose rows' DELETE is the soft delete of the row's own admin (its
+    delete_service), as on the row's own page. Django's inline checks a DELETE as a hard delete
+    would be, and refused a metric definition that has metric values (protected from a hard
+    delete); a soft-deleted metric keeps its values, as legacy data already has them."""
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # Both classes are made for this call (inlineformset_factory, and the admin's form
+        # checking a DELETE), so they are set here rather than subclassed, which would build
+        # the form's fields again.
+        formset = super().get_formset(request, obj, **kwargs)
+        row_admin = self.admin_site._registry[self.model]
+
+        def hand_clean_DELETE(form) -> None:
+            """Nothing is removed: no related row is protected from a soft delete."""
+
+        def delete_existing(formset, obj, commit=True) -> None:
+            if commit:
+                row_admin.delete_service(obj)
+
+        formset.form.hand_clean_DELETE = hand_clean_DELETE
+        formset.delete_existing = delete_existing
+        return formset
+
+
 def is_live_name(constraint) -> bool:
     """Whether `constraint` makes names unique among live rows (goals.models.unique_live_name)."""
     return isinstance(constraint, models.UniqueConstraint) and constraint.condition == Q(

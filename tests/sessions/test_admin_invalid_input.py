@@ -401,6 +401,36 @@ def test_two_new_inline_rows_of_one_name_are_answered_on_the_form(inline, alice,
     assert model._base_manager.count() == before + 1
 
 
+def test_deleting_a_metric_with_values_on_its_activitys_page_is_a_soft_delete(alice, admin_client):
+    """DELETE ticked on a metric of the activity's page deletes it as its own page does: it is
+    marked deleted and its values stay (Django's check of a hard delete refused it, naming the
+    values as protected). The session page still shows the value, under the deleted metric."""
+    url = reverse("admin:goals_activitydefinition_change", args=[alice.activity.pk])
+    data = form_data(admin_client.get(url))
+    assert data["metric_definitions-0-id"] == alice.metric.pk
+    response = admin_client.post(url, {**data, "metric_definitions-0-DELETE": "on"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert MetricDefinition.all_objects.get(pk=alice.metric.pk).deleted_at is not None
+    assert MetricValue.objects.get(pk=alice.value.pk).metric_definition_id == alice.metric.pk
+    assert alice.metric.name not in admin_client.get(url).content.decode()
+    session = reverse("admin:goals_practicesession_change", args=[alice.session.pk])
+    page = admin_client.get(session).content.decode()
+    assert f'name="activity_instances-0-metric_values-v-{alice.value.pk}" value="42.5"' in page
+
+
+def test_deleting_a_split_with_values_on_its_activitys_page_is_a_soft_delete(alice, admin_client):
+    """The same for a split that values were recorded for."""
+    split = SplitDefinition.objects.create(activity=alice.activity, name="Left", order=0)
+    MetricValue.objects.filter(pk=alice.value.pk).update(split_definition=split)
+    url = reverse("admin:goals_activitydefinition_change", args=[alice.activity.pk])
+    data = form_data(admin_client.get(url))
+    assert data["split_definitions-0-id"] == split.pk
+    response = admin_client.post(url, {**data, "split_definitions-0-DELETE": "on"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert SplitDefinition.all_objects.get(pk=split.pk).deleted_at is not None
+    assert MetricValue.objects.get(pk=alice.value.pk).split_definition_id == split.pk
+
+
 @pytest.mark.parametrize(
     ("url_name", "row_of", "field"),
     [
