@@ -850,6 +850,14 @@ def backup_read(path: Path, *, deep: bool = False) -> Backup:
     )
 
 
+def _aware_time(value) -> bool:
+    """Whether `value` is a time as backup_db writes it: ISO 8601 text with its offset."""
+    try:
+        return datetime.datetime.fromisoformat(value).tzinfo is not None
+    except (TypeError, ValueError):
+        return False
+
+
 def _wrong_manifest_fields(fields: dict) -> str | None:
     """What in a manifest's fields is not of the kind backup_db writes, if anything."""
 
@@ -857,7 +865,7 @@ def _wrong_manifest_fields(fields: dict) -> str | None:
         return isinstance(value, int) and not isinstance(value, bool)
 
     kinds = {
-        "created_at": lambda value: value is None or isinstance(value, str),
+        "created_at": lambda value: value is None or _aware_time(value),
         "size": lambda value: whole(value) and value >= 0,
         "sha256": lambda value: isinstance(value, str),
         "row_counts": lambda value: (

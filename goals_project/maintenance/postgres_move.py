@@ -236,13 +236,15 @@ def _target_settings(url: str) -> dict:
 
 
 def _without_password(url: str) -> str:
-    """`url` with the password of its user part, if any, written as ***."""
+    """`url` with its password, if any, written as ***: everything between the user's `:` and
+    the last `@`, so that a password holding /, #, ? or @ unencoded (which makes the URL
+    unreadable) is left out whole."""
     scheme, separator, rest = url.partition("://")
-    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    user, at, host = authority.rpartition("@")
-    if not separator or not at or ":" not in user:
+    at = rest.rfind("@")
+    user, colon, _ = rest[: max(at, 0)].partition(":")
+    if not separator or at < 0 or not colon:
         return url
-    return f"{scheme}://{user.split(':', 1)[0]}:***@{host}{rest[len(authority) :]}"
+    return f"{scheme}://{user}:***{rest[at:]}"
 
 
 def _display(url: str) -> str:

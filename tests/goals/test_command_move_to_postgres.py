@@ -287,6 +287,10 @@ BAD_TARGETS = {
         "a number",
         Exit.USAGE,
     ),
+    "postgres://me:s3c/ret#s3cret@db:5432/goals": (
+        "The target postgres://me:***@db:5432/goals cannot be read as a URL",
+        Exit.USAGE,
+    ),
     "postgres://me:s3cret@127.0.0.1:5432": (
         "The target postgres://me:***@127.0.0.1:5432 names no database",
         Exit.USAGE,

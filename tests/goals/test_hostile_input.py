@@ -1317,6 +1317,8 @@ def test_a_backup_whose_manifest_is_not_an_object_is_unverified(make_legacy_db, 
     ("field", "value", "said"),
     [
         ("created_at", 12345, "created_at is 12345"),
+        ("created_at", "not a time", "created_at is 'not a time'"),
+        ("created_at", "2026-01-01T00:00:00", "created_at is '2026-01-01T00:00:00'"),
         ("size", "307200", "size is '307200'"),
         ("row_counts", {"goals": "many"}, "row_counts is {'goals': 'many'}"),
         ("engine", "oracle", "engine is 'oracle'"),
