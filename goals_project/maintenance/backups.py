@@ -29,6 +29,7 @@ import secrets
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -1311,27 +1312,93 @@ def _match_page_size(staged: Path, page_size: int) -> None:
 
 
 def _postgres_restore(using: str, path: Path) -> None:
+    """Make the database's tables the backup's, in one transaction that is committed only once
+    all of the dump was applied.
+
+    pg_restore writes the dump as SQL, which psql runs after dropping the tables of this
+    project's models and the migration records: `pg_restore --clean` drops only what the dump
+    holds, so a table or key made by a later migration (a backup taken before migrating, the way
+    back) blocked it, and a backup of an empty database left every table as it was. A table of
+    someone else's pointing to ours stops the drop, and nothing changes. The COMMIT is written
+    last, by this process: a restore killed or failing before it leaves psql's transaction
+    open, which the server rolls back. Waiting for another session's lock stops after the busy
+    timeout (exit 8), as on SQLite."""
     args, env = _postgres_env(using)
     name = connections[using].settings_dict["NAME"]
-    result = subprocess.run(  # noqa: S603 - fixed tool
-        [
-            _postgres_tool("pg_restore"),
-            *args,
-            "--clean",
-            "--if-exists",
-            "--no-owner",
-            "--single-transaction",
-            "--dbname",
-            name,
-            str(path),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise BackupError(
-            f"pg_restore failed, the database is unchanged: {result.stderr.strip()}",
-            Exit.DATABASE_ERROR,
+    # FRACTAL_SQLITE_TIMEOUT, which the README gives as restore_db's wait on either database.
+    timeout = float(settings.SQLITE_OPTIONS["timeout"])
+    tables = _our_tables(using)
+    prelude = f"BEGIN;\nSET LOCAL lock_timeout = '{int(timeout * 1000)}ms';\n"
+    if tables:  # one statement: the keys between them do not stop it
+        prelude += f"DROP TABLE IF EXISTS {', '.join(tables)};\n"
+    with tempfile.TemporaryFile() as dump_errors, tempfile.TemporaryFile() as psql_errors:
+        dump = subprocess.Popen(  # noqa: S603 - fixed tool
+            [
+                _postgres_tool("pg_restore"),
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--file",
+                "-",
+                str(path),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=dump_errors,
+            env=env,
         )
+        psql = subprocess.Popen(  # noqa: S603 - fixed tool
+            [
+                _postgres_tool("psql"),
+                *args,
+                "--no-psqlrc",
+                "--quiet",
+                "--set",
+                "ON_ERROR_STOP=1",
+                "--dbname",
+                name,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=psql_errors,
+            env=env,
+        )
+        try:
+            psql.stdin.write(prelude.encode())
+            shutil.copyfileobj(dump.stdout, psql.stdin, 1 << 16)
+            if dump.wait() == 0:
+                psql.stdin.write(b"COMMIT;\n")
+            psql.stdin.close()
+        except BrokenPipeError:  # psql stopped at an error: what it says is below
+            pass
+        finally:
+            if dump.poll() is None:  # psql stopped first: the rest of the dump is not wanted
+                dump.kill()
+            dump.wait()
+            psql.wait()
+        dump_errors.seek(0)
+        psql_errors.seek(0)
+        said = (psql_errors.read() or dump_errors.read()).decode(errors="replace").strip()
+    if psql.returncode == 0 and dump.returncode == 0:
+        return
+    if "lock timeout" in said:
+        raise BackupError(
+            f"Another session holds a lock on {name}'s tables for longer than the busy timeout "
+            f"({timeout} s). Let it finish or stop it, then restore again; the database is "
+            "unchanged.",
+            Exit.LOCKED,
+        )
+    raise BackupError(f"The restore failed, the database is unchanged: {said}", Exit.DATABASE_ERROR)
+
+
+def _our_tables(using: str) -> list[str]:
+    """The tables of this project's models and the migration records that exist in the
+    database, schema-qualified and quoted for SQL."""
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    existing = connection.introspection.django_table_names(only_existing=True)
+    with connection.cursor() as cursor:
+        present = set(connection.introspection.table_names(cursor))
+        cursor.execute("SELECT current_schema()")
+        (schema,) = cursor.fetchone()
+    names = sorted(set(existing) | ({"django_migrations"} & present))
+    return [f"{quote(schema)}.{quote(table)}" for table in names]

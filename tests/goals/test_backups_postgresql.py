@@ -17,6 +17,7 @@ from django.db import connection
 from goals.models import Goal
 from goals_project.bases.exit_codes import Exit
 from goals_project.maintenance.backups import (
+    BackupError,
     backup_create,
     backup_read,
     backup_restore,
@@ -41,6 +42,76 @@ def test_backup_and_restore_round_trip(tmp_path):
     connection.close()
     assert sorted(Goal.objects.values_list("name", flat=True)) == names
     assert result.safety_backup is not None and result.safety_backup.verified
+
+
+def _applied(app: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM django_migrations WHERE app = %s ORDER BY id", [app])
+        return [name for (name,) in cursor.fetchall()]
+
+
+def test_a_backup_taken_before_migrating_restores_over_the_later_schema(tmp_path):
+    """The way back the refusals point to: a backup taken at goals.0003 restores into the
+    database migrated since (and written to), which is then as the backup was, schema and
+    rows. pg_restore --clean dropped only what the dump holds, so the keys the later
+    migrations made stopped it (exit 17)."""
+    call_command("migrate", "goals", "0003", no_backup=True, stdout=StringIO())
+    try:
+        earlier = backup_create(directory=tmp_path)
+        call_command("migrate", no_backup=True, stdout=StringIO())
+        MetricValueFactory.create_batch(2)
+        backup_restore(path=earlier.path, directory=tmp_path)
+        connection.close()
+        assert _applied("goals")[-1] == "0003_add_root_and_audit_columns"
+        assert "0004_add_indexes" not in _applied("practice_sessions")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM metric_values")
+            assert cursor.fetchone() == (0,)
+    finally:
+        call_command("migrate", no_backup=True, stdout=StringIO())
+
+
+def test_a_table_of_someone_else_pointing_to_ours_stops_the_restore_unchanged(tmp_path):
+    """A table the project does not know, with a key to goals, is not dropped along with
+    ours: the restore stops (17) naming what depends on goals, and nothing changes."""
+    MetricValueFactory()
+    backup = backup_create(directory=tmp_path)
+    goal = Goal.objects.first()
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE notes (goal_id varchar(36) REFERENCES goals (id))")
+        cursor.execute("INSERT INTO notes VALUES (%s)", [goal.pk])
+    Goal.objects.update(name="changed after the backup")
+    try:
+        with pytest.raises(BackupError) as refused:
+            backup_restore(path=backup.path, directory=tmp_path)
+        connection.close()
+        assert refused.value.code == Exit.DATABASE_ERROR
+        assert "depend" in str(refused.value)
+        assert set(Goal.objects.values_list("name", flat=True)) == {"changed after the backup"}
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE notes")
+
+
+def test_a_restore_behind_another_sessions_read_stops_after_the_busy_timeout(tmp_path, settings):
+    """Another session reading goals in an open transaction: the restore waits the busy timeout
+    (FRACTAL_SQLITE_TIMEOUT, here 1 s) and stops with exit 8, the database unchanged. It waited
+    without end and without a word."""
+    import psycopg
+
+    settings.SQLITE_OPTIONS = {**settings.SQLITE_OPTIONS, "timeout": 1.0}
+    MetricValueFactory()
+    backup = backup_create(directory=tmp_path)
+    Goal.objects.update(name="changed after the backup")
+    with psycopg.connect(_url()) as reader:
+        reader.execute("SELECT COUNT(*) FROM goals").fetchone()  # its transaction stays open
+        with pytest.raises(BackupError) as stopped:
+            backup_restore(path=backup.path, directory=tmp_path)
+        reader.rollback()
+    connection.close()
+    assert stopped.value.code == Exit.LOCKED
+    assert "for longer than the busy timeout (1.0 s)" in str(stopped.value)
+    assert set(Goal.objects.values_list("name", flat=True)) == {"changed after the backup"}
 
 
 def test_tampered_dump_is_refused(tmp_path):
