@@ -136,6 +136,8 @@ def _refuse_damage(
     if checking is not None and isinstance(checking.exception(), LegacyDbError):
         found = checking.exception()
         raise CommandError(str(found), returncode=int(found.problem)) from error or found
+    if connections[using].vendor != "sqlite":
+        return  # PostgreSQL's errors are its own (manage.py names a connection refused)
     if error is not None and (path := database_path(using)) is not None:
         damage = damage_refusal(Path(path), error)
         if damage is not None:

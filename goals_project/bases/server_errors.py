@@ -1,0 +1,58 @@
+"""What manage.py says when a PostgreSQL server cannot be reached or refuses a privilege."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connections
+from django.db.utils import OperationalError, ProgrammingError
+
+from goals_project.bases.exit_codes import Exit
+
+
+@dataclass(frozen=True)
+class ServerRefusal:
+    message: str
+    code: Exit
+
+
+def server_refusal(error: BaseException) -> ServerRefusal | None:
+    """The refusal for `error` when it is PostgreSQL's: the server or database not reached
+    (26), a privilege this user lacks (27), a connection option libpq does not know (2); None
+    for anything else, which keeps its traceback."""
+    import psycopg
+
+    cause = error.__cause__ if isinstance(error, OperationalError | ProgrammingError) else error
+    if not isinstance(cause, psycopg.Error):
+        return None
+    detail = " ".join(str(cause).split()).rstrip(".")
+    where = _where()
+    if isinstance(cause, psycopg.errors.InsufficientPrivilege):
+        return ServerRefusal(
+            f"The database user may not do what this command needs on {where}: {detail}. Grant "
+            "the privilege (or run it as the database's owner), then run it again; what it had "
+            "not committed was rolled back.",
+            Exit.NO_PRIVILEGE,
+        )
+    if isinstance(cause, psycopg.ProgrammingError) and "invalid connection option" in detail:
+        return ServerRefusal(
+            f"DATABASE_URL holds a connection option PostgreSQL does not know: {detail}. "
+            "Correct or remove it; nothing was changed.",
+            Exit.USAGE,
+        )
+    if isinstance(cause, psycopg.OperationalError):
+        return ServerRefusal(
+            f"Cannot connect to {where}: {detail}. Check that the server runs and accepts this "
+            "user, and that the database exists (CREATE DATABASE); what the command had not "
+            "committed was rolled back.",
+            Exit.UNREACHABLE,
+        )
+    return None
+
+
+def _where() -> str:
+    """The default database as a URL without its password."""
+    config = connections.settings["default"]
+    user = f"{config.get('USER')}@" if config.get("USER") else ""
+    port = f":{config['PORT']}" if config.get("PORT") else ""
+    return f"postgres://{user}{config.get('HOST') or 'localhost'}{port}/{config.get('NAME')}"

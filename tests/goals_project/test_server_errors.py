@@ -1,0 +1,62 @@
+"""A PostgreSQL server that cannot be reached, or that refuses this user a privilege, stops any
+command with its own status and a sentence, not a traceback (manage.py, bases.server_errors)."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import quote
+
+import psycopg
+import pytest
+from django.db import connection
+
+from goals_project.bases.exit_codes import Exit
+from tests.conftest import manage_process
+
+pytestmark = [pytest.mark.postgresql_only, pytest.mark.django_db(transaction=True)]
+
+
+def _url(database: str | None = None, *, user: str | None = None, query: str = "") -> str:
+    config = connection.settings_dict
+    credentials = quote(user or config["USER"] or "")
+    if config["PASSWORD"] and user is None:
+        credentials += f":{quote(config['PASSWORD'])}"
+    host = config["HOST"] or "localhost"
+    port = f":{config['PORT']}" if config["PORT"] else ""
+    return f"postgres://{credentials}@{host}{port}/{database or config['NAME']}{query}"
+
+
+@pytest.mark.parametrize("command", ["verify_root_ids", "backup_db", "migrate"])
+def test_a_database_that_does_not_exist_is_exit_26_in_words(command, tmp_path, monkeypatch):
+    """It was a psycopg traceback and exit 1 (verify_root_ids: a 'not SQLite' traceback)."""
+    monkeypatch.setenv("FRACTAL_BACKUP_DIR", str(tmp_path))
+    missing = f"nowhere_{uuid.uuid4().hex[:8]}"
+    result = manage_process(_url(missing), command)
+    assert result.returncode == Exit.UNREACHABLE, result.stderr
+    assert result.stderr.startswith("Cannot connect to postgres://")
+    assert f'database "{missing}" does not exist' in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_user_without_privileges_is_exit_27_in_words(tmp_path):
+    """A login that may not read our tables: exit 27 naming what it was refused."""
+    role = f"viewer_{uuid.uuid4().hex[:8]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE ROLE "{role}" LOGIN')
+    try:
+        result = manage_process(_url(user=role), "verify_root_ids")
+    finally:
+        with psycopg.connect(_url("postgres"), autocommit=True) as admin:
+            admin.execute(f'DROP ROLE "{role}"')
+    assert result.returncode == Exit.NO_PRIVILEGE, result.stderr
+    assert "permission denied for table" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_connection_option_is_a_usage_error():
+    result = manage_process(_url(query="?bogusopt=1"), "verify_root_ids")
+    assert result.returncode == Exit.USAGE, result.stderr
+    assert result.stderr.startswith(
+        "DATABASE_URL holds a connection option PostgreSQL does not know: invalid connection "
+        'option "bogusopt"'
+    )
