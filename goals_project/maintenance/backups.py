@@ -118,11 +118,15 @@ def backup_dir(*, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None) 
 
 def database_label(using: str = DEFAULT_DB_ALIAS) -> str:
     """The base of backup names: the SQLite file's real name (a symlink resolved), or the
-    PostgreSQL database name."""
+    PostgreSQL database name, a `/` in it written `%2F` (and a leading `.` as `%2E`), so that
+    the backup stays in the backup folder and is listed there."""
     connection = connections[using]
     name = connection.settings_dict["NAME"]
     if connection.vendor != "sqlite":
-        return f"{name}.pgdump"
+        safe = name.replace("%", "%25").replace("/", "%2F")
+        if safe.startswith("."):
+            safe = f"%2E{safe[1:]}"
+        return f"{safe}.pgdump"
     return (database_file(using) or Path(name)).name
 
 
@@ -682,11 +686,33 @@ def _postgres_tool(name: str) -> str:
     return found
 
 
+# Django's own OPTIONS of its PostgreSQL backend, which are no libpq connection parameters.
+DJANGO_ONLY_OPTIONS = frozenset(
+    {"isolation_level", "server_side_binding", "assume_role", "pool", "cursor_factory"}
+)
+
+
 def _postgres_env(using: str) -> tuple[list[str], dict[str, str]]:
+    """The PostgreSQL tools' `--dbname` and environment for `using`: the database given as a
+    connection string, with the URL's connection options (sslmode, …), so that the tools reach
+    the database Django reaches, whatever its name holds (a `=` made pg_dump read the name as
+    a connection string; options such as sslmode were left out)."""
+    import psycopg.conninfo
+
     config = connections[using].settings_dict
-    args = ["--host", config.get("HOST") or "localhost", "--username", config.get("USER") or ""]
-    if config.get("PORT"):
-        args += ["--port", str(config["PORT"])]
+    options = {
+        key: value
+        for key, value in (config.get("OPTIONS") or {}).items()
+        if key not in DJANGO_ONLY_OPTIONS
+    }
+    conninfo = psycopg.conninfo.make_conninfo(
+        host=config.get("HOST") or "localhost",
+        port=str(config["PORT"]) if config.get("PORT") else None,
+        user=config.get("USER") or None,
+        dbname=config["NAME"],
+        **options,
+    )
+    args = ["--dbname", conninfo]
     # English messages, so a full disk can be told from other failures (_postgres_dump).
     env = {**os.environ, "LC_MESSAGES": "C"}
     if config.get("PASSWORD"):
@@ -709,8 +735,9 @@ def _postgres_dump(using: str, target: Path) -> dict[str, int]:
         try:
             cursor.execute("SELECT pg_export_snapshot()")
             snapshot = cursor.fetchone()[0]
-            cursor.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+            cursor.execute(  # the schema the tables are made in, as Django's connection sees it
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                "ORDER BY tablename"
             )
             tables = [row[0] for row in cursor.fetchall()]
             counts = {}
@@ -728,7 +755,6 @@ def _postgres_dump(using: str, target: Path) -> dict[str, int]:
                     f"--snapshot={snapshot}",
                     "--file",
                     str(target),
-                    connection.settings_dict["NAME"],
                 ],
                 env=env,
                 capture_output=True,
@@ -1354,8 +1380,6 @@ def _postgres_restore(using: str, path: Path) -> None:
                 "--quiet",
                 "--set",
                 "ON_ERROR_STOP=1",
-                "--dbname",
-                name,
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from io import StringIO
@@ -23,6 +24,7 @@ from goals_project.maintenance.backups import (
     backup_restore,
     backups_list,
 )
+from tests.conftest import manage_process
 from tests.factories import MetricValueFactory
 from tests.goals.backup_at_once import backups_at_once
 
@@ -180,3 +182,57 @@ def test_backups_started_together_are_each_verified_and_distinct(tmp_path):
         assert checked.verified, checked.problem
     assert sorted(backup.path for backup in backups_list(directory=folder)) == sorted(reported)
     assert sorted(path.name for path in folder.iterdir() if path.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize("name", ["odd=name x", "../../escaped"])
+def test_a_database_with_an_odd_name_is_backed_up_and_restored_in_the_folder(name, tmp_path):
+    """A database whose name holds `=` (pg_dump read it as a connection string and failed) or
+    `/` (the backup was written outside the backup folder, and never listed) is backed up
+    into the folder, listed and restored."""
+    import psycopg
+
+    database = f"{name}_{tmp_path.name[-6:]}"
+    url = _url().rsplit("/", 1)[0] + "/" + quote(database, safe="")
+    server = _url().rsplit("/", 1)[0] + "/postgres"
+    folder = tmp_path / "backups"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+    try:
+        for args in (("migrate", "--no-backup"), ("backup_db", "--dir", str(folder))):
+            result = manage_process(url, *args)
+            assert result.returncode == 0, result.stderr
+        (backup,) = [path for path in folder.iterdir() if not path.name.endswith(".json")]
+        listed = manage_process(url, "list_backups", "--dir", str(folder))
+        assert backup.name in listed.stdout
+        restored = manage_process(url, "restore_db", backup.name, "--yes", "--dir", str(folder))
+        assert restored.returncode == 0, restored.stderr
+        assert list(tmp_path.iterdir()) == [folder]
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def test_a_database_whose_tables_are_in_another_schema_is_counted_there(tmp_path):
+    """Tables made in the schema the search_path names first (not public) are counted in the
+    manifest, so the backup's check compares their rows; it counted public's only (none)."""
+    import psycopg
+
+    database = f"schemas_{tmp_path.name[-6:]}"
+    url = _url().rsplit("/", 1)[0] + "/" + database
+    server = _url().rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+        admin.execute(f'ALTER DATABASE "{database}" SET search_path = other, public')
+    try:
+        with psycopg.connect(url, autocommit=True) as own:
+            own.execute("CREATE SCHEMA other")
+        result = manage_process(url, "migrate", "--no-backup")
+        assert result.returncode == 0, result.stderr
+        result = manage_process(url, "backup_db", "--dir", str(tmp_path), "--json")
+        assert result.returncode == 0, result.stderr
+        counts = json.loads(result.stdout)["row_counts"]
+        assert counts["goals"] == 0 and "django_migrations" in counts
+        assert counts["django_migrations"] > 10
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
