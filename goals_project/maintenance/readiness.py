@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -148,6 +149,8 @@ def migration_readiness(*, using: str = DEFAULT_DB_ALIAS, step: Step = silent) -
         if found.state_before == DbState.LEGACY
         else str(found.state_before)
     )
+    if connection.vendor == "postgresql" and not _baseline_recorded(connection):
+        return _postgresql_without_our_schema(report, connection)
     in_memory = connection.vendor == "sqlite" and found.path is None
     if found.state_before in (DbState.MISSING, DbState.NEW) and not in_memory:
         try:
@@ -163,6 +166,31 @@ def migration_readiness(*, using: str = DEFAULT_DB_ALIAS, step: Step = silent) -
     step("counting rows and looking for data problems, changing nothing")
     with _read_only(using, found.path) as reader:
         _assess(report, found, using=using, reader=reader)
+    return report
+
+
+def _baseline_recorded(connection) -> bool:
+    recorder = MigrationRecorder(connection)
+    return recorder.has_table() and ("goals", "0001_legacy_baseline") in (
+        recorder.applied_migrations()
+    )
+
+
+def _postgresql_without_our_schema(report: ReadinessReport, connection) -> ReadinessReport:
+    """A PostgreSQL database where the project's first migration has not run: empty (migrate
+    makes the schema), or holding a table of ours by name that no migration of ours made
+    (migrate would fail making it). Its tables are not read as ours."""
+    report.state = "no Fractal Goals schema yet"
+    report.pending = _pending(connection, legacy=False)
+    taken = sorted(set(connection.introspection.table_names()) & set(LEGACY_TABLES))
+    if taken:
+        report.reasons.append(
+            f"The database holds tables named as this project's ({', '.join(taken[:5])}) that "
+            "its migrations did not make, so migrate would fail making its own. Point "
+            "DATABASE_URL at an empty database, or at one migrate made; nothing was changed."
+        )
+    else:
+        report.notes.append("No data yet: migrate makes the schema in this database.")
     return report
 
 

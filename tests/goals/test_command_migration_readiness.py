@@ -6,6 +6,7 @@ import contextlib
 import json
 import sqlite3
 from io import StringIO
+from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
@@ -224,6 +225,47 @@ def test_readiness_on_a_hot_journal_says_it_is_not_damage(make_legacy_db, legacy
     assert f"- {hot_journal_message(path)}\n" in out.getvalue()
     assert "state: a write cut off, waiting to be rolled back" in out.getvalue()
     assert (file_sha256(path), file_sha256(journal)) == digests
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("holding", ["nothing", "a goals table of its own"])
+def test_readiness_of_a_postgresql_database_without_our_schema(holding, tmp_path):
+    """An empty PostgreSQL database is ready, every migration pending; one holding a goals
+    table no migration of ours made is not ready, saying why. Both were tracebacks ('relation
+    "goals" does not exist', 'column "type" does not exist')."""
+    import psycopg
+    from django.db import connection as test_connection
+
+    config = test_connection.settings_dict
+    login = quote(config["USER"] or "") + (
+        f":{quote(config['PASSWORD'])}" if config["PASSWORD"] else ""
+    )
+    server = f"postgres://{login}@{config['HOST'] or 'localhost'}:{config['PORT']}"
+    database = f"readiness_{tmp_path.name[-6:]}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+    try:
+        if holding != "nothing":
+            with psycopg.connect(f"{server}/{database}", autocommit=True) as own:
+                own.execute("CREATE TABLE goals (id int PRIMARY KEY, name text)")
+        result = manage_process(f"{server}/{database}", "migration_readiness", "--json")
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    report = json.loads(result.stdout)
+    assert "Traceback" not in result.stderr
+    assert "goals.0004_backfill_root_ids" in [item["label"] for item in report["pending"]]
+    if holding == "nothing":
+        assert "No data yet: migrate makes the schema in this database." in report["notes"]
+        assert report["ready"] is True
+    else:
+        assert report["reasons"] == [
+            "The database holds tables named as this project's (goals) that its migrations did "
+            "not make, so migrate would fail making its own. Point DATABASE_URL at an empty "
+            "database, or at one migrate made; nothing was changed."
+        ]
+        assert result.returncode != 0
 
 
 @pytest.mark.postgresql_only
