@@ -326,32 +326,39 @@ class PendingBackup:
             self.finish()
 
     def _finish(self) -> Backup:
-        with self.failing(last=True):
-            if self.checking is not None:
-                self.digest = self.checking.result()
-            self.step(
-                f"copied and verified {sum(self.counts.values())} rows in {len(self.counts)} tables"
-            )
-            size = self.partial.stat().st_size
-            target = _publish(
-                self.partial, self.folder, f"{self.label}.backup_{self.taken_at:%Y%m%d_%H%M%S_%f}"
-            )
-        backup = Backup(
-            path=target,
-            created_at=self.taken_at.isoformat(),
-            size=size,
-            sha256=self.digest,
-            row_counts=self.counts,
-            migrations=self.migrations,
-            source=str(self.source),
-            engine=self.engine,
-            verified=True,
-        )
+        target = None
         try:
+            with self.failing(last=True):
+                if self.checking is not None:
+                    self.digest = self.checking.result()
+                self.step(
+                    f"copied and verified {sum(self.counts.values())} rows in "
+                    f"{len(self.counts)} tables"
+                )
+                size = self.partial.stat().st_size
+                target = _publish(
+                    self.partial,
+                    self.folder,
+                    f"{self.label}.backup_{self.taken_at:%Y%m%d_%H%M%S_%f}",
+                )
+            backup = Backup(
+                path=target,
+                created_at=self.taken_at.isoformat(),
+                size=size,
+                sha256=self.digest,
+                row_counts=self.counts,
+                migrations=self.migrations,
+                source=str(self.source),
+                engine=self.engine,
+                verified=True,
+            )
             _write_manifest(backup)
-        except OSError as error:
-            target.unlink(missing_ok=True)  # without its manifest it is no backup
-            raise _unwritable(self.folder, error) from error
+        except BaseException as error:  # a full disk, or Ctrl-C after the rename
+            if target is not None:
+                target.unlink(missing_ok=True)  # without its manifest it is no backup
+            if isinstance(error, OSError):
+                raise _unwritable(self.folder, error) from error
+            raise
         self.step(f"wrote {backup.manifest_path.name}")
         if self.keep is not None:
             for removed in backups_prune(using=self.using, directory=self.folder, keep=self.keep):
@@ -433,10 +440,10 @@ def _publish(partial: Path, folder: Path, name: str) -> Path:
             continue
         try:
             os.replace(partial, target)
-        except OSError:
+            _fsync_dir(folder)
+        except BaseException:  # a failure, or Ctrl-C: no copy is left without its manifest
             target.unlink(missing_ok=True)
             raise
-        _fsync_dir(folder)
         return target
     raise AssertionError("unreachable")  # pragma: no cover - itertools.count never ends
 

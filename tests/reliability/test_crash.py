@@ -15,6 +15,7 @@ there to docs/reliability.md (tests/reliability/report.py).
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -307,6 +308,28 @@ def test_ctrl_c_during_restore_is_said_and_leaves_the_old_database_or_the_new(
     finally:
         connection.close()
     assert _state(names) in ("old", "new")
+    assert manage(target, argv).returncode == 0
+
+
+@pytest.mark.sqlite_only
+def test_ctrl_c_during_backup_db_is_said_and_leaves_no_partial_copy(sqlite_files, tmp_path):
+    """Ctrl-C at a step in the middle of backup_db (here between the copy's rename and its
+    manifest) is exit 15 saying so, not a traceback and 130; no copy without its manifest is
+    left, and backup_db again makes a verified one."""
+    legacy, *_ = sqlite_files
+    target = sqlite_target(legacy, tmp_path / "run")
+    folder = target.workdir / "kept"
+    argv = ["backup_db", "--dir", str(folder)]
+    steps = list_steps(target, argv)
+    target.reset()
+    shutil.rmtree(folder, ignore_errors=True)
+    stopped = run(target, argv, kill_at=len(steps) // 2, interrupt=True)
+    assert stopped.returncode == 15, stopped.stderr[-2000:]
+    assert "Interrupted (Ctrl-C): a backup counts only once its manifest is written" in (
+        stopped.stderr
+    )
+    assert "Traceback" not in stopped.stderr
+    assert sorted(path.name for path in folder.glob("*")) == []
     assert manage(target, argv).returncode == 0
 
 

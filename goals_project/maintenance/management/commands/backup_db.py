@@ -10,6 +10,7 @@ from goals_project.bases.commands import (
     ExitStatusesInHelp,
     add_database_argument,
     add_json_argument,
+    interrupted_said,
     json_document,
 )
 from goals_project.bases.exit_codes import BACKUP
@@ -51,12 +52,16 @@ class Command(ExitStatusesInHelp, BaseCommand):
         if recovered is not None:
             reporter.warning(recovered_note(recovered))
         try:
-            backup = backup_create(
-                using=options["database"],
-                directory=options["dir"],
-                keep=options["keep"],
-                step=reporter.step,
-            )
+            with interrupted_said(
+                "a backup counts only once its manifest is written, and a copy without one was "
+                "removed; list_backups shows the verified backups."
+            ):
+                backup = backup_create(
+                    using=options["database"],
+                    directory=options["dir"],
+                    keep=options["keep"],
+                    step=reporter.step,
+                )
         except BackupError as error:
             raise CommandError(str(error), returncode=error.code) from error
         if options["json"]:
