@@ -19,7 +19,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 
 from goals_project.bases.foreign_keys import column_affinity
-from goals_project.maintenance.backups import backup_dir
+from goals_project.maintenance.backups import backup_dir, postgres_dump_size
 from goals_project.maintenance.legacy.inspection import (
     DbState,
     LegacyDbError,
@@ -437,9 +437,7 @@ def disk_needs(
                 (sqlite_temp_folder(), size // 2, f"SQLite's temporary files 0.5 x {size}")
             )
     else:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_database_size(current_database())")
-            size = cursor.fetchone()[0]
+        size = postgres_dump_size(using)
     if backup:
         reserve = int(getattr(settings, "FRACTAL_BACKUP_MIN_FREE_BYTES", 0))
         wanted.append((_existing(backup_dir(using=using)), size + reserve, f"backup {size}"))
