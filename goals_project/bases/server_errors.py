@@ -34,9 +34,9 @@ def server_refusal(error: BaseException) -> ServerRefusal | None:
             "not committed was rolled back.",
             Exit.NO_PRIVILEGE,
         )
-    if isinstance(cause, psycopg.ProgrammingError) and "invalid connection option" in detail:
+    if bad_connection_option(detail):
         return ServerRefusal(
-            f"DATABASE_URL holds a connection option PostgreSQL does not know: {detail}. "
+            f"DATABASE_URL holds a connection option PostgreSQL does not take: {detail}. "
             "Correct or remove it; nothing was changed.",
             Exit.USAGE,
         )
@@ -48,6 +48,17 @@ def server_refusal(error: BaseException) -> ServerRefusal | None:
             Exit.UNREACHABLE,
         )
     return None
+
+
+def bad_connection_option(detail: str) -> bool:
+    """Whether libpq's `detail` is about the URL's options rather than the server: an option it
+    does not know, or a value it (or psycopg) cannot take (`invalid sslmode value: "bogus"`,
+    `bad value for connect_timeout: 'abc'`)."""
+    return (
+        "invalid connection option" in detail
+        or detail.startswith("bad value for ")
+        or (detail.startswith(("invalid ", "connection is bad: invalid ")) and " value" in detail)
+    )
 
 
 def _where() -> str:

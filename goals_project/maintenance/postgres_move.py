@@ -33,6 +33,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 
 from goals_project.bases.exit_codes import Exit
+from goals_project.bases.server_errors import bad_connection_option
 from goals_project.database_url import database_from_url
 from goals_project.maintenance.aliases import database_alias, sqlite_read_only_settings
 from goals_project.maintenance.legacy.inspection import hot_journal_path
@@ -260,6 +261,12 @@ def _connect(url: str) -> None:
         connections[TARGET_ALIAS].ensure_connection()
     except DatabaseError as error:
         detail = " ".join(str(error).split()).rstrip(".?")
+        if bad_connection_option(detail):
+            raise MoveError(
+                Exit.USAGE,
+                f"The target's URL holds a connection option PostgreSQL does not take: {detail}. "
+                "Correct or remove it; nothing was written.",
+            ) from error
         raise MoveError(
             Exit.UNREACHABLE,
             f"Cannot connect to {_display(url)}: {detail}. Check that the server runs and accepts "

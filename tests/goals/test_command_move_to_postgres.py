@@ -295,6 +295,10 @@ BAD_TARGETS = {
         "The target postgres://me:***@127.0.0.1:5432 names no database",
         Exit.USAGE,
     ),
+    "postgres://me:s3cret@127.0.0.1:1/goals?sslmode=bogus": (
+        "The target's URL holds a connection option PostgreSQL does not take: ",
+        Exit.USAGE,
+    ),
     "postgres://me:s3cret@127.0.0.1:1/goals": (
         "Cannot connect to postgres://me@127.0.0.1:1/goals: ",
         Exit.UNREACHABLE,

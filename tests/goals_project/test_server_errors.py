@@ -53,10 +53,20 @@ def test_a_user_without_privileges_is_exit_27_in_words(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_an_unknown_connection_option_is_a_usage_error():
-    result = manage_process(_url(query="?bogusopt=1"), "verify_root_ids")
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("?bogusopt=1", 'invalid connection option "bogusopt"'),
+        ("?sslmode=bogus", 'invalid sslmode value: "bogus"'),
+        ("?connect_timeout=abc", "bad value for connect_timeout: 'abc'"),
+    ],
+)
+def test_a_connection_option_postgresql_does_not_take_is_a_usage_error(query, said):
+    """An unknown option, or a value libpq or psycopg cannot take, is exit 2 (it was a
+    traceback and exit 1, or for a bad value 'cannot connect', 26)."""
+    result = manage_process(_url(query=query), "verify_root_ids")
     assert result.returncode == Exit.USAGE, result.stderr
     assert result.stderr.startswith(
-        "DATABASE_URL holds a connection option PostgreSQL does not know: invalid connection "
-        'option "bogusopt"'
+        "DATABASE_URL holds a connection option PostgreSQL does not take: "
     )
+    assert said in result.stderr
