@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import errno
+import fcntl
 import hashlib
 import itertools
 import json
@@ -183,8 +184,12 @@ def backup_begin(
         reserve = int(getattr(settings, "FRACTAL_BACKUP_MIN_FREE_BYTES", 0))
     pending = PendingBackup(using=using, folder=folder, keep=keep, step=step)
     pending.made_folder = made
+    for left in _abandoned_partials_removed(folder, pending.label):
+        step(f"removed {left.name}, the partial copy of a backup that was killed")
     with pending.failing():
-        pending.partial = _new_hidden_file(folder, f".{pending.label}.backup_", ".partial")
+        pending.partial, pending.claim = _new_claimed_file(
+            folder, f".{pending.label}.backup_", PARTIAL_SUFFIX
+        )
         announce = f"copying the '{using}' database into {folder}"
         if connection.vendor == "sqlite" and meanwhile:
             pending.source = source
@@ -221,6 +226,9 @@ class PendingBackup:
         self.label = database_label(using)
         self.taken_at = timezone.now()
         self.partial: Path | None = None
+        # An flock on the partial copy while this process may still write or name it: a later
+        # backup removes a partial copy nobody holds (its process was killed).
+        self.claim: int | None = None
         self.source: Path | None = None
         self.counts: dict[str, int] = {}
         self.migrations: list[str] = []
@@ -295,8 +303,14 @@ class PendingBackup:
 
     def _remove_partial(self) -> None:
         if self.partial is not None:
-            for suffix in ("", "-journal", "-wal", "-shm"):
+            for suffix in PARTIAL_COMPANIONS:
                 self.partial.with_name(self.partial.name + suffix).unlink(missing_ok=True)
+        self._release()
+
+    def _release(self) -> None:
+        if self.claim is not None:
+            os.close(self.claim)
+            self.claim = None
 
     @property
     def finished(self) -> bool:
@@ -413,6 +427,50 @@ def _sqlite_failure(error: sqlite3.Error, using: str, folder: Path) -> BackupErr
     return BackupError(
         f"{name} could not be copied ({error}); nothing was changed.", Exit.DATABASE_ERROR
     )
+
+
+# A partial copy's name, and the files SQLite may make beside it.
+PARTIAL_SUFFIX = ".partial"
+PARTIAL_COMPANIONS = ("", "-journal", "-wal", "-shm")
+
+
+def _new_claimed_file(folder: Path, prefix: str, suffix: str) -> tuple[Path, int]:
+    """A new empty file of this process alone (as _new_hidden_file makes), and a descriptor holding
+    an exclusive flock on it from the moment it is made, released when the descriptor is closed
+    or the process ends (killed included)."""
+    while True:
+        path = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            descriptor = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            continue
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        return path, descriptor
+
+
+def _abandoned_partials_removed(folder: Path, label: str) -> list[Path]:
+    """Remove the partial copies of this database's backups in `folder` that no process holds
+    (their backup was killed: a pg_dump it started may even have finished writing one), with
+    what SQLite left beside them; the removed paths. One a running backup holds is left."""
+    prefix = f".{label}.backup_"
+    removed = []
+    for path in sorted(folder.iterdir()):
+        if not (path.name.startswith(prefix) and path.name.endswith(PARTIAL_SUFFIX)):
+            continue
+        try:
+            descriptor = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a backup running now
+        finally:
+            os.close(descriptor)
+        for suffix in PARTIAL_COMPANIONS:
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        removed.append(path)
+    return removed
 
 
 def _new_hidden_file(folder: Path, prefix: str, suffix: str) -> Path:

@@ -236,6 +236,40 @@ def test_a_backup_folder_that_is_a_broken_link_is_named_as_one(
     assert not (tmp_path / "gone").exists()
 
 
+def test_a_partial_copy_nobody_holds_is_removed_by_the_next_backup(
+    make_legacy_db, legacy_database, tmp_path
+):
+    """The hidden partial copy of a backup that was killed (on PostgreSQL the pg_dump it
+    started even finishes writing it) is removed by the next backup, which says so; one that a
+    running backup holds (its flock) is left. Nothing removed them before."""
+    import fcntl
+    import os
+
+    path = make_legacy_db("dev")
+    folder = tmp_path / "kept"
+    folder.mkdir()
+    abandoned = folder / f".{path.name}.backup_0badc0ffee00.partial"
+    abandoned.write_bytes(b"half a dump")
+    (folder / f"{abandoned.name}-journal").write_bytes(b"")
+    running = folder / f".{path.name}.backup_0000aaaa0000.partial"
+    running.write_bytes(b"being written")
+    holder = os.open(running, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    out = StringIO()
+    try:
+        with legacy_database(path) as alias:
+            call_command(
+                "backup_db", "--dir", str(folder), "-v", "2", database=alias, stdout=out, stderr=out
+            )
+    finally:
+        os.close(holder)
+    assert f"removed {abandoned.name}, the partial copy of a backup that was killed" in (
+        out.getvalue()
+    )
+    left = sorted(entry.name for entry in folder.iterdir() if entry.name.startswith("."))
+    assert left == [running.name]
+
+
 def test_full_backup_folder_stops_migrate_unchanged(make_legacy_db, legacy_database, settings):
     """Too little free space for the backup stops migrate before any change."""
     path = make_legacy_db("dev")
