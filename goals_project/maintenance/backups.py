@@ -435,17 +435,12 @@ PARTIAL_COMPANIONS = ("", "-journal", "-wal", "-shm")
 
 
 def _new_claimed_file(folder: Path, prefix: str, suffix: str) -> tuple[Path, int]:
-    """A new empty file of this process alone (as _new_hidden_file makes), and a descriptor holding
-    an exclusive flock on it from the moment it is made, released when the descriptor is closed
+    """A new empty file of this process alone (_new_file), and a descriptor holding an
+    exclusive flock on it from the moment it is made, released when the descriptor is closed
     or the process ends (killed included)."""
-    while True:
-        path = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
-        try:
-            descriptor = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            continue
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        return path, descriptor
+    path, descriptor = _new_file(folder, prefix, suffix)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    return path, descriptor
 
 
 def _abandoned_partials_removed(folder: Path, label: str) -> list[Path]:
@@ -474,14 +469,21 @@ def _abandoned_partials_removed(folder: Path, label: str) -> list[Path]:
 
 
 def _new_hidden_file(folder: Path, prefix: str, suffix: str) -> Path:
-    """A new empty file of this process alone, so two processes never write the same one."""
+    """A new empty file of this process alone (_new_file), closed."""
+    path, descriptor = _new_file(folder, prefix, suffix)
+    os.close(descriptor)
+    return path
+
+
+def _new_file(folder: Path, prefix: str, suffix: str) -> tuple[Path, int]:
+    """A new empty file of this process alone, so two processes never write the same one, and
+    a descriptor of it: its name made with a random part and claimed with O_EXCL."""
     while True:
         path = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
         try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             continue
-        return path
 
 
 def _publish(partial: Path, folder: Path, name: str) -> Path:
@@ -1154,11 +1156,9 @@ def backups_list(*, using: str = DEFAULT_DB_ALIAS, directory: Path | None = None
 
 def _taken(backup: Backup) -> tuple[datetime.datetime, int]:
     """When a backup was taken, then the `-N` its name got when another had the same time."""
-    when = None
-    if backup.created_at:
-        with contextlib.suppress(ValueError):
-            when = datetime.datetime.fromisoformat(backup.created_at)
-    if when is None or when.tzinfo is None:
+    if backup.created_at:  # an aware ISO time: backup_read refuses a manifest holding another
+        when = datetime.datetime.fromisoformat(backup.created_at)
+    else:
         when = datetime.datetime.fromtimestamp(backup.path.stat().st_mtime, tz=datetime.UTC)
     counter = re.search(r"-(\d+)$", backup.path.name)
     return when, int(counter.group(1)) if counter else 1
