@@ -81,6 +81,14 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{quote(str(path))}"
 
 
+def postgres_shown(config: dict) -> str:
+    """A PostgreSQL database of Django's `config` as a URL without its password, for
+    messages."""
+    user = f"{config['USER']}@" if config.get("USER") else ""
+    port = f":{config['PORT']}" if config.get("PORT") else ""
+    return f"postgres://{user}{config.get('HOST') or 'localhost'}{port}/{config.get('NAME')}"
+
+
 def database_from_url(url: str) -> dict:
     """Django's settings for the database at `url`; ImproperlyConfigured for a URL that names no
     database (cut short, of an unknown scheme, a bare path), for an SQLite URL that would open

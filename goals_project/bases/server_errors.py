@@ -8,6 +8,7 @@ from django.db import connections
 from django.db.utils import OperationalError, ProgrammingError
 
 from goals_project.bases.exit_codes import Exit
+from goals_project.database_url import postgres_shown
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ def server_refusal(error: BaseException) -> ServerRefusal | None:
     if not isinstance(cause, psycopg.Error):
         return None
     detail = " ".join(str(cause).split()).rstrip(".")
-    where = _where()
+    where = postgres_shown(connections.settings["default"])
     if isinstance(cause, psycopg.errors.InsufficientPrivilege):
         return ServerRefusal(
             f"The database user may not do what this command needs on {where}: {detail}. Grant "
@@ -59,11 +60,3 @@ def bad_connection_option(detail: str) -> bool:
         or detail.startswith("bad value for ")
         or (detail.startswith(("invalid ", "connection is bad: invalid ")) and " value" in detail)
     )
-
-
-def _where() -> str:
-    """The default database as a URL without its password."""
-    config = connections.settings["default"]
-    user = f"{config.get('USER')}@" if config.get("USER") else ""
-    port = f":{config['PORT']}" if config.get("PORT") else ""
-    return f"postgres://{user}{config.get('HOST') or 'localhost'}{port}/{config.get('NAME')}"

@@ -34,7 +34,7 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from goals_project.bases.exit_codes import Exit
 from goals_project.bases.server_errors import bad_connection_option
-from goals_project.database_url import database_from_url
+from goals_project.database_url import database_from_url, postgres_shown
 from goals_project.maintenance.aliases import database_alias, sqlite_read_only_settings
 from goals_project.maintenance.legacy.inspection import hot_journal_path
 from goals_project.maintenance.locking import MaintenanceBusy, database_file, maintenance_lock
@@ -250,10 +250,7 @@ def _without_password(url: str) -> str:
 
 def _display(url: str) -> str:
     """The URL without its password, for messages."""
-    config = database_from_url(url)
-    user = f"{config['USER']}@" if config.get("USER") else ""
-    port = f":{config['PORT']}" if config.get("PORT") else ""
-    return f"postgres://{user}{config.get('HOST') or 'localhost'}{port}/{config['NAME']}"
+    return postgres_shown(database_from_url(url))
 
 
 def _connect(url: str) -> None:

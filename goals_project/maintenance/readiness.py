@@ -31,7 +31,12 @@ from goals_project.maintenance.legacy.adoption import (
     legacy_db_check_writable,
     legacy_db_inspect_alias,
 )
-from goals_project.maintenance.legacy.inspection import DbState, LegacyDbError, LegacyDbProblem
+from goals_project.maintenance.legacy.inspection import (
+    BASELINE_MIGRATION,
+    DbState,
+    LegacyDbError,
+    LegacyDbProblem,
+)
 from goals_project.maintenance.legacy.preflight import (
     DiskNeed,
     disk_refusal,
@@ -171,9 +176,7 @@ def migration_readiness(*, using: str = DEFAULT_DB_ALIAS, step: Step = silent) -
 
 def _baseline_recorded(connection) -> bool:
     recorder = MigrationRecorder(connection)
-    return recorder.has_table() and ("goals", "0001_legacy_baseline") in (
-        recorder.applied_migrations()
-    )
+    return recorder.has_table() and BASELINE_MIGRATION in recorder.applied_migrations()
 
 
 def _postgresql_without_our_schema(report: ReadinessReport, connection) -> ReadinessReport:
