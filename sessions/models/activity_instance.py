@@ -81,6 +81,15 @@ class ActivityInstance(RootedModel, TimestampMixin, SoftDeleteMixin, models.Mode
     def __str__(self) -> str:
         return f"{self.activity_definition} in {self.practice_session}"
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        """The row as Django reads it, with its times as read kept aside (Django's documented
+        hook for values loaded from the database), for clean() to tell an edit from none."""
+        instance = super().from_db(db, field_names, values)
+        read = instance.__dict__
+        instance._times_read = (read.get("time_start"), read.get("time_stop"))
+        return instance
+
     def clean(self) -> None:
         """Times entered by hand: a stop before the start is refused in words, and the duration
         follows the start and stop (none while the timer runs). Only when the times change: a
@@ -88,14 +97,8 @@ class ActivityInstance(RootedModel, TimestampMixin, SoftDeleteMixin, models.Mode
         second, where this cuts it), as it keeps its other values when saved untouched."""
         if self.time_start is None:
             return
-        if not self._state.adding:
-            stored = (
-                ActivityInstance._base_manager.filter(pk=self.pk)
-                .values_list("time_start", "time_stop")
-                .first()
-            )
-            if stored == (self.time_start, self.time_stop):
-                return
+        if getattr(self, "_times_read", None) == (self.time_start, self.time_stop):
+            return
         if self.time_stop is None:
             self.duration_seconds = None
             return
