@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -87,6 +88,22 @@ def manage_process(url: str, *args: str, timeout: float = 300) -> subprocess.Com
 def file_sha256(path: Path) -> str:
     """The hash of a file's bytes, to prove it was left unchanged."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def postgres_url(database: str | None = None, *, user: str | None = None, query: str = "") -> str:
+    """A URL on the test run's PostgreSQL server: of `database` (the test database unless
+    given, its name quoted), as `user` (without a password) or as the run's own login, with a
+    `query` of connection options."""
+    from django.db import connection
+
+    config = connection.settings_dict
+    credentials = quote(user or config["USER"] or "")
+    if config["PASSWORD"] and user is None:
+        credentials += f":{quote(config['PASSWORD'])}"
+    host = config["HOST"] or "localhost"
+    port = f":{config['PORT']}" if config["PORT"] else ""
+    name = quote(database or config["NAME"], safe="")
+    return f"postgres://{credentials}@{host}{port}/{name}{query}"
 
 
 def postgres_objects(url: str) -> list[str]:

@@ -8,7 +8,6 @@ import shutil
 from io import StringIO
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
@@ -24,7 +23,7 @@ from goals_project.maintenance.backups import (
     backup_restore,
     backups_list,
 )
-from tests.conftest import manage_process
+from tests.conftest import manage_process, postgres_url
 from tests.factories import MetricValueFactory
 from tests.goals.backup_at_once import backups_at_once
 
@@ -105,7 +104,7 @@ def test_a_restore_behind_another_sessions_read_stops_after_the_busy_timeout(tmp
     MetricValueFactory()
     backup = backup_create(directory=tmp_path)
     Goal.objects.update(name="changed after the backup")
-    with psycopg.connect(_url()) as reader:
+    with psycopg.connect(postgres_url()) as reader:
         reader.execute("SELECT COUNT(*) FROM goals").fetchone()  # its transaction stays open
         with pytest.raises(BackupError) as stopped:
             backup_restore(path=backup.path, directory=tmp_path)
@@ -126,17 +125,6 @@ def test_tampered_dump_is_refused(tmp_path):
     checked = backup_read(backup.path, deep=True)
     assert not checked.verified
     assert "sha256 differs" in checked.problem
-
-
-def _url() -> str:
-    """The URL of the test database, for child processes."""
-    config = connection.settings_dict
-    credentials = quote(config["USER"] or "")
-    if config["PASSWORD"]:
-        credentials += f":{quote(config['PASSWORD'])}"
-    host = config["HOST"] or "localhost"
-    port = f":{config['PORT']}" if config["PORT"] else ""
-    return f"postgres://{credentials}@{host}{port}/{config['NAME']}"
 
 
 @pytest.mark.parametrize("when", ["before the dump", "during the dump"])
@@ -188,7 +176,9 @@ def test_backups_started_together_are_each_verified_and_distinct(tmp_path):
     MetricValueFactory.create_batch(3)
     folder = tmp_path / "together"
 
-    results = backups_at_once(4, {"DATABASE_URL": _url(), "FRACTAL_BACKUP_DIR": str(folder)})
+    results = backups_at_once(
+        4, {"DATABASE_URL": postgres_url(), "FRACTAL_BACKUP_DIR": str(folder)}
+    )
 
     for returncode, _, err in results:
         assert returncode == 0, err
@@ -209,8 +199,8 @@ def test_a_database_with_an_odd_name_is_backed_up_and_restored_in_the_folder(nam
     import psycopg
 
     database = f"{name}_{tmp_path.name[-6:]}"
-    url = _url().rsplit("/", 1)[0] + "/" + quote(database, safe="")
-    server = _url().rsplit("/", 1)[0] + "/postgres"
+    url = postgres_url(database)
+    server = postgres_url("postgres")
     folder = tmp_path / "backups"
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{database}"')
@@ -235,8 +225,8 @@ def test_a_database_whose_tables_are_in_another_schema_is_counted_there(tmp_path
     import psycopg
 
     database = f"schemas_{tmp_path.name[-6:]}"
-    url = _url().rsplit("/", 1)[0] + "/" + database
-    server = _url().rsplit("/", 1)[0] + "/postgres"
+    url = postgres_url(database)
+    server = postgres_url("postgres")
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{database}"')
         admin.execute(f'ALTER DATABASE "{database}" SET search_path = other, public')

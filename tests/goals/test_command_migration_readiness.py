@@ -6,7 +6,6 @@ import contextlib
 import json
 import sqlite3
 from io import StringIO
-from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
@@ -15,7 +14,7 @@ from django.db import connection
 
 from goals_project.bases.exit_codes import Exit
 from goals_project.maintenance.legacy.inspection import LegacyDbProblem
-from tests.conftest import file_sha256, manage_process
+from tests.conftest import file_sha256, manage_process, postgres_url
 from tests.legacy_faults import (
     BAD_KEYS,
     BLOB_REFERENCES,
@@ -235,23 +234,17 @@ def test_readiness_of_a_postgresql_database_without_our_schema(holding, tmp_path
     table no migration of ours made is not ready, saying why. Both were tracebacks ('relation
     "goals" does not exist', 'column "type" does not exist')."""
     import psycopg
-    from django.db import connection as test_connection
 
-    config = test_connection.settings_dict
-    login = quote(config["USER"] or "") + (
-        f":{quote(config['PASSWORD'])}" if config["PASSWORD"] else ""
-    )
-    server = f"postgres://{login}@{config['HOST'] or 'localhost'}:{config['PORT']}"
     database = f"readiness_{tmp_path.name[-6:]}"
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+    with psycopg.connect(postgres_url("postgres"), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{database}"')
     try:
         if holding != "nothing":
-            with psycopg.connect(f"{server}/{database}", autocommit=True) as own:
+            with psycopg.connect(postgres_url(database), autocommit=True) as own:
                 own.execute("CREATE TABLE goals (id int PRIMARY KEY, name text)")
-        result = manage_process(f"{server}/{database}", "migration_readiness", "--json")
+        result = manage_process(postgres_url(database), "migration_readiness", "--json")
     finally:
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        with psycopg.connect(postgres_url("postgres"), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     report = json.loads(result.stdout)
     assert "Traceback" not in result.stderr

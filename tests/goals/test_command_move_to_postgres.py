@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -32,7 +31,7 @@ from goals_project.maintenance.aliases import database_alias
 from goals_project.maintenance.backups import backups_list
 from goals_project.maintenance.legacy.schemas import LEGACY_TABLES
 from goals_project.maintenance.locking import ADVISORY_KEY, maintenance_lock
-from tests.conftest import file_sha256, postgres_objects
+from tests.conftest import file_sha256, postgres_objects, postgres_url
 from tests.goals.admin_used import PASSWORD
 
 pytestmark = pytest.mark.postgresql_only
@@ -41,25 +40,14 @@ ROOT = Path(__file__).resolve().parents[2]
 TARGET = "moved"
 
 
-def _server_url(database: str = "postgres", user: str | None = None) -> str:
-    """A URL on the test run's PostgreSQL server (the cluster DATABASE_URL names)."""
-    config = connections.settings["default"]
-    credentials = quote(user or config["USER"] or "")
-    if config["PASSWORD"] and user is None:
-        credentials += f":{quote(config['PASSWORD'])}"
-    host = config["HOST"] or "localhost"
-    port = f":{config['PORT']}" if config["PORT"] else ""
-    return f"postgres://{credentials}@{host}{port}/{database}"
-
-
 @pytest.fixture
 def target() -> Iterator[str]:
     """An empty database of its own on the server; its name."""
     name = f"move_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_server_url(), autocommit=True) as connection:
+    with psycopg.connect(postgres_url("postgres"), autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     yield name
-    with psycopg.connect(_server_url(), autocommit=True) as connection:
+    with psycopg.connect(postgres_url("postgres"), autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -69,14 +57,14 @@ def _registered(name: str) -> contextlib.AbstractContextManager[str]:
 
 
 def _objects(name: str) -> list[str]:
-    return postgres_objects(_server_url(name))
+    return postgres_objects(postgres_url(name))
 
 
 def _move(alias: str, name: str, *args: str, url: str | None = None) -> str:
     out = StringIO()
     call_command(
         "move_to_postgres",
-        _server_url(name) if url is None else url,
+        postgres_url(name) if url is None else url,
         *args,
         database=alias,
         stdout=out,
@@ -219,7 +207,7 @@ def test_it_speaks_like_the_other_commands_quiet_result_and_progress(migrated, t
         out, err = StringIO(), StringIO()
         call_command(
             "move_to_postgres",
-            _server_url(target),
+            postgres_url(target),
             database=alias,
             verbosity=verbosity,
             stdout=out,
@@ -239,7 +227,7 @@ def test_it_speaks_like_the_other_commands_quiet_result_and_progress(migrated, t
 def test_a_target_that_is_not_empty_is_refused_and_left_as_it_was(migrated, target):
     """Exit 25, naming what is there; nothing of ours is written."""
     alias, path, sha = migrated
-    with psycopg.connect(_server_url(target), autocommit=True) as connection:
+    with psycopg.connect(postgres_url(target), autocommit=True) as connection:
         connection.execute("CREATE TABLE notes (body text)")
     error = _refused(alias, target)
     assert error.returncode == Exit.TARGET_NOT_EMPTY
@@ -331,7 +319,7 @@ def test_a_target_that_is_not_empty_is_refused_before_a_legacy_source_is_migrate
 ):
     """A source with migrations to apply cannot have been moved already: a target holding
     anything is refused before the file is migrated."""
-    with psycopg.connect(_server_url(target), autocommit=True) as connection:
+    with psycopg.connect(postgres_url(target), autocommit=True) as connection:
         connection.execute("CREATE TABLE notes (body text)")
     path = make_legacy_db("dev")
     sha = file_sha256(path)
@@ -347,11 +335,11 @@ def test_a_target_that_is_not_empty_is_refused_before_a_legacy_source_is_migrate
 def test_a_user_without_create_privilege_is_refused_and_the_target_stays_empty(migrated, target):
     """Exit 27 with the GRANT to run; nothing is written."""
     alias, _, _ = migrated
-    with psycopg.connect(_server_url(), autocommit=True) as connection:
+    with psycopg.connect(postgres_url("postgres"), autocommit=True) as connection:
         exists = connection.execute("SELECT 1 FROM pg_roles WHERE rolname = 'fractal_mover'")
         if exists.fetchone() is None:
             connection.execute("CREATE ROLE fractal_mover LOGIN")
-    error = _refused(alias, target, url=_server_url(target, user="fractal_mover"))
+    error = _refused(alias, target, url=postgres_url(target, user="fractal_mover"))
     assert error.returncode == Exit.NO_PRIVILEGE
     assert "User fractal_mover may not create tables in schema public" in str(error)
     assert "GRANT CREATE, USAGE ON SCHEMA public TO fractal_mover" in str(error)
@@ -435,7 +423,7 @@ def test_another_maintenance_job_on_the_source_is_refused(migrated, target):
 def test_another_maintenance_job_on_the_target_is_refused(migrated, target):
     """Exit 11 while another job holds the target's advisory lock."""
     alias, _, _ = migrated
-    with psycopg.connect(_server_url(target), autocommit=True) as holder:
+    with psycopg.connect(postgres_url(target), autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_KEY])
         error = _refused(alias, target)
     assert error.returncode == Exit.BUSY
@@ -505,7 +493,7 @@ def test_a_difference_found_by_the_verification_rolls_the_copy_back_naming_it(
         sha = file_sha256(path)
     with pytest.raises(postgres_move.MoveError) as raised:
         postgres_move.postgres_move(
-            target_url=_server_url(target),
+            target_url=postgres_url(target),
             using=alias,
             before_verify=_alter_in_target(
                 "UPDATE goals SET description = %s WHERE id = %s", [altered, goal_id]
@@ -529,7 +517,7 @@ def test_a_timestamp_differing_by_a_microsecond_rolls_the_copy_back_naming_it(mi
     connection.close()
     with pytest.raises(postgres_move.MoveError) as raised:
         postgres_move.postgres_move(
-            target_url=_server_url(target),
+            target_url=postgres_url(target),
             using=alias,
             before_verify=_alter_in_target(
                 "UPDATE goals SET created_at = created_at + interval '1 microsecond' WHERE id = %s",

@@ -4,26 +4,15 @@ command with its own status and a sentence, not a traceback (manage.py, bases.se
 from __future__ import annotations
 
 import uuid
-from urllib.parse import quote
 
 import psycopg
 import pytest
 from django.db import connection
 
 from goals_project.bases.exit_codes import Exit
-from tests.conftest import manage_process
+from tests.conftest import manage_process, postgres_url
 
 pytestmark = [pytest.mark.postgresql_only, pytest.mark.django_db(transaction=True)]
-
-
-def _url(database: str | None = None, *, user: str | None = None, query: str = "") -> str:
-    config = connection.settings_dict
-    credentials = quote(user or config["USER"] or "")
-    if config["PASSWORD"] and user is None:
-        credentials += f":{quote(config['PASSWORD'])}"
-    host = config["HOST"] or "localhost"
-    port = f":{config['PORT']}" if config["PORT"] else ""
-    return f"postgres://{credentials}@{host}{port}/{database or config['NAME']}{query}"
 
 
 @pytest.mark.parametrize("command", ["verify_root_ids", "backup_db", "migrate"])
@@ -31,7 +20,7 @@ def test_a_database_that_does_not_exist_is_exit_26_in_words(command, tmp_path, m
     """It was a psycopg traceback and exit 1 (verify_root_ids: a 'not SQLite' traceback)."""
     monkeypatch.setenv("FRACTAL_BACKUP_DIR", str(tmp_path))
     missing = f"nowhere_{uuid.uuid4().hex[:8]}"
-    result = manage_process(_url(missing), command)
+    result = manage_process(postgres_url(missing), command)
     assert result.returncode == Exit.UNREACHABLE, result.stderr
     assert result.stderr.startswith("Cannot connect to postgres://")
     assert f'database "{missing}" does not exist' in result.stderr
@@ -44,9 +33,9 @@ def test_a_user_without_privileges_is_exit_27_in_words(tmp_path):
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE ROLE "{role}" LOGIN')
     try:
-        result = manage_process(_url(user=role), "verify_root_ids")
+        result = manage_process(postgres_url(user=role), "verify_root_ids")
     finally:
-        with psycopg.connect(_url("postgres"), autocommit=True) as admin:
+        with psycopg.connect(postgres_url("postgres"), autocommit=True) as admin:
             admin.execute(f'DROP ROLE "{role}"')
     assert result.returncode == Exit.NO_PRIVILEGE, result.stderr
     assert "permission denied for table" in result.stderr
@@ -64,7 +53,7 @@ def test_a_user_without_privileges_is_exit_27_in_words(tmp_path):
 def test_a_connection_option_postgresql_does_not_take_is_a_usage_error(query, said):
     """An unknown option, or a value libpq or psycopg cannot take, is exit 2 (it was a
     traceback and exit 1, or for a bad value 'cannot connect', 26)."""
-    result = manage_process(_url(query=query), "verify_root_ids")
+    result = manage_process(postgres_url(query=query), "verify_root_ids")
     assert result.returncode == Exit.USAGE, result.stderr
     assert result.stderr.startswith(
         "DATABASE_URL holds a connection option PostgreSQL does not take: "
