@@ -132,19 +132,26 @@ def test_names_missing_and_nullable_roots_before_the_migrations(make_legacy_db, 
     assert "FAIL goals: has its 8 plan indexes: 8 failing" in output
 
 
+def _refused_by_both(legacy_database, path) -> tuple[CommandError, CommandError]:
+    """The refusals of verify_root_ids and of migrate of the SQLite file at `path`."""
+    refusals = []
+    with legacy_database(path) as alias:
+        for command in ("verify_root_ids", "migrate"):
+            with pytest.raises(CommandError) as raised:
+                call_command(command, database=alias, stdout=StringIO(), stderr=StringIO())
+            refusals.append(raised.value)
+    return refusals[0], refusals[1]
+
+
 @pytest.mark.sqlite_only
 def test_refuses_an_unsupported_legacy_schema_as_migrate_does(make_legacy_db, legacy_database):
     """A pre_sti file (no supported schema) is refused with migrate's words and status (6); it
     crashed with 'no such column: r.root_id' (1)."""
     path = make_legacy_db("pre_sti")
-    with legacy_database(path) as alias:
-        with pytest.raises(CommandError) as raised:
-            call_command("verify_root_ids", database=alias, stdout=StringIO())
-        with pytest.raises(CommandError) as migrating:
-            call_command("migrate", database=alias, stdout=StringIO(), stderr=StringIO())
-    assert raised.value.returncode == Exit.UNSUPPORTED_SCHEMA
-    assert str(raised.value) == str(migrating.value)
-    assert str(raised.value).startswith(f"{path} uses the unsupported 'pre_sti' legacy schema")
+    raised, migrating = _refused_by_both(legacy_database, path)
+    assert raised.returncode == Exit.UNSUPPORTED_SCHEMA
+    assert str(raised) == str(migrating)
+    assert str(raised).startswith(f"{path} uses the unsupported 'pre_sti' legacy schema")
 
 
 def test_refuses_a_database_of_other_tables_as_migrate_does(tmp_path, legacy_database):
@@ -155,11 +162,7 @@ def test_refuses_a_database_of_other_tables_as_migrate_does(tmp_path, legacy_dat
     with sqlite3.connect(path) as connection:
         connection.execute("CREATE TABLE notes (body TEXT)")
     connection.close()
-    with legacy_database(path) as alias:
-        with pytest.raises(CommandError) as raised:
-            call_command("verify_root_ids", database=alias, stdout=StringIO())
-        with pytest.raises(CommandError) as migrating:
-            call_command("migrate", database=alias, stdout=StringIO(), stderr=StringIO())
-    assert raised.value.returncode == Exit.FOREIGN
-    assert str(raised.value) == str(migrating.value)
-    assert str(raised.value).startswith(f"{path} is a SQLite database without Fractal Goals tables")
+    raised, migrating = _refused_by_both(legacy_database, path)
+    assert raised.returncode == Exit.FOREIGN
+    assert str(raised) == str(migrating)
+    assert str(raised).startswith(f"{path} is a SQLite database without Fractal Goals tables")
