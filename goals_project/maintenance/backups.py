@@ -431,15 +431,25 @@ def _sqlite_failure(error: sqlite3.Error, using: str, folder: Path) -> BackupErr
 
 # A partial copy's name, and the files SQLite may make beside it.
 PARTIAL_SUFFIX = ".partial"
+CLAIMING_SUFFIX = ".claiming"
 PARTIAL_COMPANIONS = ("", "-journal", "-wal", "-shm")
 
 
 def _new_claimed_file(folder: Path, prefix: str, suffix: str) -> tuple[Path, int]:
     """A new empty file of this process alone (_new_file), and a descriptor holding an
-    exclusive flock on it from the moment it is made, released when the descriptor is closed
-    or the process ends (killed included)."""
-    path, descriptor = _new_file(folder, prefix, suffix)
-    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    exclusive flock on it, released when the descriptor is closed or the process ends (killed
+    included). The file is made under another name and takes its own (ending in `suffix`)
+    only once the flock is held, so that no other backup, looking for copies nobody holds,
+    meets it between the two."""
+    claiming, descriptor = _new_file(folder, prefix, CLAIMING_SUFFIX)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        path = claiming.with_name(claiming.name.removesuffix(CLAIMING_SUFFIX) + suffix)
+        os.rename(claiming, path)
+    except BaseException:
+        os.close(descriptor)
+        claiming.unlink(missing_ok=True)
+        raise
     return path, descriptor
 
 
